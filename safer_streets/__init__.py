@@ -1,0 +1,1 @@
+"""Safer Streets: community-safety reporting and triage for Lewisham and its partners."""

@@ -1,0 +1,56 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.wards import Borough
+from safer_streets import web
+from safer_streets.db import make_engine, make_session_factory
+from safer_streets.settings import Settings
+from safer_streets.tasks_queue import TaskQueue, make_celery
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+csrf = CSRFProtect()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    task_queue: TaskQueue | None = None,
+) -> Flask:
+    """Build the web app; tests pass their own settings, sessions and queue."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, template_folder=str(TEMPLATES))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        WTF_CSRF_SSL_STRICT=settings.secure_cookies,
+    )
+    app.extensions["safer_streets"] = web.Services(
+        settings=settings,
+        session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
+        task_queue=task_queue or TaskQueue(make_celery(settings)),
+        borough=Borough.from_geojson(),
+    )
+    csrf.init_app(app)
+    web.init_app(app)
+
+    from safer_streets.api.views import bp as api_bp
+    from safer_streets.public.views import bp as public_bp
+    from safer_streets.triage.views import bp as triage_bp
+
+    csrf.exempt(api_bp)
+    for blueprint in (public_bp, triage_bp, api_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,142 @@
+"""The ``safer-streets`` command: Flask's CLI for this app plus its own commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from geo.wards import WARDS_FILE
+from safer_streets import accounts, migrate, seed
+from safer_streets.app import create_app
+from safer_streets.db import session_scope
+from safer_streets.errors import InvalidInput
+from safer_streets.models import Role
+from safer_streets.web import Services
+
+DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
+DEMO_USERS = (
+    ("snt.rushey-green@demo.safer-streets.test", "met-snt-rushey-green", Role.STAFF),
+    ("snt.lewisham-central@demo.safer-streets.test", "met-snt-lewisham-central", Role.STAFF),
+    ("community.safety@demo.safer-streets.test", "lewisham-community-safety", Role.STAFF),
+    ("highways@demo.safer-streets.test", "lewisham-highways", Role.STAFF),
+    ("asb@demo.safer-streets.test", "lewisham-asb", Role.PARTNER_ADMIN),
+    ("environment@demo.safer-streets.test", "lewisham-environment", Role.STAFF),
+    ("tfl@demo.safer-streets.test", "tfl", Role.STAFF),
+    ("board@demo.safer-streets.test", None, Role.BOARD),
+    ("admin@demo.safer-streets.test", None, Role.ADMIN),
+)
+
+
+def _services() -> Services:
+    return current_app.extensions["safer_streets"]
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
+def main() -> None:
+    """Safer Streets: community-safety reporting and triage for Lewisham."""
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to the configured database."""
+    migrate.upgrade(_services().settings.database_url)
+    click.echo("Database schema is up to date.")
+
+
+@main.group("wards")
+def wards_group() -> None:
+    """Ward boundaries."""
+
+
+@wards_group.command("load")
+@click.argument(
+    "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+@click.option("--generation", default=2022, show_default=True, help="Boundary generation (year).")
+def wards_load(path: Path | None, generation: int) -> None:
+    """Load ward boundaries (the May 2022 Lewisham wards by default)."""
+    with session_scope(_services().session_factory) as session:
+        count = seed.load_wards(session, path or WARDS_FILE, generation)
+    click.echo(f"Loaded {count} wards (generation {generation}).")
+
+
+@main.command("seed")
+def seed_command() -> None:
+    """Create or update categories, partners and routing rules (idempotent)."""
+    with session_scope(_services().session_factory) as session:
+        summary = seed.seed(session)
+    click.echo(
+        f"Seeded {summary.categories} categories, {summary.partners} partners and "
+        f"{summary.rules} routing rules over {summary.wards} wards."
+    )
+
+
+@main.group("users")
+def users_group() -> None:
+    """Partner, board and admin accounts."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--partner", "partner_slug", help="Partner slug, e.g. met-snt-rushey-green.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--name", default="", help="Display name.")
+@click.password_option(help="Prompted for when not given.")
+def users_create(email: str, partner_slug: str | None, role: str, name: str, password: str) -> None:
+    """Create an account."""
+    try:
+        with session_scope(_services().session_factory) as session:
+            user = accounts.create_user(
+                session,
+                email=email,
+                password=password,
+                role=Role(role),
+                partner_slug=partner_slug,
+                name=name,
+            )
+            click.echo(f"Created {user.role.value} account {user.email}.")
+    except InvalidInput as invalid:
+        for field, message in invalid.field_errors.items():
+            click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+@main.command("demo")
+def demo() -> None:
+    """Create demo partner logins (skipping any that exist) and print them."""
+    with session_scope(_services().session_factory) as session:
+        for email, partner_slug, role in DEMO_USERS:
+            try:
+                with session.begin_nested():
+                    accounts.create_user(
+                        session,
+                        email=email,
+                        password=DEMO_PASSWORD,
+                        role=role,
+                        partner_slug=partner_slug,
+                    )
+            except InvalidInput:
+                pass  # already there from an earlier run
+    click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+    for email, partner_slug, role in DEMO_USERS:
+        click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
+
+
+@main.command("bootstrap")
+@click.option("--demo/--no-demo", "with_demo", default=False, help="Also create demo logins.")
+@click.pass_context
+def bootstrap(ctx: click.Context, with_demo: bool) -> None:
+    """Migrate, load the wards and seed: everything a fresh database needs."""
+    ctx.invoke(db_upgrade)
+    ctx.invoke(wards_load, path=None, generation=2022)
+    ctx.invoke(seed_command)
+    if with_demo:
+        ctx.invoke(demo)

@@ -1,0 +1,70 @@
+"""One error hierarchy carrying an HTTP status, raised by the domain, translated by the web."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class SaferStreetsError(Exception):
+    """A failure the user can be told about; ``status`` is the HTTP status it maps to."""
+
+    status = 500
+    title = "Something went wrong"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.title
+        super().__init__(self.message)
+
+
+class InvalidInput(SaferStreetsError):
+    """One or more fields are wrong; ``field_errors`` names each field and why."""
+
+    status = 422
+    title = "Some of the details need correcting"
+
+    def __init__(self, field_errors: Mapping[str, str], message: str | None = None) -> None:
+        self.field_errors = dict(field_errors)
+        super().__init__(message or "Please check: " + ", ".join(self.field_errors))
+
+
+class BadRequest(SaferStreetsError):
+    """The request itself cannot be read (malformed JSON, wrong content type)."""
+
+    status = 400
+    title = "The request could not be read"
+
+
+class UnsupportedMediaType(BadRequest):
+    """The body is not in a format this endpoint accepts."""
+
+    status = 415
+    title = "Unsupported content type"
+
+
+class NotFound(SaferStreetsError):
+    """Missing, or not the asker's to see: both look the same from outside."""
+
+    status = 404
+    title = "Not found"
+
+
+class NotAllowed(SaferStreetsError):
+    """The user is known but may not do this."""
+
+    status = 403
+    title = "Not allowed"
+
+
+class Conflict(SaferStreetsError):
+    """The request clashes with the current state (e.g. an idempotency key reused)."""
+
+    status = 409
+    title = "Conflict"
+
+
+class ServiceUnavailable(SaferStreetsError):
+    """A part we depend on is down; the client should retry shortly."""
+
+    status = 503
+    title = "Service temporarily unavailable"
+    retry_after_seconds = 5

@@ -1,0 +1,242 @@
+"""The nouns of Safer Streets as SQLAlchemy 2 + GeoAlchemy2 models."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from safer_streets.db import Base
+
+SRID = 4326
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ReportStatus(enum.StrEnum):
+    """Where a report is in its life; unroutable and out-of-area are outcomes, not errors."""
+
+    RECEIVED = "received"
+    NEEDS_LOCATION = "needs_location"
+    ROUTED = "routed"
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    NOT_ACTIONABLE = "not_actionable"
+    DUPLICATE = "duplicate"
+    REFERRED = "referred"
+    OUT_OF_AREA = "out_of_area"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        ReportStatus.RECEIVED,
+        ReportStatus.NEEDS_LOCATION,
+        ReportStatus.ROUTED,
+        ReportStatus.ACKNOWLEDGED,
+        ReportStatus.IN_PROGRESS,
+    }
+)
+
+
+class Role(enum.StrEnum):
+    """What a user may do; scoping to the user's partner is enforced in the domain layer."""
+
+    STAFF = "staff"
+    PARTNER_ADMIN = "partner-admin"
+    BOARD = "board"
+    ADMIN = "admin"
+
+
+class RuleRole(enum.StrEnum):
+    """Whether a routing rule makes its partner the owner or keeps it informed."""
+
+    OWNER = "owner"
+    NOTIFIED = "notified"
+
+
+def _status_enum(enum_cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+        validate_strings=True,
+    )
+
+
+class Ward(Base):
+    """An electoral ward of one boundary generation; reports keep the ward they were routed in."""
+
+    __tablename__ = "ward"
+    __table_args__ = (UniqueConstraint("code", "generation", name="code_generation"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(100))
+    generation: Mapped[int] = mapped_column(Integer, default=2022)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+
+
+class Partner(Base):
+    """An organisation that receives reports: a council team, an SNT, TfL, a landlord."""
+
+    __tablename__ = "partner"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    hours_to_acknowledge: Mapped[int | None] = mapped_column(Integer)
+    hours_to_resolve: Mapped[int | None] = mapped_column(Integer)
+    ward_code: Mapped[str | None] = mapped_column(String(9))
+
+
+class Category(Base):
+    """A kind of problem a resident can report."""
+
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    group: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text, default="")
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RoutingRule(Base):
+    """One row of the routing table: who owns or hears about a category, where."""
+
+    __tablename__ = "routing_rule"
+    __table_args__ = (
+        Index("ix_routing_rule_lookup", "category_id", "ward_id"),
+        UniqueConstraint("category_id", "ward_id", "partner_id", "role", name="rule_identity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"))
+    role: Mapped[RuleRole] = mapped_column(_status_enum(RuleRole, "rule_role"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    category: Mapped[Category | None] = relationship()
+    ward: Mapped[Ward | None] = relationship()
+    partner: Mapped[Partner] = relationship()
+
+
+class User(Base):
+    """A partner, board or admin account; residents never need one."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(_status_enum(Role, "user_role"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    partner: Mapped[Partner | None] = relationship()
+
+
+class Report(Base):
+    """Something a resident told us about a place."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        Index("ix_report_owner_status", "owner_partner_id", "status"),
+        Index("ix_report_status_created", "status", "created_at"),
+        CheckConstraint("char_length(description) <= 4000", name="description_length"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=SRID))
+    location_text: Mapped[str | None] = mapped_column(String(200))
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    status: Mapped[ReportStatus] = mapped_column(
+        _status_enum(ReportStatus, "report_status"), default=ReportStatus.RECEIVED
+    )
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"))
+    owner_partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    routing_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    category: Mapped[Category] = relationship(lazy="joined")
+    ward: Mapped[Ward | None] = relationship()
+    owner: Mapped[Partner | None] = relationship()
+    notified: Mapped[list[Partner]] = relationship(
+        secondary="report_notified_partner", order_by="Partner.slug"
+    )
+    events: Mapped[list[ReportEvent]] = relationship(
+        back_populates="report", order_by="ReportEvent.id"
+    )
+
+
+class ReportNotifiedPartner(Base):
+    """A partner kept informed of a report it does not own (a joint case)."""
+
+    __tablename__ = "report_notified_partner"
+    __table_args__ = (Index("ix_report_notified_partner_partner", "partner_id", "report_id"),)
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), primary_key=True)
+
+
+class ReportEvent(Base):
+    """One change to a report: the audit trail and the source of its history."""
+
+    __tablename__ = "report_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(32))
+    to_status: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    report: Mapped[Report] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()

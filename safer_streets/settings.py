@@ -1,0 +1,68 @@
+"""Typed settings read from ``SAFER_STREETS_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+PREFIX = "SAFER_STREETS_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or cannot be parsed."""
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the web app, the worker and the CLI need to know about their environment."""
+
+    secret_key: str
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/safer_streets"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    base_url: str = "http://127.0.0.1:5000"
+    # Sessions of partner staff expire; residents never log in.
+    session_hours: int = 8
+    secure_cookies: bool = False
+    # Reports still `received` this long after submission are re-enqueued by the sweep.
+    sweep_after_seconds: int = 30
+    sweep_every_seconds: int = 15
+    max_description_chars: int = 4000
+    max_request_bytes: int = 12 * 1024 * 1024
+    celery_queue: str = "safer-streets"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Parse settings strictly from the environment; fail fast on a missing secret."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            if f.type == "int":
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise SettingsError(
+                        f"{PREFIX}{f.name.upper()} must be a whole number"
+                    ) from None
+            elif f.type == "bool":
+                values[f.name] = _parse_bool(f.name.upper(), raw)
+            else:
+                values[f.name] = raw
+        if not values.get("secret_key"):
+            raise SettingsError(
+                f"{PREFIX}SECRET_KEY is not set: generate one with "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return cls(**values)  # type: ignore[arg-type]

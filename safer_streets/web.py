@@ -1,0 +1,130 @@
+"""Shared web plumbing: per-request sessions, the signed-in user, error translation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request
+from flask import session as cookie_session
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from geo.wards import Borough
+from safer_streets.errors import SaferStreetsError, ServiceUnavailable
+from safer_streets.models import User
+from safer_streets.settings import Settings
+from safer_streets.tasks_queue import TaskQueue
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Services:
+    """What views need besides the request: built once by the factory."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    task_queue: TaskQueue
+    borough: Borough
+
+
+def services() -> Services:
+    """The running app's services."""
+    return current_app.extensions["safer_streets"]
+
+
+def db() -> Session:
+    """This request's database session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = services().session_factory()
+    return g.db_session
+
+
+def current_user() -> User | None:
+    """The signed-in partner, board or admin user, if any."""
+    if "user" not in g:
+        user_id = cookie_session.get("user_id")
+        user = db().get(User, user_id) if user_id else None
+        g.user = user if user is not None and user.active else None
+    return g.user
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send anonymous visitors to the login page, remembering where they were going."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            return redirect(f"/login?next={request.full_path.rstrip('?')}")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def wants_json() -> bool:
+    """API paths and JSON clients get problem documents instead of pages."""
+    return request.path.startswith(("/api/", "/healthz"))
+
+
+def problem(status: int, title: str, detail: str, errors: dict[str, str] | None = None) -> Response:
+    """An RFC 9457 problem document; ``errors`` names each bad field."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
+    if wants_json():
+        return problem(status, title, detail, errors)
+    html = render_template("error.html", status=status, title=title, detail=detail)
+    return html, status
+
+
+def init_app(app: Flask) -> None:
+    """Register teardown and error translation."""
+
+    @app.context_processor
+    def template_globals() -> dict[str, Any]:
+        return {"current_user": current_user()}
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    @app.errorhandler(SaferStreetsError)
+    def domain_error(error: SaferStreetsError):
+        response = _render_error(
+            error.status, error.title, error.message, getattr(error, "field_errors", None)
+        )
+        if isinstance(error, ServiceUnavailable):
+            response = app.make_response(response)
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _render_error(
+            400, "The form expired", "Please go back, reload the page and try again."
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return _render_error(error.code or 500, error.name, error.description or error.name)
+
+    @app.errorhandler(OperationalError)
+    def database_down(error: OperationalError):
+        logger.error("Database unavailable: %s", error.orig)
+        return domain_error(ServiceUnavailable("The database is unavailable; please try again."))

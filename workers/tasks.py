@@ -1,0 +1,81 @@
+"""Thin tasks: ids in, one domain call, retry policy out."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+from celery import current_app, shared_task
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo.wards import WardIndex, WardShape
+from safer_streets import reports
+from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.models import Ward
+from safer_streets.settings import Settings
+from safer_streets.tasks_queue import PROCESS_REPORT, SWEEP_RECEIVED
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerContext:
+    """What tasks need, created lazily so that each forked worker process has its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def session_factory(self) -> sessionmaker[Session]:
+        """Sessions on this process's own engine."""
+        return make_session_factory(make_engine(self.settings.database_url))
+
+    @cached_property
+    def wards(self) -> WardIndex:
+        """The active wards from the database, as a shapely index held in memory."""
+        with session_scope(self.session_factory) as session:
+            wards = session.scalars(select(Ward).where(Ward.active)).all()
+            return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
+
+
+_context: WorkerContext | None = None
+
+
+def configure(settings: Settings) -> WorkerContext:
+    """Point the tasks at a database (the worker entry point and tests call this)."""
+    global _context
+    _context = WorkerContext(settings)
+    return _context
+
+
+def context() -> WorkerContext:
+    """The configured context, or one from the environment."""
+    return _context or configure(Settings.from_env())
+
+
+@shared_task(
+    name=PROCESS_REPORT,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def process_report(report_id: int) -> bool:
+    """Geocode and route one report; safe to run twice."""
+    ctx = context()
+    with session_scope(ctx.session_factory) as session:
+        return reports.process_report(session, report_id, ctx.wards)
+
+
+@shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)
+def sweep_received() -> int:
+    """Re-enqueue reports left in ``received`` (Redis was down, a message was lost)."""
+    ctx = context()
+    with session_scope(ctx.session_factory) as session:
+        ids = reports.stale_received_ids(session, ctx.settings.sweep_after_seconds)
+    for report_id in ids:
+        current_app.send_task(PROCESS_REPORT, args=[report_id])
+    if ids:
+        logger.info("Swept %d received reports back onto the queue", len(ids))
+    return len(ids)
