@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask import session as cookie_session
 
-from safer_streets import accounts, triage
+from safer_streets import accounts, queues
 from safer_streets.models import ReportStatus
 from safer_streets.web import current_user, db, login_required
 
@@ -54,7 +54,7 @@ def queue():
     status = ReportStatus(raw_status) if raw_status in set(ReportStatus) else None
     page = request.args.get("page", "1")
     page_number = int(page) if page.isdigit() else 1
-    result = triage.queue(db(), current_user(), status=status, page=page_number)
+    result = queues.queue(db(), current_user(), status=status, page=page_number)
     return render_template(
         "triage/queue.html", result=result, status=status, statuses=list(ReportStatus)
     )
@@ -64,5 +64,5 @@ def queue():
 @login_required
 def report_detail(reference: str):
     """One report in the user's queue, with its routing reason and history."""
-    report = triage.report_for(db(), current_user(), reference)
+    report = queues.report_for(db(), current_user(), reference)
     return render_template("triage/report.html", report=report)

@@ -1,0 +1,115 @@
+"""Shared fixtures: a real PostGIS database migrated once, Redis, and the Flask app.
+
+Two ways to use the database:
+- ``db_session``: one transaction per test, rolled back afterwards (app code may commit;
+  commits become savepoints). Fast; most tests use it.
+- ``live_app``: real commits, for tests where a Celery worker or a browser must see the data.
+  Rows are removed after each such test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from safer_streets import migrate, seed
+from safer_streets.app import create_app
+from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.settings import Settings
+
+SERVER_URL = os.environ.get(
+    "SAFER_STREETS_TEST_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
+)
+TEST_DATABASE = os.environ.get("SAFER_STREETS_TEST_DATABASE", "safer_streets_test")
+TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings for a private test database, Redis database and queue name."""
+    return Settings(
+        secret_key="test-secret-key",
+        database_url=f"{SERVER_URL}/{TEST_DATABASE}",
+        redis_url=TEST_REDIS_URL,
+        celery_queue="safer-streets-test",
+        sweep_after_seconds=0,
+    )
+
+
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Iterator[Engine]:
+    """A fresh test database with the schema from the migrations and the Lewisham seed."""
+    admin = create_engine(f"{SERVER_URL}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{TEST_DATABASE}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{TEST_DATABASE}"'))
+    admin.dispose()
+    migrate.upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        seed.load_wards(session)
+        seed.seed(session)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    """The test Redis database, emptied before and after the run."""
+    client = redis.Redis.from_url(settings.redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture
+def db_session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    yield session
+    session.close()
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def app(settings: Settings, db_session: Session, redis_client: redis.Redis) -> Flask:
+    """The app on the rolled-back test transaction."""
+    factory = sessionmaker(
+        bind=db_session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    app = create_app(settings, session_factory=factory)
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client for ``app``."""
+    return app.test_client()
+
+
+LIVE_TABLES = ("report_event", "report_notified_partner", "report", "app_user")
+
+
+@pytest.fixture
+def live_app(settings: Settings, engine: Engine, redis_client: redis.Redis) -> Iterator[Flask]:
+    """The app on real, committed transactions; report and user rows are removed after."""
+    app = create_app(settings)
+    yield app
+    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} RESTART IDENTITY CASCADE"))
+    redis_client.flushdb()

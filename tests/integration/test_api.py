@@ -1,0 +1,156 @@
+"""The JSON API contract, on real PostGIS (rolled back after each test)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from safer_streets.models import Report, ReportEvent
+
+CATFORD = {"lat": 51.4452, "lon": -0.0207}
+VALID = {"category": "drug-dealing", **CATFORD, "description": "Dealing by the bus stop"}
+
+
+def post(client, body, **headers):
+    return client.post("/api/v1/reports", json=body, headers=headers)
+
+
+def test_a_report_gets_a_reference_and_links(client, db_session):
+    response = post(client, VALID)
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["status"] == "received"
+    assert body["reference"].startswith("LEW-")
+    assert body["links"]["self"].endswith(f"/api/v1/reports/{body['reference']}")
+    assert body["links"]["tracking"].endswith(f"/track/{body['reference']}")
+    report = db_session.scalars(select(Report).where(Report.reference == body["reference"])).one()
+    assert report.description == "Dealing by the bus stop"
+    assert report.source == "api"
+    kinds = [
+        e.kind
+        for e in db_session.scalars(select(ReportEvent).where(ReportEvent.report_id == report.id))
+    ]
+    assert kinds == ["submitted"]
+
+
+def test_the_same_idempotency_key_returns_the_same_report(client, db_session):
+    first = post(client, VALID, **{"Idempotency-Key": "tap-1"})
+    again = post(client, VALID, **{"Idempotency-Key": "tap-1"})
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["reference"] == again.get_json()["reference"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    count = db_session.scalar(
+        select(func.count()).select_from(Report).where(Report.idempotency_key == "tap-1")
+    )
+    assert count == 1
+
+
+def test_an_idempotency_key_reused_for_a_different_report_is_a_conflict(client):
+    post(client, VALID, **{"Idempotency-Key": "tap-2"})
+    response = post(
+        client, {**VALID, "description": "Something else"}, **{"Idempotency-Key": "tap-2"}
+    )
+    assert response.status_code == 409
+
+
+def test_reading_a_report_never_shows_contact_details(client):
+    created = post(client, {**VALID, "contact_email": "resident@example.org", "anonymous": False})
+    reference = created.get_json()["reference"]
+    response = client.get(f"/api/v1/reports/{reference}")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {
+        "reference",
+        "status",
+        "category",
+        "ward",
+        "owner",
+        "notified",
+        "routing_reason",
+        "created_at",
+        "updated_at",
+    }
+    assert "resident@example.org" not in response.text
+    assert body["category"] == "drug-dealing"
+    assert body["ward"] is None and body["owner"] is None
+
+
+def test_an_unknown_reference_is_404_as_a_problem_document(client):
+    response = client.get("/api/v1/reports/LEW-ZZZZZ")
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({**VALID, "category": "burglary"}, "category", "unknown category 'burglary'"),
+        ({**VALID, "lat": "51.4x"}, "lat", "must be a number"),
+        ({k: v for k, v in VALID.items() if k != "lon"}, "lon", "is required"),
+        ({**VALID, "lat": 51.5072, "lon": -0.1276}, "location", "outside Lewisham"),
+        ({**VALID, "lat": -0.0207, "lon": 51.4452}, "location", "swapped"),
+        ({**VALID, "description": "x" * 4001}, "description", "at most 4000 characters"),
+    ],
+)
+def test_bad_input_names_each_field_and_stores_nothing(client, db_session, body, field, message):
+    before = db_session.scalar(select(func.count()).select_from(Report))
+    response = post(client, body)
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert message in response.get_json()["errors"][field]
+    assert db_session.scalar(select(func.count()).select_from(Report)) == before
+
+
+def test_several_bad_fields_are_all_reported(client):
+    response = post(client, {**VALID, "category": "nope", "lat": 51.5072, "lon": -0.1276})
+    errors = response.get_json()["errors"]
+    assert set(errors) == {"category", "location"}
+
+
+def test_wrong_content_type_and_malformed_json_are_refused(client):
+    form = client.post("/api/v1/reports", data="category=weapons")
+    assert form.status_code == 415
+    broken = client.post("/api/v1/reports", data="{not json", content_type="application/json")
+    assert broken.status_code == 400
+    assert broken.get_json()["detail"] == "the body is not valid JSON"
+    array = client.post("/api/v1/reports", json=[1, 2])
+    assert array.status_code == 422
+    assert "body" in array.get_json()["errors"]
+
+
+def test_an_oversized_body_is_refused_cleanly(client):
+    response = client.post(
+        "/api/v1/reports", data="x" * (13 * 1024 * 1024), content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+
+
+def test_categories_list_the_agreed_slugs(client):
+    slugs = [c["slug"] for c in client.get("/api/v1/categories").get_json()]
+    assert slugs == [
+        "street-lighting",
+        "feeling-unsafe",
+        "harassment",
+        "anti-social-behaviour",
+        "drug-dealing",
+        "weapons",
+        "dangerous-road",
+        "public-transport",
+        "fly-tipping",
+        "graffiti-vandalism",
+        "abandoned-vehicle",
+        "overgrown-vegetation",
+        "damaged-pavement",
+    ]
+    by_slug = {c["slug"]: c for c in client.get("/api/v1/categories").get_json()}
+    assert by_slug["harassment"]["sensitive"] and by_slug["weapons"]["emergency_notice"]
+
+
+def test_health_reports_database_redis_and_worker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["database"]["ok"] and body["redis"]["ok"]
+    assert body["worker"] == {"ok": False, "workers": 0}
+    assert body["status"] == "degraded"
