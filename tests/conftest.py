@@ -10,20 +10,26 @@ Two ways to use the database:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from safer_streets import migrate, seed
+from safer_streets import accounts, migrate, seed
 from safer_streets.app import create_app
 from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.models import Role, User
 from safer_streets.settings import Settings
+from safer_streets.tasks_queue import make_celery
+from tests.helpers import PASSWORD
+from workers import tasks
 
 SERVER_URL = os.environ.get(
     "SAFER_STREETS_TEST_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
@@ -113,3 +119,33 @@ def live_app(settings: Settings, engine: Engine, redis_client: redis.Redis) -> I
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} RESTART IDENTITY CASCADE"))
     redis_client.flushdb()
+
+
+@pytest.fixture(scope="session")
+def celery_app(settings: Settings, engine: Engine) -> Iterator[Celery]:
+    """The worker's Celery app, with tasks pointed at the test database."""
+    context = tasks.configure(settings)
+    yield make_celery(settings, include=("workers.tasks",))
+    context.session_factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def worker(celery_app: Celery, live_app: Flask) -> Iterator[None]:
+    """A real worker consuming the test queue for the duration of one test."""
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", shutdown_timeout=10
+    ):
+        yield
+
+
+@pytest.fixture
+def make_user(engine: Engine) -> Callable[..., User]:
+    """Create and commit an account (works with both database fixtures' clean-up)."""
+
+    def make(email: str, partner_slug: str | None, role: Role = Role.STAFF) -> User:
+        with session_scope(make_session_factory(engine)) as session:
+            return accounts.create_user(
+                session, email=email, password=PASSWORD, role=role, partner_slug=partner_slug
+            )
+
+    return make

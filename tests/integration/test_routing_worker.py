@@ -6,40 +6,16 @@ import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 
 from safer_streets.app import create_app
 from safer_streets.db import make_session_factory, session_scope
-from safer_streets.models import Report, ReportEvent, ReportStatus
+from safer_streets.models import Report, ReportStatus
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import PROCESS_REPORT, SWEEP_RECEIVED
-from tests.integration.conftest import login
+from tests.helpers import login, routed_events, wait_for_status
 
 CATFORD_BROADWAY = {"lat": 51.4452, "lon": -0.0207}
-
-
-def wait_for_status(engine: Engine, reference: str, status: ReportStatus, timeout: float = 15):
-    """Poll the database until the report reaches ``status``."""
-    factory = make_session_factory(engine)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with session_scope(factory) as session:
-            report = session.scalars(select(Report).where(Report.reference == reference)).one()
-            if report.status is status:
-                return report
-        time.sleep(0.1)
-    pytest.fail(f"{reference} did not reach {status} within {timeout}s")
-
-
-def routed_events(engine: Engine, reference: str) -> int:
-    with session_scope(make_session_factory(engine)) as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(ReportEvent)
-            .join(Report)
-            .where(Report.reference == reference, ReportEvent.kind == "routed")
-        )
 
 
 @pytest.mark.worker

@@ -1,0 +1,55 @@
+"""Helpers shared by integration and browser tests."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from safer_streets.db import make_session_factory, session_scope
+from safer_streets.models import Report, ReportEvent, ReportStatus
+
+PASSWORD = "correct horse battery"
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the form on a page, as a browser would submit it."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, email: str) -> None:
+    """Sign in through the real login form."""
+    token = csrf_token(client, "/login")
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+
+
+def wait_for_status(engine: Engine, reference: str, status: ReportStatus, timeout: float = 15):
+    """Poll the database until the report reaches ``status``."""
+    factory = make_session_factory(engine)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with session_scope(factory) as session:
+            report = session.scalars(select(Report).where(Report.reference == reference)).one()
+            if report.status is status:
+                return report
+        time.sleep(0.1)
+    pytest.fail(f"{reference} did not reach {status} within {timeout}s")
+
+
+def routed_events(engine: Engine, reference: str) -> int:
+    with session_scope(make_session_factory(engine)) as session:
+        return session.scalar(
+            select(func.count())
+            .select_from(ReportEvent)
+            .join(Report)
+            .where(Report.reference == reference, ReportEvent.kind == "routed")
+        )
