@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,7 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safer_streets.db import Base
@@ -167,6 +168,15 @@ class User(Base):
     partner: Mapped[Partner | None] = relationship()
 
 
+class Priority(enum.StrEnum):
+    """How urgently a partner means to act on a report."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
 class Report(Base):
     """Something a resident told us about a place."""
 
@@ -174,6 +184,7 @@ class Report(Base):
     __table_args__ = (
         Index("ix_report_owner_status", "owner_partner_id", "status"),
         Index("ix_report_status_created", "status", "created_at"),
+        Index("ix_report_created_at", "created_at"),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
     )
 
@@ -200,6 +211,25 @@ class Report(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # StreetSafe-style reasons within a category, e.g. "badly-lit" for feeling-unsafe.
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
+    after_dark: Mapped[bool | None] = mapped_column(Boolean)
+    street: Mapped[str | None] = mapped_column(String(200))
+    street_distance_m: Mapped[float | None] = mapped_column(Float)
+    postcode: Mapped[str | None] = mapped_column(String(8))
+    supporter_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    priority: Mapped[Priority] = mapped_column(
+        _status_enum(Priority, "priority"), default=Priority.NORMAL, server_default="normal"
+    )
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"))
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolve_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Optimistic locking: two people changing one report at once cannot lose an update.
+    __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012 - SQLAlchemy's API
 
     category: Mapped[Category] = relationship(lazy="joined")
     ward: Mapped[Ward | None] = relationship()
