@@ -68,6 +68,22 @@ def wards_load(path: Path | None, generation: int) -> None:
     click.echo(f"Loaded {count} wards (generation {generation}).")
 
 
+@main.group("areas")
+def areas_group() -> None:
+    """Named areas such as town centres."""
+
+
+@areas_group.command("load")
+@click.argument(
+    "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+def areas_load(path: Path | None) -> None:
+    """Load area boundaries (the Lewisham town centres by default)."""
+    with session_scope(_services().session_factory) as session:
+        count = seed.load_areas(session, path)
+    click.echo(f"Loaded {count} areas.")
+
+
 @main.command("seed")
 def seed_command() -> None:
     """Create or update categories, partners and routing rules (idempotent)."""
@@ -138,5 +154,6 @@ def bootstrap(ctx: click.Context, with_demo: bool) -> None:
     ctx.invoke(db_upgrade)
     ctx.invoke(wards_load, path=None, generation=2022)
     ctx.invoke(seed_command)
+    ctx.invoke(areas_load, path=None)
     if with_demo:
         ctx.invoke(demo)

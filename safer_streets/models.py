@@ -270,3 +270,137 @@ class ReportEvent(Base):
 
     report: Mapped[Report] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+# ---- Partner triage: account security, areas, SLAs, response templates, email outbox ----
+
+
+class UserSecurity(Base):
+    """An account's second factor and session revocation, kept beside the account."""
+
+    __tablename__ = "user_security"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    # Base32 TOTP secret; enrolment is complete only once a code from it has been checked.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last accepted TOTP time step: a code cannot be replayed within its window.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Sessions signed in before this moment are void (password reset, deactivation).
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Area(Base):
+    """A named area such as a town centre: a queue filter, and shared with area routing."""
+
+    __tablename__ = "area"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+
+
+class PartnerSla(Base):
+    """A partner's service level for one category, overriding the partner's defaults."""
+
+    __tablename__ = "partner_sla"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "category_id", name="partner_sla_identity"),
+        CheckConstraint(
+            "hours_to_acknowledge > 0 AND hours_to_resolve >= hours_to_acknowledge",
+            name="sla_hours",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    hours_to_acknowledge: Mapped[int] = mapped_column(Integer)
+    hours_to_resolve: Mapped[int] = mapped_column(Integer)
+
+    category: Mapped[Category] = relationship()
+
+
+class NewReportEmails(enum.StrEnum):
+    """How a partner hears about newly routed reports."""
+
+    IMMEDIATE = "immediate"
+    DAILY_DIGEST = "daily_digest"
+    OFF = "off"
+
+
+class PartnerPreference(Base):
+    """A partner's own choices, set by its partner admins."""
+
+    __tablename__ = "partner_preference"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), primary_key=True)
+    new_report_emails: Mapped[NewReportEmails] = mapped_column(
+        _status_enum(NewReportEmails, "new_report_emails"),
+        default=NewReportEmails.IMMEDIATE,
+        server_default=NewReportEmails.IMMEDIATE.value,
+    )
+
+
+class ResponseTemplate(Base):
+    """A reply a partner sends often, kept ready for notes and public updates."""
+
+    __tablename__ = "response_template"
+    __table_args__ = (UniqueConstraint("partner_id", "title", name="response_template_title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class EmailOutbox(Base):
+    """An email to send, written in the same transaction as the change that causes it.
+
+    ``key`` is unique per report, kind and recipient, so a redelivered task or a second
+    sweep can never send the same email twice.
+    """
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (
+        Index(
+            "ix_email_outbox_unsent",
+            "created_at",
+            postgresql_where="sent_at IS NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(254))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("report.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("report_event.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+# Queue pages sort a partner's reports by age; nearby reports are found by distance in metres.
+Index("ix_report_owner_created", Report.owner_partner_id, Report.created_at.desc())
+Index(
+    "ix_report_location_geography",
+    func.geography(Report.location),
+    postgresql_using="gist",
+)
+
+# Declared here rather than in Report so that this block stays separate for merging.
+Report.assigned_to = relationship(User, foreign_keys=[Report.assigned_to_id])
+Report.duplicate_of = relationship(
+    Report, foreign_keys=[Report.duplicate_of_id], remote_side=[Report.id]
+)

@@ -1,66 +1,102 @@
-"""Partner queues. Scoping lives here, not in templates: a partner sees only its reports."""
+"""Partner queues. Scoping lives here, not in templates: a partner sees only its reports.
+
+A partner user reads and changes only reports its partner owns or is notified on; anything
+else is ``NotFound``, never "forbidden", so nobody learns that a report exists. The board
+reads everything and changes nothing; administrators read and change everything.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import enum
+import io
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import Session
+from geoalchemy2.shape import to_shape
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, select, union
+from sqlalchemy.orm import Session, aliased, joinedload
 
-from safer_streets.errors import NotFound
-from safer_streets.models import Report, ReportNotifiedPartner, ReportStatus, Role, User
+from safer_streets import sla
+from safer_streets.errors import InvalidInput, NotFound
+from safer_streets.models import (
+    OPEN_STATUSES,
+    Area,
+    Category,
+    Partner,
+    Priority,
+    Report,
+    ReportEvent,
+    ReportNotifiedPartner,
+    ReportStatus,
+    Role,
+    User,
+    Ward,
+)
 
 PAGE_SIZE = 50
+MAP_LIMIT = 500
+NEARBY_METRES = 250
+RELATED_DAYS = 30
+EXPORT_BATCH = 1000
+
+
+# ---- Who may see what ------------------------------------------------------------------
+
+
+class Access(enum.Enum):
+    """A user's relation to one report, which decides what they may do with it."""
+
+    OWNER = "owner"
+    NOTIFIED = "notified"
+    READ_ONLY = "read-only"
+    ADMIN = "admin"
+
+
+def _partner_report_ids(partner_id: int) -> Select[tuple[int]]:
+    """Ids of the reports a partner owns or is notified on (two index scans, no OR)."""
+    return union(
+        select(Report.id).where(Report.owner_partner_id == partner_id),
+        select(ReportNotifiedPartner.report_id).where(
+            ReportNotifiedPartner.partner_id == partner_id
+        ),
+    )
+
+
+def visibility(user: User) -> ColumnElement[bool]:
+    """SQL condition on ``Report``: the reports this user may read."""
+    if not user.active:
+        return false()
+    if user.role in (Role.BOARD, Role.ADMIN):
+        return literal(True)
+    if user.partner_id is None:
+        return false()
+    return Report.id.in_(_partner_report_ids(user.partner_id))
 
 
 def visible_reports(user: User) -> Select[tuple[Report]]:
     """A query for the reports this user may read: owned by or notified to their partner."""
-    query = select(Report)
-    if user.role in (Role.BOARD, Role.ADMIN):
-        return query
-    if user.partner_id is None:
-        return query.where(False)
-    notified = exists().where(
-        ReportNotifiedPartner.report_id == Report.id,
-        ReportNotifiedPartner.partner_id == user.partner_id,
-    )
-    return query.where(or_(Report.owner_partner_id == user.partner_id, notified))
+    return select(Report).where(visibility(user))
 
 
-@dataclass(frozen=True)
-class QueuePage:
-    """One page of a queue, with counts per status across the whole queue."""
-
-    reports: list[Report]
-    page: int
-    pages: int
-    total: int
-    counts: dict[str, int]
-
-
-def queue(
-    session: Session, user: User, *, status: ReportStatus | None = None, page: int = 1
-) -> QueuePage:
-    """The user's queue, newest first, optionally filtered by status."""
-    base = visible_reports(user)
-    ids = base.with_only_columns(Report.id, Report.status).subquery()
-    counts = {
-        str(status_value): count
-        for status_value, count in session.execute(
-            select(ids.c.status, func.count()).group_by(ids.c.status)
-        )
-    }
-    if status is not None:
-        base = base.where(Report.status == status)
-    total = counts.get(str(status), 0) if status is not None else sum(counts.values())
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 1), pages)
-    reports = session.scalars(
-        base.order_by(Report.created_at.desc(), Report.id.desc())
-        .limit(PAGE_SIZE)
-        .offset((page - 1) * PAGE_SIZE)
-    ).all()
-    return QueuePage(list(reports), page, pages, total, counts)
+def access(session: Session, user: User, report: Report) -> Access:
+    """How this user relates to a report they can read (``NotFound`` if they cannot)."""
+    if not user.active:
+        raise NotFound(f"no report {report.reference!r} in your queue")
+    if user.role is Role.ADMIN:
+        return Access.ADMIN
+    if user.role is Role.BOARD:
+        return Access.READ_ONLY
+    if user.partner_id is not None and report.owner_partner_id == user.partner_id:
+        return Access.OWNER
+    if user.partner_id is not None and session.get(
+        ReportNotifiedPartner, (report.id, user.partner_id)
+    ):
+        return Access.NOTIFIED
+    raise NotFound(f"no report {report.reference!r} in your queue")
 
 
 def report_for(session: Session, user: User, reference: str) -> Report:
@@ -71,3 +107,561 @@ def report_for(session: Session, user: User, reference: str) -> Report:
     if report is None:
         raise NotFound(f"no report {reference!r} in your queue")
     return report
+
+
+def contact_email_for(user: User, report: Report) -> str | None:
+    """The reporter's email, only for the owner partner and only if they chose to share it."""
+    if user.partner_id is None or user.partner_id != report.owner_partner_id:
+        return None
+    return None if report.anonymous else report.contact_email
+
+
+# ---- Filters -----------------------------------------------------------------------------
+
+
+class Sort(enum.StrEnum):
+    """Orders a queue can be read in."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    PRIORITY = "priority"
+    DUE = "due"
+    SUPPORTERS = "supporters"
+
+
+class Age(enum.StrEnum):
+    """How long ago a report was received."""
+
+    DAY = "1d"
+    WEEK = "7d"
+    MONTH = "30d"
+    OLDER = "over-30d"
+
+
+class Assigned(enum.StrEnum):
+    """Whose reports to show."""
+
+    ME = "me"
+    UNASSIGNED = "unassigned"
+
+
+STATUS_GROUPS = {"open": OPEN_STATUSES, "closed": frozenset(ReportStatus) - OPEN_STATUSES}
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+_FILTER_MESSAGES = {
+    "enum": "is not one of the choices",
+    "string_pattern_mismatch": "is not a valid name",
+    "string_too_long": "is too long",
+    "int_parsing": "must be a whole number",
+    "greater_than_equal": "must be 1 or more",
+    "less_than_equal": "is too large",
+    "bool_parsing": "must be yes or no",
+    "value_error": None,
+}
+
+
+class QueueFilters(BaseModel):
+    """A queue's filters, sort and page, as given in the query string."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    status: str | None = Field(default=None, max_length=32)
+    category: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    ward: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    area: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    priority: Priority | None = None
+    age: Age | None = None
+    breached: bool = False
+    assigned: Assigned | None = None
+    sort: Sort = Sort.NEWEST
+    page: int = Field(default=1, ge=1, le=100_000)
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str | None) -> str | None:
+        if value is not None and value not in STATUS_GROUPS and value not in set(ReportStatus):
+            raise ValueError("is not one of the choices")
+        return value
+
+    def statuses(self) -> frozenset[ReportStatus] | None:
+        """The statuses the status filter selects (``None``: any)."""
+        if self.status is None:
+            return None
+        return STATUS_GROUPS.get(self.status) or frozenset({ReportStatus(self.status)})
+
+    def query_args(self, **changes: Any) -> dict[str, str]:
+        """The filters as query-string arguments, e.g. for links to other pages."""
+        values = self.model_dump(mode="json") | changes
+        defaults = QueueFilters().model_dump(mode="json")
+        return {
+            key: ("yes" if value is True else str(value))
+            for key, value in values.items()
+            if value not in (None, False, "") and (value != defaults[key] or key in changes)
+        }
+
+
+def parse_filters(args: Mapping[str, str]) -> QueueFilters:
+    """Validate query-string filters; a bad value raises ``InvalidInput`` naming the field."""
+    data = {key: value for key, value in args.items() if str(value).strip() != ""}
+    if data.get("breached") in ("on", "1"):
+        data["breached"] = "yes"
+    try:
+        return QueueFilters.model_validate(data)
+    except ValidationError as error:
+        errors: dict[str, str] = {}
+        for item in error.errors(include_url=False):
+            name = str(item["loc"][0]) if item["loc"] else "filters"
+            message = _FILTER_MESSAGES.get(item["type"], item["msg"])
+            if message is None:
+                message = item["msg"].removeprefix("Value error, ")
+            errors.setdefault(name, message)
+        raise InvalidInput(errors) from None
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """Filters whose slugs were looked up: ids for the query, names for the page."""
+
+    category_id: int | None = None
+    ward_id: int | None = None
+    area_id: int | None = None
+
+
+def _resolve(session: Session, filters: QueueFilters) -> _Resolved:
+    errors: dict[str, str] = {}
+    ids: dict[str, int | None] = {}
+    for name, model, extra in (
+        ("category", Category, None),
+        ("ward", Ward, Ward.active),
+        ("area", Area, None),
+    ):
+        slug = getattr(filters, name)
+        if slug is None:
+            ids[name] = None
+            continue
+        query = select(model.id).where(model.slug == slug)
+        if extra is not None:
+            query = query.where(extra)
+        ids[name] = session.scalar(query.limit(1))
+        if ids[name] is None:
+            errors[name] = f"no {name} called {slug!r}"
+    if errors:
+        raise InvalidInput(errors)
+    return _Resolved(ids["category"], ids["ward"], ids["area"])
+
+
+def _conditions(
+    user: User, filters: QueueFilters, resolved: _Resolved, now: datetime
+) -> list[ColumnElement[bool]]:
+    """Every filter except status, as SQL conditions on ``Report``."""
+    conditions = [visibility(user)]
+    if resolved.category_id is not None:
+        conditions.append(Report.category_id == resolved.category_id)
+    if resolved.ward_id is not None:
+        conditions.append(Report.ward_id == resolved.ward_id)
+    if resolved.area_id is not None:
+        area = select(Area.geom).where(Area.id == resolved.area_id).scalar_subquery()
+        conditions.append(func.ST_CoveredBy(Report.location, area))
+    if filters.priority is not None:
+        conditions.append(Report.priority == filters.priority)
+    if filters.age is not None:
+        bounds = {Age.DAY: 1, Age.WEEK: 7, Age.MONTH: 30, Age.OLDER: 30}
+        cutoff = now - timedelta(days=bounds[filters.age])
+        conditions.append(
+            Report.created_at < cutoff if filters.age is Age.OLDER else Report.created_at >= cutoff
+        )
+    if filters.breached:
+        conditions.append(sla.breached(now))
+    if filters.assigned is Assigned.ME:
+        conditions.append(Report.assigned_to_id == user.id)
+    elif filters.assigned is Assigned.UNASSIGNED:
+        conditions.append(Report.assigned_to_id.is_(None))
+    return conditions
+
+
+_PRIORITY_RANK = case(
+    {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3},
+    value=Report.priority,
+    else_=4,
+)
+
+
+def _order(sort: Sort) -> list[Any]:
+    if sort is Sort.OLDEST:
+        return [Report.created_at.asc(), Report.id.asc()]
+    if sort is Sort.PRIORITY:
+        return [_PRIORITY_RANK, Report.created_at.desc(), Report.id.desc()]
+    if sort is Sort.DUE:
+        due = func.coalesce(
+            case((Report.acknowledged_at.is_(None), Report.acknowledge_due_at)),
+            Report.resolve_due_at,
+        )
+        return [due.asc().nulls_last(), Report.id.asc()]
+    if sort is Sort.SUPPORTERS:
+        return [Report.supporter_count.desc(), Report.created_at.desc(), Report.id.desc()]
+    return [Report.created_at.desc(), Report.id.desc()]
+
+
+# ---- The queue ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    """One filtered report on the queue's map."""
+
+    reference: str
+    lat: float
+    lon: float
+    status: str
+    category: str
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a queue, with counts per status across the whole filtered queue."""
+
+    reports: list[Report]
+    page: int
+    pages: int
+    total: int
+    counts: dict[str, int]
+    filters: QueueFilters = field(default_factory=QueueFilters)
+    map_points: list[MapPoint] = field(default_factory=list)
+    breaches: dict[int, list[str]] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def open_count(self) -> int:
+        """Reports in any open status, under the other filters."""
+        return sum(self.counts.get(s.value, 0) for s in OPEN_STATUSES)
+
+
+def queue(
+    session: Session,
+    user: User,
+    filters: QueueFilters | None = None,
+    *,
+    status: ReportStatus | None = None,
+    page: int = 1,
+    now: datetime | None = None,
+) -> QueuePage:
+    """The user's queue: filtered, sorted, one page of it, counts per status and map points."""
+    if filters is None:
+        filters = QueueFilters(status=status.value if status else None, page=page)
+    now = now or datetime.now(UTC)
+    conditions = _conditions(user, filters, _resolve(session, filters), now)
+    counts = {
+        str(status_value): count
+        for status_value, count in session.execute(
+            select(Report.status, func.count()).where(*conditions).group_by(Report.status)
+        )
+    }
+    statuses = filters.statuses()
+    if statuses is not None:
+        conditions.append(Report.status.in_(statuses))
+        total = sum(counts.get(s.value, 0) for s in statuses)
+    else:
+        total = sum(counts.values())
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_number = min(filters.page, pages)
+    order = _order(filters.sort)
+    reports = list(
+        session.scalars(
+            select(Report)
+            .options(
+                joinedload(Report.ward), joinedload(Report.owner), joinedload(Report.assigned_to)
+            )
+            .where(*conditions)
+            .order_by(*order)
+            .limit(PAGE_SIZE)
+            .offset((page_number - 1) * PAGE_SIZE)
+        )
+    )
+    points = [
+        MapPoint(reference, lat, lon, str(status_value), category)
+        for reference, lat, lon, status_value, category in session.execute(
+            select(
+                Report.reference,
+                func.ST_Y(Report.location),
+                func.ST_X(Report.location),
+                Report.status,
+                Category.name,
+            )
+            .join(Category, Category.id == Report.category_id)
+            .where(*conditions, Report.location.is_not(None))
+            .order_by(*order)
+            .limit(MAP_LIMIT)
+        )
+    ]
+    return QueuePage(
+        reports=reports,
+        page=page_number,
+        pages=pages,
+        total=total,
+        counts=counts,
+        filters=filters.model_copy(update={"page": page_number}),
+        map_points=points,
+        breaches={r.id: sla.breaches_of(r, now) for r in reports},
+        now=now,
+    )
+
+
+def filter_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """Slugs and names for the queue's filter menus."""
+    return {
+        "category": [
+            (slug, name)
+            for slug, name in session.execute(
+                select(Category.slug, Category.name).order_by(Category.position)
+            )
+        ],
+        "ward": [
+            (slug, name)
+            for slug, name in session.execute(
+                select(Ward.slug, Ward.name).where(Ward.active).order_by(Ward.name)
+            )
+        ],
+        "area": [
+            (slug, name)
+            for slug, name in session.execute(select(Area.slug, Area.name).order_by(Area.name))
+        ],
+    }
+
+
+# ---- Around one report -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A report near another, with how far away it is."""
+
+    report: Report
+    metres: float
+    related: bool
+    lat: float
+    lon: float
+
+    def map_point(self) -> dict[str, Any]:
+        """The neighbour as a marker on the report's map."""
+        return {
+            "reference": self.report.reference,
+            "lat": self.lat,
+            "lon": self.lon,
+            "status": str(self.report.status),
+        }
+
+
+def nearby(session: Session, user: User, report: Report) -> list[Neighbour]:
+    """Reports the user may read within 250 m; same category in the last 30 days is related."""
+    if report.location is None:
+        return []
+    origin = aliased(Report)
+    here = func.geography(
+        select(origin.location).where(origin.id == report.id).scalar_subquery()
+    )
+    there = func.geography(Report.location)
+    window = timedelta(days=RELATED_DAYS)
+    related = and_(
+        Report.category_id == report.category_id,
+        Report.created_at.between(report.created_at - window, report.created_at + window),
+    )
+    rows = session.execute(
+        select(
+            Report,
+            func.ST_Distance(there, here),
+            related,
+            func.ST_Y(Report.location),
+            func.ST_X(Report.location),
+        )
+        .where(
+            visibility(user),
+            Report.id != report.id,
+            func.ST_DWithin(there, here, NEARBY_METRES),
+        )
+        .order_by(related.desc(), func.ST_Distance(there, here), Report.id)
+        .limit(20)
+    )
+    return [
+        Neighbour(report_, float(metres), bool(is_related), lat, lon)
+        for report_, metres, is_related, lat, lon in rows
+    ]
+
+
+def history(session: Session, user: User, report: Report) -> list[ReportEvent]:
+    """The report's events with their actors; board and partners see internal notes too."""
+    access(session, user, report)
+    return list(
+        session.scalars(
+            select(ReportEvent)
+            .options(joinedload(ReportEvent.actor).joinedload(User.partner))
+            .where(ReportEvent.report_id == report.id)
+            .order_by(ReportEvent.at, ReportEvent.id)
+        )
+    )
+
+
+def location_of(report: Report) -> tuple[float, float] | None:
+    """The report's (lat, lon) for maps."""
+    if report.location is None:
+        return None
+    point = to_shape(report.location)
+    return point.y, point.x
+
+
+# ---- CSV export --------------------------------------------------------------------------
+
+EXPORT_COLUMNS = (
+    "reference",
+    "received",
+    "category",
+    "ward",
+    "street",
+    "postcode",
+    "status",
+    "priority",
+    "owner",
+    "assigned_to",
+    "acknowledge_due",
+    "resolve_due",
+    "breached",
+    "latitude",
+    "longitude",
+    "description",
+    "public_updates",
+    "supporters",
+    "contact_email",
+)
+# Spreadsheet programs run cells that start with these as formulas (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_cell(value: str) -> str:
+    """Text a spreadsheet will show as text, never run as a formula."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _iso(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+def _export_query(
+    session: Session, user: User, filters: QueueFilters, now: datetime
+) -> Select[Any]:
+    conditions = _conditions(user, filters, _resolve(session, filters), now)
+    statuses = filters.statuses()
+    if statuses is not None:
+        conditions.append(Report.status.in_(statuses))
+    owner = aliased(Partner)
+    assignee = aliased(User)
+    public_updates = (
+        select(ReportEvent.report_id, func.count().label("n"))
+        .where(ReportEvent.public, ReportEvent.kind == "public_update")
+        .group_by(ReportEvent.report_id)
+        .subquery()
+    )
+    # Contact details only for the owner partner, and only if the reporter shared them.
+    own_partner = user.partner_id if user.partner_id is not None else -1
+    contact = case(
+        (and_(Report.owner_partner_id == own_partner, ~Report.anonymous), Report.contact_email),
+        else_=None,
+    )
+    return (
+        select(
+            Report.reference,
+            Report.created_at,
+            Category.name,
+            Ward.name,
+            Report.street,
+            Report.postcode,
+            Report.status,
+            Report.priority,
+            owner.name,
+            assignee.email,
+            Report.acknowledge_due_at,
+            Report.resolve_due_at,
+            sla.breached(now),
+            func.ST_Y(Report.location),
+            func.ST_X(Report.location),
+            Report.description,
+            func.coalesce(public_updates.c.n, 0),
+            Report.supporter_count,
+            contact,
+        )
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(Ward, Ward.id == Report.ward_id)
+        .outerjoin(owner, owner.id == Report.owner_partner_id)
+        .outerjoin(assignee, assignee.id == Report.assigned_to_id)
+        .outerjoin(public_updates, public_updates.c.report_id == Report.id)
+        .where(*conditions)
+        .order_by(*_order(filters.sort))
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+
+
+def _cells(row: Any) -> list[str]:
+    (
+        reference,
+        received,
+        category,
+        ward,
+        street,
+        postcode,
+        status,
+        priority,
+        owner_name,
+        assigned,
+        acknowledge_due,
+        resolve_due,
+        is_breached,
+        lat,
+        lon,
+        description,
+        updates,
+        supporters,
+        email,
+    ) = row
+    return [
+        reference,
+        _iso(received),
+        guard_cell(category),
+        guard_cell(ward or ""),
+        guard_cell(street or ""),
+        guard_cell(postcode or ""),
+        str(status),
+        str(priority),
+        guard_cell(owner_name or ""),
+        guard_cell(assigned or ""),
+        _iso(acknowledge_due),
+        _iso(resolve_due),
+        "yes" if is_breached else "no",
+        f"{lat:.6f}" if lat is not None else "",
+        f"{lon:.6f}" if lon is not None else "",
+        guard_cell(description),
+        str(updates),
+        str(supporters),
+        guard_cell(email or ""),
+    ]
+
+
+def export_csv(
+    session: Session, user: User, filters: QueueFilters, now: datetime | None = None
+) -> Iterator[str]:
+    """The filtered queue as CSV text: a header, then one chunk per batch of rows.
+
+    Filters are checked before this returns (``InvalidInput``); rows are fetched from a
+    server-side cursor ``EXPORT_BATCH`` at a time, so memory stays flat however many.
+    """
+    query = _export_query(session, user, filters, now or datetime.now(UTC))
+
+    def chunks() -> Iterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        for count, row in enumerate(session.execute(query), start=1):
+            writer.writerow(_cells(row))
+            if count % EXPORT_BATCH == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return chunks()

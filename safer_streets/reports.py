@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
 from geo.wards import Borough, WardIndex
-from safer_streets import routing
+from safer_streets import notifications, routing, sla
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import (
     Category,
@@ -244,6 +244,9 @@ def process_report(session: Session, report_id: int, wards: WardIndex) -> bool:
     report.routing_reason = decision.reason
     report.status = ReportStatus.ROUTED
     report.routed_at = now
+    report.acknowledge_due_at, report.resolve_due_at = sla.due_times(
+        session, decision.owner.id, report.category_id, now
+    )
     for partner in decision.notified:
         session.add(ReportNotifiedPartner(report_id=report.id, partner_id=partner.id))
     session.add(
@@ -263,6 +266,8 @@ def process_report(session: Session, report_id: int, wards: WardIndex) -> bool:
         )
     )
     session.flush()
+    # The partner's email joins the outbox in this transaction; the worker sends it after.
+    notifications.report_routed(session, report)
     logger.info("Routed report %s to %s", report.reference, decision.owner.slug)
     return True
 

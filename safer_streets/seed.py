@@ -13,8 +13,9 @@ from shapely.geometry import MultiPolygon, Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from geo.areas import read_town_centres
 from geo.wards import WARDS_FILE, read_wards_geojson
-from safer_streets.models import Category, Partner, RoutingRule, RuleRole, Ward
+from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole, Ward
 
 SEED_DIR = Path(__file__).parent / "seed"
 WARD_PLACEHOLDER = "{ward}"
@@ -130,3 +131,17 @@ def seed(session: Session) -> SeedSummary:
         partners=len(partners),
         rules=len(wanted | existing),
     )
+
+
+def load_areas(session: Session, path: Path | None = None) -> int:
+    """Insert or update the town-centre areas (queue filters, and area routing's table)."""
+    shapes = read_town_centres(path) if path else read_town_centres()
+    existing = {area.slug: area for area in session.scalars(select(Area))}
+    for shape_ in shapes:
+        area = existing.get(shape_.slug) or Area(slug=shape_.slug)
+        area.name = shape_.name
+        area.kind = shape_.kind
+        area.geom = from_shape(shape_.geometry, srid=4326)
+        session.add(area)
+    session.flush()
+    return len(shapes)

@@ -32,6 +32,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     # Sessions of partner staff expire; residents never log in.
     session_hours: int = 8
+    # ...and also after this long without a request (a shared office computer left signed in).
+    session_idle_minutes: int = 30
     secure_cookies: bool = False
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
@@ -39,6 +41,19 @@ class Settings:
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # Outgoing email (partner alerts, digests, resident updates, password resets).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 1025
+    smtp_from: str = "Safer Streets Lewisham <no-reply@safer-streets.lewisham.gov.uk>"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: int = 10
+    # Sign-in attempts that fail, per account and per address (Flask-Limiter syntax).
+    login_limit_per_account: str = "5 per minute; 20 per hour"
+    login_limit_per_address: str = "20 per minute; 200 per hour"
+    # Map tiles for partner pages; pages still work (markers on a blank map) when tiles fail.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

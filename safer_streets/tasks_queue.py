@@ -12,6 +12,9 @@ logger = logging.getLogger(__name__)
 
 PROCESS_REPORT = "workers.process_report"
 SWEEP_RECEIVED = "workers.sweep_received"
+SEND_EMAIL = "workers.send_email"
+SWEEP_OUTBOX = "workers.sweep_outbox"
+QUEUE_DIGESTS = "workers.queue_digests"
 
 
 def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
@@ -41,7 +44,10 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "sweep-received": {
                 "task": SWEEP_RECEIVED,
                 "schedule": float(settings.sweep_every_seconds),
-            }
+            },
+            "sweep-outbox": {"task": SWEEP_OUTBOX, "schedule": 60.0},
+            # Hourly: each digest-choosing partner gets one after 07:00 London time.
+            "queue-digests": {"task": QUEUE_DIGESTS, "schedule": 3600.0},
         },
     )
     return celery
@@ -62,3 +68,12 @@ class TaskQueue:
             logger.warning("Could not enqueue report %s; the sweep will retry", report_id)
             return False
         return True
+
+    def send_emails(self, outbox_ids: list[int] | tuple[int, ...]) -> None:
+        """Ask the worker to send outbox emails; the outbox sweep catches any not enqueued."""
+        for outbox_id in outbox_ids:
+            try:
+                self.celery.send_task(SEND_EMAIL, args=[outbox_id])
+            except Exception:
+                logger.warning("Could not enqueue email %s; the outbox sweep will", outbox_id)
+                return

@@ -5,10 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from flask import session as cookie_session
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -16,12 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from geo.wards import Borough
+from safer_streets import accounts
 from safer_streets.errors import SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import TaskQueue
 
 logger = logging.getLogger(__name__)
+LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -47,12 +61,37 @@ def db() -> Session:
 
 
 def current_user() -> User | None:
-    """The signed-in partner, board or admin user, if any."""
+    """The signed-in partner, board or admin user, if any; expired sessions are ended."""
     if "user" not in g:
-        user_id = cookie_session.get("user_id")
-        user = db().get(User, user_id) if user_id else None
-        g.user = user if user is not None and user.active else None
+        settings = services().settings
+        now = datetime.now(UTC)
+        user, ended = accounts.signed_in_user(
+            db(),
+            user_id=cookie_session.get("user_id"),
+            signed_in_at=cookie_session.get("signed_in_at"),
+            seen_at=cookie_session.get("seen_at"),
+            now=now,
+            policy=accounts.SessionPolicy(
+                absolute=timedelta(hours=settings.session_hours),
+                idle=timedelta(minutes=settings.session_idle_minutes),
+            ),
+        )
+        if user is None and cookie_session.get("user_id"):
+            cookie_session.clear()
+            g.session_ended = ended
+        elif user is not None:
+            cookie_session["seen_at"] = int(now.timestamp())
+        g.user = user
     return g.user
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session for a user who has proved who they are."""
+    now = datetime.now(UTC).timestamp()
+    cookie_session.clear()
+    cookie_session.permanent = True
+    cookie_session.update(user_id=user.id, signed_in_at=now, seen_at=now)
+    g.user = user
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,6 +100,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
+            if g.get("session_ended"):
+                flash(g.session_ended)
             return redirect(f"/login?next={request.full_path.rstrip('?')}")
         return view(*args, **kwargs)
 
@@ -97,6 +138,11 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def template_globals() -> dict[str, Any]:
         return {"current_user": current_user()}
+
+    @app.template_filter("london")
+    def london_time(value: datetime | None) -> str:
+        """A time as people in Lewisham read it: '24 Nov 2026, 10:42'."""
+        return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if value else "—"
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:

@@ -10,6 +10,7 @@ Two ways to use the database:
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -28,7 +29,7 @@ from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import Role, User
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import make_celery
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, Mailbox
 from workers import tasks
 
 SERVER_URL = os.environ.get(
@@ -39,15 +40,34 @@ TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    """Settings for a private test database, Redis database and queue name."""
+def smtp_port() -> int:
+    """A free local port for the test SMTP server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def settings(smtp_port: int) -> Settings:
+    """Settings for a private test database, Redis database, queue name and SMTP server."""
     return Settings(
         secret_key="test-secret-key",
         database_url=f"{SERVER_URL}/{TEST_DATABASE}",
         redis_url=TEST_REDIS_URL,
         celery_queue="safer-streets-test",
         sweep_after_seconds=0,
+        smtp_port=smtp_port,
+        base_url="http://safer-streets.test",
     )
+
+
+@pytest.fixture(scope="session")
+def mailbox(smtp_port: int) -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on localhost; tests read what arrived."""
+    box = Mailbox("127.0.0.1", smtp_port)
+    box.start()
+    yield box
+    box.stop()
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +83,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
     with session_scope(make_session_factory(engine)) as session:
         seed.load_wards(session)
         seed.seed(session)
+        seed.load_areas(session)
     yield engine
     engine.dispose()
 
@@ -107,7 +128,17 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-LIVE_TABLES = ("report_event", "report_notified_partner", "report", "app_user")
+LIVE_TABLES = (
+    "email_outbox",
+    "report_event",
+    "report_notified_partner",
+    "report",
+    "user_security",
+    "response_template",
+    "partner_sla",
+    "partner_preference",
+    "app_user",
+)
 
 
 @pytest.fixture
@@ -122,8 +153,8 @@ def live_app(settings: Settings, engine: Engine, redis_client: redis.Redis) -> I
 
 
 @pytest.fixture(scope="session")
-def celery_app(settings: Settings, engine: Engine) -> Iterator[Celery]:
-    """The worker's Celery app, with tasks pointed at the test database."""
+def celery_app(settings: Settings, engine: Engine, mailbox: Mailbox) -> Iterator[Celery]:
+    """The worker's Celery app, with tasks pointed at the test database and SMTP server."""
     context = tasks.configure(settings)
     yield make_celery(settings, include=("workers.tasks",))
     context.session_factory.kw["bind"].dispose()
@@ -142,10 +173,17 @@ def worker(celery_app: Celery, live_app: Flask) -> Iterator[None]:
 def make_user(engine: Engine) -> Callable[..., User]:
     """Create and commit an account (works with both database fixtures' clean-up)."""
 
-    def make(email: str, partner_slug: str | None, role: Role = Role.STAFF) -> User:
+    def make(
+        email: str, partner_slug: str | None, role: Role = Role.STAFF, name: str = ""
+    ) -> User:
         with session_scope(make_session_factory(engine)) as session:
             return accounts.create_user(
-                session, email=email, password=PASSWORD, role=role, partner_slug=partner_slug
+                session,
+                email=email,
+                password=PASSWORD,
+                role=role,
+                partner_slug=partner_slug,
+                name=name,
             )
 
     return make

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from collections.abc import Callable
+from email import message_from_bytes, policy
+from email.message import EmailMessage as Message
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
@@ -53,3 +58,51 @@ def routed_events(engine: Engine, reference: str) -> int:
             .join(Report)
             .where(Report.reference == reference, ReportEvent.kind == "routed")
         )
+
+
+class Mailbox:
+    """A real SMTP server on localhost that keeps every message it receives."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+        self._controller = Controller(self, hostname=host, port=port)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self._lock:
+            self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[Message]:
+        """Messages received so far for one address."""
+        with self._lock:
+            return [m for m in self.messages if address in m["To"]]
+
+    def wait_for(
+        self, predicate: Callable[[Message], bool], timeout: float = 15, count: int = 1
+    ) -> list[Message]:
+        """Wait until ``count`` messages match, then return them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                found = [m for m in self.messages if predicate(m)]
+            if len(found) >= count:
+                return found
+            time.sleep(0.05)
+        pytest.fail(f"expected {count} matching email(s) within {timeout}s, got {len(found)}")
+
+
+def body_of(message: Message) -> str:
+    """The plain-text body of an email."""
+    return message.get_body(("plain",)).get_content()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import smtplib
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from celery import current_app, shared_task
@@ -12,11 +14,17 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.wards import WardIndex, WardShape
-from safer_streets import reports
+from safer_streets import notifications, reports
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import Ward
 from safer_streets.settings import Settings
-from safer_streets.tasks_queue import PROCESS_REPORT, SWEEP_RECEIVED
+from safer_streets.tasks_queue import (
+    PROCESS_REPORT,
+    QUEUE_DIGESTS,
+    SEND_EMAIL,
+    SWEEP_OUTBOX,
+    SWEEP_RECEIVED,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +39,11 @@ class WorkerContext:
     def session_factory(self) -> sessionmaker[Session]:
         """Sessions on this process's own engine."""
         return make_session_factory(make_engine(self.settings.database_url))
+
+    @cached_property
+    def mailer(self) -> notifications.SmtpMailer:
+        """The SMTP server from the settings."""
+        return notifications.SmtpMailer.from_settings(self.settings)
 
     @cached_property
     def wards(self) -> WardIndex:
@@ -65,7 +78,12 @@ def process_report(report_id: int) -> bool:
     """Geocode and route one report; safe to run twice."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        return reports.process_report(session, report_id, ctx.wards)
+        routed = reports.process_report(session, report_id, ctx.wards)
+    if routed:
+        # Only now is the outbox row committed; sending never holds up routing.
+        with session_scope(ctx.session_factory) as session:
+            _send_later(notifications.unsent_ids(session, report_id=report_id))
+    return routed
 
 
 @shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)
@@ -78,4 +96,57 @@ def sweep_received() -> int:
         current_app.send_task(PROCESS_REPORT, args=[report_id])
     if ids:
         logger.info("Swept %d received reports back onto the queue", len(ids))
+    return len(ids)
+
+
+def _send_later(outbox_ids: list[int]) -> None:
+    for outbox_id in outbox_ids:
+        current_app.send_task(SEND_EMAIL, args=[outbox_id])
+
+
+# A refused connection or a 4xx from the server is worth retrying; backoff doubles each time
+# up to ten minutes (https://docs.celeryq.dev/en/stable/userguide/tasks.html#automatic-retry-for-known-exceptions).
+TRANSIENT_EMAIL_ERRORS = (smtplib.SMTPException, OSError)
+
+
+@shared_task(
+    name=SEND_EMAIL,
+    autoretry_for=(*TRANSIENT_EMAIL_ERRORS, OperationalError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=notifications.MAX_ATTEMPTS,
+)
+def send_email(outbox_id: int) -> bool:
+    """Send one outbox email; a redelivery or a retry after success sends nothing."""
+    ctx = context()
+    try:
+        with session_scope(ctx.session_factory) as session:
+            return notifications.deliver(
+                session, outbox_id, ctx.mailer, ctx.settings, datetime.now(UTC)
+            )
+    except TRANSIENT_EMAIL_ERRORS as error:
+        logger.warning("Email %s not sent yet: %s", outbox_id, error)
+        with session_scope(ctx.session_factory) as session:
+            notifications.record_failure(session, outbox_id, error)
+        raise
+
+
+@shared_task(name=SWEEP_OUTBOX, autoretry_for=(OperationalError,), max_retries=3)
+def sweep_outbox() -> int:
+    """Re-enqueue emails the queue lost (the broker was down when they were written)."""
+    ctx = context()
+    with session_scope(ctx.session_factory) as session:
+        ids = notifications.unsent_ids(session, older_than=timedelta(minutes=5))
+    _send_later(ids)
+    return len(ids)
+
+
+@shared_task(name=QUEUE_DIGESTS, autoretry_for=(OperationalError,), max_retries=3)
+def queue_digests() -> int:
+    """Write today's digests for partners who chose them, then send them."""
+    ctx = context()
+    with session_scope(ctx.session_factory) as session:
+        ids = notifications.queue_digests(session, datetime.now(UTC))
+    _send_later(ids)
     return len(ids)

@@ -1,42 +1,134 @@
-"""Partner triage: sign in and work the partner's own queue."""
+"""Partner triage: sign in, work the queue, act on reports. Views parse, call the domain,
+render; permission and state checks live in ``queues`` and ``casework``."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask import session as cookie_session
 
-from safer_streets import accounts, queues
-from safer_streets.models import ReportStatus
-from safer_streets.web import current_user, db, login_required
+from safer_streets import accounts, casework, queues, sla
+from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.models import Priority, ReportStatus, User
+from safer_streets.ratelimit import (
+    account_key,
+    failed,
+    limiter,
+    per_account_limit,
+    per_address_limit,
+)
+from safer_streets.web import current_user, db, login_required, services, sign_in
 
 bp = Blueprint("triage", __name__)
+
+SECOND_FACTOR_MINUTES = 5
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _safe_next(target: str | None) -> str:
     """Only ever redirect within this site after login."""
-    if target and target.startswith("/") and not urlsplit(target).netloc:
+    # "//host" and "/\\host" are other sites to a browser.
+    if (
+        target
+        and target.startswith("/")
+        and target[1:2] not in ("/", "\\")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("triage.queue")
 
 
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # login_required ran first
+    return user
+
+
+# ---- Signing in --------------------------------------------------------------------------
+
+login_limits = (
+    limiter.limit(per_account_limit, key_func=account_key, methods=["POST"], deduct_when=failed),
+    limiter.limit(per_address_limit, methods=["POST"], deduct_when=failed),
+)
+
+
+def _limited(view: Any) -> Any:
+    for limit in login_limits:
+        view = limit(view)
+    return view
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@_limited
 def login():
-    """Sign in with email and password."""
+    """Sign in with email and password (then a code, for accounts with a second factor)."""
     error = None
     email = request.form.get("email", "")
     if request.method == "POST":
-        user = accounts.authenticate(db(), email, request.form.get("password", ""))
+        session = db()
+        user = accounts.authenticate(session, email, request.form.get("password", ""))
         if user is not None:
-            db().commit()
-            cookie_session.clear()
-            cookie_session.permanent = True
-            cookie_session["user_id"] = user.id
-            return redirect(_safe_next(request.args.get("next")), code=303)
+            target = _safe_next(request.args.get("next"))
+            if accounts.has_second_factor(session, user):
+                session.commit()
+                cookie_session.clear()
+                cookie_session.update(
+                    pending_user_id=user.id, pending_since=_now().timestamp(), next=target
+                )
+                return redirect(url_for("triage.login_code"), code=303)
+            accounts.record_sign_in(session, user, _now())
+            session.commit()
+            sign_in(user)
+            return redirect(target, code=303)
         error = "That email and password do not match an active account."
     status = 401 if error else 200
     return render_template("triage/login.html", error=error, email=email), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@_limited
+def login_code():
+    """The second step for accounts with an authenticator app."""
+    pending = cookie_session.get("pending_user_id")
+    since = cookie_session.get("pending_since", 0)
+    if not pending or _now().timestamp() - since > SECOND_FACTOR_MINUTES * 60:
+        cookie_session.clear()
+        flash("Please sign in again.")
+        return redirect(url_for("triage.login"), code=303)
+    error = None
+    if request.method == "POST":
+        session = db()
+        user = session.get(User, pending)
+        code = request.form.get("code", "")
+        if (
+            user is not None
+            and user.active
+            and accounts.verify_second_factor(session, user, code, _now())
+        ):
+            target = _safe_next(cookie_session.get("next"))
+            accounts.record_sign_in(session, user, _now())
+            session.commit()
+            sign_in(user)
+            return redirect(target, code=303)
+        session.commit()  # a replayed code must stay spent
+        error = "That code is not right. Use the current code from your authenticator app."
+    status = 401 if error else 200
+    return render_template("triage/login_code.html", error=error), status
 
 
 @bp.post("/logout")
@@ -46,23 +138,258 @@ def logout():
     return redirect(url_for("triage.login"), code=303)
 
 
+# ---- The queue ---------------------------------------------------------------------------
+
+
+def _queue_context(user: User) -> dict[str, Any]:
+    return {
+        "choices": queues.filter_choices(db()),
+        "statuses": list(ReportStatus),
+        "priorities": list(Priority),
+        "sorts": list(queues.Sort),
+        "ages": list(queues.Age),
+        "bulk_statuses": [
+            ReportStatus.IN_PROGRESS,
+            ReportStatus.RESOLVED,
+            ReportStatus.NOT_ACTIONABLE,
+        ],
+        "can_act": user.role.value in ("staff", "partner-admin", "admin"),
+    }
+
+
 @bp.get("/triage")
 @login_required
 def queue():
-    """The signed-in user's queue."""
-    raw_status = request.args.get("status", "")
-    status = ReportStatus(raw_status) if raw_status in set(ReportStatus) else None
-    page = request.args.get("page", "1")
-    page_number = int(page) if page.isdigit() else 1
-    result = queues.queue(db(), current_user(), status=status, page=page_number)
+    """The signed-in user's queue: filters, counts per status, a map, bulk actions."""
+    user = _user()
+    try:
+        filters = queues.parse_filters(request.args)
+        result = queues.queue(db(), user, filters)
+    except InvalidInput as invalid:
+        return (
+            render_template(
+                "triage/queue.html",
+                result=None,
+                filters=queues.QueueFilters(),
+                errors=invalid.field_errors,
+                args=request.args,
+                **_queue_context(user),
+            ),
+            422,
+        )
     return render_template(
-        "triage/queue.html", result=result, status=status, statuses=list(ReportStatus)
+        "triage/queue.html",
+        result=result,
+        filters=result.filters,
+        errors={},
+        args=request.args,
+        tiles=services().settings.map_tiles_url,
+        **_queue_context(user),
     )
+
+
+@bp.get("/triage/export.csv")
+@login_required
+def export():
+    """The filtered queue as a CSV file, streamed row batch by row batch."""
+    user = _user()
+    try:
+        filters = queues.parse_filters(request.args)
+        chunks = queues.export_csv(db(), user, filters)
+    except InvalidInput as invalid:
+        detail = "; ".join(f"{k}: {v}" for k, v in invalid.field_errors.items())
+        return render_template(
+            "error.html", status=422, title="Check the filters", detail=detail
+        ), 422
+    owner = user.partner.slug if user.partner else "all-partners"
+    filename = f"safer-streets-{owner}-{_now():%Y-%m-%d}.csv"
+    return Response(
+        stream_with_context(chunks),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.post("/triage/bulk")
+@login_required
+def bulk():
+    """One action on every ticked report; each is checked on its own."""
+    user = _user()
+    session = db()
+    back = _safe_next(request.form.get("back"))
+    try:
+        outcome = casework.bulk(
+            session,
+            user,
+            casework.parse_selection(request.form.getlist("selected")),
+            request.form.get("action", ""),
+            request.form.get("value") or None,
+            now=_now(),
+        )
+    except InvalidInput as invalid:
+        flash("Nothing changed: " + "; ".join(invalid.field_errors.values()), "error")
+        return redirect(back, code=303)
+    session.commit()
+    services().task_queue.send_emails(outcome.emails)
+    if outcome.done:
+        flash(f"Done for {len(outcome.done)} report(s): {', '.join(outcome.done)}.")
+    for reference, reason in outcome.refused.items():
+        flash(f"{reference} was not changed: {reason}", "error")
+    return redirect(back, code=303)
+
+
+@bp.get("/triage/sla")
+@login_required
+def sla_breaches():
+    """Service-level breaches per partner, for the board and administrators."""
+    rows = sla.breaches_by_partner(db(), _user(), _now())
+    return render_template("triage/sla.html", rows=rows)
+
+
+# ---- One report --------------------------------------------------------------------------
+
+
+def _render_report(
+    reference: str,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    conflict: str | None = None,
+    action: str | None = None,
+    status: int = 200,
+):
+    session = db()
+    user = _user()
+    report = queues.report_for(session, user, reference)
+    actions = casework.allowed_actions(session, user, report)
+    now = _now()
+    neighbours = queues.nearby(session, user, report)
+    context = {
+        "report": report,
+        "access": queues.access(session, user, report),
+        "history": queues.history(session, user, report),
+        "neighbours": neighbours,
+        "neighbour_points": [n.map_point() for n in neighbours],
+        "contact_email": queues.contact_email_for(user, report),
+        "actions": actions,
+        "Action": casework.Action,
+        "colleagues": casework.colleagues(session, report)
+        if casework.Action.ASSIGN in actions
+        else [],
+        "partners": casework.reroute_targets(session, report)
+        if casework.Action.REROUTE in actions
+        else [],
+        "templates": casework.templates_for(session, user),
+        "next_statuses": [
+            s
+            for s in ReportStatus
+            if s in casework.WORKFLOW.get(report.status, ()) and s is not ReportStatus.ACKNOWLEDGED
+        ],
+        "priorities": list(Priority),
+        "location": queues.location_of(report),
+        "breaches": sla.breaches_of(report, now),
+        "errors": errors or {},
+        "form": form or {},
+        "conflict": conflict,
+        "failed_action": action,
+        "tiles": services().settings.map_tiles_url,
+        "label": casework.label,
+    }
+    return render_template("triage/report.html", **context), status
 
 
 @bp.get("/triage/reports/<reference>")
 @login_required
 def report_detail(reference: str):
-    """One report in the user's queue, with its routing reason and history."""
-    report = queues.report_for(db(), current_user(), reference)
-    return render_template("triage/report.html", report=report)
+    """One report: map, description, why it came here, history, nearby reports, actions."""
+    return _render_report(reference)
+
+
+def _version(form: Any) -> int | None:
+    raw = form.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _perform(action: str, report: Any, user: User, form: Any) -> casework.Outcome:
+    session = db()
+    version = _version(form)
+    now = _now()
+    a = casework.Action
+    if action == a.ACKNOWLEDGE:
+        return casework.acknowledge(session, user, report, expected_version=version, now=now)
+    if action == a.ASSIGN:
+        return casework.assign(
+            session, user, report, form.get("assignee"), expected_version=version, now=now
+        )
+    if action == a.PRIORITY:
+        return casework.set_priority(
+            session, user, report, form.get("priority", ""), expected_version=version, now=now
+        )
+    if action == a.STATUS:
+        return casework.change_status(
+            session,
+            user,
+            report,
+            form.get("status", ""),
+            note=form.get("note"),
+            public=form.get("public") == "yes",
+            expected_version=version,
+            now=now,
+        )
+    if action == "update":
+        return casework.add_note(
+            session,
+            user,
+            report,
+            form.get("text"),
+            public=form.get("visibility") == "public",
+            template_id=form.get("template") or None,
+            now=now,
+        )
+    if action == a.REROUTE:
+        return casework.reroute(
+            session,
+            user,
+            report,
+            form.get("partner", ""),
+            form.get("reason"),
+            keep_informed=form.get("keep_informed") == "yes",
+            expected_version=version,
+            now=now,
+        )
+    if action == a.DUPLICATE:
+        return casework.mark_duplicate(
+            session, user, report, form.get("original", ""), expected_version=version, now=now
+        )
+    raise NotFound(f"no action {action!r}")
+
+
+@bp.post("/triage/reports/<reference>/<action>")
+@login_required
+def act(reference: str, action: str):
+    """Do one thing to a report, then show it again (or say why not)."""
+    session = db()
+    user = _user()
+    report = queues.report_for(session, user, reference)
+    form = request.form
+    try:
+        outcome = _perform(action, report, user, form)
+        session.commit()
+    except InvalidInput as invalid:
+        session.rollback()
+        return _render_report(
+            reference, errors=invalid.field_errors, form=form, action=action, status=422
+        )
+    except Conflict as conflict:
+        session.rollback()
+        return _render_report(
+            reference, conflict=conflict.message, form=form, action=action, status=409
+        )
+    services().task_queue.send_emails(outcome.emails)
+    flash(outcome.message)
+    try:
+        queues.report_for(session, user, reference)
+    except NotFound:
+        # Re-routed away without staying informed: the report has left this queue.
+        return redirect(url_for("triage.queue"), code=303)
+    return redirect(url_for("triage.report_detail", reference=report.reference), code=303)

@@ -1,0 +1,1 @@
+"""Account self-service: passwords by email and the second factor."""

@@ -1,0 +1,1 @@
+"""Partner admins: their team's accounts, response templates and service levels."""
