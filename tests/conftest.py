@@ -23,10 +23,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from safer_streets import accounts, migrate, seed
+from geo.wards import Borough, WardIndex
+from safer_streets import accounts, migrate, reports, seed
 from safer_streets.app import create_app
 from safer_streets.db import make_engine, make_session_factory, session_scope
-from safer_streets.models import Role, User
+from safer_streets.models import Report, Role, User
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import make_celery
 from tests.helpers import PASSWORD, Mailbox
@@ -37,6 +38,7 @@ SERVER_URL = os.environ.get(
 )
 TEST_DATABASE = os.environ.get("SAFER_STREETS_TEST_DATABASE", "safer_streets_test")
 TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+CATFORD_BROADWAY = (51.4452, -0.0207)  # lat, lon: Rushey Green ward, inside Catford town centre
 
 
 @pytest.fixture(scope="session")
@@ -173,9 +175,7 @@ def worker(celery_app: Celery, live_app: Flask) -> Iterator[None]:
 def make_user(engine: Engine) -> Callable[..., User]:
     """Create and commit an account (works with both database fixtures' clean-up)."""
 
-    def make(
-        email: str, partner_slug: str | None, role: Role = Role.STAFF, name: str = ""
-    ) -> User:
+    def make(email: str, partner_slug: str | None, role: Role = Role.STAFF, name: str = "") -> User:
         with session_scope(make_session_factory(engine)) as session:
             return accounts.create_user(
                 session,
@@ -185,5 +185,39 @@ def make_user(engine: Engine) -> Callable[..., User]:
                 partner_slug=partner_slug,
                 name=name,
             )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def ward_index() -> WardIndex:
+    """The shipped Lewisham wards, as the worker holds them."""
+    return WardIndex.from_geojson()
+
+
+@pytest.fixture(scope="session")
+def borough() -> Borough:
+    """The borough outline submissions are checked against."""
+    return Borough.from_geojson()
+
+
+@pytest.fixture
+def routed_report(ward_index: WardIndex, borough: Borough) -> Callable[..., Report]:
+    """Submit and route a report in the given session, as the intake and the worker would."""
+
+    def make(session: Session, **fields: object) -> Report:
+        values = {
+            "category": "drug-dealing",
+            "lat": CATFORD_BROADWAY[0],
+            "lon": CATFORD_BROADWAY[1],
+            "description": "Dealing outside the shops",
+            **fields,
+        }
+        report, _ = reports.submit_report(
+            session, reports.parse_submission(values), borough=borough
+        )
+        reports.process_report(session, report.id, ward_index)
+        session.refresh(report)
+        return report
 
     return make

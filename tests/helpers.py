@@ -68,7 +68,7 @@ class Mailbox:
         self._lock = threading.Lock()
         self._controller = Controller(self, hostname=host, port=port)
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 - aiosmtpd API
+    async def handle_DATA(self, server, session, envelope) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
             self.messages.append(message)
