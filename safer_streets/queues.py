@@ -455,9 +455,7 @@ def nearby(session: Session, user: User, report: Report) -> list[Neighbour]:
     if report.location is None:
         return []
     origin = aliased(Report)
-    here = func.geography(
-        select(origin.location).where(origin.id == report.id).scalar_subquery()
-    )
+    here = func.geography(select(origin.location).where(origin.id == report.id).scalar_subquery())
     there = func.geography(Report.location)
     window = timedelta(days=RELATED_DAYS)
     related = and_(
