@@ -167,7 +167,9 @@ def begin_totp_enrolment(session: Session, user: User) -> TotpEnrolment:
     if security.totp_confirmed_at is not None:
         raise NotAllowed("a second factor is already set up; remove it first to replace it")
     security.totp_secret = pyotp.random_base32()
-    uri = pyotp.TOTP(security.totp_secret).provisioning_uri(user.email, issuer_name=TOTP_ISSUER)
+    uri = pyotp.TOTP(security.totp_secret).provisioning_uri(
+        name=user.email, issuer_name=TOTP_ISSUER
+    )
     qr = segno.make(uri, error="m").svg_data_uri(scale=4, border=2)
     return TotpEnrolment(security.totp_secret, uri, qr)
 

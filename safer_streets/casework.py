@@ -13,9 +13,11 @@ overwriting their work (optimistic locking on ``Report.version_id``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import wraps
+from typing import ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -37,6 +39,8 @@ from safer_streets.models import (
 )
 
 LONDON = ZoneInfo("Europe/London")
+P = ParamSpec("P")
+R = TypeVar("R")
 MAX_NOTE_CHARS = 4000
 MAX_BULK = 200
 
@@ -160,14 +164,25 @@ def check_version(report: Report, expected_version: int | None) -> None:
         )
 
 
+def optimistic(action: Callable[P, R]) -> Callable[P, R]:
+    """A concurrent change that committed between our check and our write (found by any
+    flush, including an autoflush) becomes a ``Conflict``, not a lost update."""
+
+    @wraps(action)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return action(*args, **kwargs)
+        except StaleDataError:
+            raise Conflict(
+                "Someone else changed this report a moment ago: review it and try again."
+            ) from None
+
+    return wrapped
+
+
 def _flush(session: Session, report: Report) -> None:
-    """Write the change; a concurrent change that got there first is a ``Conflict``."""
-    try:
-        session.flush()
-    except StaleDataError:
-        raise Conflict(
-            f"Someone else changed {report.reference} a moment ago: review it and try again."
-        ) from None
+    """Write the change now, so a conflict surfaces inside the action."""
+    session.flush()
 
 
 def _event(
@@ -232,6 +247,7 @@ def check_transition(report: Report, to_status: ReportStatus) -> None:
         )
 
 
+@optimistic
 def change_status(
     session: Session,
     user: User,
@@ -310,6 +326,7 @@ def colleagues(session: Session, report: Report) -> list[User]:
     )
 
 
+@optimistic
 def assign(
     session: Session,
     user: User,
@@ -357,6 +374,7 @@ def assign(
     return Outcome(f"{report.reference} is assigned to {who}.")
 
 
+@optimistic
 def set_priority(
     session: Session,
     user: User,
@@ -392,6 +410,7 @@ def set_priority(
 # ---- Notes and public updates (owner and notified partners) -----------------------------
 
 
+@optimistic
 def add_note(
     session: Session,
     user: User,
@@ -430,6 +449,7 @@ def reroute_targets(session: Session, report: Report) -> list[Partner]:
     )
 
 
+@optimistic
 def reroute(
     session: Session,
     user: User,
@@ -505,6 +525,7 @@ def reroute(
     return Outcome(f"{report.reference} was re-routed to {target.name}.", (email,) if email else ())
 
 
+@optimistic
 def mark_duplicate(
     session: Session,
     user: User,

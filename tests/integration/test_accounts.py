@@ -1,0 +1,220 @@
+"""Accounts: sessions that expire, password reset by email, a second factor, partner admins
+managing their own team, and sign-in throttling."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+import pyotp
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from safer_streets import accounts, notifications
+from safer_streets.models import EmailOutbox, Role, User
+from tests.helpers import PASSWORD, body_of, csrf_token, login
+
+NEW_PASSWORD = "a much longer new password"
+
+
+def from_address(app, address: str):
+    """A client whose requests come from ``address``."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def make(session, email, partner="met-snt-rushey-green", role=Role.STAFF) -> User:
+    user = accounts.create_user(
+        session, email=email, password=PASSWORD, role=role, partner_slug=partner
+    )
+    session.flush()
+    return user
+
+
+def test_a_session_ends_after_idle_time_and_after_its_absolute_lifetime(client, db_session):
+    make(db_session, "sgt@rg.example")
+    login(client, "sgt@rg.example")
+    assert client.get("/triage").status_code == 200
+    with client.session_transaction() as cookie:
+        cookie["seen_at"] -= 31 * 60
+    idle = client.get("/triage", follow_redirects=True)
+    assert "signed out after 30 minutes without activity" in idle.text
+    assert "Partner sign in" in idle.text
+
+    login(client, "sgt@rg.example")
+    with client.session_transaction() as cookie:
+        cookie["signed_in_at"] -= 9 * 3600
+    expired = client.get("/triage", follow_redirects=True)
+    assert "sign-ins last 8 hours" in expired.text
+
+
+def test_password_reset_by_email_is_single_use_and_says_the_same_for_unknown_emails(
+    client, app, db_session, settings
+):
+    user = make(db_session, "sgt@rg.example")
+    other_device = app.test_client()
+    login(other_device, user.email)
+
+    known = client.post("/password/forgot", data={"email": "SGT@rg.example"})
+    unknown = client.post("/password/forgot", data={"email": "nobody@rg.example"})
+    assert known.status_code == unknown.status_code == 200
+    assert known.text == unknown.text
+    emails = db_session.scalars(select(EmailOutbox).where(EmailOutbox.kind == "password-reset"))
+    (email,) = emails.all()
+    assert email.recipient == user.email
+
+    message = notifications.compose(db_session, email, settings)
+    link = re.search(r"http://safer-streets\.test(/password/reset/\S+)", body_of(message))[1]
+    assert "within 1 hour" in body_of(message)
+    assert client.get(link).status_code == 200
+    mismatch = client.post(link, data={"password": NEW_PASSWORD, "confirm": "different"})
+    assert mismatch.status_code == 422 and "does not match" in mismatch.text
+    done = client.post(link, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 303
+
+    again = client.get(link)
+    assert again.status_code == 404 and "already been used" in again.text
+    assert other_device.get("/triage").status_code == 302, "other sessions are ended"
+    response = client.post("/login", data={"email": user.email, "password": NEW_PASSWORD})
+    assert response.status_code == 303
+
+
+def test_an_expired_reset_link_is_refused(client, db_session, settings):
+    user = make(db_session, "sgt@rg.example")
+
+    class TwoHoursAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 7200
+
+    serializer = URLSafeTimedSerializer(
+        settings.secret_key, salt="safer-streets:password-reset", signer=TwoHoursAgo
+    )
+    token = serializer.dumps(
+        {"user": user.id, "fingerprint": notifications.password_fingerprint(user)}
+    )
+    response = client.get(f"/password/reset/{token}")
+    assert response.status_code == 404
+    assert "expired" in response.text
+
+
+def test_second_factor_enrolment_and_sign_in(client, db_session):
+    make(db_session, "sgt@rg.example")
+    login(client, "sgt@rg.example")
+    page = client.post("/account/two-factor/start")
+    secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text)[1]
+    assert "data:image/svg+xml" in page.text
+    totp = pyotp.TOTP(secret)
+    wrong = client.post("/account/two-factor/confirm", data={"code": "000000"})
+    assert wrong.status_code == 422 and "not right" in wrong.text
+    assert client.post("/account/two-factor/confirm", data={"code": totp.now()}).status_code == 303
+    client.post("/logout")
+
+    step_one = client.post("/login", data={"email": "sgt@rg.example", "password": PASSWORD})
+    assert step_one.headers["Location"].endswith("/login/code")
+    assert client.get("/triage").status_code == 302, "not signed in before the code"
+    assert client.post("/login/code", data={"code": "123456"}).status_code == 401
+    next_code = totp.at(datetime.now(UTC).timestamp() + 30)
+    assert client.post("/login/code", data={"code": next_code}).status_code == 303
+    assert client.get("/triage").status_code == 200
+
+    client.post("/logout")
+    client.post("/login", data={"email": "sgt@rg.example", "password": PASSWORD})
+    replay = client.post("/login/code", data={"code": next_code})
+    assert replay.status_code == 401, "a code works once"
+
+
+def test_partner_admins_manage_their_own_team_and_nobody_elses(client, app, db_session):
+    make(db_session, "lead@asb.example", "lewisham-asb", Role.PARTNER_ADMIN)
+    colleague = make(db_session, "officer@asb.example", "lewisham-asb")
+    outsider = make(db_session, "sgt@rg.example")
+    colleague_device = app.test_client()
+    login(colleague_device, colleague.email)
+    login(client, "lead@asb.example")
+
+    team = client.get("/triage/team")
+    assert colleague.email in team.text and outsider.email not in team.text
+    invited = client.post(
+        "/triage/team/users", data={"email": "new@asb.example", "name": "New", "role": "staff"}
+    )
+    assert invited.status_code == 303
+    new_user = db_session.scalar(select(User).where(User.email == "new@asb.example"))
+    assert new_user.partner.slug == "lewisham-asb" and new_user.role is Role.STAFF
+    setup = db_session.scalar(select(EmailOutbox).where(EmailOutbox.user_id == new_user.id))
+    assert setup.kind == "account-setup"
+    board = client.post("/triage/team/users", data={"email": "b@asb.example", "role": "board"})
+    assert board.status_code == 422 and "must be staff or partner admin" in board.text
+
+    assert client.post(f"/triage/team/users/{outsider.id}/deactivate").status_code == 404
+    assert client.post(f"/triage/team/users/{outsider.id}/reset").status_code == 404
+    assert client.post(f"/triage/team/users/{colleague.id}/deactivate").status_code == 303
+    assert colleague_device.get("/triage").status_code == 302, "their session ended"
+    response = colleague_device.post(
+        "/login", data={"email": colleague.email, "password": PASSWORD}
+    )
+    assert response.status_code == 401
+
+    client.post("/logout")
+    login(client, outsider.email)
+    assert client.get("/triage/team").status_code == 403
+
+
+def test_sign_in_is_throttled_per_account_with_a_clear_429(app, db_session):
+    make(db_session, "target@rg.example")
+    attacker = from_address(app, "192.0.2.10")
+    for _ in range(5):
+        wrong = attacker.post("/login", data={"email": "target@rg.example", "password": "guess"})
+        assert wrong.status_code == 401
+    blocked = attacker.post("/login", data={"email": "target@rg.example", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert 0 < int(blocked.headers["Retry-After"]) <= 60
+    assert "Too many failed sign-in attempts" in blocked.text
+    elsewhere = from_address(app, "192.0.2.11")
+    locked = elsewhere.post("/login", data={"email": "TARGET@rg.example", "password": PASSWORD})
+    assert locked.status_code == 429, "the account is protected wherever the guesses come from"
+    other = elsewhere.post("/login", data={"email": "someone@rg.example", "password": "x"})
+    assert other.status_code == 401
+
+
+def test_sign_in_is_throttled_per_address_but_successes_do_not_count(app, db_session):
+    make(db_session, "busy@rg.example")
+    office = from_address(app, "192.0.2.20")
+    for _ in range(21):
+        assert (
+            office.post("/login", data={"email": "busy@rg.example", "password": PASSWORD})
+        ).status_code == 303
+    for n in range(20):
+        response = office.post("/login", data={"email": f"guess{n}@rg.example", "password": "x"})
+        assert response.status_code == 401
+    assert (
+        office.post("/login", data={"email": "guess99@rg.example", "password": "x"})
+    ).status_code == 429
+
+
+def test_forms_without_a_csrf_token_are_refused(app, db_session, routed_report):
+    report = routed_report(db_session)
+    make(db_session, "sgt@rg.example")
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = app.test_client()
+    token = csrf_token(client, "/login")
+    client.post(
+        "/login", data={"email": "sgt@rg.example", "password": PASSWORD, "csrf_token": token}
+    )
+    forged = client.post(f"/triage/reports/{report.reference}/acknowledge", data={})
+    assert forged.status_code == 400
+    assert "The form expired" in forged.text
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/", "/\\evil.example", "https://evil.example/", "javascript:x"]
+)
+def test_sign_in_only_redirects_within_the_site(client, db_session, target):
+    make(db_session, "sgt@rg.example")
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"email": "sgt@rg.example", "password": PASSWORD},
+    )
+    assert response.headers["Location"] == "/triage"
