@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -58,6 +58,21 @@ def db() -> Session:
     if "db_session" not in g:
         g.db_session = services().session_factory()
     return g.db_session
+
+
+def streaming(chunks: Iterator[str]) -> Iterator[str]:
+    """Hand this request's session to a streamed response, which closes it when done
+    (the request's teardown runs before the stream is read)."""
+    session = g.pop("db_session", None)
+
+    def stream() -> Iterator[str]:
+        try:
+            yield from chunks
+        finally:
+            if session is not None:
+                session.close()
+
+    return stream()
 
 
 def current_user() -> User | None:

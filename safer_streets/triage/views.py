@@ -14,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask import session as cookie_session
@@ -29,7 +28,7 @@ from safer_streets.ratelimit import (
     per_account_limit,
     per_address_limit,
 )
-from safer_streets.web import current_user, db, login_required, services, sign_in
+from safer_streets.web import current_user, db, login_required, services, sign_in, streaming
 
 bp = Blueprint("triage", __name__)
 
@@ -204,7 +203,7 @@ def export():
     owner = user.partner.slug if user.partner else "all-partners"
     filename = f"safer-streets-{owner}-{_now():%Y-%m-%d}.csv"
     return Response(
-        stream_with_context(chunks),
+        streaming(chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
