@@ -1,8 +1,8 @@
-"""Partner triage: account security, areas, SLAs, templates, email outbox
+"""Partner triage: account security, areas, SLAs, response templates, email outbox, queue indexes
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 08:22:36.481504
+Create Date: 2026-11-24 09:11:38.990028
 """
 
 from collections.abc import Sequence
@@ -174,21 +174,52 @@ def upgrade() -> None:
         postgresql_using="gist",
     )
     op.create_index(
+        "ix_report_open_due",
+        "report",
+        [
+            sa.literal_column(
+                "COALESCE(CASE WHEN (acknowledged_at IS NULL) THEN acknowledge_due_at "
+                "ELSE NULL::timestamp with time zone END, resolve_due_at)"
+            ),
+            "id",
+        ],
+        unique=False,
+        postgresql_where=sa.text(
+            "status IN ('acknowledged', 'in_progress', 'needs_location', 'received', 'routed')"
+        ),
+    )
+    op.create_index(
         "ix_report_owner_created",
         "report",
         ["owner_partner_id", sa.literal_column("created_at DESC")],
         unique=False,
     )
+    op.create_index(
+        "ix_report_ward_created",
+        "report",
+        ["ward_id", sa.literal_column("created_at DESC")],
+        unique=False,
+    )
+    op.create_index(
+        "ix_report_category_created",
+        "report",
+        ["category_id", sa.literal_column("created_at DESC")],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_report_category_created", table_name="report")
+    op.drop_index("ix_report_ward_created", table_name="report")
     op.drop_index("ix_report_owner_created", table_name="report")
-    op.drop_geospatial_index(
-        "ix_report_location_geography",
+    op.drop_index(
+        "ix_report_open_due",
         table_name="report",
-        postgresql_using="gist",
-        column_name="location",
+        postgresql_where=sa.text(
+            "status IN ('acknowledged', 'in_progress', 'needs_location', 'received', 'routed')"
+        ),
     )
+    op.drop_index("ix_report_location_geography", table_name="report")
     op.drop_index(
         "ix_email_outbox_unsent", table_name="email_outbox", postgresql_where="sent_at IS NULL"
     )

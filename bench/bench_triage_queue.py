@@ -1,0 +1,281 @@
+"""Time the partner queue (/triage) with 100,000 reports against a naive baseline.
+
+Run: .venv/bin/python bench/bench_triage_queue.py [--reports 100000] [--repeat 30] [--keep]
+
+A scratch database (``safer_streets_bench_triage`` on the test server, or
+``SAFER_STREETS_BENCH_DATABASE``) is migrated, seeded with the real Lewisham wards, partners,
+routing rules and town centres, then filled with reports set-based (INSERT … SELECT over
+generate_series, owners and notified partners from the real routing rules). Each page is
+rendered through the Flask test client, so the time is the whole server side: filters,
+scoping, counts per status, one page of rows, the map points and the template.
+
+The named baseline, "without the triage indexes", is measured in the same run on the same
+data and code with this change's indexes dropped (``ix_report_owner_created``,
+``ix_report_ward_created``, ``ix_report_category_created``, ``ix_report_open_due``,
+``ix_report_location_geography``): what the plans cost without them.
+
+The export is timed once per user, with the peak Python memory (tracemalloc) while the whole
+CSV streams, to show it stays flat however many rows there are.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+
+from sqlalchemy import create_engine, text
+
+from safer_streets import accounts, migrate, seed
+from safer_streets.app import create_app
+from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.models import Role
+from safer_streets.settings import Settings
+
+SERVER = os.environ.get(
+    "SAFER_STREETS_TEST_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
+)
+DATABASE = os.environ.get("SAFER_STREETS_BENCH_DATABASE", "safer_streets_bench_triage")
+REDIS = os.environ.get("SAFER_STREETS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+PASSWORD = "bench password 2026"
+TARGET_MS = 100
+
+PAGES = {
+    "default": "/triage",
+    "open, due soonest": "/triage?status=open&sort=due",
+    "Rushey Green, breached": "/triage?ward=rushey-green&breached=yes",
+    "Catford town centre": "/triage?area=catford-town-centre",
+    "page 20": "/triage?page=20",
+}
+USERS = {
+    "SNT sergeant (met-snt-rushey-green)": ("sgt@bench.example", "met-snt-rushey-green"),
+    "council officer (lewisham-community-safety)": (
+        "officer@bench.example",
+        "lewisham-community-safety",
+    ),
+    "board": ("board@bench.example", None),
+}
+OUR_INDEXES = (
+    "ix_report_owner_created",
+    "ix_report_ward_created",
+    "ix_report_category_created",
+    "ix_report_open_due",
+    "ix_report_location_geography",
+)
+
+LOAD_REPORTS = """
+WITH borough AS (SELECT ST_Union(geom) AS geom FROM ward WHERE active),
+box AS (SELECT ST_XMin(geom) x0, ST_XMax(geom) x1, ST_YMin(geom) y0, ST_YMax(geom) y1
+        FROM borough),
+cats AS (SELECT array_agg(id ORDER BY position) AS ids FROM category),
+raw AS (
+  SELECT i,
+         ST_SetSRID(ST_MakePoint(x0 + random() * (x1 - x0), y0 + random() * (y1 - y0)), 4326)
+           AS point,
+         ids[1 + floor(random() * array_length(ids, 1))::int] AS category_id,
+         now() - random() * interval '730 days' AS created,
+         random() AS roll
+  FROM generate_series(1, :n) AS i, box, cats
+)
+INSERT INTO report (reference, category_id, description, location, anonymous, contact_email,
+                    status, source, ward_id, created_at, updated_at, routed_at,
+                    owner_partner_id, priority,
+                    acknowledge_due_at, resolve_due_at, acknowledged_at, resolved_at,
+                    supporter_count, version_id)
+SELECT 'LEW-B' || lpad(raw.i::text, 7, '0'), raw.category_id,
+       'Bench report ' || raw.i || ': something a resident noticed on their way home',
+       raw.point, raw.i % 3 <> 0, 'resident' || raw.i || '@example.org',
+       CASE WHEN raw.roll < 0.15 THEN 'routed' WHEN raw.roll < 0.25 THEN 'acknowledged'
+            WHEN raw.roll < 0.35 THEN 'in_progress' WHEN raw.roll < 0.85 THEN 'resolved'
+            WHEN raw.roll < 0.93 THEN 'not_actionable' WHEN raw.roll < 0.97 THEN 'referred'
+            ELSE 'duplicate' END,
+       'web', ward.id, raw.created, raw.created, raw.created,
+       COALESCE(
+         (SELECT partner_id FROM routing_rule WHERE role = 'owner'
+            AND category_id = raw.category_id AND ward_id = ward.id LIMIT 1),
+         (SELECT partner_id FROM routing_rule WHERE role = 'owner'
+            AND category_id = raw.category_id AND ward_id IS NULL LIMIT 1),
+         (SELECT partner_id FROM routing_rule WHERE role = 'owner' AND category_id IS NULL
+            LIMIT 1)),
+       (ARRAY['low', 'normal', 'normal', 'normal', 'high', 'urgent'])[1 + raw.i % 6],
+       raw.created + interval '24 hours', raw.created + interval '14 days',
+       CASE WHEN raw.roll >= 0.15 THEN raw.created + random() * interval '48 hours' END,
+       CASE WHEN raw.roll >= 0.35 THEN raw.created + random() * interval '20 days' END,
+       (raw.i % 7), 1
+FROM raw JOIN borough ON ST_Covers(borough.geom, raw.point)
+LEFT JOIN ward ON ward.active AND ST_Covers(ward.geom, raw.point)
+ORDER BY raw.i
+LIMIT :limit
+"""
+NOTIFY_PARTNERS = """
+INSERT INTO report_notified_partner (report_id, partner_id)
+SELECT DISTINCT r.id, rule.partner_id FROM report r
+JOIN routing_rule rule ON rule.role = 'notified' AND rule.category_id = r.category_id
+  AND (rule.ward_id = r.ward_id OR rule.ward_id IS NULL)
+WHERE rule.partner_id <> r.owner_partner_id
+"""
+ROUTED_EVENTS = """
+INSERT INTO report_event (report_id, at, kind, from_status, to_status, note, public, data)
+SELECT id, created_at, 'routed', 'received', 'routed', 'Routed by the bench loader', true, '{}'
+FROM report
+"""
+
+
+def build_database(reports: int) -> str:
+    """A fresh scratch database with the schema, the Lewisham seed and ``reports`` reports."""
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+    admin.dispose()
+    url = f"{SERVER}/{DATABASE}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    started = time.perf_counter()
+    with session_scope(make_session_factory(engine)) as session:
+        seed.load_wards(session)
+        seed.seed(session)
+        seed.load_areas(session)
+        # About half the points in the borough's bounding box fall inside it.
+        session.execute(text(LOAD_REPORTS), {"n": int(reports * 2.2), "limit": reports})
+        session.execute(text(NOTIFY_PARTNERS))
+        session.execute(text(ROUTED_EVENTS))
+        for email, partner in USERS.values():
+            accounts.create_user(
+                session,
+                email=email,
+                password=PASSWORD,
+                role=Role.STAFF if partner else Role.BOARD,
+                partner_slug=partner,
+            )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+        count = conn.scalar(text("SELECT count(*) FROM report"))
+    engine.dispose()
+    print(f"Loaded {count:,} reports in {time.perf_counter() - started:.1f} s")
+    return url
+
+
+def time_pages(client, repeat: int) -> dict[str, list[float]]:
+    """Milliseconds per request for every page, after one warm-up request each."""
+    timings: dict[str, list[float]] = {}
+    for name, path in PAGES.items():
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        samples = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            response = client.get(path)
+            samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+        timings[name] = samples
+    return timings
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def measure(app, repeat: int) -> dict[str, dict[str, list[float]]]:
+    results = {}
+    for label, (email, _) in USERS.items():
+        client = app.test_client()
+        response = client.post("/login", data={"email": email, "password": PASSWORD})
+        assert response.status_code == 303, response.status_code
+        results[label] = time_pages(client, repeat)
+    return results
+
+
+def time_export(app) -> dict[str, tuple[int, float, float]]:
+    """(rows, seconds, peak MiB) for each user's whole-queue CSV export."""
+    out = {}
+    for label, (email, _) in USERS.items():
+        client = app.test_client()
+        client.post("/login", data={"email": email, "password": PASSWORD})
+        tracemalloc.start()
+        started = time.perf_counter()
+        response = client.get("/triage/export.csv")
+        rows = -1
+        for chunk in response.iter_encoded():
+            rows += chunk.count(b"\r\n")
+        seconds = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out[label] = (rows, seconds, peak / 2**20)
+    return out
+
+
+def with_baseline(url: str, action: Callable[[], dict]) -> dict:
+    """Run ``action`` without this change's indexes, then put them back."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        definitions = {
+            name: conn.scalar(text("SELECT pg_get_indexdef(CAST(:n AS regclass))"), {"n": name})
+            for name in OUR_INDEXES
+        }
+        for name in OUR_INDEXES:
+            conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(text("ANALYZE report"))
+    try:
+        return action()
+    finally:
+        with engine.begin() as conn:
+            for definition in definitions.values():
+                conn.execute(text(definition))
+            conn.execute(text("ANALYZE report"))
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    url = build_database(args.reports)
+    app = create_app(Settings(secret_key="bench", database_url=url, redis_url=REDIS))
+    app.config["WTF_CSRF_ENABLED"] = False
+
+    ours = measure(app, args.repeat)
+    baseline = with_baseline(url, lambda: measure(app, max(5, args.repeat // 3)))
+
+    print(f"\n/triage server time in ms over {args.repeat} requests; baseline: the same pages")
+    print("without the triage indexes. Target: median under 100 ms.\n")
+    print(f"{'user':44} {'page':24} {'median':>7} {'p95':>7} {'baseline':>9} {'ratio':>6}")
+    worst = 0.0
+    for label, pages in ours.items():
+        for page, samples in pages.items():
+            median = statistics.median(samples)
+            base = statistics.median(baseline[label][page])
+            worst = max(worst, median)
+            print(
+                f"{label:44} {page:24} {median:7.1f} {p95(samples):7.1f} {base:9.1f} "
+                f"{base / median:5.1f}x"
+            )
+    verdict = "within" if worst < TARGET_MS else "OVER"
+    print(f"\nSlowest median {worst:.1f} ms: {verdict} the {TARGET_MS} ms target.")
+
+    print("\nCSV export of the whole queue (streamed):")
+    for label, (rows, seconds, peak) in time_export(app).items():
+        print(
+            f"  {label:44} {rows:7,} rows in {seconds:5.2f} s, peak Python memory {peak:5.1f} MiB"
+        )
+
+    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    if not args.keep:
+        admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
