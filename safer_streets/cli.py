@@ -7,13 +7,15 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from geo.wards import WARDS_FILE
-from safer_streets import accounts, migrate, seed
+from geo.wards import WARDS_FILE, WardIndex
+from safer_streets import accounts, casework, migrate, reports, seed
 from safer_streets.app import create_app
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput
-from safer_streets.models import Role
+from safer_streets.models import Report, Role, User
 from safer_streets.web import Services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
@@ -27,6 +29,25 @@ DEMO_USERS = (
     ("tfl@demo.safer-streets.test", "tfl", Role.STAFF),
     ("board@demo.safer-streets.test", None, Role.BOARD),
     ("admin@demo.safer-streets.test", None, Role.ADMIN),
+    ("snt.rushey-green.lead@demo.safer-streets.test", "met-snt-rushey-green", Role.PARTNER_ADMIN),
+)
+# A morning's reports in Catford and Lewisham town centres, so the queues have work in them.
+DEMO_REPORTS = (
+    ("drug-dealing", 51.4452, -0.0207, "Dealing outside the shops on Catford Broadway, evenings"),
+    ("feeling-unsafe", 51.4448, -0.0215, "The path behind the library is dark; people hang about"),
+    ("street-lighting", 51.4460, -0.0199, "Two street lights out by the bus stop on Rushey Green"),
+    ("anti-social-behaviour", 51.4440, -0.0190, "Groups drinking and shouting late at night"),
+    ("dangerous-road", 51.4458, -0.0185, "Cars jump the lights at the crossing by the theatre"),
+    ("fly-tipping", 51.4620, -0.0130, "Mattresses dumped by the station entrance"),
+    ("harassment", 51.4610, -0.0110, "Women followed and shouted at near the shopping centre"),
+    ("drug-dealing", 51.4625, -0.0125, "Dealing in the alley beside the market"),
+)
+DEMO_TEMPLATES = (
+    (
+        "Patrol arranged",
+        "Officers will patrol the area over the next week. Thank you for telling us.",
+    ),
+    ("Passed to the council", "This is a council matter, so we have passed it to the right team."),
 )
 
 
@@ -141,9 +162,29 @@ def demo() -> None:
                     )
             except InvalidInput:
                 pass  # already there from an earlier run
+        _demo_reports(session)
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, partner_slug, role in DEMO_USERS:
         click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
+
+
+def _demo_reports(session: Session) -> None:
+    """Routed sample reports and response templates, the first time only."""
+    if session.scalar(select(func.count()).select_from(Report)):
+        return
+    wards = WardIndex.from_geojson()
+    for category, lat, lon, description in DEMO_REPORTS:
+        submission = reports.parse_submission(
+            {"category": category, "lat": lat, "lon": lon, "description": description}
+        )
+        report, _ = reports.submit_report(
+            session, submission, borough=_services().borough, source="demo"
+        )
+        reports.process_report(session, report.id, wards)
+    lead = session.scalar(select(User).where(User.email == DEMO_USERS[-1][0]))
+    for title, body in DEMO_TEMPLATES:
+        casework.save_template(session, lead, None, title, body)
+    click.echo(f"Created {len(DEMO_REPORTS)} demo reports, routed to their partners.")
 
 
 @main.command("bootstrap")

@@ -89,13 +89,16 @@ def reset(user_id: int):
 @bp.get("/templates")
 @login_required
 def templates(errors: dict[str, str] | None = None, form=None, status=200):
-    """The partner's response templates."""
+    """The partner's response templates (partner admins edit them)."""
     user = current_user()
+    if user.partner is None:
+        return redirect(url_for("triage.queue"))
     return render_template(
         "team/templates.html",
         templates=casework.templates_for(db(), user),
         errors=errors or {},
         form=form or {},
+        editable=user.role.value == "partner-admin",
     ), status
 
 
