@@ -15,8 +15,10 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    HttpUrl,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 from shapely.geometry import Point
@@ -25,10 +27,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
+from geo.gazetteer import (
+    Candidate,
+    Gazetteer,
+    OutsideBorough,
+    default_gazetteer,
+    is_ambiguous,
+    normalise_postcode,
+    outward_code,
+)
 from geo.wards import Borough, WardIndex
-from safer_streets import routing
+from safer_streets import routing, taxonomy
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import (
+    ApiClient,
     Category,
     Report,
     ReportEvent,
@@ -44,19 +56,74 @@ REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "LEW-"
 MAX_DESCRIPTION_CHARS = 4000
 
+MAX_ADDRESS_CHARS = 200
+MAX_REASONS = 20
+# A gazetteer answer below this confidence is a guess; a report needs a place we are sure of.
+CONFIDENT_PLACE = 0.9
+
 Description = Annotated[str, StringConstraints(strip_whitespace=True)]
+ReasonKey = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^\+?[0-9 ()-]{6,40}$")
+]
+
+
+def _coordinate(axis: str, limit: float) -> Any:
+    """An optional finite coordinate (an address may be given instead), documented as a number."""
+    schema = {
+        "type": "number",
+        "minimum": -limit,
+        "maximum": limit,
+        "description": f"{axis} (WGS84); required unless `address` is given.",
+    }
+    return Annotated[Annotated[float, Field(allow_inf_nan=False)] | None, WithJsonSchema(schema)]
+
+
+def _without_default(schema: dict[str, Any]) -> None:
+    # Absent is allowed but null is not, so the documented schema has no null default.
+    schema.pop("default", None)
+
+
+Latitude = _coordinate("Latitude", 90)
+Longitude = _coordinate("Longitude", 180)
 
 
 class ReportSubmission(BaseModel):
-    """What a resident or client sends to report a problem; validated before anything is stored."""
+    """What a resident or client sends to report a problem; validated before anything is stored.
+
+    The place is a point (``lat`` and ``lon``) or, failing that, an ``address`` found in the
+    Lewisham gazetteer. A description is needed unless ``reasons`` say what is wrong.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     category: str = Field(description="Category slug, e.g. `drug-dealing`.", max_length=80)
-    lat: float = Field(description="Latitude (WGS84).", allow_inf_nan=False)
-    lon: float = Field(description="Longitude (WGS84).", allow_inf_nan=False)
+    # Never an explicit null, though: the schema says "number" and a null is a client bug.
+    lat: Latitude = Field(default=None, json_schema_extra=_without_default)
+    lon: Longitude = Field(default=None, json_schema_extra=_without_default)
+    address: str | None = Field(
+        default=None,
+        max_length=MAX_ADDRESS_CHARS,
+        description=(
+            "A Lewisham postcode, street or place (e.g. `SE6 4JU`, `Catford Broadway`), used "
+            "when `lat` and `lon` are not given. Text that matches several places is refused."
+        ),
+    )
     description: Description = Field(
-        description="What is wrong, in the reporter's words.", min_length=1
+        default="",
+        json_schema_extra={"maxLength": MAX_DESCRIPTION_CHARS},
+        description=(
+            "What is wrong, in the reporter's words (at most 4,000 characters). "
+            "Required unless `reasons` are given."
+        ),
+    )
+    reasons: list[ReasonKey] = Field(
+        default_factory=list,
+        max_length=MAX_REASONS,
+        description=(
+            "Reason keys for categories that have them (see `reasons` in `/api/v1/categories`), "
+            "e.g. `badly-lit` for `feeling-unsafe`."
+        ),
     )
     occurred_at: datetime | None = Field(
         default=None, description="When it happened (ISO 8601 with time zone)."
@@ -65,6 +132,25 @@ class ReportSubmission(BaseModel):
     contact_email: EmailStr | None = Field(
         default=None, description="Where to send updates; never shown publicly."
     )
+    contact_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The reporter's name; seen only by the partner handling the report.",
+    )
+    contact_phone: Phone | None = Field(
+        default=None,
+        description="The reporter's phone number; seen only by the partner handling the report.",
+    )
+    media_url: HttpUrl | None = Field(
+        default=None, max_length=2048, description="Link to a photo of the problem (http or https)."
+    )
+
+    @field_validator("lat", "lon", mode="before")
+    @classmethod
+    def _no_explicit_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must be a number")
+        return value
 
     @field_validator("description")
     @classmethod
@@ -84,6 +170,11 @@ class ReportSubmission(BaseModel):
             raise ValueError("cannot be in the future")
         return value
 
+    @property
+    def has_point(self) -> bool:
+        """True when the client gave coordinates rather than only an address."""
+        return self.lat is not None and self.lon is not None
+
 
 _PYDANTIC_MESSAGES = {
     "missing": "is required",
@@ -98,7 +189,16 @@ _PYDANTIC_MESSAGES = {
     "datetime_parsing": "must be a date and time in ISO 8601 format",
     "datetime_from_date_parsing": "must be a date and time in ISO 8601 format",
     "datetime_type": "must be a date and time in ISO 8601 format",
+    "list_type": "must be a list",
+    "too_long": f"must have at most {MAX_REASONS} items",
+    "url_parsing": "must be an http or https URL",
+    "url_scheme": "must be an http or https URL",
+    "url_type": "must be an http or https URL",
     "value_error": None,
+}
+_FIELD_MESSAGES = {
+    ("contact_email", "value_error"): "must be a valid email address",
+    ("contact_phone", "string_pattern_mismatch"): "must be a phone number",
 }
 
 
@@ -106,13 +206,33 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     """Turn a pydantic error into one plain message per field."""
     errors: dict[str, str] = {}
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
+        # The model is flat: an error inside a list ("reasons", 2) belongs to the list's field.
+        field = str(item["loc"][0]) if item["loc"] else "body"
         message = _PYDANTIC_MESSAGES.get(item["type"], item["msg"])
         if message is None:
             message = item["msg"].removeprefix("Value error, ")
-        if field == "contact_email" and item["type"] == "value_error":
-            message = "must be a valid email address"
+        message = _FIELD_MESSAGES.get((field, item["type"]), message)
         errors.setdefault(field, message)
+    return errors
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _missing_alternatives(data: dict[str, Any]) -> dict[str, str]:
+    """Fields needed only when their alternative is absent: a point or an address; a
+    description or reasons. Checked on the raw input so they are named alongside any other
+    bad field, in one answer."""
+    errors: dict[str, str] = {}
+    if _blank(data.get("address")):
+        for field in ("lat", "lon"):
+            if field not in data:
+                errors[field] = "is required (or give an address)"
+    if _blank(data.get("description")) and not data.get("reasons"):
+        errors["description"] = (
+            "must not be empty" if "description" in data else "is required (or choose reasons)"
+        )
     return errors
 
 
@@ -120,10 +240,14 @@ def parse_submission(data: Any) -> ReportSubmission:
     """Validate raw input (a JSON object or form fields) or raise ``InvalidInput``."""
     if not isinstance(data, dict):
         raise InvalidInput({"body": "must be a JSON object"})
+    errors = _missing_alternatives(data)
     try:
-        return ReportSubmission.model_validate(data)
+        submission = ReportSubmission.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(field_errors(error)) from None
+        raise InvalidInput({**errors, **field_errors(error)}) from None
+    if errors:
+        raise InvalidInput(errors)
+    return submission
 
 
 def fingerprint(submission: ReportSubmission) -> str:
@@ -144,6 +268,50 @@ def _existing_for_key(session: Session, key: str, digest: str) -> Report | None:
     return report
 
 
+def locate_address(gazetteer: Gazetteer, text: str) -> Candidate:
+    """The one Lewisham place ``text`` names, or ``InvalidInput`` on ``address`` saying why not.
+
+    Refuses text that is unknown, outside Lewisham (naming the council to go to instead), too
+    vague (a postcode district, a town centre) or ambiguous (two streets of one name).
+    """
+    text = text.strip()
+    postcode = normalise_postcode(text)
+    if postcode is not None:
+        found = gazetteer.lookup_postcode(postcode)
+        if found is not None:
+            return found
+        raise InvalidInput({"address": _outside_message(gazetteer, postcode)})
+    candidates = gazetteer.search(text, limit=5)
+    if not candidates:
+        outward = outward_code(text)
+        if outward is not None and outward not in gazetteer.districts:
+            raise InvalidInput({"address": _outside_message(gazetteer, outward)})
+        raise InvalidInput(
+            {"address": f"could not find {text!r} in Lewisham: give a postcode, street or point"}
+        )
+    if is_ambiguous(candidates):
+        options = "; ".join(c.label for c in candidates[:3])
+        raise InvalidInput(
+            {"address": f"{text!r} could be several places ({options}): give a postcode or point"}
+        )
+    best = candidates[0]
+    if best.confidence < CONFIDENT_PLACE:
+        raise InvalidInput(
+            {
+                "address": f"{text!r} is not precise enough (nearest: {best.label}): "
+                "give a full postcode, a street name or the point"
+            }
+        )
+    return best
+
+
+def _outside_message(gazetteer: Gazetteer, postcode: str) -> str:
+    council = OutsideBorough.from_gazetteer(gazetteer).where_to_report(postcode)
+    if council is not None:
+        return f"{postcode} is outside Lewisham: please report it to {council} council"
+    return f"{postcode} is not a Lewisham postcode"
+
+
 def submit_report(
     session: Session,
     submission: ReportSubmission,
@@ -151,11 +319,17 @@ def submit_report(
     borough: Borough,
     source: str = "web",
     idempotency_key: str | None = None,
+    gazetteer: Gazetteer | None = None,
+    client: ApiClient | None = None,
+    attribution: dict[str, Any] | None = None,
 ) -> tuple[Report, bool]:
     """Store a new report as ``received`` and return it with whether it was created.
 
-    The same idempotency key with the same submission returns the first report.
-    The caller commits, then enqueues processing: never before the row exists.
+    The same idempotency key with the same submission returns the first report. An address
+    without a point is placed with the gazetteer (the shipped one unless given). A report made
+    with an API key records its ``client``; ``attribution`` (device or account ids) goes on the
+    ``submitted`` event. The caller commits, then enqueues processing: never before the row
+    exists.
     """
     digest = fingerprint(submission)
     if idempotency_key:
@@ -167,24 +341,47 @@ def submit_report(
     category = session.scalar(select(Category).where(Category.slug == submission.category))
     if category is None:
         errors["category"] = f"unknown category {submission.category!r}"
-    try:
-        check_point(submission.lat, submission.lon, borough)
-    except PointRejected as rejected:
-        errors[rejected.field] = rejected.message
+    else:
+        problem = taxonomy.check_reasons(category.slug, submission.reasons)
+        if problem is not None:
+            errors["reasons"] = problem
+    lat, lon = submission.lat, submission.lon
+    location_text = submission.address
+    postcode = None
+    if not submission.has_point:
+        try:
+            place = locate_address(gazetteer or default_gazetteer(), submission.address or "")
+        except InvalidInput as unplaced:
+            errors.update(unplaced.field_errors)
+        else:
+            lat, lon, location_text = place.lat, place.lon, place.label
+            postcode = place.label if place.kind == "postcode" else None
+    if lat is not None and lon is not None:
+        try:
+            check_point(lat, lon, borough)
+        except PointRejected as rejected:
+            errors[rejected.field] = rejected.message
     if errors:
         raise InvalidInput(errors)
 
     report = Report(
         category=category,
         description=submission.description,
-        location=from_shape(Point(submission.lon, submission.lat), srid=4326),
+        location=from_shape(Point(lon, lat), srid=4326),
+        location_text=location_text,
+        postcode=postcode,
+        reasons=taxonomy.ordered_reasons(category.slug, submission.reasons),
         occurred_at=submission.occurred_at,
         anonymous=submission.anonymous,
         contact_email=str(submission.contact_email) if submission.contact_email else None,
+        contact_name=submission.contact_name,
+        contact_phone=submission.contact_phone,
+        media_url=str(submission.media_url) if submission.media_url else None,
         status=ReportStatus.RECEIVED,
         source=source,
         idempotency_key=idempotency_key or None,
         request_fingerprint=digest,
+        api_client_id=client.id if client else None,
     )
     for _ in range(5):
         report.reference = new_reference()
@@ -201,7 +398,18 @@ def submit_report(
                     return existing, False
     else:  # pragma: no cover - 5 collisions in a 24-million space
         raise RuntimeError("could not allocate a unique report reference")
-    session.add(ReportEvent(report_id=report.id, kind="submitted", to_status=ReportStatus.RECEIVED))
+    data = dict(attribution or {})
+    if client is not None:
+        data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
+    session.add(
+        ReportEvent(
+            report_id=report.id,
+            kind="submitted",
+            to_status=ReportStatus.RECEIVED,
+            api_client_id=client.id if client else None,
+            data=data,
+        )
+    )
     session.flush()
     return report, True
 
