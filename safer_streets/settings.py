@@ -39,6 +39,9 @@ class Settings:
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # Per API key (or per address without one), in Flask-Limiter's notation.
+    api_write_rate_limit: str = "60 per minute"
+    api_read_rate_limit: str = "600 per minute"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
