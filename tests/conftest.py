@@ -47,6 +47,9 @@ def settings() -> Settings:
         redis_url=TEST_REDIS_URL,
         celery_queue="safer-streets-test",
         sweep_after_seconds=0,
+        # Tests of rate limiting set their own; the rest must never trip over each other's.
+        api_write_rate_limit="100000 per minute",
+        api_read_rate_limit="100000 per minute",
     )
 
 

@@ -342,8 +342,11 @@ class CreatedRequest:
     account_id: str | None
 
 
-def _submission_data(form: RequestForm, category: Category) -> dict[str, Any]:
-    """Map Open311 parameters onto the JSON API's submission fields."""
+def _submission_data(
+    form: RequestForm, category: Category
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Map Open311 parameters onto the JSON API's submission fields; also return what cannot
+    be mapped (unknown attributes, an address_id that is not a postcode), by parameter."""
     errors: dict[str, str] = {}
     data: dict[str, Any] = {"category": category.slug}
     for source, target in (
@@ -373,9 +376,7 @@ def _submission_data(form: RequestForm, category: Category) -> dict[str, Any]:
             errors[f"attribute[{code}]"] = f"is not an attribute of service {category.slug!r}"
     if form.attributes.get(REASONS_ATTRIBUTE):
         data["reasons"] = form.attributes[REASONS_ATTRIBUTE]
-    if errors:
-        raise InvalidInput(errors)
-    return data
+    return data, errors
 
 
 def _in_open311_terms(invalid: InvalidInput, form: RequestForm) -> InvalidInput:
@@ -409,8 +410,14 @@ def create_request(
     if service_code is None:
         raise InvalidInput({"service_code": "is required"})
     category = get_service(session, service_code)
+    data, unmapped = _submission_data(form, category)
     try:
-        submission = reports.parse_submission(_submission_data(form, category))
+        submission = reports.parse_submission(data)
+    except InvalidInput as invalid:
+        raise InvalidInput({**_in_open311_terms(invalid, form).field_errors, **unmapped}) from None
+    if unmapped:
+        raise InvalidInput(unmapped)
+    try:
         attribution = {
             name: form.get(name) for name in ("device_id", "account_id") if form.get(name)
         }
