@@ -110,7 +110,7 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-LIVE_TABLES = ("report_event", "report_notified_partner", "report", "app_user")
+LIVE_TABLES = ("report_event", "report_notified_partner", "report", "app_user", "api_client")
 
 
 @pytest.fixture

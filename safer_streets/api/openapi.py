@@ -191,14 +191,19 @@ def build_document(server_url: str) -> dict[str, Any]:
 # The readable page (/api/v1/docs) is rendered from the same document.
 # --------------------------------------------------------------------------------------------
 
+
+def _count(noun: str) -> Any:
+    return lambda n: f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 _CONSTRAINTS = (
-    ("minLength", "at least {} characters"),
-    ("maxLength", "at most {} characters"),
-    ("minimum", "≥ {}"),
-    ("maximum", "≤ {}"),
-    ("maxItems", "at most {} items"),
-    ("pattern", "matches {}"),
-    ("format", "format {}"),
+    ("minLength", lambda n: f"at least {_count('character')(n)}"),
+    ("maxLength", lambda n: f"at most {_count('character')(n)}"),
+    ("minimum", "≥ {}".format),
+    ("maximum", "≤ {}".format),
+    ("maxItems", lambda n: f"at most {_count('item')(n)}"),
+    ("pattern", "matches `{}`".format),
+    ("format", "format {}".format),
 )
 
 
@@ -222,9 +227,9 @@ def _type_label(schema: dict[str, Any]) -> str:
 def _constraints(schema: dict[str, Any]) -> list[str]:
     found = []
     for option in [schema, *schema.get("anyOf", []), schema.get("items", {})]:
-        for key, template in _CONSTRAINTS:
+        for key, describe in _CONSTRAINTS:
             if key in option:
-                found.append(template.format(option[key]))
+                found.append(describe(option[key]))
     return found
 
 

@@ -107,8 +107,8 @@ def docs():
 
 @bp.app_template_filter("code_spans")
 def code_spans(text: str) -> Markup:
-    """Escape ``text`` and show its `backticked` parts as code."""
-    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))  # noqa: S704
+    """Escape ``text`` and show its `backticked` (or ``double-backticked``) parts as code."""
+    return Markup(re.sub(r"``?([^`]+)``?", r"<code>\1</code>", str(escape(text))))  # noqa: S704
 
 
 @bp.get("/healthz")
