@@ -15,6 +15,7 @@ Spec: http://wiki.open311.org/GeoReport_v2 (Open311 wiki, frozen v2). Extensions
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from collections.abc import Iterable, Mapping
@@ -41,7 +42,10 @@ from safer_streets.models import (
     ReportEvent,
     ReportNotifiedPartner,
     ReportStatus,
+    Ward,
 )
+
+logger = logging.getLogger(__name__)
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # One jurisdiction is served, so jurisdiction_id is optional; when given it must be this.
@@ -434,6 +438,7 @@ def create_request(
         raise _in_open311_terms(invalid, form) from None
     report.open311_token = secrets.token_urlsafe(18)
     session.flush()
+    logger.info("Open311 request %s created by API client %s", report.reference, client.id)
     return CreatedRequest(report, created, form.get("account_id"))
 
 
@@ -457,8 +462,11 @@ def created_view(result: CreatedRequest) -> dict[str, Any]:
 
 
 def _with_relations(query: Select[tuple[Report]]) -> Select[tuple[Report]]:
+    # The ward's boundary is large and not needed here: only its name is shown.
     return query.options(
-        joinedload(Report.owner), joinedload(Report.ward), selectinload(Report.events)
+        joinedload(Report.owner),
+        joinedload(Report.ward).load_only(Ward.code, Ward.name),
+        selectinload(Report.events),
     )
 
 
@@ -742,7 +750,7 @@ def post_update(session: Session, client: ApiClient, form: RequestForm) -> Repor
         "media_url": media_url,
         "author": author or None,
     }
-    return workflow.record_update(
+    event = workflow.record_update(
         session,
         report,
         to=target if isinstance(target, ReportStatus) else None,
@@ -751,3 +759,5 @@ def post_update(session: Session, client: ApiClient, form: RequestForm) -> Repor
         api_client=client,
         data={key: value for key, value in data.items() if value is not None},
     )
+    logger.info("Update on %s posted by API client %s", report.reference, client.id)
+    return event
