@@ -145,6 +145,17 @@ class ReportSubmission(BaseModel):
         default=None, max_length=2048, description="Link to a photo of the problem (http or https)."
     )
 
+    @field_validator(
+        "category", "address", "description", "reasons", "contact_name", "contact_phone"
+    )
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
+
     @field_validator("lat", "lon", mode="before")
     @classmethod
     def _no_explicit_null(cls, value: Any) -> Any:

@@ -142,6 +142,9 @@ def parse_form(pairs: Iterable[tuple[str, str]]) -> RequestForm:
     form = RequestForm()
     for name, value in pairs:
         value = value.strip()
+        if "\x00" in value:
+            # Nothing here can store NUL (PostgreSQL text and JSON refuse it).
+            raise InvalidInput({name: "must not contain NUL characters"})
         if name.startswith("attribute"):
             match = _ATTRIBUTE_RE.match(name)
             if match is None:

@@ -88,6 +88,7 @@ def test_the_docs_page_shows_every_operation_and_field(client):
         ("POST", "/api/v1/reports", {"data": "x" * (13 * 1024 * 1024)}, 413),
         ("POST", "/api/v1/reports", {"data": "category=weapons"}, 415),
         ("POST", "/api/v1/reports", {"json": {"category": "weapons"}}, 422),
+        ("POST", "/api/v1/reports", {"json": {**CATFORD, "category": "x\x00"}}, 422),
         ("POST", "/api/v1/reports", {"json": CATFORD, "headers": {"X-Api-Key": "nope"}}, 403),
     ],
 )

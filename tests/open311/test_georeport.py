@@ -8,8 +8,11 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from geo.wards import WardIndex
 from safer_streets import reports, workflow
@@ -351,6 +354,14 @@ def test_an_unknown_reason_and_a_point_outside_lewisham_are_named(client, issue_
     assert "outside Lewisham" in by_field["location"]
 
 
+def test_text_that_cannot_be_stored_is_refused_not_crashed_on(client, issue_key):
+    for fields in ({"description": "a\x00b"}, {"device_id": "\x00"}):
+        response = post_request(client, issue_key(), "xml", **fields)
+        assert response.status_code == 400
+        (error,) = validate_xml("errors", response.data)
+        assert error["description"] == f"{next(iter(fields))}: must not contain NUL characters"
+
+
 def test_a_malformed_attribute_parameter_is_400(client, issue_key):
     response = post_request(client, issue_key(), "xml", **{"attribute[reasons": "badly-lit"})
     assert response.status_code == 400
@@ -536,3 +547,72 @@ def test_posting_is_rate_limited_per_key(settings, db_session, issue_key):
     assert int(response.headers["Retry-After"]) > 0
     assert validate_xml("errors", response.data)[0]["code"] == 429
     assert post_request(client, quiet, "xml").status_code == 200
+
+
+# ---- robustness -------------------------------------------------------------------------
+
+open311_names = st.sampled_from(
+    [
+        "service_code",
+        "lat",
+        "long",
+        "address_string",
+        "address_id",
+        "description",
+        "email",
+        "phone",
+        "first_name",
+        "media_url",
+        "attribute[reasons][]",
+        "attribute[reasons]",
+        "attribute[x]",
+        "attribute[",
+        "jurisdiction_id",
+    ]
+)
+open311_values = st.one_of(
+    st.text(max_size=60),
+    st.sampled_from(["feeling-unsafe", "51.4452", "-0.0207", "badly-lit", "SE6 4JU", "nan"]),
+)
+
+
+@pytest.fixture
+def fuzz_key(issue_key) -> str:
+    return issue_key("fuzz")
+
+
+@given(form=st.lists(st.tuples(open311_names, open311_values), max_size=8))
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_any_posted_form_gets_a_spec_answer_never_a_crash(client, fuzz_key, form):
+    data = MultiDict([("api_key", fuzz_key), *form])
+    response = client.post(f"{V2}/requests.xml", data=data)
+    assert response.status_code in (200, 400, 404)
+    if response.status_code == 200:
+        validate_xml("post-response", response.data)
+    else:
+        errors = validate_xml("errors", response.data)
+        assert {e["code"] for e in errors} == {response.status_code}
+
+
+@given(
+    query=st.dictionaries(
+        st.sampled_from(
+            ["service_request_id", "service_code", "start_date", "end_date", "status", "page"]
+        ),
+        st.text(max_size=40),
+        max_size=4,
+    )
+)
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_any_query_gets_a_spec_answer_never_a_crash(client, query):
+    response = client.get(f"{V2}/requests.json", query_string=query)
+    assert response.status_code in (200, 400)
+    validate_json("requests" if response.status_code == 200 else "errors", response.get_json())
