@@ -6,7 +6,9 @@ import hashlib
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
 from geoalchemy2.shape import from_shape, to_shape
@@ -25,6 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
+from geo.gazetteer import (
+    Candidate,
+    Gazetteer,
+    OutsideBorough,
+    default_gazetteer,
+    is_ambiguous,
+    normalise_postcode,
+)
 from geo.wards import Borough, WardIndex
 from safer_streets import routing
 from safer_streets.errors import Conflict, InvalidInput, NotFound
@@ -36,6 +46,7 @@ from safer_streets.models import (
     ReportStatus,
     Ward,
 )
+from safer_streets.taxonomy import invalid_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +54,8 @@ logger = logging.getLogger(__name__)
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "LEW-"
 MAX_DESCRIPTION_CHARS = 4000
+# Below this a typed street or place is not used without a person confirming it.
+CONFIDENT = 0.9
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True)]
 
@@ -53,8 +66,22 @@ class ReportSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     category: str = Field(description="Category slug, e.g. `drug-dealing`.", max_length=80)
-    lat: float = Field(description="Latitude (WGS84).", allow_inf_nan=False)
-    lon: float = Field(description="Longitude (WGS84).", allow_inf_nan=False)
+    lat: float | None = Field(
+        default=None, description="Latitude (WGS84); with `lon`.", allow_inf_nan=False
+    )
+    lon: float | None = Field(
+        default=None, description="Longitude (WGS84); with `lat`.", allow_inf_nan=False
+    )
+    location_text: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A postcode, street or place, when there is no point (e.g. `SE6 4JU`).",
+    )
+    reasons: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Reasons within the category, e.g. `badly-lit` for `feeling-unsafe`.",
+    )
     description: Description = Field(
         description="What is wrong, in the reporter's words.", min_length=1
     )
@@ -116,14 +143,84 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return errors
 
 
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _location_errors(data: dict[str, Any]) -> dict[str, str]:
+    """A report needs a point, or text to place it by; half a point is a mistake."""
+    has_lat, has_lon = _present(data.get("lat")), _present(data.get("lon"))
+    if has_lat and not has_lon:
+        return {"lon": "is required when lat is given"}
+    if has_lon and not has_lat:
+        return {"lat": "is required when lon is given"}
+    if not has_lat and not _present(data.get("location_text")):
+        return {"location": "give a location: a point on the map, or a postcode, street or place"}
+    return {}
+
+
 def parse_submission(data: Any) -> ReportSubmission:
     """Validate raw input (a JSON object or form fields) or raise ``InvalidInput``."""
     if not isinstance(data, dict):
         raise InvalidInput({"body": "must be a JSON object"})
+    errors: dict[str, str] = {}
     try:
-        return ReportSubmission.model_validate(data)
+        submission = ReportSubmission.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(field_errors(error)) from None
+        errors = field_errors(error)
+    for field, message in _location_errors(data).items():
+        errors.setdefault(field, message)
+    if errors:
+        raise InvalidInput(errors)
+    return submission
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where things are: the borough outline and the offline gazetteer."""
+
+    borough: Borough
+    gazetteer: Gazetteer
+    outside: OutsideBorough
+
+    @classmethod
+    def default(cls) -> Places:
+        """The shipped Lewisham data, loaded once per process."""
+        return _default_places()
+
+
+@cache
+def _default_places() -> Places:
+    gazetteer = default_gazetteer()
+    return Places(Borough.from_geojson(), gazetteer, OutsideBorough.from_gazetteer(gazetteer))
+
+
+def _place_submission(
+    submission: ReportSubmission, places: Places
+) -> tuple[Point | None, str | None, dict[str, str]]:
+    """The point to store (None when the worker must place text) and any location errors."""
+    if submission.lat is not None and submission.lon is not None:
+        try:
+            check_point(submission.lat, submission.lon, places.borough)
+        except PointRejected as rejected:
+            return None, None, {rejected.field: rejected.message}
+        return Point(submission.lon, submission.lat), None, {}
+    text = submission.location_text or ""
+    postcode = normalise_postcode(text)
+    if postcode is None:
+        return None, None, {}  # a street or place: the worker geocodes it
+    found = places.gazetteer.lookup_postcode(postcode)
+    if found is not None:
+        return Point(found.lon, found.lat), postcode, {}
+    where = places.outside.where_to_report(postcode)
+    if where:
+        message = f"{postcode} is outside Lewisham, in {where}: please report it to that council"
+    else:
+        message = (
+            f"{postcode} is not a Lewisham postcode: check it, or report to the council "
+            "for that area"
+        )
+    return None, None, {"location_text": message}
 
 
 def fingerprint(submission: ReportSubmission) -> str:
@@ -148,7 +245,7 @@ def submit_report(
     session: Session,
     submission: ReportSubmission,
     *,
-    borough: Borough,
+    places: Places,
     source: str = "web",
     idempotency_key: str | None = None,
 ) -> tuple[Report, bool]:
@@ -167,17 +264,20 @@ def submit_report(
     category = session.scalar(select(Category).where(Category.slug == submission.category))
     if category is None:
         errors["category"] = f"unknown category {submission.category!r}"
-    try:
-        check_point(submission.lat, submission.lon, borough)
-    except PointRejected as rejected:
-        errors[rejected.field] = rejected.message
+    elif bad := invalid_reasons(category.slug, submission.reasons):
+        errors["reasons"] = f"not a reason for {category.name.lower()}: {', '.join(bad)}"
+    point, postcode, location_errors = _place_submission(submission, places)
+    errors.update(location_errors)
     if errors:
         raise InvalidInput(errors)
 
     report = Report(
         category=category,
         description=submission.description,
-        location=from_shape(Point(submission.lon, submission.lat), srid=4326),
+        location=from_shape(point, srid=4326) if point is not None else None,
+        location_text=submission.location_text,
+        postcode=postcode,
+        reasons=list(dict.fromkeys(submission.reasons)),
         occurred_at=submission.occurred_at,
         anonymous=submission.anonymous,
         contact_email=str(submission.contact_email) if submission.contact_email else None,
@@ -214,8 +314,45 @@ def get_report(session: Session, reference: str) -> Report:
     return report
 
 
-def process_report(session: Session, report_id: int, wards: WardIndex) -> bool:
-    """Find the report's ward and route it; return False when there was nothing to do.
+def _confident(candidates: list[Candidate]) -> Candidate | None:
+    """The one candidate we may use without asking a person, if there is one."""
+    if candidates and candidates[0].confidence >= CONFIDENT and not is_ambiguous(candidates):
+        return candidates[0]
+    return None
+
+
+def _needs_location(session: Session, report: Report, candidates: list[Candidate]) -> None:
+    """Text we cannot place goes to the fallback triage partner to locate: never lost."""
+    fallback = routing.fallback_partner(routing.rules_for(session, report.category, None))
+    if candidates:
+        found = "; ".join(c.label for c in candidates[:3])
+        why = f"it could be several places ({found})"
+    else:
+        why = "it matches no Lewisham postcode, street or place"
+    reason = (
+        f"We could not place “{report.location_text}” on the map: {why}. "
+        f"{fallback.name} will locate it and route it."
+    )
+    report.owner_partner_id = fallback.id
+    report.routing_reason = reason
+    report.status = ReportStatus.NEEDS_LOCATION
+    report.routed_at = datetime.now(UTC)
+    session.add(
+        ReportEvent(
+            report_id=report.id,
+            kind="needs_location",
+            from_status=ReportStatus.RECEIVED,
+            to_status=ReportStatus.NEEDS_LOCATION,
+            note=reason,
+            data={"owner": fallback.slug, "candidates": [c.label for c in candidates[:5]]},
+        )
+    )
+    session.flush()
+    logger.info("Report %s needs a location", report.reference)
+
+
+def process_report(session: Session, report_id: int, wards: WardIndex, places: Places) -> bool:
+    """Place the report, find its ward and route it; False when there was nothing to do.
 
     Idempotent: the row is locked and only a ``received`` report is processed, so a
     redelivered or re-enqueued task changes nothing the second time.
@@ -223,7 +360,26 @@ def process_report(session: Session, report_id: int, wards: WardIndex) -> bool:
     report = session.scalar(select(Report).where(Report.id == report_id).with_for_update(of=Report))
     if report is None or report.status is not ReportStatus.RECEIVED:
         return False
+    if report.location is None:
+        candidates = places.gazetteer.search(report.location_text or "")
+        best = _confident(candidates)
+        if best is None:
+            _needs_location(session, report, candidates)
+            return True
+        report.location = from_shape(Point(best.lon, best.lat), srid=4326)
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                kind="geocoded",
+                note=f"Placed “{report.location_text}” at {best.label}",
+                data={"kind": best.kind, "confidence": best.confidence},
+            )
+        )
     point = to_shape(report.location)
+    nearest = places.gazetteer.reverse(point.x, point.y)
+    report.street = nearest.street
+    report.street_distance_m = nearest.street_distance_m
+    report.postcode = report.postcode or nearest.postcode
     ward_shape = wards.ward_for_point(point.x, point.y)
     ward = None
     if ward_shape is not None:

@@ -51,7 +51,7 @@ def create_report():
     submission = reports.parse_submission(_json_body())
     session = db()
     report, created = reports.submit_report(
-        session, submission, borough=services().borough, source="api", idempotency_key=key
+        session, submission, places=services().places, source="api", idempotency_key=key
     )
     session.commit()
     if created:
