@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
 
+from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape, to_shape
 from pydantic import (
     BaseModel,
@@ -22,7 +23,7 @@ from pydantic import (
     field_validator,
 )
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import Select, cast, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -421,6 +422,45 @@ def process_report(session: Session, report_id: int, wards: WardIndex, places: P
     session.flush()
     logger.info("Routed report %s to %s", report.reference, decision.owner.slug)
     return True
+
+
+NEARBY_STATUSES = (ReportStatus.ROUTED, ReportStatus.ACKNOWLEDGED, ReportStatus.IN_PROGRESS)
+
+
+def nearby_open_reports_query(
+    *,
+    lon: float,
+    lat: float,
+    category_id: int | None = None,
+    radius_m: float = 50,
+    days: int = 30,
+    limit: int = 10,
+) -> Select[tuple[Report]]:
+    """Open reports within ``radius_m`` metres from the last ``days`` days, nearest first.
+
+    Written against the expression index ``(location::geography)`` so it stays fast with
+    millions of reports.
+    """
+    here = cast(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), Geography)
+    location = literal_column("report.location::geography")
+    query = (
+        select(Report)
+        .where(
+            func.ST_DWithin(location, here, radius_m),
+            Report.status.in_(NEARBY_STATUSES),
+            Report.created_at > func.now() - func.make_interval(0, 0, 0, days),
+        )
+        .order_by(func.ST_Distance(location, here), Report.id)
+        .limit(limit)
+    )
+    if category_id is not None:
+        query = query.where(Report.category_id == category_id)
+    return query
+
+
+def nearby_open_reports(session: Session, **criteria: Any) -> list[Report]:
+    """Run ``nearby_open_reports_query`` with the same keyword criteria."""
+    return list(session.scalars(nearby_open_reports_query(**criteria)))
 
 
 def stale_received_ids(session: Session, older_than_seconds: int, limit: int = 1000) -> list[int]:

@@ -62,6 +62,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings.database_url)
     with session_scope(make_session_factory(engine)) as session:
         seed.load_wards(session)
+        seed.load_areas(session)
         seed.seed(session)
     yield engine
     engine.dispose()
