@@ -86,7 +86,7 @@ def prepare_database() -> str:
     factory = make_session_factory(make_engine(url))
     settings = Settings(secret_key="bench", database_url=url)
     app = create_app(settings, session_factory=factory)
-    borough = app.extensions["safer_streets"].borough
+    places = app.extensions["safer_streets"].places
     wards = WardIndex.from_geojson()
     with session_scope(factory) as session:
         seed.load_wards(session)
@@ -104,8 +104,8 @@ def prepare_database() -> str:
                     "reasons": ["badly-lit"] if category == "feeling-unsafe" else [],
                 }
             )
-            report, _ = reports.submit_report(session, submission, borough=borough)
-            reports.process_report(session, report.id, wards)
+            report, _ = reports.submit_report(session, submission, places=places)
+            reports.process_report(session, report.id, wards, places)
     return url
 
 

@@ -9,9 +9,9 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo.wards import Borough
 from safer_streets import limits, web
 from safer_streets.db import make_engine, make_session_factory
+from safer_streets.reports import Places
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import TaskQueue, make_celery
 
@@ -41,7 +41,7 @@ def create_app(
         settings=settings,
         session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
         task_queue=task_queue or TaskQueue(make_celery(settings)),
-        borough=Borough.from_geojson(),
+        places=Places.default(),
     )
     csrf.init_app(app)
     web.init_app(app)

@@ -68,6 +68,22 @@ def wards_load(path: Path | None, generation: int) -> None:
     click.echo(f"Loaded {count} wards (generation {generation}).")
 
 
+@main.group("areas")
+def areas_group() -> None:
+    """Named areas of interest (town centres)."""
+
+
+@areas_group.command("load")
+@click.argument(
+    "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
+)
+def areas_load(path: Path | None) -> None:
+    """Load the town centres (the shipped GLA boundaries by default)."""
+    with session_scope(_services().session_factory) as session:
+        count = seed.load_areas(session, path or seed.TOWN_CENTRES_FILE)
+    click.echo(f"Loaded {count} areas.")
+
+
 @main.command("seed")
 def seed_command() -> None:
     """Create or update categories, partners and routing rules (idempotent)."""
@@ -196,6 +212,7 @@ def bootstrap(ctx: click.Context, with_demo: bool) -> None:
     """Migrate, load the wards and seed: everything a fresh database needs."""
     ctx.invoke(db_upgrade)
     ctx.invoke(wards_load, path=None, generation=2022)
+    ctx.invoke(areas_load, path=None)
     ctx.invoke(seed_command)
     if with_demo:
         ctx.invoke(demo)

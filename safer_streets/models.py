@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -96,6 +97,18 @@ class Ward(Base):
     slug: Mapped[str] = mapped_column(String(100))
     generation: Mapped[int] = mapped_column(Integer, default=2022)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+
+
+class Area(Base):
+    """A named area of interest: a town centre, an estate, a transport hub."""
+
+    __tablename__ = "area"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
 
 
@@ -185,6 +198,12 @@ class Report(Base):
         Index("ix_report_owner_status", "owner_partner_id", "status"),
         Index("ix_report_status_created", "status", "created_at"),
         Index("ix_report_created_at", "created_at"),
+        # Distances in metres on the sphere use this index (nearby reports, duplicates).
+        Index(
+            "ix_report_location_geography",
+            text("(location::geography)"),
+            postgresql_using="gist",
+        ),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
     )
 

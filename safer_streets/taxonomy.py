@@ -1,60 +1,49 @@
-"""The reasons a resident can give within a category, and search keywords for each category.
+"""Reasons within a category (StreetSafe's "why does this place feel unsafe?").
 
-This is the one place the StreetSafe-style reasons are defined: the resident form, routing,
-the JSON API and Open311 (as the ``reasons`` attribute of a service) all read them from here.
-Keys are a contract with every client and with stored reports (``Report.reasons``): never
-rename one; add new keys instead.
-
-The reasons follow police.uk StreetSafe's two lists (environmental and behavioural factors),
-see https://www.police.uk/streetsafe and /work/shared/reference/feature-anchors.md §3.
+One definition, read from ``seed/categories.toml``, shared by the resident form, the APIs
+(Open311 shows them as the ``reasons`` attribute of a service) and routing conditions. Keys are
+a contract with every client and with stored reports (``Report.reasons``): never rename one.
+The reasons follow police.uk StreetSafe's lists (https://www.police.uk/streetsafe).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 
-ENVIRONMENTAL = "environmental"
-BEHAVIOURAL = "behavioural"
+from safer_streets.seed import SEED_DIR
 
 
 @dataclass(frozen=True)
 class Reason:
-    """One reason a place feels unsafe, e.g. ``badly-lit``."""
+    """One answer to "what makes this place a problem?"."""
 
+    category: str
     key: str
-    name: str
-    group: str
+    label: str
 
 
-FEELING_UNSAFE_REASONS: tuple[Reason, ...] = (
-    Reason("badly-lit", "Badly lit: poor or no street lighting", ENVIRONMENTAL),
-    Reason("isolated", "Isolated: empty buildings or nobody around", ENVIRONMENTAL),
-    Reason("no-cctv", "No CCTV", ENVIRONMENTAL),
-    Reason("blind-spots", "Blind spots or hidden areas in the street layout", ENVIRONMENTAL),
-    Reason(
-        "restricted-visibility",
-        "Restricted visibility: overgrown bushes or trees, high walls",
-        ENVIRONMENTAL,
-    ),
-    Reason(
-        "rundown",
-        "Rundown: derelict buildings, abandoned cars, graffiti or fly-tipping",
-        ENVIRONMENTAL,
-    ),
-    Reason("drugs-or-alcohol", "Signs of drug or alcohol use", ENVIRONMENTAL),
-    Reason("followed", "Being followed, or having been followed", BEHAVIOURAL),
-    Reason("verbal-harassment-individual", "Verbal harassment by one person", BEHAVIOURAL),
-    Reason("verbal-harassment-group", "Verbal harassment by a group", BEHAVIOURAL),
-    Reason("other-harassment", "Other forms of harassment", BEHAVIOURAL),
-)
+@cache
+def all_reasons() -> tuple[Reason, ...]:
+    """Every reason of every category, in display order."""
+    data = tomllib.loads((SEED_DIR / "categories.toml").read_text())
+    return tuple(Reason(**entry) for entry in data.get("reason", []))
 
-# Category slug → the reasons a report in it may carry. Categories not listed take none.
-REASONS_BY_CATEGORY: dict[str, tuple[Reason, ...]] = {
-    "feeling-unsafe": FEELING_UNSAFE_REASONS,
-}
 
-# How the reasons are asked for: the question text shown on forms and in Open311.
+def reasons_for(category_slug: str) -> tuple[Reason, ...]:
+    """The reasons a resident may tick for a category (none for most categories)."""
+    return tuple(r for r in all_reasons() if r.category == category_slug)
+
+
+def invalid_reasons(category_slug: str, keys: list[str]) -> list[str]:
+    """The keys that are not reasons of this category."""
+    allowed = {r.key for r in reasons_for(category_slug)}
+    return [key for key in keys if key not in allowed]
+
+
+# How the reasons are asked for, on forms and in Open311's service definition.
 REASONS_QUESTION = "What makes this place feel unsafe? Choose any that apply."
 
 # Words residents and app makers search for, per category slug (Open311 ``keywords``).
@@ -75,38 +64,12 @@ KEYWORDS_BY_CATEGORY: dict[str, tuple[str, ...]] = {
 }
 
 
-def reasons_for(category_slug: str) -> tuple[Reason, ...]:
-    """The reasons a report in this category may carry (none for most categories)."""
-    return REASONS_BY_CATEGORY.get(category_slug, ())
-
-
 def keywords_for(category_slug: str) -> tuple[str, ...]:
     """Search keywords for a category."""
     return KEYWORDS_BY_CATEGORY.get(category_slug, ())
 
 
-def check_reasons(category_slug: str, keys: Iterable[str]) -> str | None:
-    """Why these reason keys cannot be used for this category, or None when they can."""
-    keys = list(keys)
-    if not keys:
-        return None
-    allowed = reasons_for(category_slug)
-    if not allowed:
-        return f"the category {category_slug!r} takes no reasons"
-    known = {reason.key for reason in allowed}
-    unknown = [key for key in keys if key not in known]
-    if unknown:
-        return f"unknown reason {unknown[0]!r}; choose from {', '.join(sorted(known))}"
-    return None
-
-
-def ordered_reasons(category_slug: str, keys: Iterable[str]) -> list[str]:
-    """The given keys without repeats, in the taxonomy's order (how they are stored)."""
+def reason_labels(category_slug: str, keys: Iterable[str]) -> list[str]:
+    """Labels of stored reason keys, in the taxonomy's order."""
     wanted = set(keys)
-    return [reason.key for reason in reasons_for(category_slug) if reason.key in wanted]
-
-
-def reason_names(category_slug: str, keys: Sequence[str]) -> list[str]:
-    """Human-readable names for stored reason keys, in the taxonomy's order."""
-    names = {reason.key: reason.name for reason in reasons_for(category_slug)}
-    return [names[key] for key in ordered_reasons(category_slug, keys)]
+    return [r.label for r in reasons_for(category_slug) if r.key in wanted]

@@ -15,9 +15,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from geo.wards import Borough
 from safer_streets.errors import SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
+from safer_streets.reports import Places
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import TaskQueue
 
@@ -31,7 +31,7 @@ class Services:
     settings: Settings
     session_factory: sessionmaker[Session]
     task_queue: TaskQueue
-    borough: Borough
+    places: Places
 
 
 def services() -> Services:

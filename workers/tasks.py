@@ -65,7 +65,7 @@ def process_report(report_id: int) -> bool:
     """Geocode and route one report; safe to run twice."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        return reports.process_report(session, report_id, ctx.wards)
+        return reports.process_report(session, report_id, ctx.wards, reports.Places.default())
 
 
 @shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)

@@ -86,8 +86,7 @@ class ReasonView(_Out):
     """A reason a report in a category may carry (StreetSafe's lists)."""
 
     key: str = Field(description="Stable key to send in `reasons`, e.g. `badly-lit`.")
-    name: str
-    group: Literal["environmental", "behavioural"]
+    label: str
 
 
 class CategoryView(_Out):
@@ -111,10 +110,7 @@ class CategoryView(_Out):
             description=category.description,
             sensitive=category.sensitive,
             emergency_notice=category.emergency_notice,
-            reasons=[
-                ReasonView(key=r.key, name=r.name, group=r.group)
-                for r in reasons_for(category.slug)
-            ],
+            reasons=[ReasonView(key=r.key, label=r.label) for r in reasons_for(category.slug)],
         )
 
 

@@ -52,7 +52,7 @@ def create_report():
     report, created = reports.submit_report(
         session,
         submission,
-        borough=services().borough,
+        places=services().places,
         source="api",
         idempotency_key=key,
         client=client,

@@ -29,9 +29,8 @@ from pydantic import HttpUrl, TypeAdapter, ValidationError
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
-from geo.gazetteer import Gazetteer, normalise_postcode
+from geo.gazetteer import normalise_postcode
 from geo.privacy import coarse_point
-from geo.wards import Borough
 from safer_streets import reports, taxonomy, workflow
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
 from safer_streets.models import (
@@ -298,7 +297,7 @@ def attributes_for(category_slug: str) -> list[dict[str, Any]]:
             "datatype_description": "Choose any that apply; send each as attribute[reasons][].",
             "order": 1,
             "description": taxonomy.REASONS_QUESTION,
-            "values": [{"key": r.key, "name": r.name} for r in reasons],
+            "values": [{"key": r.key, "name": r.label} for r in reasons],
         }
     ]
 
@@ -368,12 +367,12 @@ def _submission_data(
             data[target] = form.get(source)
     address_id = form.get("address_id")
     if form.get("address_string") is not None:
-        data["address"] = form.get("address_string")
+        data["location_text"] = form.get("address_string")
     elif address_id is not None:
         if normalise_postcode(address_id) is None:
             errors["address_id"] = "must be a Lewisham postcode, e.g. SE6 4JU"
         else:
-            data["address"] = address_id
+            data["location_text"] = address_id
     name = " ".join(part for part in (form.get("first_name"), form.get("last_name")) if part)
     if name:
         data["contact_name"] = name
@@ -388,15 +387,13 @@ def _submission_data(
 
 def _in_open311_terms(invalid: InvalidInput, form: RequestForm) -> InvalidInput:
     address_field = "address_string" if form.get("address_string") else "address_id"
-    names = {**_OPEN311_FIELD, "address": address_field}
-    if form.get("lat") is None and form.get("long") is None:
-        # Neither coordinate nor address: say so once, in the spec's terms.
-        errors = dict(invalid.field_errors)
-        if "lat" in errors and "lon" in errors:
-            del errors["lon"]
-            errors["lat"] = "a location is required: lat and long, address_string or address_id"
-        invalid = InvalidInput(errors)
-    return InvalidInput({names.get(k, k): v for k, v in invalid.field_errors.items()})
+    names = {**_OPEN311_FIELD, "location_text": address_field}
+    errors = dict(invalid.field_errors)
+    if not any(form.get(name) for name in ("lat", "long", "address_string", "address_id")):
+        # No location at all: say so in the spec's terms.
+        errors.pop("location", None)
+        errors["lat"] = "a location is required: lat and long, address_string or address_id"
+    return InvalidInput({names.get(k, k): v for k, v in errors.items()})
 
 
 def create_request(
@@ -404,13 +401,13 @@ def create_request(
     client: ApiClient,
     form: RequestForm,
     *,
-    borough: Borough,
-    gazetteer: Gazetteer | None = None,
+    places: reports.Places,
 ) -> CreatedRequest:
     """POST requests: validate as the JSON API does, store the report and issue its token.
 
     ``NotFound`` for an unknown service; ``InvalidInput`` (in Open311 parameter names)
-    for anything else wrong.
+    for anything else wrong. An ``address_string`` is placed at once: a client hears straight
+    away that text is ambiguous or unknown, rather than its report going to triage.
     """
     check_jurisdiction(form.get("jurisdiction_id"))
     service_code = form.get("service_code")
@@ -431,9 +428,9 @@ def create_request(
         report, created = reports.submit_report(
             session,
             submission,
-            borough=borough,
+            places=places,
             source="open311",
-            gazetteer=gazetteer,
+            place_now=True,
             client=client,
             attribution=attribution,
         )
@@ -568,7 +565,7 @@ def request_view(report: Report) -> dict[str, Any]:
         description = report.description
         media_url = report.media_url
     if description is not None and report.reasons:
-        reasons = "; ".join(taxonomy.reason_names(report.category.slug, report.reasons))
+        reasons = "; ".join(taxonomy.reason_labels(report.category.slug, report.reasons))
         description = f"{description}\n\nReasons: {reasons}".strip()
     return {
         "service_request_id": report.reference,

@@ -90,7 +90,7 @@ def create_request(fmt: str):
     session = db()
     client = api_keys.authenticate(session, presented_api_key())
     form = georeport.parse_form(request.form.items(multi=True))
-    result = georeport.create_request(session, client, form, borough=services().borough)
+    result = georeport.create_request(session, client, form, places=services().places)
     session.commit()
     if result.created:
         services().task_queue.process_report(result.report.id)

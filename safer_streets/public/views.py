@@ -62,7 +62,7 @@ def report_form():
             report, created = reports.submit_report(
                 session,
                 submission,
-                borough=services().borough,
+                places=services().places,
                 source="web",
                 # One id per rendered form: a double tap or a resubmitted page makes one report.
                 idempotency_key=form.get("submission_id") or None,

@@ -137,25 +137,31 @@ def test_a_report_made_with_a_key_is_attributed_to_its_client(client, db_session
     assert report.events[0].api_client_id == issued.client.id
 
 
-def test_the_json_api_takes_an_address_and_reasons(client, db_session):
+def test_the_json_api_takes_contact_details_privately(client, db_session):
     response = client.post(
         "/api/v1/reports",
-        json={"category": "feeling-unsafe", "address": "SE6 4JU", "reasons": ["followed"]},
+        json={
+            "category": "feeling-unsafe",
+            "location_text": "SE6 4JU",
+            "reasons": ["followed"],
+            "description": "Followed from the station",
+            "contact_name": "Ada Lovelace",
+            "contact_phone": "020 7946 0000",
+            "media_url": "https://photos.example.org/1.jpg",
+        },
     )
     assert response.status_code == 201, response.text
-    report = db_session.scalars(
-        select(Report).where(Report.reference == response.get_json()["reference"])
-    ).one()
-    assert report.reasons == ["followed"] and report.postcode == "SE6 4JU"
-    assert report.description == ""
+    reference = response.get_json()["reference"]
+    report = db_session.scalars(select(Report).where(Report.reference == reference)).one()
+    assert (report.contact_name, report.contact_phone) == ("Ada Lovelace", "020 7946 0000")
+    assert report.media_url == "https://photos.example.org/1.jpg"
+    public = client.get(f"/api/v1/reports/{reference}").text
+    assert "Lovelace" not in public and "7946" not in public
     refused = client.post(
         "/api/v1/reports",
-        json={"category": "drug-dealing", "address": "Chestnut Close", "reasons": ["followed"]},
+        json={**CATFORD, "category": "fly-tipping", "description": "x", "contact_phone": "ring"},
     )
-    assert refused.status_code == 422
-    errors = refused.get_json()["errors"]
-    assert "could be several places" in errors["address"]
-    assert errors["reasons"] == "the category 'drug-dealing' takes no reasons"
+    assert refused.get_json()["errors"] == {"contact_phone": "must be a phone number"}
 
 
 def test_categories_list_their_reasons(client):
@@ -165,5 +171,8 @@ def test_categories_list_their_reasons(client):
         "isolated",
         "no-cctv",
     ]
-    assert categories["feeling-unsafe"]["reasons"][7]["group"] == "behavioural"
+    assert categories["feeling-unsafe"]["reasons"][7] == {
+        "key": "followed",
+        "label": "I was followed",
+    }
     assert categories["drug-dealing"]["reasons"] == []

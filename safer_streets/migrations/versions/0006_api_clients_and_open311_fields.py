@@ -1,7 +1,7 @@
 """API clients (hashed keys) and the Open311 fields on reports and their events
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0002b
 Create Date: 2026-11-24 08:30:11.461268
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0002"
+down_revision: str | None = "0002b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
