@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
 from safer_streets.models import ApiClient, Partner, Role, User
+
+logger = logging.getLogger(__name__)
 
 KEY_SCHEME = "ssk"
 _KEY_RE = re.compile(rf"^{KEY_SCHEME}_(?P<prefix>[0-9a-f]{{8}})_[A-Za-z0-9_-]{{43}}$")
@@ -121,6 +124,8 @@ def authenticate(session: Session, key: str | None) -> ApiClient:
         raise InvalidApiKey("api_key is not valid")
     if client.revoked_at is not None:
         raise InvalidApiKey("api_key has been revoked")
+    # With the access log, this names the client behind every keyed request.
+    logger.info("Request by API client %s (%s)", client.id, client.name)
     now = datetime.now(UTC)
     if client.last_used_at is None or now - client.last_used_at > LAST_USED_RESOLUTION:
         client.last_used_at = now

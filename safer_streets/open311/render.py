@@ -40,7 +40,9 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return _NOT_XML.sub("\ufffd", str(value))
+    text = str(value)
+    # Nearly every value is printable; only the rest needs the (slower) scan.
+    return text if text.isprintable() else _NOT_XML.sub("\ufffd", text)
 
 
 def _append(parent: Element, name: str, value: Any) -> None:
