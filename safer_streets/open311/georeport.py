@@ -418,13 +418,14 @@ def create_request(
     try:
         submission = reports.parse_submission(data)
     except InvalidInput as invalid:
-        raise InvalidInput({**_in_open311_terms(invalid, form).field_errors, **unmapped}) from None
+        errors = _in_open311_terms(invalid, form).field_errors
+        if "address_id" in unmapped:
+            errors.pop("location", None)  # there was one; it was not a postcode
+        raise InvalidInput({**errors, **unmapped}) from None
     if unmapped:
         raise InvalidInput(unmapped)
+    attribution = {name: form.get(name) for name in ("device_id", "account_id") if form.get(name)}
     try:
-        attribution = {
-            name: form.get(name) for name in ("device_id", "account_id") if form.get(name)
-        }
         report, created = reports.submit_report(
             session,
             submission,
