@@ -115,9 +115,10 @@ class PrivatePostgres:
 class WorkerProcess:
     """`celery worker` (with embedded beat) as a separate process group, so it can be SIGKILLed."""
 
-    def __init__(self, environment: dict[str, str], log: Path) -> None:
+    def __init__(self, environment: dict[str, str], log: Path, concurrency: int = 1) -> None:
         self.environment = environment
         self.log = log
+        self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -134,7 +135,7 @@ class WorkerProcess:
                     "--schedule",
                     str(self.log.with_suffix(".beat")),
                     "--concurrency",
-                    "1",
+                    str(self.concurrency),
                     "--loglevel",
                     "INFO",
                 ],
