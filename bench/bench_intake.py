@@ -184,6 +184,8 @@ def main() -> None:
         database_url=url,
         redis_url=redis.url,
         celery_queue="safer-streets-bench",
+        # The load generator is one address standing in for thousands of residents.
+        api_write_rate_limit="1000000 per minute",
     )
     env = environment(settings)
     worker = WorkerProcess(env, ROOT / "var" / "bench-worker.log", concurrency=2)
