@@ -9,7 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
-from safer_streets import web
+from safer_streets import i18n, static_delivery, web
 from safer_streets.db import make_engine, make_session_factory
 from safer_streets.reports import Places
 from safer_streets.settings import Settings
@@ -45,12 +45,16 @@ def create_app(
     )
     csrf.init_app(app)
     web.init_app(app)
+    i18n.init_app(app)
+    static_delivery.init_app(app)
 
     from safer_streets.api.views import bp as api_bp
+    from safer_streets.public.api import bp as resident_api_bp
     from safer_streets.public.views import bp as public_bp
     from safer_streets.triage.views import bp as triage_bp
 
     csrf.exempt(api_bp)
-    for blueprint in (public_bp, triage_bp, api_bp):
+    csrf.exempt(resident_api_bp)
+    for blueprint in (public_bp, triage_bp, api_bp, resident_api_bp):
         app.register_blueprint(blueprint)
     return app

@@ -300,9 +300,7 @@ class ReportPhoto(Base):
 
     __tablename__ = "report_photo"
     __table_args__ = (
-        CheckConstraint(
-            "content_type IN ('image/jpeg', 'image/webp')", name="photo_content_type"
-        ),
+        CheckConstraint("content_type IN ('image/jpeg', 'image/webp')", name="photo_content_type"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

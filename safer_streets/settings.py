@@ -39,6 +39,8 @@ class Settings:
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # Map tiles for the resident's report map; pages stay usable when tiles cannot load.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
