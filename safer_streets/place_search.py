@@ -74,7 +74,7 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
 
 def reverse_json(result: ReverseResult) -> dict[str, Any]:
     """A reverse lookup as the places API returns it, with a label to show the resident."""
-    parts = [f"Near {result.street}" if result.street else None, result.postcode]
+    parts = [result.street, result.postcode]
     return {
         "label": ", ".join(p for p in parts if p) or None,
         "street": result.street,

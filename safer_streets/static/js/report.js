@@ -53,8 +53,6 @@
     Array.prototype.forEach.call(form.querySelectorAll("[" + attribute + "]"), function (node) {
       var open = checked && node.getAttribute(attribute) === checked.value;
       node.hidden = !open;
-      var radio = form.querySelector("[aria-controls='" + node.id + "']");
-      if (radio) { radio.setAttribute("aria-expanded", open ? "true" : "false"); }
     });
   }
   function watchRadios(name, attribute) {
@@ -157,14 +155,17 @@
   }
 
   function setPoint(lat, lon, options) {
-    latInput.value = Number(lat).toFixed(6);
-    lonInput.value = Number(lon).toFixed(6);
+    options = options || {};
+    if (!options.typed) {
+      latInput.value = Number(lat).toFixed(6);
+      lonInput.value = Number(lon).toFixed(6);
+    }
     if (map) {
       var here = [lat, lon];
       if (marker) { marker.setLatLng(here); } else { addMarker(here); }
-      if (options && options.zoom) { map.setView(here, Math.max(map.getZoom(), 17)); }
+      if (options.zoom) { map.setView(here, Math.max(map.getZoom(), 17)); }
     }
-    if (!options || options.describe !== false) { describePoint(lat, lon); }
+    if (options.describe !== false) { describePoint(lat, lon); }
     checkSimilar();
   }
 
@@ -195,13 +196,24 @@
       }).addTo(map);
     }
     map.on("click", function (event) { setPoint(event.latlng.lat, event.latlng.lng); });
-    if (latInput.value && lonInput.value && !isNaN(+latInput.value) && !isNaN(+lonInput.value)) {
-      setPoint(+latInput.value, +lonInput.value, { zoom: true, describe: !placeInput.value });
+    if (typedPoint()) {
+      setPoint(+latInput.value, +lonInput.value, { zoom: true, typed: true, describe: !placeInput.value });
     }
   } else {
     var wrap = document.querySelector(".map-wrap");
     if (wrap) { wrap.hidden = true; }
   }
+
+  // Coordinates typed by hand move the pin too (and are kept exactly as typed).
+  function typedPoint() {
+    return latInput.value.trim() && lonInput.value.trim() &&
+      isFinite(+latInput.value) && isFinite(+lonInput.value);
+  }
+  [latInput, lonInput].forEach(function (input) {
+    input.addEventListener("change", function () {
+      if (typedPoint()) { setPoint(+latInput.value, +lonInput.value, { zoom: true, typed: true }); }
+    });
+  });
 
   var locateButton = $("use-location");
   if (locateButton && "geolocation" in navigator) {
@@ -316,6 +328,15 @@
     }
   });
   placeInput.addEventListener("blur", function () { setTimeout(closeList, 150); });
+
+  // Back to this page (the browser restores what was typed): show the same state again.
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) { return; }
+    syncConditionals("when", "data-when");
+    syncConditionals("updates", "data-updates");
+    syncCategory();
+    if (typedPoint()) { setPoint(+latInput.value, +lonInput.value, { typed: true, describe: false }); }
+  });
 
   // ---- photo size, description length ----------------------------------------------------
   var photoInput = $("photo");
