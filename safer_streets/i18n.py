@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO
 
 from babel import Locale
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -21,17 +21,18 @@ SOURCE_LOCALE = "en"
 
 
 @cache
-def available_locales() -> tuple[str, ...]:
-    """English plus every language with a compiled catalogue."""
+def available_locales(directory: str = str(TRANSLATIONS)) -> tuple[str, ...]:
+    """English plus every language with a compiled catalogue in ``directory``."""
     found = sorted(
-        path.parent.parent.name for path in TRANSLATIONS.glob("*/LC_MESSAGES/messages.mo")
+        path.parent.parent.name for path in Path(directory).glob("*/LC_MESSAGES/messages.mo")
     )
     return (SOURCE_LOCALE, *(code for code in found if code != SOURCE_LOCALE))
 
 
 def select_locale() -> str:
     """The best match for the browser's Accept-Language among the available locales."""
-    return request.accept_languages.best_match(available_locales()) or SOURCE_LOCALE
+    offered = available_locales(current_app.config["BABEL_TRANSLATION_DIRECTORIES"])
+    return request.accept_languages.best_match(offered) or SOURCE_LOCALE
 
 
 def text_direction(locale: str | Locale) -> str:
