@@ -47,12 +47,17 @@ def parse_coordinate(raw: str | None, field: str) -> float:
     return value
 
 
-def describe_point(places: Places, lat: float, lon: float) -> ReverseResult:
-    """The nearest street and postcode and the ward of a point inside Lewisham."""
+def check_in_lewisham(places: Places, lat: float, lon: float) -> None:
+    """``InvalidInput`` naming ``lat``, ``lon`` or ``location`` unless the point is in Lewisham."""
     try:
         check_point(lat, lon, places.borough)
     except PointRejected as rejected:
         raise InvalidInput({rejected.field: rejected.message}) from None
+
+
+def describe_point(places: Places, lat: float, lon: float) -> ReverseResult:
+    """The nearest street and postcode and the ward of a point inside Lewisham."""
+    check_in_lewisham(places, lat, lon)
     return places.gazetteer.reverse(lon, lat)
 
 

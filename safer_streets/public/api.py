@@ -50,7 +50,7 @@ def similar_reports():
     """Open reports of a category within 50 m of a point from the last 30 days."""
     lat = place_search.parse_coordinate(request.args.get("lat"), "lat")
     lon = place_search.parse_coordinate(request.args.get("lon"), "lon")
-    place_search.describe_point(services().places, lat, lon)  # inside Lewisham, or 422
+    place_search.check_in_lewisham(services().places, lat, lon)
     category = request.args.get("category", "").strip()
     found = support.similar_open_reports(db(), category_slug=category, lon=lon, lat=lat)
     response = jsonify(

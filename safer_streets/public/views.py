@@ -93,7 +93,8 @@ def _take_photo(form_id: str) -> tuple[photos.SanitisedPhoto | None, dict[str, s
     upload = request.files.get("photo")
     if upload is not None and upload.filename:
         try:
-            photo = photos.sanitise_photo(upload.read(photos.MAX_UPLOAD_BYTES + 1))
+            # The request itself is capped (MAX_CONTENT_LENGTH), so reading it whole is bounded.
+            photo = photos.sanitise_photo(upload.read())
         except photos.PhotoRejected as rejected:
             stash.drop(form_id)
             return None, {"photo": rejected.reason[:1].upper() + rejected.reason[1:]}, False

@@ -516,3 +516,9 @@ def test_the_page_language_follows_the_browser_among_available_ones(client):
     page = client.get("/report", headers={"Accept-Language": "pl, en;q=0.5"}).text
     assert page.startswith("<!doctype html>")
     assert '<html lang="en" dir="ltr">' in page
+
+
+def test_residents_pages_have_the_quick_exit_and_the_partner_sign_in_does_not(client):
+    for path in ("/", "/report", "/track"):
+        assert 'id="quick-exit"' in client.get(path).text, path
+    assert 'id="quick-exit"' not in client.get("/login").text
