@@ -36,6 +36,8 @@ class Settings:
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
     sweep_every_seconds: int = 15
+    # How long an unacknowledged task stays invisible before Redis hands it to another worker.
+    visibility_timeout_seconds: int = 300
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
