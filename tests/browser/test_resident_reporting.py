@@ -145,6 +145,12 @@ def test_a_resident_finds_the_place_by_postcode_and_says_why_it_feels_unsafe(
     option = resident.get_by_role("option", name=re.compile("SE6 4JU"))
     expect(option).to_be_visible()
     screenshot(resident, "resident-05-postcode-suggestions")
+    # Escape closes the suggestions; it does not leave the site while they are open.
+    place.press("Escape")
+    expect(option).to_be_hidden()
+    assert resident.url == f"{server_url}/report"
+    place.press("Backspace")
+    place.press("U")
     option.click()
     expect(resident.locator("#location-status")).to_contain_text("SE6 4JU")
     assert resident.locator("#lat").input_value().startswith("51.44")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import socket
 import struct
 import zlib
 
 import pytest
+import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -16,6 +18,7 @@ from safer_streets.photos import (
     MAX_PIXELS,
     MAX_UPLOAD_BYTES,
     PhotoRejected,
+    PhotoStash,
     sanitise_photo,
 )
 
@@ -166,3 +169,14 @@ def test_corrupting_any_real_image_never_crashes_the_sanitiser(width, height, fm
         assert refused.reason
     else:
         assert photo.width <= MAX_EDGE and photo.height <= MAX_EDGE
+
+
+def test_without_redis_a_photo_is_simply_not_kept_between_steps():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    stash = PhotoStash(redis.Redis(port=closed_port, socket_connect_timeout=0.2))
+    photo = sanitise_photo(jpeg())
+    assert stash.put("form-1", photo) is False
+    assert stash.get("form-1") is None
+    stash.drop("form-1")  # no error either
