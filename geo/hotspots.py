@@ -2139,7 +2139,10 @@ def rank_correlation(x: ArrayLike, y: ArrayLike) -> RankCorrelation:
     keep = ~(np.isnan(xa) | np.isnan(ya))
     xa, ya = xa[keep], ya[keep]
     n = int(xa.size)
-    method = "Spearman rank correlation, two-sided t approximation with n - 2 d.f."
+    method = (
+        "Spearman rank correlation; two-sided p from the t approximation with n - 2 "
+        "degrees of freedom"
+    )
     if n < 3 or np.ptp(xa) == 0 or np.ptp(ya) == 0:
         return RankCorrelation(rho=float("nan"), p=float("nan"), n=n, method=method)
     result = stats.spearmanr(xa, ya)

@@ -47,10 +47,11 @@ def create_app(
     web.init_app(app)
 
     from safer_streets.api.views import bp as api_bp
+    from safer_streets.dashboards.views import bp as board_bp
     from safer_streets.public.views import bp as public_bp
     from safer_streets.triage.views import bp as triage_bp
 
     csrf.exempt(api_bp)
-    for blueprint in (public_bp, triage_bp, api_bp):
+    for blueprint in (public_bp, triage_bp, api_bp, board_bp):
         app.register_blueprint(blueprint)
     return app

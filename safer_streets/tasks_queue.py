@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
+from celery.schedules import crontab
 
 from safer_streets.settings import Settings
 
@@ -12,6 +13,8 @@ logger = logging.getLogger(__name__)
 
 PROCESS_REPORT = "workers.process_report"
 SWEEP_RECEIVED = "workers.sweep_received"
+COMPUTE_HOTSPOT_RUN = "workers.compute_hotspot_run"
+NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
 
 
 def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
@@ -41,7 +44,12 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "sweep-received": {
                 "task": SWEEP_RECEIVED,
                 "schedule": float(settings.sweep_every_seconds),
-            }
+            },
+            # The board's hotspot runs, recomputed at night when the system is quiet.
+            "nightly-hotspot-runs": {
+                "task": NIGHTLY_HOTSPOT_RUNS,
+                "schedule": crontab(hour=2, minute=30),
+            },
         },
     )
     return celery
@@ -60,5 +68,14 @@ class TaskQueue:
         except Exception:
             # The report is committed; the sweep re-enqueues it once the broker is back.
             logger.warning("Could not enqueue report %s; the sweep will retry", report_id)
+            return False
+        return True
+
+    def compute_hotspot_run(self, run_id: int) -> bool:
+        """Ask the worker to compute a queued hotspot run; False when the broker is down."""
+        try:
+            self.celery.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
+        except Exception:
+            logger.warning("Could not enqueue hotspot run %s", run_id)
             return False
         return True

@@ -108,7 +108,16 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-LIVE_TABLES = ("report_event", "report_notified_partner", "report", "app_user")
+LIVE_TABLES = (
+    "report_event",
+    "report_notified_partner",
+    "report",
+    "app_user",
+    "hotspot_cell",
+    "hotspot_run",
+    "published_summary",
+    "police_crime",
+)
 
 
 @pytest.fixture
