@@ -1209,6 +1209,42 @@ def _aggregate(session: Session, filters: BoardFilters) -> dict[str, dict[tuple[
     return out
 
 
+def ward_category_counts(
+    session: Session, filters: BoardFilters
+) -> dict[tuple[int | None, int, bool], int]:
+    """Reports per (ward, category, sensitive) for the filters: the map's ward layer."""
+    rows = session.execute(
+        select(Report.ward_id, Report.category_id, Category.sensitive, func.count())
+        .join(Category, Category.id == Report.category_id)
+        .where(*_filter_conditions(session, filters))
+        .group_by(Report.ward_id, Report.category_id, Category.sensitive)
+    ).all()
+    return {(ward_id, category_id, sensitive): n for ward_id, category_id, sensitive, n in rows}
+
+
+def ward_total(
+    counts: Mapping[tuple[int | None, int, bool], int],
+    ward_id: int | None,
+    *,
+    audience: Audience,
+    min_count: int,
+) -> Shown:
+    """A ward's reports as the viewer may see them: the sum of what may be shown per category,
+    so that no sensitive count can be recovered by subtracting the categories from it."""
+    total, partial = 0, False
+    for (ward, _category_id, sensitive), n in counts.items():
+        if ward != ward_id:
+            continue
+        part = shown(
+            0 if sensitive else n, n if sensitive else 0, audience=audience, min_count=min_count
+        )
+        if part.value is None:
+            partial = True
+        else:
+            total += part.value
+    return Shown(total, partial)
+
+
 def _split(counts: Mapping[tuple[Any, ...], int], key: tuple[Any, ...]) -> tuple[int, int]:
     return counts.get((*key, False), 0), counts.get((*key, True), 0)
 
@@ -1417,21 +1453,20 @@ def dashboard(
     see = {"audience": audience, "min_count": min_count}
     withheld = False
 
-    # Ward totals are the sum of what may be shown per category, so that no sensitive
-    # count can be recovered by subtracting the categories from the total.
-    def ward_total(current: bool, ward_id: int | None) -> Shown:
+    by_period = {
+        current: {
+            (w, c, sens): n
+            for (now, w, c, sens), n in counts["ward_category"].items()
+            if now == current
+        }
+        for current in (True, False)
+    }
+
+    def ward_shown(current: bool, ward_id: int | None) -> Shown:
         nonlocal withheld
-        total, partial = 0, False
-        for (is_current, w, _category_id, is_sensitive), n in counts["ward_category"].items():
-            if is_current != current or w != ward_id:
-                continue
-            part = shown(0 if is_sensitive else n, n if is_sensitive else 0, **see)
-            if part.value is None:
-                partial = True
-            else:
-                total += part.value
-        withheld |= partial
-        return Shown(total, partial)
+        result = ward_total(by_period[current], ward_id, **see)
+        withheld |= result.partial
+        return result
 
     def category_total(current: bool, category_id: int, sensitive: bool) -> Shown:
         nonlocal withheld
@@ -1450,15 +1485,15 @@ def dashboard(
         WardRow(
             slug,
             name,
-            ward_total(True, ward_id),
-            ward_total(False, ward_id),
+            ward_shown(True, ward_id),
+            ward_shown(False, ward_id),
             crimes.get(ward_id, 0),
         )
         for ward_id, slug, name in wards
     ]
-    unplaced_now = ward_total(True, None)
+    unplaced_now = ward_shown(True, None)
     if unplaced_now.value:
-        ward_rows.append(WardRow(None, NOT_PLACED, unplaced_now, ward_total(False, None), 0))
+        ward_rows.append(WardRow(None, NOT_PLACED, unplaced_now, ward_shown(False, None), 0))
     category_rows = [
         CategoryRow(
             slug,
@@ -1502,7 +1537,7 @@ def dashboard(
     withheld |= any(c.value is None or c.partial for row in profile for c in row)
 
     run = latest_run(session, filters)
-    point_count = count_points(session, filters)
+    point_count = sum(by_period[True].values())
     notes = [
         "Rates per 1,000 residents need ward populations, which Safer Streets does not ship "
         "yet: the ward figures are counts, and larger wards will have more reports."
@@ -1673,23 +1708,17 @@ def map_layers(
     emerging = [c.feature() for c in cells if c.emerging]
     density = [c.feature() for c in cells if c.density > 0]
 
-    counts = _aggregate(session, filters)
-    see = {"audience": audience, "min_count": min_count}
+    counts = ward_category_counts(session, filters)
     ward_features = []
     for ward_id, name, geometry in session.execute(
         select(Ward.id, Ward.name, _geojson(Ward.geom)).where(Ward.active).order_by(Ward.code)
     ):
-        total, partial = 0, False
-        for (current, w, _c, sensitive), n in counts["ward_category"].items():
-            if current and w == ward_id:
-                part = shown(0 if sensitive else n, n if sensitive else 0, **see)
-                total += part.value or 0
-                partial |= part.value is None
+        total = ward_total(counts, ward_id, audience=audience, min_count=min_count)
         ward_features.append(
             {
                 "type": "Feature",
                 "geometry": json.loads(geometry),
-                "properties": {"name": name, "count": total, "shown": str(Shown(total, partial))},
+                "properties": {"name": name, "count": total.value, "shown": str(total)},
             }
         )
     areas = [

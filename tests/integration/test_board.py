@@ -213,6 +213,10 @@ def test_small_sensitive_counts_are_withheld_outside_the_board(sign_in, sensitiv
     assert int(ward_count(board_view, "Rushey Green")) >= 42
     assert ward_count(page, "Rushey Green") == f"{int(ward_count(board_view, 'Rushey Green')) - 2}*"
     assert "totals marked * leave them out" in page
+    category = re.search(
+        r'id="category-table".*?Harassment of women and girls</th>(.*?)</tr>', page, re.S
+    )
+    assert category and "withheld" in category.group(1)
     trend = re.search(r"Harassment of women and girls</th>(.*?)</tr>", page, re.S)
     assert trend and "withheld" in trend.group(1)
     assert "2" not in re.sub(r"<[^>]+>", "", trend.group(1))
