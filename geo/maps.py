@@ -226,11 +226,11 @@ def _simplified(features: Sequence[Mapping[str, Any]], tolerance: float) -> list
 
 
 class RemotePoints(folium.map.Layer):
-    """A point layer fetched from a URL after the page loads, drawn as circle markers.
+    """A point layer fetched from a URL when it is first shown, drawn as circle markers.
 
     Each feature needs a ``label`` property (shown as a tooltip, as text, never as HTML) and
     may have a ``count`` that sizes its marker. When the data has arrived the map container
-    gets a ``data-loaded-<name>`` attribute, which tests and benchmarks wait for.
+    gets a ``data-loaded-<key>`` attribute, which tests and benchmarks wait for.
     """
 
     _template = Template(
@@ -251,13 +251,16 @@ class RemotePoints(folium.map.Layer):
                 layer.bindTooltip(tip);
             }
         });
-        fetch({{ this.url|tojson }}, {credentials: "same-origin"})
-            .then(function (response) { return response.json(); })
-            .then(function (data) {
-                {{ this.get_name() }}.addData(data);
-                {{ this._parent.get_name() }}.getContainer()
-                    .setAttribute({{ ("data-loaded-" ~ this.key)|tojson }}, data.features.length);
-            });
+        // Fetched the first time the layer is shown, so a hidden layer costs nothing.
+        {{ this.get_name() }}.once("add", function () {
+            fetch({{ this.url|tojson }}, {credentials: "same-origin"})
+                .then(function (response) { return response.json(); })
+                .then(function (data) {
+                    {{ this.get_name() }}.addData(data);
+                    {{ this._parent.get_name() }}.getContainer().setAttribute(
+                        {{ ("data-loaded-" ~ this.key)|tojson }}, data.features.length);
+                });
+        });
         {% endmacro %}
         """
     )

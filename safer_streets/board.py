@@ -1091,8 +1091,9 @@ class RunView:
 
 
 @dataclass(frozen=True)
-class Dashboard:
-    """Everything on the board page for one viewer and one set of filters."""
+class Overview:
+    """The board's first page for one viewer and one set of filters: the stored run, totals
+    against the previous period, reports by ward and category, and recorded crime."""
 
     filters: BoardFilters
     audience: Audience
@@ -1103,18 +1104,25 @@ class Dashboard:
     previous_total: Shown
     wards: list[WardRow]
     categories: list[CategoryRow]
+    crimes: int
+    crime_months: tuple[date, date] | None
+    point_count: int
+    points_allowed: bool
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrendView:
+    """Monthly trends per category and ward, and the day-of-week by hour profile."""
+
+    filters: BoardFilters
+    audience: Audience
+    min_count: int
     months: list[date]
     ward_trends: list[Trend]
     category_trends: list[Trend]
     profile: list[list[Shown]]
     profile_max: int
-    partners: list[PartnerRow]
-    said_did: list[SaidDidWard]
-    crimes: int
-    crime_months: tuple[date, date] | None
-    point_count: int
-    points_allowed: bool
-    withheld: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -1143,69 +1151,34 @@ def _month_starts(date_from: date, date_to: date) -> list[date]:
     return months
 
 
-def _aggregate(session: Session, filters: BoardFilters) -> dict[str, dict[tuple[Any, ...], int]]:
-    """Counts per (ward, category), (category, month), (ward, month) and (day, hour).
+POPULATION_NOTE = (
+    "Rates per 1,000 residents need ward populations, which Safer Streets does not ship yet: "
+    "the ward figures are counts, and larger wards will have more reports."
+)
 
-    One scan with GROUPING SETS over the current and the previous period: at a million
-    reports this is one pass instead of five.
-    """
+
+def _withheld_note(min_count: int) -> str:
+    return (
+        f"Counts of harassment and weapons reports below {min_count} are withheld, and totals "
+        "marked * leave them out."
+    )
+
+
+def _period_counts(
+    session: Session, filters: BoardFilters
+) -> dict[bool, dict[tuple[int | None, int, bool], int]]:
+    """Reports per (ward, category, sensitive) in this period (True) and the one before."""
     previous_from, _ = filters.previous()
-    when = event_time()
-    local = _local(when)
-    current_start = _start_of(filters.date_from)
-    base = (
-        select(
-            (when >= current_start).label("current"),
-            Report.ward_id.label("ward_id"),
-            Report.category_id.label("category_id"),
-            Category.sensitive.label("sensitive"),
-            func.date_trunc("month", local).label("month"),
-            cast(func.extract("isodow", local), Integer).label("dow"),
-            cast(func.extract("hour", local), Integer).label("hour"),
-        )
+    current = (event_time() >= _start_of(filters.date_from)).label("current")
+    rows = session.execute(
+        select(current, Report.ward_id, Report.category_id, Category.sensitive, func.count())
         .join(Category, Category.id == Report.category_id)
         .where(*_filter_conditions(session, filters, date_from=previous_from))
-        .subquery()
-    )
-    c = base.c
-    sets = func.grouping_sets(
-        tuple_(c.current, c.ward_id, c.category_id, c.sensitive),
-        tuple_(c.current, c.category_id, c.sensitive, c.month),
-        tuple_(c.current, c.ward_id, c.sensitive, c.month),
-        tuple_(c.current, c.dow, c.hour, c.sensitive),
-    )
-    grouping = func.grouping(c.ward_id, c.category_id, c.month, c.dow)
-    rows = session.execute(
-        select(
-            grouping,
-            c.current,
-            c.ward_id,
-            c.category_id,
-            c.sensitive,
-            c.month,
-            c.dow,
-            c.hour,
-            func.count(),
-        ).group_by(sets)
+        .group_by(current, Report.ward_id, Report.category_id, Category.sensitive)
     ).all()
-    # grouping() sets a bit for each argument that is NOT grouped (ward, category, month, dow).
-    names = {
-        0b0011: "ward_category",
-        0b1001: "category_month",
-        0b0101: "ward_month",
-        0b1110: "profile",
-    }
-    out: dict[str, dict[tuple[Any, ...], int]] = {name: {} for name in names.values()}
-    for bits, current, ward_id, category_id, sensitive, month, dow, hour, count in rows:
-        name = names.get(bits)
-        if name == "ward_category":
-            out[name][(current, ward_id, category_id, sensitive)] = count
-        elif name == "category_month" and current:
-            out[name][(category_id, month.date(), sensitive)] = count
-        elif name == "ward_month" and current:
-            out[name][(ward_id, month.date(), sensitive)] = count
-        elif name == "profile" and current:
-            out[name][(dow - 1, hour, sensitive)] = count
+    out: dict[bool, dict[tuple[int | None, int, bool], int]] = {True: {}, False: {}}
+    for is_current, ward_id, category_id, sensitive, n in rows:
+        out[bool(is_current)][(ward_id, category_id, sensitive)] = n
     return out
 
 
@@ -1431,17 +1404,18 @@ def count_points(session: Session, filters: BoardFilters) -> int:
     )
 
 
-def dashboard(
+def overview(
     session: Session,
     user: User | None,
     filters: BoardFilters,
     *,
     min_count: int,
     point_limit: int,
-) -> Dashboard:
-    """The board for one viewer: stored run, counts, trends, performance, you said we did."""
+) -> Overview:
+    """The map page's figures: one scan of the reports, the stored run, recorded crime."""
     audience = audience_for(user)
-    counts = _aggregate(session, filters)
+    see = {"audience": audience, "min_count": min_count}
+    counts = _period_counts(session, filters)
     wards = session.execute(
         select(Ward.id, Ward.slug, Ward.name).where(Ward.active).order_by(Ward.name)
     ).all()
@@ -1450,50 +1424,28 @@ def dashboard(
             Category.position
         )
     ).all()
-    see = {"audience": audience, "min_count": min_count}
-    withheld = False
-
-    by_period = {
-        current: {
-            (w, c, sens): n
-            for (now, w, c, sens), n in counts["ward_category"].items()
-            if now == current
-        }
-        for current in (True, False)
-    }
-
-    def ward_shown(current: bool, ward_id: int | None) -> Shown:
-        nonlocal withheld
-        result = ward_total(by_period[current], ward_id, **see)
-        withheld |= result.partial
-        return result
-
-    def category_total(current: bool, category_id: int, sensitive: bool) -> Shown:
-        nonlocal withheld
-        n = sum(
-            v
-            for (is_current, _w, c, _s), v in counts["ward_category"].items()
-            if is_current == current and c == category_id
-        )
-        result = shown(0 if sensitive else n, n if sensitive else 0, **see)
-        withheld |= result.value is None
-        return result
-
     crime_window = crime_months(session, filters.date_from, filters.date_to)
     crimes = crimes_per_ward(session, crime_window)
     ward_rows = [
         WardRow(
             slug,
             name,
-            ward_shown(True, ward_id),
-            ward_shown(False, ward_id),
+            ward_total(counts[True], ward_id, **see),
+            ward_total(counts[False], ward_id, **see),
             crimes.get(ward_id, 0),
         )
         for ward_id, slug, name in wards
     ]
-    unplaced_now = ward_shown(True, None)
-    if unplaced_now.value:
-        ward_rows.append(WardRow(None, NOT_PLACED, unplaced_now, ward_shown(False, None), 0))
+    unplaced = ward_total(counts[True], None, **see)
+    if unplaced.value:
+        ward_rows.append(
+            WardRow(None, NOT_PLACED, unplaced, ward_total(counts[False], None, **see), 0)
+        )
+
+    def category_total(period: bool, category_id: int, sensitive: bool) -> Shown:
+        n = sum(v for (_w, c, _s), v in counts[period].items() if c == category_id)
+        return shown(0 if sensitive else n, n if sensitive else 0, **see)
+
     category_rows = [
         CategoryRow(
             slug,
@@ -1504,19 +1456,97 @@ def dashboard(
         )
         for cid, slug, name, sensitive in categories
     ]
-    total = Shown(
-        sum(r.current.value or 0 for r in category_rows),
-        any(r.current.value is None for r in category_rows),
+
+    def total(period: bool) -> Shown:
+        rows = [r.current if period else r.previous for r in category_rows]
+        withheld_any = any(v.value is None for v in rows)
+        return Shown(sum(v.value or 0 for v in rows), withheld_any)
+
+    withheld = any(r.current.partial or r.previous.partial for r in ward_rows) or any(
+        r.current.value is None or r.previous.value is None for r in category_rows
     )
-    previous_total = Shown(
-        sum(r.previous.value or 0 for r in category_rows),
-        any(r.previous.value is None for r in category_rows),
+    point_count = sum(counts[True].values())
+    notes = [POPULATION_NOTE]
+    if withheld and audience is not Audience.BOARD:
+        notes.append(_withheld_note(min_count))
+    return Overview(
+        filters=filters,
+        audience=audience,
+        min_count=min_count,
+        run=_to_run_view(latest_run(session, filters)),
+        pending=pending_run(session, filters) is not None,
+        total=total(True),
+        previous_total=total(False),
+        wards=ward_rows,
+        categories=category_rows,
+        crimes=sum(crimes.values()),
+        crime_months=crime_window,
+        point_count=point_count,
+        points_allowed=audience is Audience.BOARD and point_count < point_limit,
+        notes=notes,
     )
 
+
+def _time_counts(session: Session, filters: BoardFilters) -> dict[str, dict[tuple[Any, ...], int]]:
+    """Counts per (category, month), (ward, month) and (day of week, hour), London time.
+
+    One scan with GROUPING SETS: at a million reports that is one pass instead of three.
+    """
+    local = _local(event_time())
+    base = (
+        select(
+            Report.ward_id.label("ward_id"),
+            Report.category_id.label("category_id"),
+            Category.sensitive.label("sensitive"),
+            func.date_trunc("month", local).label("month"),
+            cast(func.extract("isodow", local), Integer).label("dow"),
+            cast(func.extract("hour", local), Integer).label("hour"),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(*_filter_conditions(session, filters))
+        .subquery()
+    )
+    c = base.c
+    sets = func.grouping_sets(
+        tuple_(c.category_id, c.sensitive, c.month),
+        tuple_(c.ward_id, c.sensitive, c.month),
+        tuple_(c.dow, c.hour, c.sensitive),
+    )
+    # grouping() sets a bit for each argument that is NOT grouped (ward, category, month, dow).
+    grouping = func.grouping(c.ward_id, c.category_id, c.month, c.dow)
+    names = {0b1001: "category_month", 0b0101: "ward_month", 0b1110: "profile"}
+    out: dict[str, dict[tuple[Any, ...], int]] = {name: {} for name in names.values()}
+    rows = session.execute(
+        select(
+            grouping, c.ward_id, c.category_id, c.sensitive, c.month, c.dow, c.hour, func.count()
+        ).group_by(sets)
+    ).all()
+    for bits, ward_id, category_id, sensitive, month, dow, hour, count in rows:
+        name = names.get(bits)
+        if name == "category_month":
+            out[name][(category_id, month.date(), sensitive)] = count
+        elif name == "ward_month":
+            out[name][(ward_id, month.date(), sensitive)] = count
+        elif name == "profile":
+            out[name][(dow - 1, hour, sensitive)] = count
+    return out
+
+
+def trends(
+    session: Session, user: User | None, filters: BoardFilters, *, min_count: int
+) -> TrendView:
+    """Monthly counts per category and per ward, and when in the week reports happen."""
+    audience = audience_for(user)
+    see = {"audience": audience, "min_count": min_count}
+    counts = _time_counts(session, filters)
+    wards = session.execute(select(Ward.id, Ward.name).where(Ward.active).order_by(Ward.name)).all()
+    categories = session.execute(
+        select(Category.id, Category.name, Category.sensitive).order_by(Category.position)
+    ).all()
     months = _month_starts(filters.date_from, filters.date_to)
     ward_trends = [
         Trend(name, [shown(*_split(counts["ward_month"], (ward_id, m)), **see) for m in months])
-        for ward_id, _slug, name in wards
+        for ward_id, name in wards
     ]
     category_trends = [
         Trend(
@@ -1526,49 +1556,25 @@ def dashboard(
                 for n in (sum(_split(counts["category_month"], (cid, m))) for m in months)
             ],
         )
-        for cid, _slug, name, sensitive in categories
+        for cid, name, sensitive in categories
     ]
     profile = [
         [shown(*_split(counts["profile"], (d, h)), **see) for h in range(24)] for d in range(7)
     ]
-    profile_max = max((cell.value or 0 for row in profile for cell in row), default=0)
-    for trend in (*ward_trends, *category_trends):
-        withheld |= any(c.value is None or c.partial for c in trend.counts)
-    withheld |= any(c.value is None or c.partial for row in profile for c in row)
-
-    run = latest_run(session, filters)
-    point_count = sum(by_period[True].values())
-    notes = [
-        "Rates per 1,000 residents need ward populations, which Safer Streets does not ship "
-        "yet: the ward figures are counts, and larger wards will have more reports."
-    ]
-    if withheld and audience is not Audience.BOARD:
-        notes.append(
-            f"Counts of harassment and weapons reports below {min_count} are withheld, and "
-            "totals marked * leave them out."
-        )
-    return Dashboard(
+    cells = [c for t in (*ward_trends, *category_trends) for c in t.counts]
+    cells += [c for row in profile for c in row]
+    notes = []
+    if audience is not Audience.BOARD and any(c.value is None or c.partial for c in cells):
+        notes.append(_withheld_note(min_count))
+    return TrendView(
         filters=filters,
         audience=audience,
         min_count=min_count,
-        run=_to_run_view(run),
-        pending=pending_run(session, filters) is not None,
-        total=total,
-        previous_total=previous_total,
-        wards=ward_rows,
-        categories=category_rows,
         months=months,
         ward_trends=ward_trends,
         category_trends=category_trends,
         profile=profile,
-        profile_max=profile_max,
-        partners=partner_performance(session, filters) if audience is not Audience.PUBLIC else [],
-        said_did=you_said_we_did(session, filters, audience=audience, min_count=min_count),
-        crimes=sum(crimes.values()),
-        crime_months=crime_window,
-        point_count=point_count,
-        points_allowed=audience is Audience.BOARD and point_count < point_limit,
-        withheld=withheld,
+        profile_max=max((c.value or 0 for row in profile for c in row), default=0),
         notes=notes,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -109,55 +109,105 @@ def legend_css():
     return response
 
 
+TABS = (
+    ("board.page", "Map and summary"),
+    ("board.trends", "Trends"),
+    ("board.partners", "Partner performance"),
+    ("board.said_did", "You said, we did"),
+)
+
+
+def _tab(template: str, title: str, build: Callable[[board.BoardFilters], dict[str, Any]]):
+    """Parse the filters and render one tab of the board; bad filters are shown by name."""
+    options = board.filter_options(db())
+    context: dict[str, Any] = {
+        "tab_title": title,
+        "tabs": TABS,
+        "options": options,
+        "periods": list(board.Period),
+        "times": list(board.TimeOfDay),
+        "audience": board.audience_for(current_user()).value,
+        "assets": maps.asset_urls(lambda p: url_for("static", filename=p)),
+        "queued": request.args.get("queued") == "1",
+        "published": request.args.get("published") == "1",
+    }
+    try:
+        filters = board.parse_filters(request.args, today=_today(), **options.values())
+    except InvalidInput as invalid:
+        context |= {"errors": invalid.field_errors, "form": request.args.to_dict()}
+        return render_template(template, **context), 422
+    context |= {"errors": {}, "form": filters.query_args(), **build(filters)}
+    return render_template(template, **context)
+
+
 @bp.get("/board")
 @login_required
 def page():
-    """The board: map, filters, trends, performance and "you said, we did"."""
-    try:
-        filters, options = _filters()
-    except InvalidInput as invalid:
-        options = board.filter_options(db())
-        return (
-            render_template(
-                "board/page.html",
-                errors=invalid.field_errors,
-                form=request.args,
-                options=options,
-                dashboard=None,
-                assets=maps.asset_urls(lambda p: url_for("static", filename=p)),
-                periods=list(board.Period),
-                times=list(board.TimeOfDay),
-            ),
-            422,
+    """The board's map with the stored hot spots, and reports by ward and category."""
+
+    def build(filters: board.BoardFilters) -> dict[str, Any]:
+        settings = services().settings
+        overview = board.overview(
+            db(),
+            current_user(),
+            filters,
+            min_count=settings.board_min_count,
+            point_limit=settings.board_point_limit,
         )
-    settings = services().settings
-    dashboard = board.dashboard(
-        db(),
-        current_user(),
-        filters,
-        min_count=settings.board_min_count,
-        point_limit=settings.board_point_limit,
+        hot = board.top_hotspots(
+            db(), current_user(), overview.run, min_count=settings.board_min_count, filters=filters
+        )
+        return {
+            "overview": overview,
+            "hot": hot,
+            "urls": _map_urls(filters),
+            "legend": maps.HOTSPOT_COLOURS,
+            "legend_labels": maps.HOTSPOT_LABELS,
+            "emerging_colours": maps.EMERGING_COLOURS,
+            "area_links": _area_links(filters, board.filter_options(db())),
+        }
+
+    return _tab("board/page.html", "Map and summary", build)
+
+
+@bp.get("/board/trends")
+@login_required
+def trends():
+    """Reports per month by category and ward, and by day of the week and hour."""
+    min_count = services().settings.board_min_count
+    return _tab(
+        "board/trends.html",
+        "Trends",
+        lambda filters: {
+            "trend_view": board.trends(db(), current_user(), filters, min_count=min_count)
+        },
     )
-    hot = board.top_hotspots(
-        db(), current_user(), dashboard.run, min_count=settings.board_min_count, filters=filters
+
+
+@bp.get("/board/partners")
+@login_required
+def partners():
+    """How each partner responds against its service levels."""
+    return _tab(
+        "board/partners.html",
+        "Partner performance",
+        lambda filters: {"partners": board.partner_performance(db(), filters)},
     )
-    return render_template(
-        "board/page.html",
-        errors={},
-        form=filters.query_args(),
-        options=options,
-        dashboard=dashboard,
-        hot=hot,
-        urls=_map_urls(filters),
-        assets=maps.asset_urls(lambda p: url_for("static", filename=p)),
-        periods=list(board.Period),
-        times=list(board.TimeOfDay),
-        legend=maps.HOTSPOT_COLOURS,
-        legend_labels=maps.HOTSPOT_LABELS,
-        emerging_colours=maps.EMERGING_COLOURS,
-        area_links=_area_links(filters, options),
-        queued=request.args.get("queued") == "1",
-        published=request.args.get("published") == "1",
+
+
+@bp.get("/board/you-said-we-did")
+@login_required
+def said_did():
+    """What residents reported per ward and what was done; the board can publish it."""
+    min_count = services().settings.board_min_count
+    audience = board.audience_for(current_user())
+    return _tab(
+        "board/said_did.html",
+        "You said, we did",
+        lambda filters: {
+            "entries": board.you_said_we_did(db(), filters, audience=audience, min_count=min_count),
+            "min_count": min_count,
+        },
     )
 
 
@@ -223,7 +273,7 @@ def publish():
     session = db()
     board.publish_you_said_we_did(session, current_user(), filters, **_settings())
     session.commit()
-    return redirect(url_for("board.page", **filters.query_args(), published="1"), code=303)
+    return redirect(url_for("board.said_did", **filters.query_args(), published="1"), code=303)
 
 
 @bp.get("/you-said-we-did")
@@ -236,23 +286,23 @@ def published():
 @bp.get("/board/pack")
 @login_required
 def pack():
-    """The board pack: the same board on A4, for printing or saving as PDF."""
+    """The board pack: the whole board on A4, for printing or saving as PDF."""
     filters, options = _filters()
     settings = services().settings
-    dashboard = board.dashboard(
-        db(),
-        current_user(),
-        filters,
-        min_count=settings.board_min_count,
-        point_limit=settings.board_point_limit,
-    )
-    hot = board.top_hotspots(
-        db(), current_user(), dashboard.run, min_count=settings.board_min_count, filters=filters
+    user = current_user()
+    min_count = settings.board_min_count
+    overview = board.overview(
+        db(), user, filters, min_count=min_count, point_limit=settings.board_point_limit
     )
     return render_template(
         "board/pack.html",
-        dashboard=dashboard,
-        hot=hot,
+        overview=overview,
+        trend_view=board.trends(db(), user, filters, min_count=min_count),
+        partners=board.partner_performance(db(), filters),
+        entries=board.you_said_we_did(
+            db(), filters, audience=board.audience_for(user), min_count=min_count
+        ),
+        hot=board.top_hotspots(db(), user, overview.run, min_count=min_count, filters=filters),
         options=options,
         urls=_map_urls(filters),
         assets=maps.asset_urls(lambda p: url_for("static", filename=p)),

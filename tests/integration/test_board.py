@@ -73,8 +73,12 @@ def test_partners_see_the_aggregate_board_but_not_points_or_report_rows(sign_in,
     page = partner.get("/board")
     assert page.status_code == 200
     assert "partners' view" in page.text
-    assert "Publish this for residents" not in page.text
     assert "Compute hot spots" not in page.text
+    said_did = partner.get("/board/you-said-we-did")
+    assert said_did.status_code == 200
+    assert "Publish this for residents" not in said_did.text
+    assert partner.get("/board/partners").status_code == 200
+    assert partner.get("/board/trends").status_code == 200
     script = partner.get("/board/map.js").text
     assert "Hot and cold spots" in script
     assert "Reports (points)" not in script
@@ -89,6 +93,7 @@ def test_the_board_sees_points_exports_and_may_compute_runs(sign_in, catford_clu
     page = member.get("/board")
     assert page.status_code == 200
     assert "Compute hot spots for these filters" in page.text
+    assert "Publish this for residents" in member.get("/board/you-said-we-did").text
     assert "Reports (points)" in member.get("/board/map.js").text
     assert member.get("/board/reports.csv").status_code == 200
 
@@ -217,7 +222,8 @@ def test_small_sensitive_counts_are_withheld_outside_the_board(sign_in, sensitiv
         r'id="category-table".*?Harassment of women and girls</th>(.*?)</tr>', page, re.S
     )
     assert category and "withheld" in category.group(1)
-    trend = re.search(r"Harassment of women and girls</th>(.*?)</tr>", page, re.S)
+    trends_page = partner.get("/board/trends").text
+    trend = re.search(r"Harassment of women and girls</th>(.*?)</tr>", trends_page, re.S)
     assert trend and "withheld" in trend.group(1)
     assert "2" not in re.sub(r"<[^>]+>", "", trend.group(1))
 
@@ -356,10 +362,13 @@ def test_hotspot_cell_exports_are_valid(sign_in, catford_cluster):
     ],
 )
 def test_bad_filters_are_named_next_to_their_field(sign_in, query, field, message):
-    page = sign_in(Role.BOARD).get(f"/board?{query}")
+    member = sign_in(Role.BOARD)
+    page = member.get(f"/board?{query}")
     assert page.status_code == 422
     assert f'id="filter-{field}-error"' in page.text
     assert message in page.text
+    for tab in ("/board/trends", "/board/partners", "/board/you-said-we-did"):
+        assert member.get(f"{tab}?{query}").status_code == 422
 
 
 def test_bad_filters_on_exports_are_a_clear_422(sign_in):
@@ -414,8 +423,8 @@ def test_partner_performance_counts_breaches_against_the_sla(sign_in, db_session
     assert highways.resolved_in_time == 3
     assert highways.resolve_breaches == 2  # still open 40 days after a 20-day target
     assert highways.median_hours_to_acknowledge == pytest.approx(10)
-    page = sign_in(Role.BOARD).get("/board")
-    assert "Lewisham Council Highways" in page.text
+    page = sign_in(Role.BOARD).get("/board/partners")
+    assert re.search(r"Lewisham Council Highways</th><td class=\"n\">5</td>", page.text)
 
 
 # ------------------------------------------------------------------------ recorded crime
@@ -447,3 +456,19 @@ def test_recorded_crime_is_set_beside_the_period_with_the_months_named(sign_in, 
         r'<th scope="row">Rushey Green</th>(?:<td[^>]*>[^<]*</td>){3}<td class="n">2</td>',
         page.text,
     )
+
+
+def test_trends_count_reports_by_month_and_by_london_day_and_hour(sign_in, db_session):
+    local = datetime.combine(TODAY - timedelta(days=10), datetime.min.time()).replace(
+        hour=21, minute=30, tzinfo=board.LONDON
+    )
+    add_reports(db_session, "graffiti-vandalism", around(CATFORD, 4), when=local.astimezone(UTC))
+    view = board.trends(db_session, None, board.default_filters(TODAY), min_count=5)
+    month = view.months.index(local.date().replace(day=1))
+    graffiti = next(t for t in view.category_trends if t.name.startswith("Graffiti"))
+    assert graffiti.counts[month].value == 4
+    assert sum(c.value or 0 for c in graffiti.counts) == 4
+    assert view.profile[local.weekday()][21].value == 4
+    assert view.profile_level(view.profile[local.weekday()][21]) == 5
+    page = sign_in(Role.BOARD).get("/board/trends")
+    assert 'class="n level-5">4</td>' in page.text
