@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from safer_streets.db import Base
 
@@ -290,6 +291,93 @@ class ReportEvent(Base):
 
     report: Mapped[Report] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+
+
+# --------------------------------------------------------------------------------------------
+# API clients (Open311 and the JSON API): keys issued by admins, and what each key did.
+# --------------------------------------------------------------------------------------------
+
+
+class ApiClient(Base):
+    """An app or partner system holding an API key; only a hash of the key is stored."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    # The key's first characters, stored in clear so a key can be found without scanning.
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    partner: Mapped[Partner | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        """False once revoked."""
+        return self.revoked_at is None
+
+
+# Columns the API adds to reports and their events, declared here so this block merges whole
+# (SQLAlchemy's declarative classes accept attributes added after the class statement).
+Report.api_client_id = mapped_column(ForeignKey("api_client.id"), index=True)
+Report.api_client = relationship(ApiClient, foreign_keys=[Report.api_client_id])
+# Open311 fields with no home elsewhere: the client's photo link and the reporter's name and
+# phone (private, like contact_email), and the token Open311 clients may hold for the report.
+Report.media_url = mapped_column(String(2048))
+Report.contact_name = mapped_column(String(200))
+Report.contact_phone = mapped_column(String(40))
+Report.open311_token = mapped_column(String(40), unique=True)
+ReportEvent.api_client_id = mapped_column(ForeignKey("api_client.id"))
+ReportEvent.api_client = relationship(ApiClient, foreign_keys=[ReportEvent.api_client_id])
+# Open311 clients read updates by time window (GET servicerequestupdates).
+Index("ix_report_event_at", ReportEvent.__table__.c.at)
+# --- Resident reporting: photos and support (+1) ---------------------------------------------
+
+
+class ReportPhoto(Base):
+    """A report's photo as re-encoded here, with no metadata; the upload itself is never kept."""
+
+    __tablename__ = "report_photo"
+    __table_args__ = (
+        CheckConstraint("content_type IN ('image/jpeg', 'image/webp')", name="photo_content_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One photo per report, as residents are asked for "a photo".
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    # Deferred: listing reports or checking a photo exists never loads the bytes.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A partner may hide a photo from the public (a face, a number plate); partners still see it.
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    report: Mapped[Report] = relationship(backref=backref("photo", uselist=False))
+
+
+class ReportSupport(Base):
+    """A resident adding their voice to an open report instead of making a duplicate."""
+
+    __tablename__ = "report_support"
+    __table_args__ = (UniqueConstraint("report_id", "key_hash", name="support_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    # A hash of the form's one-time id (or an API client's Idempotency-Key): a double tap or a
+    # resubmitted page counts once, and nothing identifying the supporter is kept.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 # --- Safety board: hotspot runs, recorded crime, published summaries ---------------------------

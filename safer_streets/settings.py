@@ -36,6 +36,8 @@ class Settings:
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
     sweep_every_seconds: int = 15
+    # How long an unacknowledged task stays invisible before Redis hands it to another worker.
+    visibility_timeout_seconds: int = 300
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
@@ -46,6 +48,11 @@ class Settings:
     hotspot_seed: int = 20260101
     board_min_count: int = 5
     board_point_limit: int = 50_000
+    # Per API key (or per address without one), in Flask-Limiter's notation.
+    api_write_rate_limit: str = "60 per minute"
+    api_read_rate_limit: str = "600 per minute"
+    # Map tiles for the resident's report map; pages stay usable when tiles cannot load.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,7 +1,7 @@
 """Safety board: hotspot runs, recorded crime, published summaries
 
 Revision ID: 0005
-Revises: 0002b
+Revises: 0007
 Create Date: 2026-11-24 08:37:23.116262
 """
 
@@ -13,7 +13,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
-down_revision: str | None = "0002b"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
