@@ -472,3 +472,33 @@ def test_trends_count_reports_by_month_and_by_london_day_and_hour(sign_in, db_se
     assert view.profile_level(view.profile[local.weekday()][21]) == 5
     page = sign_in(Role.BOARD).get("/board/trends")
     assert 'class="n level-5">4</td>' in page.text
+
+
+def test_report_points_are_offered_only_below_the_point_limit(settings, db_session, redis_client):
+    from sqlalchemy.orm import sessionmaker
+
+    from safer_streets.app import create_app
+
+    add_reports(db_session, "fly-tipping", around(CATFORD, 4))
+    accounts.create_user(
+        db_session, email="limit@board.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
+    )
+    factory = sessionmaker(
+        bind=db_session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+
+    def client_with_limit(limit: int):
+        app = create_app(replace(settings, board_point_limit=limit), session_factory=factory)
+        app.config["WTF_CSRF_ENABLED"] = False
+        client = app.test_client()
+        login(client, "limit@board.test")
+        return client
+
+    few = client_with_limit(5)
+    assert "Reports (points)" in few.get("/board/map.js").text
+    assert "tick “Reports (points)”" in few.get("/board").text
+    many = client_with_limit(4)
+    assert "Reports (points)" not in many.get("/board/map.js").text
+    assert "too many to draw one by one" in many.get("/board").text
