@@ -1159,8 +1159,8 @@ POPULATION_NOTE = (
 
 def _withheld_note(min_count: int) -> str:
     return (
-        f"Counts of harassment and weapons reports below {min_count} are withheld, and totals "
-        "marked * leave them out."
+        f"Counts of harassment and weapons reports below {min_count} are withheld (shown as c), "
+        "and totals marked * leave them out."
     )
 
 
