@@ -39,9 +39,11 @@ __all__ = [
     "AreaZoomControl",
     "BoardLayers",
     "RemotePoints",
+    "asset_urls",
     "board_map",
     "class_breaks",
     "map_script",
+    "merge_density_bands",
 ]
 
 # Folium's own names for its default assets, pointed at the vendored copies (paths relative

@@ -430,7 +430,9 @@ class HotspotCell(Base):
     count: Mapped[int] = mapped_column(Integer)
     z: Mapped[float] = mapped_column(Float)
     p: Mapped[float] = mapped_column(Float)
+    # The tie-aware two-sided permutation p-value (``p_sim_two_sided`` in geo.hotspots).
     p_sim: Mapped[float | None] = mapped_column(Float)
+    # Benjamini-Hochberg adjusted p-value of the p-values the label was decided on.
     q: Mapped[float] = mapped_column(Float)
     gi_bin: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(16))
