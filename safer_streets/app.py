@@ -52,6 +52,7 @@ def create_app(
 
     from safer_streets.api.admin_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
+    from safer_streets.dashboards.views import bp as board_bp
     from safer_streets.open311 import views as open311_views
     from safer_streets.public.api import bp as resident_api_bp
     from safer_streets.public.views import bp as public_bp
@@ -68,6 +69,7 @@ def create_app(
         open311_views.bp,
         api_admin_bp,
         resident_api_bp,
+        board_bp,
     ):
         app.register_blueprint(blueprint)
     return app
