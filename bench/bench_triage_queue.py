@@ -10,9 +10,8 @@ rendered through the Flask test client, so the time is the whole server side: fi
 scoping, counts per status, one page of rows, the map points and the template.
 
 The named baseline, "without the triage indexes", is measured in the same run on the same
-data and code with this change's indexes dropped (``ix_report_owner_created``,
-``ix_report_ward_created``, ``ix_report_category_created``, ``ix_report_open_due``,
-``ix_report_location_geography``): what the plans cost without them.
+data and code with the triage indexes dropped (``ix_report_owner_created``,
+``ix_report_ward_created``, ``ix_report_open_due``): what the plans cost without them.
 
 The export is timed once per user, with the peak Python memory (tracemalloc) while the whole
 CSV streams, to show it stays flat however many rows there are.
@@ -62,9 +61,7 @@ USERS = {
 OUR_INDEXES = (
     "ix_report_owner_created",
     "ix_report_ward_created",
-    "ix_report_category_created",
     "ix_report_open_due",
-    "ix_report_location_geography",
 )
 
 LOAD_REPORTS = """

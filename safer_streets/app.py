@@ -9,9 +9,9 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo.wards import Borough
-from safer_streets import ratelimit, web
+from safer_streets import i18n, limits, security, static_delivery, web
 from safer_streets.db import make_engine, make_session_factory
+from safer_streets.reports import Places
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import TaskQueue, make_celery
 
@@ -41,19 +41,39 @@ def create_app(
         settings=settings,
         session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
         task_queue=task_queue or TaskQueue(make_celery(settings)),
-        borough=Borough.from_geojson(),
+        places=Places.default(),
     )
     csrf.init_app(app)
     web.init_app(app)
-    ratelimit.init_app(app, settings)
+    limits.init_app(app, settings)
+    i18n.init_app(app)
+    static_delivery.init_app(app)
+    security.init_app(app, settings)
 
     from safer_streets.account.views import bp as account_bp
+    from safer_streets.api.admin_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
+    from safer_streets.dashboards.views import bp as board_bp
+    from safer_streets.open311 import views as open311_views
+    from safer_streets.public.api import bp as resident_api_bp
     from safer_streets.public.views import bp as public_bp
     from safer_streets.team.views import bp as team_bp
     from safer_streets.triage.views import bp as triage_bp
 
     csrf.exempt(api_bp)
-    for blueprint in (public_bp, triage_bp, api_bp, account_bp, team_bp):
+    csrf.exempt(open311_views.bp)
+    open311_views.init_app(app)
+    csrf.exempt(resident_api_bp)
+    for blueprint in (
+        public_bp,
+        triage_bp,
+        api_bp,
+        open311_views.bp,
+        api_admin_bp,
+        resident_api_bp,
+        board_bp,
+        account_bp,
+        team_bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
-from sqlalchemy import func, select
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo.wards import WARDS_FILE, WardIndex
-from safer_streets import accounts, casework, migrate, reports, seed
+from geo import DATA_DIR, hotspots
+from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
+from safer_streets import accounts, api_keys, board, casework, migrate, police, seed
+from safer_streets import demo as demo_data
 from safer_streets.app import create_app
 from safer_streets.db import session_scope
-from safer_streets.errors import InvalidInput
-from safer_streets.models import Report, Role, User
+from safer_streets.errors import InvalidInput, NotFound
+from safer_streets.models import Role, User, Ward
 from safer_streets.web import Services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
@@ -31,28 +35,24 @@ DEMO_USERS = (
     ("admin@demo.safer-streets.test", None, Role.ADMIN),
     ("snt.rushey-green.lead@demo.safer-streets.test", "met-snt-rushey-green", Role.PARTNER_ADMIN),
 )
-# A morning's reports in Catford and Lewisham town centres, so the queues have work in them.
-DEMO_REPORTS = (
-    ("drug-dealing", 51.4452, -0.0207, "Dealing outside the shops on Catford Broadway, evenings"),
-    ("feeling-unsafe", 51.4448, -0.0215, "The path behind the library is dark; people hang about"),
-    ("street-lighting", 51.4460, -0.0199, "Two street lights out by the bus stop on Rushey Green"),
-    ("anti-social-behaviour", 51.4440, -0.0190, "Groups drinking and shouting late at night"),
-    ("dangerous-road", 51.4458, -0.0185, "Cars jump the lights at the crossing by the theatre"),
-    ("fly-tipping", 51.4620, -0.0130, "Mattresses dumped by the station entrance"),
-    ("harassment", 51.4610, -0.0110, "Women followed and shouted at near the shopping centre"),
-    ("drug-dealing", 51.4625, -0.0125, "Dealing in the alley beside the market"),
-)
+# Replies the Rushey Green team keeps ready (created by its partner admin, once).
 DEMO_TEMPLATES = (
-    (
-        "Patrol arranged",
-        "Officers will patrol the area over the next week. Thank you for telling us.",
-    ),
+    ("Patrol arranged", "Officers will patrol the area this week. Thank you for telling us."),
     ("Passed to the council", "This is a council matter, so we have passed it to the right team."),
 )
 
 
+POLICE_SAMPLE = DATA_DIR / "lewisham_burglary_2022-03_to_2025-02.csv"
+DEMO_REPORTS = 3000
+
+
 def _services() -> Services:
     return current_app.extensions["safer_streets"]
+
+
+def _ward_index(session: Session) -> WardIndex:
+    wards = session.scalars(select(Ward).where(Ward.active)).all()
+    return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
@@ -91,7 +91,7 @@ def wards_load(path: Path | None, generation: int) -> None:
 
 @main.group("areas")
 def areas_group() -> None:
-    """Named areas such as town centres."""
+    """Named areas of interest (town centres)."""
 
 
 @areas_group.command("load")
@@ -99,9 +99,9 @@ def areas_group() -> None:
     "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=False
 )
 def areas_load(path: Path | None) -> None:
-    """Load area boundaries (the Lewisham town centres by default)."""
+    """Load the town centres (the shipped GLA boundaries by default)."""
     with session_scope(_services().session_factory) as session:
-        count = seed.load_areas(session, path)
+        count = seed.load_areas(session, path or seed.TOWN_CENTRES_FILE)
     click.echo(f"Loaded {count} areas.")
 
 
@@ -146,9 +146,78 @@ def users_create(email: str, partner_slug: str | None, role: str, name: str, pas
         raise SystemExit(1) from None
 
 
+@main.group("api-keys")
+def api_keys_group() -> None:
+    """API keys for Open311 and JSON API clients."""
+
+
+@api_keys_group.command("create")
+@click.argument("name")
+@click.option("--partner", "partner_slug", help="Partner the client acts for, e.g. tfl.")
+def api_keys_create(name: str, partner_slug: str | None) -> None:
+    """Issue a key to a client and print it (shown only this once)."""
+    try:
+        with session_scope(_services().session_factory) as session:
+            issued = api_keys.create_client(
+                session, name=name, partner_slug=partner_slug, actor=None
+            )
+            partner = f" acting for {issued.client.partner.slug}" if issued.client.partner else ""
+            click.echo(f"Created API client {issued.client.id} ({issued.client.name}){partner}.")
+            click.echo("Key (shown only now; store it safely):")
+            click.echo(issued.key)
+    except InvalidInput as invalid:
+        for field, message in invalid.field_errors.items():
+            click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+@api_keys_group.command("list")
+def api_keys_list() -> None:
+    """Every API client: id, key prefix, partner, last use and state."""
+    with session_scope(_services().session_factory) as session:
+        clients = api_keys.list_clients(session, actor=None)
+        if not clients:
+            click.echo("No API clients.")
+        for client in clients:
+            used = (
+                client.last_used_at.isoformat(timespec="seconds")
+                if client.last_used_at
+                else "never"
+            )
+            state = f"revoked {client.revoked_at:%Y-%m-%d}" if client.revoked_at else "active"
+            partner = client.partner.slug if client.partner else "-"
+            click.echo(
+                f"{client.id:>4}  ssk_{client.key_prefix}_…  {client.name:30} {partner:30} "
+                f"last used {used:25} {state}"
+            )
+
+
+@api_keys_group.command("revoke")
+@click.argument("client_id", type=int)
+def api_keys_revoke(client_id: int) -> None:
+    """Revoke a client's key at once."""
+    try:
+        with session_scope(_services().session_factory) as session:
+            client = api_keys.revoke_client(session, client_id, actor=None)
+            click.echo(f"Revoked the key of API client {client.id} ({client.name}).")
+    except NotFound as missing:
+        click.echo(missing.message, err=True)
+        raise SystemExit(1) from None
+
+
 @main.command("demo")
-def demo() -> None:
-    """Create demo partner logins (skipping any that exist) and print them."""
+@click.option(
+    "--reports",
+    "report_count",
+    default=0,
+    show_default=True,
+    help="Also generate this many demo reports (source 'demo') and compute hotspot runs.",
+)
+@click.option("--replace", is_flag=True, help="Delete earlier demo reports first.")
+@click.option("--seed", "random_seed", type=int, help="Random seed, for a repeatable demo.")
+def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
+    """Create demo partner logins (skipping any that exist) and print them; optionally demo
+    reports for the board."""
     with session_scope(_services().session_factory) as session:
         for email, partner_slug, role in DEMO_USERS:
             try:
@@ -162,39 +231,119 @@ def demo() -> None:
                     )
             except InvalidInput:
                 pass  # already there from an earlier run
-        _demo_reports(session)
+        lead = session.scalar(select(User).where(User.email == DEMO_USERS[-1][0]))
+        if not casework.templates_for(session, lead):
+            for title, body in DEMO_TEMPLATES:
+                casework.save_template(session, lead, None, title, body)
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, partner_slug, role in DEMO_USERS:
         click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
-
-
-def _demo_reports(session: Session) -> None:
-    """Routed sample reports and response templates, the first time only."""
-    if session.scalar(select(func.count()).select_from(Report)):
+    if report_count <= 0:
         return
-    wards = WardIndex.from_geojson()
-    for category, lat, lon, description in DEMO_REPORTS:
-        submission = reports.parse_submission(
-            {"category": category, "lat": lat, "lon": lon, "description": description}
+    with session_scope(_services().session_factory) as session:
+        if replace:
+            removed = demo_data.remove_demo_reports(session)
+            click.echo(f"Removed {removed:,} earlier demo reports.")
+        summary = demo_data.generate_demo_reports(
+            session,
+            count=report_count,
+            wards=_ward_index(session),
+            borough=Borough.from_geojson(),
+            seed=random_seed,
         )
-        report, _ = reports.submit_report(
-            session, submission, borough=_services().borough, source="demo"
+    if summary.created:
+        click.echo(f"Created {summary.created:,} demo reports (source 'demo', marked [Demo]).")
+        _compute_nightly_runs(force=True)
+    else:
+        click.echo(
+            f"{summary.existing:,} demo reports exist already; use --replace to make new ones."
         )
-        reports.process_report(session, report.id, wards)
-    lead = session.scalar(select(User).where(User.email == DEMO_USERS[-1][0]))
-    for title, body in DEMO_TEMPLATES:
-        casework.save_template(session, lead, None, title, body)
-    click.echo(f"Created {len(DEMO_REPORTS)} demo reports, routed to their partners.")
+
+
+@main.group("hotspots")
+def hotspots_group() -> None:
+    """The board's hotspot runs."""
+
+
+def _compute_nightly_runs(*, force: bool = False) -> None:
+    settings = _services().settings
+    factory = _services().session_factory
+    with session_scope(factory) as session:
+        board.schedule_nightly_runs(
+            session,
+            today=datetime.now(UTC).astimezone(board.LONDON).date(),
+            permutations=settings.hotspot_permutations,
+            seed=settings.hotspot_seed,
+            force=force,
+        )
+        ids = board.queued_run_ids(session)
+    study_area = hotspots.read_boundary()
+    for run_id in ids:
+        with session_scope(factory) as session:
+            board.compute_run(session, run_id, study_area=study_area)
+    click.echo(f"Computed {len(ids)} hotspot runs (all categories, after dark, each category).")
+
+
+@hotspots_group.command("compute")
+def hotspots_compute() -> None:
+    """Compute tonight's runs (and any queued ones) now, here rather than in the worker."""
+    _compute_nightly_runs()
+
+
+@main.group("police")
+def police_group() -> None:
+    """Recorded crime from data.police.uk."""
+
+
+@police_group.command("import")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def police_import(paths: tuple[Path, ...]) -> None:
+    """Import data.police.uk street-level CSV files (any crime type); safe to repeat."""
+    factory = _services().session_factory
+    with session_scope(factory) as session:
+        places = police.CrimePlaces(Borough.from_geojson().geometry, _ward_index(session))
+    failed = False
+    for path in paths:
+        try:
+            with session_scope(factory) as session, path.open(newline="", encoding="utf-8") as f:
+                summary = police.import_street_csv(
+                    session,
+                    f,
+                    name=path.name,
+                    places=places,
+                    progress=lambda n, name=path.name: click.echo(f"{name}: {n:,} rows read…"),
+                )
+        except police.PoliceFileError as error:
+            click.echo(f"{path.name}: {error}", err=True)
+            failed = True
+            continue
+        except UnicodeDecodeError:
+            click.echo(f"{path.name}: not a UTF-8 text file", err=True)
+            failed = True
+            continue
+        for line in summary.report_lines():
+            click.echo(line)
+    if failed:
+        raise SystemExit(1)
 
 
 @main.command("bootstrap")
-@click.option("--demo/--no-demo", "with_demo", default=False, help="Also create demo logins.")
+@click.option(
+    "--demo/--no-demo",
+    "with_demo",
+    default=False,
+    help="Also create demo logins and demo reports with hotspot runs for the board.",
+)
 @click.pass_context
 def bootstrap(ctx: click.Context, with_demo: bool) -> None:
-    """Migrate, load the wards and seed: everything a fresh database needs."""
+    """Migrate, load wards, areas, seed and recorded crime: everything a fresh database needs."""
     ctx.invoke(db_upgrade)
     ctx.invoke(wards_load, path=None, generation=2022)
-    ctx.invoke(seed_command)
     ctx.invoke(areas_load, path=None)
+    ctx.invoke(seed_command)
+    # Recorded burglary for the board's comparison layer (re-importing changes nothing).
+    ctx.invoke(police_import, paths=(POLICE_SAMPLE,))
     if with_demo:
-        ctx.invoke(demo)
+        ctx.invoke(demo, report_count=DEMO_REPORTS, replace=False, random_seed=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -11,12 +11,14 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -25,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from safer_streets.db import Base
 
@@ -98,6 +100,18 @@ class Ward(Base):
     slug: Mapped[str] = mapped_column(String(100))
     generation: Mapped[int] = mapped_column(Integer, default=2022)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+
+
+class Area(Base):
+    """A named area of interest: a town centre, an estate, a transport hub."""
+
+    __tablename__ = "area"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
 
 
@@ -187,6 +201,12 @@ class Report(Base):
         Index("ix_report_owner_status", "owner_partner_id", "status"),
         Index("ix_report_status_created", "status", "created_at"),
         Index("ix_report_created_at", "created_at"),
+        # Distances in metres on the sphere use this index (nearby reports, duplicates).
+        Index(
+            "ix_report_location_geography",
+            text("(location::geography)"),
+            postgresql_using="gist",
+        ),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
     )
 
@@ -274,7 +294,199 @@ class ReportEvent(Base):
     actor: Mapped[User | None] = relationship()
 
 
-# ---- Partner triage: account security, areas, SLAs, response templates, email outbox ----
+# --------------------------------------------------------------------------------------------
+# API clients (Open311 and the JSON API): keys issued by admins, and what each key did.
+# --------------------------------------------------------------------------------------------
+
+
+class ApiClient(Base):
+    """An app or partner system holding an API key; only a hash of the key is stored."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    # The key's first characters, stored in clear so a key can be found without scanning.
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    partner: Mapped[Partner | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        """False once revoked."""
+        return self.revoked_at is None
+
+
+# Columns the API adds to reports and their events, declared here so this block merges whole
+# (SQLAlchemy's declarative classes accept attributes added after the class statement).
+Report.api_client_id = mapped_column(ForeignKey("api_client.id"), index=True)
+Report.api_client = relationship(ApiClient, foreign_keys=[Report.api_client_id])
+# Open311 fields with no home elsewhere: the client's photo link and the reporter's name and
+# phone (private, like contact_email), and the token Open311 clients may hold for the report.
+Report.media_url = mapped_column(String(2048))
+Report.contact_name = mapped_column(String(200))
+Report.contact_phone = mapped_column(String(40))
+Report.open311_token = mapped_column(String(40), unique=True)
+ReportEvent.api_client_id = mapped_column(ForeignKey("api_client.id"))
+ReportEvent.api_client = relationship(ApiClient, foreign_keys=[ReportEvent.api_client_id])
+# Open311 clients read updates by time window (GET servicerequestupdates).
+Index("ix_report_event_at", ReportEvent.__table__.c.at)
+# --- Resident reporting: photos and support (+1) ---------------------------------------------
+
+
+class ReportPhoto(Base):
+    """A report's photo as re-encoded here, with no metadata; the upload itself is never kept."""
+
+    __tablename__ = "report_photo"
+    __table_args__ = (
+        CheckConstraint("content_type IN ('image/jpeg', 'image/webp')", name="photo_content_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One photo per report, as residents are asked for "a photo".
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    # Deferred: listing reports or checking a photo exists never loads the bytes.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A partner may hide a photo from the public (a face, a number plate); partners still see it.
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    report: Mapped[Report] = relationship(backref=backref("photo", uselist=False))
+
+
+class ReportSupport(Base):
+    """A resident adding their voice to an open report instead of making a duplicate."""
+
+    __tablename__ = "report_support"
+    __table_args__ = (UniqueConstraint("report_id", "key_hash", name="support_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    # A hash of the form's one-time id (or an API client's Idempotency-Key): a double tap or a
+    # resubmitted page counts once, and nothing identifying the supporter is kept.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# --- Safety board: hotspot runs, recorded crime, published summaries ---------------------------
+
+
+class RunStatus(enum.StrEnum):
+    """Where a hotspot run is: the board reads only ``done`` runs."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class HotspotRun(Base):
+    """One computation of hotspots over a filtered set of reports, with how it was made."""
+
+    __tablename__ = "hotspot_run"
+    __table_args__ = (Index("ix_hotspot_run_lookup", "parameters_key", "status", "computed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[RunStatus] = mapped_column(
+        _status_enum(RunStatus, "run_status"), default=RunStatus.QUEUED
+    )
+    # Filters (categories, dates, time of day) and method (cell size, neighbourhood,
+    # permutations, seed, bandwidth rule): everything needed to reproduce the run.
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # A digest of the filter part of the parameters: the board finds runs for its filters by it.
+    parameters_key: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    requested_by: Mapped[User | None] = relationship()
+
+
+class HotspotCell(Base):
+    """One analysed grid cell of a run: its count, Gi* statistics, label and density."""
+
+    __tablename__ = "hotspot_cell"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("hotspot_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    iy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ix: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False))
+    count: Mapped[int] = mapped_column(Integer)
+    z: Mapped[float] = mapped_column(Float)
+    p: Mapped[float] = mapped_column(Float)
+    # The tie-aware two-sided permutation p-value (``p_sim_two_sided`` in geo.hotspots).
+    p_sim: Mapped[float | None] = mapped_column(Float)
+    # Benjamini-Hochberg adjusted p-value of the p-values the label was decided on.
+    q: Mapped[float] = mapped_column(Float)
+    gi_bin: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(16))
+    density: Mapped[float] = mapped_column(Float)
+    emerging: Mapped[str | None] = mapped_column(String(16))
+
+
+class PoliceCrime(Base):
+    """A recorded crime from a data.police.uk street-level file (location anonymised)."""
+
+    __tablename__ = "police_crime"
+    __table_args__ = (Index("ix_police_crime_month_type", "month", "crime_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The police Crime ID, or a digest of the row for rows that have none (e.g. ASB).
+    crime_key: Mapped[str] = mapped_column(String(80), unique=True)
+    crime_id: Mapped[str | None] = mapped_column(String(64))
+    month: Mapped[date] = mapped_column(Date)
+    reported_by: Mapped[str] = mapped_column(String(100))
+    falls_within: Mapped[str] = mapped_column(String(100))
+    location: Mapped[Any] = mapped_column(Geometry("POINT", srid=SRID))
+    location_text: Mapped[str] = mapped_column(String(200))
+    lsoa_code: Mapped[str] = mapped_column(String(9))
+    lsoa_name: Mapped[str] = mapped_column(String(100))
+    crime_type: Mapped[str] = mapped_column(String(80))
+    last_outcome: Mapped[str | None] = mapped_column(String(200))
+    context: Mapped[str | None] = mapped_column(Text)
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"), index=True)
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    ward: Mapped[Ward | None] = relationship()
+
+
+class PublishedSummary(Base):
+    """A "you said, we did" summary the board has published for residents."""
+
+    __tablename__ = "published_summary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    published_by: Mapped[User | None] = relationship()
+
+
+# ---- Partner triage: account security, SLAs, response templates, email outbox ------------
 
 
 class UserSecurity(Base):
@@ -291,18 +503,6 @@ class UserSecurity(Base):
     # Sessions signed in before this moment are void (password reset, deactivation).
     sessions_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class Area(Base):
-    """A named area such as a town centre: a queue filter, and shared with area routing."""
-
-    __tablename__ = "area"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(100), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(40))
-    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
 
 
 class PartnerSla(Base):
@@ -397,11 +597,10 @@ class EmailOutbox(Base):
 NEXT_DUE = func.coalesce(
     case((Report.acknowledged_at.is_(None), Report.acknowledge_due_at)), Report.resolve_due_at
 )
-# Queue pages sort a partner's reports by age, open reports by their next deadline;
-# nearby reports are found by distance in metres.
+# Queue pages sort a partner's reports by age (also within a ward) and open reports by their
+# next deadline.
 Index("ix_report_owner_created", Report.owner_partner_id, Report.created_at.desc())
 Index("ix_report_ward_created", Report.ward_id, Report.created_at.desc())
-Index("ix_report_category_created", Report.category_id, Report.created_at.desc())
 Index(
     "ix_report_open_due",
     # NEXT_DUE as PostgreSQL spells it back, so that `alembic check` sees no change.
@@ -411,11 +610,6 @@ Index(
     ),
     Report.id,
     postgresql_where=Report.status.in_(sorted(status.value for status in OPEN_STATUSES)),
-)
-Index(
-    "ix_report_location_geography",
-    func.geography(Report.location),
-    postgresql_using="gist",
 )
 
 # Declared here rather than in Report so that this block stays separate for merging.

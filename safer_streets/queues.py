@@ -15,9 +15,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from geoalchemy2 import Geography
 from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import ColumnElement, Select, and_, case, exists, false, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from safer_streets import sla
@@ -473,8 +486,11 @@ def nearby(session: Session, user: User, report: Report) -> list[Neighbour]:
     if report.location is None:
         return []
     origin = aliased(Report)
-    here = func.geography(select(origin.location).where(origin.id == report.id).scalar_subquery())
-    there = func.geography(Report.location)
+    # Cast as the expression index ix_report_location_geography is written, so it is used.
+    here = cast(
+        select(origin.location).where(origin.id == report.id).scalar_subquery(), Geography()
+    )
+    there = cast(Report.location, Geography())
     window = timedelta(days=RELATED_DAYS)
     related = and_(
         Report.category_id == report.category_id,

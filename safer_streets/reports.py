@@ -6,29 +6,44 @@ import hashlib
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any
 
+from geoalchemy2 import Geography
 from geoalchemy2.shape import from_shape, to_shape
 from pydantic import (
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
+    HttpUrl,
     StringConstraints,
     ValidationError,
     field_validator,
 )
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import Select, cast, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
+from geo.gazetteer import (
+    Candidate,
+    Gazetteer,
+    OutsideBorough,
+    default_gazetteer,
+    is_ambiguous,
+    normalise_postcode,
+    outward_code,
+)
+from geo.hotspots import after_dark
 from geo.wards import Borough, WardIndex
 from safer_streets import notifications, routing, sla
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import (
+    ApiClient,
     Category,
     Report,
     ReportEvent,
@@ -36,6 +51,7 @@ from safer_streets.models import (
     ReportStatus,
     Ward,
 )
+from safer_streets.taxonomy import invalid_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +59,13 @@ logger = logging.getLogger(__name__)
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_PREFIX = "LEW-"
 MAX_DESCRIPTION_CHARS = 4000
+# Below this a typed street or place is not used without a person confirming it.
+CONFIDENT = 0.9
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^\+?[0-9 ()-]{6,40}$")
+]
 
 
 class ReportSubmission(BaseModel):
@@ -53,10 +74,26 @@ class ReportSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     category: str = Field(description="Category slug, e.g. `drug-dealing`.", max_length=80)
-    lat: float = Field(description="Latitude (WGS84).", allow_inf_nan=False)
-    lon: float = Field(description="Longitude (WGS84).", allow_inf_nan=False)
+    lat: float | None = Field(
+        default=None, description="Latitude (WGS84); with `lon`.", allow_inf_nan=False
+    )
+    lon: float | None = Field(
+        default=None, description="Longitude (WGS84); with `lat`.", allow_inf_nan=False
+    )
+    location_text: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A postcode, street or place, when there is no point (e.g. `SE6 4JU`).",
+    )
+    reasons: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Reasons within the category, e.g. `badly-lit` for `feeling-unsafe`.",
+    )
     description: Description = Field(
-        description="What is wrong, in the reporter's words.", min_length=1
+        description="What is wrong, in the reporter's words.",
+        min_length=1,
+        json_schema_extra={"maxLength": MAX_DESCRIPTION_CHARS},
     )
     occurred_at: datetime | None = Field(
         default=None, description="When it happened (ISO 8601 with time zone)."
@@ -65,6 +102,29 @@ class ReportSubmission(BaseModel):
     contact_email: EmailStr | None = Field(
         default=None, description="Where to send updates; never shown publicly."
     )
+    contact_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The reporter's name; seen only by the partner handling the report.",
+    )
+    contact_phone: Phone | None = Field(
+        default=None,
+        description="The reporter's phone number; seen only by the partner handling the report.",
+    )
+    media_url: HttpUrl | None = Field(
+        default=None, max_length=2048, description="Link to a photo of the problem (http or https)."
+    )
+
+    @field_validator(
+        "category", "location_text", "description", "reasons", "contact_name", "contact_phone"
+    )
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
 
     @field_validator("description")
     @classmethod
@@ -98,7 +158,16 @@ _PYDANTIC_MESSAGES = {
     "datetime_parsing": "must be a date and time in ISO 8601 format",
     "datetime_from_date_parsing": "must be a date and time in ISO 8601 format",
     "datetime_type": "must be a date and time in ISO 8601 format",
+    "list_type": "must be a list",
+    "too_long": "has too many items",
+    "url_parsing": "must be an http or https URL",
+    "url_scheme": "must be an http or https URL",
+    "url_type": "must be an http or https URL",
     "value_error": None,
+}
+_FIELD_MESSAGES = {
+    ("contact_email", "value_error"): "must be a valid email address",
+    ("contact_phone", "string_pattern_mismatch"): "must be a phone number",
 }
 
 
@@ -106,24 +175,131 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     """Turn a pydantic error into one plain message per field."""
     errors: dict[str, str] = {}
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
+        # The model is flat: an error inside a list ("reasons", 2) belongs to the list's field.
+        field = str(item["loc"][0]) if item["loc"] else "body"
         message = _PYDANTIC_MESSAGES.get(item["type"], item["msg"])
         if message is None:
             message = item["msg"].removeprefix("Value error, ")
-        if field == "contact_email" and item["type"] == "value_error":
-            message = "must be a valid email address"
+        message = _FIELD_MESSAGES.get((field, item["type"]), message)
         errors.setdefault(field, message)
     return errors
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _location_errors(data: dict[str, Any]) -> dict[str, str]:
+    """A report needs a point, or text to place it by; half a point is a mistake."""
+    has_lat, has_lon = _present(data.get("lat")), _present(data.get("lon"))
+    if has_lat and not has_lon:
+        return {"lon": "is required when lat is given"}
+    if has_lon and not has_lat:
+        return {"lat": "is required when lon is given"}
+    if not has_lat and not _present(data.get("location_text")):
+        return {"location": "give a location: a point on the map, or a postcode, street or place"}
+    return {}
 
 
 def parse_submission(data: Any) -> ReportSubmission:
     """Validate raw input (a JSON object or form fields) or raise ``InvalidInput``."""
     if not isinstance(data, dict):
         raise InvalidInput({"body": "must be a JSON object"})
+    errors: dict[str, str] = {}
     try:
-        return ReportSubmission.model_validate(data)
+        submission = ReportSubmission.model_validate(data)
     except ValidationError as error:
-        raise InvalidInput(field_errors(error)) from None
+        errors = field_errors(error)
+    for field, message in _location_errors(data).items():
+        errors.setdefault(field, message)
+    if errors:
+        raise InvalidInput(errors)
+    return submission
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where things are: the borough outline and the offline gazetteer."""
+
+    borough: Borough
+    gazetteer: Gazetteer
+    outside: OutsideBorough
+
+    @classmethod
+    def default(cls) -> Places:
+        """The shipped Lewisham data, loaded once per process."""
+        return _default_places()
+
+
+@cache
+def _default_places() -> Places:
+    gazetteer = default_gazetteer()
+    return Places(Borough.from_geojson(), gazetteer, OutsideBorough.from_gazetteer(gazetteer))
+
+
+def _place_submission(
+    submission: ReportSubmission, places: Places, *, place_now: bool = False
+) -> tuple[Point | None, str | None, dict[str, str]]:
+    """The point to store (None when the worker must place text) and any location errors.
+
+    With ``place_now`` a street or place is placed here and now, and text that matches nothing
+    or several places is refused instead of being left for the worker and triage.
+    """
+    if submission.lat is not None and submission.lon is not None:
+        try:
+            check_point(submission.lat, submission.lon, places.borough)
+        except PointRejected as rejected:
+            return None, None, {rejected.field: rejected.message}
+        return Point(submission.lon, submission.lat), None, {}
+    text = submission.location_text or ""
+    postcode = normalise_postcode(text)
+    if postcode is None:
+        if place_now:
+            return _place_text_now(text, places)
+        return None, None, {}  # a street or place: the worker geocodes it
+    found = places.gazetteer.lookup_postcode(postcode)
+    if found is not None:
+        return Point(found.lon, found.lat), postcode, {}
+    where = places.outside.where_to_report(postcode)
+    if where:
+        message = f"{postcode} is outside Lewisham, in {where}: please report it to that council"
+    else:
+        message = (
+            f"{postcode} is not a Lewisham postcode: check it, or report to the council "
+            "for that area"
+        )
+    return None, None, {"location_text": message}
+
+
+def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict[str, str]]:
+    candidates = places.gazetteer.search(text)
+    best = _confident(candidates)
+    if best is not None:
+        return Point(best.lon, best.lat), None, {}
+    if len(candidates) > 1 and is_ambiguous(candidates):
+        found = "; ".join(c.label for c in candidates[:3])
+        message = f"{text!r} could be several places ({found}): give a postcode or a point"
+    elif candidates:
+        message = (
+            f"{text!r} is not precise enough (nearest: {candidates[0].label}): give a full "
+            "postcode, a street name or a point"
+        )
+    elif (outward := outward_code(text)) and (where := places.outside.where_to_report(outward)):
+        message = f"{outward} is outside Lewisham, in {where}: please report it to that council"
+    else:
+        message = f"could not find {text!r} in Lewisham: give a postcode, a street name or a point"
+    return None, None, {"location_text": message}
+
+
+def submission_point(submission: ReportSubmission, places: Places) -> tuple[float, float] | None:
+    """The (lon, lat) a submission will be stored at, when known before the worker runs."""
+    point, _postcode, errors = _place_submission(submission, places)
+    return None if point is None or errors else (point.x, point.y)
+
+
+def was_after_dark(occurred_at: datetime | None, submitted_at: datetime) -> bool:
+    """Whether it happened between sunset and sunrise (when not given: when it was reported)."""
+    return bool(after_dark([occurred_at or submitted_at])[0])
 
 
 def fingerprint(submission: ReportSubmission) -> str:
@@ -148,14 +324,20 @@ def submit_report(
     session: Session,
     submission: ReportSubmission,
     *,
-    borough: Borough,
+    places: Places,
     source: str = "web",
     idempotency_key: str | None = None,
+    place_now: bool = False,
+    client: ApiClient | None = None,
+    attribution: dict[str, Any] | None = None,
 ) -> tuple[Report, bool]:
     """Store a new report as ``received`` and return it with whether it was created.
 
-    The same idempotency key with the same submission returns the first report.
-    The caller commits, then enqueues processing: never before the row exists.
+    The same idempotency key with the same submission returns the first report. With
+    ``place_now`` a street or place must be placed at once (see ``_place_submission``). A report
+    made with an API key records its ``client``; ``attribution`` (device or account ids) goes
+    on the ``submitted`` event. The caller commits, then enqueues processing: never before the
+    row exists.
     """
     digest = fingerprint(submission)
     if idempotency_key:
@@ -167,24 +349,32 @@ def submit_report(
     category = session.scalar(select(Category).where(Category.slug == submission.category))
     if category is None:
         errors["category"] = f"unknown category {submission.category!r}"
-    try:
-        check_point(submission.lat, submission.lon, borough)
-    except PointRejected as rejected:
-        errors[rejected.field] = rejected.message
+    elif bad := invalid_reasons(category.slug, submission.reasons):
+        errors["reasons"] = f"not a reason for {category.name.lower()}: {', '.join(bad)}"
+    point, postcode, location_errors = _place_submission(submission, places, place_now=place_now)
+    errors.update(location_errors)
     if errors:
         raise InvalidInput(errors)
 
     report = Report(
         category=category,
         description=submission.description,
-        location=from_shape(Point(submission.lon, submission.lat), srid=4326),
+        location=from_shape(point, srid=4326) if point is not None else None,
+        location_text=submission.location_text,
+        postcode=postcode,
+        reasons=list(dict.fromkeys(submission.reasons)),
         occurred_at=submission.occurred_at,
+        after_dark=was_after_dark(submission.occurred_at, datetime.now(UTC)),
         anonymous=submission.anonymous,
         contact_email=str(submission.contact_email) if submission.contact_email else None,
+        contact_name=submission.contact_name,
+        contact_phone=submission.contact_phone,
+        media_url=str(submission.media_url) if submission.media_url else None,
         status=ReportStatus.RECEIVED,
         source=source,
         idempotency_key=idempotency_key or None,
         request_fingerprint=digest,
+        api_client_id=client.id if client else None,
     )
     for _ in range(5):
         report.reference = new_reference()
@@ -201,7 +391,18 @@ def submit_report(
                     return existing, False
     else:  # pragma: no cover - 5 collisions in a 24-million space
         raise RuntimeError("could not allocate a unique report reference")
-    session.add(ReportEvent(report_id=report.id, kind="submitted", to_status=ReportStatus.RECEIVED))
+    data = dict(attribution or {})
+    if client is not None:
+        data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
+    session.add(
+        ReportEvent(
+            report_id=report.id,
+            kind="submitted",
+            to_status=ReportStatus.RECEIVED,
+            api_client_id=client.id if client else None,
+            data=data,
+        )
+    )
     session.flush()
     return report, True
 
@@ -214,8 +415,45 @@ def get_report(session: Session, reference: str) -> Report:
     return report
 
 
-def process_report(session: Session, report_id: int, wards: WardIndex) -> bool:
-    """Find the report's ward and route it; return False when there was nothing to do.
+def _confident(candidates: list[Candidate]) -> Candidate | None:
+    """The one candidate we may use without asking a person, if there is one."""
+    if candidates and candidates[0].confidence >= CONFIDENT and not is_ambiguous(candidates):
+        return candidates[0]
+    return None
+
+
+def _needs_location(session: Session, report: Report, candidates: list[Candidate]) -> None:
+    """Text we cannot place goes to the fallback triage partner to locate: never lost."""
+    fallback = routing.fallback_partner(routing.rules_for(session, report.category, None))
+    if candidates:
+        found = "; ".join(c.label for c in candidates[:3])
+        why = f"it could be several places ({found})"
+    else:
+        why = "it matches no Lewisham postcode, street or place"
+    reason = (
+        f"We could not place “{report.location_text}” on the map: {why}. "
+        f"{fallback.name} will locate it and route it."
+    )
+    report.owner_partner_id = fallback.id
+    report.routing_reason = reason
+    report.status = ReportStatus.NEEDS_LOCATION
+    report.routed_at = datetime.now(UTC)
+    session.add(
+        ReportEvent(
+            report_id=report.id,
+            kind="needs_location",
+            from_status=ReportStatus.RECEIVED,
+            to_status=ReportStatus.NEEDS_LOCATION,
+            note=reason,
+            data={"owner": fallback.slug, "candidates": [c.label for c in candidates[:5]]},
+        )
+    )
+    session.flush()
+    logger.info("Report %s needs a location", report.reference)
+
+
+def process_report(session: Session, report_id: int, wards: WardIndex, places: Places) -> bool:
+    """Place the report, find its ward and route it; False when there was nothing to do.
 
     Idempotent: the row is locked and only a ``received`` report is processed, so a
     redelivered or re-enqueued task changes nothing the second time.
@@ -223,7 +461,26 @@ def process_report(session: Session, report_id: int, wards: WardIndex) -> bool:
     report = session.scalar(select(Report).where(Report.id == report_id).with_for_update(of=Report))
     if report is None or report.status is not ReportStatus.RECEIVED:
         return False
+    if report.location is None:
+        candidates = places.gazetteer.search(report.location_text or "")
+        best = _confident(candidates)
+        if best is None:
+            _needs_location(session, report, candidates)
+            return True
+        report.location = from_shape(Point(best.lon, best.lat), srid=4326)
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                kind="geocoded",
+                note=f"Placed “{report.location_text}” at {best.label}",
+                data={"kind": best.kind, "confidence": best.confidence},
+            )
+        )
     point = to_shape(report.location)
+    nearest = places.gazetteer.reverse(point.x, point.y)
+    report.street = nearest.street
+    report.street_distance_m = nearest.street_distance_m
+    report.postcode = report.postcode or nearest.postcode
     ward_shape = wards.ward_for_point(point.x, point.y)
     ward = None
     if ward_shape is not None:
@@ -270,6 +527,45 @@ def process_report(session: Session, report_id: int, wards: WardIndex) -> bool:
     notifications.report_routed(session, report)
     logger.info("Routed report %s to %s", report.reference, decision.owner.slug)
     return True
+
+
+NEARBY_STATUSES = (ReportStatus.ROUTED, ReportStatus.ACKNOWLEDGED, ReportStatus.IN_PROGRESS)
+
+
+def nearby_open_reports_query(
+    *,
+    lon: float,
+    lat: float,
+    category_id: int | None = None,
+    radius_m: float = 50,
+    days: int = 30,
+    limit: int = 10,
+) -> Select[tuple[Report]]:
+    """Open reports within ``radius_m`` metres from the last ``days`` days, nearest first.
+
+    Written against the expression index ``(location::geography)`` so it stays fast with
+    millions of reports.
+    """
+    here = cast(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326), Geography)
+    location = literal_column("report.location::geography")
+    query = (
+        select(Report)
+        .where(
+            func.ST_DWithin(location, here, radius_m),
+            Report.status.in_(NEARBY_STATUSES),
+            Report.created_at > func.now() - func.make_interval(0, 0, 0, days),
+        )
+        .order_by(func.ST_Distance(location, here), Report.id)
+        .limit(limit)
+    )
+    if category_id is not None:
+        query = query.where(Report.category_id == category_id)
+    return query
+
+
+def nearby_open_reports(session: Session, **criteria: Any) -> list[Report]:
+    """Run ``nearby_open_reports_query`` with the same keyword criteria."""
+    return list(session.scalars(nearby_open_reports_query(**criteria)))
 
 
 def stale_received_ids(session: Session, older_than_seconds: int, limit: int = 1000) -> list[int]:

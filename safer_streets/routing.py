@@ -113,6 +113,14 @@ def decide(
     )
 
 
+def fallback_partner(rules: Iterable[Rule]) -> PartnerRef:
+    """The partner that triages whatever no other rule covers."""
+    for rule in rules:
+        if rule.category is None and rule.ward_code is None and rule.role is RuleRole.OWNER:
+            return rule.partner
+    raise NoFallbackRule("the routing table needs a fallback rule (no category, no ward)")
+
+
 def rules_for(session: Session, category: Category, ward: Ward | None) -> Sequence[Rule]:
     """Load the active rules that could apply to a category in a ward."""
     ward_filter = RoutingRule.ward_id.is_(None)

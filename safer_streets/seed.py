@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass
@@ -9,15 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon, Polygon, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo.areas import read_town_centres
+from geo import DATA_DIR
 from geo.wards import WARDS_FILE, read_wards_geojson
 from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole, Ward
 
 SEED_DIR = Path(__file__).parent / "seed"
+TOWN_CENTRES_FILE = DATA_DIR / "lewisham_town_centres.geojson"
 WARD_PLACEHOLDER = "{ward}"
 
 
@@ -54,6 +56,24 @@ def load_wards(session: Session, path: Path = WARDS_FILE, generation: int = 2022
         session.add(ward)
     session.flush()
     return len(shapes)
+
+
+def load_areas(session: Session, path: Path = TOWN_CENTRES_FILE) -> int:
+    """Insert or update the town centres as named areas (e.g. ``catford-town-centre``)."""
+    features = json.loads(path.read_text())["features"]
+    for feature in features:
+        name = feature["properties"]["sitename"]
+        geometry = shape(feature["geometry"])
+        if isinstance(geometry, Polygon):
+            geometry = MultiPolygon([geometry])
+        slug = slugify(name) + "-town-centre"
+        area = session.scalar(select(Area).where(Area.slug == slug)) or Area(slug=slug)
+        area.name = f"{name} town centre"
+        area.kind = "town-centre"
+        area.geom = from_shape(geometry, srid=4326)
+        session.add(area)
+    session.flush()
+    return len(features)
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -131,17 +151,3 @@ def seed(session: Session) -> SeedSummary:
         partners=len(partners),
         rules=len(wanted | existing),
     )
-
-
-def load_areas(session: Session, path: Path | None = None) -> int:
-    """Insert or update the town-centre areas (queue filters, and area routing's table)."""
-    shapes = read_town_centres(path) if path else read_town_centres()
-    existing = {area.slug: area for area in session.scalars(select(Area))}
-    for shape_ in shapes:
-        area = existing.get(shape_.slug) or Area(slug=shape_.slug)
-        area.name = shape_.name
-        area.kind = shape_.kind
-        area.geom = from_shape(shape_.geometry, srid=4326)
-        session.add(area)
-    session.flush()
-    return len(shapes)

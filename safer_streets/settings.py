@@ -38,6 +38,8 @@ class Settings:
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
     sweep_every_seconds: int = 15
+    # How long an unacknowledged task stays invisible before Redis hands it to another worker.
+    visibility_timeout_seconds: int = 300
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
@@ -52,7 +54,18 @@ class Settings:
     # Sign-in attempts that fail, per account and per address (Flask-Limiter syntax).
     login_limit_per_account: str = "5 per minute; 20 per hour"
     login_limit_per_address: str = "20 per minute; 200 per hour"
-    # Map tiles for partner pages; pages still work (markers on a blank map) when tiles fail.
+    # Safety board: hotspot runs (permutations and seed are stored with every run), the
+    # smallest count of a cell shown outside the board when sensitive categories are in it,
+    # and the most report points a map draws.
+    hotspot_permutations: int = 999
+    hotspot_seed: int = 20260101
+    board_min_count: int = 5
+    board_point_limit: int = 50_000
+    # Per API key (or per address without one), in Flask-Limiter's notation.
+    api_write_rate_limit: str = "60 per minute"
+    api_read_rate_limit: str = "600 per minute"
+    # Map tiles for the resident's report map and partner pages; pages stay usable (markers on
+    # a plain background) when tiles cannot load.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
     @classmethod

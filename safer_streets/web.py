@@ -27,10 +27,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from geo.wards import Borough
 from safer_streets import accounts
-from safer_streets.errors import SaferStreetsError, ServiceUnavailable
+from safer_streets.errors import InvalidInput, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
+from safer_streets.reports import Places
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import TaskQueue
 
@@ -45,7 +45,7 @@ class Services:
     settings: Settings
     session_factory: sessionmaker[Session]
     task_queue: TaskQueue
-    borough: Borough
+    places: Places
 
 
 def services() -> Services:
@@ -140,7 +140,19 @@ def problem(status: int, title: str, detail: str, errors: dict[str, str] | None 
     return response
 
 
+ErrorRenderer = Callable[[int, str, str, dict[str, str] | None], Response]
+
+
+def register_error_renderer(app: Flask, path_prefix: str, renderer: ErrorRenderer) -> None:
+    """Render errors under ``path_prefix`` in that API's own format (e.g. Open311's XML)."""
+    app.extensions.setdefault("error_renderers", {})[path_prefix] = renderer
+
+
 def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
+    renderers: dict[str, ErrorRenderer] = current_app.extensions.get("error_renderers", {})
+    for prefix, renderer in renderers.items():
+        if request.path.startswith(prefix):
+            return renderer(status, title, detail, errors)
     if wants_json():
         return problem(status, title, detail, errors)
     html = render_template("error.html", status=status, title=title, detail=detail)
@@ -149,6 +161,13 @@ def _render_error(status: int, title: str, detail: str, errors: dict[str, str] |
 
 def init_app(app: Flask) -> None:
     """Register teardown and error translation."""
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL text cannot hold NUL, and no person types one: refuse it at the edge.
+        for name, value in request.values.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                raise InvalidInput({name.replace("\x00", ""): "must not contain NUL characters"})
 
     @app.context_processor
     def template_globals() -> dict[str, Any]:
@@ -183,7 +202,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _render_error(error.code or 500, error.name, error.description or error.name)
+        response = app.make_response(
+            _render_error(error.code or 500, error.name, error.description or error.name)
+        )
+        # Keep what the error says about itself, e.g. Allow on 405 and Retry-After on 429.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(OperationalError)
     def database_down(error: OperationalError):

@@ -23,14 +23,14 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo.wards import Borough, WardIndex
+from geo.wards import WardIndex
 from safer_streets import accounts, migrate, reports, seed
 from safer_streets.app import create_app
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import Report, Role, User
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import make_celery
-from tests.helpers import PASSWORD, Mailbox
+from tests.helpers import PASSWORD, Mailbox, truncate_live_tables
 from workers import tasks
 
 SERVER_URL = os.environ.get(
@@ -60,6 +60,9 @@ def settings(smtp_port: int) -> Settings:
         sweep_after_seconds=0,
         smtp_port=smtp_port,
         base_url="http://safer-streets.test",
+        # Tests of rate limiting set their own; the rest must never trip over each other's.
+        api_write_rate_limit="100000 per minute",
+        api_read_rate_limit="100000 per minute",
     )
 
 
@@ -84,8 +87,8 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings.database_url)
     with session_scope(make_session_factory(engine)) as session:
         seed.load_wards(session)
-        seed.seed(session)
         seed.load_areas(session)
+        seed.seed(session)
     yield engine
     engine.dispose()
 
@@ -130,27 +133,13 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-LIVE_TABLES = (
-    "email_outbox",
-    "report_event",
-    "report_notified_partner",
-    "report",
-    "user_security",
-    "response_template",
-    "partner_sla",
-    "partner_preference",
-    "app_user",
-)
-
-
 @pytest.fixture
 def live_app(settings: Settings, engine: Engine, redis_client: redis.Redis) -> Iterator[Flask]:
     """The app on real, committed transactions; report and user rows are removed after."""
     app = create_app(settings)
     yield app
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} RESTART IDENTITY CASCADE"))
+    truncate_live_tables(engine)
     redis_client.flushdb()
 
 
@@ -195,14 +184,8 @@ def ward_index() -> WardIndex:
     return WardIndex.from_geojson()
 
 
-@pytest.fixture(scope="session")
-def borough() -> Borough:
-    """The borough outline submissions are checked against."""
-    return Borough.from_geojson()
-
-
 @pytest.fixture
-def routed_report(ward_index: WardIndex, borough: Borough) -> Callable[..., Report]:
+def routed_report(ward_index: WardIndex) -> Callable[..., Report]:
     """Submit and route a report in the given session, as the intake and the worker would."""
 
     def make(session: Session, **fields: object) -> Report:
@@ -213,10 +196,9 @@ def routed_report(ward_index: WardIndex, borough: Borough) -> Callable[..., Repo
             "description": "Dealing outside the shops",
             **fields,
         }
-        report, _ = reports.submit_report(
-            session, reports.parse_submission(values), borough=borough
-        )
-        reports.process_report(session, report.id, ward_index)
+        places = reports.Places.default()
+        report, _ = reports.submit_report(session, reports.parse_submission(values), places=places)
+        reports.process_report(session, report.id, ward_index, places)
         session.refresh(report)
         return report
 

@@ -12,13 +12,35 @@ from email.message import EmailMessage as Message
 import pytest
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Report, ReportEvent, ReportStatus
 
 PASSWORD = "correct horse battery"
+LIVE_TABLES = (
+    "email_outbox",
+    "user_security",
+    "response_template",
+    "partner_sla",
+    "partner_preference",
+    "report_event",
+    "report_notified_partner",
+    "report",
+    "app_user",
+    "api_client",
+    "hotspot_cell",
+    "hotspot_run",
+    "published_summary",
+    "police_crime",
+)
+
+
+def truncate_live_tables(engine: Engine) -> None:
+    """Remove what a test with real commits left behind (the seed data stays)."""
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} RESTART IDENTITY CASCADE"))
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:

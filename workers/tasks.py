@@ -9,16 +9,20 @@ from functools import cached_property
 
 from celery import current_app, shared_task
 from geoalchemy2.shape import to_shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo import hotspots
 from geo.wards import WardIndex, WardShape
-from safer_streets import notifications, reports
+from safer_streets import board, notifications, reports
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import Ward
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import (
+    COMPUTE_HOTSPOT_RUN,
+    NIGHTLY_HOTSPOT_RUNS,
     PROCESS_REPORT,
     QUEUE_DIGESTS,
     SEND_EMAIL,
@@ -52,6 +56,11 @@ class WorkerContext:
             wards = session.scalars(select(Ward).where(Ward.active)).all()
             return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
 
+    @cached_property
+    def study_area(self) -> BaseGeometry:
+        """The borough outline: hotspot statistics are computed inside it only."""
+        return hotspots.read_boundary()
+
 
 _context: WorkerContext | None = None
 
@@ -78,7 +87,7 @@ def process_report(report_id: int) -> bool:
     """Geocode and route one report; safe to run twice."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        routed = reports.process_report(session, report_id, ctx.wards)
+        routed = reports.process_report(session, report_id, ctx.wards, reports.Places.default())
     if routed:
         # Only now is the outbox row committed; sending never holds up routing.
         with session_scope(ctx.session_factory) as session:
@@ -149,4 +158,40 @@ def queue_digests() -> int:
     with session_scope(ctx.session_factory) as session:
         ids = notifications.queue_digests(session, datetime.now(UTC))
     _send_later(ids)
+    return len(ids)
+
+
+@shared_task(
+    name=COMPUTE_HOTSPOT_RUN, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5
+)
+def compute_hotspot_run(run_id: int) -> bool:
+    """Compute and store one hotspot run; a run that cannot be computed is marked failed."""
+    ctx = context()
+    try:
+        with session_scope(ctx.session_factory) as session:
+            return board.compute_run(session, run_id, study_area=ctx.study_area)
+    except OperationalError:
+        raise
+    except Exception as error:
+        logger.exception("Hotspot run %s failed", run_id)
+        with session_scope(ctx.session_factory) as session:
+            board.mark_run_failed(session, run_id, f"{type(error).__name__}: {error}")
+        return False
+
+
+@shared_task(name=NIGHTLY_HOTSPOT_RUNS, autoretry_for=(OperationalError,), max_retries=3)
+def nightly_hotspot_runs() -> int:
+    """Queue the nightly runs (all categories, each category, after dark) and prune old ones."""
+    ctx = context()
+    with session_scope(ctx.session_factory) as session:
+        ids = board.schedule_nightly_runs(
+            session,
+            today=datetime.now(UTC).astimezone(board.LONDON).date(),
+            permutations=ctx.settings.hotspot_permutations,
+            seed=ctx.settings.hotspot_seed,
+        )
+        pruned = board.prune_runs(session)
+    for run_id in ids:
+        current_app.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
+    logger.info("Queued %d nightly hotspot runs; pruned %d old runs", len(ids), pruned)
     return len(ids)

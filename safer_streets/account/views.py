@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
 
 from safer_streets import accounts
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.ratelimit import limiter, per_address_limit
+from safer_streets.limits import limiter, per_address_limit
 from safer_streets.web import current_user, db, login_required, services
 
 bp = Blueprint("account", __name__)
@@ -24,7 +25,7 @@ def _now() -> datetime:
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(per_address_limit, methods=["POST"])
+@limiter.limit(per_address_limit, key_func=get_remote_address, methods=["POST"])
 def forgot_password():
     """Ask for a reset link; the answer is the same whether or not the account exists."""
     if request.method == "POST":

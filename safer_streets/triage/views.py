@@ -20,14 +20,8 @@ from flask import session as cookie_session
 
 from safer_streets import accounts, casework, queues, sla
 from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.limits import sign_in_limits
 from safer_streets.models import Priority, ReportStatus, User
-from safer_streets.ratelimit import (
-    account_key,
-    failed,
-    limiter,
-    per_account_limit,
-    per_address_limit,
-)
 from safer_streets.web import current_user, db, login_required, services, sign_in, streaming
 
 bp = Blueprint("triage", __name__)
@@ -60,20 +54,9 @@ def _user() -> User:
 
 # ---- Signing in --------------------------------------------------------------------------
 
-login_limits = (
-    limiter.limit(per_account_limit, key_func=account_key, methods=["POST"], deduct_when=failed),
-    limiter.limit(per_address_limit, methods=["POST"], deduct_when=failed),
-)
-
-
-def _limited(view: Any) -> Any:
-    for limit in login_limits:
-        view = limit(view)
-    return view
-
 
 @bp.route("/login", methods=["GET", "POST"])
-@_limited
+@sign_in_limits
 def login():
     """Sign in with email and password (then a code, for accounts with a second factor)."""
     error = None
@@ -100,7 +83,7 @@ def login():
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
-@_limited
+@sign_in_limits
 def login_code():
     """The second step for accounts with an authenticator app."""
     pending = cookie_session.get("pending_user_id")

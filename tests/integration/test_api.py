@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
 
@@ -154,3 +156,67 @@ def test_health_reports_database_redis_and_worker(client):
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert body["worker"] == {"ok": False, "workers": 0}
     assert body["status"] == "degraded"
+
+
+def test_a_postcode_alone_places_the_report(client, db_session):
+    response = post(
+        client, {"category": "fly-tipping", "location_text": "se6 4ju", "description": "Sofa"}
+    )
+    assert response.status_code == 201
+    report = db_session.scalars(
+        select(Report).where(Report.reference == response.get_json()["reference"])
+    ).one()
+    assert report.postcode == "SE6 4JU"
+    assert report.location is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SE15 1AA", "outside Lewisham, in Southwark"),
+        ("SE10 9NF", "outside Lewisham, in Greenwich"),
+        ("SW1A 1AA", "not a Lewisham postcode"),
+    ],
+)
+def test_a_postcode_outside_lewisham_is_refused_naming_where_to_report(client, text, message):
+    response = post(client, {"category": "fly-tipping", "location_text": text, "description": "x"})
+    assert response.status_code == 422
+    assert message in response.get_json()["errors"]["location_text"]
+
+
+def test_reasons_must_belong_to_the_category(client):
+    ok = post(client, {**VALID, "category": "feeling-unsafe", "reasons": ["badly-lit", "no-cctv"]})
+    assert ok.status_code == 201
+    wrong = post(client, {**VALID, "category": "fly-tipping", "reasons": ["badly-lit"]})
+    assert wrong.status_code == 422
+    assert "badly-lit" in wrong.get_json()["errors"]["reasons"]
+
+
+def test_simultaneous_retries_with_one_idempotency_key_make_one_report(live_app, engine):
+    """A double tap or a mobile retry racing the first request still makes one report."""
+
+    def submit(_: int) -> str:
+        with live_app.test_client() as client:
+            response = post(client, VALID, **{"Idempotency-Key": "race-1"})
+            assert response.status_code == 201
+            return response.get_json()["reference"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        references = set(pool.map(submit, range(16)))
+    assert len(references) == 1
+    with engine.connect() as conn:
+        count = conn.scalar(
+            select(func.count()).select_from(Report).where(Report.idempotency_key == "race-1")
+        )
+    assert count == 1
+
+
+def test_every_response_carries_the_security_headers(client):
+    for path in ("/", "/report", "/api/v1/categories"):
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "https://tile.openstreetmap.org" in policy
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"

@@ -99,7 +99,7 @@ def test_breached_filter_shows_missed_service_levels(client, db_session, routed_
         ("page=0", "Page", "must be 1 or more"),
         ("page=two", "Page", "must be a whole number"),
         ("ward=atlantis", "Ward", "no ward called &#39;atlantis&#39;"),
-        ("area=catford-town-centre%00", "Area", "is not a valid name"),
+        ("area=Catford+Town+Centre%21", "Area", "is not a valid name"),
         ("sort=random", "Sort", "is not one of the choices"),
         ("age=1y", "Age", "is not one of the choices"),
         ("breached=maybe", "Breached", "must be yes or no"),

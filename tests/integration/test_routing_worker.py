@@ -85,3 +85,37 @@ def test_a_report_made_while_the_broker_is_unreachable_is_swept_and_routed_exact
         time.sleep(1)
     assert report.owner_partner_id is not None
     assert routed_events(engine, reference) == 1
+
+
+@pytest.mark.worker
+def test_a_typed_street_is_placed_by_the_worker_and_routed(live_app, worker, engine):
+    client = live_app.test_client()
+    response = client.post(
+        "/api/v1/reports",
+        json={"category": "street-lighting", "location_text": "rushey grn", "description": "Dark"},
+    )
+    reference = response.get_json()["reference"]
+    report = wait_for_status(engine, reference, ReportStatus.ROUTED)
+    assert report.street == "Rushey Green"
+    assert report.postcode is not None
+    body = client.get(f"/api/v1/reports/{reference}").get_json()
+    assert body["ward"]["name"] == "Rushey Green"
+    assert body["owner"]["slug"] == "lewisham-highways"
+
+
+@pytest.mark.worker
+def test_text_that_cannot_be_placed_goes_to_community_safety_to_locate(live_app, worker, engine):
+    client = live_app.test_client()
+    response = client.post(
+        "/api/v1/reports",
+        json={
+            "category": "fly-tipping",
+            "location_text": "behind the big tree",
+            "description": "x",
+        },
+    )
+    reference = response.get_json()["reference"]
+    wait_for_status(engine, reference, ReportStatus.NEEDS_LOCATION)
+    body = client.get(f"/api/v1/reports/{reference}").get_json()
+    assert body["owner"]["slug"] == "lewisham-community-safety"
+    assert "could not place “behind the big tree”" in body["routing_reason"]

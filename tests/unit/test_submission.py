@@ -30,7 +30,9 @@ def test_a_valid_submission_parses():
     ("change", "field", "message"),
     [
         ({"lat": "north"}, "lat", "must be a number"),
-        ({"lat": None}, "lat", "must be a number"),
+        ({"lat": None}, "lat", "is required when lon is given"),
+        ({"lon": None}, "lon", "is required when lat is given"),
+        ({"reasons": "badly-lit"}, "reasons", "list"),
         ({"lon": float("nan")}, "lon", "must be a finite number"),
         ({"description": "   "}, "description", "must not be empty"),
         ({"description": "x" * (MAX_DESCRIPTION_CHARS + 1)}, "description", "at most 4000"),
@@ -50,7 +52,16 @@ def test_each_bad_field_is_named_with_a_reason(change, field, message):
 def test_missing_fields_are_all_named_at_once():
     with pytest.raises(InvalidInput) as raised:
         parse_submission({})
-    assert set(raised.value.field_errors) == {"category", "lat", "lon", "description"}
+    assert set(raised.value.field_errors) == {"category", "description", "location"}
+    assert "postcode, street or place" in raised.value.field_errors["location"]
+
+
+def test_text_alone_is_a_location_the_worker_can_place():
+    submission = parse_submission(
+        {"category": "fly-tipping", "location_text": "Rushey Green", "description": "Sofa"}
+    )
+    assert submission.lat is None
+    assert submission.location_text == "Rushey Green"
 
 
 @given(st.dictionaries(st.text(max_size=20), st.one_of(st.none(), st.text(), st.floats())))

@@ -1,7 +1,7 @@
-"""Partner triage: account security, areas, SLAs, response templates, email outbox, queue indexes
+"""Partner triage: account security, SLAs, response templates, email outbox, queue indexes
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0005
 Create Date: 2026-11-24 09:11:38.990028
 """
 
@@ -9,41 +9,15 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
-down_revision: str | None = "0002"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_geospatial_table(
-        "area",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("slug", sa.String(length=100), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column(
-            "geom",
-            Geometry(
-                geometry_type="MULTIPOLYGON",
-                srid=4326,
-                dimension=2,
-                spatial_index=False,
-                from_text="ST_GeomFromEWKT",
-                name="geometry",
-                nullable=False,
-            ),
-            nullable=False,
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_area")),
-        sa.UniqueConstraint("slug", name=op.f("uq_area_slug")),
-    )
-    op.create_geospatial_index(
-        "idx_area_geom", "area", ["geom"], unique=False, postgresql_using="gist", postgresql_ops={}
-    )
     op.create_table(
         "partner_preference",
         sa.Column("partner_id", sa.Integer(), nullable=False),
@@ -167,13 +141,6 @@ def upgrade() -> None:
         postgresql_where="sent_at IS NULL",
     )
     op.create_index(
-        "ix_report_location_geography",
-        "report",
-        [sa.literal_column("geography(location)")],
-        unique=False,
-        postgresql_using="gist",
-    )
-    op.create_index(
         "ix_report_open_due",
         "report",
         [
@@ -200,16 +167,9 @@ def upgrade() -> None:
         ["ward_id", sa.literal_column("created_at DESC")],
         unique=False,
     )
-    op.create_index(
-        "ix_report_category_created",
-        "report",
-        ["category_id", sa.literal_column("created_at DESC")],
-        unique=False,
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_report_category_created", table_name="report")
     op.drop_index("ix_report_ward_created", table_name="report")
     op.drop_index("ix_report_owner_created", table_name="report")
     op.drop_index(
@@ -219,7 +179,6 @@ def downgrade() -> None:
             "status IN ('acknowledged', 'in_progress', 'needs_location', 'received', 'routed')"
         ),
     )
-    op.drop_index("ix_report_location_geography", table_name="report")
     op.drop_index(
         "ix_email_outbox_unsent", table_name="email_outbox", postgresql_where="sent_at IS NULL"
     )
@@ -230,7 +189,3 @@ def downgrade() -> None:
     op.drop_table("response_template")
     op.drop_table("partner_sla")
     op.drop_table("partner_preference")
-    op.drop_geospatial_index(
-        "idx_area_geom", table_name="area", postgresql_using="gist", column_name="geom"
-    )
-    op.drop_geospatial_table("area")
