@@ -180,11 +180,6 @@ def optimistic(action: Callable[P, R]) -> Callable[P, R]:
     return wrapped
 
 
-def _flush(session: Session, report: Report) -> None:
-    """Write the change now, so a conflict surfaces inside the action."""
-    session.flush()
-
-
 def _event(
     session: Session,
     report: Report,
@@ -289,7 +284,7 @@ def change_status(
         from_status=from_status,
         to_status=to_status,
     )
-    _flush(session, report)
+    session.flush()  # now, so that a conflict surfaces inside the action
     emails = []
     if event.public:
         emails.append(notifications.public_update(session, report, event))
@@ -369,7 +364,7 @@ def assign(
         note=f"Assigned to {assignee.name or assignee.email}" if assignee else "Unassigned",
         data={"from": previous, "to": assignee.email if assignee else None},
     )
-    _flush(session, report)
+    session.flush()  # now, so that a conflict surfaces inside the action
     who = assignee.email if assignee else "nobody"
     return Outcome(f"{report.reference} is assigned to {who}.")
 
@@ -403,7 +398,7 @@ def set_priority(
         note=f"Priority {previous.value} → {priority.value}",
         data={"from": previous.value, "to": priority.value},
     )
-    _flush(session, report)
+    session.flush()  # now, so that a conflict surfaces inside the action
     return Outcome(f"{report.reference} is now {priority.value} priority.")
 
 
@@ -519,7 +514,7 @@ def reroute(
             "kept_informed": bool(keep_informed and previous),
         },
     )
-    _flush(session, report)
+    session.flush()  # now, so that a conflict surfaces inside the action
     session.expire(report, ["notified"])
     email = notifications.report_routed(session, report, event)
     return Outcome(f"{report.reference} was re-routed to {target.name}.", (email,) if email else ())
@@ -587,7 +582,7 @@ def mark_duplicate(
         note=f"{report.reference} was marked as a duplicate of this report",
         data={"duplicate": report.reference, "supporters_added": added},
     )
-    _flush(session, report)
+    session.flush()  # now, so that a conflict surfaces inside the action
     email = notifications.public_update(session, report, event)
     return Outcome(
         f"{report.reference} is a duplicate of {original.reference}; "
