@@ -41,7 +41,7 @@ def create_app(
         settings=settings,
         session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
         task_queue=task_queue or TaskQueue(make_celery(settings)),
-        places=Places.default(),
+        places=Places.for_settings(settings),
     )
     csrf.init_app(app)
     web.init_app(app)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 PREFIX = "SAFER_STREETS_"
+GEOCODERS = ("offline", "nominatim")
 
 
 class SettingsError(ValueError):
@@ -39,6 +40,26 @@ class Settings:
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # Where typed locations are looked up: the shipped offline gazetteer, or Nominatim (through
+    # geopy) with the offline gazetteer as its fallback. Nominatim's usage policy requires an
+    # identifying user agent; point NOMINATIM_DOMAIN at a self-hosted server for real volumes.
+    geocoder: str = "offline"
+    nominatim_user_agent: str = ""
+    nominatim_domain: str = "nominatim.openstreetmap.org"
+    nominatim_timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.geocoder not in GEOCODERS:
+            raise SettingsError(
+                f"{PREFIX}GEOCODER must be one of {', '.join(GEOCODERS)}, not {self.geocoder!r}"
+            )
+        if self.geocoder == "nominatim" and not self.nominatim_user_agent.strip():
+            raise SettingsError(
+                f"{PREFIX}NOMINATIM_USER_AGENT is required with {PREFIX}GEOCODER=nominatim "
+                "(Nominatim's usage policy): e.g. 'safer-streets-lewisham (ops@example.org)'"
+            )
+        if self.nominatim_timeout_seconds <= 0:
+            raise SettingsError(f"{PREFIX}NOMINATIM_TIMEOUT_SECONDS must be more than 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +77,11 @@ class Settings:
                     raise SettingsError(
                         f"{PREFIX}{f.name.upper()} must be a whole number"
                     ) from None
+            elif f.type == "float":
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise SettingsError(f"{PREFIX}{f.name.upper()} must be a number") from None
             elif f.type == "bool":
                 values[f.name] = _parse_bool(f.name.upper(), raw)
             else:

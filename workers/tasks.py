@@ -6,15 +6,12 @@ import logging
 from functools import cached_property
 
 from celery import current_app, shared_task
-from geoalchemy2.shape import to_shape
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo.wards import WardIndex, WardShape
+from geo.wards import WardIndex
 from safer_streets import reports
 from safer_streets.db import make_engine, make_session_factory, session_scope
-from safer_streets.models import Ward
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import PROCESS_REPORT, SWEEP_RECEIVED
 
@@ -36,8 +33,12 @@ class WorkerContext:
     def wards(self) -> WardIndex:
         """The active wards from the database, as a shapely index held in memory."""
         with session_scope(self.session_factory) as session:
-            wards = session.scalars(select(Ward).where(Ward.active)).all()
-            return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
+            return reports.load_ward_index(session)
+
+    @cached_property
+    def places(self) -> reports.Places:
+        """The shipped place data with the configured geocoder."""
+        return reports.Places.for_settings(self.settings)
 
 
 _context: WorkerContext | None = None
@@ -65,7 +66,7 @@ def process_report(report_id: int) -> bool:
     """Geocode and route one report; safe to run twice."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        return reports.process_report(session, report_id, ctx.wards, reports.Places.default())
+        return reports.process_report(session, report_id, ctx.wards, ctx.places)
 
 
 @shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)
