@@ -46,11 +46,16 @@ def create_app(
     csrf.init_app(app)
     web.init_app(app)
 
+    from safer_streets.admin.views import bp as admin_bp
     from safer_streets.api.views import bp as api_bp
+    from safer_streets.locate.views import bp as locate_bp
     from safer_streets.public.views import bp as public_bp
     from safer_streets.triage.views import bp as triage_bp
 
     csrf.exempt(api_bp)
     for blueprint in (public_bp, triage_bp, api_bp):
         app.register_blueprint(blueprint)
+    # Routing administration, and locating reports whose place could not be found.
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(locate_bp)
     return app

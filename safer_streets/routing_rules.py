@@ -426,3 +426,50 @@ def set_active(
     action = RuleChange.REACTIVATED if active else RuleChange.DEACTIVATED
     record_change(session, rule, actor=actor, action=action, why=why, before=before)
     return rule
+
+
+# ---- what the forms offer -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleChoices:
+    """The options a rule form offers, in display order."""
+
+    categories: list[Category]
+    wards: list[Ward]
+    areas: list[Area]
+    partners: list[Partner]
+    reasons: dict[str, list[tuple[str, str]]]  # category name -> (key, label)
+
+
+def rule_choices(session: Session) -> RuleChoices:
+    """Categories, active wards, areas, partners and each category's reasons."""
+    categories = list(session.scalars(select(Category).order_by(Category.position)))
+    return RuleChoices(
+        categories=categories,
+        wards=list(session.scalars(select(Ward).where(Ward.active).order_by(Ward.name))),
+        areas=list(session.scalars(select(Area).order_by(Area.name))),
+        partners=list(session.scalars(select(Partner).order_by(Partner.name))),
+        reasons={
+            c.name: [(r.key, r.label) for r in reasons_for(c.slug)]
+            for c in categories
+            if reasons_for(c.slug)
+        },
+    )
+
+
+def form_from_rule(rule: RoutingRule) -> dict[str, str]:
+    """A rule as the values of its edit form."""
+    place = "area" if rule.area else "ward" if rule.ward else "borough"
+    return {
+        "category": rule.category.slug if rule.category else "",
+        "place": place,
+        "ward": rule.ward.code if rule.ward else "",
+        "area": rule.area.slug if rule.area else "",
+        "partner": rule.partner.slug,
+        "role": rule.role.value,
+        "window_start": f"{rule.window_start:%H:%M}" if rule.window_start else "",
+        "window_end": f"{rule.window_end:%H:%M}" if rule.window_end else "",
+        "reason": rule.reason or "",
+        "why": "",
+    }
