@@ -14,6 +14,7 @@ from safer_streets.app import create_app
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput
 from safer_streets.models import Role
+from safer_streets.routing_cli import reports_group, routing_group
 from safer_streets.web import Services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
@@ -37,6 +38,10 @@ def _services() -> Services:
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
 def main() -> None:
     """Safer Streets: community-safety reporting and triage for Lewisham."""
+
+
+main.add_command(routing_group)
+main.add_command(reports_group)
 
 
 @main.group("db")
