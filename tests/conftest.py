@@ -9,7 +9,9 @@ Two ways to use the database:
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -36,6 +38,42 @@ SERVER_URL = os.environ.get(
 )
 TEST_DATABASE = os.environ.get("SAFER_STREETS_TEST_DATABASE", "safer_streets_test")
 TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+class InternetRefused(ConnectionRefusedError):
+    """A test tried to reach a host other than this machine."""
+
+
+def _on_this_machine(address: object) -> bool:
+    if not isinstance(address, tuple):
+        return True  # Unix sockets
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name: resolving and reaching it is the internet
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_internet() -> Iterator[None]:
+    """Nothing in the tests talks to the internet: connections off this machine fail."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: object) -> None:
+        if not _on_this_machine(address):
+            raise InternetRefused(f"tests may not connect to {address!r}")
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        if not _on_this_machine(address):
+            raise InternetRefused(f"tests may not connect to {address!r}")
+        return real_connect_ex(self, address)
+
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex  # type: ignore[method-assign]
 
 
 @pytest.fixture(scope="session")
