@@ -291,6 +291,13 @@ class Report(Base):
         back_populates="report", order_by="ReportEvent.id"
     )
 
+    # ---- Routing by rules ----
+    # The owner (a partner id) the routing rules chose. When a partner moves a report by
+    # hand the owner differs from it, and bulk re-routing after a rule change leaves that
+    # report alone. Deliberately not a foreign key: a second one to partner would make every
+    # report-to-partner join ambiguous, and partners are never deleted.
+    rule_owner_id: Mapped[int | None] = mapped_column(Integer)
+
 
 class ReportNotifiedPartner(Base):
     """A partner kept informed of a report it does not own (a joint case)."""

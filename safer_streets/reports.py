@@ -456,6 +456,7 @@ def route_report(
     now = datetime.now(UTC)
     report.ward_id = ward.id if ward else None
     report.owner_partner_id = decision.owner.id
+    report.rule_owner_id = decision.owner.id
     report.routing_reason = decision.reason
     report.status = ReportStatus.ROUTED
     report.routed_at = now

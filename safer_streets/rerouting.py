@@ -10,7 +10,8 @@ and history.
 
 Only reports still ``routed`` are moved: once a partner has acknowledged a report or started
 work on it, moving it is that partner's decision (re-routing with a reason), so those are
-counted but left alone.
+counted but left alone. So is a report a partner moved by hand: its owner is no longer the
+one the rules chose (``report.rule_owner_id``).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class RerouteSummary:
     notified_changed: int
     explanation_only: int
     left_being_worked_on: int
+    moved_by_hand: int
     moves: tuple[Move, ...]
 
 
@@ -104,9 +106,11 @@ def _key_table(session: Session, keys: _Keys) -> None:
                    CAST(:cuts AS float8[])
                ) AS bucket,
                -- bit i set when the report has the i-th reason some rule names
-               (SELECT coalesce(sum(1 << (k.i - 1)::int), 0)
-                FROM unnest(CAST(:reasons AS text[])) WITH ORDINALITY AS k(key, i)
-                WHERE k.key = ANY(r.reasons)) AS reason_mask,
+               CASE WHEN r.reasons && CAST(:reasons AS varchar[]) THEN
+                   (SELECT sum(1 << (k.i - 1)::int)
+                    FROM unnest(CAST(:reasons AS text[])) WITH ORDINALITY AS k(key, i)
+                    WHERE k.key = ANY(r.reasons))
+               ELSE 0 END AS reason_mask,
                r.owner_partner_id AS old_owner,
                md5(coalesce(r.routing_reason, '')) AS old_reason_md5
         FROM report r
@@ -117,6 +121,8 @@ def _key_table(session: Session, keys: _Keys) -> None:
             GROUP BY covered.id
         ) covering ON covering.id = r.id
         WHERE r.status IN :statuses AND r.location IS NOT NULL
+          -- a report a partner moved by hand is theirs to move, not the rules'
+          AND r.owner_partner_id IS NOT DISTINCT FROM r.rule_owner_id
         """
     ).bindparams(
         bindparam("statuses", expanding=True),
@@ -207,27 +213,22 @@ def _decision_table(session: Session, rules: Sequence[routing.Rule], keys: _Keys
 
 
 def _change_table(session: Session) -> None:
-    """Which keyed reports would end up with another owner, notified set or explanation."""
+    """Which keyed reports would end up with another owner or explanation.
+
+    The explanation names the owner and every notified partner, so an unchanged explanation
+    and owner mean an unchanged routing: no need to compare millions of notified rows.
+    """
     session.execute(
         text(
             """
             CREATE TEMP TABLE reroute_change ON COMMIT DROP AS
             SELECT k.id, k.status, k.category_id, k.old_owner,
-                   coalesce(n.partners, '{}') AS old_notified,
-                   d.owner_id AS new_owner, d.notified AS new_notified,
-                   d.reason, d.data,
-                   k.old_reason_md5 <> d.reason_md5 AS explanation_changed
+                   ARRAY(SELECT partner_id FROM report_notified_partner n
+                         WHERE n.report_id = k.id ORDER BY partner_id) AS old_notified,
+                   d.owner_id AS new_owner, d.notified AS new_notified, d.reason, d.data
             FROM reroute_key k
             JOIN reroute_decision d USING (category_id, ward_id, area_ids, bucket, reason_mask)
-            LEFT JOIN (
-                SELECT report_id, array_agg(partner_id ORDER BY partner_id) AS partners
-                FROM report_notified_partner
-                WHERE report_id IN (SELECT id FROM reroute_key)
-                GROUP BY report_id
-            ) n ON n.report_id = k.id
-            WHERE k.old_owner IS DISTINCT FROM d.owner_id
-               OR coalesce(n.partners, '{}') <> d.notified
-               OR k.old_reason_md5 <> d.reason_md5
+            WHERE k.old_owner IS DISTINCT FROM d.owner_id OR k.old_reason_md5 <> d.reason_md5
             """
         )
     )
@@ -270,6 +271,16 @@ def _summarise(session: Session, *, dry_run: bool) -> RerouteSummary:
         ).bindparams(bindparam("movable", expanding=True)),
         {"movable": movable},
     ).all()
+    moved_by_hand = session.scalar(
+        text(
+            """
+            SELECT count(*) FROM report
+            WHERE status IN :open AND location IS NOT NULL
+              AND owner_partner_id IS DISTINCT FROM rule_owner_id
+            """
+        ).bindparams(bindparam("open", expanding=True)),
+        {"open": [s.value for s in (*MOVABLE, *BEING_WORKED_ON)]},
+    )
     return RerouteSummary(
         dry_run=dry_run,
         considered=counts[0],
@@ -278,6 +289,7 @@ def _summarise(session: Session, *, dry_run: bool) -> RerouteSummary:
         notified_changed=counts[3],
         explanation_only=counts[4],
         left_being_worked_on=counts[5],
+        moved_by_hand=moved_by_hand or 0,
         moves=tuple(Move(*row) for row in moves),
     )
 
@@ -294,8 +306,8 @@ def _apply(session: Session, actor: User | None, why: str) -> None:
         text(
             """
             UPDATE report r
-            SET owner_partner_id = c.new_owner, routing_reason = c.reason,
-                updated_at = now(), version_id = r.version_id + 1
+            SET owner_partner_id = c.new_owner, rule_owner_id = c.new_owner,
+                routing_reason = c.reason, updated_at = now(), version_id = r.version_id + 1
             FROM reroute_change c WHERE r.id = c.id
             """
         )
@@ -315,6 +327,7 @@ def _apply(session: Session, actor: User | None, why: str) -> None:
             SELECT c.id, added.partner_id
             FROM reroute_change c, unnest(c.new_notified) AS added(partner_id)
             WHERE added.partner_id <> ALL(c.old_notified)
+            ON CONFLICT DO NOTHING
             """
         )
     )
@@ -344,6 +357,9 @@ def reroute_open_reports(
     if actor is not None and actor.role is not Role.ADMIN:
         raise NotAllowed("only an admin can re-route reports")
     why = " ".join(why.split()) or SYSTEM_WHY
+    # Hash joins and aggregates over every open report fit in memory instead of spilling to
+    # disk; LOCAL keeps this to this transaction.
+    session.execute(text("SET LOCAL work_mem = '256MB'"))
     rules = routing.active_rules(session)
     keys = _keys(session, rules)
     _key_table(session, keys)

@@ -33,6 +33,7 @@ def _echo_summary(summary: RerouteSummary) -> None:
         f"Left with their owner because a partner is working on them: "
         f"{summary.left_being_worked_on}"
     )
+    click.echo(f"Left alone because a partner moved them by hand: {summary.moved_by_hand}")
     for move in summary.moves:
         click.echo(
             f"  {move.category}: {move.from_owner or 'nobody'} -> {move.to_owner}: {move.reports}"

@@ -129,7 +129,7 @@ def test_re_routing_gives_every_report_exactly_what_the_worker_would(
     stored = [routed_report(db_session, wards, places, c, p, **x) for c, p, x in CASES]
     # Knock every stored routing out of date, then let re-routing repair it in bulk.
     for report in stored:
-        report.owner_partner_id = stored[0].owner_partner_id
+        report.owner_partner_id = report.rule_owner_id = stored[0].owner_partner_id
         report.routing_reason = "stale"
         report.notified = []
     db_session.flush()
@@ -168,3 +168,19 @@ def test_a_deactivated_rule_stops_notifying_on_re_routing(db_session, wards, pla
     db_session.refresh(report)
     assert [p.slug for p in report.notified] == ["lewisham-community-safety"]
     assert db_session.get(Report, report.id).status is ReportStatus.ROUTED
+
+
+def test_a_report_a_partner_moved_by_hand_is_left_alone(db_session, wards, places, admin):
+    moved = routed_report(db_session, wards, places, "drug-dealing", CATFORD_BROADWAY)
+    untouched = routed_report(db_session, wards, places, "drug-dealing", CATFORD_BROADWAY)
+    # What re-routing by a partner does: another owner, with the partner's own reason.
+    moved.owner_partner_id = untouched.notified[0].id
+    moved.routing_reason = "Moved by the SNT: this is a council matter"
+    db_session.flush()
+    town_centre_team_owns_drug_dealing_in_catford(db_session, admin)
+    summary = reroute_open_reports(db_session, admin)
+    assert summary.moved_by_hand == 1
+    db_session.refresh(moved)
+    db_session.refresh(untouched)
+    assert moved.routing_reason == "Moved by the SNT: this is a council matter"
+    assert untouched.owner.slug == "met-town-centre-team"

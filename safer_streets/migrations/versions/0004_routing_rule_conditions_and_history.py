@@ -1,4 +1,4 @@
-"""Routing rule conditions (area, time of day, reason) and the history of rule changes
+"""Routing rule conditions (area, time of day, reason), rule history, the rules' owner
 
 Revision ID: 0004
 Revises: 0002b
@@ -88,6 +88,12 @@ def upgrade() -> None:
     op.create_check_constraint(
         op.f("ck_routing_rule_one_place"), "routing_rule", "ward_id IS NULL OR area_id IS NULL"
     )
+    op.add_column("report", sa.Column("rule_owner_id", sa.Integer(), nullable=True))
+    # Until now only the rules chose owners: every routed report's owner is the rules' choice.
+    op.execute(
+        "UPDATE report SET rule_owner_id = owner_partner_id "
+        "WHERE owner_partner_id IS NOT NULL AND status NOT IN ('received', 'needs_location')"
+    )
     op.create_check_constraint(
         op.f("ck_routing_rule_time_window"),
         "routing_rule",
@@ -97,6 +103,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("report", "rule_owner_id")
     op.drop_constraint(op.f("ck_routing_rule_time_window"), "routing_rule", type_="check")
     op.drop_constraint(op.f("ck_routing_rule_one_place"), "routing_rule", type_="check")
     op.drop_constraint("rule_identity", "routing_rule", type_="unique")
