@@ -9,10 +9,10 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from geo.wards import WARDS_FILE
-from safer_streets import accounts, migrate, seed
+from safer_streets import accounts, api_keys, migrate, seed
 from safer_streets.app import create_app
 from safer_streets.db import session_scope
-from safer_streets.errors import InvalidInput
+from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.models import Role
 from safer_streets.routing_cli import reports_group, routing_group
 from safer_streets.web import Services
@@ -127,6 +127,65 @@ def users_create(email: str, partner_slug: str | None, role: str, name: str, pas
     except InvalidInput as invalid:
         for field, message in invalid.field_errors.items():
             click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+@main.group("api-keys")
+def api_keys_group() -> None:
+    """API keys for Open311 and JSON API clients."""
+
+
+@api_keys_group.command("create")
+@click.argument("name")
+@click.option("--partner", "partner_slug", help="Partner the client acts for, e.g. tfl.")
+def api_keys_create(name: str, partner_slug: str | None) -> None:
+    """Issue a key to a client and print it (shown only this once)."""
+    try:
+        with session_scope(_services().session_factory) as session:
+            issued = api_keys.create_client(
+                session, name=name, partner_slug=partner_slug, actor=None
+            )
+            partner = f" acting for {issued.client.partner.slug}" if issued.client.partner else ""
+            click.echo(f"Created API client {issued.client.id} ({issued.client.name}){partner}.")
+            click.echo("Key (shown only now; store it safely):")
+            click.echo(issued.key)
+    except InvalidInput as invalid:
+        for field, message in invalid.field_errors.items():
+            click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+@api_keys_group.command("list")
+def api_keys_list() -> None:
+    """Every API client: id, key prefix, partner, last use and state."""
+    with session_scope(_services().session_factory) as session:
+        clients = api_keys.list_clients(session, actor=None)
+        if not clients:
+            click.echo("No API clients.")
+        for client in clients:
+            used = (
+                client.last_used_at.isoformat(timespec="seconds")
+                if client.last_used_at
+                else "never"
+            )
+            state = f"revoked {client.revoked_at:%Y-%m-%d}" if client.revoked_at else "active"
+            partner = client.partner.slug if client.partner else "-"
+            click.echo(
+                f"{client.id:>4}  ssk_{client.key_prefix}_…  {client.name:30} {partner:30} "
+                f"last used {used:25} {state}"
+            )
+
+
+@api_keys_group.command("revoke")
+@click.argument("client_id", type=int)
+def api_keys_revoke(client_id: int) -> None:
+    """Revoke a client's key at once."""
+    try:
+        with session_scope(_services().session_factory) as session:
+            client = api_keys.revoke_client(session, client_id, actor=None)
+            click.echo(f"Revoked the key of API client {client.id} ({client.name}).")
+    except NotFound as missing:
+        click.echo(missing.message, err=True)
         raise SystemExit(1) from None
 
 

@@ -359,3 +359,49 @@ class RoutingRuleChange(Base):
 
     rule: Mapped[RoutingRule] = relationship()
     actor: Mapped[User | None] = relationship()
+
+
+# --------------------------------------------------------------------------------------------
+# API clients (Open311 and the JSON API): keys issued by admins, and what each key did.
+# --------------------------------------------------------------------------------------------
+
+
+class ApiClient(Base):
+    """An app or partner system holding an API key; only a hash of the key is stored."""
+
+    __tablename__ = "api_client"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    # The key's first characters, stored in clear so a key can be found without scanning.
+    key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    partner: Mapped[Partner | None] = relationship()
+    created_by: Mapped[User | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        """False once revoked."""
+        return self.revoked_at is None
+
+
+# Columns the API adds to reports and their events, declared here so this block merges whole
+# (SQLAlchemy's declarative classes accept attributes added after the class statement).
+Report.api_client_id = mapped_column(ForeignKey("api_client.id"), index=True)
+Report.api_client = relationship(ApiClient, foreign_keys=[Report.api_client_id])
+# Open311 fields with no home elsewhere: the client's photo link and the reporter's name and
+# phone (private, like contact_email), and the token Open311 clients may hold for the report.
+Report.media_url = mapped_column(String(2048))
+Report.contact_name = mapped_column(String(200))
+Report.contact_phone = mapped_column(String(40))
+Report.open311_token = mapped_column(String(40), unique=True)
+ReportEvent.api_client_id = mapped_column(ForeignKey("api_client.id"))
+ReportEvent.api_client = relationship(ApiClient, foreign_keys=[ReportEvent.api_client_id])
+# Open311 clients read updates by time window (GET servicerequestupdates).
+Index("ix_report_event_at", ReportEvent.__table__.c.at)

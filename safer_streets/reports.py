@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    HttpUrl,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -37,12 +38,14 @@ from geo.gazetteer import (
     default_gazetteer,
     is_ambiguous,
     normalise_postcode,
+    outward_code,
 )
 from geo.wards import Borough, WardIndex, WardShape
 from safer_streets import routing
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.geocoding import make_geocoder
 from safer_streets.models import (
+    ApiClient,
     Area,
     Category,
     Report,
@@ -65,6 +68,9 @@ MAX_DESCRIPTION_CHARS = 4000
 CONFIDENT = 0.9
 
 Description = Annotated[str, StringConstraints(strip_whitespace=True)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^\+?[0-9 ()-]{6,40}$")
+]
 
 
 class ReportSubmission(BaseModel):
@@ -90,7 +96,9 @@ class ReportSubmission(BaseModel):
         description="Reasons within the category, e.g. `badly-lit` for `feeling-unsafe`.",
     )
     description: Description = Field(
-        description="What is wrong, in the reporter's words.", min_length=1
+        description="What is wrong, in the reporter's words.",
+        min_length=1,
+        json_schema_extra={"maxLength": MAX_DESCRIPTION_CHARS},
     )
     occurred_at: datetime | None = Field(
         default=None, description="When it happened (ISO 8601 with time zone)."
@@ -99,6 +107,29 @@ class ReportSubmission(BaseModel):
     contact_email: EmailStr | None = Field(
         default=None, description="Where to send updates; never shown publicly."
     )
+    contact_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The reporter's name; seen only by the partner handling the report.",
+    )
+    contact_phone: Phone | None = Field(
+        default=None,
+        description="The reporter's phone number; seen only by the partner handling the report.",
+    )
+    media_url: HttpUrl | None = Field(
+        default=None, max_length=2048, description="Link to a photo of the problem (http or https)."
+    )
+
+    @field_validator(
+        "category", "location_text", "description", "reasons", "contact_name", "contact_phone"
+    )
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
 
     @field_validator("description")
     @classmethod
@@ -132,7 +163,16 @@ _PYDANTIC_MESSAGES = {
     "datetime_parsing": "must be a date and time in ISO 8601 format",
     "datetime_from_date_parsing": "must be a date and time in ISO 8601 format",
     "datetime_type": "must be a date and time in ISO 8601 format",
+    "list_type": "must be a list",
+    "too_long": "has too many items",
+    "url_parsing": "must be an http or https URL",
+    "url_scheme": "must be an http or https URL",
+    "url_type": "must be an http or https URL",
     "value_error": None,
+}
+_FIELD_MESSAGES = {
+    ("contact_email", "value_error"): "must be a valid email address",
+    ("contact_phone", "string_pattern_mismatch"): "must be a phone number",
 }
 
 
@@ -140,12 +180,12 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     """Turn a pydantic error into one plain message per field."""
     errors: dict[str, str] = {}
     for item in error.errors(include_url=False):
-        field = ".".join(str(part) for part in item["loc"]) or "body"
+        # The model is flat: an error inside a list ("reasons", 2) belongs to the list's field.
+        field = str(item["loc"][0]) if item["loc"] else "body"
         message = _PYDANTIC_MESSAGES.get(item["type"], item["msg"])
         if message is None:
             message = item["msg"].removeprefix("Value error, ")
-        if field == "contact_email" and item["type"] == "value_error":
-            message = "must be a valid email address"
+        message = _FIELD_MESSAGES.get((field, item["type"]), message)
         errors.setdefault(field, message)
     return errors
 
@@ -221,9 +261,13 @@ def load_ward_index(session: Session) -> WardIndex:
 
 
 def _place_submission(
-    submission: ReportSubmission, places: Places
+    submission: ReportSubmission, places: Places, *, place_now: bool = False
 ) -> tuple[Point | None, str | None, dict[str, str]]:
-    """The point to store (None when the worker must place text) and any location errors."""
+    """The point to store (None when the worker must place text) and any location errors.
+
+    With ``place_now`` a street or place is placed here and now, and text that matches nothing
+    or several places is refused instead of being left for the worker and triage.
+    """
     if submission.lat is not None and submission.lon is not None:
         try:
             check_point(submission.lat, submission.lon, places.borough)
@@ -233,6 +277,8 @@ def _place_submission(
     text = submission.location_text or ""
     postcode = normalise_postcode(text)
     if postcode is None:
+        if place_now:
+            return _place_text_now(text, places)
         return None, None, {}  # a street or place: the worker geocodes it
     found = places.gazetteer.lookup_postcode(postcode)
     if found is not None:
@@ -245,6 +291,26 @@ def _place_submission(
             f"{postcode} is not a Lewisham postcode: check it, or report to the council "
             "for that area"
         )
+    return None, None, {"location_text": message}
+
+
+def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict[str, str]]:
+    candidates = places.geocoder.search(text)
+    best = _confident(candidates)
+    if best is not None:
+        return Point(best.lon, best.lat), None, {}
+    if len(candidates) > 1 and is_ambiguous(candidates):
+        found = "; ".join(c.label for c in candidates[:3])
+        message = f"{text!r} could be several places ({found}): give a postcode or a point"
+    elif candidates:
+        message = (
+            f"{text!r} is not precise enough (nearest: {candidates[0].label}): give a full "
+            "postcode, a street name or a point"
+        )
+    elif (outward := outward_code(text)) and (where := places.outside.where_to_report(outward)):
+        message = f"{outward} is outside Lewisham, in {where}: please report it to that council"
+    else:
+        message = f"could not find {text!r} in Lewisham: give a postcode, a street name or a point"
     return None, None, {"location_text": message}
 
 
@@ -273,11 +339,17 @@ def submit_report(
     places: Places,
     source: str = "web",
     idempotency_key: str | None = None,
+    place_now: bool = False,
+    client: ApiClient | None = None,
+    attribution: dict[str, Any] | None = None,
 ) -> tuple[Report, bool]:
     """Store a new report as ``received`` and return it with whether it was created.
 
-    The same idempotency key with the same submission returns the first report.
-    The caller commits, then enqueues processing: never before the row exists.
+    The same idempotency key with the same submission returns the first report. With
+    ``place_now`` a street or place must be placed at once (see ``_place_submission``). A report
+    made with an API key records its ``client``; ``attribution`` (device or account ids) goes
+    on the ``submitted`` event. The caller commits, then enqueues processing: never before the
+    row exists.
     """
     digest = fingerprint(submission)
     if idempotency_key:
@@ -291,7 +363,7 @@ def submit_report(
         errors["category"] = f"unknown category {submission.category!r}"
     elif bad := invalid_reasons(category.slug, submission.reasons):
         errors["reasons"] = f"not a reason for {category.name.lower()}: {', '.join(bad)}"
-    point, postcode, location_errors = _place_submission(submission, places)
+    point, postcode, location_errors = _place_submission(submission, places, place_now=place_now)
     errors.update(location_errors)
     if errors:
         raise InvalidInput(errors)
@@ -306,10 +378,14 @@ def submit_report(
         occurred_at=submission.occurred_at,
         anonymous=submission.anonymous,
         contact_email=str(submission.contact_email) if submission.contact_email else None,
+        contact_name=submission.contact_name,
+        contact_phone=submission.contact_phone,
+        media_url=str(submission.media_url) if submission.media_url else None,
         status=ReportStatus.RECEIVED,
         source=source,
         idempotency_key=idempotency_key or None,
         request_fingerprint=digest,
+        api_client_id=client.id if client else None,
     )
     for _ in range(5):
         report.reference = new_reference()
@@ -326,7 +402,18 @@ def submit_report(
                     return existing, False
     else:  # pragma: no cover - 5 collisions in a 24-million space
         raise RuntimeError("could not allocate a unique report reference")
-    session.add(ReportEvent(report_id=report.id, kind="submitted", to_status=ReportStatus.RECEIVED))
+    data = dict(attribution or {})
+    if client is not None:
+        data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
+    session.add(
+        ReportEvent(
+            report_id=report.id,
+            kind="submitted",
+            to_status=ReportStatus.RECEIVED,
+            api_client_id=client.id if client else None,
+            data=data,
+        )
+    )
     session.flush()
     return report, True
 

@@ -37,9 +37,14 @@ class Settings:
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
     sweep_every_seconds: int = 15
+    # How long an unacknowledged task stays invisible before Redis hands it to another worker.
+    visibility_timeout_seconds: int = 300
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # Per API key (or per address without one), in Flask-Limiter's notation.
+    api_write_rate_limit: str = "60 per minute"
+    api_read_rate_limit: str = "600 per minute"
     # Where typed locations are looked up: the shipped offline gazetteer, or Nominatim (through
     # geopy) with the offline gazetteer as its fallback. Nominatim's usage policy requires an
     # identifying user agent; point NOMINATIM_DOMAIN at a self-hosted server for real volumes.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from celery import Celery
 
@@ -28,10 +30,14 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
         task_default_queue=settings.celery_queue,
         broker_connection_retry_on_startup=True,
         # Redelivery of an unacknowledged task waits for the visibility timeout; tasks here
-        # take well under a second, so five minutes is a safe bound on how long a lost
-        # task stays invisible (https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html).
+        # take well under a second, so the default five minutes is a safe bound on how long a
+        # lost task stays invisible (https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html).
         broker_transport_options={
-            "visibility_timeout": 300,
+            "visibility_timeout": settings.visibility_timeout_seconds,
+            # Look for expired unacknowledged tasks well within one timeout (kombu's default
+            # scans only every 100 s).
+            "unacked_restore_interval": min(10, max(1, settings.visibility_timeout_seconds // 3)),
+            "unacked_restore_throttle": 1,
             "socket_connect_timeout": 1,
             "socket_timeout": 2,
         },
@@ -48,17 +54,39 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
 
 
 class TaskQueue:
-    """Sends work to the worker by task name; a broker failure is logged, never raised."""
+    """Sends work to the worker by task name, off the request path.
+
+    Publishing happens on one background thread per process, so a slow or stopped Redis never
+    delays a resident's submission; a failed publish is logged and the sweep re-enqueues the
+    report later (it is already committed).
+    """
+
+    MAX_PENDING = 10_000
 
     def __init__(self, celery: Celery) -> None:
         self.celery = celery
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending = 0
+        self._lock = threading.Lock()
 
-    def process_report(self, report_id: int) -> bool:
-        """Ask the worker to process a report; False when the broker could not be reached."""
+    def process_report(self, report_id: int) -> Future[bool] | None:
+        """Queue a report for processing; None when the backlog is full (the sweep will do it)."""
+        with self._lock:
+            if self._pending >= self.MAX_PENDING:
+                return None
+            self._pending += 1
+            if self._executor is None:
+                # Created lazily so that each forked web worker gets its own thread.
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
+            return self._executor.submit(self._publish, report_id)
+
+    def _publish(self, report_id: int) -> bool:
         try:
             self.celery.send_task(PROCESS_REPORT, args=[report_id])
         except Exception:
-            # The report is committed; the sweep re-enqueues it once the broker is back.
             logger.warning("Could not enqueue report %s; the sweep will retry", report_id)
             return False
+        finally:
+            with self._lock:
+                self._pending -= 1
         return True

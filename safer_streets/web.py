@@ -84,7 +84,19 @@ def problem(status: int, title: str, detail: str, errors: dict[str, str] | None 
     return response
 
 
+ErrorRenderer = Callable[[int, str, str, dict[str, str] | None], Response]
+
+
+def register_error_renderer(app: Flask, path_prefix: str, renderer: ErrorRenderer) -> None:
+    """Render errors under ``path_prefix`` in that API's own format (e.g. Open311's XML)."""
+    app.extensions.setdefault("error_renderers", {})[path_prefix] = renderer
+
+
 def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
+    renderers: dict[str, ErrorRenderer] = current_app.extensions.get("error_renderers", {})
+    for prefix, renderer in renderers.items():
+        if request.path.startswith(prefix):
+            return renderer(status, title, detail, errors)
     if wants_json():
         return problem(status, title, detail, errors)
     html = render_template("error.html", status=status, title=title, detail=detail)
@@ -122,7 +134,14 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _render_error(error.code or 500, error.name, error.description or error.name)
+        response = app.make_response(
+            _render_error(error.code or 500, error.name, error.description or error.name)
+        )
+        # Keep what the error says about itself, e.g. Allow on 405 and Retry-After on 429.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(OperationalError)
     def database_down(error: OperationalError):

@@ -30,7 +30,7 @@ from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import Role, User
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import make_celery
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, truncate_live_tables
 from workers import tasks
 
 SERVER_URL = os.environ.get(
@@ -85,6 +85,9 @@ def settings() -> Settings:
         redis_url=TEST_REDIS_URL,
         celery_queue="safer-streets-test",
         sweep_after_seconds=0,
+        # Tests of rate limiting set their own; the rest must never trip over each other's.
+        api_write_rate_limit="100000 per minute",
+        api_read_rate_limit="100000 per minute",
     )
 
 
@@ -146,17 +149,13 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
-LIVE_TABLES = ("report_event", "report_notified_partner", "report", "app_user")
-
-
 @pytest.fixture
 def live_app(settings: Settings, engine: Engine, redis_client: redis.Redis) -> Iterator[Flask]:
     """The app on real, committed transactions; report and user rows are removed after."""
     app = create_app(settings)
     yield app
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} RESTART IDENTITY CASCADE"))
+    truncate_live_tables(engine)
     redis_client.flushdb()
 
 

@@ -7,13 +7,24 @@ import time
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Report, ReportEvent, ReportStatus
 
 PASSWORD = "correct horse battery"
+LIVE_TABLES = ("report_event", "report_notified_partner", "report", "api_client")
+
+
+def truncate_live_tables(engine: Engine) -> None:
+    """Remove what a test with real commits left behind (the seed data stays)."""
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} RESTART IDENTITY CASCADE"))
+        # Users are deleted, not truncated: a cascade would also empty the routing rules'
+        # history, whose seeded entries belong to the seed data.
+        conn.execute(text("DELETE FROM routing_rule_change WHERE actor_id IS NOT NULL"))
+        conn.execute(text("DELETE FROM app_user"))
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:

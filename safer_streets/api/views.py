@@ -2,35 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import redis
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, render_template, request, url_for
+from markupsafe import Markup, escape
 from sqlalchemy import select, text
 
-from safer_streets import reports
+from safer_streets import api_keys, reports
+from safer_streets.api import openapi
+from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
 from safer_streets.errors import BadRequest, InvalidInput, UnsupportedMediaType
-from safer_streets.models import Category, Report
+from safer_streets.limits import limiter, presented_api_key, read_limit, write_limit
+from safer_streets.models import ApiClient, Category
 from safer_streets.web import db, services
 
 bp = Blueprint("api", __name__)
+limiter.limit(read_limit, methods=["GET"])(bp)
 
 MAX_IDEMPOTENCY_KEY = 200
 
 
-def report_json(report: Report) -> dict[str, Any]:
-    """A report as any client may see it: never the reporter's contact details."""
-    return {
-        "reference": report.reference,
-        "status": report.status.value,
-        "category": report.category.slug,
-        "ward": {"code": report.ward.code, "name": report.ward.name} if report.ward else None,
-        "owner": {"slug": report.owner.slug, "name": report.owner.name} if report.owner else None,
-        "notified": [{"slug": p.slug, "name": p.name} for p in report.notified],
-        "routing_reason": report.routing_reason,
-        "created_at": report.created_at.isoformat(),
-        "updated_at": report.updated_at.isoformat(),
-    }
+def _optional_client() -> ApiClient | None:
+    """A key is optional; one that is given must be valid, and the report is attributed to it."""
+    key = presented_api_key()
+    return api_keys.authenticate(db(), key) if key else None
 
 
 def _json_body() -> Any:
@@ -43,30 +40,39 @@ def _json_body() -> Any:
 
 
 @bp.post("/api/v1/reports")
+@limiter.limit(write_limit)
 def create_report():
     """Take a report; the same Idempotency-Key returns the same report, never a second one."""
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidInput({"Idempotency-Key": f"must be at most {MAX_IDEMPOTENCY_KEY} characters"})
+    client = _optional_client()
     submission = reports.parse_submission(_json_body())
     session = db()
     report, created = reports.submit_report(
-        session, submission, places=services().places, source="api", idempotency_key=key
+        session,
+        submission,
+        places=services().places,
+        source="api",
+        idempotency_key=key,
+        client=client,
     )
     session.commit()
     if created:
         services().task_queue.process_report(report.id)
-    body = {
-        "reference": report.reference,
-        "status": report.status.value,
-        "links": {
-            "self": url_for("api.get_report", reference=report.reference, _external=True),
-            "tracking": url_for("public.track", reference=report.reference, _external=True),
-        },
-    }
-    response = jsonify(body)
+    body = ReportCreated.model_validate(
+        {
+            "reference": report.reference,
+            "status": report.status.value,
+            "links": {
+                "self": url_for("api.get_report", reference=report.reference, _external=True),
+                "tracking": url_for("public.track", reference=report.reference, _external=True),
+            },
+        }
+    )
+    response = jsonify(body.model_dump(mode="json"))
     response.status_code = 201
-    response.headers["Location"] = body["links"]["self"]
+    response.headers["Location"] = body.links.self
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
     return response
@@ -75,29 +81,38 @@ def create_report():
 @bp.get("/api/v1/reports/<reference>")
 def get_report(reference: str):
     """One report's public state."""
-    return jsonify(report_json(reports.get_report(db(), reference)))
+    report = reports.get_report(db(), reference)
+    return jsonify(ReportView.of(report).model_dump(mode="json"))
 
 
 @bp.get("/api/v1/categories")
 def categories():
     """The categories a report can have, in display order."""
     rows = db().scalars(select(Category).where(Category.public).order_by(Category.position))
-    return jsonify(
-        [
-            {
-                "slug": c.slug,
-                "name": c.name,
-                "group": c.group,
-                "description": c.description,
-                "sensitive": c.sensitive,
-                "emergency_notice": c.emergency_notice,
-            }
-            for c in rows
-        ]
-    )
+    return jsonify([CategoryView.of(c).model_dump(mode="json") for c in rows])
+
+
+@bp.get("/api/v1/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 document, generated from the request and response models."""
+    return jsonify(openapi.build_document(request.url_root.rstrip("/")))
+
+
+@bp.get("/api/v1/docs")
+def docs():
+    """The same document as a readable page."""
+    document = openapi.build_document(request.url_root.rstrip("/"))
+    return render_template("api/docs.html", doc=document, **openapi.docs_context(document))
+
+
+@bp.app_template_filter("code_spans")
+def code_spans(text: str) -> Markup:
+    """Escape ``text`` and show its `backticked` (or ``double-backticked``) parts as code."""
+    return Markup(re.sub(r"``?([^`]+)``?", r"<code>\1</code>", str(escape(text))))  # noqa: S704
 
 
 @bp.get("/healthz")
+@limiter.exempt
 def healthz():
     """Database, Redis and worker state, with the routing backlog; 503 if the database is down."""
     settings = services().settings

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from sqlalchemy import func, select
 
@@ -188,3 +190,22 @@ def test_reasons_must_belong_to_the_category(client):
     wrong = post(client, {**VALID, "category": "fly-tipping", "reasons": ["badly-lit"]})
     assert wrong.status_code == 422
     assert "badly-lit" in wrong.get_json()["errors"]["reasons"]
+
+
+def test_simultaneous_retries_with_one_idempotency_key_make_one_report(live_app, engine):
+    """A double tap or a mobile retry racing the first request still makes one report."""
+
+    def submit(_: int) -> str:
+        with live_app.test_client() as client:
+            response = post(client, VALID, **{"Idempotency-Key": "race-1"})
+            assert response.status_code == 201
+            return response.get_json()["reference"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        references = set(pool.map(submit, range(16)))
+    assert len(references) == 1
+    with engine.connect() as conn:
+        count = conn.scalar(
+            select(func.count()).select_from(Report).where(Report.idempotency_key == "race-1")
+        )
+    assert count == 1

@@ -1,0 +1,285 @@
+"""Intake under load: the JSON API behind gunicorn, against a bare insert-one-row baseline.
+
+Run: .venv/bin/python bench/bench_intake.py [--duration 60] [--web-workers 4]
+
+Everything runs on this machine: a scratch database (safer_streets_bench), a private Redis,
+gunicorn for the app and for the baseline (bench/baseline_app.py), two Celery worker processes,
+and the load generator (bench/loadgen.py). Phases:
+
+1. maximum throughput, closed loop, of the baseline and of the intake API (ratio printed);
+2. open loop at 500 reports/s: latency percentiles and errors, then how long until every report
+   is routed after the load ends;
+3. the same open loop with Redis stopped: submissions must not fail or slow down;
+4. end-to-end submit → routed latency at 50 reports/s;
+5. the routing worker draining a backlog of 20,000 reports with two processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.loadgen import build_request, closed_loop, open_loop  # noqa: E402
+from safer_streets import migrate, seed  # noqa: E402
+from safer_streets.db import make_session_factory, session_scope  # noqa: E402
+from safer_streets.settings import Settings  # noqa: E402
+from safer_streets.tasks_queue import PROCESS_REPORT, make_celery  # noqa: E402
+from tests.faults.services import PrivateRedis, WorkerProcess, free_port, wait_for_port  # noqa: E402
+
+SERVER = os.environ.get(
+    "SAFER_STREETS_BENCH_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
+)
+DATABASE = "safer_streets_bench"
+VENV_BIN = Path(sys.executable).parent
+# Points spread over Lewisham so routing sees many wards.
+POINTS = [
+    (-0.0207, 51.4452),
+    (-0.0130, 51.4630),
+    (-0.0270, 51.4800),
+    (-0.0520, 51.4390),
+    (0.0120, 51.4500),
+    (-0.0330, 51.4250),
+    (-0.0050, 51.4330),
+    (-0.0440, 51.4610),
+]
+CATEGORIES = [
+    "drug-dealing",
+    "street-lighting",
+    "fly-tipping",
+    "anti-social-behaviour",
+    "feeling-unsafe",
+    "dangerous-road",
+]
+
+
+def prepare_database() -> str:
+    """A fresh scratch database with the schema, wards, areas and seed."""
+    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {DATABASE}"))
+    admin.dispose()
+    url = f"{SERVER}/{DATABASE}"
+    migrate.upgrade(url)
+    engine = create_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        seed.load_wards(session)
+        seed.load_areas(session)
+        seed.seed(session)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_row (id serial PRIMARY KEY, body text)"))
+    engine.dispose()
+    return url
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    return {f"SAFER_STREETS_{k.upper()}": str(v) for k, v in settings.__dict__.items()}
+
+
+@contextmanager
+def gunicorn(target: str, env: dict[str, str], workers: int):
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            target,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def report_request(host: str):
+    def make(i: int) -> bytes:
+        lon, lat = POINTS[i % len(POINTS)]
+        body = json.dumps(
+            {
+                "category": CATEGORIES[i % len(CATEGORIES)],
+                "lat": lat + (i % 97) * 1e-5,
+                "lon": lon + (i % 89) * 1e-5,
+                "description": f"Benchmark report {i}",
+            }
+        ).encode()
+        return build_request(host, "/api/v1/reports", body, {"Content-Type": "application/json"})
+
+    return make
+
+
+def row_request(host: str):
+    def make(i: int) -> bytes:
+        return build_request(host, "/rows", f"row {i}".encode(), {"Content-Type": "text/plain"})
+
+    return make
+
+
+def count_by_status(url: str) -> dict[str, int]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT status, count(*) FROM report GROUP BY status")).all()
+    engine.dispose()
+    return dict(rows)
+
+
+def wait_until_routed(url: str, timeout: float = 120) -> float:
+    """Seconds until no report is left `received`."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        if count_by_status(url).get("received", 0) == 0:
+            return time.perf_counter() - start
+        time.sleep(0.2)
+    return float("inf")
+
+
+def truncate(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("TRUNCATE report_event, report_notified_partner, report RESTART IDENTITY CASCADE")
+        )
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}"
+    )
+    print(f"duration {args.duration:.0f} s per phase, gunicorn sync workers {args.web_workers}")
+
+    url = prepare_database()
+    redis = PrivateRedis()
+    redis.start()
+    settings = Settings(
+        secret_key="bench",
+        database_url=url,
+        redis_url=redis.url,
+        celery_queue="safer-streets-bench",
+        # The load generator is one address standing in for thousands of residents.
+        api_write_rate_limit="1000000 per minute",
+    )
+    env = environment(settings)
+    worker = WorkerProcess(env, ROOT / "var" / "bench-worker.log", concurrency=2)
+    (ROOT / "var").mkdir(exist_ok=True)
+    host = "127.0.0.1"
+    try:
+        with gunicorn("bench.baseline_app:app", env, args.web_workers) as port:
+            base = asyncio.run(
+                closed_loop(host, port, row_request(host), args.connections, args.duration)
+            )
+        print(f"\n[1] baseline insert-one-row, closed loop: {base.summary()}")
+
+        worker.start()
+        with gunicorn("safer_streets.app:create_app()", env, args.web_workers) as port:
+            intake = asyncio.run(
+                closed_loop(host, port, report_request(host), args.connections, args.duration)
+            )
+            print(f"[1] intake API, closed loop:              {intake.summary()}")
+            print(
+                f"    ratio intake / baseline throughput: {intake.ok / intake.elapsed_s / (base.ok / base.elapsed_s):.2f}"
+            )
+            lag = wait_until_routed(url)
+            print(f"    all {intake.ok} routed {lag:.1f} s after the load ended")
+
+            truncate(url)
+            steady = asyncio.run(open_loop(host, port, report_request(host), 500, args.duration))
+            print(f"\n[2] open loop 500/s: {steady.summary()}")
+            print(f"    all routed {wait_until_routed(url):.1f} s after the load ended")
+
+            worker.stop()
+            redis.stop()
+            truncate(url)
+            down = asyncio.run(
+                open_loop(host, port, report_request(host), 500, min(args.duration, 20))
+            )
+            print(f"\n[3] open loop 500/s with Redis stopped: {down.summary()}")
+            print(f"    stored: {count_by_status(url)}")
+            redis.start()
+            worker.start()
+            print(
+                f"    after Redis returned: all routed in {wait_until_routed(url, 300):.1f} s (by the sweep)"
+            )
+
+            truncate(url)
+            asyncio.run(open_loop(host, port, report_request(host), 50, min(args.duration, 20)))
+            wait_until_routed(url)
+            engine = create_engine(url)
+            with engine.connect() as conn:
+                lags = np.array(
+                    conn.scalars(
+                        text("SELECT extract(epoch FROM routed_at - created_at) FROM report")
+                    ).all(),
+                    dtype=float,
+                )
+            engine.dispose()
+            print(
+                f"\n[4] end to end submit → routed at 50/s: p50 {np.percentile(lags, 50) * 1000:.0f} ms, "
+                f"p95 {np.percentile(lags, 95) * 1000:.0f} ms, p99 {np.percentile(lags, 99) * 1000:.0f} ms"
+            )
+        worker.stop()
+
+        truncate(url)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            ids = conn.scalars(
+                text("""
+                INSERT INTO report (reference, category_id, description, location, status, source,
+                                    anonymous, reasons, supporter_count, priority, version_id)
+                SELECT 'LEW-B' || lpad(g::text, 6, '0'), 1 + g % 13, 'backlog',
+                       ST_SetSRID(ST_MakePoint(-0.06 + random() * 0.08, 51.42 + random() * 0.06), 4326),
+                       'received', 'bench', true, '{}', 0, 'normal', 1
+                FROM generate_series(1, 20000) g RETURNING id""")
+            ).all()
+        engine.dispose()
+        celery = make_celery(settings)
+        with celery.producer_or_acquire() as producer:
+            for report_id in ids:
+                celery.send_task(PROCESS_REPORT, args=[report_id], producer=producer)
+        worker = WorkerProcess(
+            {**env, "SAFER_STREETS_SWEEP_AFTER_SECONDS": "3600"},
+            ROOT / "var" / "bench-drain.log",
+            concurrency=2,
+        )
+        worker.start()
+        drained = wait_until_routed(url, 600)
+        worker.stop()
+        print(
+            f"\n[5] worker (2 processes) drained 20,000 reports in {drained:.1f} s = {20000 / drained:,.0f}/s "
+            "(including worker start-up)"
+        )
+    finally:
+        worker.stop()
+        redis.stop()
+
+
+if __name__ == "__main__":
+    main()

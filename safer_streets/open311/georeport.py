@@ -1,0 +1,768 @@
+"""Open311 GeoReport v2 over the Safer Streets domain: Flask-free, one function per resource.
+
+Services are the public categories (``service_code`` is the category slug); a service request is
+a report (``service_request_id`` is its public reference). Requests come in through the same
+validation as the JSON API (``reports.parse_submission`` and ``reports.submit_report``).
+
+What leaves here is public: never a reporter's contact details, and for sensitive categories
+neither the exact point (only the centre of its 500 m grid cell), the postcode, the
+description nor the photo; the address is the ward.
+
+Spec: http://wiki.open311.org/GeoReport_v2 (Open311 wiki, frozen v2). Extensions: ``page`` and
+``page_size`` (GeoReport/v2/Extensions.md), and mySociety's ``servicerequestupdates``
+(https://github.com/mysociety/FixMyStreet/wiki/Open311-FMS---Proposed-differences-to-Open311).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from geoalchemy2.shape import to_shape
+from pydantic import HttpUrl, TypeAdapter, ValidationError
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+
+from geo.gazetteer import normalise_postcode
+from geo.privacy import coarse_point
+from safer_streets import reports, taxonomy, workflow
+from safer_streets.errors import InvalidInput, NotAllowed, NotFound
+from safer_streets.models import (
+    OPEN_STATUSES,
+    ApiClient,
+    Category,
+    Report,
+    ReportEvent,
+    ReportNotifiedPartner,
+    ReportStatus,
+    Ward,
+)
+
+logger = logging.getLogger(__name__)
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+# One jurisdiction is served, so jurisdiction_id is optional; when given it must be this.
+JURISDICTION_ID = "lewisham.gov.uk"
+# When this service list or these endpoints last changed (discovery ``changeset``).
+CHANGESET = "2026-11-24T00:00:00Z"
+SERVICE_TYPE = "realtime"
+MAX_SPAN = timedelta(days=90)
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 1000
+MAX_IDS = 1000
+LONDON = ZoneInfo("Europe/London")
+EMERGENCY_NOTICE = (
+    "If anyone is in danger now, call 999. This service is not monitored around the clock."
+)
+SENSITIVE_CELL_METRES = 500.0
+REASONS_ATTRIBUTE = "reasons"
+
+# Where a submission field's error is reported in Open311's own parameter names.
+_OPEN311_FIELD = {
+    "category": "service_code",
+    "lon": "long",
+    "reasons": f"attribute[{REASONS_ATTRIBUTE}]",
+    "contact_email": "email",
+    "contact_name": "first_name",
+    "contact_phone": "phone",
+}
+
+# Internal status → mySociety's extended status (lower case on output).
+EXTENDED_STATUS: dict[ReportStatus, str] = {
+    ReportStatus.RECEIVED: "open",
+    ReportStatus.NEEDS_LOCATION: "open",
+    ReportStatus.ROUTED: "open",
+    ReportStatus.ACKNOWLEDGED: "investigating",
+    ReportStatus.IN_PROGRESS: "in_progress",
+    ReportStatus.RESOLVED: "fixed",
+    ReportStatus.NOT_ACTIONABLE: "no_further_action",
+    ReportStatus.DUPLICATE: "duplicate",
+    ReportStatus.REFERRED: "internal_referral",
+    ReportStatus.OUT_OF_AREA: "not_councils_responsibility",
+}
+# Extended status posted by a partner system → the internal status it moves a report to.
+# OPEN and REOPEN keep an open report as it is and reopen a closed one.
+_REOPEN = "reopen"
+INCOMING_STATUS: dict[str, ReportStatus | str] = {
+    "open": _REOPEN,
+    "reopen": _REOPEN,
+    "investigating": ReportStatus.ACKNOWLEDGED,
+    "for_triage": ReportStatus.ACKNOWLEDGED,
+    "in_progress": ReportStatus.IN_PROGRESS,
+    "planned": ReportStatus.IN_PROGRESS,
+    "action_scheduled": ReportStatus.IN_PROGRESS,
+    "fixed": ReportStatus.RESOLVED,
+    "closed": ReportStatus.RESOLVED,
+    "no_further_action": ReportStatus.NOT_ACTIONABLE,
+    "cancelled": ReportStatus.NOT_ACTIONABLE,
+    "duplicate": ReportStatus.DUPLICATE,
+    "internal_referral": ReportStatus.REFERRED,
+    "not_councils_responsibility": ReportStatus.REFERRED,
+}
+
+_URL = TypeAdapter(HttpUrl)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+_ATTRIBUTE_RE = re.compile(r"^attribute\[(?P<code>[^\[\]]+)\](?P<multi>\[\])?$")
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """A POST body: the first non-empty value of each plain parameter, and the attributes.
+
+    ``attribute[code]=v`` and ``attribute[code][]=v`` (repeated) both collect into
+    ``attributes["code"]`` in the order sent. The spec treats an empty parameter as absent.
+    """
+
+    fields: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, list[str]] = field(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        """A plain parameter, or None when absent or empty."""
+        return self.fields.get(name)
+
+
+def parse_form(pairs: Iterable[tuple[str, str]]) -> RequestForm:
+    """Read form pairs (in order, repeats allowed) into a ``RequestForm``.
+
+    Raises ``InvalidInput`` naming a parameter that starts ``attribute`` but is not
+    ``attribute[code]`` or ``attribute[code][]``.
+    """
+    form = RequestForm()
+    for name, value in pairs:
+        value = value.strip()
+        if "\x00" in value:
+            # Nothing here can store NUL (PostgreSQL text and JSON refuse it).
+            raise InvalidInput({name: "must not contain NUL characters"})
+        if name.startswith("attribute"):
+            match = _ATTRIBUTE_RE.match(name)
+            if match is None:
+                raise InvalidInput(
+                    {
+                        name: "is not a valid attribute parameter: use attribute[code] or "
+                        "attribute[code][]"
+                    }
+                )
+            values = form.attributes.setdefault(match.group("code"), [])
+            if value:
+                values.append(value)
+        elif value and name not in form.fields:
+            form.fields[name] = value
+    for code in [code for code, values in form.attributes.items() if not values]:
+        del form.attributes[code]
+    return form
+
+
+def check_jurisdiction(jurisdiction_id: str | None) -> None:
+    """Refuse a jurisdiction other than ours (an empty one means ours)."""
+    if jurisdiction_id and jurisdiction_id.strip() != JURISDICTION_ID:
+        raise NotFound(f"jurisdiction_id {jurisdiction_id!r} not found: this is {JURISDICTION_ID}")
+
+
+def parse_datetime(name: str, text: str) -> datetime:
+    """A W3C date-time with a time zone, or a date (midnight in London); else ``InvalidInput``."""
+    text = text.strip()
+    # An unencoded "+01:00" arrives as " 01:00" after form decoding; put the plus back.
+    text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.combine(date.fromisoformat(text), time(), LONDON)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(
+            {name: "must be a W3C date and time, e.g. 2026-11-24T21:30:00Z"}
+        ) from None
+    if value.tzinfo is None:
+        raise InvalidInput({name: "must include a time zone, e.g. 2026-11-24T21:30:00Z"})
+    return value
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A half-open window [start, end) of at most 90 days."""
+
+    start: datetime
+    end: datetime
+
+
+def parse_date_range(params: Mapping[str, str], now: datetime) -> DateRange:
+    """``start_date``/``end_date`` as the spec reads them: at most 90 days apart; one alone
+    means the 90 days after (or before) it; neither means the last 90 days."""
+    start_text, end_text = params.get("start_date"), params.get("end_date")
+    start = parse_datetime("start_date", start_text) if start_text else None
+    end = parse_datetime("end_date", end_text) if end_text else None
+    if start and end:
+        if end < start:
+            raise InvalidInput({"end_date": "must not be before start_date"})
+        if end - start > MAX_SPAN:
+            raise InvalidInput({"end_date": "must be within 90 days of start_date"})
+    elif start:
+        end = start + MAX_SPAN
+    elif end:
+        start = end - MAX_SPAN
+    else:
+        end = now
+        start = now - MAX_SPAN
+    return DateRange(start, end)
+
+
+@dataclass(frozen=True)
+class Page:
+    """The ``page``/``page_size`` extension: 1-based pages."""
+
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        """Rows to skip."""
+        return (self.number - 1) * self.size
+
+
+def parse_page(params: Mapping[str, str]) -> Page:
+    """Read ``page`` (from 1) and ``page_size`` (1 to 1000, default 1000)."""
+    errors: dict[str, str] = {}
+    values = {}
+    for name, default, ceiling in (
+        ("page", 1, None),
+        ("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
+    ):
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            values[name] = default
+            continue
+        if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+            errors[name] = "must be a whole number from 1"
+        elif ceiling is not None and int(raw) > ceiling:
+            errors[name] = f"must be at most {ceiling}"
+        else:
+            values[name] = int(raw)
+    if errors:
+        raise InvalidInput(errors)
+    return Page(values["page"], values["page_size"])
+
+
+def _comma_list(text: str | None) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+# --------------------------------------------------------------------------------------------
+# Discovery and services
+# --------------------------------------------------------------------------------------------
+
+
+def discovery(base_url: str, docs_url: str) -> dict[str, Any]:
+    """The Service Discovery document (wiki ``Service_Discovery``): one production endpoint."""
+    return {
+        "changeset": CHANGESET,
+        "contact": f"Safer Streets, Safer Lewisham Partnership: {base_url}",
+        "key_service": f"API keys are issued by the Safer Streets administrators: see {docs_url}",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": f"{base_url}/open311/v2",
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+
+
+def _public_categories() -> Select[tuple[Category]]:
+    return select(Category).where(Category.public).order_by(Category.position, Category.id)
+
+
+def attributes_for(category_slug: str) -> list[dict[str, Any]]:
+    """The service definition attributes of a category: its reasons, when it has them."""
+    reasons = taxonomy.reasons_for(category_slug)
+    if not reasons:
+        return []
+    return [
+        {
+            "variable": True,
+            "code": REASONS_ATTRIBUTE,
+            "datatype": "multivaluelist",
+            "required": False,
+            "datatype_description": "Choose any that apply; send each as attribute[reasons][].",
+            "order": 1,
+            "description": taxonomy.REASONS_QUESTION,
+            "values": [{"key": r.key, "name": r.label} for r in reasons],
+        }
+    ]
+
+
+def service_list(session: Session) -> list[dict[str, Any]]:
+    """GET services: one service per public category, in display order."""
+    return [
+        {
+            "service_code": category.slug,
+            "service_name": category.name,
+            "description": category.description,
+            "metadata": bool(attributes_for(category.slug)),
+            "type": SERVICE_TYPE,
+            "keywords": ", ".join(taxonomy.keywords_for(category.slug)),
+            "group": category.group,
+        }
+        for category in session.scalars(_public_categories())
+    ]
+
+
+def get_service(session: Session, service_code: str) -> Category:
+    """The public category with this service code, or ``NotFound``."""
+    category = session.scalar(
+        select(Category).where(Category.slug == service_code.strip(), Category.public)
+    )
+    if category is None:
+        raise NotFound(f"service_code {service_code!r} not found")
+    return category
+
+
+def service_definition(session: Session, service_code: str) -> dict[str, Any]:
+    """GET services/{service_code}: the category's attributes (empty for most)."""
+    category = get_service(session, service_code)
+    return {"service_code": category.slug, "attributes": attributes_for(category.slug)}
+
+
+# --------------------------------------------------------------------------------------------
+# POST requests
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatedRequest:
+    """The outcome of POST requests."""
+
+    report: Report
+    created: bool
+    account_id: str | None
+
+
+def _submission_data(
+    form: RequestForm, category: Category
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Map Open311 parameters onto the JSON API's submission fields; also return what cannot
+    be mapped (unknown attributes, an address_id that is not a postcode), by parameter."""
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {"category": category.slug}
+    for source, target in (
+        ("lat", "lat"),
+        ("long", "lon"),
+        ("description", "description"),
+        ("email", "contact_email"),
+        ("phone", "contact_phone"),
+        ("media_url", "media_url"),
+    ):
+        if form.get(source) is not None:
+            data[target] = form.get(source)
+    address_id = form.get("address_id")
+    if form.get("address_string") is not None:
+        data["location_text"] = form.get("address_string")
+    elif address_id is not None:
+        if normalise_postcode(address_id) is None:
+            errors["address_id"] = "must be a Lewisham postcode, e.g. SE6 4JU"
+        else:
+            data["location_text"] = address_id
+    name = " ".join(part for part in (form.get("first_name"), form.get("last_name")) if part)
+    if name:
+        data["contact_name"] = name
+    known = {attribute["code"] for attribute in attributes_for(category.slug)}
+    for code in form.attributes:
+        if code not in known:
+            errors[f"attribute[{code}]"] = f"is not an attribute of service {category.slug!r}"
+    if form.attributes.get(REASONS_ATTRIBUTE):
+        data["reasons"] = form.attributes[REASONS_ATTRIBUTE]
+    return data, errors
+
+
+def _in_open311_terms(invalid: InvalidInput, form: RequestForm) -> InvalidInput:
+    address_field = "address_string" if form.get("address_string") else "address_id"
+    names = {**_OPEN311_FIELD, "location_text": address_field}
+    errors = dict(invalid.field_errors)
+    if not any(form.get(name) for name in ("lat", "long", "address_string", "address_id")):
+        # No location at all: say so in the spec's terms.
+        errors.pop("location", None)
+        errors["lat"] = "a location is required: lat and long, address_string or address_id"
+    return InvalidInput({names.get(k, k): v for k, v in errors.items()})
+
+
+def create_request(
+    session: Session,
+    client: ApiClient,
+    form: RequestForm,
+    *,
+    places: reports.Places,
+) -> CreatedRequest:
+    """POST requests: validate as the JSON API does, store the report and issue its token.
+
+    ``NotFound`` for an unknown service; ``InvalidInput`` (in Open311 parameter names)
+    for anything else wrong. An ``address_string`` is placed at once: a client hears straight
+    away that text is ambiguous or unknown, rather than its report going to triage.
+    """
+    check_jurisdiction(form.get("jurisdiction_id"))
+    service_code = form.get("service_code")
+    if service_code is None:
+        raise InvalidInput({"service_code": "is required"})
+    category = get_service(session, service_code)
+    data, unmapped = _submission_data(form, category)
+    try:
+        submission = reports.parse_submission(data)
+    except InvalidInput as invalid:
+        errors = _in_open311_terms(invalid, form).field_errors
+        if "address_id" in unmapped:
+            errors.pop("location", None)  # there was one; it was not a postcode
+        raise InvalidInput({**errors, **unmapped}) from None
+    if unmapped:
+        raise InvalidInput(unmapped)
+    attribution = {name: form.get(name) for name in ("device_id", "account_id") if form.get(name)}
+    try:
+        report, created = reports.submit_report(
+            session,
+            submission,
+            places=places,
+            source="open311",
+            place_now=True,
+            client=client,
+            attribution=attribution,
+        )
+    except InvalidInput as invalid:
+        raise _in_open311_terms(invalid, form) from None
+    report.open311_token = secrets.token_urlsafe(18)
+    session.flush()
+    logger.info("Open311 request %s created by API client %s", report.reference, client.id)
+    return CreatedRequest(report, created, form.get("account_id"))
+
+
+def created_view(result: CreatedRequest) -> dict[str, Any]:
+    """The POST requests response: the reference at once, and a token for token-based clients.
+
+    Both are given because the reference is allocated immediately while routing continues in
+    the background; GET tokens/{token} answers with the same reference.
+    """
+    return {
+        "service_request_id": result.report.reference,
+        "token": result.report.open311_token,
+        "service_notice": EMERGENCY_NOTICE if result.report.category.emergency_notice else "",
+        "account_id": result.account_id,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# GET requests
+# --------------------------------------------------------------------------------------------
+
+
+def _with_relations(query: Select[tuple[Report]]) -> Select[tuple[Report]]:
+    # The ward's boundary is large and not needed here: only its name is shown.
+    return query.options(
+        joinedload(Report.owner),
+        joinedload(Report.ward).load_only(Ward.code, Ward.name),
+        selectinload(Report.events),
+    )
+
+
+def find_requests(session: Session, params: Mapping[str, str], now: datetime) -> list[Report]:
+    """GET requests with the spec's filters and the ``page``/``page_size`` extension.
+
+    ``service_request_id`` (a comma list) overrides every other filter, as the spec says.
+    """
+    check_jurisdiction(params.get("jurisdiction_id"))
+    for name, value in params.items():
+        if value and "\x00" in value:
+            # PostgreSQL text cannot hold NUL: refuse it as bad input, not a failed query.
+            raise InvalidInput({name: "must not contain NUL characters"})
+    query = select(Report).join(Report.category).where(Category.public)
+    ids = _comma_list(params.get("service_request_id"))
+    if ids:
+        if len(ids) > MAX_IDS:
+            raise InvalidInput({"service_request_id": f"at most {MAX_IDS} ids at once"})
+        wanted = [reference.upper() for reference in ids]
+        query = query.where(Report.reference.in_(wanted)).order_by(Report.id.desc())
+        return list(session.scalars(_with_relations(query)).unique())
+
+    errors: dict[str, str] = {}
+    codes = _comma_list(params.get("service_code"))
+    if codes:
+        known = set(session.scalars(select(Category.slug).where(Category.public)))
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            errors["service_code"] = f"unknown service_code {unknown[0]!r}"
+        query = query.where(Category.slug.in_(codes))
+    statuses = {status.lower() for status in _comma_list(params.get("status"))}
+    if statuses - {"open", "closed"}:
+        errors["status"] = "must be open or closed (or both, comma-separated)"
+    elif statuses == {"open"}:
+        query = query.where(Report.status.in_(OPEN_STATUSES))
+    elif statuses == {"closed"}:
+        query = query.where(Report.status.not_in(OPEN_STATUSES))
+    try:
+        window = parse_date_range(params, now)
+        page = parse_page(params)
+    except InvalidInput as invalid:
+        errors.update(invalid.field_errors)
+    if errors:
+        raise InvalidInput(errors)
+    query = (
+        query.where(Report.created_at >= window.start, Report.created_at < window.end)
+        .order_by(Report.created_at.desc(), Report.id.desc())
+        .limit(page.size)
+        .offset(page.offset)
+    )
+    return list(session.scalars(_with_relations(query)).unique())
+
+
+def get_request(session: Session, service_request_id: str, params: Mapping[str, str]) -> Report:
+    """GET requests/{id}: the report with this reference, or ``NotFound``."""
+    check_jurisdiction(params.get("jurisdiction_id"))
+    query = (
+        select(Report)
+        .join(Report.category)
+        .where(Report.reference == service_request_id.strip().upper(), Category.public)
+    )
+    report = session.scalar(_with_relations(query))
+    if report is None:
+        raise NotFound(f"service_request_id {service_request_id!r} not found")
+    return report
+
+
+def find_token(session: Session, token: str, params: Mapping[str, str]) -> dict[str, Any]:
+    """GET tokens/{token}: the service_request_id a token stands for, or ``NotFound``."""
+    check_jurisdiction(params.get("jurisdiction_id"))
+    report = session.scalar(select(Report).where(Report.open311_token == token.strip()))
+    if report is None:
+        raise NotFound(f"token {token!r} not found")
+    return {"service_request_id": report.reference, "token": report.open311_token}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+
+def _status_notes(report: Report) -> str | None:
+    updates = [e for e in report.events if e.public and e.note and e.kind != "routed"]
+    return updates[-1].note if updates else None
+
+
+def request_view(report: Report) -> dict[str, Any]:
+    """A report as GET requests shows it; public, so private and precise details stay out."""
+    point = to_shape(report.location) if report.location is not None else None
+    lon, lat = (point.x, point.y) if point is not None else (None, None)
+    sensitive = report.category.sensitive
+    if sensitive:
+        if lon is not None and lat is not None:
+            lon, lat = coarse_point(lon, lat, SENSITIVE_CELL_METRES)
+        address = f"{report.ward.name} ward, Lewisham" if report.ward else "Lewisham"
+        postcode = description = media_url = None
+    else:
+        lon, lat = (round(lon, 6), round(lat, 6)) if lon is not None else (None, None)
+        address = report.location_text or report.street or report.postcode
+        postcode = report.postcode
+        description = report.description
+        media_url = report.media_url
+    if description is not None and report.reasons:
+        reasons = "; ".join(taxonomy.reason_labels(report.category.slug, report.reasons))
+        description = f"{description}\n\nReasons: {reasons}".strip()
+    return {
+        "service_request_id": report.reference,
+        "status": "open" if report.status in OPEN_STATUSES else "closed",
+        "status_notes": _status_notes(report),
+        "service_name": report.category.name,
+        "service_code": report.category.slug,
+        "description": description,
+        "agency_responsible": report.owner.name if report.owner else None,
+        "service_notice": EMERGENCY_NOTICE if report.category.emergency_notice else None,
+        "requested_datetime": _iso(report.created_at),
+        "updated_datetime": _iso(report.updated_at),
+        "expected_datetime": _iso(report.resolve_due_at),
+        "address": address,
+        "address_id": postcode,
+        "zipcode": postcode,
+        "lat": lat,
+        "long": lon,
+        "media_url": media_url,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# servicerequestupdates (mySociety extension)
+# --------------------------------------------------------------------------------------------
+
+
+def find_updates(
+    session: Session, params: Mapping[str, str], now: datetime
+) -> list[dict[str, Any]]:
+    """GET servicerequestupdates: public updates in the window, oldest first."""
+    check_jurisdiction(params.get("jurisdiction_id"))
+    errors: dict[str, str] = {}
+    try:
+        window = parse_date_range(params, now)
+        page = parse_page(params)
+    except InvalidInput as invalid:
+        errors.update(invalid.field_errors)
+    if errors:
+        raise InvalidInput(errors)
+    earlier = aliased(ReportEvent)
+    # A note leaves the status as it was: the latest status set at or before it.
+    status_then = (
+        select(earlier.to_status)
+        .where(
+            earlier.report_id == ReportEvent.report_id,
+            earlier.id <= ReportEvent.id,
+            earlier.to_status.is_not(None),
+        )
+        .order_by(earlier.id.desc())
+        .limit(1)
+        .correlate(ReportEvent)
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(ReportEvent, Report, status_then)
+        .join(Report, ReportEvent.report_id == Report.id)
+        .join(Report.category)
+        .options(joinedload(Report.owner))
+        .where(
+            Category.public,
+            ReportEvent.public,
+            ReportEvent.at >= window.start,
+            ReportEvent.at < window.end,
+        )
+        .order_by(ReportEvent.at, ReportEvent.id)
+        .limit(page.size)
+        .offset(page.offset)
+    )
+    return [update_view(event, report, status) for event, report, status in rows]
+
+
+def update_view(event: ReportEvent, report: Report, status: str | None) -> dict[str, Any]:
+    """One public update as the extension shows it."""
+    internal = ReportStatus(status) if status else report.status
+    if event.kind == "routed":
+        # The routing reason is for partners; the public hear who has it (as on /track).
+        description = f"Sent to {report.owner.name}." if report.owner else "Sent for triage."
+    else:
+        description = event.note or ""
+    return {
+        "update_id": str(event.id),
+        "service_request_id": report.reference,
+        "status": EXTENDED_STATUS[internal],
+        "updated_datetime": _iso(event.at),
+        "description": description,
+        "media_url": (event.data or {}).get("media_url") or "",
+    }
+
+
+def _incoming_status(text: str | None) -> str | ReportStatus:
+    if not text:
+        raise InvalidInput({"status": "is required"})
+    key = re.sub(r"[\s-]+", "_", text.strip().lower())
+    if key not in INCOMING_STATUS:
+        raise InvalidInput(
+            {
+                "status": f"unknown status {text!r}; use one of "
+                + ", ".join(s.upper() for s in INCOMING_STATUS)
+            }
+        )
+    return INCOMING_STATUS[key]
+
+
+def post_update(session: Session, client: ApiClient, form: RequestForm) -> ReportEvent:
+    """POST servicerequestupdates: a partner system's update, attributed to its API client.
+
+    The owner partner may change the status (along the workflow) and add a public note; a
+    notified partner may add a note only. A repeated ``update_id`` from the same client
+    returns the update already recorded.
+    """
+    check_jurisdiction(form.get("jurisdiction_id"))
+    if client.partner is None:
+        raise NotAllowed("this api_key does not act for a partner, so it cannot post updates")
+    reference = form.get("service_request_id")
+    if reference is None:
+        raise InvalidInput({"service_request_id": "is required"})
+    report = session.scalar(select(Report).where(Report.reference == reference.upper()))
+    if report is None:
+        raise NotFound(f"service_request_id {reference!r} not found")
+
+    external_id = form.get("update_id")
+    if external_id is not None:
+        already = session.scalar(
+            select(ReportEvent).where(
+                ReportEvent.report_id == report.id,
+                ReportEvent.api_client_id == client.id,
+                ReportEvent.data["update_id"].as_string() == external_id,
+            )
+        )
+        if already is not None:
+            return already
+
+    errors: dict[str, str] = {}
+    target: str | ReportStatus | None = None
+    try:
+        target = _incoming_status(form.get("status"))
+    except InvalidInput as invalid:
+        errors.update(invalid.field_errors)
+    description = form.get("description")
+    if description is not None and len(description) > reports.MAX_DESCRIPTION_CHARS:
+        errors["description"] = f"must be at most {reports.MAX_DESCRIPTION_CHARS} characters"
+    media_url = form.get("media_url")
+    if media_url is not None:
+        try:
+            media_url = str(_URL.validate_python(media_url))
+        except ValidationError:
+            errors["media_url"] = "must be an http or https URL"
+    their_time = form.get("updated_datetime")
+    if their_time is not None:
+        try:
+            their_time = parse_datetime("updated_datetime", their_time).isoformat()
+        except InvalidInput as invalid:
+            errors.update(invalid.field_errors)
+    if errors:
+        raise InvalidInput(errors)
+
+    if target == _REOPEN:
+        target = None if report.status in OPEN_STATUSES else ReportStatus.IN_PROGRESS
+    owner = report.owner_partner_id == client.partner_id
+    notified = session.scalar(
+        select(ReportNotifiedPartner.partner_id).where(
+            ReportNotifiedPartner.report_id == report.id,
+            ReportNotifiedPartner.partner_id == client.partner_id,
+        )
+    )
+    if not owner and notified is None:
+        raise NotAllowed(f"{client.partner.name} is not handling {report.reference}")
+    changes_status = target is not None and target is not report.status
+    if changes_status and not owner:
+        raise NotAllowed(f"only the owner of {report.reference} can change its status")
+    if not changes_status and not description:
+        raise InvalidInput({"description": "is required when the status does not change"})
+    author = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p)
+    data = {
+        "channel": "open311",
+        "api_client": client.name,
+        "partner": client.partner.slug,
+        "update_id": external_id,
+        "external_status": form.get("status"),
+        "updated_datetime": their_time,
+        "media_url": media_url,
+        "author": author or None,
+    }
+    event = workflow.record_update(
+        session,
+        report,
+        to=target if isinstance(target, ReportStatus) else None,
+        note=description,
+        public=True,
+        api_client=client,
+        data={key: value for key, value in data.items() if value is not None},
+    )
+    logger.info("Update on %s posted by API client %s", report.reference, client.id)
+    return event

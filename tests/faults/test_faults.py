@@ -1,0 +1,187 @@
+"""Faults survived: Redis down, a worker SIGKILLed mid-task, PostgreSQL restarted.
+
+Each test starts private Redis/PostgreSQL/worker processes and kills or restarts only those.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+
+from safer_streets import migrate, seed
+from safer_streets.app import create_app
+from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.models import Report, ReportStatus
+from safer_streets.settings import Settings
+from tests.faults.services import PrivatePostgres, PrivateRedis, WorkerProcess
+from tests.helpers import routed_events, truncate_live_tables, wait_for_status
+
+pytestmark = pytest.mark.faults
+
+REPORT = {"category": "fly-tipping", "lat": 51.4452, "lon": -0.0207, "description": "Sofa"}
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The worker process's view of the same settings, as environment variables."""
+    return {
+        f"SAFER_STREETS_{name.upper()}": str(value) for name, value in settings.__dict__.items()
+    }
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    redis = PrivateRedis()
+    redis.start()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture
+def make_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]]:
+    workers: list[WorkerProcess] = []
+
+    def make(settings: Settings) -> WorkerProcess:
+        worker = WorkerProcess(worker_environment(settings), tmp_path / f"worker{len(workers)}.log")
+        workers.append(worker)
+        return worker
+
+    yield make
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def fault_settings(
+    settings: Settings, private_redis: PrivateRedis, engine: Engine
+) -> Iterator[Settings]:
+    """The test database with a private Redis, quick sweeps and a short visibility timeout."""
+    yield replace(
+        settings,
+        redis_url=private_redis.url,
+        sweep_after_seconds=1,
+        sweep_every_seconds=1,
+        visibility_timeout_seconds=3,
+    )
+    truncate_live_tables(engine)
+
+
+def waiting_on_a_lock(engine: Engine) -> bool:
+    """Whether some session is blocked on a row lock (asked in a fresh transaction each time,
+    because PostgreSQL's activity view is a snapshot per transaction)."""
+    with engine.connect() as conn:
+        return bool(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+        )
+
+
+def reference_of(response) -> str:
+    assert response.status_code == 201, response.text
+    return response.get_json()["reference"]
+
+
+def test_a_report_made_while_redis_is_down_is_saved_then_processed_exactly_once(
+    fault_settings, private_redis, make_worker, engine
+):
+    app = create_app(fault_settings)
+    private_redis.stop()
+    reference = reference_of(app.test_client().post("/api/v1/reports", json=REPORT))
+    assert wait_for_status(engine, reference, ReportStatus.RECEIVED, timeout=1)
+
+    private_redis.start()
+    make_worker(fault_settings).start()
+    wait_for_status(engine, reference, ReportStatus.ROUTED, timeout=60)
+    time.sleep(3)  # several more sweeps run: none may route it again
+    assert routed_events(engine, reference) == 1
+    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+
+
+def test_a_worker_killed_mid_task_has_the_task_redelivered_and_routes_once(
+    fault_settings, make_worker, engine
+):
+    # No sweep here: only redelivery of the unacknowledged message can finish the job.
+    settings = replace(fault_settings, sweep_after_seconds=3600)
+    app = create_app(settings)
+    reference = reference_of(app.test_client().post("/api/v1/reports", json=REPORT))
+    time.sleep(0.5)  # the publish thread has put the task on the queue
+
+    first = make_worker(settings)
+    with engine.connect() as blocker:
+        # Hold the report's row so the worker is stuck inside process_report.
+        blocker.execute(
+            text("SELECT id FROM report WHERE reference = :ref FOR UPDATE"), {"ref": reference}
+        )
+        first.start()
+        deadline = time.monotonic() + 60
+        while not waiting_on_a_lock(engine):
+            assert time.monotonic() < deadline, "the worker never reached the report"
+            time.sleep(0.1)
+        first.kill()
+        blocker.rollback()
+
+    assert wait_for_status(engine, reference, ReportStatus.RECEIVED, timeout=1)
+    make_worker(settings).start()
+    wait_for_status(engine, reference, ReportStatus.ROUTED, timeout=90)
+    time.sleep(2)
+    assert routed_events(engine, reference) == 1
+    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    # Not pytest's tmp_path: the postgres account must be able to reach the directory.
+    postgres = PrivatePostgres(Path(tempfile.mkdtemp(prefix="safer-streets-pg-")))
+    postgres.init()
+    postgres.start()
+    migrate.upgrade(postgres.url)
+    seeding = make_engine(postgres.url)
+    with session_scope(make_session_factory(seeding)) as session:
+        seed.load_wards(session)
+        seed.load_areas(session)
+        seed.seed(session)
+    seeding.dispose()
+    yield postgres
+    postgres.stop()
+    shutil.rmtree(postgres.directory)
+
+
+def test_postgres_restarted_under_the_app_fails_cleanly_then_resumes_without_a_restart(
+    fault_settings, private_postgres, make_worker
+):
+    settings = replace(fault_settings, database_url=private_postgres.url)
+    app = create_app(settings)
+    client = app.test_client()
+    make_worker(settings).start()
+    private_engine = make_engine(private_postgres.url)
+    before = reference_of(client.post("/api/v1/reports", json=REPORT))
+    wait_for_status(private_engine, before, ReportStatus.ROUTED, timeout=60)
+
+    private_postgres.stop()
+    refused = client.post("/api/v1/reports", json={**REPORT, "description": "during outage"})
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"]
+    assert refused.mimetype == "application/problem+json"
+    assert client.get("/healthz").status_code == 503
+    assert client.get(f"/api/v1/reports/{before}").status_code == 503
+
+    private_postgres.start()
+    after = reference_of(client.post("/api/v1/reports", json={**REPORT, "description": "after"}))
+    wait_for_status(private_engine, after, ReportStatus.ROUTED, timeout=60)
+    with private_engine.connect() as conn:
+        descriptions = conn.scalars(select(Report.description).order_by(Report.id)).all()
+        assert descriptions == ["Sofa", "after"]
+        assert conn.scalar(select(func.count()).select_from(Report)) == 2
+    private_engine.dispose()
+    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
