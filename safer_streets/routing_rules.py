@@ -235,6 +235,25 @@ class RuleValues:
     role: RuleRole
 
 
+FORM_FIELDS = (
+    "rule",
+    "category",
+    "place",
+    "ward",
+    "area",
+    "window_start",
+    "window_end",
+    "reason",
+    "partner",
+    "role",
+    "why",
+)
+
+
+def _field_position(name: str) -> int:
+    return FORM_FIELDS.index(name) if name in FORM_FIELDS else len(FORM_FIELDS)
+
+
 def _parse_time(raw: str) -> time:
     hours, _, minutes = raw.strip().partition(":")
     if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2):
@@ -329,7 +348,8 @@ def parse_rule_form(
         errors["reason"] = f"not a reason for {category.name.lower()} (reasons: {allowed})"
 
     if errors:
-        raise InvalidInput(errors)
+        # In the order the form shows the fields, so the summary reads top to bottom.
+        raise InvalidInput(dict(sorted(errors.items(), key=lambda item: _field_position(item[0]))))
     assert partner is not None
     assert role is not None
     values = RuleValues(category, ward, area, window_start, window_end, reason, partner, role)
