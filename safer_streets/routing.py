@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.models import Area, Category, RoutingRule, RuleRole, Ward
@@ -302,7 +302,7 @@ def to_rule(row: RoutingRule, reason_labels: dict[str, str] | None = None) -> Ru
     )
 
 
-def _rule_query():
+def _rule_query() -> Select[tuple[RoutingRule]]:
     return (
         select(RoutingRule)
         .options(

@@ -367,7 +367,9 @@ def _apply(rule: RoutingRule, values: RuleValues) -> None:
     rule.role = values.role
 
 
-def _same_rule(session: Session, values: RuleValues, *, other_than: int | None = None):
+def _same_rule(
+    session: Session, values: RuleValues, *, other_than: int | None = None
+) -> RoutingRule | None:
     def equal(column: Any, value: Any) -> Any:
         return column.is_(None) if value is None else column == value
 
