@@ -9,7 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
-from safer_streets import limits, web
+from safer_streets import i18n, limits, static_delivery, web
 from safer_streets.db import make_engine, make_session_factory
 from safer_streets.reports import Places
 from safer_streets.settings import Settings
@@ -46,19 +46,30 @@ def create_app(
     csrf.init_app(app)
     web.init_app(app)
     limits.init_app(app, settings)
+    i18n.init_app(app)
+    static_delivery.init_app(app)
 
     from safer_streets.admin.views import bp as admin_bp
     from safer_streets.api.admin_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
     from safer_streets.locate.views import bp as locate_bp
     from safer_streets.open311 import views as open311_views
+    from safer_streets.public.api import bp as resident_api_bp
     from safer_streets.public.views import bp as public_bp
     from safer_streets.triage.views import bp as triage_bp
 
     csrf.exempt(api_bp)
     csrf.exempt(open311_views.bp)
     open311_views.init_app(app)
-    for blueprint in (public_bp, triage_bp, api_bp, open311_views.bp, api_admin_bp):
+    csrf.exempt(resident_api_bp)
+    for blueprint in (
+        public_bp,
+        triage_bp,
+        api_bp,
+        open311_views.bp,
+        api_admin_bp,
+        resident_api_bp,
+    ):
         app.register_blueprint(blueprint)
     # Routing administration, and locating reports whose place could not be found.
     app.register_blueprint(admin_bp)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     Time,
@@ -25,7 +26,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from safer_streets.db import Base
 
@@ -405,3 +406,44 @@ ReportEvent.api_client_id = mapped_column(ForeignKey("api_client.id"))
 ReportEvent.api_client = relationship(ApiClient, foreign_keys=[ReportEvent.api_client_id])
 # Open311 clients read updates by time window (GET servicerequestupdates).
 Index("ix_report_event_at", ReportEvent.__table__.c.at)
+# --- Resident reporting: photos and support (+1) ---------------------------------------------
+
+
+class ReportPhoto(Base):
+    """A report's photo as re-encoded here, with no metadata; the upload itself is never kept."""
+
+    __tablename__ = "report_photo"
+    __table_args__ = (
+        CheckConstraint("content_type IN ('image/jpeg', 'image/webp')", name="photo_content_type"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # One photo per report, as residents are asked for "a photo".
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), unique=True)
+    content_type: Mapped[str] = mapped_column(String(40))
+    # Deferred: listing reports or checking a photo exists never loads the bytes.
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A partner may hide a photo from the public (a face, a number plate); partners still see it.
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    report: Mapped[Report] = relationship(backref=backref("photo", uselist=False))
+
+
+class ReportSupport(Base):
+    """A resident adding their voice to an open report instead of making a duplicate."""
+
+    __tablename__ = "report_support"
+    __table_args__ = (UniqueConstraint("report_id", "key_hash", name="support_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
+    # A hash of the form's one-time id (or an API client's Idempotency-Key): a double tap or a
+    # resubmitted page counts once, and nothing identifying the supporter is kept.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

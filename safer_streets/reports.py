@@ -40,6 +40,7 @@ from geo.gazetteer import (
     normalise_postcode,
     outward_code,
 )
+from geo.hotspots import after_dark
 from geo.wards import Borough, WardIndex, WardShape
 from safer_streets import routing
 from safer_streets.errors import Conflict, InvalidInput, NotFound
@@ -314,6 +315,17 @@ def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict
     return None, None, {"location_text": message}
 
 
+def submission_point(submission: ReportSubmission, places: Places) -> tuple[float, float] | None:
+    """The (lon, lat) a submission will be stored at, when known before the worker runs."""
+    point, _postcode, errors = _place_submission(submission, places)
+    return None if point is None or errors else (point.x, point.y)
+
+
+def was_after_dark(occurred_at: datetime | None, submitted_at: datetime) -> bool:
+    """Whether it happened between sunset and sunrise (when not given: when it was reported)."""
+    return bool(after_dark([occurred_at or submitted_at])[0])
+
+
 def fingerprint(submission: ReportSubmission) -> str:
     """A stable hash of a submission, to tell a retry from a different request."""
     payload = json.dumps(submission.model_dump(mode="json"), sort_keys=True)
@@ -376,6 +388,7 @@ def submit_report(
         postcode=postcode,
         reasons=list(dict.fromkeys(submission.reasons)),
         occurred_at=submission.occurred_at,
+        after_dark=was_after_dark(submission.occurred_at, datetime.now(UTC)),
         anonymous=submission.anonymous,
         contact_email=str(submission.contact_email) if submission.contact_email else None,
         contact_name=submission.contact_name,

@@ -45,6 +45,8 @@ class Settings:
     # Per API key (or per address without one), in Flask-Limiter's notation.
     api_write_rate_limit: str = "60 per minute"
     api_read_rate_limit: str = "600 per minute"
+    # Map tiles for the resident's report map; pages stay usable when tiles cannot load.
+    map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # Where typed locations are looked up: the shipped offline gazetteer, or Nominatim (through
     # geopy) with the offline gazetteer as its fallback. Nominatim's usage policy requires an
     # identifying user agent; point NOMINATIM_DOMAIN at a self-hosted server for real volumes.

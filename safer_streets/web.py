@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from safer_streets.errors import SaferStreetsError, ServiceUnavailable
+from safer_streets.errors import InvalidInput, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
 from safer_streets.reports import Places
 from safer_streets.settings import Settings
@@ -105,6 +105,13 @@ def _render_error(status: int, title: str, detail: str, errors: dict[str, str] |
 
 def init_app(app: Flask) -> None:
     """Register teardown and error translation."""
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL text cannot hold NUL, and no person types one: refuse it at the edge.
+        for name, value in request.values.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                raise InvalidInput({name.replace("\x00", ""): "must not contain NUL characters"})
 
     @app.context_processor
     def template_globals() -> dict[str, Any]:

@@ -69,6 +69,7 @@ def locate(reference: str):
             candidates=found,
             errors=errors,
             point_form=point_form,
+            map_tiles_url=services().settings.map_tiles_url,
         ),
         422 if errors else 200,
     )

@@ -19,7 +19,8 @@ def test_a_resident_reports_and_the_routed_partner_sees_it(
 ):
     phone.goto(f"{server_url}/report")
     expect(phone.get_by_text("In danger now? Call 999.")).to_be_visible()
-    phone.get_by_label("What is the problem?").select_option("drug-dealing")
+    phone.get_by_label("Drug dealing").check()
+    phone.get_by_text("Enter latitude and longitude instead").click()
     phone.get_by_label("Latitude").fill("51.4452")
     phone.get_by_label("Longitude").fill("-0.0207")
     phone.get_by_label("What is wrong?").fill("Dealing outside the shops on Catford Broadway")
@@ -48,7 +49,8 @@ def test_a_resident_reports_and_the_routed_partner_sees_it(
 
 def test_mistakes_are_shown_next_to_their_fields_and_nothing_typed_is_lost(phone, server_url):
     phone.goto(f"{server_url}/report")
-    phone.get_by_label("What is the problem?").select_option("street-lighting")
+    phone.get_by_label("Street lighting").check()
+    phone.get_by_text("Enter latitude and longitude instead").click()
     phone.get_by_label("Latitude").fill("51.5072")
     phone.get_by_label("Longitude").fill("-0.1276")
     phone.get_by_label("What is wrong?").fill("Three lights out on the footpath")
@@ -57,5 +59,5 @@ def test_mistakes_are_shown_next_to_their_fields_and_nothing_typed_is_lost(phone
     expect(phone.get_by_role("alert")).to_contain_text("outside Lewisham")
     expect(phone.get_by_label("What is wrong?")).to_have_value("Three lights out on the footpath")
     expect(phone.get_by_label("Latitude")).to_have_value("51.5072")
-    expect(phone.get_by_label("What is the problem?")).to_have_value("street-lighting")
+    expect(phone.get_by_label("Street lighting")).to_be_checked()
     screenshot(phone, "foundation-04-form-errors")

@@ -5,10 +5,10 @@
   if (!element || typeof L === "undefined") { return; }
   element.hidden = false;
   var map = L.map(element).setView([51.445, -0.02], 13);
-  L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
-    maxZoom: 19,
-    attribution: "&copy; OpenStreetMap contributors"
-  }).addTo(map);
+  var tiles = element.getAttribute("data-tiles");
+  if (tiles) {
+    L.tileLayer(tiles, { maxZoom: 19, attribution: "&copy; OpenStreetMap contributors" }).addTo(map);
+  }
   var lat = document.getElementById("lat");
   var lon = document.getElementById("lon");
   var marker = null;
