@@ -9,7 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
-from safer_streets import i18n, limits, static_delivery, web
+from safer_streets import i18n, limits, security, static_delivery, web
 from safer_streets.db import make_engine, make_session_factory
 from safer_streets.reports import Places
 from safer_streets.settings import Settings
@@ -48,10 +48,12 @@ def create_app(
     limits.init_app(app, settings)
     i18n.init_app(app)
     static_delivery.init_app(app)
+    security.init_app(app, settings)
 
     from safer_streets.admin.views import bp as admin_bp
     from safer_streets.api.admin_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
+    from safer_streets.dashboards.views import bp as board_bp
     from safer_streets.locate.views import bp as locate_bp
     from safer_streets.open311 import views as open311_views
     from safer_streets.public.api import bp as resident_api_bp
@@ -69,6 +71,7 @@ def create_app(
         open311_views.bp,
         api_admin_bp,
         resident_api_bp,
+        board_bp,
     ):
         app.register_blueprint(blueprint)
     # Routing administration, and locating reports whose place could not be found.

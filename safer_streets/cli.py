@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import FlaskGroup
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from geo.wards import WARDS_FILE
-from safer_streets import accounts, api_keys, migrate, seed
+from geo import DATA_DIR, hotspots
+from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
+from safer_streets import accounts, api_keys, board, migrate, police, seed
+from safer_streets import demo as demo_data
 from safer_streets.app import create_app
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.models import Role
+from safer_streets.models import Role, Ward
 from safer_streets.routing_cli import reports_group, routing_group
 from safer_streets.web import Services
 
@@ -31,8 +37,17 @@ DEMO_USERS = (
 )
 
 
+POLICE_SAMPLE = DATA_DIR / "lewisham_burglary_2022-03_to_2025-02.csv"
+DEMO_REPORTS = 3000
+
+
 def _services() -> Services:
     return current_app.extensions["safer_streets"]
+
+
+def _ward_index(session: Session) -> WardIndex:
+    wards = session.scalars(select(Ward).where(Ward.active)).all()
+    return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
@@ -190,8 +205,18 @@ def api_keys_revoke(client_id: int) -> None:
 
 
 @main.command("demo")
-def demo() -> None:
-    """Create demo partner logins (skipping any that exist) and print them."""
+@click.option(
+    "--reports",
+    "report_count",
+    default=0,
+    show_default=True,
+    help="Also generate this many demo reports (source 'demo') and compute hotspot runs.",
+)
+@click.option("--replace", is_flag=True, help="Delete earlier demo reports first.")
+@click.option("--seed", "random_seed", type=int, help="Random seed, for a repeatable demo.")
+def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
+    """Create demo partner logins (skipping any that exist) and print them; optionally demo
+    reports for the board."""
     with session_scope(_services().session_factory) as session:
         for email, partner_slug, role in DEMO_USERS:
             try:
@@ -208,16 +233,112 @@ def demo() -> None:
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, partner_slug, role in DEMO_USERS:
         click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
+    if report_count <= 0:
+        return
+    with session_scope(_services().session_factory) as session:
+        if replace:
+            removed = demo_data.remove_demo_reports(session)
+            click.echo(f"Removed {removed:,} earlier demo reports.")
+        summary = demo_data.generate_demo_reports(
+            session,
+            count=report_count,
+            wards=_ward_index(session),
+            borough=Borough.from_geojson(),
+            seed=random_seed,
+        )
+    if summary.created:
+        click.echo(f"Created {summary.created:,} demo reports (source 'demo', marked [Demo]).")
+        _compute_nightly_runs(force=True)
+    else:
+        click.echo(
+            f"{summary.existing:,} demo reports exist already; use --replace to make new ones."
+        )
+
+
+@main.group("hotspots")
+def hotspots_group() -> None:
+    """The board's hotspot runs."""
+
+
+def _compute_nightly_runs(*, force: bool = False) -> None:
+    settings = _services().settings
+    factory = _services().session_factory
+    with session_scope(factory) as session:
+        board.schedule_nightly_runs(
+            session,
+            today=datetime.now(UTC).astimezone(board.LONDON).date(),
+            permutations=settings.hotspot_permutations,
+            seed=settings.hotspot_seed,
+            force=force,
+        )
+        ids = board.queued_run_ids(session)
+    study_area = hotspots.read_boundary()
+    for run_id in ids:
+        with session_scope(factory) as session:
+            board.compute_run(session, run_id, study_area=study_area)
+    click.echo(f"Computed {len(ids)} hotspot runs (all categories, after dark, each category).")
+
+
+@hotspots_group.command("compute")
+def hotspots_compute() -> None:
+    """Compute tonight's runs (and any queued ones) now, here rather than in the worker."""
+    _compute_nightly_runs()
+
+
+@main.group("police")
+def police_group() -> None:
+    """Recorded crime from data.police.uk."""
+
+
+@police_group.command("import")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def police_import(paths: tuple[Path, ...]) -> None:
+    """Import data.police.uk street-level CSV files (any crime type); safe to repeat."""
+    factory = _services().session_factory
+    with session_scope(factory) as session:
+        places = police.CrimePlaces(Borough.from_geojson().geometry, _ward_index(session))
+    failed = False
+    for path in paths:
+        try:
+            with session_scope(factory) as session, path.open(newline="", encoding="utf-8") as f:
+                summary = police.import_street_csv(
+                    session,
+                    f,
+                    name=path.name,
+                    places=places,
+                    progress=lambda n, name=path.name: click.echo(f"{name}: {n:,} rows read…"),
+                )
+        except police.PoliceFileError as error:
+            click.echo(f"{path.name}: {error}", err=True)
+            failed = True
+            continue
+        except UnicodeDecodeError:
+            click.echo(f"{path.name}: not a UTF-8 text file", err=True)
+            failed = True
+            continue
+        for line in summary.report_lines():
+            click.echo(line)
+    if failed:
+        raise SystemExit(1)
 
 
 @main.command("bootstrap")
-@click.option("--demo/--no-demo", "with_demo", default=False, help="Also create demo logins.")
+@click.option(
+    "--demo/--no-demo",
+    "with_demo",
+    default=False,
+    help="Also create demo logins and demo reports with hotspot runs for the board.",
+)
 @click.pass_context
 def bootstrap(ctx: click.Context, with_demo: bool) -> None:
-    """Migrate, load the wards and seed: everything a fresh database needs."""
+    """Migrate, load wards, areas, seed and recorded crime: everything a fresh database needs."""
     ctx.invoke(db_upgrade)
     ctx.invoke(wards_load, path=None, generation=2022)
     ctx.invoke(areas_load, path=None)
     ctx.invoke(seed_command)
+    # Recorded burglary for the board's comparison layer (re-importing changes nothing).
+    ctx.invoke(police_import, paths=(POLICE_SAMPLE,))
     if with_demo:
-        ctx.invoke(demo)
+        ctx.invoke(demo, report_count=DEMO_REPORTS, replace=False, random_seed=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -447,3 +448,108 @@ class ReportSupport(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(20), default="web")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# --- Safety board: hotspot runs, recorded crime, published summaries ---------------------------
+
+
+class RunStatus(enum.StrEnum):
+    """Where a hotspot run is: the board reads only ``done`` runs."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class HotspotRun(Base):
+    """One computation of hotspots over a filtered set of reports, with how it was made."""
+
+    __tablename__ = "hotspot_run"
+    __table_args__ = (Index("ix_hotspot_run_lookup", "parameters_key", "status", "computed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    computed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[RunStatus] = mapped_column(
+        _status_enum(RunStatus, "run_status"), default=RunStatus.QUEUED
+    )
+    # Filters (categories, dates, time of day) and method (cell size, neighbourhood,
+    # permutations, seed, bandwidth rule): everything needed to reproduce the run.
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # A digest of the filter part of the parameters: the board finds runs for its filters by it.
+    parameters_key: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    requested_by: Mapped[User | None] = relationship()
+
+
+class HotspotCell(Base):
+    """One analysed grid cell of a run: its count, Gi* statistics, label and density."""
+
+    __tablename__ = "hotspot_cell"
+
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("hotspot_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    iy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ix: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cell: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False))
+    count: Mapped[int] = mapped_column(Integer)
+    z: Mapped[float] = mapped_column(Float)
+    p: Mapped[float] = mapped_column(Float)
+    # The tie-aware two-sided permutation p-value (``p_sim_two_sided`` in geo.hotspots).
+    p_sim: Mapped[float | None] = mapped_column(Float)
+    # Benjamini-Hochberg adjusted p-value of the p-values the label was decided on.
+    q: Mapped[float] = mapped_column(Float)
+    gi_bin: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(String(16))
+    density: Mapped[float] = mapped_column(Float)
+    emerging: Mapped[str | None] = mapped_column(String(16))
+
+
+class PoliceCrime(Base):
+    """A recorded crime from a data.police.uk street-level file (location anonymised)."""
+
+    __tablename__ = "police_crime"
+    __table_args__ = (Index("ix_police_crime_month_type", "month", "crime_type"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The police Crime ID, or a digest of the row for rows that have none (e.g. ASB).
+    crime_key: Mapped[str] = mapped_column(String(80), unique=True)
+    crime_id: Mapped[str | None] = mapped_column(String(64))
+    month: Mapped[date] = mapped_column(Date)
+    reported_by: Mapped[str] = mapped_column(String(100))
+    falls_within: Mapped[str] = mapped_column(String(100))
+    location: Mapped[Any] = mapped_column(Geometry("POINT", srid=SRID))
+    location_text: Mapped[str] = mapped_column(String(200))
+    lsoa_code: Mapped[str] = mapped_column(String(9))
+    lsoa_name: Mapped[str] = mapped_column(String(100))
+    crime_type: Mapped[str] = mapped_column(String(80))
+    last_outcome: Mapped[str | None] = mapped_column(String(200))
+    context: Mapped[str | None] = mapped_column(Text)
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"), index=True)
+    imported_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    ward: Mapped[Ward | None] = relationship()
+
+
+class PublishedSummary(Base):
+    """A "you said, we did" summary the board has published for residents."""
+
+    __tablename__ = "published_summary"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+    published_by: Mapped[User | None] = relationship()

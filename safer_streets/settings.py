@@ -42,6 +42,13 @@ class Settings:
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # Safety board: hotspot runs (permutations and seed are stored with every run), the
+    # smallest count of a cell shown outside the board when sensitive categories are in it,
+    # and the most report points a map draws.
+    hotspot_permutations: int = 999
+    hotspot_seed: int = 20260101
+    board_min_count: int = 5
+    board_point_limit: int = 50_000
     # Per API key (or per address without one), in Flask-Limiter's notation.
     api_write_rate_limit: str = "60 per minute"
     api_read_rate_limit: str = "600 per minute"

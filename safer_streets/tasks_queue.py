@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from celery import Celery
+from celery.schedules import crontab
 
 from safer_streets.settings import Settings
 
@@ -14,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 PROCESS_REPORT = "workers.process_report"
 SWEEP_RECEIVED = "workers.sweep_received"
+COMPUTE_HOTSPOT_RUN = "workers.compute_hotspot_run"
+NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
 
 
 def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
@@ -47,7 +50,12 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "sweep-received": {
                 "task": SWEEP_RECEIVED,
                 "schedule": float(settings.sweep_every_seconds),
-            }
+            },
+            # The board's hotspot runs, recomputed at night when the system is quiet.
+            "nightly-hotspot-runs": {
+                "task": NIGHTLY_HOTSPOT_RUNS,
+                "schedule": crontab(hour=2, minute=30),
+            },
         },
     )
     return celery
@@ -89,4 +97,13 @@ class TaskQueue:
         finally:
             with self._lock:
                 self._pending -= 1
+        return True
+
+    def compute_hotspot_run(self, run_id: int) -> bool:
+        """Ask the worker to compute a queued hotspot run; False when the broker is down."""
+        try:
+            self.celery.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
+        except Exception:
+            logger.warning("Could not enqueue hotspot run %s", run_id)
+            return False
         return True

@@ -14,7 +14,16 @@ from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Report, ReportEvent, ReportStatus
 
 PASSWORD = "correct horse battery"
-LIVE_TABLES = ("report_event", "report_notified_partner", "report", "api_client")
+LIVE_TABLES = (
+    "report_event",
+    "report_notified_partner",
+    "report",
+    "api_client",
+    "hotspot_cell",
+    "hotspot_run",
+    "published_summary",
+    "police_crime",
+)
 
 
 def truncate_live_tables(engine: Engine) -> None:

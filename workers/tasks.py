@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from functools import cached_property
 
 from celery import current_app, shared_task
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from geo import hotspots
 from geo.wards import WardIndex
-from safer_streets import reports
+from safer_streets import board, reports
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.settings import Settings
-from safer_streets.tasks_queue import PROCESS_REPORT, SWEEP_RECEIVED
+from safer_streets.tasks_queue import (
+    COMPUTE_HOTSPOT_RUN,
+    NIGHTLY_HOTSPOT_RUNS,
+    PROCESS_REPORT,
+    SWEEP_RECEIVED,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,11 @@ class WorkerContext:
     def places(self) -> reports.Places:
         """The shipped place data with the configured geocoder."""
         return reports.Places.for_settings(self.settings)
+
+    @cached_property
+    def study_area(self) -> BaseGeometry:
+        """The borough outline: hotspot statistics are computed inside it only."""
+        return hotspots.read_boundary()
 
 
 _context: WorkerContext | None = None
@@ -79,4 +92,40 @@ def sweep_received() -> int:
         current_app.send_task(PROCESS_REPORT, args=[report_id])
     if ids:
         logger.info("Swept %d received reports back onto the queue", len(ids))
+    return len(ids)
+
+
+@shared_task(
+    name=COMPUTE_HOTSPOT_RUN, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5
+)
+def compute_hotspot_run(run_id: int) -> bool:
+    """Compute and store one hotspot run; a run that cannot be computed is marked failed."""
+    ctx = context()
+    try:
+        with session_scope(ctx.session_factory) as session:
+            return board.compute_run(session, run_id, study_area=ctx.study_area)
+    except OperationalError:
+        raise
+    except Exception as error:
+        logger.exception("Hotspot run %s failed", run_id)
+        with session_scope(ctx.session_factory) as session:
+            board.mark_run_failed(session, run_id, f"{type(error).__name__}: {error}")
+        return False
+
+
+@shared_task(name=NIGHTLY_HOTSPOT_RUNS, autoretry_for=(OperationalError,), max_retries=3)
+def nightly_hotspot_runs() -> int:
+    """Queue the nightly runs (all categories, each category, after dark) and prune old ones."""
+    ctx = context()
+    with session_scope(ctx.session_factory) as session:
+        ids = board.schedule_nightly_runs(
+            session,
+            today=datetime.now(UTC).astimezone(board.LONDON).date(),
+            permutations=ctx.settings.hotspot_permutations,
+            seed=ctx.settings.hotspot_seed,
+        )
+        pruned = board.prune_runs(session)
+    for run_id in ids:
+        current_app.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
+    logger.info("Queued %d nightly hotspot runs; pruned %d old runs", len(ids), pruned)
     return len(ids)

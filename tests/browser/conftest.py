@@ -49,11 +49,23 @@ def server_url(live_app: Flask) -> Iterator[str]:
 
 @pytest.fixture
 def phone(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A phone-sized page; screenshots of each step go to test-artifacts/."""
+    """A phone-sized page; screenshots of each step go to test-artifacts/.
+
+    Any Content-Security-Policy violation on the page fails the test: what the policy blocks
+    is broken for real users.
+    """
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True)
     page = context.new_page()
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert not violations, f"blocked by the Content-Security-Policy: {violations}"
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -209,3 +209,14 @@ def test_simultaneous_retries_with_one_idempotency_key_make_one_report(live_app,
             select(func.count()).select_from(Report).where(Report.idempotency_key == "race-1")
         )
     assert count == 1
+
+
+def test_every_response_carries_the_security_headers(client):
+    for path in ("/", "/report", "/api/v1/categories"):
+        headers = client.get(path).headers
+        policy = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "https://tile.openstreetmap.org" in policy
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "no-referrer"

@@ -756,3 +756,55 @@ def test_after_dark_known_answers():
     # Civil twilight: 15 minutes after sunset it is still light enough.
     civil = hs.after_dark(np.array(["2024-12-21T16:10"], dtype="datetime64[m]"), zenith_deg=96)
     np.testing.assert_array_equal(civil, [False])
+
+
+def test_emerging_with_exact_p_values_finds_no_new_hot_spots_in_sparse_noise():
+    # One or two reports per window and cell: the normal approximation calls many of them
+    # "new" hot spots; the exact conditional-randomisation p-values call none.
+    cube = (np.random.default_rng(3).random((6, 40, 40)) < 0.01).astype(float)
+    analytical = hs.emerging_hotspots(cube)
+    exact = hs.emerging_hotspots(cube, p_source="auto")
+    assert (analytical.categories == "new").sum() > 10
+    assert (exact.categories == "new").sum() == 0
+    assert exact.params["p_source"] == "auto"
+
+
+def test_emerging_with_exact_p_values_still_finds_planted_trends():
+    rng = np.random.default_rng(12)
+    t = 10
+    cube = rng.poisson(1.0, (t, 30, 30)).astype(float)
+    cube[:, 4:7, 7:10] += 8.0
+    cube[:, 20:23, 20:23] += np.r_[np.zeros(t - 1), 12.0][:, None, None]
+    result = hs.emerging_hotspots(cube, p_source="auto")
+    assert result.categories[5, 8] == "persistent"
+    assert result.categories[21, 21] == "new"
+    with pytest.raises(ValueError, match="p_source"):
+        hs.emerging_hotspots(cube, p_source="exact")  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------ correlation
+
+
+def test_rank_correlation_known_answer():
+    # d = (-1, 1, -1, 1, 0): rho = 1 - 6 * 4 / (5 * 24) = 0.8; t = 2.3094 on 3 d.f.
+    result = hs.rank_correlation([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
+    assert result.rho == pytest.approx(0.8)
+    assert result.p == pytest.approx(0.1040880, rel=1e-6)
+    assert result.n == 5
+
+
+def test_rank_correlation_matches_scipy_with_ties_and_drops_missing_pairs():
+    x = [3, 1, 4, 1, 5, 9, 2, 6, np.nan, 5]
+    y = [2, 7, 1, 8, 2, 8, 1, 8, 2, np.nan]
+    result = hs.rank_correlation(x, y)
+    reference = stats.spearmanr(x[:8], y[:8])
+    assert result.n == 8
+    assert result.rho == pytest.approx(reference.statistic)
+    assert result.p == pytest.approx(reference.pvalue)
+
+
+def test_rank_correlation_is_undefined_for_constant_or_tiny_series():
+    assert math.isnan(hs.rank_correlation([1, 1, 1, 1], [1, 2, 3, 4]).rho)
+    assert math.isnan(hs.rank_correlation([1, 2], [2, 1]).p)
+    with pytest.raises(ValueError, match="same length"):
+        hs.rank_correlation([1, 2, 3], [1, 2])

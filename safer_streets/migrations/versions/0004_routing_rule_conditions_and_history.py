@@ -1,7 +1,7 @@
 """Routing rule conditions (area, time of day, reason), rule history, the rules' owner
 
 Revision ID: 0004
-Revises: 0007
+Revises: 0005
 Create Date: 2026-11-24 08:27:31.164359
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0004"
-down_revision: str | None = "0007"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

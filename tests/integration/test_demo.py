@@ -1,0 +1,43 @@
+"""Demo reports: clearly marked, spread over Lewisham with a Catford cluster, made once."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from geo.wards import Borough, WardIndex
+from safer_streets import demo
+from safer_streets.models import Report, ReportEvent, ReportStatus
+from tests.board_data import CATFORD
+
+
+def test_demo_reports_are_marked_routed_clustered_and_made_once(db_session):
+    wards, borough = WardIndex.from_geojson(), Borough.from_geojson()
+    made = demo.generate_demo_reports(db_session, count=400, wards=wards, borough=borough, seed=1)
+    assert made.created == 400
+    reports = db_session.scalars(select(Report).where(Report.source == "demo")).all()
+    assert len(reports) == 400
+    assert all(r.description.startswith("[Demo] ") for r in reports)
+    assert all(r.ward_id is not None and r.owner_partner_id is not None for r in reports)
+    assert all(r.after_dark is not None for r in reports)
+    assert {r.status for r in reports} >= {ReportStatus.ROUTED, ReportStatus.RESOLVED}
+    near_catford = db_session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .where(
+            Report.source == "demo",
+            func.ST_DistanceSphere(
+                Report.location, func.ST_SetSRID(func.ST_MakePoint(*CATFORD), 4326)
+            )
+            < 300,
+        )
+    )
+    # 300 m around Catford Broadway is under 1 % of the borough; the cluster makes it ~15 %.
+    assert near_catford > 40
+    resolved_notes = db_session.scalar(
+        select(func.count()).where(ReportEvent.to_status == "resolved", ReportEvent.public)
+    )
+    assert resolved_notes > 0
+
+    again = demo.generate_demo_reports(db_session, count=400, wards=wards, borough=borough)
+    assert (again.created, again.existing) == (0, 400)
+    assert demo.remove_demo_reports(db_session) == 400
