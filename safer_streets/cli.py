@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from geo import DATA_DIR, hotspots
 from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
-from safer_streets import accounts, api_keys, board, migrate, police, seed
+from safer_streets import accounts, api_keys, board, migrate, police, privacy, seed
 from safer_streets import demo as demo_data
 from safer_streets.app import create_app
 from safer_streets.db import session_scope
@@ -342,3 +343,33 @@ def bootstrap(ctx: click.Context, with_demo: bool) -> None:
     ctx.invoke(police_import, paths=(POLICE_SAMPLE,))
     if with_demo:
         ctx.invoke(demo, report_count=DEMO_REPORTS, replace=False, random_seed=None)
+
+
+@main.group("privacy")
+def privacy_group() -> None:
+    """Data protection: retention and subject-access requests."""
+
+
+@privacy_group.command("expire")
+def privacy_expire() -> None:
+    """Remove contact details and photos of reports closed longer than the retention period."""
+    settings = _services().settings
+    total = 0
+    while True:
+        with session_scope(_services().session_factory) as session:
+            result = privacy.expire_personal_data(
+                session, retention_days=settings.retention_days, now=datetime.now(UTC)
+            )
+        total += result.reports
+        if not result.reports:
+            break
+    days = settings.retention_days
+    click.echo(f"Removed personal data from {total} reports (retention {days} days).")
+
+
+@privacy_group.command("export")
+@click.argument("email")
+def privacy_export(email: str) -> None:
+    """Print, as JSON, everything held about whoever reported with EMAIL."""
+    with session_scope(_services().session_factory) as session:
+        click.echo(json.dumps(privacy.subject_access_export(session, email), indent=2))

@@ -42,6 +42,8 @@ class Settings:
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # Reporters' contact details and photos are removed this long after a report closes.
+    retention_days: int = 365
     # Safety board: hotspot runs (permutations and seed are stored with every run), the
     # smallest count of a cell shown outside the board when sensitive categories are in it,
     # and the most report points a map draws.

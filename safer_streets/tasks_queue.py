@@ -17,6 +17,7 @@ PROCESS_REPORT = "workers.process_report"
 SWEEP_RECEIVED = "workers.sweep_received"
 COMPUTE_HOTSPOT_RUN = "workers.compute_hotspot_run"
 NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
+EXPIRE_PERSONAL_DATA = "workers.expire_personal_data"
 
 
 def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
@@ -55,6 +56,10 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "nightly-hotspot-runs": {
                 "task": NIGHTLY_HOTSPOT_RUNS,
                 "schedule": crontab(hour=2, minute=30),
+            },
+            "expire-personal-data": {
+                "task": EXPIRE_PERSONAL_DATA,
+                "schedule": crontab(hour=3, minute=15),
             },
         },
     )

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from geo import hotspots
 from geo.wards import WardIndex
-from safer_streets import board, reports
+from safer_streets import board, privacy, reports
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import (
     COMPUTE_HOTSPOT_RUN,
+    EXPIRE_PERSONAL_DATA,
     NIGHTLY_HOTSPOT_RUNS,
     PROCESS_REPORT,
     SWEEP_RECEIVED,
@@ -129,3 +130,21 @@ def nightly_hotspot_runs() -> int:
         current_app.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
     logger.info("Queued %d nightly hotspot runs; pruned %d old runs", len(ids), pruned)
     return len(ids)
+
+
+@shared_task(name=EXPIRE_PERSONAL_DATA, autoretry_for=(OperationalError,), max_retries=3)
+def expire_personal_data() -> int:
+    """Remove reporters' contact details and photos once the retention period has passed."""
+    ctx = context()
+    total = 0
+    while True:
+        with session_scope(ctx.session_factory) as session:
+            result = privacy.expire_personal_data(
+                session, retention_days=ctx.settings.retention_days, now=datetime.now(UTC)
+            )
+        total += result.reports
+        if result.reports == 0:
+            break
+    if total:
+        logger.info("Removed personal data from %d closed reports", total)
+    return total
