@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from geo import DATA_DIR, hotspots
 from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
-from safer_streets import accounts, api_keys, board, migrate, police, privacy, seed
+from safer_streets import abuse, accounts, api_keys, board, migrate, police, privacy, seed
 from safer_streets import demo as demo_data
 from safer_streets.app import create_app
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.models import Role, Ward
+from safer_streets.models import AbuseEntry, Role, Ward
 from safer_streets.routing_cli import reports_group, routing_group
 from safer_streets.web import Services
 
@@ -373,3 +373,31 @@ def privacy_export(email: str) -> None:
     """Print, as JSON, everything held about whoever reported with EMAIL."""
     with session_scope(_services().session_factory) as session:
         click.echo(json.dumps(privacy.subject_access_export(session, email), indent=2))
+
+
+@main.group("abuse")
+def abuse_group() -> None:
+    """The abuse list: addresses and domains whose reports are held for review."""
+
+
+@abuse_group.command("add")
+@click.argument("value")
+@click.option("--reason", required=True, help="Why the address is listed.")
+def abuse_add(value: str, reason: str) -> None:
+    """List an email address or a domain."""
+    try:
+        with session_scope(_services().session_factory) as session:
+            entry = abuse.add_entry(session, value, reason, None)
+            click.echo(f"Reports from {entry.value} will be held for review.")
+    except InvalidInput as invalid:
+        for field, message in invalid.field_errors.items():
+            click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+@abuse_group.command("list")
+def abuse_list() -> None:
+    """Show the list."""
+    with session_scope(_services().session_factory) as session:
+        for entry in session.scalars(select(AbuseEntry).order_by(AbuseEntry.value)):
+            click.echo(f"{entry.id:>5}  {entry.value:40}  {entry.reason}")

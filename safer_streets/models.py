@@ -48,6 +48,8 @@ class ReportStatus(enum.StrEnum):
     DUPLICATE = "duplicate"
     REFERRED = "referred"
     OUT_OF_AREA = "out_of_area"
+    # From an address on the abuse list: kept, but routed only if an admin releases it.
+    HELD = "held"
 
 
 OPEN_STATUSES = frozenset(
@@ -553,3 +555,21 @@ class PublishedSummary(Base):
     content: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     published_by: Mapped[User | None] = relationship()
+
+
+# --- Abuse list -------------------------------------------------------------------------------
+
+
+class AbuseEntry(Base):
+    """An email address or a whole email domain whose reports are held for review."""
+
+    __tablename__ = "abuse_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Lower case: "someone@example.org" or "example.org".
+    value: Mapped[str] = mapped_column(String(254), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    created_by: Mapped[User | None] = relationship()

@@ -42,7 +42,7 @@ from geo.gazetteer import (
 )
 from geo.hotspots import after_dark
 from geo.wards import Borough, WardIndex, WardShape
-from safer_streets import routing
+from safer_streets import abuse, routing
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.geocoding import make_geocoder
 from safer_streets.models import (
@@ -428,6 +428,8 @@ def submit_report(
         )
     )
     session.flush()
+    if entry := abuse.listed_entry(session, report.contact_email):
+        abuse.hold(session, report, entry)
     return report, True
 
 

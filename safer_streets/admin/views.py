@@ -1,12 +1,15 @@
-"""Admin pages for the routing table: list, add, edit, deactivate, history, re-route."""
+"""Admin pages: the routing table (list, add, edit, deactivate, history, re-route) and the
+abuse list with the reports it holds."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 
-from safer_streets import rerouting, routing_rules
+from safer_streets import abuse, reports, rerouting, routing_rules
 from safer_streets.errors import InvalidInput
-from safer_streets.web import current_user, db
+from safer_streets.models import AbuseEntry
+from safer_streets.web import current_user, db, services
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.add_app_template_global(routing_rules.describe_change, "describe_rule_change")
@@ -134,3 +137,59 @@ def reroute():
     summary = rerouting.reroute_open_reports(db(), current_user(), dry_run=True)
     db().rollback()
     return render_template("admin/reroute.html", summary=summary)
+
+
+@bp.route("/abuse", methods=["GET", "POST"])
+def abuse_list():
+    """The abuse list and the reports it holds for review."""
+    errors: dict[str, str] = {}
+    form = request.form if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            entry = abuse.add_entry(
+                db(), form.get("value", ""), form.get("reason", ""), current_user()
+            )
+            db().commit()
+            flash(f"Reports from {entry.value} will now be held for review.")
+            return redirect(url_for("admin.abuse_list"), code=303)
+        except InvalidInput as invalid:
+            errors = invalid.field_errors
+    entries = db().scalars(select(AbuseEntry).order_by(AbuseEntry.created_at.desc())).all()
+    return (
+        render_template(
+            "admin/abuse.html",
+            entries=entries,
+            held=abuse.held_reports(db()),
+            errors=errors,
+            form=form,
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.post("/abuse/<int:entry_id>/remove")
+def abuse_remove(entry_id: int):
+    """Take an address off the list."""
+    abuse.remove_entry(db(), entry_id)
+    db().commit()
+    flash("Removed from the abuse list.")
+    return redirect(url_for("admin.abuse_list"), code=303)
+
+
+@bp.post("/held/<reference>")
+def review_held(reference: str):
+    """Release a held report for routing, or refuse it."""
+    report = reports.get_report(db(), reference)
+    release = request.form.get("decision") == "release"
+    try:
+        abuse.review(
+            db(), report, current_user(), release=release, note=request.form.get("note", "")
+        )
+    except InvalidInput:
+        flash(f"{reference}: give a reason for the decision.")
+        return redirect(url_for("admin.abuse_list"), code=303)
+    db().commit()
+    if release:
+        services().task_queue.process_report(report.id)
+    flash(f"{reference} {'released for routing' if release else 'refused'}.")
+    return redirect(url_for("admin.abuse_list"), code=303)
