@@ -573,3 +573,10 @@ class AbuseEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     created_by: Mapped[User | None] = relationship()
+
+
+# --- Moderation of public text ----------------------------------------------------------------
+
+# What the public sees instead of the reporter's description once a partner has moderated it
+# (an empty string hides it); None means the description is shown as written.
+Report.public_description = mapped_column(Text)
