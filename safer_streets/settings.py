@@ -54,6 +54,10 @@ class Settings:
     # Per API key (or per address without one), in Flask-Limiter's notation.
     api_write_rate_limit: str = "60 per minute"
     api_read_rate_limit: str = "600 per minute"
+    # Reports through the resident form from one address, and reports about one ~1 km area from
+    # all channels together: a flood is slowed without stopping a street of genuine reporters.
+    submission_rate_limit: str = "20 per hour"
+    area_rate_limit: str = "200 per hour"
     # Map tiles for the resident's report map; pages stay usable when tiles cannot load.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     # Where typed locations are looked up: the shipped offline gazetteer, or Nominatim (through

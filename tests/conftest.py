@@ -88,6 +88,8 @@ def settings() -> Settings:
         # Tests of rate limiting set their own; the rest must never trip over each other's.
         api_write_rate_limit="100000 per minute",
         api_read_rate_limit="100000 per minute",
+        submission_rate_limit="100000 per minute",
+        area_rate_limit="100000 per minute",
     )
 
 
