@@ -186,6 +186,7 @@ def main() -> None:
         celery_queue="safer-streets-bench",
         # The load generator is one address standing in for thousands of residents.
         api_write_rate_limit="1000000 per minute",
+        area_rate_limit="1000000 per minute",
     )
     env = environment(settings)
     worker = WorkerProcess(env, ROOT / "var" / "bench-worker.log", concurrency=2)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import math
 
+import shapely
+
 from geo.wards import Borough
+
+# Lewisham meets the Thames between the South Dock entrance and the mouth of Deptford Creek,
+# where the shipped boundary (ONS, clipped to the coastline) follows the river bank. A pin
+# dropped just north of that bank is in the water, not in a neighbouring borough: the river
+# there is about 300 m wide, so 200 m (0.0018 degrees of latitude) stays clear of the far bank.
+THAMES_REACH_LONGITUDES = (-0.0398, -0.0249)
+THAMES_OFFSHORE_DEGREES = 0.0018
 
 
 class PointRejected(ValueError):
@@ -14,6 +23,16 @@ class PointRejected(ValueError):
         self.field = field
         self.message = message
         super().__init__(message)
+
+
+def in_the_thames(lat: float, lon: float, borough: Borough) -> bool:
+    """True for a point in the river just off Lewisham's bank (outside the borough)."""
+    west, east = THAMES_REACH_LONGITUDES
+    if not west <= lon <= east or borough.covers(lon, lat):
+        return False
+    meridian = shapely.LineString([(lon, lat - 1), (lon, lat + 1)])
+    bank = shapely.bounds(borough.geometry.intersection(meridian))[3]
+    return bool(bank < lat <= bank + THAMES_OFFSHORE_DEGREES)
 
 
 def check_point(lat: float, lon: float, borough: Borough) -> None:
@@ -33,6 +52,12 @@ def check_point(lat: float, lon: float, borough: Borough) -> None:
             "location",
             "latitude and longitude look swapped: Lewisham is at about latitude 51.45, "
             "longitude -0.02",
+        )
+    if in_the_thames(lat, lon, borough):
+        raise PointRejected(
+            "location",
+            "this point is in the River Thames: move it onto the bank if the problem is on land "
+            "in Lewisham; for the river itself, contact the Port of London Authority",
         )
     raise PointRejected(
         "location",

@@ -638,6 +638,40 @@ class Gazetteer:
             ward_name=ward.name if ward else None,
         )
 
+    def reverse_many(self, lons: np.ndarray, lats: np.ndarray) -> list[ReverseResult]:
+        """``reverse`` for arrays of points: one projection, one tree query per kind, vectorised
+        ward lookup. For bulk work (imports, re-placing stored reports, benchmarks)."""
+        lons = np.asarray(lons, dtype=float)
+        lats = np.asarray(lats, dtype=float)
+        if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
+            raise ValueError("not points: every longitude and latitude must be finite")
+        xy = np.column_stack(_bng_transformer().transform(lons, lats))
+        n = len(lons)
+        streets: list[str | None] = [None] * n
+        street_d: list[float | None] = [None] * n
+        postcodes: list[str | None] = [None] * n
+        postcode_d: list[float | None] = [None] * n
+        if self._street_tree is not None and n:
+            distances, nearest = self._street_tree.query(xy)
+            streets = [self._street_point_names[int(i)] for i in nearest]
+            street_d = [round(float(d), 1) for d in distances]
+        if self._postcode_labels and n:
+            distances, nearest = self._postcode_tree.query(xy)
+            postcodes = [self._postcode_labels[int(i)] for i in nearest]
+            postcode_d = [round(float(d), 1) for d in distances]
+        ward_idx = self.wards.ward_indices(lons, lats)
+        return [
+            ReverseResult(
+                street=streets[k],
+                street_distance_m=street_d[k],
+                postcode=postcodes[k],
+                postcode_distance_m=postcode_d[k],
+                ward_code=self.wards.wards[w].code if w >= 0 else None,
+                ward_name=self.wards.wards[w].name if w >= 0 else None,
+            )
+            for k, w in enumerate(ward_idx)
+        ]
+
 
 def _single_linkage(xy: np.ndarray, gap: float) -> list[list[int]]:
     """Group points whose chain of neighbours is never further apart than ``gap`` metres."""

@@ -53,6 +53,7 @@ class WardIndex:
         self._geometries = np.array([w.geometry for w in self.wards], dtype=object)
         shapely.prepare(self._geometries)
         self._tree = shapely.STRtree(self._geometries)
+        self._bounds = shapely.bounds(self._geometries)
 
     @classmethod
     def from_geojson(cls, path: Path = WARDS_FILE) -> WardIndex:
@@ -69,15 +70,23 @@ class WardIndex:
     def ward_indices(self, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
         """Return the index into ``self.wards`` of each point's ward, -1 where none.
 
-        Vectorised: one tree query for all points, then the lowest ward index per point.
+        Vectorised, without building point objects: each ward in code order tests only the
+        points in its bounding box that no lower-coded ward has claimed, with
+        ``intersects_xy`` on its prepared geometry (for a point, the same as covered-by).
+        So a boundary point goes to the lowest code, as in ``ward_for_point``.
         """
-        points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
-        point_idx, ward_idx = self._tree.query(points, predicate="covered_by")
-        result = np.full(len(points), -1, dtype=np.int64)
-        if len(point_idx):
-            # Ward indices are in code order; assigning in reverse leaves the lowest code.
-            order = np.argsort(-ward_idx, kind="stable")
-            result[point_idx[order]] = ward_idx[order]
+        xs = np.ascontiguousarray(lons, dtype=float)
+        ys = np.ascontiguousarray(lats, dtype=float)
+        result = np.full(len(xs), -1, dtype=np.int64)
+        for i, (geometry, (x0, y0, x1, y1)) in enumerate(
+            zip(self._geometries, self._bounds, strict=True)
+        ):
+            candidates = np.flatnonzero(
+                (result == -1) & (xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)
+            )
+            if len(candidates):
+                hits = shapely.intersects_xy(geometry, xs[candidates], ys[candidates])
+                result[candidates[hits]] = i
         return result
 
 

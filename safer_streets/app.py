@@ -41,7 +41,7 @@ def create_app(
         settings=settings,
         session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
         task_queue=task_queue or TaskQueue(make_celery(settings)),
-        places=Places.default(),
+        places=Places.for_settings(settings),
     )
     csrf.init_app(app)
     web.init_app(app)
@@ -51,9 +51,11 @@ def create_app(
     security.init_app(app, settings)
 
     from safer_streets.account.views import bp as account_bp
+    from safer_streets.admin.views import bp as admin_bp
     from safer_streets.api.admin_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
     from safer_streets.dashboards.views import bp as board_bp
+    from safer_streets.locate.views import bp as locate_bp
     from safer_streets.open311 import views as open311_views
     from safer_streets.public.api import bp as resident_api_bp
     from safer_streets.public.views import bp as public_bp
@@ -76,4 +78,7 @@ def create_app(
         team_bp,
     ):
         app.register_blueprint(blueprint)
+    # Routing administration, and locating reports whose place could not be found.
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(locate_bp)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,12 +15,23 @@ from sqlalchemy.orm import Session
 
 from geo import DATA_DIR, hotspots
 from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
-from safer_streets import accounts, api_keys, board, casework, migrate, police, seed
+from safer_streets import (
+    abuse,
+    accounts,
+    api_keys,
+    board,
+    casework,
+    migrate,
+    police,
+    privacy,
+    seed,
+)
 from safer_streets import demo as demo_data
 from safer_streets.app import create_app
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.models import Role, User, Ward
+from safer_streets.models import AbuseEntry, Role, User, Ward
+from safer_streets.routing_cli import reports_group, routing_group
 from safer_streets.web import Services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
@@ -58,6 +70,10 @@ def _ward_index(session: Session) -> WardIndex:
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
 def main() -> None:
     """Safer Streets: community-safety reporting and triage for Lewisham."""
+
+
+main.add_command(routing_group)
+main.add_command(reports_group)
 
 
 @main.group("db")
@@ -347,3 +363,61 @@ def bootstrap(ctx: click.Context, with_demo: bool) -> None:
     ctx.invoke(police_import, paths=(POLICE_SAMPLE,))
     if with_demo:
         ctx.invoke(demo, report_count=DEMO_REPORTS, replace=False, random_seed=None)
+
+
+@main.group("privacy")
+def privacy_group() -> None:
+    """Data protection: retention and subject-access requests."""
+
+
+@privacy_group.command("expire")
+def privacy_expire() -> None:
+    """Remove contact details and photos of reports closed longer than the retention period."""
+    settings = _services().settings
+    total = 0
+    while True:
+        with session_scope(_services().session_factory) as session:
+            result = privacy.expire_personal_data(
+                session, retention_days=settings.retention_days, now=datetime.now(UTC)
+            )
+        total += result.reports
+        if not result.reports:
+            break
+    days = settings.retention_days
+    click.echo(f"Removed personal data from {total} reports (retention {days} days).")
+
+
+@privacy_group.command("export")
+@click.argument("email")
+def privacy_export(email: str) -> None:
+    """Print, as JSON, everything held about whoever reported with EMAIL."""
+    with session_scope(_services().session_factory) as session:
+        click.echo(json.dumps(privacy.subject_access_export(session, email), indent=2))
+
+
+@main.group("abuse")
+def abuse_group() -> None:
+    """The abuse list: addresses and domains whose reports are held for review."""
+
+
+@abuse_group.command("add")
+@click.argument("value")
+@click.option("--reason", required=True, help="Why the address is listed.")
+def abuse_add(value: str, reason: str) -> None:
+    """List an email address or a domain."""
+    try:
+        with session_scope(_services().session_factory) as session:
+            entry = abuse.add_entry(session, value, reason, None)
+            click.echo(f"Reports from {entry.value} will be held for review.")
+    except InvalidInput as invalid:
+        for field, message in invalid.field_errors.items():
+            click.echo(f"{field}: {message}", err=True)
+        raise SystemExit(1) from None
+
+
+@abuse_group.command("list")
+def abuse_list() -> None:
+    """Show the list."""
+    with session_scope(_services().session_factory) as session:
+        for entry in session.scalars(select(AbuseEntry).order_by(AbuseEntry.value)):
+            click.echo(f"{entry.id:>5}  {entry.value:40}  {entry.reason}")

@@ -34,9 +34,10 @@ def rate_limit_key() -> str:
     return f"key:{prefix}" if prefix else f"ip:{get_remote_address()}"
 
 
-limiter = Limiter(key_func=rate_limit_key, headers_enabled=True)
 P = ParamSpec("P")
 R = TypeVar("R")
+
+limiter = Limiter(key_func=rate_limit_key, headers_enabled=True)
 
 
 def write_limit() -> str:
@@ -115,3 +116,35 @@ def sign_in_limits(view: Callable[P, R]) -> Callable[P, R]:
     ):
         view = limit(view)
     return view
+
+
+# ---- Submissions: per client (resident form) and per area (every channel) --------------------
+
+
+def submission_limit() -> str:
+    """Reports one address may send through the resident form."""
+    return services().settings.submission_rate_limit
+
+
+def area_limit() -> str:
+    """Reports about one area (a ~1 km cell, or one typed place) from all channels together."""
+    return services().settings.area_rate_limit
+
+
+def area_key() -> str:
+    """The area a submission is about: its point rounded to 0.01 degrees, else its place text."""
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(data, dict) and not hasattr(data, "get"):
+        return "area:unknown"
+    try:
+        lat = round(float(data.get("lat")), 2)
+        lon = round(float(data.get("lon", data.get("long"))), 2)
+    except (TypeError, ValueError):
+        text = str(data.get("location_text") or data.get("address_string") or "")
+        return "area:text:" + " ".join(text.lower().split())[:60]
+    return f"area:{lat}:{lon}"
+
+
+def limit_submissions(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit a view's POSTs per area (and the caller is limited per client by its own rule)."""
+    return limiter.limit(area_limit, key_func=area_key, methods=["POST"])(view)

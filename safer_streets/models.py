@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    Time,
     UniqueConstraint,
     case,
     func,
@@ -48,6 +49,8 @@ class ReportStatus(enum.StrEnum):
     DUPLICATE = "duplicate"
     REFERRED = "referred"
     OUT_OF_AREA = "out_of_area"
+    # From an address on the abuse list: kept, but routed only if an admin releases it.
+    HELD = "held"
 
 
 OPEN_STATUSES = frozenset(
@@ -152,7 +155,25 @@ class RoutingRule(Base):
     __tablename__ = "routing_rule"
     __table_args__ = (
         Index("ix_routing_rule_lookup", "category_id", "ward_id"),
-        UniqueConstraint("category_id", "ward_id", "partner_id", "role", name="rule_identity"),
+        # One row per distinct rule; a missing condition (NULL) counts as a value here.
+        UniqueConstraint(
+            "category_id",
+            "ward_id",
+            "area_id",
+            "window_start",
+            "window_end",
+            "reason",
+            "partner_id",
+            "role",
+            name="rule_identity",
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint("ward_id IS NULL OR area_id IS NULL", name="one_place"),
+        CheckConstraint(
+            "(window_start IS NULL) = (window_end IS NULL) "
+            "AND (window_start IS NULL OR window_start <> window_end)",
+            name="time_window",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,6 +186,18 @@ class RoutingRule(Base):
     category: Mapped[Category | None] = relationship()
     ward: Mapped[Ward | None] = relationship()
     partner: Mapped[Partner] = relationship()
+
+    # ---- Conditions beyond category and ward (routing rules editable by admins) ----
+    # A named area (town centre, estate, transport hub) instead of a ward.
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    # A local (Europe/London) time-of-day window, start inclusive, end exclusive; it wraps
+    # midnight when the end is earlier than the start (22:00-06:00).
+    window_start: Mapped[time | None] = mapped_column(Time)
+    window_end: Mapped[time | None] = mapped_column(Time)
+    # A reason within the category (taxonomy key, e.g. "badly-lit" for feeling-unsafe).
+    reason: Mapped[str | None] = mapped_column(String(40))
+
+    area: Mapped[Area | None] = relationship()
 
 
 class User(Base):
@@ -263,6 +296,13 @@ class Report(Base):
         back_populates="report", order_by="ReportEvent.id"
     )
 
+    # ---- Routing by rules ----
+    # The owner (a partner id) the routing rules chose. When a partner moves a report by
+    # hand the owner differs from it, and bulk re-routing after a rule change leaves that
+    # report alone. Deliberately not a foreign key: a second one to partner would make every
+    # report-to-partner join ambiguous, and partners are never deleted.
+    rule_owner_id: Mapped[int | None] = mapped_column(Integer)
+
 
 class ReportNotifiedPartner(Base):
     """A partner kept informed of a report it does not own (a joint case)."""
@@ -291,6 +331,38 @@ class ReportEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     report: Mapped[Report] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+# ---- Routing rules: the history of every change ----
+
+
+class RuleChange(enum.StrEnum):
+    """What an admin (or the seed loader) did to a routing rule."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    DEACTIVATED = "deactivated"
+    REACTIVATED = "reactivated"
+
+
+class RoutingRuleChange(Base):
+    """One change to a routing rule: who, when, why, and the rule before and after."""
+
+    __tablename__ = "routing_rule_change"
+    __table_args__ = (Index("ix_routing_rule_change_rule_at", "rule_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("routing_rule.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # None when the seed data made the change rather than a person.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    action: Mapped[RuleChange] = mapped_column(_status_enum(RuleChange, "rule_change"))
+    why: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    rule: Mapped[RoutingRule] = relationship()
     actor: Mapped[User | None] = relationship()
 
 
@@ -617,3 +689,28 @@ Report.assigned_to = relationship(User, foreign_keys=[Report.assigned_to_id])
 Report.duplicate_of = relationship(
     Report, foreign_keys=[Report.duplicate_of_id], remote_side=[Report.id]
 )
+
+
+# --- Abuse list -------------------------------------------------------------------------------
+
+
+class AbuseEntry(Base):
+    """An email address or a whole email domain whose reports are held for review."""
+
+    __tablename__ = "abuse_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Lower case: "someone@example.org" or "example.org".
+    value: Mapped[str] = mapped_column(String(254), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    created_by: Mapped[User | None] = relationship()
+
+
+# --- Moderation of public text ----------------------------------------------------------------
+
+# What the public sees instead of the reporter's description once a partner has moderated it
+# (an empty string hides it); None means the description is shown as written.
+Report.public_description = mapped_column(Text)

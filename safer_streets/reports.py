@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 from typing import Annotated, Any
@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 from shapely.geometry import Point
-from sqlalchemy import Select, cast, func, literal_column, select
+from sqlalchemy import Select, cast, delete, func, literal_column, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,8 @@ from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import (
     Candidate,
     Gazetteer,
+    Geocoder,
+    OfflineGeocoder,
     OutsideBorough,
     default_gazetteer,
     is_ambiguous,
@@ -39,18 +41,22 @@ from geo.gazetteer import (
     outward_code,
 )
 from geo.hotspots import after_dark
-from geo.wards import Borough, WardIndex
-from safer_streets import notifications, routing, sla
+from geo.wards import Borough, WardIndex, WardShape
+from safer_streets import abuse, notifications, routing, sla
 from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.geocoding import make_geocoder
 from safer_streets.models import (
     ApiClient,
+    Area,
     Category,
     Report,
     ReportEvent,
     ReportNotifiedPartner,
     ReportStatus,
+    User,
     Ward,
 )
+from safer_streets.settings import Settings
 from safer_streets.taxonomy import invalid_reasons
 
 logger = logging.getLogger(__name__)
@@ -219,22 +225,40 @@ def parse_submission(data: Any) -> ReportSubmission:
 
 @dataclass(frozen=True)
 class Places:
-    """Where things are: the borough outline and the offline gazetteer."""
+    """Where things are: the borough outline, the offline gazetteer and the geocoder in use."""
 
     borough: Borough
     gazetteer: Gazetteer
     outside: OutsideBorough
+    geocoder: Geocoder
 
     @classmethod
     def default(cls) -> Places:
-        """The shipped Lewisham data, loaded once per process."""
+        """The shipped Lewisham data with the offline geocoder, loaded once per process."""
         return _default_places()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Places:
+        """The shipped data with the configured geocoder (offline unless set otherwise)."""
+        default = _default_places()
+        return replace(default, geocoder=make_geocoder(settings, default.gazetteer))
 
 
 @cache
 def _default_places() -> Places:
     gazetteer = default_gazetteer()
-    return Places(Borough.from_geojson(), gazetteer, OutsideBorough.from_gazetteer(gazetteer))
+    return Places(
+        Borough.from_geojson(),
+        gazetteer,
+        OutsideBorough.from_gazetteer(gazetteer),
+        OfflineGeocoder(gazetteer),
+    )
+
+
+def load_ward_index(session: Session) -> WardIndex:
+    """The active wards from the database as an in-memory index (build once, reuse)."""
+    wards = session.scalars(select(Ward).where(Ward.active)).all()
+    return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
 
 
 def _place_submission(
@@ -272,7 +296,7 @@ def _place_submission(
 
 
 def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict[str, str]]:
-    candidates = places.gazetteer.search(text)
+    candidates = places.geocoder.search(text)
     best = _confident(candidates)
     if best is not None:
         return Point(best.lon, best.lat), None, {}
@@ -404,6 +428,8 @@ def submit_report(
         )
     )
     session.flush()
+    if entry := abuse.listed_entry(session, report.contact_email):
+        abuse.hold(session, report, entry)
     return report, True
 
 
@@ -462,7 +488,7 @@ def process_report(session: Session, report_id: int, wards: WardIndex, places: P
     if report is None or report.status is not ReportStatus.RECEIVED:
         return False
     if report.location is None:
-        candidates = places.gazetteer.search(report.location_text or "")
+        candidates = places.geocoder.search(report.location_text or "")
         best = _confident(candidates)
         if best is None:
             _needs_location(session, report, candidates)
@@ -476,8 +502,37 @@ def process_report(session: Session, report_id: int, wards: WardIndex, places: P
                 data={"kind": best.kind, "confidence": best.confidence},
             )
         )
+    route_report(session, report, wards, places)
+    return True
+
+
+def areas_covering(session: Session, lon: float, lat: float) -> list[Area]:
+    """The named areas (town centres, estates) whose boundary covers a point."""
+    here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    return list(session.scalars(select(Area).where(func.ST_Covers(Area.geom, here))))
+
+
+def routing_time(report: Report) -> datetime:
+    """The moment time-of-day rules look at: when it happened, else when it was received."""
+    return report.occurred_at or report.created_at or datetime.now(UTC)
+
+
+def route_report(
+    session: Session,
+    report: Report,
+    wards: WardIndex,
+    places: Places,
+    *,
+    actor: User | None = None,
+) -> routing.RoutingDecision:
+    """Route a report that has a point: street, ward and areas, then the rules; with why.
+
+    The one routing path: the worker calls it for new reports, a partner's "locate" for
+    reports that needed a location. It replaces the owner and the notified partners.
+    """
+    from_status = report.status
     point = to_shape(report.location)
-    nearest = places.gazetteer.reverse(point.x, point.y)
+    nearest = places.geocoder.reverse(point.x, point.y)
     report.street = nearest.street
     report.street_distance_m = nearest.street_distance_m
     report.postcode = report.postcode or nearest.postcode
@@ -487,46 +542,59 @@ def process_report(session: Session, report_id: int, wards: WardIndex, places: P
         ward = session.scalar(
             select(Ward).where(Ward.code == ward_shape.code, Ward.active).limit(1)
         )
+    areas = areas_covering(session, point.x, point.y)
     decision = routing.decide(
-        routing.rules_for(session, report.category, ward),
+        routing.rules_for(session, report.category, ward, areas),
         category=report.category.slug,
         category_name=report.category.name,
         place=routing.Place(
-            ward_code=ward.code if ward else None, ward_name=ward.name if ward else None
+            ward_code=ward.code if ward else None,
+            ward_name=ward.name if ward else None,
+            areas=tuple(routing.AreaRef(a.slug, a.name) for a in areas),
         ),
+        at=routing.local_time(routing_time(report)),
+        reasons=report.reasons or (),
     )
     now = datetime.now(UTC)
     report.ward_id = ward.id if ward else None
     report.owner_partner_id = decision.owner.id
+    report.rule_owner_id = decision.owner.id
     report.routing_reason = decision.reason
     report.status = ReportStatus.ROUTED
     report.routed_at = now
     report.acknowledge_due_at, report.resolve_due_at = sla.due_times(
         session, decision.owner.id, report.category_id, now
     )
+    session.execute(
+        delete(ReportNotifiedPartner).where(ReportNotifiedPartner.report_id == report.id)
+    )
     for partner in decision.notified:
         session.add(ReportNotifiedPartner(report_id=report.id, partner_id=partner.id))
     session.add(
         ReportEvent(
             report_id=report.id,
+            actor_id=actor.id if actor else None,
             kind="routed",
-            from_status=ReportStatus.RECEIVED,
+            from_status=from_status,
             to_status=ReportStatus.ROUTED,
             note=decision.reason,
             public=True,
             data={
                 "ward": ward.code if ward else None,
+                "areas": [a.slug for a in areas],
                 "owner": decision.owner.slug,
                 "notified": [p.slug for p in decision.notified],
                 "rule_ids": list(decision.rule_ids),
+                "rules": [m.as_json() for m in decision.matched],
             },
         )
     )
     session.flush()
+    session.expire(report, ["notified", "owner", "ward"])
     # The partner's email joins the outbox in this transaction; the worker sends it after.
     notifications.report_routed(session, report)
     logger.info("Routed report %s to %s", report.reference, decision.owner.slug)
-    return True
+    return decision
 
 
 NEARBY_STATUSES = (ReportStatus.ROUTED, ReportStatus.ACKNOWLEDGED, ReportStatus.IN_PROGRESS)

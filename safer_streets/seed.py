@@ -5,22 +5,36 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Polygon, shape
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo import DATA_DIR
 from geo.wards import WARDS_FILE, read_wards_geojson
-from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole, Ward
+from safer_streets.models import (
+    Area,
+    Category,
+    Partner,
+    RoutingRule,
+    RoutingRuleChange,
+    RuleChange,
+    RuleRole,
+    Ward,
+)
+from safer_streets.routing_rules import format_window, record_change, snapshot
+from safer_streets.taxonomy import invalid_reasons
 
 SEED_DIR = Path(__file__).parent / "seed"
 TOWN_CENTRES_FILE = DATA_DIR / "lewisham_town_centres.geojson"
 WARD_PLACEHOLDER = "{ward}"
+SEED_WHY = "Seed data (safer_streets/seed/rules.toml)"
 
 
 def slugify(name: str) -> str:
@@ -90,6 +104,107 @@ def _upsert(session: Session, model: type, slug: str, **values: Any) -> Any:
     return row
 
 
+@dataclass(frozen=True)
+class RuleSpec:
+    """One routing rule as the seed file describes it, by slugs and codes."""
+
+    category: str | None
+    ward_code: str | None
+    area: str | None
+    window: tuple[time, time] | None
+    reason: str | None
+    partner: str
+    role: RuleRole
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """What makes two rules the same rule (as in the history's snapshots)."""
+        window = format_window(*self.window) if self.window else None
+        return (
+            self.category,
+            self.ward_code,
+            self.area,
+            window,
+            self.reason,
+            self.partner,
+            self.role.value,
+        )
+
+
+def _identity(snap: dict[str, Any]) -> tuple[object, ...]:
+    keys = ("category", "ward", "area", "window", "reason", "partner", "role")
+    return tuple(snap.get(key) for key in keys)
+
+
+class SeedError(ValueError):
+    """The seed files contradict themselves or the loaded data."""
+
+
+def _clock(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise SeedError(f"rules.toml: {text!r} is not a time such as 22:00") from None
+
+
+def expand_rules(
+    data: dict[str, Any],
+    wards: Sequence[tuple[str, str]],
+    areas: Collection[str],
+    categories: Collection[str],
+) -> list[RuleSpec]:
+    """Expand ``rules.toml`` into one spec per rule row.
+
+    ``wards`` are (code, slug) pairs. In an entry, a partner slug containing ``{ward}`` makes
+    one ward rule per ward; ``areas`` makes one area rule per named area; ``between`` is a
+    local time-of-day window; ``reason`` a reason within the categories. ``owner`` may be left
+    out by an entry that only notifies.
+    """
+    specs = [RuleSpec(None, None, None, None, None, data["fallback"], RuleRole.OWNER)]
+    for number, entry in enumerate(data["rule"], start=1):
+        assignments = [(entry["owner"], RuleRole.OWNER)] if "owner" in entry else []
+        assignments += [(slug, RuleRole.NOTIFIED) for slug in entry.get("notified", [])]
+        if not assignments:
+            raise SeedError(f"rules.toml rule {number}: give an owner or notified partners")
+        window = None
+        if "between" in entry:
+            start, end = (_clock(t) for t in entry["between"])
+            window = (start, end)
+        reason = entry.get("reason")
+        for area in entry.get("areas", []):
+            if area not in areas:
+                raise SeedError(
+                    f"rules.toml rule {number}: unknown area {area!r} "
+                    "(load them first: `safer-streets areas load`)"
+                )
+        places: list[str | None] = list(entry.get("areas", [])) or [None]
+        for category in entry["categories"]:
+            if category not in categories:
+                raise SeedError(f"rules.toml rule {number}: unknown category {category!r}")
+            if reason and invalid_reasons(category, [reason]):
+                raise SeedError(f"rules.toml rule {number}: {reason!r} is not a {category} reason")
+            for area in places:
+                for partner, role in assignments:
+                    if WARD_PLACEHOLDER in partner:
+                        if area is not None:
+                            raise SeedError(f"rules.toml rule {number}: {{ward}} in an area rule")
+                        specs += [
+                            RuleSpec(
+                                category,
+                                code,
+                                None,
+                                window,
+                                reason,
+                                partner.replace(WARD_PLACEHOLDER, slug),
+                                role,
+                            )
+                            for code, slug in wards
+                        ]
+                    else:
+                        specs.append(RuleSpec(category, None, area, window, reason, partner, role))
+    return specs
+
+
 def seed(session: Session) -> SeedSummary:
     """Create or update categories, partners and routing rules from ``seed/*.toml``."""
     wards = session.scalars(select(Ward).where(Ward.active).order_by(Ward.code)).all()
@@ -120,34 +235,41 @@ def seed(session: Session) -> SeedSummary:
         partners[slug] = _upsert(session, Partner, slug, ward_code=ward.code, **values)
     session.flush()
 
-    rules_data = _read("rules.toml")
-    wanted: set[tuple[int | None, int | None, int, RuleRole]] = {
-        (None, None, partners[rules_data["fallback"]].id, RuleRole.OWNER)
-    }
-    for entry in rules_data["rule"]:
-        assignments = [(entry["owner"], RuleRole.OWNER)]
-        assignments += [(slug, RuleRole.NOTIFIED) for slug in entry.get("notified", [])]
-        for category_slug in entry["categories"]:
-            category_id = categories[category_slug].id
-            for partner_slug, role in assignments:
-                if WARD_PLACEHOLDER in partner_slug:
-                    for ward in wards:
-                        partner = partners[partner_slug.replace(WARD_PLACEHOLDER, ward.slug)]
-                        wanted.add((category_id, ward.id, partner.id, role))
-                else:
-                    wanted.add((category_id, None, partners[partner_slug].id, role))
-    existing = {
-        (r.category_id, r.ward_id, r.partner_id, r.role)
-        for r in session.scalars(select(RoutingRule))
-    }
-    for category_id, ward_id, partner_id, role in wanted - existing:
-        session.add(
-            RoutingRule(category_id=category_id, ward_id=ward_id, partner_id=partner_id, role=role)
+    areas = {a.slug: a for a in session.scalars(select(Area))}
+    specs = expand_rules(
+        _read("rules.toml"), [(w.code, w.slug) for w in wards], set(areas), set(categories)
+    )
+    wards_by_code = {w.code: w for w in wards}
+    existing = session.scalars(select(RoutingRule)).all()
+    # A rule an admin has since edited or deactivated is in the history: never bring it back.
+    known = {_identity(snapshot(r)) for r in existing}
+    for change in session.scalars(select(RoutingRuleChange)):
+        known.update(_identity(s) for s in (change.before, change.after) if s)
+    for spec in specs:
+        if spec.partner not in partners:
+            raise SeedError(f"rules.toml: unknown partner {spec.partner!r}")
+        if spec.identity in known:
+            continue
+        rule = RoutingRule(
+            category=categories[spec.category] if spec.category else None,
+            ward=wards_by_code[spec.ward_code] if spec.ward_code else None,
+            area=areas[spec.area] if spec.area else None,
+            window_start=spec.window[0] if spec.window else None,
+            window_end=spec.window[1] if spec.window else None,
+            reason=spec.reason,
+            partner=partners[spec.partner],
+            role=spec.role,
+            active=True,
         )
+        session.add(rule)
+        record_change(
+            session, rule, actor=None, action=RuleChange.CREATED, why=SEED_WHY, before=None
+        )
+        known.add(spec.identity)
     session.flush()
     return SeedSummary(
         wards=len(wards),
         categories=len(categories),
         partners=len(partners),
-        rules=len(wanted | existing),
+        rules=session.scalar(select(func.count()).select_from(RoutingRule)) or 0,
     )

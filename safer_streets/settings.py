@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 PREFIX = "SAFER_STREETS_"
+GEOCODERS = ("offline", "nominatim")
 
 
 class SettingsError(ValueError):
@@ -54,6 +55,8 @@ class Settings:
     # Sign-in attempts that fail, per account and per address (Flask-Limiter syntax).
     login_limit_per_account: str = "5 per minute; 20 per hour"
     login_limit_per_address: str = "20 per minute; 200 per hour"
+    # Reporters' contact details and photos are removed this long after a report closes.
+    retention_days: int = 365
     # Safety board: hotspot runs (permutations and seed are stored with every run), the
     # smallest count of a cell shown outside the board when sensitive categories are in it,
     # and the most report points a map draws.
@@ -64,9 +67,33 @@ class Settings:
     # Per API key (or per address without one), in Flask-Limiter's notation.
     api_write_rate_limit: str = "60 per minute"
     api_read_rate_limit: str = "600 per minute"
+    # Reports through the resident form from one address, and reports about one ~1 km area from
+    # all channels together: a flood is slowed without stopping a street of genuine reporters.
+    submission_rate_limit: str = "20 per hour"
+    area_rate_limit: str = "200 per hour"
     # Map tiles for the resident's report map and partner pages; pages stay usable (markers on
     # a plain background) when tiles cannot load.
     map_tiles_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    # Where typed locations are looked up: the shipped offline gazetteer, or Nominatim (through
+    # geopy) with the offline gazetteer as its fallback. Nominatim's usage policy requires an
+    # identifying user agent; point NOMINATIM_DOMAIN at a self-hosted server for real volumes.
+    geocoder: str = "offline"
+    nominatim_user_agent: str = ""
+    nominatim_domain: str = "nominatim.openstreetmap.org"
+    nominatim_timeout_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.geocoder not in GEOCODERS:
+            raise SettingsError(
+                f"{PREFIX}GEOCODER must be one of {', '.join(GEOCODERS)}, not {self.geocoder!r}"
+            )
+        if self.geocoder == "nominatim" and not self.nominatim_user_agent.strip():
+            raise SettingsError(
+                f"{PREFIX}NOMINATIM_USER_AGENT is required with {PREFIX}GEOCODER=nominatim "
+                "(Nominatim's usage policy): e.g. 'safer-streets-lewisham (ops@example.org)'"
+            )
+        if self.nominatim_timeout_seconds <= 0:
+            raise SettingsError(f"{PREFIX}NOMINATIM_TIMEOUT_SECONDS must be more than 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -84,6 +111,11 @@ class Settings:
                     raise SettingsError(
                         f"{PREFIX}{f.name.upper()} must be a whole number"
                     ) from None
+            elif f.type == "float":
+                try:
+                    values[f.name] = float(raw)
+                except ValueError:
+                    raise SettingsError(f"{PREFIX}{f.name.upper()} must be a number") from None
             elif f.type == "bool":
                 values[f.name] = _parse_bool(f.name.upper(), raw)
             else:

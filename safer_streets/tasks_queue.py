@@ -20,6 +20,7 @@ SWEEP_OUTBOX = "workers.sweep_outbox"
 QUEUE_DIGESTS = "workers.queue_digests"
 COMPUTE_HOTSPOT_RUN = "workers.compute_hotspot_run"
 NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
+EXPIRE_PERSONAL_DATA = "workers.expire_personal_data"
 
 
 def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
@@ -61,6 +62,10 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "nightly-hotspot-runs": {
                 "task": NIGHTLY_HOTSPOT_RUNS,
                 "schedule": crontab(hour=2, minute=30),
+            },
+            "expire-personal-data": {
+                "task": EXPIRE_PERSONAL_DATA,
+                "schedule": crontab(hour=3, minute=15),
             },
         },
     )

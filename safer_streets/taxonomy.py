@@ -12,8 +12,10 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
-from safer_streets.seed import SEED_DIR
+# Read directly rather than through safer_streets.seed, which itself checks rules against these.
+CATEGORIES_FILE = Path(__file__).parent / "seed" / "categories.toml"
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class Reason:
 @cache
 def all_reasons() -> tuple[Reason, ...]:
     """Every reason of every category, in display order."""
-    data = tomllib.loads((SEED_DIR / "categories.toml").read_text())
+    data = tomllib.loads(CATEGORIES_FILE.read_text())
     return tuple(Reason(**entry) for entry in data.get("reason", []))
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from safer_streets import accounts
-from safer_streets.errors import InvalidInput, SaferStreetsError, ServiceUnavailable
+from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
 from safer_streets.reports import Places
 from safer_streets.settings import Settings
@@ -165,6 +165,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def refuse_nul_characters() -> None:
         # PostgreSQL text cannot hold NUL, and no person types one: refuse it at the edge.
+        if "\x00" in request.path:
+            raise NotFound("no such page")
         for name, value in request.values.items(multi=True):
             if "\x00" in name or "\x00" in value:
                 raise InvalidInput({name.replace("\x00", ""): "must not contain NUL characters"})

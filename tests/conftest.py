@@ -9,6 +9,7 @@ Two ways to use the database:
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -41,6 +42,42 @@ TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0
 CATFORD_BROADWAY = (51.4452, -0.0207)  # lat, lon: Rushey Green ward, inside Catford town centre
 
 
+class InternetRefused(ConnectionRefusedError):
+    """A test tried to reach a host other than this machine."""
+
+
+def _on_this_machine(address: object) -> bool:
+    if not isinstance(address, tuple):
+        return True  # Unix sockets
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False  # a host name: resolving and reaching it is the internet
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_internet() -> Iterator[None]:
+    """Nothing in the tests talks to the internet: connections off this machine fail."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: object) -> None:
+        if not _on_this_machine(address):
+            raise InternetRefused(f"tests may not connect to {address!r}")
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        if not _on_this_machine(address):
+            raise InternetRefused(f"tests may not connect to {address!r}")
+        return real_connect_ex(self, address)
+
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def smtp_port() -> int:
     """A free local port for the test SMTP server."""
@@ -63,6 +100,10 @@ def settings(smtp_port: int) -> Settings:
         # Tests of rate limiting set their own; the rest must never trip over each other's.
         api_write_rate_limit="100000 per minute",
         api_read_rate_limit="100000 per minute",
+        submission_rate_limit="100000 per minute",
+        area_rate_limit="100000 per minute",
+        login_limit_per_account="100000 per minute",
+        login_limit_per_address="100000 per minute",
     )
 
 

@@ -8,20 +8,18 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from celery import current_app, shared_task
-from geoalchemy2.shape import to_shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo import hotspots
-from geo.wards import WardIndex, WardShape
-from safer_streets import board, notifications, reports
+from geo.wards import WardIndex
+from safer_streets import board, notifications, privacy, reports
 from safer_streets.db import make_engine, make_session_factory, session_scope
-from safer_streets.models import Ward
 from safer_streets.settings import Settings
 from safer_streets.tasks_queue import (
     COMPUTE_HOTSPOT_RUN,
+    EXPIRE_PERSONAL_DATA,
     NIGHTLY_HOTSPOT_RUNS,
     PROCESS_REPORT,
     QUEUE_DIGESTS,
@@ -53,8 +51,12 @@ class WorkerContext:
     def wards(self) -> WardIndex:
         """The active wards from the database, as a shapely index held in memory."""
         with session_scope(self.session_factory) as session:
-            wards = session.scalars(select(Ward).where(Ward.active)).all()
-            return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
+            return reports.load_ward_index(session)
+
+    @cached_property
+    def places(self) -> reports.Places:
+        """The shipped place data with the configured geocoder."""
+        return reports.Places.for_settings(self.settings)
 
     @cached_property
     def study_area(self) -> BaseGeometry:
@@ -87,7 +89,7 @@ def process_report(report_id: int) -> bool:
     """Geocode and route one report; safe to run twice."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        routed = reports.process_report(session, report_id, ctx.wards, reports.Places.default())
+        routed = reports.process_report(session, report_id, ctx.wards, ctx.places)
     if routed:
         # Only now is the outbox row committed; sending never holds up routing.
         with session_scope(ctx.session_factory) as session:
@@ -195,3 +197,21 @@ def nightly_hotspot_runs() -> int:
         current_app.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
     logger.info("Queued %d nightly hotspot runs; pruned %d old runs", len(ids), pruned)
     return len(ids)
+
+
+@shared_task(name=EXPIRE_PERSONAL_DATA, autoretry_for=(OperationalError,), max_retries=3)
+def expire_personal_data() -> int:
+    """Remove reporters' contact details and photos once the retention period has passed."""
+    ctx = context()
+    total = 0
+    while True:
+        with session_scope(ctx.session_factory) as session:
+            result = privacy.expire_personal_data(
+                session, retention_days=ctx.settings.retention_days, now=datetime.now(UTC)
+            )
+        total += result.reports
+        if result.reports == 0:
+            break
+    if total:
+        logger.info("Removed personal data from %d closed reports", total)
+    return total

@@ -14,7 +14,13 @@ from safer_streets import api_keys, reports
 from safer_streets.api import openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
 from safer_streets.errors import BadRequest, InvalidInput, UnsupportedMediaType
-from safer_streets.limits import limiter, presented_api_key, read_limit, write_limit
+from safer_streets.limits import (
+    limit_submissions,
+    limiter,
+    presented_api_key,
+    read_limit,
+    write_limit,
+)
 from safer_streets.models import ApiClient, Category
 from safer_streets.web import db, services
 
@@ -41,6 +47,7 @@ def _json_body() -> Any:
 
 @bp.post("/api/v1/reports")
 @limiter.limit(write_limit)
+@limit_submissions
 def create_report():
     """Take a report; the same Idempotency-Key returns the same report, never a second one."""
     key = request.headers.get("Idempotency-Key", "").strip() or None

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from geo.gazetteer import normalise_postcode
 from geo.privacy import coarse_point
-from safer_streets import reports, taxonomy, workflow
+from safer_streets import moderation, reports, taxonomy, workflow
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
 from safer_streets.models import (
     OPEN_STATUSES,
@@ -85,6 +85,7 @@ EXTENDED_STATUS: dict[ReportStatus, str] = {
     ReportStatus.DUPLICATE: "duplicate",
     ReportStatus.REFERRED: "internal_referral",
     ReportStatus.OUT_OF_AREA: "not_councils_responsibility",
+    ReportStatus.HELD: "open",
 }
 # Extended status posted by a partner system → the internal status it moves a report to.
 # OPEN and REOPEN keep an open report as it is and reopen a closed one.
@@ -477,7 +478,15 @@ def find_requests(session: Session, params: Mapping[str, str], now: datetime) ->
     ``service_request_id`` (a comma list) overrides every other filter, as the spec says.
     """
     check_jurisdiction(params.get("jurisdiction_id"))
-    query = select(Report).join(Report.category).where(Category.public)
+    for name, value in params.items():
+        if value and "\x00" in value:
+            # PostgreSQL text cannot hold NUL: refuse it as bad input, not a failed query.
+            raise InvalidInput({name: "must not contain NUL characters"})
+    query = (
+        select(Report)
+        .join(Report.category)
+        .where(Category.public, Report.status != ReportStatus.HELD)
+    )
     ids = _comma_list(params.get("service_request_id"))
     if ids:
         if len(ids) > MAX_IDS:
@@ -563,7 +572,7 @@ def request_view(report: Report) -> dict[str, Any]:
         lon, lat = (round(lon, 6), round(lat, 6)) if lon is not None else (None, None)
         address = report.location_text or report.street or report.postcode
         postcode = report.postcode
-        description = report.description
+        description = moderation.public_description(report)
         media_url = report.media_url
     if description is not None and report.reasons:
         reasons = "; ".join(taxonomy.reason_labels(report.category.slug, report.reasons))

@@ -12,7 +12,13 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request, url_for
 
 from safer_streets import api_keys
-from safer_streets.limits import limiter, presented_api_key, read_limit, write_limit
+from safer_streets.limits import (
+    limit_submissions,
+    limiter,
+    presented_api_key,
+    read_limit,
+    write_limit,
+)
 from safer_streets.models import ApiClient
 from safer_streets.open311 import georeport
 from safer_streets.open311.render import MIMETYPES, errors_payload, render
@@ -85,6 +91,7 @@ def service_definition(service_code: str, fmt: str):
 
 @bp.post(f"/requests.{FMT}")
 @limiter.limit(write_limit)
+@limit_submissions
 def create_request(fmt: str):
     """Create a service request; needs an api_key."""
     session = db()

@@ -24,6 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from safer_streets import disclosure, photos, reports, support
 from safer_streets.errors import InvalidInput, NotFound
+from safer_streets.limits import limit_submissions, limiter, submission_limit
 from safer_streets.models import Category, Report
 from safer_streets.public import forms
 from safer_streets.taxonomy import reasons_for
@@ -125,6 +126,8 @@ def report_form():
 
 
 @bp.post("/report")
+@limiter.limit(submission_limit)
+@limit_submissions
 def submit_report():
     """Take a report; errors are shown next to their fields and nothing typed is lost."""
     form = request.form

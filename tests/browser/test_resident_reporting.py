@@ -252,6 +252,8 @@ def test_escape_leaves_at_once_and_the_report_page_is_not_in_the_history(residen
     resident.get_by_role("link", name="Report a problem").click()
     expect(resident.get_by_role("heading", name="Report a problem")).to_be_visible()
     resident.get_by_label("What is wrong?").fill("Someone keeps following me")
+    # The "Esc" hint appears once the key works: what a resident sees before relying on it.
+    expect(resident.locator("#quick-exit .quick-exit-key")).to_be_visible()
     length = resident.evaluate("history.length")
     resident.keyboard.press("Escape")
     resident.wait_for_url(NEUTRAL_SITE)

@@ -5,18 +5,42 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyotp
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 from safer_streets import accounts, notifications
+from safer_streets.app import create_app
 from safer_streets.models import EmailOutbox, Role, User
+from safer_streets.settings import Settings
 from tests.helpers import PASSWORD, body_of, csrf_token, login
 
 NEW_PASSWORD = "a much longer new password"
+
+
+@pytest.fixture
+def strict_app(settings, db_session, redis_client):
+    """The app with the production sign-in limits, and a clean count of attempts."""
+    strict = replace(
+        settings,
+        login_limit_per_account=Settings.login_limit_per_account,
+        login_limit_per_address=Settings.login_limit_per_address,
+    )
+    factory = sessionmaker(
+        bind=db_session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    app = create_app(strict, session_factory=factory)
+    app.config["WTF_CSRF_ENABLED"] = False
+    redis_client.flushdb()
+    yield app
+    redis_client.flushdb()
 
 
 def from_address(app, address: str):
@@ -161,9 +185,9 @@ def test_partner_admins_manage_their_own_team_and_nobody_elses(client, app, db_s
     assert client.get("/triage/team").status_code == 403
 
 
-def test_sign_in_is_throttled_per_account_with_a_clear_429(app, db_session):
+def test_sign_in_is_throttled_per_account_with_a_clear_429(strict_app, db_session):
     make(db_session, "target@rg.example")
-    attacker = from_address(app, "192.0.2.10")
+    attacker = from_address(strict_app, "192.0.2.10")
     for _ in range(5):
         wrong = attacker.post("/login", data={"email": "target@rg.example", "password": "guess"})
         assert wrong.status_code == 401
@@ -171,16 +195,16 @@ def test_sign_in_is_throttled_per_account_with_a_clear_429(app, db_session):
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["Retry-After"]) <= 60
     assert "Too many failed sign-in attempts" in blocked.text
-    elsewhere = from_address(app, "192.0.2.11")
+    elsewhere = from_address(strict_app, "192.0.2.11")
     locked = elsewhere.post("/login", data={"email": "TARGET@rg.example", "password": PASSWORD})
     assert locked.status_code == 429, "the account is protected wherever the guesses come from"
     other = elsewhere.post("/login", data={"email": "someone@rg.example", "password": "x"})
     assert other.status_code == 401
 
 
-def test_sign_in_is_throttled_per_address_but_successes_do_not_count(app, db_session):
+def test_sign_in_is_throttled_per_address_but_successes_do_not_count(strict_app, db_session):
     make(db_session, "busy@rg.example")
-    office = from_address(app, "192.0.2.20")
+    office = from_address(strict_app, "192.0.2.20")
     for _ in range(21):
         assert (
             office.post("/login", data={"email": "busy@rg.example", "password": PASSWORD})

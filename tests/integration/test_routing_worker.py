@@ -34,10 +34,15 @@ def test_drug_dealing_at_catford_broadway_reaches_the_rushey_green_snt(
     body = client.get(f"/api/v1/reports/{reference}").get_json()
     assert body["ward"] == {"code": "E05013730", "name": "Rushey Green"}
     assert body["owner"]["slug"] == "met-snt-rushey-green"
-    assert [p["slug"] for p in body["notified"]] == ["lewisham-community-safety"]
+    # Catford Broadway is in Catford town centre: the Met's town-centre team hears of it too.
+    assert [p["slug"] for p in body["notified"]] == [
+        "lewisham-community-safety",
+        "met-town-centre-team",
+    ]
     assert body["routing_reason"].startswith(
         "Drug dealing in Rushey Green goes to Met Police Rushey Green Safer Neighbourhood Team"
     )
+    assert "(area rule: in Catford town centre)" in body["routing_reason"]
 
     make_user("sergeant@rg.example", "met-snt-rushey-green")
     make_user("sergeant@lc.example", "met-snt-lewisham-central")

@@ -8,6 +8,7 @@ import math
 import re
 from typing import Any
 
+import numpy as np
 import pytest
 import shapely
 from geopy import exc
@@ -634,3 +635,14 @@ def test_nominatim_reverse_falls_back(gaz: Gazetteer, make_nominatim: Any) -> No
 def test_nominatim_requires_user_agent(gaz: Gazetteer) -> None:
     with pytest.raises(ValueError, match="user agent"):
         NominatimGeocoder(" ", gazetteer=gaz, geocoder=FakeGeopy())
+
+
+def test_reverse_many_agrees_with_reverse(gaz: Gazetteer) -> None:
+    rng = np.random.default_rng(11)
+    lons = rng.uniform(-0.08, 0.045, 500)
+    lats = rng.uniform(51.41, 51.50, 500)
+    assert gaz.reverse_many(lons, lats) == [
+        gaz.reverse(float(lon), float(lat)) for lon, lat in zip(lons, lats, strict=True)
+    ]
+    with pytest.raises(ValueError, match="finite"):
+        gaz.reverse_many(np.array([0.0, np.nan]), np.array([51.45, 51.45]))

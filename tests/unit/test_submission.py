@@ -3,11 +3,12 @@
 import math
 
 import pytest
-from hypothesis import given
+import shapely
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from geo.coordinates import PointRejected, check_point
-from geo.wards import Borough
+from geo.wards import Borough, WardIndex
 from safer_streets.errors import InvalidInput
 from safer_streets.reports import (
     MAX_DESCRIPTION_CHARS,
@@ -117,3 +118,104 @@ def test_references_are_short_and_unambiguous():
         assert len(reference) == 9
         assert set(reference[4:]) <= set(REFERENCE_ALPHABET)
         assert not set(reference[4:]) & set("01ILOU")
+
+
+# ---- Points at the edges: the boundary, just outside it, the Thames ----------------------
+
+WARDS = WardIndex.from_geojson()
+BOUNDARY = shapely.get_coordinates(BOROUGH.geometry.exterior)[::40]
+# About 30 m outside the borough all the way round (0.0003 degrees of latitude).
+JUST_OUTSIDE = shapely.get_coordinates(BOROUGH.geometry.buffer(0.0003).exterior)[::40]
+
+
+def test_points_on_the_borough_boundary_are_accepted_and_have_a_ward():
+    for lon, lat in BOUNDARY:
+        check_point(lat, lon, BOROUGH)
+        assert WARDS.ward_for_point(lon, lat) is not None, (lon, lat)
+
+
+def test_points_just_outside_the_boundary_are_refused_as_outside_or_in_the_river():
+    messages = set()
+    for lon, lat in JUST_OUTSIDE:
+        with pytest.raises(PointRejected) as raised:
+            check_point(lat, lon, BOROUGH)
+        assert raised.value.field == "location"
+        messages.add(raised.value.message.split(":")[0])
+    assert messages == {"this point is outside Lewisham", "this point is in the River Thames"}
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"),
+    [(51.4905, -0.0300), (51.4940, -0.0370), (51.4870, -0.0255)],
+    ids=["off-convoys-wharf", "off-pepys-park", "by-deptford-creek"],
+)
+def test_a_point_in_the_thames_says_so_and_where_to_go(lat, lon):
+    with pytest.raises(PointRejected) as raised:
+        check_point(lat, lon, BOROUGH)
+    assert raised.value.field == "location"
+    assert "in the River Thames" in raised.value.message
+    assert "Port of London Authority" in raised.value.message
+
+
+def test_the_far_bank_of_the_thames_is_outside_lewisham_not_the_river():
+    with pytest.raises(PointRejected, match="outside Lewisham"):
+        check_point(51.4960, -0.0300, BOROUGH)  # Millwall, Tower Hamlets
+
+
+# ---- Hypothesis: the coordinate parser ---------------------------------------------------
+
+in_bounding_box = st.tuples(
+    st.floats(min_value=51.40, max_value=51.51), st.floats(min_value=-0.09, max_value=0.05)
+)
+
+
+@given(in_bounding_box)
+def test_a_point_near_lewisham_is_accepted_exactly_when_the_borough_covers_it(point):
+    lat, lon = point
+    try:
+        check_point(lat, lon, BOROUGH)
+    except PointRejected as rejected:
+        assert not BOROUGH.covers(lon, lat)
+        assert rejected.field == "location"
+        assert rejected.message.startswith(
+            ("this point is outside Lewisham", "this point is in the River Thames")
+        )
+    else:
+        assert BOROUGH.covers(lon, lat)
+
+
+@given(in_bounding_box)
+def test_a_lewisham_point_with_its_coordinates_swapped_is_named_as_swapped(point):
+    lat, lon = point
+    assume(BOROUGH.covers(lon, lat))
+    with pytest.raises(PointRejected, match="look swapped"):
+        check_point(lon, lat, BOROUGH)
+
+
+@given(st.floats(), st.floats())
+def test_coordinates_sent_as_text_parse_like_numbers_or_are_named(lat, lon):
+    data = {**VALID, "lat": repr(lat), "lon": repr(lon)}
+    if math.isfinite(lat) and math.isfinite(lon):
+        submission = parse_submission(data)
+        assert (submission.lat, submission.lon) == (lat, lon)
+    else:
+        with pytest.raises(InvalidInput) as raised:
+            parse_submission(data)
+        bad = {f for f, v in (("lat", lat), ("lon", lon)) if not math.isfinite(v)}
+        assert set(raised.value.field_errors) == bad
+        assert all("finite" in raised.value.field_errors[f] for f in bad)
+
+
+@given(st.text(max_size=30))
+def test_any_text_for_a_coordinate_is_a_number_or_named_as_not_one(text):
+    try:
+        submission = parse_submission({**VALID, "lat": text})
+    except InvalidInput as invalid:
+        assert set(invalid.field_errors) == {"lat"}
+        assert invalid.field_errors["lat"] in {
+            "must be a number",
+            "must be a finite number",
+            "is required when lon is given",
+        }
+    else:
+        assert math.isfinite(submission.lat)

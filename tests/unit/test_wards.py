@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from shapely.geometry import shape
+from shapely.geometry import Point, shape
 
 from geo.wards import BOROUGH_FILE, WARDS_FILE, Borough, WardIndex
 
@@ -61,3 +61,15 @@ def test_vectorised_lookup_agrees_with_one_at_a_time(index):
     for lon, lat, i in zip(lons, lats, found, strict=True):
         ward = index.ward_for_point(lon, lat)
         assert (ward.code if ward else None) == (index.wards[i].code if i >= 0 else None)
+
+
+def test_vectorised_lookup_gives_a_shared_boundary_point_to_the_lower_ward_code(index):
+    wards = {w.name: w for w in index.wards}
+    a, b = wards["Rushey Green"], wards["Catford South"]
+    shared = sorted(set(a.geometry.exterior.coords) & set(b.geometry.exterior.coords))
+    lons, lats = np.array(shared).T
+    found = index.ward_indices(lons, lats)
+    for lon, lat, i in zip(lons, lats, found, strict=True):
+        covering = [w.code for w in index.wards if w.geometry.covers(Point(lon, lat))]
+        assert index.wards[i].code == min(covering)
+    assert min(a.code, b.code) in {index.wards[i].code for i in found}

@@ -1,7 +1,7 @@
 """Partner triage: account security, SLAs, response templates, email outbox, queue indexes
 
 Revision ID: 0003
-Revises: 0005
+Revises: 0009
 Create Date: 2026-11-24 09:11:38.990028
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003"
-down_revision: str | None = "0005"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,72 @@
+"""Moderating what the public sees, with a record of every change."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from safer_streets import accounts, moderation
+from safer_streets.errors import InvalidInput
+from safer_streets.models import Report, ReportEvent, Role
+
+REPORT = {
+    "category": "fly-tipping",
+    "lat": 51.4452,
+    "lon": -0.0207,
+    "description": "Sofa dumped by John Smith at number 12",
+}
+
+
+@pytest.fixture
+def report(client, db_session) -> Report:
+    reference = client.post("/api/v1/reports", json=REPORT).get_json()["reference"]
+    return db_session.scalars(select(Report).where(Report.reference == reference)).one()
+
+
+@pytest.fixture
+def moderator(db_session):
+    return accounts.create_user(
+        db_session,
+        email="mod@example.org",
+        password="correct horse battery",
+        role=Role.STAFF,
+        partner_slug="lewisham-environment",
+    )
+
+
+def open311_description(client, reference: str) -> str | None:
+    return client.get(f"/open311/v2/requests/{reference}.json").get_json()[0]["description"]
+
+
+def test_a_redacted_description_is_what_the_public_sees_and_the_change_is_recorded(
+    client, db_session, report, moderator
+):
+    moderation.moderate_description(
+        db_session,
+        report,
+        moderator,
+        public_text="Sofa dumped at [address removed]",
+        reason="Names a person",
+    )
+    assert open311_description(client, report.reference) == "Sofa dumped at [address removed]"
+    assert report.description == REPORT["description"]  # partners keep the original
+    event = db_session.scalars(select(ReportEvent).where(ReportEvent.kind == "moderated")).one()
+    assert event.actor_id == moderator.id
+    assert not event.public
+    assert event.data["before"] == REPORT["description"]
+    assert "Names a person" in event.note
+
+
+def test_a_hidden_description_is_not_published_and_can_be_restored(
+    client, db_session, report, moderator
+):
+    moderation.moderate_description(db_session, report, moderator, public_text="", reason="Abusive")
+    assert open311_description(client, report.reference) is None
+    moderation.moderate_description(db_session, report, moderator, public_text=None, reason="Fine")
+    assert open311_description(client, report.reference) == REPORT["description"]
+
+
+def test_moderation_needs_a_reason(db_session, report, moderator):
+    with pytest.raises(InvalidInput) as raised:
+        moderation.moderate_description(db_session, report, moderator, public_text="", reason=" ")
+    assert "reason" in raised.value.field_errors

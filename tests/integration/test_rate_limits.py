@@ -1,0 +1,61 @@
+"""Submissions are rate-limited per client and per area, with a clear 429 and Retry-After."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy.orm import sessionmaker
+
+from safer_streets.app import create_app
+
+REPORT = {"category": "fly-tipping", "lat": 51.4452, "lon": -0.0207, "description": "Sofa"}
+
+
+@pytest.fixture
+def limited_client(settings, db_session, redis_client):
+    strict = replace(settings, submission_rate_limit="2 per hour", area_rate_limit="3 per hour")
+    factory = sessionmaker(
+        bind=db_session.connection(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    app = create_app(strict, session_factory=factory)
+    app.config["WTF_CSRF_ENABLED"] = False
+    redis_client.flushdb()
+    yield app.test_client()
+    redis_client.flushdb()
+
+
+def test_one_address_sending_too_many_form_reports_is_told_to_wait(limited_client):
+    form = {**REPORT, "when": "now"}
+    codes = [
+        limited_client.post(
+            "/report", data=form, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+        ).status_code
+        for _ in range(2)
+    ]
+    assert 429 not in codes
+    refused = limited_client.post("/report", data=form, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_one_area_flooded_from_many_addresses_is_slowed_for_every_channel(limited_client):
+    for n in range(3):
+        response = limited_client.post(
+            "/api/v1/reports", json=REPORT, environ_base={"REMOTE_ADDR": f"10.0.1.{n}"}
+        )
+        assert response.status_code == 201
+    refused = limited_client.post(
+        "/api/v1/reports", json=REPORT, environ_base={"REMOTE_ADDR": "10.0.2.1"}
+    )
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    assert refused.headers["Retry-After"]
+    elsewhere = limited_client.post(
+        "/api/v1/reports",
+        json={**REPORT, "lat": 51.4300, "lon": -0.0200},
+        environ_base={"REMOTE_ADDR": "10.0.2.1"},
+    )
+    assert elsewhere.status_code == 201
