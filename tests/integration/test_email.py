@@ -114,9 +114,13 @@ def test_partners_who_chose_a_digest_get_one_email_a_morning(
         select(EmailOutbox).where(EmailOutbox.report_id.in_([first.id, second.id]))
     ).all(), "no immediate emails"
 
+    # Both were routed overnight; the digest goes out in the morning, not before seven.
+    for report in (first, second):
+        report.routed_at = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    db_session.flush()
     before_seven = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
     assert notifications.queue_digests(db_session, before_seven) == []
-    morning = datetime.now(UTC).replace(hour=9)
+    morning = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
     (digest_id,) = notifications.queue_digests(db_session, morning)
     assert notifications.queue_digests(db_session, morning) == [], "one a day"
     mailer = notifications.SmtpMailer.from_settings(settings)
