@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from safer_streets import notifications, queues, sla
+from safer_streets import moderation, notifications, queues, sla
 from safer_streets.errors import Conflict, InvalidInput, NotAllowed, NotFound, SaferStreetsError
 from safer_streets.models import (
     Partner,
@@ -56,6 +56,7 @@ class Action(enum.StrEnum):
     PUBLIC_UPDATE = "public_update"
     REROUTE = "reroute"
     DUPLICATE = "duplicate"
+    MODERATE = "moderate"
 
 
 # Only the owner (or an administrator) changes the report itself; notified partners on a
@@ -68,6 +69,7 @@ OWNER_ACTIONS = frozenset(
         Action.STATUS,
         Action.REROUTE,
         Action.DUPLICATE,
+        Action.MODERATE,
     }
 )
 VERBS = {
@@ -79,6 +81,7 @@ VERBS = {
     Action.PUBLIC_UPDATE: "post public updates",
     Action.REROUTE: "re-route it",
     Action.DUPLICATE: "mark it as a duplicate",
+    Action.MODERATE: "moderate what the public sees",
 }
 
 S = ReportStatus
@@ -726,3 +729,19 @@ def delete_template(session: Session, user: User, template_id: int | str) -> Non
     _require_partner_admin(user)
     session.delete(template_for(session, user, template_id))
     session.flush()
+
+
+def moderate(
+    session: Session, user: User, report: Report, form_action: str, *, text: str, reason: str
+) -> Outcome:
+    """Change what the public sees of the report's description (owner partner only)."""
+    authorise(session, user, report, Action.MODERATE)
+    public_text = {"publish": text, "hide": "", "restore": None}.get(form_action, ...)
+    if public_text is ...:
+        raise InvalidInput({"moderation": "choose to publish edited text, hide it or restore it"})
+    if form_action == "publish" and not text.strip():
+        raise InvalidInput({"public_text": "write the text the public should see, or hide it"})
+    moderation.moderate_description(
+        session, report, user, public_text=public_text, reason=reason or ""
+    )
+    return Outcome(f"What the public sees of {report.reference} has been changed.")

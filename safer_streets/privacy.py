@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from safer_streets.models import Report, ReportEvent, ReportPhoto, ReportStatus
+from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportPhoto, ReportStatus
+from safer_streets.notifications import Kind
 
 CLOSED_STATUSES = (
     ReportStatus.RESOLVED,
@@ -59,6 +60,12 @@ def expire_personal_data(
     if not ids:
         return RetentionResult(0, 0)
     photos = session.execute(delete(ReportPhoto).where(ReportPhoto.report_id.in_(ids))).rowcount
+    # Updates emailed to the resident hold their address: those outbox rows go too.
+    session.execute(
+        delete(EmailOutbox).where(
+            EmailOutbox.report_id.in_(ids), EmailOutbox.kind == Kind.PUBLIC_UPDATE
+        )
+    )
     session.execute(
         update(Report)
         .where(Report.id.in_(ids))

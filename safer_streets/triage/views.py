@@ -343,6 +343,15 @@ def _perform(action: str, report: Any, user: User, form: Any) -> casework.Outcom
         return casework.mark_duplicate(
             session, user, report, form.get("original", ""), expected_version=version, now=now
         )
+    if action == a.MODERATE:
+        return casework.moderate(
+            session,
+            user,
+            report,
+            form.get("moderation", ""),
+            text=form.get("public_text", ""),
+            reason=form.get("reason", ""),
+        )
     raise NotFound(f"no action {action!r}")
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from safer_streets import accounts, moderation
 from safer_streets.errors import InvalidInput
-from safer_streets.models import Report, ReportEvent, Role
+from safer_streets.models import Partner, Report, ReportEvent, ReportPhoto, Role
 
 REPORT = {
     "category": "fly-tipping",
@@ -70,3 +70,73 @@ def test_moderation_needs_a_reason(db_session, report, moderator):
     with pytest.raises(InvalidInput) as raised:
         moderation.moderate_description(db_session, report, moderator, public_text="", reason=" ")
     assert "reason" in raised.value.field_errors
+
+
+def test_the_owner_moderates_from_the_report_page_and_others_cannot(client, db_session, report):
+    for email, slug in (
+        ("env@example.org", "lewisham-environment"),
+        ("asb@example.org", "lewisham-asb"),
+    ):
+        accounts.create_user(
+            db_session,
+            email=email,
+            password="correct horse battery",
+            role=Role.STAFF,
+            partner_slug=slug,
+        )
+    report.owner_partner_id = db_session.scalar(
+        select(Partner.id).where(Partner.slug == "lewisham-environment")
+    )
+    db_session.flush()
+
+    client.post("/login", data={"email": "env@example.org", "password": "correct horse battery"})
+    page = client.get(f"/triage/reports/{report.reference}")
+    assert "Moderate what the public sees" in page.text
+    refused = client.post(
+        f"/triage/reports/{report.reference}/moderate",
+        data={"moderation": "hide", "reason": ""},
+    )
+    assert refused.status_code == 422
+    done = client.post(
+        f"/triage/reports/{report.reference}/moderate",
+        data={"moderation": "hide", "reason": "Names a neighbour"},
+    )
+    assert done.status_code == 303
+    assert open311_description(client, report.reference) is None
+
+    client.post("/logout")
+    client.post("/login", data={"email": "asb@example.org", "password": "correct horse battery"})
+    assert (
+        client.post(
+            f"/triage/reports/{report.reference}/moderate",
+            data={"moderation": "restore", "reason": "x"},
+        ).status_code
+        == 404
+    )
+
+
+def test_the_partner_report_page_shows_the_photo(client, db_session, report):
+    db_session.add(
+        ReportPhoto(
+            report_id=report.id,
+            content_type="image/jpeg",
+            data=b"\xff\xd8x",
+            width=1,
+            height=1,
+            sha256="0" * 64,
+        )
+    )
+    accounts.create_user(
+        db_session,
+        email="env2@example.org",
+        password="correct horse battery",
+        role=Role.STAFF,
+        partner_slug="lewisham-environment",
+    )
+    report.owner_partner_id = db_session.scalar(
+        select(Partner.id).where(Partner.slug == "lewisham-environment")
+    )
+    db_session.flush()
+    client.post("/login", data={"email": "env2@example.org", "password": "correct horse battery"})
+    page = client.get(f"/triage/reports/{report.reference}")
+    assert f"/report/{report.reference}/photo" in page.text
