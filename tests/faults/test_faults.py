@@ -136,6 +136,15 @@ def test_a_worker_killed_mid_task_has_the_task_redelivered_and_routes_once(
     wait_for_status(engine, reference, ReportStatus.ROUTED, timeout=90)
     time.sleep(2)
     assert routed_events(engine, reference) == 1
+    with engine.connect() as conn:
+        emails = conn.scalar(
+            text(
+                "SELECT count(*) FROM email_outbox JOIN report ON report.id = report_id "
+                "WHERE report.reference = :ref AND kind = 'new-report'"
+            ),
+            {"ref": reference},
+        )
+    assert emails == 1, "the owner partner is emailed once, not once per delivery"
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
 
 
