@@ -1,6 +1,6 @@
 """Intake under load: the JSON API behind gunicorn, against a bare insert-one-row baseline.
 
-Run: .venv/bin/python bench/bench_intake.py [--duration 60] [--web-workers 4]
+Run: .venv/bin/python bench/bench_intake.py [--duration 60] [--web-workers 4] [--threads 8]
 
 Everything runs on this machine: a scratch database (safer_streets_bench), a private Redis,
 gunicorn for the app and for the baseline (bench/baseline_app.py), two Celery worker processes,
@@ -91,13 +91,15 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(target: str, env: dict[str, str], workers: int):
+def gunicorn(target: str, env: dict[str, str], workers: int, threads: int = 1):
     port = free_port()
     process = subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
             "--workers",
             str(workers),
+            "--threads",
+            str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -169,12 +171,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--web-workers", type=int, default=4)
+    # Requests mostly wait on PostgreSQL and Redis: threads overlap those waits.
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}"
     )
-    print(f"duration {args.duration:.0f} s per phase, gunicorn sync workers {args.web_workers}")
+    print(
+        f"duration {args.duration:.0f} s per phase, gunicorn {args.web_workers} workers "
+        f"x {args.threads} threads"
+    )
 
     url = prepare_database()
     redis = PrivateRedis()
@@ -193,14 +200,16 @@ def main() -> None:
     (ROOT / "var").mkdir(exist_ok=True)
     host = "127.0.0.1"
     try:
-        with gunicorn("bench.baseline_app:app", env, args.web_workers) as port:
+        with gunicorn("bench.baseline_app:app", env, args.web_workers, args.threads) as port:
             base = asyncio.run(
                 closed_loop(host, port, row_request(host), args.connections, args.duration)
             )
         print(f"\n[1] baseline insert-one-row, closed loop: {base.summary()}")
 
         worker.start()
-        with gunicorn("safer_streets.app:create_app()", env, args.web_workers) as port:
+        with gunicorn(
+            "safer_streets.app:create_app()", env, args.web_workers, args.threads
+        ) as port:
             intake = asyncio.run(
                 closed_loop(host, port, report_request(host), args.connections, args.duration)
             )

@@ -25,7 +25,7 @@ from flask import (
 )
 
 from geo import maps
-from safer_streets import board
+from safer_streets import board, queues
 from safer_streets.errors import InvalidInput
 from safer_streets.models import HotspotRun
 from safer_streets.web import current_user, db, login_required, services
@@ -328,7 +328,9 @@ def _csv_stream(columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> Itera
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
     writer.writeheader()
     for index, row in enumerate(rows):
-        writer.writerow(row)
+        writer.writerow(
+            {k: queues.guard_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+        )
         if index % 1000 == 999:
             yield buffer.getvalue()
             buffer.seek(0)
