@@ -2078,6 +2078,27 @@ def after_dark(
     return np.asarray((utc < rise_i) | (utc >= set_i), dtype=bool)
 
 
+def is_after_dark(instant: datetime) -> bool:
+    """Whether one instant (naive means UTC) is between sunset and sunrise at Lewisham.
+
+    The same answer as ``after_dark`` for one instant; the day's sun times are cached, as a
+    report is checked on every submission and most submissions share a day.
+    """
+    utc = instant.astimezone(UTC) if instant.tzinfo else instant.replace(tzinfo=UTC)
+    rise, set_ = _daylight(utc.date().isoformat())
+    return utc < rise or utc >= set_
+
+
+@lru_cache(maxsize=64)
+def _daylight(day: str) -> tuple[datetime, datetime]:
+    rise, set_ = sun_times(np.array([day], dtype="datetime64[D]"))
+    return _aware(rise[0]), _aware(set_[0])
+
+
+def _aware(instant: np.datetime64) -> datetime:
+    return datetime.fromisoformat(str(instant.astype("datetime64[us]"))).replace(tzinfo=UTC)
+
+
 # ------------------------------------------------------------------------- correlation
 
 

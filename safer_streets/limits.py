@@ -8,6 +8,7 @@ through rather than refused: losing a report is worse than a burst getting in.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -37,7 +38,9 @@ def rate_limit_key() -> str:
 P = ParamSpec("P")
 R = TypeVar("R")
 
-limiter = Limiter(key_func=rate_limit_key, headers_enabled=True)
+# The X-RateLimit-* headers would cost two more Redis round trips on every request: only a
+# refusal says when to come back (``Retry-After``, set in ``init_app``).
+limiter = Limiter(key_func=rate_limit_key)
 
 
 def write_limit() -> str:
@@ -59,6 +62,14 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{settings.celery_queue}-limits")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
+    app.after_request(_retry_after)
+
+
+def _retry_after(response: Response) -> Response:
+    """Tell a refused client how many seconds until the limit it hit resets."""
+    if response.status_code == 429 and (breached := limiter.current_limit) is not None:
+        response.headers["Retry-After"] = str(max(1, int(breached.reset_at - time.time())))
+    return response
 
 
 # ---- Sign-in: failed attempts per account and per address ---------------------------------

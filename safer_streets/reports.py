@@ -24,8 +24,7 @@ from pydantic import (
     field_validator,
 )
 from shapely.geometry import Point
-from sqlalchemy import Select, cast, delete, func, literal_column, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, cast, delete, func, literal_column, select, text
 from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
@@ -40,7 +39,7 @@ from geo.gazetteer import (
     normalise_postcode,
     outward_code,
 )
-from geo.hotspots import after_dark
+from geo.hotspots import is_after_dark
 from geo.wards import Borough, WardIndex, WardShape
 from safer_streets import abuse, notifications, routing, sla
 from safer_streets.errors import Conflict, InvalidInput, NotFound
@@ -321,11 +320,6 @@ def submission_point(submission: ReportSubmission, places: Places) -> tuple[floa
     return None if point is None or errors else (point.x, point.y)
 
 
-def was_after_dark(occurred_at: datetime | None, submitted_at: datetime) -> bool:
-    """Whether it happened between sunset and sunrise (when not given: when it was reported)."""
-    return bool(after_dark([occurred_at or submitted_at])[0])
-
-
 def fingerprint(submission: ReportSubmission) -> str:
     """A stable hash of a submission, to tell a retry from a different request."""
     payload = json.dumps(submission.model_dump(mode="json"), sort_keys=True)
@@ -337,14 +331,68 @@ def new_reference() -> str:
     return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(5))
 
 
-def _existing_for_key(session: Session, key: str, digest: str) -> Report | None:
-    report = session.scalar(select(Report).where(Report.idempotency_key == key))
-    if report is not None and report.request_fingerprint != digest:
+@dataclass(frozen=True)
+class Receipt:
+    """What a resident or client is told at once: the report's id, reference and state."""
+
+    id: int
+    reference: str
+    status: ReportStatus
+
+
+# One round trip stores the report and its first event. ON CONFLICT DO NOTHING covers a taken
+# reference and a concurrent retry with the same idempotency key alike: no row comes back and
+# the caller finds out which; an unknown category also inserts nothing (no row to select).
+_RECEIVE = text(
+    """
+    WITH new AS (
+        INSERT INTO report (
+            reference, category_id, description, location, location_text, postcode, reasons,
+            occurred_at, after_dark, anonymous, contact_email, contact_name, contact_phone,
+            media_url, status, source, idempotency_key, request_fingerprint, api_client_id,
+            supporter_count, priority, version_id)
+        SELECT :reference, category.id, :description,
+               ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326),
+               :location_text, :postcode, CAST(:reasons AS varchar(40)[]), :occurred_at,
+               :after_dark, :anonymous, :contact_email, :contact_name, :contact_phone,
+               :media_url, :status, :source, :idempotency_key, :fingerprint, :api_client_id,
+               0, 'normal', 1
+        FROM category WHERE category.slug = :category
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), submitted AS (
+        INSERT INTO report_event (report_id, kind, to_status, public, api_client_id, data)
+        SELECT id, 'submitted', :status, false, :api_client_id, CAST(:event_data AS jsonb)
+        FROM new
+    )
+    SELECT id FROM new
+    """
+)
+
+
+def _existing_for_key(session: Session, key: str, digest: str) -> Receipt | None:
+    row = session.execute(
+        select(Report.id, Report.reference, Report.status, Report.request_fingerprint).where(
+            Report.idempotency_key == key
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_fingerprint != digest:
         raise Conflict("this Idempotency-Key was already used for a different report")
-    return report
+    return Receipt(row.id, row.reference, row.status)
 
 
-def submit_report(
+def _category_errors(session: Session, submission: ReportSubmission) -> dict[str, str]:
+    category = session.scalar(select(Category).where(Category.slug == submission.category))
+    if category is None:
+        return {"category": f"unknown category {submission.category!r}"}
+    if bad := invalid_reasons(category.slug, submission.reasons):
+        return {"reasons": f"not a reason for {category.name.lower()}: {', '.join(bad)}"}
+    return {}
+
+
+def receive_report(
     session: Session,
     submission: ReportSubmission,
     *,
@@ -354,8 +402,8 @@ def submit_report(
     place_now: bool = False,
     client: ApiClient | None = None,
     attribution: dict[str, Any] | None = None,
-) -> tuple[Report, bool]:
-    """Store a new report as ``received`` and return it with whether it was created.
+) -> tuple[Receipt, bool]:
+    """Store a new report as ``received`` and return its receipt with whether it was created.
 
     The same idempotency key with the same submission returns the first report. With
     ``place_now`` a street or place must be placed at once (see ``_place_submission``). A report
@@ -364,73 +412,59 @@ def submit_report(
     row exists.
     """
     digest = fingerprint(submission)
-    if idempotency_key:
-        existing = _existing_for_key(session, idempotency_key, digest)
-        if existing is not None:
-            return existing, False
-
-    errors: dict[str, str] = {}
-    category = session.scalar(select(Category).where(Category.slug == submission.category))
-    if category is None:
-        errors["category"] = f"unknown category {submission.category!r}"
-    elif bad := invalid_reasons(category.slug, submission.reasons):
-        errors["reasons"] = f"not a reason for {category.name.lower()}: {', '.join(bad)}"
-    point, postcode, location_errors = _place_submission(submission, places, place_now=place_now)
-    errors.update(location_errors)
-    if errors:
-        raise InvalidInput(errors)
-
-    report = Report(
-        category=category,
-        description=submission.description,
-        location=from_shape(point, srid=4326) if point is not None else None,
-        location_text=submission.location_text,
-        postcode=postcode,
-        reasons=list(dict.fromkeys(submission.reasons)),
-        occurred_at=submission.occurred_at,
-        after_dark=was_after_dark(submission.occurred_at, datetime.now(UTC)),
-        anonymous=submission.anonymous,
-        contact_email=str(submission.contact_email) if submission.contact_email else None,
-        contact_name=submission.contact_name,
-        contact_phone=submission.contact_phone,
-        media_url=str(submission.media_url) if submission.media_url else None,
-        status=ReportStatus.RECEIVED,
-        source=source,
-        idempotency_key=idempotency_key or None,
-        request_fingerprint=digest,
-        api_client_id=client.id if client else None,
-    )
-    for _ in range(5):
-        report.reference = new_reference()
-        try:
-            with session.begin_nested():
-                session.add(report)
-                session.flush()
-            break
-        except IntegrityError:
-            if idempotency_key:
-                existing = _existing_for_key(session, idempotency_key, digest)
-                if existing is not None:
-                    # A concurrent retry with the same key won the race.
-                    return existing, False
-    else:  # pragma: no cover - 5 collisions in a 24-million space
-        raise RuntimeError("could not allocate a unique report reference")
+    point, postcode, errors = _place_submission(submission, places, place_now=place_now)
+    if errors or invalid_reasons(submission.category, submission.reasons):
+        raise InvalidInput({**_category_errors(session, submission), **errors})
     data = dict(attribution or {})
     if client is not None:
         data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            kind="submitted",
-            to_status=ReportStatus.RECEIVED,
-            api_client_id=client.id if client else None,
-            data=data,
-        )
-    )
-    session.flush()
-    if entry := abuse.listed_entry(session, report.contact_email):
-        abuse.hold(session, report, entry)
-    return report, True
+    listed = abuse.listed_entry(session, submission.contact_email)
+    values = {
+        "category": submission.category,
+        "description": submission.description,
+        "lon": point.x if point is not None else None,
+        "lat": point.y if point is not None else None,
+        "location_text": submission.location_text,
+        "postcode": postcode,
+        "reasons": list(dict.fromkeys(submission.reasons)),
+        "occurred_at": submission.occurred_at,
+        "after_dark": is_after_dark(submission.occurred_at or datetime.now(UTC)),
+        "anonymous": submission.anonymous,
+        "contact_email": str(submission.contact_email) if submission.contact_email else None,
+        "contact_name": submission.contact_name,
+        "contact_phone": submission.contact_phone,
+        "media_url": str(submission.media_url) if submission.media_url else None,
+        "status": ReportStatus.RECEIVED.value,
+        "source": source,
+        "idempotency_key": idempotency_key or None,
+        "fingerprint": digest,
+        "api_client_id": client.id if client else None,
+        "event_data": json.dumps(data),
+    }
+    for _ in range(5):
+        reference = new_reference()
+        report_id = session.scalar(_RECEIVE, {**values, "reference": reference})
+        if report_id is not None:
+            break
+        if idempotency_key and (existing := _existing_for_key(session, idempotency_key, digest)):
+            return existing, False  # a retry, or a concurrent one that won the race
+        if errors := _category_errors(session, submission):
+            raise InvalidInput(errors)
+    else:  # pragma: no cover - 5 collisions in a 24-million space
+        raise RuntimeError("could not allocate a unique report reference")
+    receipt = Receipt(report_id, reference, ReportStatus.RECEIVED)
+    if listed is not None:
+        abuse.hold(session, session.get_one(Report, report_id), listed)
+        receipt = replace(receipt, status=ReportStatus.HELD)
+    return receipt, True
+
+
+def submit_report(
+    session: Session, submission: ReportSubmission, *, places: Places, **options: Any
+) -> tuple[Report, bool]:
+    """``receive_report``, returning the stored report itself for callers that go on with it."""
+    receipt, created = receive_report(session, submission, places=places, **options)
+    return session.get_one(Report, receipt.id), created
 
 
 def get_report(session: Session, reference: str) -> Report:

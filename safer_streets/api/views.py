@@ -56,7 +56,7 @@ def create_report():
     client = _optional_client()
     submission = reports.parse_submission(_json_body())
     session = db()
-    report, created = reports.submit_report(
+    report, created = reports.receive_report(
         session,
         submission,
         places=services().places,

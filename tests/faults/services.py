@@ -13,7 +13,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,37 +113,24 @@ class PrivatePostgres:
             "start",
         )
 
-    def stop(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+    def stop(self, mode: str = "fast") -> None:
+        """Shut down; ``immediate`` aborts every backend at once, as a crash would."""
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
 
-class WorkerProcess:
-    """`celery worker` (with embedded beat) as a separate process group, so it can be SIGKILLed."""
+class CeleryProcess:
+    """A `celery` command as a separate process group, so it can be SIGKILLed."""
 
-    def __init__(self, environment: dict[str, str], log: Path, concurrency: int = 1) -> None:
+    def __init__(self, arguments: list[str], environment: dict[str, str], log: Path) -> None:
+        self.arguments = arguments
         self.environment = environment
         self.log = log
-        self.concurrency = concurrency
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers.celery_app",
-                    "worker",
-                    "--beat",
-                    "--schedule",
-                    str(self.log.with_suffix(".beat")),
-                    "--concurrency",
-                    str(self.concurrency),
-                    "--loglevel",
-                    "INFO",
-                ],
+                [sys.executable, "-m", "celery", "-A", "workers.celery_app", *self.arguments],
                 cwd=ROOT,
                 env={**os.environ, **self.environment},
                 stdout=log,
@@ -147,7 +139,7 @@ class WorkerProcess:
             )
 
     def kill(self) -> None:
-        """SIGKILL the whole worker: no warm shutdown, no chance to requeue anything."""
+        """SIGKILL the whole process group: no warm shutdown, no chance to requeue anything."""
         if self.process is not None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
@@ -161,3 +153,111 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
             self.process = None
+
+
+class WorkerProcess(CeleryProcess):
+    """`celery worker`, with beat embedded unless a separate `BeatProcess` schedules."""
+
+    def __init__(
+        self,
+        environment: dict[str, str],
+        log: Path,
+        concurrency: int = 1,
+        *,
+        embedded_beat: bool = True,
+    ) -> None:
+        beat = ["--beat", "--schedule", str(log.with_suffix(".beat"))] if embedded_beat else []
+        super().__init__(
+            ["worker", *beat, "--concurrency", str(concurrency), "--loglevel", "INFO"],
+            environment,
+            log,
+        )
+        self.concurrency = concurrency
+
+
+class BeatProcess(CeleryProcess):
+    """`celery beat` on its own, as the Procfile runs it: exactly one per deployment."""
+
+    def __init__(self, environment: dict[str, str], log: Path) -> None:
+        super().__init__(
+            ["beat", "--schedule", str(log.with_suffix(".beat")), "--loglevel", "INFO"],
+            environment,
+            log,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the database holds for a set of accepted submissions, counted after a fault run."""
+
+    submitted: int
+    stored: int  # accepted keys with their report in the database
+    lost: int  # accepted keys with no report
+    duplicated: int  # reports beyond one per accepted key
+    wrong_reference: int  # a report whose reference is not the one its client was given
+    statuses: dict[str, int]
+    routed_once: int  # exactly one `routed` or `needs_location` event
+    never_routed: int
+    routed_twice: int  # more than one such event
+    reports_emailed: int  # reports with a new-report email to their partner in the outbox
+    emailed_twice: int  # reports with more than one such email
+    emails_sent: int
+
+    @property
+    def still_received(self) -> int:
+        return self.statuses.get("received", 0)
+
+    def failures(self) -> list[str]:
+        """The invariants that do not hold (none, after a good run)."""
+        counts = {
+            "lost": self.lost,
+            "duplicated": self.duplicated,
+            "with another reference": self.wrong_reference,
+            "still received": self.still_received,
+            "never routed": self.never_routed,
+            "routed more than once": self.routed_twice,
+            "partner emailed more than once": self.emailed_twice,
+        }
+        return [f"{n} {what}" for what, n in counts.items() if n]
+
+
+def count_outcomes(engine: Engine, accepted: Mapping[str, str]) -> Outcome:
+    """Count what became of each accepted submission (Idempotency-Key → reference given)."""
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT idempotency_key, reference FROM report")).all())
+        total = conn.scalar(text("SELECT count(*) FROM report"))
+        statuses = dict(
+            conn.execute(text("SELECT status, count(*) FROM report GROUP BY status")).all()
+        )
+        never, once, twice = conn.execute(
+            text("""
+            SELECT count(*) FILTER (WHERE n = 0), count(*) FILTER (WHERE n = 1),
+                   count(*) FILTER (WHERE n > 1)
+            FROM (SELECT count(report_event.id) AS n FROM report
+                  LEFT JOIN report_event ON report_event.report_id = report.id
+                       AND report_event.kind IN ('routed', 'needs_location')
+                  GROUP BY report.id) AS per_report""")
+        ).one()
+        emailed, emailed_twice, sent = conn.execute(
+            text("""
+            SELECT count(*), count(*) FILTER (WHERE n > 1), coalesce(sum(sent), 0)
+            FROM (SELECT count(*) AS n, count(sent_at) AS sent FROM email_outbox
+                  WHERE kind = 'new-report' GROUP BY report_id) AS per_report""")
+        ).one()
+    stored = sum(1 for key in accepted if key in rows)
+    return Outcome(
+        submitted=len(accepted),
+        stored=stored,
+        lost=len(accepted) - stored,
+        duplicated=total - stored,
+        wrong_reference=sum(
+            1 for key, reference in accepted.items() if rows.get(key, reference) != reference
+        ),
+        statuses=statuses,
+        routed_once=once,
+        never_routed=never,
+        routed_twice=twice,
+        reports_emailed=emailed,
+        emailed_twice=emailed_twice,
+        emails_sent=int(sent),
+    )

@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 from shapely.geometry import shape
 
@@ -756,6 +758,17 @@ def test_after_dark_known_answers():
     # Civil twilight: 15 minutes after sunset it is still light enough.
     civil = hs.after_dark(np.array(["2024-12-21T16:10"], dtype="datetime64[m]"), zenith_deg=96)
     np.testing.assert_array_equal(civil, [False])
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1),
+        max_value=datetime(2060, 12, 31),
+        timezones=st.sampled_from([UTC, hs.LONDON, timezone(timedelta(hours=-5))]),
+    )
+)
+def test_one_instant_after_dark_agrees_with_the_array_version(instant):
+    assert hs.is_after_dark(instant) == bool(hs.after_dark([instant])[0])
 
 
 def test_emerging_with_exact_p_values_finds_no_new_hot_spots_in_sparse_noise():
