@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -211,18 +212,18 @@ def queue_digests(session: Session, now: datetime) -> list[int]:
 def unsent_ids(
     session: Session,
     *,
-    report_id: int | None = None,
+    report_ids: Collection[int] | None = None,
     user_id: int | None = None,
     older_than: timedelta | None = None,
     now: datetime | None = None,
     limit: int = 500,
 ) -> list[int]:
-    """Outbox rows still to send: for one report or user, or those the queue may have lost."""
+    """Outbox rows still to send: for some reports or a user, or those the queue may have lost."""
     query = select(EmailOutbox.id).where(
         EmailOutbox.sent_at.is_(None), EmailOutbox.attempts < MAX_ATTEMPTS
     )
-    if report_id is not None:
-        query = query.where(EmailOutbox.report_id == report_id)
+    if report_ids is not None:
+        query = query.where(EmailOutbox.report_id.in_(report_ids))
     if user_id is not None:
         query = query.where(EmailOutbox.user_id == user_id)
     if older_than is not None:

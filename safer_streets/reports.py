@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
@@ -24,8 +25,9 @@ from pydantic import (
     field_validator,
 )
 from shapely.geometry import Point
+from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Select, cast, delete, func, literal_column, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import (
@@ -482,9 +484,46 @@ def _confident(candidates: list[Candidate]) -> Candidate | None:
     return None
 
 
-def _needs_location(session: Session, report: Report, candidates: list[Candidate]) -> None:
+@dataclass(frozen=True)
+class RoutingData:
+    """What routing reads besides the report, loaded once for a batch of reports: the rules,
+    the active wards' names, the named areas and the service levels. Every report in a batch
+    is routed against the same version of them."""
+
+    table: routing.RoutingTable
+    wards: dict[str, Ward]
+    areas: tuple[tuple[Area, PreparedGeometry], ...]
+    service_levels: sla.ServiceLevels
+
+    @classmethod
+    def load(cls, session: Session) -> RoutingData:
+        """The routing data as it stands now."""
+        wards: dict[str, Ward] = {}
+        for ward in session.scalars(
+            select(Ward).options(load_only(Ward.id, Ward.code, Ward.name)).where(Ward.active)
+        ):
+            wards.setdefault(ward.code, ward)
+        areas = tuple(
+            (area, prep(to_shape(area.geom)))
+            for area in session.scalars(select(Area).order_by(Area.id))
+        )
+        return cls(
+            routing.RoutingTable(routing.active_rules(session)),
+            wards,
+            areas,
+            sla.ServiceLevels.load(session),
+        )
+
+    def areas_at(self, point: Point) -> list[Area]:
+        """The named areas (town centres, estates) whose boundary covers a point."""
+        return [area for area, shape in self.areas if shape.covers(point)]
+
+
+def _needs_location(
+    session: Session, report: Report, candidates: list[Candidate], data: RoutingData
+) -> ReportEvent:
     """Text we cannot place goes to the fallback triage partner to locate: never lost."""
-    fallback = routing.fallback_partner(routing.rules_for(session, report.category, None))
+    fallback = routing.fallback_partner(data.table.rules)
     if candidates:
         found = "; ".join(c.label for c in candidates[:3])
         why = f"it could be several places ({found})"
@@ -498,35 +537,59 @@ def _needs_location(session: Session, report: Report, candidates: list[Candidate
     report.routing_reason = reason
     report.status = ReportStatus.NEEDS_LOCATION
     report.routed_at = datetime.now(UTC)
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            kind="needs_location",
-            from_status=ReportStatus.RECEIVED,
-            to_status=ReportStatus.NEEDS_LOCATION,
-            note=reason,
-            data={"owner": fallback.slug, "candidates": [c.label for c in candidates[:5]]},
-        )
+    event = ReportEvent(
+        report_id=report.id,
+        kind="needs_location",
+        from_status=ReportStatus.RECEIVED,
+        to_status=ReportStatus.NEEDS_LOCATION,
+        note=reason,
+        data={"owner": fallback.slug, "candidates": [c.label for c in candidates[:5]]},
     )
-    session.flush()
+    session.add(event)
     logger.info("Report %s needs a location", report.reference)
+    return event
+
+
+def process_reports(
+    session: Session, report_ids: Sequence[int], wards: WardIndex, places: Places
+) -> list[int]:
+    """Place, ward and route those of the reports still ``received``; return the ids handled.
+
+    Idempotent and safe to run concurrently: rows are locked, and a row another worker holds
+    is skipped (that worker routes it; if it dies, its transaction rolls back and the sweep
+    re-enqueues the report). A redelivered or re-enqueued task changes nothing the second time.
+    """
+    batch = session.scalars(
+        select(Report)
+        .where(Report.id.in_(report_ids), Report.status == ReportStatus.RECEIVED)
+        .order_by(Report.id)
+        .with_for_update(of=Report, skip_locked=True)
+    ).all()
+    if not batch:
+        return []
+    data = RoutingData.load(session)
+    events = [_process(session, report, wards, places, data) for report in batch]
+    session.flush()
+    for report, event in zip(batch, events, strict=True):
+        if event.kind == "routed":
+            # The partner's email joins the outbox in this transaction; the worker sends it.
+            notifications.report_routed(session, report, event)
+    return [report.id for report in batch]
 
 
 def process_report(session: Session, report_id: int, wards: WardIndex, places: Places) -> bool:
-    """Place the report, find its ward and route it; False when there was nothing to do.
+    """``process_reports`` for one report; False when there was nothing to do."""
+    return bool(process_reports(session, [report_id], wards, places))
 
-    Idempotent: the row is locked and only a ``received`` report is processed, so a
-    redelivered or re-enqueued task changes nothing the second time.
-    """
-    report = session.scalar(select(Report).where(Report.id == report_id).with_for_update(of=Report))
-    if report is None or report.status is not ReportStatus.RECEIVED:
-        return False
+
+def _process(
+    session: Session, report: Report, wards: WardIndex, places: Places, data: RoutingData
+) -> ReportEvent:
     if report.location is None:
         candidates = places.geocoder.search(report.location_text or "")
         best = _confident(candidates)
         if best is None:
-            _needs_location(session, report, candidates)
-            return True
+            return _needs_location(session, report, candidates, data)
         report.location = from_shape(Point(best.lon, best.lat), srid=4326)
         session.add(
             ReportEvent(
@@ -536,14 +599,8 @@ def process_report(session: Session, report_id: int, wards: WardIndex, places: P
                 data={"kind": best.kind, "confidence": best.confidence},
             )
         )
-    route_report(session, report, wards, places)
-    return True
-
-
-def areas_covering(session: Session, lon: float, lat: float) -> list[Area]:
-    """The named areas (town centres, estates) whose boundary covers a point."""
-    here = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-    return list(session.scalars(select(Area).where(func.ST_Covers(Area.geom, here))))
+    _decision, event = _route(session, report, wards, places, data)
+    return event
 
 
 def routing_time(report: Report) -> datetime:
@@ -561,9 +618,24 @@ def route_report(
 ) -> routing.RoutingDecision:
     """Route a report that has a point: street, ward and areas, then the rules; with why.
 
-    The one routing path: the worker calls it for new reports, a partner's "locate" for
-    reports that needed a location. It replaces the owner and the notified partners.
+    The one routing path: the worker takes it for new reports (in batches), a partner's
+    "locate" for reports that needed a location. It replaces the owner and the notified
+    partners, and queues the owner's email.
     """
+    decision, event = _route(session, report, wards, places, RoutingData.load(session), actor)
+    session.flush()
+    notifications.report_routed(session, report, event)
+    return decision
+
+
+def _route(
+    session: Session,
+    report: Report,
+    wards: WardIndex,
+    places: Places,
+    data: RoutingData,
+    actor: User | None = None,
+) -> tuple[routing.RoutingDecision, ReportEvent]:
     from_status = report.status
     point = to_shape(report.location)
     nearest = places.geocoder.reverse(point.x, point.y)
@@ -571,14 +643,9 @@ def route_report(
     report.street_distance_m = nearest.street_distance_m
     report.postcode = report.postcode or nearest.postcode
     ward_shape = wards.ward_for_point(point.x, point.y)
-    ward = None
-    if ward_shape is not None:
-        ward = session.scalar(
-            select(Ward).where(Ward.code == ward_shape.code, Ward.active).limit(1)
-        )
-    areas = areas_covering(session, point.x, point.y)
-    decision = routing.decide(
-        routing.rules_for(session, report.category, ward, areas),
+    ward = data.wards.get(ward_shape.code) if ward_shape is not None else None
+    areas = data.areas_at(point)
+    decision = data.table.decide(
         category=report.category.slug,
         category_name=report.category.name,
         place=routing.Place(
@@ -596,39 +663,37 @@ def route_report(
     report.routing_reason = decision.reason
     report.status = ReportStatus.ROUTED
     report.routed_at = now
-    report.acknowledge_due_at, report.resolve_due_at = sla.due_times(
-        session, decision.owner.id, report.category_id, now
+    report.acknowledge_due_at, report.resolve_due_at = data.service_levels.due_times(
+        decision.owner.id, report.category_id, now
     )
-    session.execute(
-        delete(ReportNotifiedPartner).where(ReportNotifiedPartner.report_id == report.id)
-    )
+    if from_status is not ReportStatus.RECEIVED:
+        # Re-routing a located report: the notified partners are decided afresh.
+        session.execute(
+            delete(ReportNotifiedPartner).where(ReportNotifiedPartner.report_id == report.id)
+        )
     for partner in decision.notified:
         session.add(ReportNotifiedPartner(report_id=report.id, partner_id=partner.id))
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            actor_id=actor.id if actor else None,
-            kind="routed",
-            from_status=from_status,
-            to_status=ReportStatus.ROUTED,
-            note=decision.reason,
-            public=True,
-            data={
-                "ward": ward.code if ward else None,
-                "areas": [a.slug for a in areas],
-                "owner": decision.owner.slug,
-                "notified": [p.slug for p in decision.notified],
-                "rule_ids": list(decision.rule_ids),
-                "rules": [m.as_json() for m in decision.matched],
-            },
-        )
+    event = ReportEvent(
+        report_id=report.id,
+        actor_id=actor.id if actor else None,
+        kind="routed",
+        from_status=from_status,
+        to_status=ReportStatus.ROUTED,
+        note=decision.reason,
+        public=True,
+        data={
+            "ward": ward.code if ward else None,
+            "areas": [a.slug for a in areas],
+            "owner": decision.owner.slug,
+            "notified": [p.slug for p in decision.notified],
+            "rule_ids": list(decision.rule_ids),
+            "rules": [m.as_json() for m in decision.matched],
+        },
     )
-    session.flush()
+    session.add(event)
     session.expire(report, ["notified", "owner", "ward"])
-    # The partner's email joins the outbox in this transaction; the worker sends it after.
-    notifications.report_routed(session, report)
     logger.info("Routed report %s to %s", report.reference, decision.owner.slug)
-    return decision
+    return decision, event
 
 
 NEARBY_STATUSES = (ReportStatus.ROUTED, ReportStatus.ACKNOWLEDGED, ReportStatus.IN_PROGRESS)

@@ -17,12 +17,13 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import Row, Select, or_, select
+from sqlalchemy.orm import Session
 
-from safer_streets.models import Area, Category, RoutingRule, RuleRole, Ward
+from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole, Ward
 from safer_streets.taxonomy import all_reasons
 
 LONDON = ZoneInfo("Europe/London")
@@ -283,34 +284,46 @@ def _reason_labels() -> dict[str, str]:
     return {r.key: r.label for r in all_reasons()}
 
 
-def to_rule(row: RoutingRule, reason_labels: dict[str, str] | None = None) -> Rule:
-    """A database rule as ``decide`` sees it."""
+def to_rule(row: Row[Any], reason_labels: dict[str, str] | None = None) -> Rule:
+    """A rule as ``decide`` sees it, from a row of ``_rule_query``."""
     labels = _reason_labels() if reason_labels is None else reason_labels
     window = None
     if row.window_start is not None and row.window_end is not None:
         window = TimeWindow(row.window_start, row.window_end)
     return Rule(
         id=row.id,
-        category=row.category.slug if row.category else None,
-        ward_code=row.ward.code if row.ward else None,
-        partner=PartnerRef(row.partner.id, row.partner.slug, row.partner.name),
+        category=row.category,
+        ward_code=row.ward_code,
+        partner=PartnerRef(row.partner_id, row.partner_slug, row.partner_name),
         role=row.role,
-        area=AreaRef(row.area.slug, row.area.name) if row.area else None,
+        area=AreaRef(row.area_slug, row.area_name) if row.area_slug else None,
         window=window,
         reason=row.reason,
         reason_label=labels.get(row.reason) if row.reason else None,
     )
 
 
-def _rule_query() -> Select[tuple[RoutingRule]]:
+def _rule_query() -> Select[Any]:
+    # Plain rows rather than ORM objects: the whole table is read for every batch of reports.
     return (
-        select(RoutingRule)
-        .options(
-            joinedload(RoutingRule.partner),
-            joinedload(RoutingRule.ward),
-            joinedload(RoutingRule.area),
-            joinedload(RoutingRule.category),
+        select(
+            RoutingRule.id,
+            RoutingRule.role,
+            RoutingRule.window_start,
+            RoutingRule.window_end,
+            RoutingRule.reason,
+            Category.slug.label("category"),
+            Ward.code.label("ward_code"),
+            Partner.id.label("partner_id"),
+            Partner.slug.label("partner_slug"),
+            Partner.name.label("partner_name"),
+            Area.slug.label("area_slug"),
+            Area.name.label("area_name"),
         )
+        .join(Partner, Partner.id == RoutingRule.partner_id)
+        .outerjoin(Category, Category.id == RoutingRule.category_id)
+        .outerjoin(Ward, Ward.id == RoutingRule.ward_id)
+        .outerjoin(Area, Area.id == RoutingRule.area_id)
         .where(RoutingRule.active)
         .order_by(RoutingRule.id)
     )
@@ -319,7 +332,7 @@ def _rule_query() -> Select[tuple[RoutingRule]]:
 def active_rules(session: Session) -> list[Rule]:
     """Every active rule: the whole routing table."""
     labels = _reason_labels()
-    return [to_rule(row, labels) for row in session.scalars(_rule_query())]
+    return [to_rule(row, labels) for row in session.execute(_rule_query())]
 
 
 def rules_for(
@@ -338,4 +351,4 @@ def rules_for(
         area_filter,
     )
     labels = _reason_labels()
-    return [to_rule(row, labels) for row in session.scalars(query)]
+    return [to_rule(row, labels) for row in session.execute(query)]

@@ -57,11 +57,49 @@ def due_times(
     session: Session, partner_id: int, category_id: int, start: datetime
 ) -> tuple[datetime | None, datetime | None]:
     """When a report routed to this partner at ``start`` must be acknowledged and resolved."""
-    acknowledge, resolve = hours_for(session, partner_id, category_id)
+    return _due(start, *hours_for(session, partner_id, category_id))
+
+
+def _due(
+    start: datetime, acknowledge: int | None, resolve: int | None
+) -> tuple[datetime | None, datetime | None]:
     return (
         start + timedelta(hours=acknowledge) if acknowledge else None,
         start + timedelta(hours=resolve) if resolve else None,
     )
+
+
+@dataclass(frozen=True)
+class ServiceLevels:
+    """Every partner's hours, read once for routing many reports: the same answers as
+    ``hours_for`` and ``due_times`` without a query per report."""
+
+    overrides: dict[tuple[int, int], tuple[int | None, int | None]]
+    defaults: dict[int, tuple[int | None, int | None]]
+
+    @classmethod
+    def load(cls, session: Session) -> ServiceLevels:
+        """The current service levels of every partner."""
+        overrides = {
+            (row.partner_id, row.category_id): (row.hours_to_acknowledge, row.hours_to_resolve)
+            for row in session.execute(select(PartnerSla)).scalars().all()
+        }
+        defaults = {
+            row.id: (row.hours_to_acknowledge, row.hours_to_resolve)
+            for row in session.execute(
+                select(Partner.id, Partner.hours_to_acknowledge, Partner.hours_to_resolve)
+            )
+        }
+        return cls(overrides, defaults)
+
+    def due_times(
+        self, partner_id: int, category_id: int, start: datetime
+    ) -> tuple[datetime | None, datetime | None]:
+        """When a report routed to this partner at ``start`` must be acknowledged and resolved."""
+        hours = self.overrides.get((partner_id, category_id)) or self.defaults.get(
+            partner_id, (None, None)
+        )
+        return _due(start, *hours)
 
 
 def acknowledge_breached(now: datetime) -> ColumnElement[bool]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from celery import Celery
 from celery.schedules import crontab
@@ -14,6 +14,7 @@ from safer_streets.settings import Settings
 logger = logging.getLogger(__name__)
 
 PROCESS_REPORT = "workers.process_report"
+PROCESS_REPORTS = "workers.process_reports"
 SWEEP_RECEIVED = "workers.sweep_received"
 SEND_EMAIL = "workers.send_email"
 SWEEP_OUTBOX = "workers.sweep_outbox"
@@ -75,40 +76,46 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
 class TaskQueue:
     """Sends work to the worker by task name, off the request path.
 
-    Publishing happens on one background thread per process, so a slow or stopped Redis never
-    delays a resident's submission; a failed publish is logged and the sweep re-enqueues the
-    report later (it is already committed).
+    Report ids are published by one background thread per process, so a slow or stopped Redis
+    never delays a resident's submission. Ids that arrive while a message is being published go
+    together in the next one: one report at a time when it is quiet, batches in a burst, so the
+    worker routes a burst against one read of the routing rules. A failed publish is logged and
+    the sweep re-enqueues the reports later (they are already committed).
     """
 
+    MAX_BATCH = 200
     MAX_PENDING = 10_000
 
     def __init__(self, celery: Celery) -> None:
         self.celery = celery
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending = 0
-        self._lock = threading.Lock()
+        self._pending: list[int] = []
+        self._ready = threading.Condition()
+        self._publisher_pid: int | None = None
 
-    def process_report(self, report_id: int) -> Future[bool] | None:
-        """Queue a report for processing; None when the backlog is full (the sweep will do it)."""
-        with self._lock:
-            if self._pending >= self.MAX_PENDING:
-                return None
-            self._pending += 1
-            if self._executor is None:
-                # Created lazily so that each forked web worker gets its own thread.
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish")
-            return self._executor.submit(self._publish, report_id)
-
-    def _publish(self, report_id: int) -> bool:
-        try:
-            self.celery.send_task(PROCESS_REPORT, args=[report_id])
-        except Exception:
-            logger.warning("Could not enqueue report %s; the sweep will retry", report_id)
-            return False
-        finally:
-            with self._lock:
-                self._pending -= 1
+    def process_report(self, report_id: int) -> bool:
+        """Queue a report for processing; False when the backlog is full (the sweep will do it)."""
+        with self._ready:
+            if len(self._pending) >= self.MAX_PENDING:
+                return False
+            self._pending.append(report_id)
+            if self._publisher_pid != os.getpid():
+                # Started here, not in __init__, so that each forked web worker has its own.
+                self._publisher_pid = os.getpid()
+                threading.Thread(target=self._publish_forever, name="publish", daemon=True).start()
+            self._ready.notify()
         return True
+
+    def _publish_forever(self) -> None:
+        while True:
+            with self._ready:
+                while not self._pending:
+                    self._ready.wait()
+                batch = self._pending[: self.MAX_BATCH]
+                del self._pending[: self.MAX_BATCH]
+            try:
+                self.celery.send_task(PROCESS_REPORTS, args=[batch])
+            except Exception:
+                logger.warning("Could not enqueue %d reports; the sweep will retry", len(batch))
 
     def compute_hotspot_run(self, run_id: int) -> bool:
         """Ask the worker to compute a queued hotspot run; False when the broker is down."""

@@ -22,6 +22,7 @@ from safer_streets.tasks_queue import (
     EXPIRE_PERSONAL_DATA,
     NIGHTLY_HOTSPOT_RUNS,
     PROCESS_REPORT,
+    PROCESS_REPORTS,
     QUEUE_DIGESTS,
     SEND_EMAIL,
     SWEEP_OUTBOX,
@@ -29,6 +30,8 @@ from safer_streets.tasks_queue import (
 )
 
 logger = logging.getLogger(__name__)
+# Small enough that both worker processes share a swept backlog.
+SWEEP_BATCH = 100
 
 
 class WorkerContext:
@@ -80,21 +83,47 @@ def context() -> WorkerContext:
 
 
 @shared_task(
-    name=PROCESS_REPORT,
+    name=PROCESS_REPORTS,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=8,
 )
-def process_report(report_id: int) -> bool:
-    """Geocode and route one report; safe to run twice."""
+def process_reports(report_ids: list[int]) -> int:
+    """Geocode and route a batch of reports in one transaction; safe to run twice."""
     ctx = context()
-    with session_scope(ctx.session_factory) as session:
-        routed = reports.process_report(session, report_id, ctx.wards, ctx.places)
-    if routed:
-        # Only now is the outbox row committed; sending never holds up routing.
+    try:
         with session_scope(ctx.session_factory) as session:
-            _send_later(notifications.unsent_ids(session, report_id=report_id))
-    return routed
+            routed = reports.process_reports(session, report_ids, ctx.wards, ctx.places)
+    except OperationalError:
+        raise
+    except Exception:
+        if len(report_ids) == 1:
+            raise
+        # One report that cannot be routed must not hold up the others: route them one by one.
+        logger.exception("Routing a batch of %d failed; routing one by one", len(report_ids))
+        routed = [report_id for report_id in report_ids if _process_alone(ctx, report_id)]
+    if routed:
+        # Only now are the outbox rows committed; sending never holds up routing.
+        with session_scope(ctx.session_factory) as session:
+            _send_later(notifications.unsent_ids(session, report_ids=routed))
+    return len(routed)
+
+
+def _process_alone(ctx: WorkerContext, report_id: int) -> bool:
+    try:
+        with session_scope(ctx.session_factory) as session:
+            return reports.process_report(session, report_id, ctx.wards, ctx.places)
+    except OperationalError:
+        raise
+    except Exception:
+        logger.exception("Report %s could not be routed; the sweep will try again", report_id)
+        return False
+
+
+@shared_task(name=PROCESS_REPORT, autoretry_for=(OperationalError,), max_retries=8)
+def process_report(report_id: int) -> bool:
+    """Geocode and route one report (messages queued before batches existed)."""
+    return bool(process_reports(report_ids=[report_id]))
 
 
 @shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)
@@ -103,8 +132,8 @@ def sweep_received() -> int:
     ctx = context()
     with session_scope(ctx.session_factory) as session:
         ids = reports.stale_received_ids(session, ctx.settings.sweep_after_seconds)
-    for report_id in ids:
-        current_app.send_task(PROCESS_REPORT, args=[report_id])
+    for start in range(0, len(ids), SWEEP_BATCH):
+        current_app.send_task(PROCESS_REPORTS, args=[ids[start : start + SWEEP_BATCH]])
     if ids:
         logger.info("Swept %d received reports back onto the queue", len(ids))
     return len(ids)
