@@ -555,15 +555,15 @@ def process_reports(
 ) -> list[int]:
     """Place, ward and route those of the reports still ``received``; return the ids handled.
 
-    Idempotent and safe to run concurrently: rows are locked, and a row another worker holds
-    is skipped (that worker routes it; if it dies, its transaction rolls back and the sweep
-    re-enqueues the report). A redelivered or re-enqueued task changes nothing the second time.
+    Idempotent and safe to run concurrently: the rows are locked in id order, so a second
+    delivery of the same reports waits for the first and then finds them routed; a redelivered
+    or re-enqueued task changes nothing the second time.
     """
     batch = session.scalars(
         select(Report)
         .where(Report.id.in_(report_ids), Report.status == ReportStatus.RECEIVED)
         .order_by(Report.id)
-        .with_for_update(of=Report, skip_locked=True)
+        .with_for_update(of=Report)
     ).all()
     if not batch:
         return []
