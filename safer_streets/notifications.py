@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -117,20 +117,49 @@ def report_routed(session: Session, report: Report, event: ReportEvent | None = 
             .order_by(ReportEvent.id.desc())
             .limit(1)
         )
-    partner = session.get(Partner, report.owner_partner_id) if report.owner_partner_id else None
-    if partner is None or not partner.email:
+    if event is None:
         return None
-    if new_report_emails(session, partner) is not NewReportEmails.IMMEDIATE:
-        return None
-    event_id = event.id if event is not None else None
-    return queue_email(
-        session,
-        key=f"report:{report.id}:{Kind.NEW_REPORT}:{event_id}:{partner.email.lower()}",
-        kind=Kind.NEW_REPORT,
-        recipient=partner.email,
-        report_id=report.id,
-        event_id=event_id,
-        partner_id=partner.id,
+    created = reports_routed(session, [(report, event)])
+    return created[0] if created else None
+
+
+def reports_routed(session: Session, routed: Sequence[tuple[Report, ReportEvent]]) -> list[int]:
+    """``report_routed`` for many reports at once (a routed batch): one read, one insert."""
+    owners = {report.owner_partner_id for report, _event in routed if report.owner_partner_id}
+    if not owners:
+        return []
+    wanted = {
+        partner_id: email
+        for partner_id, email, choice in session.execute(
+            select(Partner.id, Partner.email, PartnerPreference.new_report_emails)
+            .outerjoin(PartnerPreference, PartnerPreference.partner_id == Partner.id)
+            .where(Partner.id.in_(owners), Partner.email.is_not(None), Partner.email != "")
+        )
+        if choice in (None, NewReportEmails.IMMEDIATE)
+    }
+    rows = [
+        {
+            "key": f"report:{report.id}:{Kind.NEW_REPORT}:{event.id}:{email.lower()}",
+            "kind": Kind.NEW_REPORT,
+            "recipient": email,
+            "report_id": report.id,
+            "event_id": event.id,
+            "partner_id": report.owner_partner_id,
+            "data": {},
+        }
+        for report, event in routed
+        if (email := wanted.get(report.owner_partner_id))
+    ]
+    if not rows:
+        return []
+    # One statement with many parameter sets: compiled once, sent in batches.
+    return list(
+        session.scalars(
+            insert(EmailOutbox)
+            .on_conflict_do_nothing(index_elements=[EmailOutbox.key])
+            .returning(EmailOutbox.id),
+            rows,
+        )
     )
 
 

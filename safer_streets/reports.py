@@ -570,10 +570,15 @@ def process_reports(
     data = RoutingData.load(session)
     events = [_process(session, report, wards, places, data) for report in batch]
     session.flush()
-    for report, event in zip(batch, events, strict=True):
-        if event.kind == "routed":
-            # The partner's email joins the outbox in this transaction; the worker sends it.
-            notifications.report_routed(session, report, event)
+    # The partners' emails join the outbox in this transaction; the worker sends them after.
+    notifications.reports_routed(
+        session,
+        [
+            (report, event)
+            for report, event in zip(batch, events, strict=True)
+            if event.kind == "routed"
+        ],
+    )
     return [report.id for report in batch]
 
 

@@ -1,0 +1,86 @@
+"""A burst of reports is published in batches and routed in one transaction, each exactly once."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+from sqlalchemy import func, select
+
+from geo.wards import WardIndex
+from safer_streets import reports
+from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportStatus
+from safer_streets.tasks_queue import PROCESS_REPORTS, TaskQueue, make_celery
+
+PLACES = [
+    ("drug-dealing", 51.4452, -0.0207),  # Catford
+    ("street-lighting", 51.4630, -0.0130),  # Lewisham Central
+    ("fly-tipping", 51.4800, -0.0270),  # Deptford
+    ("anti-social-behaviour", 51.4390, -0.0520),  # Perry Vale
+    ("dangerous-road", 51.4250, -0.0330),  # Bellingham
+]
+
+
+def submit(session, category: str, lat: float, lon: float, text: str = "Seen tonight") -> Report:
+    submission = reports.parse_submission(
+        {"category": category, "lat": lat, "lon": lon, "description": text}
+    )
+    report, _ = reports.submit_report(session, submission, places=reports.Places.default())
+    return report
+
+
+def test_a_batch_routes_every_report_once_with_its_own_reason_and_email(
+    db_session, ward_index: WardIndex
+):
+    batch = [submit(db_session, *place) for place in PLACES]
+    one_at_a_time = submit(db_session, *PLACES[0])
+    places = reports.Places.default()
+    ids = [r.id for r in batch]
+
+    assert reports.process_reports(db_session, ids, ward_index, places) == ids
+    assert reports.process_reports(db_session, ids, ward_index, places) == [], "idempotent"
+    reports.process_report(db_session, one_at_a_time.id, ward_index, places)
+
+    for report in [*batch, one_at_a_time]:
+        db_session.refresh(report)
+        assert report.status is ReportStatus.ROUTED
+        assert report.ward is not None and report.ward.name in report.routing_reason
+        routed = db_session.scalars(
+            select(ReportEvent).where(
+                ReportEvent.report_id == report.id, ReportEvent.kind == "routed"
+            )
+        ).all()
+        assert len(routed) == 1
+        emails = db_session.scalar(select(func.count()).where(EmailOutbox.report_id == report.id))
+        assert emails == 1, "the owner partner hears about each report once"
+    # Routed in a batch or alone, a report gets the same owner, reason and deadlines.
+    first, alone = batch[0], one_at_a_time
+    assert (alone.owner_partner_id, alone.routing_reason) == (
+        first.owner_partner_id,
+        first.routing_reason,
+    )
+    assert alone.acknowledge_due_at - alone.routed_at == first.acknowledge_due_at - first.routed_at
+
+
+def test_a_burst_of_submissions_is_published_as_a_few_batches(settings, redis_client):
+    queue = TaskQueue(make_celery(settings))
+    ids = list(range(1, 301))
+    for report_id in ids:
+        assert queue.process_report(report_id)
+    deadline = time.monotonic() + 10
+    messages: list[list[int]] = []
+    while sum(map(len, messages)) < len(ids) and time.monotonic() < deadline:
+        raw = redis_client.lpop(settings.celery_queue)
+        if raw is None:
+            time.sleep(0.01)
+            continue
+        message = json.loads(raw)
+        assert message["headers"]["task"] == PROCESS_REPORTS
+        messages.append(json.loads(_body(message))[0][0])
+    assert sorted(i for batch in messages for i in batch) == ids, "every id, once"
+    assert len(messages) < len(ids) / 2, f"{len(messages)} messages for {len(ids)} reports"
+
+
+def _body(message: dict) -> str:
+    return base64.b64decode(message["body"]).decode()
