@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,8 +38,9 @@ from bench.loadgen import build_request, closed_loop, open_loop  # noqa: E402
 from safer_streets import migrate, seed  # noqa: E402
 from safer_streets.db import make_session_factory, session_scope  # noqa: E402
 from safer_streets.settings import Settings  # noqa: E402
-from safer_streets.tasks_queue import PROCESS_REPORT, make_celery  # noqa: E402
+from safer_streets.tasks_queue import PROCESS_REPORTS, make_celery  # noqa: E402
 from tests.faults.services import PrivateRedis, WorkerProcess, free_port, wait_for_port  # noqa: E402
+from workers.tasks import SWEEP_BATCH  # noqa: E402
 
 SERVER = os.environ.get(
     "SAFER_STREETS_BENCH_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
@@ -91,8 +93,12 @@ def environment(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(target: str, env: dict[str, str], workers: int, threads: int = 1):
+def gunicorn(
+    target: str, env: dict[str, str], workers: int, threads: int = 1, log: Path | None = None
+):
+    """Serve ``target`` on a free port; its output goes to ``log`` when given."""
     port = free_port()
+    output = log.open("ab") if log is not None else None
     process = subprocess.Popen(
         [
             str(VENV_BIN / "gunicorn"),
@@ -108,6 +114,8 @@ def gunicorn(target: str, env: dict[str, str], workers: int, threads: int = 1):
         ],
         cwd=ROOT,
         env={**os.environ, **env},
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
     )
     try:
         wait_for_port(port, timeout=60)
@@ -115,6 +123,8 @@ def gunicorn(target: str, env: dict[str, str], workers: int, threads: int = 1):
     finally:
         process.terminate()
         process.wait(30)
+        if output is not None:
+            output.close()
 
 
 def report_request(host: str):
@@ -159,12 +169,27 @@ def wait_until_routed(url: str, timeout: float = 120) -> float:
 
 
 def truncate(url: str) -> None:
+    """Empty the report tables once the worker has let go of them (it may still be emailing)."""
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            text("TRUNCATE report_event, report_notified_partner, report RESTART IDENTITY CASCADE")
-        )
+    for _ in range(10):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("SET lock_timeout = '5s'"))
+                conn.execute(
+                    text(
+                        "TRUNCATE email_outbox, report_event, report_notified_partner, report "
+                        "RESTART IDENTITY CASCADE"
+                    )
+                )
+            break
+        except OperationalError:
+            time.sleep(1)
     engine.dispose()
+
+
+def warm_up(host: str, port: int, make_request) -> None:
+    """Load the app in every gunicorn worker before measuring: they boot after the port opens."""
+    asyncio.run(closed_loop(host, port, make_request, 32, 5))
 
 
 def main() -> None:
@@ -186,6 +211,10 @@ def main() -> None:
     url = prepare_database()
     redis = PrivateRedis()
     redis.start()
+    # Every routed report emails its partner: a real SMTP server takes them (and drops them).
+    smtp_port = free_port()
+    sink = ["-c", "aiosmtpd.handlers.Sink", "-l", f"127.0.0.1:{smtp_port}"]
+    smtp = subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", *sink])
     settings = Settings(
         secret_key="bench",
         database_url=url,
@@ -194,6 +223,7 @@ def main() -> None:
         # The load generator is one address standing in for thousands of residents.
         api_write_rate_limit="1000000 per minute",
         area_rate_limit="1000000 per minute",
+        smtp_port=smtp_port,
     )
     env = environment(settings)
     worker = WorkerProcess(env, ROOT / "var" / "bench-worker.log", concurrency=2)
@@ -201,6 +231,7 @@ def main() -> None:
     host = "127.0.0.1"
     try:
         with gunicorn("bench.baseline_app:app", env, args.web_workers, args.threads) as port:
+            warm_up(host, port, row_request(host))
             base = asyncio.run(
                 closed_loop(host, port, row_request(host), args.connections, args.duration)
             )
@@ -210,6 +241,9 @@ def main() -> None:
         with gunicorn(
             "safer_streets.app:create_app()", env, args.web_workers, args.threads
         ) as port:
+            warm_up(host, port, report_request(host))
+            wait_until_routed(url)
+            truncate(url)
             intake = asyncio.run(
                 closed_loop(host, port, report_request(host), args.connections, args.duration)
             )
@@ -270,10 +304,12 @@ def main() -> None:
                 FROM generate_series(1, 20000) g RETURNING id""")
             ).all()
         engine.dispose()
+        # Queued as the sweep re-enqueues a backlog after an outage: in batches.
         celery = make_celery(settings)
         with celery.producer_or_acquire() as producer:
-            for report_id in ids:
-                celery.send_task(PROCESS_REPORT, args=[report_id], producer=producer)
+            for start in range(0, len(ids), SWEEP_BATCH):
+                batch = ids[start : start + SWEEP_BATCH]
+                celery.send_task(PROCESS_REPORTS, args=[batch], producer=producer)
         worker = WorkerProcess(
             {**env, "SAFER_STREETS_SWEEP_AFTER_SECONDS": "3600"},
             ROOT / "var" / "bench-drain.log",
@@ -289,6 +325,7 @@ def main() -> None:
     finally:
         worker.stop()
         redis.stop()
+        smtp.terminate()
 
 
 if __name__ == "__main__":
