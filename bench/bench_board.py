@@ -127,9 +127,7 @@ def prepare(name: str, n: int) -> Settings:
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
-        seed.load_wards(session)
-        seed.load_areas(session)
-        seed.seed(session)
+        seed.load_reference_data(session)
         accounts.create_user(
             session, email="chair@bench.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
         )

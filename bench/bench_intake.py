@@ -79,9 +79,7 @@ def prepare_database() -> str:
     migrate.upgrade(url)
     engine = create_engine(url)
     with session_scope(make_session_factory(engine)) as session:
-        seed.load_wards(session)
-        seed.load_areas(session)
-        seed.seed(session)
+        seed.load_reference_data(session)
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE bench_row (id serial PRIMARY KEY, body text)"))
     engine.dispose()
@@ -127,18 +125,23 @@ def gunicorn(
             output.close()
 
 
+def report_body(i: int) -> bytes:
+    """Report number ``i``: categories and points taken in turn, each point a little apart."""
+    lon, lat = POINTS[i % len(POINTS)]
+    return json.dumps(
+        {
+            "category": CATEGORIES[i % len(CATEGORIES)],
+            "lat": lat + (i % 97) * 1e-5,
+            "lon": lon + (i % 89) * 1e-5,
+            "description": f"Benchmark report {i}",
+        }
+    ).encode()
+
+
 def report_request(host: str):
     def make(i: int) -> bytes:
-        lon, lat = POINTS[i % len(POINTS)]
-        body = json.dumps(
-            {
-                "category": CATEGORIES[i % len(CATEGORIES)],
-                "lat": lat + (i % 97) * 1e-5,
-                "lon": lon + (i % 89) * 1e-5,
-                "description": f"Benchmark report {i}",
-            }
-        ).encode()
-        return build_request(host, "/api/v1/reports", body, {"Content-Type": "application/json"})
+        headers = {"Content-Type": "application/json"}
+        return build_request(host, "/api/v1/reports", report_body(i), headers)
 
     return make
 

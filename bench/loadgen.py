@@ -47,13 +47,21 @@ class LoadResult:
         )
 
 
-class _Connection:
+class Connection:
+    """One keep-alive HTTP/1.1 connection, opened on first use and after a close."""
+
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def request(self, raw: bytes) -> int:
+        """Send a raw request; the response's status."""
+        status, _headers, _body = await self.exchange(raw)
+        return status
+
+    async def exchange(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        """Send a raw request; the response's status, headers (lower-case names) and body."""
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
@@ -62,17 +70,14 @@ class _Connection:
         if not status_line:
             raise ConnectionError("closed")
         status = int(status_line.split()[1])
-        length, close = 0, False
+        headers: dict[str, str] = {}
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-            elif name.lower() == "connection" and value.strip().lower() == "close":
-                close = True
-        await self.reader.readexactly(length)
-        if close:
+            headers[name.strip().lower()] = value.strip()
+        body = await self.reader.readexactly(int(headers.get("content-length", 0)))
+        if headers.get("connection", "").lower() == "close":
             self.close()
-        return status
+        return status, headers, body
 
     def close(self) -> None:
         if self.writer is not None:
@@ -87,7 +92,7 @@ def build_request(host: str, path: str, body: bytes, headers: dict[str, str]) ->
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _send(conn: _Connection, raw: bytes, start: float, result: LoadResult) -> None:
+async def _send(conn: Connection, raw: bytes, start: float, result: LoadResult) -> None:
     try:
         status = await conn.request(raw)
         result.statuses[status] = result.statuses.get(status, 0) + 1
@@ -102,13 +107,13 @@ async def open_loop(
 ) -> LoadResult:
     """Send ``rate`` requests per second for ``duration_s``, each on a free connection."""
     result = LoadResult()
-    idle: list[_Connection] = []
+    idle: list[Connection] = []
     tasks: set[asyncio.Task[None]] = set()
     total = int(rate * duration_s)
     t0 = time.perf_counter()
 
     async def one(i: int, scheduled: float) -> None:
-        conn = idle.pop() if idle else _Connection(host, port)
+        conn = idle.pop() if idle else Connection(host, port)
         await _send(conn, make_request(i), scheduled, result)
         idle.append(conn)
 
@@ -138,7 +143,7 @@ async def closed_loop(
     t0 = time.perf_counter()
 
     async def client() -> None:
-        conn = _Connection(host, port)
+        conn = Connection(host, port)
         while time.perf_counter() < deadline:
             result.sent += 1
             await _send(conn, make_request(next(counter)), time.perf_counter(), result)

@@ -66,9 +66,7 @@ def ensure_database() -> Engine:
     migrate.upgrade(database_url())
     engine = make_engine(database_url())
     with session_scope(make_session_factory(engine)) as session:
-        seed.load_wards(session)
-        seed.load_areas(session)
-        seed.seed(session)
+        seed.load_reference_data(session)
     return engine
 
 

@@ -273,3 +273,10 @@ def seed(session: Session) -> SeedSummary:
         partners=len(partners),
         rules=session.scalar(select(func.count()).select_from(RoutingRule)) or 0,
     )
+
+
+def load_reference_data(session: Session) -> SeedSummary:
+    """What every new database needs: the wards, the town centres, then the seed."""
+    load_wards(session)
+    load_areas(session)
+    return seed(session)

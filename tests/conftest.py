@@ -127,9 +127,7 @@ def engine(settings: Settings) -> Iterator[Engine]:
     migrate.upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     with session_scope(make_session_factory(engine)) as session:
-        seed.load_wards(session)
-        seed.load_areas(session)
-        seed.seed(session)
+        seed.load_reference_data(session)
     yield engine
     engine.dispose()
 

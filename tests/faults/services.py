@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+
+from safer_streets import migrate, seed
+from safer_streets.db import make_engine, make_session_factory, session_scope
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +90,20 @@ class PrivatePostgres:
         self.data = directory / "data"
         # PostgreSQL refuses to run as root; use its own account when we are root.
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+    @classmethod
+    def seeded(cls) -> PrivatePostgres:
+        """A started cluster with the schema, the wards, the areas and the seed."""
+        # Not pytest's tmp_path or var/: the postgres account must be able to reach it.
+        postgres = cls(Path(tempfile.mkdtemp(prefix="safer-streets-pg-")))
+        postgres.init()
+        postgres.start()
+        migrate.upgrade(postgres.url)
+        engine = make_engine(postgres.url)
+        with session_scope(make_session_factory(engine)) as session:
+            seed.load_reference_data(session)
+        engine.dispose()
+        return postgres
 
     @property
     def url(self) -> str:

@@ -6,7 +6,6 @@ Each test starts private Redis/PostgreSQL/worker processes and kills or restarts
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -16,12 +15,11 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from safer_streets import migrate, seed
 from safer_streets.app import create_app
-from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.db import make_engine
 from safer_streets.models import Report, ReportStatus
 from safer_streets.settings import Settings
-from tests.faults.services import PrivatePostgres, PrivateRedis, WorkerProcess
+from tests.faults.services import PrivatePostgres, PrivateRedis, WorkerProcess, count_outcomes
 from tests.helpers import routed_events, truncate_live_tables, wait_for_status
 
 pytestmark = pytest.mark.faults
@@ -108,6 +106,23 @@ def test_a_report_made_while_redis_is_down_is_saved_then_processed_exactly_once(
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
 
 
+def test_after_redis_restarts_the_next_report_is_queued_at_once_not_left_to_the_sweep(
+    fault_settings, private_redis, make_worker, engine
+):
+    settings = replace(fault_settings, sweep_after_seconds=3600)  # only the queue can route it
+    client = create_app(settings).test_client()
+    make_worker(settings).start()
+    before = reference_of(client.post("/api/v1/reports", json=REPORT))
+    wait_for_status(engine, before, ReportStatus.ROUTED, timeout=60)
+
+    private_redis.stop()
+    private_redis.start()
+    after = reference_of(client.post("/api/v1/reports", json=REPORT))
+    wait_for_status(engine, after, ReportStatus.ROUTED, timeout=60)
+    assert routed_events(engine, after) == 1
+    client.application.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+
+
 def test_a_worker_killed_mid_task_has_the_task_redelivered_and_routes_once(
     fault_settings, make_worker, engine
 ):
@@ -150,17 +165,7 @@ def test_a_worker_killed_mid_task_has_the_task_redelivered_and_routes_once(
 
 @pytest.fixture
 def private_postgres() -> Iterator[PrivatePostgres]:
-    # Not pytest's tmp_path: the postgres account must be able to reach the directory.
-    postgres = PrivatePostgres(Path(tempfile.mkdtemp(prefix="safer-streets-pg-")))
-    postgres.init()
-    postgres.start()
-    migrate.upgrade(postgres.url)
-    seeding = make_engine(postgres.url)
-    with session_scope(make_session_factory(seeding)) as session:
-        seed.load_wards(session)
-        seed.load_areas(session)
-        seed.seed(session)
-    seeding.dispose()
+    postgres = PrivatePostgres.seeded()
     yield postgres
     postgres.stop()
     shutil.rmtree(postgres.directory)
@@ -193,4 +198,68 @@ def test_postgres_restarted_under_the_app_fails_cleanly_then_resumes_without_a_r
         assert descriptions == ["Sofa", "after"]
         assert conn.scalar(select(func.count()).select_from(Report)) == 2
     private_engine.dispose()
+    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+
+
+def received_left(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(text("SELECT count(*) FROM report WHERE status = 'received'"))
+
+
+@pytest.mark.usefixtures("mailbox")
+def test_every_report_is_stored_and_routed_once_through_all_three_faults(
+    fault_settings, private_redis, private_postgres, make_worker
+):
+    """bench/bench_chaos.py in small: 300 reports through a SIGKILLed worker and restarts of
+    Redis and PostgreSQL, then each report counted in the database."""
+    settings = replace(fault_settings, database_url=private_postgres.url)
+    app = create_app(settings)
+    client = app.test_client()
+    worker = make_worker(settings)
+    worker.start()
+    accepted: dict[str, str] = {}
+
+    def post(i: int):
+        return client.post(
+            "/api/v1/reports",
+            json={**REPORT, "description": f"Report {i}"},
+            headers={"Idempotency-Key": f"chaos-{i}"},
+        )
+
+    def submit(numbers: range) -> None:
+        # As a phone does: the same request with the same key until it is accepted.
+        for i in numbers:
+            for _ in range(50):
+                response = post(i)
+                if response.status_code == 201:
+                    accepted[f"chaos-{i}"] = response.get_json()["reference"]
+                    break
+                assert response.status_code == 503, response.text
+                time.sleep(0.2)
+
+    submit(range(100))
+    worker.kill()  # with tasks queued and in flight
+    worker.start()
+    submit(range(100, 150))
+    private_redis.stop()  # every queued message is lost
+    submit(range(150, 200))
+    private_redis.start()
+    submit(range(200, 250))
+    private_postgres.stop(mode="immediate")
+    assert post(250).status_code == 503
+    private_postgres.start()
+    submit(range(250, 300))
+
+    engine = make_engine(private_postgres.url)
+    deadline = time.monotonic() + 60
+    while received_left(engine):
+        assert time.monotonic() < deadline, f"{received_left(engine)} reports never routed"
+        time.sleep(0.5)
+    # Long enough for any unacknowledged task to be handed out again, and for more sweeps.
+    time.sleep(settings.visibility_timeout_seconds + 2)
+    outcome = count_outcomes(engine, accepted)
+    engine.dispose()
+    assert outcome.stored == 300
+    assert outcome.routed_once == 300
+    assert outcome.failures() == []
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
