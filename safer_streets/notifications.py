@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -313,12 +314,29 @@ class SmtpMailer:
 
     def send(self, message: EmailMessage) -> None:
         """Hand the message to the SMTP server; raises on any failure so the task retries."""
+        with self.connected() as connection:
+            connection.send(message)
+
+    @contextmanager
+    def connected(self) -> Iterator[SmtpConnection]:
+        """One SMTP session for several messages (a routed batch's partner emails)."""
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             if self.starttls:
                 smtp.starttls()
             if self.username:
                 smtp.login(self.username, self.password)
-            smtp.send_message(message)
+            yield SmtpConnection(smtp)
+
+
+@dataclass(frozen=True)
+class SmtpConnection:
+    """An open SMTP session; sends like ``SmtpMailer``."""
+
+    smtp: smtplib.SMTP
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand the message to the SMTP server; raises on any failure."""
+        self.smtp.send_message(message)
 
 
 def _render(template: str, **context: Any) -> tuple[str, str]:
@@ -379,7 +397,11 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
 
 
 def deliver(
-    session: Session, outbox_id: int, mailer: SmtpMailer, settings: Settings, now: datetime
+    session: Session,
+    outbox_id: int,
+    mailer: SmtpMailer | SmtpConnection,
+    settings: Settings,
+    now: datetime,
 ) -> bool:
     """Send one outbox email unless it was already sent; True if it was sent now."""
     row = session.scalar(

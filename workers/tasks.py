@@ -25,6 +25,7 @@ from safer_streets.tasks_queue import (
     PROCESS_REPORTS,
     QUEUE_DIGESTS,
     SEND_EMAIL,
+    SEND_EMAILS,
     SWEEP_OUTBOX,
     SWEEP_RECEIVED,
 )
@@ -140,8 +141,8 @@ def sweep_received() -> int:
 
 
 def _send_later(outbox_ids: list[int]) -> None:
-    for outbox_id in outbox_ids:
-        current_app.send_task(SEND_EMAIL, args=[outbox_id])
+    for start in range(0, len(outbox_ids), SWEEP_BATCH):
+        current_app.send_task(SEND_EMAILS, args=[outbox_ids[start : start + SWEEP_BATCH]])
 
 
 # A refused connection or a 4xx from the server is worth retrying; backoff doubles each time
@@ -170,6 +171,26 @@ def send_email(outbox_id: int) -> bool:
         with session_scope(ctx.session_factory) as session:
             notifications.record_failure(session, outbox_id, error)
         raise
+
+
+@shared_task(name=SEND_EMAILS, autoretry_for=(OperationalError,), max_retries=3)
+def send_emails(outbox_ids: list[int]) -> int:
+    """Send several outbox emails over one SMTP session; those not sent retry one by one."""
+    ctx = context()
+    sent, remaining = 0, list(outbox_ids)
+    try:
+        with ctx.mailer.connected() as connection:
+            while remaining:
+                with session_scope(ctx.session_factory) as session:
+                    sent += notifications.deliver(
+                        session, remaining[0], connection, ctx.settings, datetime.now(UTC)
+                    )
+                remaining.pop(0)
+    except TRANSIENT_EMAIL_ERRORS as error:
+        logger.warning("%d emails not sent yet: %s", len(remaining), error)
+    for outbox_id in remaining:
+        current_app.send_task(SEND_EMAIL, args=[outbox_id])  # each with its own backoff
+    return sent
 
 
 @shared_task(name=SWEEP_OUTBOX, autoretry_for=(OperationalError,), max_retries=3)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import base64
 import json
 import time
+from dataclasses import replace
 
 from sqlalchemy import func, select
 
 from geo.wards import WardIndex
-from safer_streets import reports
+from safer_streets import notifications, reports
+from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportStatus
-from safer_streets.tasks_queue import PROCESS_REPORTS, TaskQueue, make_celery
+from safer_streets.tasks_queue import PROCESS_REPORTS, SEND_EMAIL, TaskQueue, make_celery
+from workers import tasks
 
 PLACES = [
     ("drug-dealing", 51.4452, -0.0207),  # Catford
@@ -84,3 +87,28 @@ def test_a_burst_of_submissions_is_published_as_a_few_batches(settings, redis_cl
 
 def _body(message: dict) -> str:
     return base64.b64decode(message["body"]).decode()
+
+
+def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_retries_alone(
+    live_app, celery_app, settings, engine, mailbox, ward_index, redis_client
+):
+    mailbox.clear()
+    with session_scope(make_session_factory(engine)) as session:
+        ids = [submit(session, *place).id for place in PLACES[:3]]
+        reports.process_reports(session, ids, ward_index, reports.Places.default())
+        outbox = notifications.unsent_ids(session, report_ids=ids)
+    assert len(outbox) == 3
+
+    tasks.configure(replace(settings, smtp_port=1))  # nothing listens there
+    try:
+        assert tasks.send_emails(outbox[:1]) == 0
+    finally:
+        tasks.configure(settings)
+    retried = [json.loads(raw) for raw in redis_client.lrange(settings.celery_queue, 0, -1)]
+    assert [m["headers"]["task"] for m in retried] == [SEND_EMAIL], "retried on its own"
+    redis_client.delete(settings.celery_queue)
+
+    assert tasks.send_emails(outbox) == 3
+    assert tasks.send_emails(outbox) == 0, "a redelivered batch sends nothing again"
+    arrived = mailbox.wait_for(lambda m: "LEW-" in m["Subject"], count=3)
+    assert len(arrived) == 3
