@@ -9,6 +9,7 @@ from typing import Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -344,6 +345,17 @@ class RuleChange(enum.StrEnum):
     EDITED = "edited"
     DEACTIVATED = "deactivated"
     REACTIVATED = "reactivated"
+
+
+class RoutingDataVersion(Base):
+    """One number that database triggers raise whenever rules, wards, areas, partners, service
+    levels or categories change: the worker reloads what routing reads when it moves."""
+
+    __tablename__ = "routing_data_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class RoutingRuleChange(Base):

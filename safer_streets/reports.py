@@ -27,7 +27,7 @@ from pydantic import (
 from shapely.geometry import Point
 from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import Select, cast, delete, func, literal_column, select, text
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import (
@@ -54,6 +54,7 @@ from safer_streets.models import (
     ReportEvent,
     ReportNotifiedPartner,
     ReportStatus,
+    RoutingDataVersion,
     User,
     Ward,
 )
@@ -485,38 +486,70 @@ def _confident(candidates: list[Candidate]) -> Candidate | None:
 
 
 @dataclass(frozen=True)
-class RoutingData:
-    """What routing reads besides the report, loaded once for a batch of reports: the rules,
-    the active wards' names, the named areas and the service levels. Every report in a batch
-    is routed against the same version of them."""
+class WardRef:
+    """A ward as routing records it."""
 
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RoutingData:
+    """What routing reads besides the report: the rules, the active wards' names, the named
+    areas and the service levels, at one ``version`` (see ``RoutingDataCache``)."""
+
+    version: int
     table: routing.RoutingTable
-    wards: dict[str, Ward]
-    areas: tuple[tuple[Area, PreparedGeometry], ...]
+    wards: dict[str, WardRef]
+    areas: tuple[tuple[routing.AreaRef, PreparedGeometry], ...]
     service_levels: sla.ServiceLevels
 
     @classmethod
     def load(cls, session: Session) -> RoutingData:
         """The routing data as it stands now."""
-        wards: dict[str, Ward] = {}
-        for ward in session.scalars(
-            select(Ward).options(load_only(Ward.id, Ward.code, Ward.name)).where(Ward.active)
+        wards: dict[str, WardRef] = {}
+        for ward_id, code, name in session.execute(
+            select(Ward.id, Ward.code, Ward.name).where(Ward.active).order_by(Ward.id)
         ):
-            wards.setdefault(ward.code, ward)
+            wards.setdefault(code, WardRef(ward_id, code, name))
         areas = tuple(
-            (area, prep(to_shape(area.geom)))
+            (routing.AreaRef(area.slug, area.name), prep(to_shape(area.geom)))
             for area in session.scalars(select(Area).order_by(Area.id))
         )
         return cls(
+            routing_data_version(session),
             routing.RoutingTable(routing.active_rules(session)),
             wards,
             areas,
             sla.ServiceLevels.load(session),
         )
 
-    def areas_at(self, point: Point) -> list[Area]:
+    def areas_at(self, point: Point) -> list[routing.AreaRef]:
         """The named areas (town centres, estates) whose boundary covers a point."""
         return [area for area, shape in self.areas if shape.covers(point)]
+
+
+def routing_data_version(session: Session) -> int:
+    """The number triggers raise whenever anything ``RoutingData`` holds changes."""
+    return session.execute(select(RoutingDataVersion.version)).scalar_one()
+
+
+class RoutingDataCache:
+    """``RoutingData`` kept between batches by a worker process, reloaded when it changed.
+
+    Asking costs one small query; the whole load (a few milliseconds) happens only after a
+    rule, ward, area, partner, service level or category changed, however it was changed.
+    """
+
+    def __init__(self) -> None:
+        self._data: RoutingData | None = None
+
+    def current(self, session: Session) -> RoutingData:
+        """The routing data as it stands in this session's transaction."""
+        if self._data is None or self._data.version != routing_data_version(session):
+            self._data = RoutingData.load(session)
+        return self._data
 
 
 def _needs_location(
@@ -551,7 +584,11 @@ def _needs_location(
 
 
 def process_reports(
-    session: Session, report_ids: Sequence[int], wards: WardIndex, places: Places
+    session: Session,
+    report_ids: Sequence[int],
+    wards: WardIndex,
+    places: Places,
+    routing_data: RoutingDataCache | None = None,
 ) -> list[int]:
     """Place, ward and route those of the reports still ``received``; return the ids handled.
 
@@ -567,7 +604,7 @@ def process_reports(
     ).all()
     if not batch:
         return []
-    data = RoutingData.load(session)
+    data = (routing_data or RoutingDataCache()).current(session)
     events = [_process(session, report, wards, places, data) for report in batch]
     session.flush()
     # The partners' emails join the outbox in this transaction; the worker sends them after.
@@ -656,7 +693,7 @@ def _route(
         place=routing.Place(
             ward_code=ward.code if ward else None,
             ward_name=ward.name if ward else None,
-            areas=tuple(routing.AreaRef(a.slug, a.name) for a in areas),
+            areas=tuple(areas),
         ),
         at=routing.local_time(routing_time(report)),
         reasons=report.reasons or (),

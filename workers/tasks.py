@@ -58,6 +58,11 @@ class WorkerContext:
             return reports.load_ward_index(session)
 
     @cached_property
+    def routing_data(self) -> reports.RoutingDataCache:
+        """The rules, wards, areas and service levels, reloaded only when they change."""
+        return reports.RoutingDataCache()
+
+    @cached_property
     def places(self) -> reports.Places:
         """The shipped place data with the configured geocoder."""
         return reports.Places.for_settings(self.settings)
@@ -94,7 +99,9 @@ def process_reports(report_ids: list[int]) -> int:
     ctx = context()
     try:
         with session_scope(ctx.session_factory) as session:
-            routed = reports.process_reports(session, report_ids, ctx.wards, ctx.places)
+            routed = reports.process_reports(
+                session, report_ids, ctx.wards, ctx.places, ctx.routing_data
+            )
     except OperationalError:
         raise
     except Exception:
@@ -113,7 +120,11 @@ def process_reports(report_ids: list[int]) -> int:
 def _process_alone(ctx: WorkerContext, report_id: int) -> bool:
     try:
         with session_scope(ctx.session_factory) as session:
-            return reports.process_report(session, report_id, ctx.wards, ctx.places)
+            return bool(
+                reports.process_reports(
+                    session, [report_id], ctx.wards, ctx.places, ctx.routing_data
+                )
+            )
     except OperationalError:
         raise
     except Exception:

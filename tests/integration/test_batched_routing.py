@@ -7,12 +7,12 @@ import json
 import time
 from dataclasses import replace
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from geo.wards import WardIndex
 from safer_streets import notifications, reports
 from safer_streets.db import make_session_factory, session_scope
-from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportStatus
+from safer_streets.models import EmailOutbox, Partner, Report, ReportEvent, ReportStatus, Ward
 from safer_streets.tasks_queue import PROCESS_REPORTS, SEND_EMAIL, TaskQueue, make_celery
 from workers import tasks
 
@@ -67,6 +67,7 @@ def test_a_batch_routes_every_report_once_with_its_own_reason_and_email(
 
 
 def test_a_burst_of_submissions_is_published_as_a_few_batches(settings, redis_client):
+    settings = replace(settings, celery_queue="safer-streets-test-burst")  # this test's alone
     queue = TaskQueue(make_celery(settings))
     ids = list(range(1, 301))
     for report_id in ids:
@@ -99,16 +100,37 @@ def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_retries_alone
         outbox = notifications.unsent_ids(session, report_ids=ids)
     assert len(outbox) == 3
 
+    redis_client.delete(settings.celery_queue)
     tasks.configure(replace(settings, smtp_port=1))  # nothing listens there
     try:
         assert tasks.send_emails(outbox[:1]) == 0
     finally:
         tasks.configure(settings)
-    retried = [json.loads(raw) for raw in redis_client.lrange(settings.celery_queue, 0, -1)]
-    assert [m["headers"]["task"] for m in retried] == [SEND_EMAIL], "retried on its own"
+    queued = [json.loads(raw) for raw in redis_client.lrange(settings.celery_queue, 0, -1)]
+    retried = [json.loads(_body(m))[0] for m in queued if m["headers"]["task"] == SEND_EMAIL]
+    assert retried == [[outbox[0]]], "the email not sent is retried on its own"
     redis_client.delete(settings.celery_queue)
 
     assert tasks.send_emails(outbox) == 3
     assert tasks.send_emails(outbox) == 0, "a redelivered batch sends nothing again"
     arrived = mailbox.wait_for(lambda m: "LEW-" in m["Subject"], count=3)
     assert len(arrived) == 3
+
+
+def test_the_worker_s_routing_data_is_reloaded_after_any_change_to_what_routing_reads(db_session):
+    cache = reports.RoutingDataCache()
+    before = cache.current(db_session)
+    assert cache.current(db_session) is before, "unchanged: kept, not read again"
+
+    db_session.execute(
+        update(Partner)
+        .where(Partner.slug == "met-snt-rushey-green")
+        .values(name="Rushey Green SNT")
+    )
+    after = cache.current(db_session)
+    assert after.version > before.version
+    owners = {rule.partner.name for rule in after.table.rules}
+    assert "Rushey Green SNT" in owners
+
+    db_session.execute(update(Ward).values(name=Ward.name + " (old)"))
+    assert all(w.name.endswith("(old)") for w in cache.current(db_session).wards.values())
