@@ -74,6 +74,9 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
     return celery
 
 
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
 class TaskQueue:
     """Sends work to the worker by task name, off the request path.
 
@@ -114,7 +117,11 @@ class TaskQueue:
                 batch = self._pending[: self.MAX_BATCH]
                 del self._pending[: self.MAX_BATCH]
             try:
-                self.celery.send_task(PROCESS_REPORTS, args=[batch])
+                # A connection Redis dropped (it restarted) is made again at once rather than
+                # the reports waiting for the sweep; this thread is off the request path.
+                self.celery.send_task(
+                    PROCESS_REPORTS, args=[batch], retry=True, retry_policy=PUBLISH_RETRY
+                )
             except Exception:
                 logger.warning("Could not enqueue %d reports; the sweep will retry", len(batch))
 

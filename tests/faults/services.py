@@ -137,7 +137,8 @@ class PrivatePostgres:
 
 
 class CeleryProcess:
-    """A `celery` command as a separate process group, so it can be SIGKILLed."""
+    """A `celery` command as a separate process group, so it can be SIGKILLed; started again
+    if it exits by itself, as the Procfile runs it (``scripts/keep-running``)."""
 
     def __init__(self, arguments: list[str], environment: dict[str, str], log: Path) -> None:
         self.arguments = arguments
@@ -148,7 +149,11 @@ class CeleryProcess:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "workers.celery_app", *self.arguments],
+                [
+                    str(ROOT / "scripts" / "keep-running"),
+                    *(sys.executable, "-m", "celery", "-A", "workers.celery_app"),
+                    *self.arguments,
+                ],
                 cwd=ROOT,
                 env={**os.environ, **self.environment},
                 stdout=log,
