@@ -589,19 +589,29 @@ def process_reports(
     wards: WardIndex,
     places: Places,
     routing_data: RoutingDataCache | None = None,
+    *,
+    also_waiting: int = 0,
 ) -> list[int]:
     """Place, ward and route those of the reports still ``received``; return the ids handled.
+
+    With ``also_waiting``, up to that many other ``received`` reports that no one holds join
+    the batch: under load, one task routes what has queued up behind it, and the tasks for
+    those reports later find nothing to do.
 
     Idempotent and safe to run concurrently: the rows are locked in id order, so a second
     delivery of the same reports waits for the first and then finds them routed; a redelivered
     or re-enqueued task changes nothing the second time.
     """
-    batch = session.scalars(
-        select(Report)
-        .where(Report.id.in_(report_ids), Report.status == ReportStatus.RECEIVED)
-        .order_by(Report.id)
-        .with_for_update(of=Report)
-    ).all()
+    received = select(Report).where(Report.status == ReportStatus.RECEIVED).order_by(Report.id)
+    batch = list(
+        session.scalars(received.where(Report.id.in_(report_ids)).with_for_update(of=Report))
+    )
+    if also_waiting:
+        batch += session.scalars(
+            received.where(Report.id.not_in(report_ids))
+            .limit(also_waiting)
+            .with_for_update(of=Report, skip_locked=True)
+        )
     if not batch:
         return []
     data = (routing_data or RoutingDataCache()).current(session)

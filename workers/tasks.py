@@ -33,6 +33,8 @@ from safer_streets.tasks_queue import (
 logger = logging.getLogger(__name__)
 # Small enough that both worker processes share a swept backlog.
 SWEEP_BATCH = 100
+# Reports already waiting that a routing task takes along with its own.
+ALSO_WAITING = 200
 
 
 class WorkerContext:
@@ -100,7 +102,12 @@ def process_reports(report_ids: list[int]) -> int:
     try:
         with session_scope(ctx.session_factory) as session:
             routed = reports.process_reports(
-                session, report_ids, ctx.wards, ctx.places, ctx.routing_data
+                session,
+                report_ids,
+                ctx.wards,
+                ctx.places,
+                ctx.routing_data,
+                also_waiting=ALSO_WAITING,
             )
     except OperationalError:
         raise

@@ -134,3 +134,17 @@ def test_the_worker_s_routing_data_is_reloaded_after_any_change_to_what_routing_
 
     db_session.execute(update(Ward).values(name=Ward.name + " (old)"))
     assert all(w.name.endswith("(old)") for w in cache.current(db_session).wards.values())
+
+
+def test_a_task_also_routes_reports_waiting_behind_it_and_their_own_tasks_find_nothing(
+    db_session, ward_index: WardIndex
+):
+    first, *waiting = [submit(db_session, *place) for place in PLACES]
+    places = reports.Places.default()
+
+    handled = reports.process_reports(db_session, [first.id], ward_index, places, also_waiting=10)
+    assert handled == [first.id, *(r.id for r in waiting)]
+    for report in waiting:
+        assert reports.process_reports(db_session, [report.id], ward_index, places) == []
+        db_session.refresh(report)
+        assert report.status is ReportStatus.ROUTED
