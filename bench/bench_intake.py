@@ -108,6 +108,10 @@ def gunicorn(
             str(threads),
             "--bind",
             f"127.0.0.1:{port}",
+            # The load generator keeps connections between requests, as a proxy in front
+            # would; with gunicorn's 2 s default it would meet connections just closed idle.
+            "--keep-alive",
+            "75",
             "--log-level",
             "warning",
             target,
