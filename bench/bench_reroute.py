@@ -10,9 +10,9 @@ with generate_series. Steps, each timed:
 3. an admin's rule change (feeling unsafe moves to a new owner, and the badly-lit rule is
    deactivated), then re-routing: the target is under 15 s for 1,000,000 reports.
 
-Baseline, measured in the same run: what one task per report would do, i.e. the worker's
-routing path (``reports.route_report``: reverse geocode, ward, areas, rules, decide, write)
-on a sample of reports, rolled back, extrapolated to all of them.
+Baseline, measured in the same run: routing one report at a time through
+``reports.route_report`` (reverse geocode, ward, areas, rules, decide, write), the path a
+partner's "locate" takes, on a sample of reports, rolled back, extrapolated to all of them.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def main() -> None:
     baseline = per_report * summary.considered
     print()
     print(
-        f"baseline (one task per report, the worker's route_report, {args.sample} sampled): "
+        f"baseline (one report at a time, reports.route_report, {args.sample} sampled): "
         f"{per_report * 1000:.2f} ms per report -> {baseline:.0f} s for "
         f"{summary.considered:,} reports"
     )

@@ -15,7 +15,7 @@ query per report, as a database-backed router would do it:
    third typed as postcodes, a third as street names, a third as GPS points; random
    categories, London times and reasons. Per report: forward geocoding of the text, nearest
    street and postcode, ward, named areas covering the point, and ``RoutingTable.decide``
-   over the rules the worker loads. Shown one report at a time (the worker's path) and in
+   over the rules the worker loads. Shown one report at a time and in
    batches of 1,000 (``Gazetteer.reverse_many``, ``WardIndex.ward_indices`` and the areas
    vectorised, then decide per report). Target: at most 50 µs per report.
 """
@@ -272,7 +272,7 @@ def main() -> None:
     same = [d.reason for d in singles] == [d.reason for d in batched]
     print(f"2. geocode + route, CPU per report ({args.reports:,} reports):")
     print(
-        f"   one at a time (the worker's path, with nearest street/postcode): {one_us:.1f} µs "
+        f"   one at a time (with nearest street/postcode): {one_us:.1f} µs "
         f"-> {per_query * 1e6 / one_us:.1f}x the PostGIS query per report"
     )
     print(
