@@ -37,6 +37,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import cpu_model
 from geo import hotspots
 from geo.wards import Borough, WardIndex
 from safer_streets import accounts, board, migrate, police, seed
@@ -52,16 +53,6 @@ SERVER = os.environ.get(
 BIG, SMALL = "safer_streets_bench_board", "safer_streets_bench_board_small"
 PASSWORD = "bench-password-1"  # a throwaway account in a scratch database
 TARGETS = {"page_gzip_bytes": 1_000_000, "render_s": 3.0}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -30,6 +30,7 @@ from shapely.geometry import shape
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import cpu_model
 from geo import DATA_DIR
 from geo import hotspots as hs
 
@@ -39,16 +40,6 @@ TARGETS = {
     "kde": 0.5,
     "esda_ratio": 10.0,
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def version(module: str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.machine import cpu_model
 from geo import DATA_DIR
 from safer_streets import migrate, seed
 from safer_streets.db import make_engine, make_session_factory, session_scope
@@ -29,17 +30,6 @@ SERVER_URL = os.environ.get(
     "SAFER_STREETS_BENCH_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
 )
 DATABASE = os.environ.get("SAFER_STREETS_BENCH_DATABASE", "safer_streets_bench_routing")
-
-
-def cpu_model() -> str:
-    """The processor's name, for the figures' context."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def machine() -> str:
