@@ -224,6 +224,18 @@ def ward_index() -> WardIndex:
 
 
 @pytest.fixture
+def places() -> reports.Places:
+    """The shipped place data with the offline geocoder."""
+    return reports.Places.default()
+
+
+@pytest.fixture
+def wards(db_session: Session) -> WardIndex:
+    """The active wards as stored in the test database."""
+    return reports.load_ward_index(db_session)
+
+
+@pytest.fixture
 def routed_report(ward_index: WardIndex) -> Callable[..., Report]:
     """Submit and route a report in the given session, as the intake and the worker would."""
 

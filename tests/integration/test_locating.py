@@ -13,16 +13,6 @@ from tests.helpers import PASSWORD, csrf_token, login
 CATFORD_BROADWAY = (-0.0207, 51.4452)
 
 
-@pytest.fixture
-def places():
-    return reports.Places.default()
-
-
-@pytest.fixture
-def wards(db_session):
-    return reports.load_ward_index(db_session)
-
-
 def unplaced_report(db_session, wards, places, category="fly-tipping", text="by the big tree"):
     submission = reports.parse_submission(
         {"category": category, "location_text": text, "description": "Sofa dumped"}

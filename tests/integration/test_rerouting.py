@@ -17,16 +17,6 @@ NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def places():
-    return reports.Places.default()
-
-
-@pytest.fixture
-def wards(db_session):
-    return reports.load_ward_index(db_session)
-
-
-@pytest.fixture
 def admin(db_session):
     user = User(email="admin@example.org", password_hash="x", role=Role.ADMIN)
     db_session.add(user)
