@@ -82,7 +82,7 @@ class ServiceLevels:
         """The current service levels of every partner."""
         overrides = {
             (row.partner_id, row.category_id): (row.hours_to_acknowledge, row.hours_to_resolve)
-            for row in session.execute(select(PartnerSla)).scalars().all()
+            for row in session.scalars(select(PartnerSla))
         }
         defaults = {
             row.id: (row.hours_to_acknowledge, row.hours_to_resolve)
