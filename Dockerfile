@@ -11,4 +11,4 @@ COPY templates ./templates
 RUN pip install --editable .
 USER safer
 EXPOSE 5000
-CMD ["gunicorn", "--workers", "4", "--bind", "0.0.0.0:5000", "safer_streets.app:create_app()"]
+CMD ["gunicorn", "--workers", "4", "--bind", "0.0.0.0:5000", "safer_streets.web.app:create_app()"]

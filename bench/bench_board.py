@@ -6,7 +6,7 @@ Two scratch databases are filled set-based (``generate_series``, no Python per r
 with N reports (default 1,000,000: 90 % uniform over Lewisham, 10 % around Catford town
 centre) and one with 10,000 as the baseline. Measured:
 
-1. The stored-run pipeline the worker runs (``board.compute_run``): query the points from
+1. The stored-run pipeline the worker runs (``runs.compute_run``): query the points from
    PostGIS (binary COPY), bin + Gi* + FDR (+ 999 conditional permutations, exact p-values),
    kernel density, emerging hot spots, time profile, correlation, and the bulk insert of
    the cells. Baselines in the same run: fetching the same points as rows, and inserting
@@ -38,14 +38,17 @@ from sqlalchemy import create_engine, func, insert, select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import cpu_model
-from geo import hotspots
+from geo import hotspots, projection
 from geo.wards import Borough, WardIndex
-from safer_streets import accounts, board, migrate, police, seed
-from safer_streets.app import create_app
+from safer_streets import migrate
+from safer_streets.accounts import users
+from safer_streets.board import filters, query, runs
 from safer_streets.cli import POLICE_SAMPLE
+from safer_streets.data import police, seed
 from safer_streets.db import make_engine, make_session_factory, session_scope
-from safer_streets.models import HotspotCell, HotspotRun, Report, Role
+from safer_streets.models import Category, HotspotCell, HotspotRun, Report, Role
 from safer_streets.settings import Settings
+from safer_streets.web.app import create_app
 
 SERVER = os.environ.get(
     "SAFER_STREETS_BENCH_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
@@ -119,7 +122,7 @@ def prepare(name: str, n: int) -> Settings:
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
         seed.load_reference_data(session)
-        accounts.create_user(
+        users.create_user(
             session, email="chair@bench.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
         )
         with POLICE_SAMPLE.open(newline="") as f:
@@ -140,44 +143,44 @@ def _generate(engine: Any, n: int) -> None:
 
 
 def new_run(factory: Any, permutations: int) -> int:
-    today = datetime.now(UTC).astimezone(board.LONDON).date()
+    today = datetime.now(UTC).astimezone(filters.LONDON).date()
     with session_scope(factory) as session:
-        parameters = board.RunParameters.from_filters(
-            board.default_filters(today), permutations=permutations, seed=1
+        parameters = runs.RunParameters.from_filters(
+            filters.default_filters(today), permutations=permutations, seed=1
         )
-        return board.create_run(session, parameters).id
+        return runs.create_run(session, parameters).id
 
 
 def pipeline(settings: Settings) -> dict[str, float]:
     """Time the worker's run end to end, its parts, and the row-at-a-time baselines."""
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
-    study_area = hotspots.read_boundary()
+    study_area = projection.read_boundary()
     out: dict[str, float] = {}
-    today = datetime.now(UTC).astimezone(board.LONDON).date()
-    parameters = board.RunParameters.from_filters(
-        board.default_filters(today), permutations=999, seed=1
+    today = datetime.now(UTC).astimezone(filters.LONDON).date()
+    parameters = runs.RunParameters.from_filters(
+        filters.default_filters(today), permutations=999, seed=1
     )
     with session_scope(factory) as session:
-        board.run_points(session, parameters)  # warm the cache, as the nightly runs would
-        out["query_copy_s"], points = timed(lambda: board.run_points(session, parameters))
+        runs.run_points(session, parameters)  # warm the cache, as the nightly runs would
+        out["query_copy_s"], points = timed(lambda: runs.run_points(session, parameters))
         out["n_points"] = float(points.lon.size)
-        conditions = board.report_conditions(
+        conditions = query.report_conditions(
             session,
             categories=None,
-            date_from=board.default_filters(today).date_from,
+            date_from=filters.default_filters(today).date_from,
             date_to=today,
-            time_of_day=board.TimeOfDay.ANY,
+            time_of_day=filters.TimeOfDay.ANY,
         )
         rows_query = (
             select(
                 func.ST_X(Report.location),
                 func.ST_Y(Report.location),
-                func.extract("epoch", board.event_time()),
+                func.extract("epoch", query.event_time()),
                 Report.ward_id,
-                board.Category.sensitive,
+                Category.sensitive,
             )
-            .join(board.Category, board.Category.id == Report.category_id)
+            .join(Category, Category.id == Report.category_id)
             .where(*conditions)
         )
         out["query_rows_s"], _ = timed(
@@ -194,22 +197,22 @@ def pipeline(settings: Settings) -> dict[str, float]:
             )
         )
         out["kde_s"], density = timed(
-            lambda: hotspots.kernel_density(points.lon, points.lat, grid=result.grid)
+            lambda: density.kernel_density(points.lon, points.lat, grid=result.grid)
         )
 
     for permutations, key in ((999, "run_999_s"), (0, "run_0_s")):
         run_id = new_run(factory, permutations)
         with session_scope(factory) as session:
             out[key], _ = timed(
-                lambda run_id=run_id: board.compute_run(session, run_id, study_area=study_area)
+                lambda run_id=run_id: runs.compute_run(session, run_id, study_area=study_area)
             )
 
     # Cell storage: COPY (what compute_run does) against an executemany INSERT.
     with session_scope(factory) as session:
         run_id = new_run(factory, 0)
-        rows = list(board._cell_rows(run_id, result, density, None))
+        rows = list(runs.cell_rows(run_id, result, density, None))
         out["cells"] = float(len(rows))
-        out["store_copy_s"], _ = timed(lambda: board.store_cells(session, iter(rows)))
+        out["store_copy_s"], _ = timed(lambda: runs.store_cells(session, iter(rows)))
         columns = [c.name for c in HotspotCell.__table__.columns]
         other = new_run(factory, 0)
         dicts = [dict(zip(columns, (other, *row[1:]), strict=True)) for row in rows]

@@ -54,7 +54,6 @@ from bench.bench_intake import environment, gunicorn, report_body  # noqa: E402
 from bench.loadgen import Connection, build_request  # noqa: E402
 from safer_streets.db import make_engine  # noqa: E402
 from safer_streets.settings import Settings  # noqa: E402
-from safer_streets.tasks_queue import PROCESS_REPORT, PROCESS_REPORTS  # noqa: E402
 from tests.faults.services import (  # noqa: E402
     BeatProcess,
     Outcome,
@@ -65,6 +64,7 @@ from tests.faults.services import (  # noqa: E402
     free_port,
 )
 from tests.helpers import Mailbox  # noqa: E402
+from workers.queue import PROCESS_REPORT, PROCESS_REPORTS  # noqa: E402
 
 LOGS = ROOT / "var" / "chaos"
 QUEUE = "safer-streets-chaos"
@@ -468,7 +468,11 @@ def main() -> int:
         worker.start()
         beat.start()
         with gunicorn(
-            "safer_streets.app:create_app()", env, workers=2, threads=8, log=LOGS / "gunicorn.log"
+            "safer_streets.web.app:create_app()",
+            env,
+            workers=2,
+            threads=8,
+            log=LOGS / "gunicorn.log",
         ) as port:
             wait_until_healthy(port)
             say(f"up: PostgreSQL :{postgres.port}, Redis :{redis_server.port}, gunicorn :{port}")

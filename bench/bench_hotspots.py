@@ -31,8 +31,8 @@ from shapely.geometry import shape
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import cpu_model
-from geo import DATA_DIR
-from geo import hotspots as hs
+from geo import DATA_DIR, density, gistar, hotspots, projection, significance
+from geo.grid import Grid, bin_points, bin_points_bng
 
 TARGETS = {
     "pipeline": 1.0,
@@ -63,14 +63,16 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 def synthetic_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    borough = hs.read_boundary()
+    borough = projection.read_boundary()
     centres = [
         shape(f["geometry"])
         for f in json.loads((DATA_DIR / "lewisham_town_centres.geojson").read_text())["features"]
     ]
 
     def uniform(geometry: shapely.Geometry, k: int) -> tuple[np.ndarray, np.ndarray]:
-        g = shapely.transform(geometry, lambda c: np.column_stack(hs.to_bng(c[:, 0], c[:, 1])))
+        g = shapely.transform(
+            geometry, lambda c: np.column_stack(projection.to_bng(c[:, 0], c[:, 1]))
+        )
         shapely.prepare(g)
         x0, y0, x1, y1 = g.bounds
         xs, ys = [], []
@@ -89,7 +91,7 @@ def synthetic_points(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     parts += [uniform(c, int(k)) for c, k in zip(centres, per_centre, strict=True)]
     x = np.concatenate([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
-    return hs.to_lonlat(x, y)
+    return projection.to_lonlat(x, y)
 
 
 def pysal_weights(mask: np.ndarray, kernel: np.ndarray):
@@ -133,22 +135,23 @@ def main() -> None:
     )
 
     lons, lats = synthetic_points(args.points, seed=20251124)
-    borough = hs.read_boundary()
-    grid = hs.Grid.covering(borough.bounds, 100.0)
+    borough = projection.read_boundary()
+    grid = Grid.covering(borough.bounds, 100.0)
     mask = grid.mask_from_geometry(borough)
-    kernel = hs.neighbourhood_kernel(cells=1)
+    kernel = gistar.neighbourhood_kernel(cells=1)
     print(
         f"\n== data: {lons.size:,} points, grid {grid.nx} x {grid.ny} at 100 m, "
         f"{int(mask.sum()):,} cells in the borough, queen neighbourhood"
     )
 
     r = args.repeat
-    t_project, (x, y) = timed(lambda: hs.to_bng(lons, lats), r)
-    t_bin, counts = timed(lambda: hs.bin_points_bng(x, y, grid), r)
-    t_gi, gi = timed(lambda: hs.getis_ord_gi_star(counts, kernel, mask=mask, exact=False), r)
-    t_fdr, _ = timed(lambda: hs.classify_hotspots(gi.z, gi.p), r)
+    t_project, (x, y) = timed(lambda: projection.to_bng(lons, lats), r)
+    t_bin, counts = timed(lambda: bin_points_bng(x, y, grid), r)
+    t_gi, gi = timed(lambda: gistar.getis_ord_gi_star(counts, kernel, mask=mask, exact=False), r)
+    t_fdr, _ = timed(lambda: significance.classify_hotspots(gi.z, gi.p), r)
     t_pipeline, result = timed(
-        lambda: hs.compute_hotspots(lons, lats, grid=grid, mask=mask, p_source="analytical"), r
+        lambda: hotspots.compute_hotspots(lons, lats, grid=grid, mask=mask, p_source="analytical"),
+        r,
     )
     print(f"counts per cell: mean {counts[mask].mean():.0f}, max {counts[mask].max()}")
     print("\n== ours (median of runs)")
@@ -162,13 +165,13 @@ def main() -> None:
     )
 
     t_perm, gi_perm = timed(
-        lambda: hs.getis_ord_gi_star(
+        lambda: gistar.getis_ord_gi_star(
             counts, kernel, mask=mask, permutations=999, seed=1, exact=False
         ),
         r,
     )
     t_perm_pipeline, _ = timed(
-        lambda: hs.compute_hotspots(
+        lambda: hotspots.compute_hotspots(
             lons, lats, grid=grid, mask=mask, permutations=999, seed=1, p_source="permutation"
         ),
         r,
@@ -179,24 +182,24 @@ def main() -> None:
         f"   target < {TARGETS['permutations']} s"
     )
 
-    t_kde, kde = timed(lambda: hs.kernel_density(lons, lats, grid=grid), r)
+    t_kde, kde = timed(lambda: density.kernel_density(lons, lats, grid=grid), r)
     print(
         f"kernel_density (project+linear bin+Gaussian) {t_kde:6.3f} s   target < "
         f"{TARGETS['kde']} s  (bandwidth {kde.bandwidth_m:.0f} m, {kde.rule})"
     )
 
-    exact = hs.getis_ord_gi_star(counts, kernel, mask=mask)
+    exact = gistar.getis_ord_gi_star(counts, kernel, mask=mask)
     print(
         "exact p-values at this volume: "
         + ("computed" if exact.p_exact is not None else "skipped (counts too large; normal used)")
     )
     for n_small in (5_000, 20_000, 50_000):
         sub = np.random.default_rng(3).choice(lons.size, n_small, replace=False)
-        small = hs.bin_points(lons[sub], lats[sub], grid)
+        small = bin_points(lons[sub], lats[sub], grid)
         label = f"Gi* + exact p-values, {n_small:,} points (max count {small[mask].max()}):"
         try:
             t_exact, _ = timed(
-                lambda small=small: hs.getis_ord_gi_star(small, kernel, mask=mask, exact=True),
+                lambda small=small: gistar.getis_ord_gi_star(small, kernel, mask=mask, exact=True),
                 r,
             )
         except ValueError:

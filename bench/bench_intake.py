@@ -36,11 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.loadgen import build_request, closed_loop, open_loop  # noqa: E402
-from safer_streets import migrate, seed  # noqa: E402
+from safer_streets import migrate  # noqa: E402
+from safer_streets.data import seed  # noqa: E402
 from safer_streets.db import make_session_factory, session_scope  # noqa: E402
 from safer_streets.settings import Settings  # noqa: E402
-from safer_streets.tasks_queue import PROCESS_REPORTS, make_celery  # noqa: E402
 from tests.faults.services import PrivateRedis, WorkerProcess, free_port, wait_for_port  # noqa: E402
+from workers.queue import PROCESS_REPORTS, make_celery  # noqa: E402
 from workers.tasks import SWEEP_BATCH  # noqa: E402
 
 SERVER = os.environ.get(
@@ -248,7 +249,7 @@ def main() -> None:
 
         worker.start()
         with gunicorn(
-            "safer_streets.app:create_app()", env, args.web_workers, args.threads
+            "safer_streets.web.app:create_app()", env, args.web_workers, args.threads
         ) as port:
             warm_up(host, port, report_request(host))
             wait_until_routed(url)

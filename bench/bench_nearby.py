@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scratch import ensure_database, ensure_reports, machine
 from safer_streets.db import make_session_factory
+from safer_streets.intake.similar import nearby_open_reports, nearby_open_reports_query
 from safer_streets.models import Category, Report
-from safer_streets.reports import nearby_open_reports, nearby_open_reports_query
 
 TARGET_P99_MS = 10.0
 

@@ -31,12 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from geo.wards import WardIndex  # noqa: E402
-from safer_streets import migrate, reports, seed  # noqa: E402
-from safer_streets.app import create_app  # noqa: E402
+from safer_streets import migrate  # noqa: E402
+from safer_streets.data import seed  # noqa: E402
 from safer_streets.db import make_engine, make_session_factory, session_scope  # noqa: E402
+from safer_streets.intake.submission import parse_submission, submit_report  # noqa: E402
 from safer_streets.open311 import georeport  # noqa: E402
+from safer_streets.routing import processing  # noqa: E402
 from safer_streets.settings import Settings  # noqa: E402
-from safer_streets.tasks_queue import TaskQueue, make_celery  # noqa: E402
+from safer_streets.web.app import create_app  # noqa: E402
+from workers.queue import TaskQueue, make_celery  # noqa: E402
 
 SERVER = os.environ.get(
     "SAFER_STREETS_BENCH_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
@@ -95,7 +98,7 @@ def prepare_database() -> str:
         for i in range(REPORTS):
             lon, lat = POINTS[i % len(POINTS)]
             category = CATEGORIES[i % len(CATEGORIES)]
-            submission = reports.parse_submission(
+            submission = parse_submission(
                 {
                     "category": category,
                     "lat": lat + (i % 17) * 1e-4,
@@ -104,8 +107,8 @@ def prepare_database() -> str:
                     "reasons": ["badly-lit"] if category == "feeling-unsafe" else [],
                 }
             )
-            report, _ = reports.submit_report(session, submission, places=places)
-            reports.process_report(session, report.id, wards, places)
+            report, _ = submit_report(session, submission, places=places)
+            processing.process_report(session, report.id, wards, places)
     return url
 
 

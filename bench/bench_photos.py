@@ -20,7 +20,7 @@ import time
 import numpy as np
 from PIL import Image, ImageOps
 
-from safer_streets.photos import JPEG_QUALITY, MAX_EDGE, sanitise_photo
+from safer_streets.intake.photos import JPEG_QUALITY, MAX_EDGE, sanitise_photo
 
 SEED = 20261124
 ROUNDS = 7

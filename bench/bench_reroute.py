@@ -11,7 +11,7 @@ with generate_series. Steps, each timed:
    deactivated), then re-routing: the target is under 15 s for 1,000,000 reports.
 
 Baseline, measured in the same run: routing one report at a time through
-``reports.route_report`` (reverse geocode, ward, areas, rules, decide, write), the path a
+``processing.route_report`` (reverse geocode, ward, areas, rules, decide, write), the path a
 partner's "locate" takes, on a sample of reports, rolled back, extrapolated to all of them.
 """
 
@@ -29,10 +29,11 @@ from sqlalchemy import select, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.scratch import database_url, ensure_database, ensure_reports, machine
-from safer_streets import reports, routing_rules
 from safer_streets.db import make_session_factory
 from safer_streets.models import Report, Role, User
-from safer_streets.rerouting import reroute_open_reports
+from safer_streets.places import Places, load_ward_index
+from safer_streets.routing import processing, rules
+from safer_streets.routing.rerouting import reroute_open_reports
 
 TARGET_SECONDS = 15.0
 
@@ -50,13 +51,13 @@ def one_by_one_per_report(factory, sample: int) -> float:
     with factory() as session:
         ids = session.scalars(select(Report.id).where(Report.source == "bench")).all()
         chosen = random.Random(7).sample(list(ids), min(sample, len(ids)))
-        wards = reports.load_ward_index(session)
-        places = reports.Places.default()
+        wards = load_ward_index(session)
+        places = Places.default()
         timings = []
         for report_id in chosen:
             started = time.perf_counter()
             report = session.get(Report, report_id)
-            reports.route_report(session, report, wards, places)
+            processing.route_report(session, report, wards, places)
             timings.append(time.perf_counter() - started)
         session.rollback()
     return statistics.mean(timings)
@@ -76,15 +77,13 @@ def change_rules(factory, admin_id: int) -> None:
     """The admin's change: a new owner for feeling unsafe; the badly-lit rule switched off."""
     with factory() as session:
         admin = session.get(User, admin_id)
-        for rule in routing_rules.list_rules(
-            session, admin, routing_rules.RuleFilter(category="feeling-unsafe")
-        ):
-            form = routing_rules.form_from_rule(rule)
+        for rule in rules.list_rules(session, admin, rules.RuleFilter(category="feeling-unsafe")):
+            form = rules.form_from_rule(rule)
             if rule.role.value == "owner" and rule.partner.slug == "lewisham-community-safety":
                 form.update(partner="lewisham-asb", why="Benchmark: ASB team owns feeling unsafe")
-                routing_rules.edit_rule(session, admin, rule.id, form)
+                rules.edit_rule(session, admin, rule.id, form)
             elif rule.reason == "badly-lit":
-                routing_rules.set_active(session, admin, rule.id, active=False, why="Benchmark")
+                rules.set_active(session, admin, rule.id, active=False, why="Benchmark")
         session.commit()
 
 
@@ -92,15 +91,15 @@ def restore_rules(factory, admin_id: int) -> None:
     """Undo the benchmark's change so the next run starts from the seeded rules."""
     with factory() as session:
         admin = session.get(User, admin_id)
-        for rule in routing_rules.list_rules(
-            session, admin, routing_rules.RuleFilter(category="feeling-unsafe", status="all")
+        for rule in rules.list_rules(
+            session, admin, rules.RuleFilter(category="feeling-unsafe", status="all")
         ):
-            form = routing_rules.form_from_rule(rule)
+            form = rules.form_from_rule(rule)
             if rule.role.value == "owner" and rule.partner.slug == "lewisham-asb":
                 form.update(partner="lewisham-community-safety", why="Benchmark: restore")
-                routing_rules.edit_rule(session, admin, rule.id, form)
+                rules.edit_rule(session, admin, rule.id, form)
             elif rule.reason == "badly-lit" and not rule.active:
-                routing_rules.set_active(session, admin, rule.id, active=True, why="Restore")
+                rules.set_active(session, admin, rule.id, active=True, why="Restore")
         session.commit()
 
 
@@ -153,7 +152,7 @@ def main() -> None:
     baseline = per_report * summary.considered
     print()
     print(
-        f"baseline (one report at a time, reports.route_report, {args.sample} sampled): "
+        f"baseline (one report at a time, processing.route_report, {args.sample} sampled): "
         f"{per_report * 1000:.2f} ms per report -> {baseline:.0f} s for "
         f"{summary.considered:,} reports"
     )

@@ -30,11 +30,14 @@ from collections.abc import Callable
 
 from sqlalchemy import create_engine, func, select, text
 
-from safer_streets import accounts, migrate, queues, seed
-from safer_streets.app import create_app
+from safer_streets import migrate
+from safer_streets.accounts import users
+from safer_streets.casework import access, queues
+from safer_streets.data import seed
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import Report, Role
 from safer_streets.settings import Settings
+from safer_streets.web.app import create_app
 
 SERVER = os.environ.get(
     "SAFER_STREETS_TEST_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
@@ -143,7 +146,7 @@ def build_database(reports: int) -> str:
         session.execute(text(NOTIFY_PARTNERS))
         session.execute(text(ROUTED_EVENTS))
         for email, partner in USERS.values():
-            accounts.create_user(
+            users.create_user(
                 session,
                 email=email,
                 password=PASSWORD,
@@ -211,7 +214,7 @@ def naive_counts(session, user, filters):
     """Baseline: counts per status in one query over the OR/EXISTS scoping."""
     query = (
         select(Report.status, func.count())
-        .where(queues.visibility(user), *filters)
+        .where(access.visibility(user), *filters)
         .group_by(Report.status)
     )
     return {str(status): count for status, count in session.execute(query)}
@@ -221,8 +224,8 @@ def naive_ordered_ids(session, user, conditions, sort, *, limit, offset=0):
     """Baseline: one ordered query over the OR/EXISTS scoping, paged with OFFSET."""
     query = (
         select(Report.id)
-        .where(queues.visibility(user), *conditions)
-        .order_by(*queues._order(sort))
+        .where(access.visibility(user), *conditions)
+        .order_by(*queues.queue_order(sort))
         .offset(offset)
         .limit(limit)
     )

@@ -41,9 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.scratch import ensure_database, machine
 from geo import DATA_DIR
 from geo.gazetteer import _display_name, default_gazetteer
-from safer_streets import reports, routing
+from safer_streets import places
 from safer_streets.db import make_session_factory
 from safer_streets.models import Area, Category
+from safer_streets.routing import decide
 from safer_streets.taxonomy import reasons_for
 
 BBOX = (-0.0751, 51.4135, 0.0391, 51.4931)  # the borough's bounds (data/README.md)
@@ -85,13 +86,13 @@ def postgis_per_query(engine, lons: np.ndarray, lats: np.ndarray) -> float:
 class AreaIndex:
     """Named areas as prepared shapely geometries, as a router holding them in memory would."""
 
-    def __init__(self, areas: list[tuple[routing.AreaRef, object]]) -> None:
+    def __init__(self, areas: list[tuple[decide.AreaRef, object]]) -> None:
         self.refs = [ref for ref, _ in areas]
         self.geometries = np.array([g for _, g in areas], dtype=object)
         shapely.prepare(self.geometries)
         self.bounds = shapely.bounds(self.geometries)
 
-    def covering(self, lon: float, lat: float) -> tuple[routing.AreaRef, ...]:
+    def covering(self, lon: float, lat: float) -> tuple[decide.AreaRef, ...]:
         x0, y0, x1, y1 = self.bounds.T
         inside = np.flatnonzero((x0 <= lon) & (lon <= x1) & (y0 <= lat) & (lat <= y1))
         return tuple(
@@ -99,7 +100,7 @@ class AreaIndex:
         )
 
     def covering_many(self, lons: np.ndarray, lats: np.ndarray) -> list[tuple]:
-        found: list[list[routing.AreaRef]] = [[] for _ in range(len(lons))]
+        found: list[list[decide.AreaRef]] = [[] for _ in range(len(lons))]
         for ref, geometry, (x0, y0, x1, y1) in zip(
             self.refs, self.geometries, self.bounds, strict=True
         ):
@@ -153,17 +154,17 @@ def main() -> None:
     engine = ensure_database()
     factory = make_session_factory(engine)
     with factory() as session:
-        wards = reports.load_ward_index(session)
-        rules = routing.active_rules(session)
+        wards = places.load_ward_index(session)
+        rules = decide.active_rules(session)
         categories = list(session.scalars(select(Category).order_by(Category.position)))
         areas = AreaIndex(
             [
-                (routing.AreaRef(a.slug, a.name), to_shape(a.geom))
+                (decide.AreaRef(a.slug, a.name), to_shape(a.geom))
                 for a in session.scalars(select(Area))
-                if a.slug in routing.RoutingTable(rules).area_slugs
+                if a.slug in decide.RoutingTable(rules).area_slugs
             ]
         )
-    table = routing.RoutingTable(rules)
+    table = decide.RoutingTable(rules)
     gazetteer = default_gazetteer()
 
     # Baseline: one PostGIS query per report.
@@ -211,7 +212,7 @@ def main() -> None:
     # 2. Geocode + route per report.
     synthetic = synthetic_reports(args.reports, categories)
 
-    def route_one(report: dict) -> routing.RoutingDecision:
+    def route_one(report: dict) -> decide.RoutingDecision:
         if "text" in report:
             best = gazetteer.search(report["text"])[0]
             lon, lat = best.lon, best.lat
@@ -223,14 +224,14 @@ def main() -> None:
         return table.decide(
             category=category.slug,
             category_name=category.name,
-            place=routing.Place(
+            place=decide.Place(
                 ward.code if ward else None, ward.name if ward else None, areas.covering(lon, lat)
             ),
             at=report["at"],
             reasons=report["reasons"],
         )
 
-    def route_batch(batch: list[dict]) -> list[routing.RoutingDecision]:
+    def route_batch(batch: list[dict]) -> list[decide.RoutingDecision]:
         points = []
         for report in batch:
             if "text" in report:
@@ -250,7 +251,7 @@ def main() -> None:
                 table.decide(
                     category=category.slug,
                     category_name=category.name,
-                    place=routing.Place(
+                    place=decide.Place(
                         ward.code if ward else None, ward.name if ward else None, area_refs
                     ),
                     at=report["at"],

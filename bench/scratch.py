@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import cpu_model
 from geo import DATA_DIR
-from safer_streets import migrate, seed
+from safer_streets import migrate
+from safer_streets.data import seed
 from safer_streets.db import make_engine, make_session_factory, session_scope
 
 SERVER_URL = os.environ.get(

@@ -28,24 +28,29 @@ import json
 import logging
 import math
 import re
-import threading
-import time
 import unicodedata
-from collections import Counter, OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 from rapidfuzz import fuzz, process
 from scipy.spatial import cKDTree
 from shapely.geometry import shape
 
 from geo import DATA_DIR
+from geo.postcodes import (
+    EMBEDDED_POSTCODE_RE,
+    PARTIAL_POSTCODE_RE,
+    compact_postcode,
+    normalise_postcode,
+    outward_code,
+)
+from geo.projection import transformer_to_bng
 from geo.wards import WardIndex
 
 log = logging.getLogger(__name__)
@@ -56,65 +61,6 @@ TOWN_CENTRES_FILE = "lewisham_town_centres.geojson"
 WARDS_FILE = "lewisham_wards_2022.geojson"
 
 Kind = Literal["postcode", "street", "place"]
-
-# --------------------------------------------------------------------------------------------
-# Postcodes
-# --------------------------------------------------------------------------------------------
-
-# The Royal Mail / BS 7666 letter rules, so that "SE6 4CU" or "QE6 4JU" are rejected instead of
-# being looked up: letters never used in each position are left out of the classes.
-_A1 = "[A-PR-UWYZ]"  # first letter: not Q, V, X
-_A2 = "[A-HK-Y]"  # second letter: not I, J, Z
-_A3 = "[A-HJKPSTUW]"  # letter after the digit in A9A outward codes (W1A)
-_A4 = "[ABEHMNPRVWXY]"  # letter after the digit in AA9A outward codes (EC1A, SW1A)
-_OUTWARD = rf"(?:{_A1}[0-9]{{1,2}}|{_A1}{_A2}[0-9]{{1,2}}|{_A1}[0-9]{_A3}|{_A1}{_A2}[0-9]{_A4})"
-_INWARD = "[0-9][ABD-HJLNP-UW-Z]{2}"  # never C, I, K, M, O, V
-_FULL_RE = re.compile(rf"(?:(?P<out>{_OUTWARD})(?P<in>{_INWARD})|(?P<gir>GIR)(?P<gin>0AA))")
-_OUTWARD_RE = re.compile(_OUTWARD)
-_PARTIAL_RE = re.compile(rf"(?P<out>{_OUTWARD})(?P<in>[0-9][ABD-HJLNP-UW-Z]?)")
-_EMBEDDED_RE = re.compile(rf"\b({_OUTWARD})\s*({_INWARD})\b")
-_MAX_POSTCODE_INPUT = 24  # a postcode with generous padding; longer text is not a postcode
-
-
-def _compact(text: str) -> str | None:
-    """Upper-case ASCII with every kind of whitespace removed, or None for non-ASCII text."""
-    if len(text) > _MAX_POSTCODE_INPUT:
-        return None
-    squeezed = "".join(ch for ch in text if not ch.isspace())
-    # Non-ASCII letters must not sneak in through case mapping ("ſ".upper() == "S").
-    if not squeezed.isascii():
-        return None
-    return squeezed.upper()
-
-
-def normalise_postcode(text: str) -> str | None:
-    """Return the canonical full UK postcode ("SE6 4JU") for any spacing or case, else None."""
-    compact = _compact(text)
-    if not compact:
-        return None
-    m = _FULL_RE.fullmatch(compact)
-    if m is None:
-        return None
-    if m.group("gir"):
-        return "GIR 0AA"
-    return f"{m.group('out')} {m.group('in')}"
-
-
-def outward_code(text: str) -> str | None:
-    """Return the outward code ("SE6") of an outward code or a full postcode, else None."""
-    full = normalise_postcode(text)
-    if full is not None:
-        return full.split(" ")[0]
-    stripped = text.strip()
-    # Unlike a full postcode, a lone outward code has no inward part to anchor a split, so
-    # inner spaces are not squeezed out: "SE6 4" is a partial postcode, not "SE64".
-    if any(ch.isspace() for ch in stripped):
-        return None
-    compact = _compact(stripped)
-    if compact and _OUTWARD_RE.fullmatch(compact):
-        return compact
-    return None
-
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -225,7 +171,7 @@ _POLICE_POSSESSIVE = re.compile(r"'S\b")
 _POLICE_ACRONYMS = {"Dlr": "DLR"}
 
 
-def _normalise_name(text: str, *, expand: bool = True) -> str:
+def normalise_name(text: str, *, expand: bool = True) -> str:
     """Lower-case ASCII words; with ``expand`` abbreviations are spelt out and house numbers go."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     lowered = _APOSTROPHES.sub("", ascii_text.lower()).replace("&", " and ")
@@ -277,12 +223,6 @@ _KIND_ORDER = {"place": 0, "street": 1, "postcode": 2}
 # 0.02% of ground distances, far inside the snap points' own accuracy.
 
 
-@functools.cache
-def _bng_transformer() -> Transformer:
-    """WGS84 lon/lat → British National Grid; built once because building reads PROJ's db."""
-    return Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
-
-
 @dataclass(frozen=True, slots=True)
 class _Entity:
     """A searchable thing: the candidate it yields at confidence 1 and its sharing group size."""
@@ -302,7 +242,7 @@ class Gazetteer:
         town_centres: Sequence[tuple[str, Any]],
     ) -> None:
         self.wards = wards
-        to_bng = _bng_transformer()
+        to_bng = transformer_to_bng()
 
         # Postcodes: canonical → candidate; compact forms sorted for partial-postcode prefixes.
         pc_lon = np.array([p[1] for p in postcodes], dtype=float)
@@ -416,7 +356,7 @@ class Gazetteer:
             # "New Cross and New Cross Gate" is two names residents use separately.
             names += [part.strip() for part in sitename.split(" and ") if part.strip()]
             for name in names:
-                base = _normalise_name(name)
+                base = normalise_name(name)
                 for alias in (base, f"{base} town centre", f"{base} centre"):
                     if entity_id not in keys[alias]:
                         keys[alias].append(entity_id)
@@ -436,7 +376,7 @@ class Gazetteer:
         ward_fields = self._ward_fields(lons, lats)
         by_key: dict[str, list[int]] = defaultdict(list)
         for i, (name, _, _) in enumerate(street_points):
-            by_key[_normalise_name(name)].append(i)
+            by_key[normalise_name(name)].append(i)
 
         for key, members in sorted(by_key.items()):
             clusters = _single_linkage(xy[members], _SAME_STREET_GAP_M)
@@ -515,7 +455,7 @@ class Gazetteer:
         partial = self._partial_postcode(query, limit)
         if partial:
             return partial
-        embedded = _EMBEDDED_RE.search(query.upper())
+        embedded = EMBEDDED_POSTCODE_RE.search(query.upper())
         if embedded is not None:
             hit = self._postcodes.get(f"{embedded.group(1)} {embedded.group(2)}")
             return [hit] if hit else []
@@ -541,8 +481,8 @@ class Gazetteer:
         return query
 
     def _partial_postcode(self, query: str, limit: int) -> list[Candidate]:
-        compact = _compact(query)
-        if not compact or _PARTIAL_RE.fullmatch(compact) is None:
+        compact = compact_postcode(query)
+        if not compact or PARTIAL_POSTCODE_RE.fullmatch(compact) is None:
             return []
         lo = bisect.bisect_left(self._compact_postcodes, compact)
         hi = bisect.bisect_left(self._compact_postcodes, compact + "~")
@@ -556,8 +496,8 @@ class Gazetteer:
         ]
 
     def _search_names(self, query: str, limit: int) -> list[Candidate]:
-        expanded = _normalise_name(query)
-        literal = _normalise_name(query, expand=False)
+        expanded = normalise_name(query)
+        literal = normalise_name(query, expand=False)
         if len(expanded) < _MIN_QUERY_CHARS and len(literal) < _MIN_QUERY_CHARS:
             return []
         scores: dict[int, float] = {}
@@ -618,7 +558,7 @@ class Gazetteer:
         """Return the nearest street and postcode (metres, via EPSG:27700) and the ward."""
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise ValueError(f"not a point: lon={lon!r}, lat={lat!r}")
-        x, y = _bng_transformer().transform(lon, lat)
+        x, y = transformer_to_bng().transform(lon, lat)
         if not (math.isfinite(x) and math.isfinite(y)):
             raise ValueError(f"cannot project lon={lon!r}, lat={lat!r} to British National Grid")
         street = street_d = postcode = postcode_d = None
@@ -645,7 +585,7 @@ class Gazetteer:
         lats = np.asarray(lats, dtype=float)
         if not (np.isfinite(lons).all() and np.isfinite(lats).all()):
             raise ValueError("not points: every longitude and latitude must be finite")
-        xy = np.column_stack(_bng_transformer().transform(lons, lats))
+        xy = np.column_stack(transformer_to_bng().transform(lons, lats))
         n = len(lons)
         streets: list[str | None] = [None] * n
         street_d: list[float | None] = [None] * n
@@ -702,7 +642,7 @@ def _qualify_duplicates(cands: list[Candidate]) -> list[Candidate]:
 
 def _metres_between_lonlat(lon: float, lat: float, geometry: Any) -> float:
     """Distance in metres from a WGS84 point to a WGS84 geometry, measured in EPSG:27700."""
-    to_bng = _bng_transformer()
+    to_bng = transformer_to_bng()
     x, y = to_bng.transform(lon, lat)
     projected = shapely.transform(geometry, lambda c: np.column_stack(to_bng.transform(*c.T)))
     return float(projected.distance(shapely.Point(x, y)))
@@ -712,299 +652,3 @@ def _metres_between_lonlat(lon: float, lat: float, geometry: Any) -> float:
 def default_gazetteer() -> Gazetteer:
     """The shipped-data gazetteer, loaded on first use and shared by the process."""
     return Gazetteer.from_files()
-
-
-# --------------------------------------------------------------------------------------------
-# Outside the borough
-# --------------------------------------------------------------------------------------------
-
-# Which council to send a resident to when their postcode is well-formed but not a Lewisham one.
-# Hand-maintained from the local-authority areas of London postal districts (Royal Mail districts
-# do not follow borough boundaries); the shipped Code-Point extract holds Lewisham units only, so
-# it cannot answer this itself. Districts wholly or almost wholly in Lewisham (SE4, SE6, SE13)
-# are absent on purpose: an unknown postcode there is more likely mistyped or terminated than
-# somewhere else. Upgrade path: Code-Point Open for the neighbouring boroughs.
-NEIGHBOURING_COUNCILS: dict[str, str] = {
-    # Royal Borough of Greenwich to the east
-    "SE3": "Greenwich",
-    "SE7": "Greenwich",
-    "SE8": "Greenwich",
-    "SE10": "Greenwich",
-    "SE18": "Greenwich",
-    "SE9": "Greenwich or Bromley",
-    "SE12": "Greenwich or Bromley",
-    # Southwark to the west (Lambeth beyond it shares some districts)
-    "SE14": "Southwark",
-    "SE15": "Southwark",
-    "SE16": "Southwark",
-    "SE17": "Southwark",
-    "SE22": "Southwark",
-    "SE23": "Southwark",
-    "SE1": "Southwark or Lambeth",
-    "SE5": "Southwark or Lambeth",
-    "SE21": "Southwark or Lambeth",
-    "SE24": "Southwark or Lambeth",
-    # Bromley to the south
-    "BR1": "Bromley",
-    "BR2": "Bromley",
-    "BR3": "Bromley",
-    "SE20": "Bromley",
-    "SE26": "Southwark or Bromley",
-    "SE19": "Bromley, Croydon, Lambeth or Southwark",
-}
-
-
-class OutsideBorough:
-    """Names the neighbouring council for a postcode (or district) that is not in Lewisham."""
-
-    def __init__(
-        self,
-        lewisham_postcodes: AbstractSet[str],
-        table: dict[str, str] | None = None,
-    ) -> None:
-        self._lewisham = lewisham_postcodes
-        self._table = NEIGHBOURING_COUNCILS if table is None else table
-
-    @classmethod
-    def from_gazetteer(cls, gazetteer: Gazetteer) -> OutsideBorough:
-        """Use the gazetteer's postcodes as the list of Lewisham postcodes."""
-        return cls(gazetteer.postcodes)
-
-    def where_to_report(self, postcode_or_outward: str) -> str | None:
-        """Return the neighbouring council(s) to report to, or None (Lewisham, unknown, invalid)."""
-        full = normalise_postcode(postcode_or_outward)
-        if full is not None and full in self._lewisham:
-            return None
-        outward = outward_code(postcode_or_outward)
-        if outward is None:
-            return None
-        return self._table.get(outward)
-
-
-# --------------------------------------------------------------------------------------------
-# Geocoder interface and adapters
-# --------------------------------------------------------------------------------------------
-
-
-@runtime_checkable
-class Geocoder(Protocol):
-    """What the application needs from any geocoder, offline or networked."""
-
-    def search(self, query: str, limit: int = 5) -> list[Candidate]:
-        """Ranked candidates for free text."""
-        ...
-
-    def reverse(self, lon: float, lat: float) -> ReverseResult:
-        """Nearest street, postcode and ward for a point."""
-        ...
-
-
-class OfflineGeocoder:
-    """The shipped-data gazetteer behind the ``Geocoder`` interface."""
-
-    def __init__(self, gazetteer: Gazetteer | None = None) -> None:
-        self.gazetteer = gazetteer if gazetteer is not None else default_gazetteer()
-
-    def search(self, query: str, limit: int = 5) -> list[Candidate]:
-        """Ranked candidates from the shipped data."""
-        return self.gazetteer.search(query, limit)
-
-    def reverse(self, lon: float, lat: float) -> ReverseResult:
-        """Nearest street, postcode and ward from the shipped data."""
-        return self.gazetteer.reverse(lon, lat)
-
-
-class _NetworkFailedError(Exception):
-    """The network geocoder gave no usable answer after its retries."""
-
-
-_MISSING = object()
-
-
-class NominatimGeocoder:
-    """Nominatim (via geopy) bounded to Lewisham, with retries, an LRU cache and offline fallback.
-
-    Off by default: nothing constructs one unless configured. The geopy geocoder is a constructor
-    argument so tests (and other Nominatim-compatible services) can be injected.
-    """
-
-    def __init__(
-        self,
-        user_agent: str,
-        timeout_s: float = 5.0,
-        retries: int = 2,
-        cache_size: int = 512,
-        gazetteer: Gazetteer | None = None,
-        *,
-        geocoder: Any | None = None,
-        min_interval_s: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        # geopy is imported here so the offline gazetteer works without it installed.
-        from geopy import exc
-
-        if not user_agent.strip():
-            raise ValueError("Nominatim's usage policy requires an identifying user agent")
-        if retries < 0 or cache_size < 0 or timeout_s <= 0:
-            raise ValueError("retries and cache_size must be >= 0 and timeout_s > 0")
-        if geocoder is None:
-            from geopy.geocoders import Nominatim
-
-            geocoder = Nominatim(user_agent=user_agent, timeout=timeout_s)
-        self.geocoder = geocoder
-        self.gazetteer = gazetteer if gazetteer is not None else default_gazetteer()
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.cache_size = cache_size
-        self.min_interval_s = min_interval_s
-        self._sleep = sleep
-        self._clock = clock
-        self._last_request: float | None = None
-        self._cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-        self._lock = threading.Lock()
-        self._transient: tuple[type[Exception], ...] = (
-            exc.GeocoderTimedOut,
-            exc.GeocoderUnavailable,
-            exc.GeocoderServiceError,
-        )
-        # Subclasses of GeocoderServiceError that another attempt cannot fix (bad query, bad
-        # credentials) or must not be hammered (rate limits: Nominatim allows one request/s).
-        self._permanent: tuple[type[Exception], ...] = (
-            exc.GeocoderQueryError,
-            exc.GeocoderAuthenticationFailure,
-            exc.GeocoderInsufficientPrivileges,
-            exc.GeocoderQuotaExceeded,
-        )
-        min_lon, min_lat, max_lon, max_lat = shapely.total_bounds(
-            [w.geometry for w in self.gazetteer.wards.wards]
-        )
-        # geopy takes the viewbox as two (latitude, longitude) corners.
-        self.viewbox = [(float(min_lat), float(min_lon)), (float(max_lat), float(max_lon))]
-
-    # ---- plumbing ----------------------------------------------------------------------
-
-    def _cache_get(self, key: tuple[Any, ...]) -> Any:
-        with self._lock:
-            if key not in self._cache:
-                return _MISSING
-            self._cache.move_to_end(key)
-            return self._cache[key]
-
-    def _cache_put(self, key: tuple[Any, ...], value: Any) -> None:
-        if self.cache_size == 0:
-            return
-        with self._lock:
-            self._cache[key] = value
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-
-    def _throttle(self) -> None:
-        with self._lock:
-            now = self._clock()
-            wait = 0.0
-            if self._last_request is not None:
-                wait = self._last_request + self.min_interval_s - now
-            self._last_request = now + max(wait, 0.0)
-        if wait > 0:
-            self._sleep(wait)
-
-    def _request(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        for attempt in range(self.retries + 1):
-            self._throttle()
-            try:
-                return method(*args, timeout=self.timeout_s, **kwargs)
-            except self._permanent as error:
-                log.warning("Nominatim refused the request: %s", error)
-                raise _NetworkFailedError from error
-            except self._transient as error:
-                log.info("Nominatim attempt %d failed: %s", attempt + 1, error)
-                last_error = error
-        raise _NetworkFailedError from last_error
-
-    def _to_candidates(self, locations: Iterable[Any], limit: int) -> list[Candidate]:
-        out: list[Candidate] = []
-        seen: set[tuple[str, str]] = set()
-        for location in locations:
-            lon, lat = float(location.longitude), float(location.latitude)
-            ward = self.gazetteer.wards.ward_for_point(lon, lat)
-            if ward is None:
-                continue  # the wards cover the borough exactly: no ward means outside Lewisham
-            raw = getattr(location, "raw", None) or {}
-            kind: Kind
-            if raw.get("type") == "postcode" or raw.get("addresstype") == "postcode":
-                kind = "postcode"
-            elif raw.get("class") == "highway":
-                kind = "street"
-            else:
-                kind = "place"
-            address = str(getattr(location, "address", "") or "")
-            label = str(raw.get("name") or address.split(",")[0]).strip() or address
-            if (label, kind) in seen:
-                continue  # Nominatim returns each way of a long street separately
-            seen.add((label, kind))
-            # Nominatim gives no match quality, only an order: decay by rank, never certain.
-            confidence = max(0.3, 0.8 - 0.1 * len(out))
-            out.append(Candidate(label, kind, lon, lat, ward.code, ward.name, confidence))
-            if len(out) == limit:
-                break
-        return out
-
-    # ---- Geocoder ----------------------------------------------------------------------
-
-    def search(self, query: str, limit: int = 5) -> list[Candidate]:
-        """Network candidates inside Lewisham, or the offline gazetteer's when there are none."""
-        if limit <= 0 or not query.strip():
-            return []
-        # Code-Point Open is authoritative for full postcodes; no need to ask the network.
-        known = self.gazetteer.lookup_postcode(query)
-        if known is not None:
-            return [known]
-        key = ("search", " ".join(query.lower().split()), limit)
-        network = self._cache_get(key)
-        if network is _MISSING:
-            try:
-                locations = self._request(
-                    self.geocoder.geocode,
-                    query,
-                    exactly_one=False,
-                    limit=limit,
-                    viewbox=self.viewbox,
-                    bounded=True,
-                    country_codes="gb",
-                )
-            except _NetworkFailedError:
-                network = None
-            else:
-                network = self._to_candidates(locations or [], limit)
-                self._cache_put(key, network)
-        if network:
-            return list(network)
-        return self.gazetteer.search(query, limit)
-
-    def reverse(self, lon: float, lat: float) -> ReverseResult:
-        """Offline nearest postcode and ward, with OpenStreetMap's street name when available."""
-        offline = self.gazetteer.reverse(lon, lat)
-        key = ("reverse", round(lon, 6), round(lat, 6))
-        road = self._cache_get(key)
-        if road is _MISSING:
-            try:
-                location = self._request(
-                    self.geocoder.reverse,
-                    (lat, lon),
-                    exactly_one=True,
-                    zoom=17,
-                    addressdetails=True,
-                )
-            except _NetworkFailedError:
-                return offline
-            raw = getattr(location, "raw", None) or {}
-            road = (raw.get("address") or {}).get("road")
-            self._cache_put(key, road)
-        if not road:
-            return offline
-        if offline.street and _normalise_name(road) == _normalise_name(offline.street):
-            return offline
-        # Nominatim's point is the way's centroid, not the nearest point on it: no distance.
-        return replace(offline, street=str(road), street_distance_m=None)

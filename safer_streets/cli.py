@@ -13,26 +13,23 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from geo import DATA_DIR, hotspots
+from geo import DATA_DIR, projection
 from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
-from safer_streets import (
-    abuse,
-    accounts,
-    api_keys,
-    board,
-    casework,
-    migrate,
-    police,
-    privacy,
-    seed,
-)
-from safer_streets import demo as demo_data
-from safer_streets.app import create_app
+from safer_streets import migrate
+from safer_streets.accounts import users
+from safer_streets.api import keys
+from safer_streets.board import filters, runs
+from safer_streets.casework import workflow
+from safer_streets.data import demo as demo_data
+from safer_streets.data import police, seed
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput, NotFound
+from safer_streets.intake import abuse
 from safer_streets.models import AbuseEntry, Role, User, Ward
-from safer_streets.routing_cli import reports_group, routing_group
-from safer_streets.web import Services
+from safer_streets.privacy import retention
+from safer_streets.routing.cli import reports_group, routing_group
+from safer_streets.web.app import create_app
+from safer_streets.web.context import Services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
 DEMO_USERS = (
@@ -134,7 +131,7 @@ def seed_command() -> None:
 
 @main.group("users")
 def users_group() -> None:
-    """Partner, board and admin accounts."""
+    """Partner, board and admin users."""
 
 
 @users_group.command("create")
@@ -147,7 +144,7 @@ def users_create(email: str, partner_slug: str | None, role: str, name: str, pas
     """Create an account."""
     try:
         with session_scope(_services().session_factory) as session:
-            user = accounts.create_user(
+            user = users.create_user(
                 session,
                 email=email,
                 password=password,
@@ -174,9 +171,7 @@ def api_keys_create(name: str, partner_slug: str | None) -> None:
     """Issue a key to a client and print it (shown only this once)."""
     try:
         with session_scope(_services().session_factory) as session:
-            issued = api_keys.create_client(
-                session, name=name, partner_slug=partner_slug, actor=None
-            )
+            issued = keys.create_client(session, name=name, partner_slug=partner_slug, actor=None)
             partner = f" acting for {issued.client.partner.slug}" if issued.client.partner else ""
             click.echo(f"Created API client {issued.client.id} ({issued.client.name}){partner}.")
             click.echo("Key (shown only now; store it safely):")
@@ -191,7 +186,7 @@ def api_keys_create(name: str, partner_slug: str | None) -> None:
 def api_keys_list() -> None:
     """Every API client: id, key prefix, partner, last use and state."""
     with session_scope(_services().session_factory) as session:
-        clients = api_keys.list_clients(session, actor=None)
+        clients = keys.list_clients(session, actor=None)
         if not clients:
             click.echo("No API clients.")
         for client in clients:
@@ -214,7 +209,7 @@ def api_keys_revoke(client_id: int) -> None:
     """Revoke a client's key at once."""
     try:
         with session_scope(_services().session_factory) as session:
-            client = api_keys.revoke_client(session, client_id, actor=None)
+            client = keys.revoke_client(session, client_id, actor=None)
             click.echo(f"Revoked the key of API client {client.id} ({client.name}).")
     except NotFound as missing:
         click.echo(missing.message, err=True)
@@ -238,7 +233,7 @@ def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
         for email, partner_slug, role in DEMO_USERS:
             try:
                 with session.begin_nested():
-                    accounts.create_user(
+                    users.create_user(
                         session,
                         email=email,
                         password=DEMO_PASSWORD,
@@ -248,9 +243,9 @@ def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
             except InvalidInput:
                 pass  # already there from an earlier run
         lead = session.scalar(select(User).where(User.email == DEMO_USERS[-1][0]))
-        if not casework.templates_for(session, lead):
+        if not workflow.templates_for(session, lead):
             for title, body in DEMO_TEMPLATES:
-                casework.save_template(session, lead, None, title, body)
+                workflow.save_template(session, lead, None, title, body)
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, partner_slug, role in DEMO_USERS:
         click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
@@ -285,18 +280,18 @@ def _compute_nightly_runs(*, force: bool = False) -> None:
     settings = _services().settings
     factory = _services().session_factory
     with session_scope(factory) as session:
-        board.schedule_nightly_runs(
+        runs.schedule_nightly_runs(
             session,
-            today=datetime.now(UTC).astimezone(board.LONDON).date(),
+            today=datetime.now(UTC).astimezone(filters.LONDON).date(),
             permutations=settings.hotspot_permutations,
             seed=settings.hotspot_seed,
             force=force,
         )
-        ids = board.queued_run_ids(session)
-    study_area = hotspots.read_boundary()
+        ids = runs.queued_run_ids(session)
+    study_area = projection.read_boundary()
     for run_id in ids:
         with session_scope(factory) as session:
-            board.compute_run(session, run_id, study_area=study_area)
+            runs.compute_run(session, run_id, study_area=study_area)
     click.echo(f"Computed {len(ids)} hotspot runs (all categories, after dark, each category).")
 
 
@@ -377,7 +372,7 @@ def privacy_expire() -> None:
     total = 0
     while True:
         with session_scope(_services().session_factory) as session:
-            result = privacy.expire_personal_data(
+            result = retention.expire_personal_data(
                 session, retention_days=settings.retention_days, now=datetime.now(UTC)
             )
         total += result.reports
@@ -392,7 +387,7 @@ def privacy_expire() -> None:
 def privacy_export(email: str) -> None:
     """Print, as JSON, everything held about whoever reported with EMAIL."""
     with session_scope(_services().session_factory) as session:
-        click.echo(json.dumps(privacy.subject_access_export(session, email), indent=2))
+        click.echo(json.dumps(retention.subject_access_export(session, email), indent=2))
 
 
 @main.group("abuse")

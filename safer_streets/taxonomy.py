@@ -1,6 +1,6 @@
 """Reasons within a category (StreetSafe's "why does this place feel unsafe?").
 
-One definition, read from ``seed/categories.toml``, shared by the resident form, the APIs
+One definition, read from ``data/defaults/categories.toml``, shared by the resident form, the APIs
 (Open311 shows them as the ``reasons`` attribute of a service) and routing conditions. Keys are
 a contract with every client and with stored reports (``Report.reasons``): never rename one.
 The reasons follow police.uk StreetSafe's lists (https://www.police.uk/streetsafe).
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-# Read directly rather than through safer_streets.seed, which itself checks rules against these.
-CATEGORIES_FILE = Path(__file__).parent / "seed" / "categories.toml"
+# Read directly rather than through data.seed, which itself checks rules against these.
+CATEGORIES_FILE = Path(__file__).parent / "data" / "defaults" / "categories.toml"
 
 
 @dataclass(frozen=True)

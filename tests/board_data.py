@@ -11,7 +11,7 @@ import shapely
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from geo.hotspots import to_bng, to_lonlat
+from geo.projection import to_bng, to_lonlat
 from geo.wards import Borough, WardIndex
 from safer_streets.models import Category, Partner, Report, ReportEvent, ReportStatus, Ward
 

@@ -25,14 +25,19 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo.wards import WardIndex
-from safer_streets import accounts, migrate, reports, seed
-from safer_streets.app import create_app
+from safer_streets import migrate
+from safer_streets.accounts import users
+from safer_streets.data import seed
 from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.intake import submission
 from safer_streets.models import Report, Role, User
+from safer_streets.places import Places, load_ward_index
+from safer_streets.routing import processing
 from safer_streets.settings import Settings
-from safer_streets.tasks_queue import make_celery
+from safer_streets.web.app import create_app
 from tests.helpers import PASSWORD, Mailbox, truncate_live_tables
 from workers import tasks
+from workers.queue import make_celery
 
 SERVER_URL = os.environ.get(
     "SAFER_STREETS_TEST_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
@@ -205,7 +210,7 @@ def make_user(engine: Engine) -> Callable[..., User]:
 
     def make(email: str, partner_slug: str | None, role: Role = Role.STAFF, name: str = "") -> User:
         with session_scope(make_session_factory(engine)) as session:
-            return accounts.create_user(
+            return users.create_user(
                 session,
                 email=email,
                 password=PASSWORD,
@@ -224,15 +229,15 @@ def ward_index() -> WardIndex:
 
 
 @pytest.fixture
-def places() -> reports.Places:
+def places() -> Places:
     """The shipped place data with the offline geocoder."""
-    return reports.Places.default()
+    return Places.default()
 
 
 @pytest.fixture
 def wards(db_session: Session) -> WardIndex:
     """The active wards as stored in the test database."""
-    return reports.load_ward_index(db_session)
+    return load_ward_index(db_session)
 
 
 @pytest.fixture
@@ -247,9 +252,11 @@ def routed_report(ward_index: WardIndex) -> Callable[..., Report]:
             "description": "Dealing outside the shops",
             **fields,
         }
-        places = reports.Places.default()
-        report, _ = reports.submit_report(session, reports.parse_submission(values), places=places)
-        reports.process_report(session, report.id, ward_index, places)
+        places = Places.default()
+        report, _ = submission.submit_report(
+            session, submission.parse_submission(values), places=places
+        )
+        processing.process_report(session, report.id, ward_index, places)
         session.refresh(report)
         return report
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from safer_streets.settings import Settings
-from safer_streets.tasks_queue import make_celery
 from workers import tasks
+from workers.queue import make_celery
 
 settings = Settings.from_env()
 celery = make_celery(settings, include=("workers.tasks",))

@@ -12,12 +12,16 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from geo import hotspots
+from geo import projection
 from geo.wards import WardIndex
-from safer_streets import board, notifications, privacy, reports
+from safer_streets.board import filters, runs
 from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.notifications import outbox
+from safer_streets.places import Places, load_ward_index
+from safer_streets.privacy import retention
+from safer_streets.routing import processing
 from safer_streets.settings import Settings
-from safer_streets.tasks_queue import (
+from workers.queue import (
     COMPUTE_HOTSPOT_RUN,
     EXPIRE_PERSONAL_DATA,
     NIGHTLY_HOTSPOT_RUNS,
@@ -49,30 +53,30 @@ class WorkerContext:
         return make_session_factory(make_engine(self.settings.database_url))
 
     @cached_property
-    def mailer(self) -> notifications.SmtpMailer:
+    def mailer(self) -> outbox.SmtpMailer:
         """The SMTP server from the settings."""
-        return notifications.SmtpMailer.from_settings(self.settings)
+        return outbox.SmtpMailer.from_settings(self.settings)
 
     @cached_property
     def wards(self) -> WardIndex:
         """The active wards from the database, as a shapely index held in memory."""
         with session_scope(self.session_factory) as session:
-            return reports.load_ward_index(session)
+            return load_ward_index(session)
 
     @cached_property
-    def routing_data(self) -> reports.RoutingDataCache:
+    def routing_data(self) -> processing.RoutingDataCache:
         """The rules, wards, areas and service levels, reloaded only when they change."""
-        return reports.RoutingDataCache()
+        return processing.RoutingDataCache()
 
     @cached_property
-    def places(self) -> reports.Places:
+    def places(self) -> Places:
         """The shipped place data with the configured geocoder."""
-        return reports.Places.for_settings(self.settings)
+        return Places.for_settings(self.settings)
 
     @cached_property
     def study_area(self) -> BaseGeometry:
         """The borough outline: hotspot statistics are computed inside it only."""
-        return hotspots.read_boundary()
+        return projection.read_boundary()
 
 
 _context: WorkerContext | None = None
@@ -101,7 +105,7 @@ def process_reports(report_ids: list[int]) -> int:
     ctx = context()
     try:
         with session_scope(ctx.session_factory) as session:
-            routed = reports.process_reports(
+            routed = processing.process_reports(
                 session,
                 report_ids,
                 ctx.wards,
@@ -120,7 +124,7 @@ def process_reports(report_ids: list[int]) -> int:
     if routed:
         # Only now are the outbox rows committed; sending never holds up routing.
         with session_scope(ctx.session_factory) as session:
-            _send_later(notifications.unsent_ids(session, report_ids=routed))
+            _send_later(outbox.unsent_ids(session, report_ids=routed))
     return len(routed)
 
 
@@ -128,7 +132,7 @@ def _process_alone(ctx: WorkerContext, report_id: int) -> bool:
     try:
         with session_scope(ctx.session_factory) as session:
             return bool(
-                reports.process_reports(
+                processing.process_reports(
                     session, [report_id], ctx.wards, ctx.places, ctx.routing_data
                 )
             )
@@ -150,7 +154,7 @@ def sweep_received() -> int:
     """Re-enqueue reports left in ``received`` (Redis was down, a message was lost)."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        ids = reports.stale_received_ids(session, ctx.settings.sweep_after_seconds)
+        ids = processing.stale_received_ids(session, ctx.settings.sweep_after_seconds)
     for start in range(0, len(ids), SWEEP_BATCH):
         current_app.send_task(PROCESS_REPORTS, args=[ids[start : start + SWEEP_BATCH]])
     if ids:
@@ -174,20 +178,18 @@ TRANSIENT_EMAIL_ERRORS = (smtplib.SMTPException, OSError)
     retry_backoff=5,
     retry_backoff_max=600,
     retry_jitter=True,
-    max_retries=notifications.MAX_ATTEMPTS,
+    max_retries=outbox.MAX_ATTEMPTS,
 )
 def send_email(outbox_id: int) -> bool:
     """Send one outbox email; a redelivery or a retry after success sends nothing."""
     ctx = context()
     try:
         with session_scope(ctx.session_factory) as session:
-            return notifications.deliver(
-                session, outbox_id, ctx.mailer, ctx.settings, datetime.now(UTC)
-            )
+            return outbox.deliver(session, outbox_id, ctx.mailer, ctx.settings, datetime.now(UTC))
     except TRANSIENT_EMAIL_ERRORS as error:
         logger.warning("Email %s not sent yet: %s", outbox_id, error)
         with session_scope(ctx.session_factory) as session:
-            notifications.record_failure(session, outbox_id, error)
+            outbox.record_failure(session, outbox_id, error)
         raise
 
 
@@ -200,7 +202,7 @@ def send_emails(outbox_ids: list[int]) -> int:
         with ctx.mailer.connected() as connection:
             while remaining:
                 with session_scope(ctx.session_factory) as session:
-                    sent += notifications.deliver(
+                    sent += outbox.deliver(
                         session, remaining[0], connection, ctx.settings, datetime.now(UTC)
                     )
                 remaining.pop(0)
@@ -216,7 +218,7 @@ def sweep_outbox() -> int:
     """Re-enqueue emails the queue lost (the broker was down when they were written)."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        ids = notifications.unsent_ids(session, older_than=timedelta(minutes=5))
+        ids = outbox.unsent_ids(session, older_than=timedelta(minutes=5))
     _send_later(ids)
     return len(ids)
 
@@ -226,7 +228,7 @@ def queue_digests() -> int:
     """Write today's digests for partners who chose them, then send them."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        ids = notifications.queue_digests(session, datetime.now(UTC))
+        ids = outbox.queue_digests(session, datetime.now(UTC))
     _send_later(ids)
     return len(ids)
 
@@ -239,13 +241,13 @@ def compute_hotspot_run(run_id: int) -> bool:
     ctx = context()
     try:
         with session_scope(ctx.session_factory) as session:
-            return board.compute_run(session, run_id, study_area=ctx.study_area)
+            return runs.compute_run(session, run_id, study_area=ctx.study_area)
     except OperationalError:
         raise
     except Exception as error:
         logger.exception("Hotspot run %s failed", run_id)
         with session_scope(ctx.session_factory) as session:
-            board.mark_run_failed(session, run_id, f"{type(error).__name__}: {error}")
+            runs.mark_run_failed(session, run_id, f"{type(error).__name__}: {error}")
         return False
 
 
@@ -254,13 +256,13 @@ def nightly_hotspot_runs() -> int:
     """Queue the nightly runs (all categories, each category, after dark) and prune old ones."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        ids = board.schedule_nightly_runs(
+        ids = runs.schedule_nightly_runs(
             session,
-            today=datetime.now(UTC).astimezone(board.LONDON).date(),
+            today=datetime.now(UTC).astimezone(filters.LONDON).date(),
             permutations=ctx.settings.hotspot_permutations,
             seed=ctx.settings.hotspot_seed,
         )
-        pruned = board.prune_runs(session)
+        pruned = runs.prune_runs(session)
     for run_id in ids:
         current_app.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
     logger.info("Queued %d nightly hotspot runs; pruned %d old runs", len(ids), pruned)
@@ -274,7 +276,7 @@ def expire_personal_data() -> int:
     total = 0
     while True:
         with session_scope(ctx.session_factory) as session:
-            result = privacy.expire_personal_data(
+            result = retention.expire_personal_data(
                 session, retention_days=ctx.settings.retention_days, now=datetime.now(UTC)
             )
         total += result.reports

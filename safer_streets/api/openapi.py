@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from safer_streets.api import schemas
-from safer_streets.api_keys import KEY_SCHEME
-from safer_streets.reports import ReportSubmission
+from safer_streets.api.keys import KEY_SCHEME
+from safer_streets.intake.submission import ReportSubmission
 
 REF = "#/components/schemas/{model}"
 MODELS: tuple[tuple[type[BaseModel], str], ...] = (

@@ -10,19 +10,21 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import select, text
 
-from safer_streets import api_keys, reports
-from safer_streets.api import openapi
+from safer_streets.api import keys, openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
 from safer_streets.errors import BadRequest, InvalidInput, UnsupportedMediaType
-from safer_streets.limits import (
+from safer_streets.intake.submission import get_report as report_by_reference
+from safer_streets.intake.submission import parse_submission, receive_report
+from safer_streets.models import ApiClient, Category
+from safer_streets.routing import processing
+from safer_streets.web.context import db, services
+from safer_streets.web.limits import (
     limit_submissions,
     limiter,
     presented_api_key,
     read_limit,
     write_limit,
 )
-from safer_streets.models import ApiClient, Category
-from safer_streets.web import db, services
 
 bp = Blueprint("api", __name__)
 limiter.limit(read_limit, methods=["GET"])(bp)
@@ -33,7 +35,7 @@ MAX_IDEMPOTENCY_KEY = 200
 def _optional_client() -> ApiClient | None:
     """A key is optional; one that is given must be valid, and the report is attributed to it."""
     key = presented_api_key()
-    return api_keys.authenticate(db(), key) if key else None
+    return keys.authenticate(db(), key) if key else None
 
 
 def _json_body() -> Any:
@@ -54,9 +56,9 @@ def create_report():
     if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
         raise InvalidInput({"Idempotency-Key": f"must be at most {MAX_IDEMPOTENCY_KEY} characters"})
     client = _optional_client()
-    submission = reports.parse_submission(_json_body())
+    submission = parse_submission(_json_body())
     session = db()
-    report, created = reports.receive_report(
+    report, created = receive_report(
         session,
         submission,
         places=services().places,
@@ -73,7 +75,7 @@ def create_report():
             "status": report.status.value,
             "links": {
                 "self": url_for("api.get_report", reference=report.reference, _external=True),
-                "tracking": url_for("public.track", reference=report.reference, _external=True),
+                "tracking": url_for("intake.track", reference=report.reference, _external=True),
             },
         }
     )
@@ -88,7 +90,7 @@ def create_report():
 @bp.get("/api/v1/reports/<reference>")
 def get_report(reference: str):
     """One report's public state."""
-    report = reports.get_report(db(), reference)
+    report = report_by_reference(db(), reference)
     return jsonify(ReportView.of(report).model_dump(mode="json"))
 
 
@@ -127,7 +129,7 @@ def healthz():
     try:
         session = db()
         session.execute(text("SELECT 1"))
-        backlog = reports.stale_received_ids(session, settings.sweep_after_seconds)
+        backlog = processing.stale_received_ids(session, settings.sweep_after_seconds)
         body["database"] = {"ok": True}
         body["backlog"] = {"stale_received": len(backlog)}
     except Exception as error:

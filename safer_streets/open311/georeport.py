@@ -2,7 +2,7 @@
 
 Services are the public categories (``service_code`` is the category slug); a service request is
 a report (``service_request_id`` is its public reference). Requests come in through the same
-validation as the JSON API (``reports.parse_submission`` and ``reports.submit_report``).
+validation as the JSON API (``parse_submission`` and ``submit_report``).
 
 What leaves here is public: never a reporter's contact details, and for sensitive categories
 neither the exact point (only the centre of its 500 m grid cell), the postcode, the
@@ -29,10 +29,12 @@ from pydantic import HttpUrl, TypeAdapter, ValidationError
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
-from geo.gazetteer import normalise_postcode
-from geo.privacy import coarse_point
-from safer_streets import moderation, reports, taxonomy, workflow
+from geo.coarsening import coarse_point
+from geo.postcodes import normalise_postcode
+from safer_streets import taxonomy
+from safer_streets.casework import moderation
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
+from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS, parse_submission, submit_report
 from safer_streets.models import (
     OPEN_STATUSES,
     ApiClient,
@@ -43,6 +45,8 @@ from safer_streets.models import (
     ReportStatus,
     Ward,
 )
+from safer_streets.open311 import workflow
+from safer_streets.places import Places
 
 logger = logging.getLogger(__name__)
 
@@ -402,7 +406,7 @@ def create_request(
     client: ApiClient,
     form: RequestForm,
     *,
-    places: reports.Places,
+    places: Places,
 ) -> CreatedRequest:
     """POST requests: validate as the JSON API does, store the report and issue its token.
 
@@ -417,7 +421,7 @@ def create_request(
     category = get_service(session, service_code)
     data, unmapped = _submission_data(form, category)
     try:
-        submission = reports.parse_submission(data)
+        submission = parse_submission(data)
     except InvalidInput as invalid:
         errors = _in_open311_terms(invalid, form).field_errors
         if "address_id" in unmapped:
@@ -427,7 +431,7 @@ def create_request(
         raise InvalidInput(unmapped)
     attribution = {name: form.get(name) for name in ("device_id", "account_id") if form.get(name)}
     try:
-        report, created = reports.submit_report(
+        report, created = submit_report(
             session,
             submission,
             places=places,
@@ -716,8 +720,8 @@ def post_update(session: Session, client: ApiClient, form: RequestForm) -> Repor
     except InvalidInput as invalid:
         errors.update(invalid.field_errors)
     description = form.get("description")
-    if description is not None and len(description) > reports.MAX_DESCRIPTION_CHARS:
-        errors["description"] = f"must be at most {reports.MAX_DESCRIPTION_CHARS} characters"
+    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
+        errors["description"] = f"must be at most {MAX_DESCRIPTION_CHARS} characters"
     media_url = form.get("media_url")
     if media_url is not None:
         try:

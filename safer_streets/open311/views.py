@@ -11,18 +11,18 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request, url_for
 
-from safer_streets import api_keys
-from safer_streets.limits import (
+from safer_streets.api import keys
+from safer_streets.models import ApiClient
+from safer_streets.open311 import georeport
+from safer_streets.open311.render import MIMETYPES, errors_payload, render
+from safer_streets.web.context import db, register_error_renderer, services
+from safer_streets.web.limits import (
     limit_submissions,
     limiter,
     presented_api_key,
     read_limit,
     write_limit,
 )
-from safer_streets.models import ApiClient
-from safer_streets.open311 import georeport
-from safer_streets.open311.render import MIMETYPES, errors_payload, render
-from safer_streets.web import db, register_error_renderer, services
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FMT = "<any(xml, json):fmt>"
@@ -60,7 +60,7 @@ def _optional_client() -> ApiClient | None:
     key = presented_api_key()
     if not key:
         return None
-    client = api_keys.authenticate(db(), key)
+    client = keys.authenticate(db(), key)
     db().commit()
     return client
 
@@ -95,7 +95,7 @@ def service_definition(service_code: str, fmt: str):
 def create_request(fmt: str):
     """Create a service request; needs an api_key."""
     session = db()
-    client = api_keys.authenticate(session, presented_api_key())
+    client = keys.authenticate(session, presented_api_key())
     form = georeport.parse_form(request.form.items(multi=True))
     result = georeport.create_request(session, client, form, places=services().places)
     session.commit()
@@ -140,7 +140,7 @@ def update_list(fmt: str):
 def post_update(fmt: str):
     """A partner system's status update or note; needs an api_key acting for a partner."""
     session = db()
-    client = api_keys.authenticate(session, presented_api_key())
+    client = keys.authenticate(session, presented_api_key())
     form = georeport.parse_form(request.form.items(multi=True))
     event = georeport.post_update(session, client, form)
     session.commit()

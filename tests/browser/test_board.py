@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import Page, expect
 
-from geo import hotspots
+from geo import projection
 from geo.wards import Borough, WardIndex
-from safer_streets import board, police
+from safer_streets.board import runs
+from safer_streets.board.filters import LONDON, default_filters
 from safer_streets.cli import POLICE_SAMPLE
+from safer_streets.data import police
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Role
 from tests.board_data import CATFORD, add_reports, around, scattered
@@ -54,17 +56,17 @@ def board_data(engine, make_user):
         with POLICE_SAMPLE.open(newline="") as f:
             places = police.CrimePlaces(Borough.from_geojson().geometry, WardIndex.from_geojson())
             police.import_street_csv(session, f, name="burglary", places=places)
-    today = datetime.now(UTC).astimezone(board.LONDON).date()
+    today = datetime.now(UTC).astimezone(LONDON).date()
     for filters in (
-        board.default_filters(today),
-        replace(board.default_filters(today), category="fly-tipping"),
+        default_filters(today),
+        replace(default_filters(today), category="fly-tipping"),
     ):
         with session_scope(factory) as session:
-            run = board.create_run(
-                session, board.RunParameters.from_filters(filters, permutations=99, seed=3)
+            run = runs.create_run(
+                session, runs.RunParameters.from_filters(filters, permutations=99, seed=3)
             )
         with session_scope(factory) as session:
-            board.compute_run(session, run.id, study_area=hotspots.read_boundary())
+            runs.compute_run(session, run.id, study_area=projection.read_boundary())
 
 
 def sign_in(page: Page, server_url: str) -> None:

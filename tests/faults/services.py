@@ -21,7 +21,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from safer_streets import migrate, seed
+from safer_streets import migrate
+from safer_streets.data import seed
 from safer_streets.db import make_engine, make_session_factory, session_scope
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")

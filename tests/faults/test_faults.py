@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from safer_streets.app import create_app
 from safer_streets.db import make_engine
 from safer_streets.models import Report, ReportStatus
 from safer_streets.settings import Settings
+from safer_streets.web.app import create_app
 from tests.faults.services import PrivatePostgres, PrivateRedis, WorkerProcess, count_outcomes
 from tests.helpers import routed_events, truncate_live_tables, wait_for_status
 

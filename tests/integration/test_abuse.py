@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from safer_streets import abuse, accounts
+from safer_streets.accounts import users
 from safer_streets.errors import InvalidInput
+from safer_streets.intake import abuse
 from safer_streets.models import Report, ReportEvent, ReportStatus, Role
 from tests.helpers import PASSWORD
 
@@ -51,7 +52,7 @@ def test_entries_need_a_real_address_and_a_reason(db_session):
 def test_an_admin_releases_or_refuses_held_reports_from_the_admin_page(client, db_session):
     abuse.add_entry(db_session, "spam.example", "Repeated false reports", None)
     first, second = submit(client)["reference"], submit(client)["reference"]
-    accounts.create_user(
+    users.create_user(
         db_session, email="admin@example.org", password=PASSWORD, role=Role.ADMIN, partner_slug=None
     )
     assert (
@@ -75,7 +76,7 @@ def test_an_admin_releases_or_refuses_held_reports_from_the_admin_page(client, d
 
 
 def test_partner_staff_cannot_see_the_abuse_list(client, db_session):
-    accounts.create_user(
+    users.create_user(
         db_session,
         email="staff@example.org",
         password=PASSWORD,

@@ -14,10 +14,11 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from safer_streets import accounts, notifications
-from safer_streets.app import create_app
+from safer_streets.accounts import users
 from safer_streets.models import EmailOutbox, Role, User
+from safer_streets.notifications import outbox
 from safer_streets.settings import Settings
+from safer_streets.web.app import create_app
 from tests.helpers import PASSWORD, body_of, csrf_token, login
 
 NEW_PASSWORD = "a much longer new password"
@@ -51,7 +52,7 @@ def from_address(app, address: str):
 
 
 def make(session, email, partner="met-snt-rushey-green", role=Role.STAFF) -> User:
-    user = accounts.create_user(
+    user = users.create_user(
         session, email=email, password=PASSWORD, role=role, partner_slug=partner
     )
     session.flush()
@@ -90,7 +91,7 @@ def test_password_reset_by_email_is_single_use_and_says_the_same_for_unknown_ema
     (email,) = emails.all()
     assert email.recipient == user.email
 
-    message = notifications.compose(db_session, email, settings)
+    message = outbox.compose(db_session, email, settings)
     link = re.search(r"http://safer-streets\.test(/password/reset/\S+)", body_of(message))[1]
     assert "within 1 hour" in body_of(message)
     assert client.get(link).status_code == 200
@@ -116,9 +117,7 @@ def test_an_expired_reset_link_is_refused(client, db_session, settings):
     serializer = URLSafeTimedSerializer(
         settings.secret_key, salt="safer-streets:password-reset", signer=TwoHoursAgo
     )
-    token = serializer.dumps(
-        {"user": user.id, "fingerprint": notifications.password_fingerprint(user)}
-    )
+    token = serializer.dumps({"user": user.id, "fingerprint": outbox.password_fingerprint(user)})
     response = client.get(f"/password/reset/{token}")
     assert response.status_code == 404
     assert "expired" in response.text

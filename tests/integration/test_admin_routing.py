@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from safer_streets import accounts
+from safer_streets.accounts import users
 from safer_streets.models import Role, RoutingRule, RoutingRuleChange
 from tests.helpers import PASSWORD, csrf_token, login
 
@@ -19,9 +19,7 @@ def csrf_app(app):
 
 
 def signed_in(app, db_session, email, role, partner=None):
-    accounts.create_user(
-        db_session, email=email, password=PASSWORD, role=role, partner_slug=partner
-    )
+    users.create_user(db_session, email=email, password=PASSWORD, role=role, partner_slug=partner)
     client = app.test_client()
     login(client, email)
     return client

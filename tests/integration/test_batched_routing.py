@@ -10,11 +10,14 @@ from dataclasses import replace
 from sqlalchemy import func, select, update
 
 from geo.wards import WardIndex
-from safer_streets import notifications, reports
 from safer_streets.db import make_session_factory, session_scope
+from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.models import EmailOutbox, Partner, Report, ReportEvent, ReportStatus, Ward
-from safer_streets.tasks_queue import PROCESS_REPORTS, SEND_EMAIL, TaskQueue, make_celery
+from safer_streets.notifications.outbox import unsent_ids
+from safer_streets.places import Places
+from safer_streets.routing import processing
 from workers import tasks
+from workers.queue import PROCESS_REPORTS, SEND_EMAIL, TaskQueue, make_celery
 
 PLACES = [
     ("drug-dealing", 51.4452, -0.0207),  # Catford
@@ -26,10 +29,10 @@ PLACES = [
 
 
 def submit(session, category: str, lat: float, lon: float, text: str = "Seen tonight") -> Report:
-    submission = reports.parse_submission(
+    submission = parse_submission(
         {"category": category, "lat": lat, "lon": lon, "description": text}
     )
-    report, _ = reports.submit_report(session, submission, places=reports.Places.default())
+    report, _ = submit_report(session, submission, places=Places.default())
     return report
 
 
@@ -38,12 +41,12 @@ def test_a_batch_routes_every_report_once_with_its_own_reason_and_email(
 ):
     batch = [submit(db_session, *place) for place in PLACES]
     one_at_a_time = submit(db_session, *PLACES[0])
-    places = reports.Places.default()
+    places = Places.default()
     ids = [r.id for r in batch]
 
-    assert reports.process_reports(db_session, ids, ward_index, places) == ids
-    assert reports.process_reports(db_session, ids, ward_index, places) == [], "idempotent"
-    reports.process_report(db_session, one_at_a_time.id, ward_index, places)
+    assert processing.process_reports(db_session, ids, ward_index, places) == ids
+    assert processing.process_reports(db_session, ids, ward_index, places) == [], "idempotent"
+    processing.process_report(db_session, one_at_a_time.id, ward_index, places)
 
     for report in [*batch, one_at_a_time]:
         db_session.refresh(report)
@@ -96,8 +99,8 @@ def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_retries_alone
     mailbox.clear()
     with session_scope(make_session_factory(engine)) as session:
         ids = [submit(session, *place).id for place in PLACES[:3]]
-        reports.process_reports(session, ids, ward_index, reports.Places.default())
-        outbox = notifications.unsent_ids(session, report_ids=ids)
+        processing.process_reports(session, ids, ward_index, Places.default())
+        outbox = unsent_ids(session, report_ids=ids)
     assert len(outbox) == 3
 
     redis_client.delete(settings.celery_queue)
@@ -118,7 +121,7 @@ def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_retries_alone
 
 
 def test_the_worker_s_routing_data_is_reloaded_after_any_change_to_what_routing_reads(db_session):
-    cache = reports.RoutingDataCache()
+    cache = processing.RoutingDataCache()
     before = cache.current(db_session)
     assert cache.current(db_session) is before, "unchanged: kept, not read again"
 
@@ -140,11 +143,13 @@ def test_a_task_also_routes_reports_waiting_behind_it_and_their_own_tasks_find_n
     db_session, ward_index: WardIndex
 ):
     first, *waiting = [submit(db_session, *place) for place in PLACES]
-    places = reports.Places.default()
+    places = Places.default()
 
-    handled = reports.process_reports(db_session, [first.id], ward_index, places, also_waiting=10)
+    handled = processing.process_reports(
+        db_session, [first.id], ward_index, places, also_waiting=10
+    )
     assert handled == [first.id, *(r.id for r in waiting)]
     for report in waiting:
-        assert reports.process_reports(db_session, [report.id], ward_index, places) == []
+        assert processing.process_reports(db_session, [report.id], ward_index, places) == []
         db_session.refresh(report)
         assert report.status is ReportStatus.ROUTED

@@ -12,14 +12,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from geo import hotspots
-from safer_streets import accounts, board
-from safer_streets.models import HotspotCell, HotspotRun, Role, RunStatus
+from geo import correlation, density, gistar, hotspots, projection
+from safer_streets.accounts import users
+from safer_streets.board import dashboard, exports, runs
+from safer_streets.board.filters import LONDON, default_filters
+from safer_streets.models import HotspotCell, HotspotRun, ReportStatus, Role, RunStatus
 from tests.board_data import CATFORD, add_reports, around, scattered
 from tests.helpers import PASSWORD, login
 
-STUDY_AREA = hotspots.read_boundary()
-TODAY = datetime.now(UTC).astimezone(board.LONDON).date()
+STUDY_AREA = projection.read_boundary()
+TODAY = datetime.now(UTC).astimezone(LONDON).date()
 
 
 @pytest.fixture
@@ -28,7 +30,7 @@ def sign_in(app, db_session):
 
     def sign(role: Role, partner: str | None = None):
         email = f"{role.value}.{partner or 'all'}@board.test"
-        accounts.create_user(
+        users.create_user(
             db_session, email=email, password=PASSWORD, role=role, partner_slug=partner
         )
         client = app.test_client()
@@ -40,11 +42,9 @@ def sign_in(app, db_session):
 
 def compute_default_run(session, **filters) -> HotspotRun:
     """Compute a run for the default filters (optionally changed) as the worker would."""
-    chosen = replace(board.default_filters(TODAY), **filters)
-    run = board.create_run(
-        session, board.RunParameters.from_filters(chosen, permutations=99, seed=7)
-    )
-    assert board.compute_run(session, run.id, study_area=STUDY_AREA)
+    chosen = replace(default_filters(TODAY), **filters)
+    run = runs.create_run(session, runs.RunParameters.from_filters(chosen, permutations=99, seed=7))
+    assert runs.compute_run(session, run.id, study_area=STUDY_AREA)
     return run
 
 
@@ -117,9 +117,9 @@ def test_the_board_shows_the_stored_run_and_computes_nothing_on_a_request(
     sign_in, db_session, monkeypatch
 ):
     # A run written by hand: values no computation on these (zero) reports would give.
-    filters = board.default_filters(TODAY)
-    run = board.create_run(
-        db_session, board.RunParameters.from_filters(filters, permutations=0, seed=1)
+    filters = default_filters(TODAY)
+    run = runs.create_run(
+        db_session, runs.RunParameters.from_filters(filters, permutations=0, seed=1)
     )
     run.status = RunStatus.DONE
     run.computed_at = datetime.now(UTC)
@@ -150,8 +150,13 @@ def test_the_board_shows_the_stored_run_and_computes_nothing_on_a_request(
     def forbidden(*args, **kwargs):
         raise AssertionError("statistics computed on a request")
 
-    for name in ("compute_hotspots", "getis_ord_gi_star", "kernel_density", "rank_correlation"):
-        monkeypatch.setattr(hotspots, name, forbidden)
+    for module, name in (
+        (hotspots, "compute_hotspots"),
+        (gistar, "getis_ord_gi_star"),
+        (density, "kernel_density"),
+        (correlation, "rank_correlation"),
+    ):
+        monkeypatch.setattr(module, name, forbidden)
     member = sign_in(Role.BOARD)
     page = member.get("/board")
     assert page.status_code == 200
@@ -253,7 +258,7 @@ def test_published_summaries_never_show_small_sensitive_counts_or_reporters(
         "harassment",
         around(CATFORD, 3, seed=9),
         owner="met-snt-rushey-green",
-        status=board.ReportStatus.RESOLVED,
+        status=ReportStatus.RESOLVED,
         resolution_note="Officer spoke to the reporter at home",
         contact_email="victim@example.org",
     )
@@ -262,7 +267,7 @@ def test_published_summaries_never_show_small_sensitive_counts_or_reporters(
         "fly-tipping",
         around(CATFORD, 6, seed=10),
         owner="lewisham-environment",
-        status=board.ReportStatus.RESOLVED,
+        status=ReportStatus.RESOLVED,
         resolution_note="Mattresses cleared from Rushey Green.",
     )
     member = sign_in(Role.BOARD)
@@ -294,7 +299,7 @@ def test_report_exports_are_valid_csv_and_geojson_without_personal_details(sign_
     assert response.headers["Content-Disposition"].startswith("attachment;")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert len(rows) == 5
-    assert set(rows[0]) == set(board.REPORT_EXPORT_COLUMNS)
+    assert set(rows[0]) == set(exports.REPORT_EXPORT_COLUMNS)
     assert {r["ward_name"] for r in rows} == {"Rushey Green"}
     assert "someone@example.org" not in response.text and "Sam" not in response.text
 
@@ -400,7 +405,7 @@ def test_partner_performance_counts_breaches_against_the_sla(sign_in, db_session
         around(CATFORD, 3),
         when=old,
         owner="lewisham-highways",
-        status=board.ReportStatus.RESOLVED,
+        status=ReportStatus.RESOLVED,
         acknowledged_after=timedelta(hours=10),
         resolved_after=timedelta(days=5),
     )
@@ -410,10 +415,10 @@ def test_partner_performance_counts_breaches_against_the_sla(sign_in, db_session
         around(CATFORD, 2),
         when=old,
         owner="lewisham-highways",
-        status=board.ReportStatus.ACKNOWLEDGED,
+        status=ReportStatus.ACKNOWLEDGED,
         acknowledged_after=timedelta(hours=72),
     )
-    rows = board.partner_performance(db_session, board.default_filters(TODAY))
+    rows = dashboard.partner_performance(db_session, default_filters(TODAY))
     highways = next(r for r in rows if r.name == "Lewisham Council Highways")
     assert highways.reports == 5
     assert highways.acknowledged == 5
@@ -432,7 +437,7 @@ def test_partner_performance_counts_breaches_against_the_sla(sign_in, db_session
 
 def test_recorded_crime_is_set_beside_the_period_with_the_months_named(sign_in, db_session):
     from geo.wards import Borough, WardIndex
-    from safer_streets import police
+    from safer_streets.data import police
 
     places = police.CrimePlaces(Borough.from_geojson().geometry, WardIndex.from_geojson())
     header = ",".join(police.COLUMNS)
@@ -446,9 +451,9 @@ def test_recorded_crime_is_set_beside_the_period_with_the_months_named(sign_in, 
         db_session, io.StringIO("\n".join([header, *rows])), name="t.csv", places=places
     )
     # A period ending after the latest imported month uses the latest months instead.
-    window = board.crime_months(db_session, date(2025, 1, 1), date(2025, 6, 30))
+    window = runs.crime_months(db_session, date(2025, 1, 1), date(2025, 6, 30))
     assert window == (date(2023, 11, 1), date(2024, 4, 1))
-    assert sum(board.crimes_per_ward(db_session, window).values()) == 3
+    assert sum(runs.crimes_per_ward(db_session, window).values()) == 3
     page = sign_in(Role.BOARD).get("/board?period=custom&from=2024-03-01&to=2024-03-31")
     assert "Recorded crime: Mar 2024 to Mar 2024." in page.text
     assert ward_count(page.text, "Rushey Green") == "0"
@@ -460,10 +465,10 @@ def test_recorded_crime_is_set_beside_the_period_with_the_months_named(sign_in, 
 
 def test_trends_count_reports_by_month_and_by_london_day_and_hour(sign_in, db_session):
     local = datetime.combine(TODAY - timedelta(days=10), datetime.min.time()).replace(
-        hour=21, minute=30, tzinfo=board.LONDON
+        hour=21, minute=30, tzinfo=LONDON
     )
     add_reports(db_session, "graffiti-vandalism", around(CATFORD, 4), when=local.astimezone(UTC))
-    view = board.trends(db_session, None, board.default_filters(TODAY), min_count=5)
+    view = dashboard.trends(db_session, None, default_filters(TODAY), min_count=5)
     month = view.months.index(local.date().replace(day=1))
     graffiti = next(t for t in view.category_trends if t.name.startswith("Graffiti"))
     assert graffiti.counts[month].value == 4
@@ -477,10 +482,10 @@ def test_trends_count_reports_by_month_and_by_london_day_and_hour(sign_in, db_se
 def test_report_points_are_offered_only_below_the_point_limit(settings, db_session, redis_client):
     from sqlalchemy.orm import sessionmaker
 
-    from safer_streets.app import create_app
+    from safer_streets.web.app import create_app
 
     add_reports(db_session, "fly-tipping", around(CATFORD, 4))
-    accounts.create_user(
+    users.create_user(
         db_session, email="limit@board.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
     )
     factory = sessionmaker(

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import HotspotCell, HotspotRun, Role, RunStatus
-from safer_streets.tasks_queue import NIGHTLY_HOTSPOT_RUNS
 from tests.board_data import CATFORD, add_reports, around, scattered
 from tests.helpers import csrf_token, login
+from workers.queue import NIGHTLY_HOTSPOT_RUNS
 
 pytestmark = pytest.mark.worker
 

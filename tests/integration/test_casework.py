@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from safer_streets import accounts, casework, queues
+from safer_streets.accounts import users
+from safer_streets.casework import access, queues, workflow
 from safer_streets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from safer_streets.models import EmailOutbox, ReportStatus, Role
 from tests.helpers import PASSWORD
@@ -19,7 +20,7 @@ NOTIFIED = "lewisham-community-safety"
 
 
 def user(session, email, partner, role=Role.STAFF):
-    return accounts.create_user(
+    return users.create_user(
         session, email=email, password=PASSWORD, role=role, partner_slug=partner
     )
 
@@ -58,17 +59,17 @@ def test_workflow_transitions(db_session, routed_report, from_status, to_status,
     report.status = ReportStatus(from_status)
     db_session.flush()
     if refusal is None:
-        casework.change_status(
+        workflow.change_status(
             db_session, officer, report, to_status, note="Checked on patrol", now=NOW
         )
         assert report.status is ReportStatus(to_status)
-        closed = ReportStatus(to_status) in casework.CLOSED
+        closed = ReportStatus(to_status) in workflow.CLOSED
         assert (report.resolved_at is not None) == closed
         assert report.acknowledged_at is not None
         assert report.events[-1].actor_id == officer.id
     else:
         with pytest.raises(Conflict, match=refusal):
-            casework.change_status(db_session, officer, report, to_status, note="x", now=NOW)
+            workflow.change_status(db_session, officer, report, to_status, note="x", now=NOW)
         assert report.status is ReportStatus(from_status)
 
 
@@ -76,7 +77,7 @@ def test_closing_as_not_actionable_needs_a_reason(db_session, routed_report):
     report = routed_report(db_session)
     officer = user(db_session, "sgt@rg.example", OWNER)
     with pytest.raises(InvalidInput) as refused:
-        casework.change_status(db_session, officer, report, "not_actionable", now=NOW)
+        workflow.change_status(db_session, officer, report, "not_actionable", now=NOW)
     assert refused.value.field_errors == {"note": "say why it is not actionable"}
 
 
@@ -86,12 +87,12 @@ def test_assigning_outside_the_owner_partner_is_refused(db_session, routed_repor
     colleague = user(db_session, "pc@rg.example", OWNER)
     outsider = user(db_session, "pc@lc.example", "met-snt-lewisham-central")
     with pytest.raises(InvalidInput) as refused:
-        casework.assign(db_session, officer, report, outsider.id, now=NOW)
+        workflow.assign(db_session, officer, report, outsider.id, now=NOW)
     assert (
         "only assign to colleagues in Met Police Rushey Green"
         in refused.value.field_errors["assignee"]
     )
-    casework.assign(db_session, officer, report, colleague.id, now=NOW)
+    workflow.assign(db_session, officer, report, colleague.id, now=NOW)
     assert report.assigned_to_id == colleague.id
     assert [e.kind for e in report.events][-1] == "assigned"
 
@@ -101,9 +102,9 @@ def test_a_stale_form_is_a_conflict_naming_the_time_of_the_other_change(db_sessi
     first = user(db_session, "sgt@rg.example", OWNER)
     second = user(db_session, "pc@rg.example", OWNER)
     seen_version = report.version_id
-    casework.set_priority(db_session, first, report, "high", expected_version=seen_version, now=NOW)
+    workflow.set_priority(db_session, first, report, "high", expected_version=seen_version, now=NOW)
     with pytest.raises(Conflict, match=r"Someone else changed LEW-\w+ at \d\d:\d\d"):
-        casework.acknowledge(db_session, second, report, expected_version=seen_version, now=NOW)
+        workflow.acknowledge(db_session, second, report, expected_version=seen_version, now=NOW)
     assert report.status is ReportStatus.ROUTED
     assert report.priority.value == "high"
 
@@ -112,9 +113,9 @@ def test_rerouting_moves_ownership_and_the_old_owner_loses_access(db_session, ro
     report = routed_report(db_session)
     sergeant = user(db_session, "sgt@rg.example", OWNER)
     asb_officer = user(db_session, "officer@asb.example", "lewisham-asb")
-    casework.acknowledge(db_session, sergeant, report, now=NOW)
+    workflow.acknowledge(db_session, sergeant, report, now=NOW)
 
-    outcome = casework.reroute(
+    outcome = workflow.reroute(
         db_session, sergeant, report, "lewisham-asb", "Groups gathering, not dealing", now=NOW
     )
 
@@ -122,9 +123,9 @@ def test_rerouting_moves_ownership_and_the_old_owner_loses_access(db_session, ro
     assert report.owner.slug == "lewisham-asb"
     assert report.status is ReportStatus.ROUTED and report.acknowledged_at is None
     assert report.acknowledge_due_at is not None
-    assert queues.report_for(db_session, asb_officer, report.reference) is report
+    assert access.report_for(db_session, asb_officer, report.reference) is report
     with pytest.raises(NotFound):
-        queues.report_for(db_session, sergeant, report.reference)
+        access.report_for(db_session, sergeant, report.reference)
     event = report.events[-1]
     assert (event.kind, event.note) == ("rerouted", "Groups gathering, not dealing")
     assert event.data["from"] == OWNER and event.data["to"] == "lewisham-asb"
@@ -135,12 +136,12 @@ def test_rerouting_moves_ownership_and_the_old_owner_loses_access(db_session, ro
 def test_rerouting_can_keep_the_old_owner_informed(db_session, routed_report):
     report = routed_report(db_session)
     sergeant = user(db_session, "sgt@rg.example", OWNER)
-    casework.reroute(
+    workflow.reroute(
         db_session, sergeant, report, "lewisham-asb", "ASB", keep_informed=True, now=NOW
     )
-    assert queues.access(db_session, sergeant, report) is queues.Access.NOTIFIED
+    assert access.access(db_session, sergeant, report) is access.Access.NOTIFIED
     with pytest.raises(NotAllowed, match="as a notified partner you can add notes"):
-        casework.acknowledge(db_session, sergeant, report, now=NOW)
+        workflow.acknowledge(db_session, sergeant, report, now=NOW)
 
 
 def test_a_duplicate_merges_its_supporters_and_cannot_be_resolved(db_session, routed_report):
@@ -149,7 +150,7 @@ def test_a_duplicate_merges_its_supporters_and_cannot_be_resolved(db_session, ro
     duplicate.supporter_count = 2
     sergeant = user(db_session, "sgt@rg.example", OWNER)
 
-    outcome = casework.mark_duplicate(
+    outcome = workflow.mark_duplicate(
         db_session, sergeant, duplicate, original.reference.lower(), now=NOW
     )
 
@@ -160,17 +161,17 @@ def test_a_duplicate_merges_its_supporters_and_cannot_be_resolved(db_session, ro
     assert duplicate.events[-1].public, "the resident is told where to follow it"
     assert len(outcome.emails) == 1
     with pytest.raises(Conflict, match="is a duplicate, so it cannot become resolved"):
-        casework.change_status(db_session, sergeant, duplicate, "resolved", now=NOW)
+        workflow.change_status(db_session, sergeant, duplicate, "resolved", now=NOW)
     with pytest.raises(InvalidInput, match="original"):
-        casework.mark_duplicate(db_session, sergeant, original, original.reference, now=NOW)
+        workflow.mark_duplicate(db_session, sergeant, original, original.reference, now=NOW)
 
 
 def test_a_notified_partner_adds_notes_the_owner_sees(db_session, routed_report):
     report = routed_report(db_session)
     officer = user(db_session, "officer@cs.example", NOTIFIED)
     sergeant = user(db_session, "sgt@rg.example", OWNER)
-    casework.add_note(db_session, officer, report, "CCTV request sent", now=NOW)
-    casework.add_note(
+    workflow.add_note(db_session, officer, report, "CCTV request sent", now=NOW)
+    workflow.add_note(
         db_session, officer, report, "Council wardens will patrol", public=True, now=NOW
     )
     history = queues.history(db_session, sergeant, report)
@@ -188,19 +189,19 @@ def test_contact_email_only_for_the_owner_and_only_when_shared(db_session, route
     sergeant = user(db_session, "sgt@rg.example", OWNER)
     officer = user(db_session, "officer@cs.example", NOTIFIED)
     board = user(db_session, "board@example.org", None, Role.BOARD)
-    assert queues.contact_email_for(sergeant, shared) == "resident@example.org"
-    assert queues.contact_email_for(sergeant, anonymous) is None
-    assert queues.contact_email_for(officer, shared) is None
-    assert queues.contact_email_for(board, shared) is None
+    assert access.contact_email_for(sergeant, shared) == "resident@example.org"
+    assert access.contact_email_for(sergeant, anonymous) is None
+    assert access.contact_email_for(officer, shared) is None
+    assert access.contact_email_for(board, shared) is None
 
 
 def test_bulk_actions_apply_to_each_and_say_why_some_were_refused(db_session, routed_report):
     first, second, third = (routed_report(db_session) for _ in range(3))
     sergeant = user(db_session, "sgt@rg.example", OWNER)
-    casework.acknowledge(db_session, sergeant, second, now=NOW)
+    workflow.acknowledge(db_session, sergeant, second, now=NOW)
     stale = third.version_id - 1
 
-    outcome = casework.bulk(
+    outcome = workflow.bulk(
         db_session,
         sergeant,
         [(first.reference, first.version_id), (second.reference, None), (third.reference, stale)],
@@ -223,17 +224,17 @@ def test_only_partner_admins_manage_templates_and_staff_use_them(db_session, rou
     other_admin = user(
         db_session, "admin@lc.example", "met-snt-lewisham-central", Role.PARTNER_ADMIN
     )
-    template = casework.save_template(
+    template = workflow.save_template(
         db_session, admin, None, "Patrol arranged", "Officers will patrol the area this week."
     )
     with pytest.raises(NotAllowed):
-        casework.save_template(db_session, sergeant, None, "Mine", "text")
+        workflow.save_template(db_session, sergeant, None, "Mine", "text")
     with pytest.raises(NotFound):
-        casework.delete_template(db_session, other_admin, template.id)
+        workflow.delete_template(db_session, other_admin, template.id)
     with pytest.raises(InvalidInput, match="title"):
-        casework.save_template(db_session, admin, None, "Patrol arranged", "again")
+        workflow.save_template(db_session, admin, None, "Patrol arranged", "again")
 
-    outcome = casework.add_note(
+    outcome = workflow.add_note(
         db_session, sergeant, report, "", public=True, template_id=template.id, now=NOW
     )
     assert report.events[-1].note == "Officers will patrol the area this week."
@@ -258,6 +259,6 @@ def test_nearby_and_related_reports(db_session, routed_report):
 def test_board_reads_everything_and_changes_nothing(db_session, routed_report):
     report = routed_report(db_session)
     board = user(db_session, "board@example.org", None, Role.BOARD)
-    assert queues.report_for(db_session, board, report.reference) is report
+    assert access.report_for(db_session, board, report.reference) is report
     with pytest.raises(NotAllowed, match="board"):
-        casework.add_note(db_session, board, report, "Noted", now=NOW)
+        workflow.add_note(db_session, board, report, "Noted", now=NOW)

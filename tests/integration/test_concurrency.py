@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from safer_streets import accounts, casework
+from safer_streets.accounts import users
+from safer_streets.casework import workflow
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.errors import Conflict
 from safer_streets.models import Priority, Report, ReportStatus, Role, User
@@ -26,7 +27,7 @@ def test_a_stale_form_gets_a_conflict_message_and_keeps_what_was_typed(
 ):
     report = routed_report(db_session)
     for email in ("sgt@rg.example", "pc@rg.example"):
-        accounts.create_user(
+        users.create_user(
             db_session, email=email, password=PASSWORD, role=Role.STAFF, partner_slug=OWNER
         )
     db_session.flush()
@@ -59,7 +60,7 @@ def test_a_race_between_check_and_write_is_a_conflict_too(live_app, engine, rout
     factory = make_session_factory(engine)
     with session_scope(factory) as session:
         report_id = routed_report(session).id
-        sergeant_id = accounts.create_user(
+        sergeant_id = users.create_user(
             session,
             email="sgt@rg.example",
             password=PASSWORD,
@@ -76,7 +77,7 @@ def test_a_race_between_check_and_write_is_a_conflict_too(live_app, engine, rout
 
         sergeant = slow.get(User, sergeant_id)
         with pytest.raises(Conflict, match="changed this report a moment ago"):
-            casework.acknowledge(
+            workflow.acknowledge(
                 slow, sergeant, stale, expected_version=seen, now=datetime.now(UTC)
             )
         slow.rollback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from geo.wards import Borough, WardIndex
-from safer_streets import demo
+from safer_streets.data import demo
 from safer_streets.models import Report, ReportEvent, ReportStatus
 from tests.board_data import CATFORD
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from safer_streets import accounts, casework, notifications
+from safer_streets.accounts import users
+from safer_streets.casework import workflow
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import (
     EmailOutbox,
@@ -20,8 +21,9 @@ from safer_streets.models import (
     ReportStatus,
     Role,
 )
-from safer_streets.tasks_queue import SEND_EMAIL
+from safer_streets.notifications import outbox
 from tests.helpers import PASSWORD, body_of, csrf_token, login, wait_for_status
+from workers.queue import SEND_EMAIL
 
 CATFORD_BROADWAY = {"lat": 51.4452, "lon": -0.0207}
 RESIDENT = "resident@example.org"
@@ -85,16 +87,16 @@ def test_a_failed_send_is_recorded_and_a_later_attempt_delivers(
     mailbox.clear()
     report = routed_report(db_session, contact_email=RESIDENT)
     outbox_id = db_session.scalar(select(EmailOutbox.id).where(EmailOutbox.report_id == report.id))
-    closed = notifications.SmtpMailer(host="127.0.0.1", port=1, timeout=1)
+    closed = outbox.SmtpMailer(host="127.0.0.1", port=1, timeout=1)
     with pytest.raises(ConnectionRefusedError), db_session.begin_nested():
-        notifications.deliver(db_session, outbox_id, closed, settings, datetime.now(UTC))
-    notifications.record_failure(db_session, outbox_id, ConnectionRefusedError("refused"))
+        outbox.deliver(db_session, outbox_id, closed, settings, datetime.now(UTC))
+    outbox.record_failure(db_session, outbox_id, ConnectionRefusedError("refused"))
     row = db_session.get(EmailOutbox, outbox_id)
     assert row.sent_at is None and row.attempts == 1 and "refused" in row.last_error
 
-    working = notifications.SmtpMailer.from_settings(settings)
-    assert notifications.deliver(db_session, outbox_id, working, settings, datetime.now(UTC))
-    assert not notifications.deliver(db_session, outbox_id, working, settings, datetime.now(UTC))
+    working = outbox.SmtpMailer.from_settings(settings)
+    assert outbox.deliver(db_session, outbox_id, working, settings, datetime.now(UTC))
+    assert not outbox.deliver(db_session, outbox_id, working, settings, datetime.now(UTC))
     assert row.sent_at is not None
     mailbox.wait_for(lambda m: report.reference in m["Subject"])
 
@@ -119,12 +121,12 @@ def test_partners_who_chose_a_digest_get_one_email_a_morning(
         report.routed_at = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
     db_session.flush()
     before_seven = datetime(2026, 11, 25, 6, 30, tzinfo=UTC)
-    assert notifications.queue_digests(db_session, before_seven) == []
+    assert outbox.queue_digests(db_session, before_seven) == []
     morning = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-    (digest_id,) = notifications.queue_digests(db_session, morning)
-    assert notifications.queue_digests(db_session, morning) == [], "one a day"
-    mailer = notifications.SmtpMailer.from_settings(settings)
-    notifications.deliver(db_session, digest_id, mailer, settings, morning)
+    (digest_id,) = outbox.queue_digests(db_session, morning)
+    assert outbox.queue_digests(db_session, morning) == [], "one a day"
+    mailer = outbox.SmtpMailer.from_settings(settings)
+    outbox.deliver(db_session, digest_id, mailer, settings, morning)
     (digest,) = mailbox.wait_for(lambda m: "new reports for" in m["Subject"])
     text = body_of(digest)
     assert digest["Subject"].startswith("2 new reports for Met Police Rushey Green")
@@ -134,20 +136,20 @@ def test_partners_who_chose_a_digest_get_one_email_a_morning(
 
 def test_rerouted_reports_email_the_new_owner_not_the_old(db_session, routed_report, settings):
     report = routed_report(db_session)
-    sergeant = accounts.create_user(
+    sergeant = users.create_user(
         db_session,
         email="sgt@rg.example",
         password=PASSWORD,
         role=Role.STAFF,
         partner_slug="met-snt-rushey-green",
     )
-    casework.reroute(db_session, sergeant, report, "tfl", "Bus stop issue", now=datetime.now(UTC))
+    workflow.reroute(db_session, sergeant, report, "tfl", "Bus stop issue", now=datetime.now(UTC))
     rows = db_session.scalars(
         select(EmailOutbox).where(EmailOutbox.report_id == report.id).order_by(EmailOutbox.id)
     ).all()
     assert [r.recipient for r in rows] == ["snt.rushey-green@met.police.uk", "streets@tfl.gov.uk"]
-    assert notifications.compose(db_session, rows[0], settings) is None, "no longer theirs"
-    body = body_of(notifications.compose(db_session, rows[1], settings))
+    assert outbox.compose(db_session, rows[0], settings) is None, "no longer theirs"
+    body = body_of(outbox.compose(db_session, rows[1], settings))
     assert f"http://safer-streets.test/triage/reports/{report.reference}" in body
     assert "Re-routed from Met Police Rushey Green" in body
 
@@ -156,7 +158,7 @@ def test_outbox_keys_are_unique_per_report_kind_and_recipient(db_session, routed
     report = routed_report(db_session)
     first = db_session.scalar(select(EmailOutbox).where(EmailOutbox.report_id == report.id))
     assert (
-        notifications.queue_email(
+        outbox.queue_email(
             db_session,
             key=first.key,
             kind=first.kind,

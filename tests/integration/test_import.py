@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from safer_streets.cli import main
-from safer_streets.importing import COLUMNS
+from safer_streets.intake.importing import COLUMNS
 from safer_streets.models import Report, ReportEvent, ReportStatus
 
 HEADER = ",".join(COLUMNS)

@@ -5,27 +5,29 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from safer_streets import accounts, locating, reports
+from safer_streets.accounts import users
 from safer_streets.errors import Conflict, InvalidInput, NotAllowed
+from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.models import Report, ReportEvent, ReportStatus, Role
+from safer_streets.routing import locating, processing
 from tests.helpers import PASSWORD, csrf_token, login
 
 CATFORD_BROADWAY = (-0.0207, 51.4452)
 
 
 def unplaced_report(db_session, wards, places, category="fly-tipping", text="by the big tree"):
-    submission = reports.parse_submission(
+    submission = parse_submission(
         {"category": category, "location_text": text, "description": "Sofa dumped"}
     )
-    report, _ = reports.submit_report(db_session, submission, places=places)
-    reports.process_report(db_session, report.id, wards, places)
+    report, _ = submit_report(db_session, submission, places=places)
+    processing.process_report(db_session, report.id, wards, places)
     db_session.refresh(report)
     assert report.status is ReportStatus.NEEDS_LOCATION
     return report
 
 
 def user(db_session, email, role, partner=None):
-    return accounts.create_user(
+    return users.create_user(
         db_session, email=email, password=PASSWORD, role=role, partner_slug=partner
     )
 
@@ -90,9 +92,9 @@ def test_locating_routes_exactly_as_the_worker_routes_a_point(db_session, wards,
         wards=wards,
         places=places,
     )
-    twin, _ = reports.submit_report(
+    twin, _ = submit_report(
         db_session,
-        reports.parse_submission(
+        parse_submission(
             {
                 "category": "drug-dealing",
                 "lon": CATFORD_BROADWAY[0],
@@ -102,7 +104,7 @@ def test_locating_routes_exactly_as_the_worker_routes_a_point(db_session, wards,
         ),
         places=places,
     )
-    reports.process_report(db_session, twin.id, wards, places)
+    processing.process_report(db_session, twin.id, wards, places)
     db_session.refresh(report)
     db_session.refresh(twin)
     assert decision.owner.slug == "met-snt-rushey-green"

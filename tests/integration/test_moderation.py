@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from safer_streets import accounts, moderation
+from safer_streets.accounts import users
+from safer_streets.casework import moderation
 from safer_streets.errors import InvalidInput
 from safer_streets.models import Partner, Report, ReportEvent, ReportPhoto, Role
 
@@ -25,7 +26,7 @@ def report(client, db_session) -> Report:
 
 @pytest.fixture
 def moderator(db_session):
-    return accounts.create_user(
+    return users.create_user(
         db_session,
         email="mod@example.org",
         password="correct horse battery",
@@ -77,7 +78,7 @@ def test_the_owner_moderates_from_the_report_page_and_others_cannot(client, db_s
         ("env@example.org", "lewisham-environment"),
         ("asb@example.org", "lewisham-asb"),
     ):
-        accounts.create_user(
+        users.create_user(
             db_session,
             email=email,
             password="correct horse battery",
@@ -126,7 +127,7 @@ def test_the_partner_report_page_shows_the_photo(client, db_session, report):
             sha256="0" * 64,
         )
     )
-    accounts.create_user(
+    users.create_user(
         db_session,
         email="env2@example.org",
         password="correct horse battery",

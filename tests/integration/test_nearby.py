@@ -8,8 +8,8 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy import func, select, text
 
+from safer_streets.intake.similar import nearby_open_reports, nearby_open_reports_query
 from safer_streets.models import Area, Category, Report, ReportStatus
-from safer_streets.reports import nearby_open_reports, nearby_open_reports_query
 
 CATFORD = (-0.0207, 51.4452)
 # 0.0005 degrees of latitude is about 56 m; 0.0003 about 33 m.

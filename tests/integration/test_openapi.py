@@ -12,12 +12,12 @@ from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from safer_streets import api_keys
+from safer_streets.api import keys
 from safer_streets.api.schemas import CategoryView, ReportView
-from safer_streets.app import create_app
-from safer_streets.limits import limiter
+from safer_streets.intake.submission import ReportSubmission
 from safer_streets.models import Report
-from safer_streets.reports import ReportSubmission
+from safer_streets.web.app import create_app
+from safer_streets.web.limits import limiter
 
 CATFORD = {"lat": 51.4452, "lon": -0.0207}
 
@@ -123,7 +123,7 @@ def test_too_many_reports_from_one_address_is_429(settings, db_session):
 
 
 def test_a_report_made_with_a_key_is_attributed_to_its_client(client, db_session):
-    issued = api_keys.create_client(db_session, name="Civic app", partner_slug=None, actor=None)
+    issued = keys.create_client(db_session, name="Civic app", partner_slug=None, actor=None)
     response = client.post(
         "/api/v1/reports",
         json={"category": "fly-tipping", **CATFORD, "description": "Sofa"},

@@ -10,8 +10,8 @@ from flask.cli import ScriptInfo
 from sqlalchemy import func, select
 
 from geo.wards import Borough, WardIndex
-from safer_streets import police
 from safer_streets.cli import POLICE_SAMPLE, main
+from safer_streets.data import police
 from safer_streets.models import PoliceCrime, Ward
 
 HEADER = ",".join(police.COLUMNS)

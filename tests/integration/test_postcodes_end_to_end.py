@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from geo import DATA_DIR
 from geo.wards import WardIndex
+from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.models import Report
-from safer_streets.reports import Places, parse_submission, submit_report
+from safer_streets.places import Places
 
 
 def test_every_shipped_postcode_submitted_as_text_is_stored_in_its_ward(db_session):

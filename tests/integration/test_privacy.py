@@ -9,7 +9,7 @@ from shapely.geometry import Point
 from sqlalchemy import select
 
 from safer_streets.models import Category, Report, ReportEvent, ReportPhoto, ReportStatus
-from safer_streets.privacy import expire_personal_data, subject_access_export
+from safer_streets.privacy.retention import expire_personal_data, subject_access_export
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 

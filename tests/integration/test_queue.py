@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from safer_streets import accounts, casework, queues
+from safer_streets.accounts import users
+from safer_streets.casework import export, workflow
 from safer_streets.models import Role
 from tests.helpers import PASSWORD, login
 
@@ -20,7 +21,7 @@ RUSHEY_GREEN_OUTSIDE_CATFORD = {"lat": 51.4500, "lon": -0.0150}
 
 @pytest.fixture
 def sergeant(db_session):
-    return accounts.create_user(
+    return users.create_user(
         db_session, email="sgt@rg.example", password=PASSWORD, role=Role.STAFF, partner_slug=OWNER
     )
 
@@ -36,10 +37,10 @@ def test_filters_by_ward_area_category_and_assignment(client, db_session, routed
     outside_centre = routed_report(db_session, **RUSHEY_GREEN_OUTSIDE_CATFORD)
     elsewhere = routed_report(db_session, **LEWISHAM_CENTRAL)
     lighting = routed_report(db_session, category="street-lighting")
-    board = accounts.create_user(
+    board = users.create_user(
         db_session, email="board@example.org", password=PASSWORD, role=Role.BOARD, partner_slug=None
     )
-    casework.assign(db_session, sergeant, outside_centre, sergeant.id, now=NOW)
+    workflow.assign(db_session, sergeant, outside_centre, sergeant.id, now=NOW)
     db_session.flush()
 
     login(client, board.email)
@@ -60,8 +61,8 @@ def test_filters_by_ward_area_category_and_assignment(client, db_session, routed
 
 def test_counts_status_filter_sorting_and_pages(client, db_session, routed_report, sergeant):
     made = [routed_report(db_session, description=f"Report {i}") for i in range(53)]
-    casework.acknowledge(db_session, sergeant, made[0], now=NOW)
-    casework.set_priority(db_session, sergeant, made[1], "urgent", now=NOW)
+    workflow.acknowledge(db_session, sergeant, made[0], now=NOW)
+    workflow.set_priority(db_session, sergeant, made[1], "urgent", now=NOW)
     db_session.flush()
     login(client, sergeant.email)
 
@@ -112,8 +113,8 @@ def test_bad_filters_get_a_clear_message_not_a_500(
     response = client.get(f"/triage?{query}")
     assert response.status_code == 422
     assert f"{field}: {message}" in response.text
-    export = client.get(f"/triage/export.csv?{query}")
-    assert export.status_code == 422
+    refused = client.get(f"/triage/export.csv?{query}")
+    assert refused.status_code == 422
 
 
 def test_csv_export_streams_the_filtered_queue_with_contact_only_for_the_owner(
@@ -125,8 +126,8 @@ def test_csv_export_streams_the_filtered_queue_with_contact_only_for_the_owner(
         contact_email="resident@example.org",
         anonymous=False,
     )
-    casework.add_note(db_session, sergeant, shared, "We are on it", public=True, now=NOW)
-    officer = accounts.create_user(
+    workflow.add_note(db_session, sergeant, shared, "We are on it", public=True, now=NOW)
+    officer = users.create_user(
         db_session,
         email="officer@cs.example",
         password=PASSWORD,
@@ -142,7 +143,7 @@ def test_csv_export_streams_the_filtered_queue_with_contact_only_for_the_owner(
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert list(rows[0]) == list(queues.EXPORT_COLUMNS)
+    assert list(rows[0]) == list(export.EXPORT_COLUMNS)
     row = next(r for r in rows if r["reference"] == shared.reference)
     assert row["contact_email"] == "resident@example.org"
     assert row["description"] == '\'=HYPERLINK("http://evil.example")'

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from safer_streets.app import create_app
+from safer_streets.web.app import create_app
 
 REPORT = {"category": "fly-tipping", "lat": 51.4452, "lon": -0.0207, "description": "Sofa"}
 

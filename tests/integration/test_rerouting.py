@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from safer_streets import reports, routing_rules
+from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.models import Report, ReportEvent, ReportStatus, Role, RoutingRule, User
-from safer_streets.rerouting import reroute_open_reports
+from safer_streets.routing import processing, rules
+from safer_streets.routing.rerouting import reroute_open_reports
 
 CATFORD_BROADWAY = (-0.0207, 51.4452)
 DEPTFORD_HIGH_STREET = (-0.0257, 51.4780)
@@ -25,7 +26,7 @@ def admin(db_session):
 
 
 def routed_report(db_session, wards, places, category, point, **extra):
-    submission = reports.parse_submission(
+    submission = parse_submission(
         {
             "category": category,
             "lon": point[0],
@@ -35,14 +36,14 @@ def routed_report(db_session, wards, places, category, point, **extra):
             **extra,
         }
     )
-    report, _ = reports.submit_report(db_session, submission, places=places)
-    reports.process_report(db_session, report.id, wards, places)
+    report, _ = submit_report(db_session, submission, places=places)
+    processing.process_report(db_session, report.id, wards, places)
     db_session.refresh(report)
     return report
 
 
 def town_centre_team_owns_drug_dealing_in_catford(db_session, admin):
-    return routing_rules.create_rule(
+    return rules.create_rule(
         db_session,
         admin,
         {
@@ -153,7 +154,7 @@ def test_a_deactivated_rule_stops_notifying_on_re_routing(db_session, wards, pla
             RoutingRule.area.has(slug="catford-town-centre"),
         )
     ).one()
-    routing_rules.set_active(db_session, admin, rule.id, active=False, why="Team disbanded")
+    rules.set_active(db_session, admin, rule.id, active=False, why="Team disbanded")
     reroute_open_reports(db_session, admin)
     db_session.refresh(report)
     assert [p.slug for p in report.notified] == ["lewisham-community-safety"]

@@ -13,7 +13,7 @@ from PIL import Image
 from shapely.geometry import Point
 from sqlalchemy import func, select
 
-from safer_streets import photos
+from safer_streets.intake import photos
 from safer_streets.models import (
     Category,
     Partner,

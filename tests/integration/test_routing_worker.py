@@ -8,12 +8,12 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 
-from safer_streets.app import create_app
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Report, ReportStatus
 from safer_streets.settings import Settings
-from safer_streets.tasks_queue import PROCESS_REPORT, SWEEP_RECEIVED
+from safer_streets.web.app import create_app
 from tests.helpers import login, routed_events, wait_for_status
+from workers.queue import PROCESS_REPORT, SWEEP_RECEIVED
 
 CATFORD_BROADWAY = {"lat": 51.4452, "lon": -0.0207}
 

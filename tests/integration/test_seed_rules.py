@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from safer_streets import routing_rules, seed
+from safer_streets.data import seed
 from safer_streets.models import Role, RoutingRule, RoutingRuleChange, User
+from safer_streets.routing import rules
 
 
 def test_every_seeded_rule_has_its_creation_in_the_history(db_session):
-    rules = db_session.scalar(select(func.count()).select_from(RoutingRule))
+    rule_count = db_session.scalar(select(func.count()).select_from(RoutingRule))
     created = db_session.scalars(
         select(RoutingRuleChange).where(RoutingRuleChange.action == "created")
     ).all()
-    assert len(created) == rules
+    assert len(created) == rule_count
     assert {c.why for c in created} == {seed.SEED_WHY}
     assert all(c.actor_id is None and c.before is None for c in created)
 
 
 def test_the_town_centre_area_rules_are_seeded(db_session):
-    rules = db_session.scalars(
+    seeded = db_session.scalars(
         select(RoutingRule).where(RoutingRule.area_id.is_not(None), RoutingRule.active)
     ).all()
-    assert sorted((r.category.slug, r.area.slug, r.partner.slug, r.role.value) for r in rules) == [
+    assert sorted((r.category.slug, r.area.slug, r.partner.slug, r.role.value) for r in seeded) == [
         (category, area, "met-town-centre-team", "notified")
         for category in (
             "anti-social-behaviour",
@@ -39,16 +40,16 @@ def test_seeding_again_changes_nothing_and_never_undoes_an_admins_change(db_sess
     db_session.add(admin)
     db_session.flush()
     tfl = db_session.scalars(select(RoutingRule).where(RoutingRule.partner.has(slug="tfl"))).one()
-    routing_rules.edit_rule(
+    rules.edit_rule(
         db_session,
         admin,
         tfl.id,
-        {**routing_rules.form_from_rule(tfl), "partner": "lewisham-highways", "why": "Test"},
+        {**rules.form_from_rule(tfl), "partner": "lewisham-highways", "why": "Test"},
     )
     lighting = db_session.scalars(
         select(RoutingRule).where(RoutingRule.reason == "badly-lit")
     ).one()
-    routing_rules.set_active(db_session, admin, lighting.id, active=False, why="Test")
+    rules.set_active(db_session, admin, lighting.id, active=False, why="Test")
     before = db_session.scalar(select(func.count()).select_from(RoutingRule))
 
     seed.seed(db_session)

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from safer_streets import accounts, sla
+from safer_streets.accounts import users
+from safer_streets.casework import sla
 from safer_streets.errors import InvalidInput, NotAllowed
 from safer_streets.models import Category, Partner, PartnerPreference, PartnerSla, Role
 from tests.helpers import PASSWORD, login
@@ -17,7 +18,7 @@ OWNER = "met-snt-rushey-green"
 
 
 def make(session, email, partner=OWNER, role=Role.STAFF):
-    user = accounts.create_user(
+    user = users.create_user(
         session, email=email, password=PASSWORD, role=role, partner_slug=partner
     )
     session.flush()

@@ -9,7 +9,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 
-from safer_streets import i18n
+from safer_streets.web import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -18,7 +18,7 @@ def extracted() -> set[str]:
     method_map = [
         ("safer_streets/**.py", "python"),
         ("templates/**.html", "jinja2"),
-        ("safer_streets/seed/categories.toml", "safer_streets.i18n.extract_seed"),
+        ("safer_streets/data/defaults/categories.toml", "safer_streets.web.i18n.extract_seed"),
     ]
     return {
         message if isinstance(message, str) else message[0]
@@ -51,7 +51,7 @@ def test_a_new_language_is_offered_to_browsers_that_ask_for_it(tmp_path, setting
     write_mo(buffer, catalog)
     (folder / "messages.mo").write_bytes(buffer.getvalue())
 
-    from safer_streets.app import create_app
+    from safer_streets.web.app import create_app
 
     app = create_app(settings)
     # As if the catalogue had been compiled into safer_streets/translations/.

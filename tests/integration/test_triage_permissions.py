@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from safer_streets import accounts
+from safer_streets.accounts import users
 from safer_streets.models import Report, ReportEvent, Role
 from tests.helpers import PASSWORD, login
 
@@ -75,14 +75,14 @@ def _events(session, report: Report) -> int:
 def test_permission_matrix(client, db_session, routed_report, role, relation, action, outcome):
     report = routed_report(db_session)
     original = routed_report(db_session, description="The same dealing, reported earlier")
-    colleague = accounts.create_user(
+    colleague = users.create_user(
         db_session,
         email="pc.jones@rg.example",
         password=PASSWORD,
         role=Role.STAFF,
         partner_slug=OWNER,
     )
-    accounts.create_user(
+    users.create_user(
         db_session,
         email="actor@example.org",
         password=PASSWORD,

@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from lxml import etree
 from sqlalchemy.orm import Session
 
-from safer_streets import api_keys
+from safer_streets.api import keys
 
 SCHEMAS = Path(__file__).parent / "schemas"
 
@@ -156,6 +156,6 @@ def issue_key(db_session: Session) -> Callable[..., str]:
     """Issue an API key (optionally acting for a partner) and return it."""
 
     def issue(name: str = "Test app", partner: str | None = None) -> str:
-        return api_keys.create_client(db_session, name=name, partner_slug=partner, actor=None).key
+        return keys.create_client(db_session, name=name, partner_slug=partner, actor=None).key
 
     return issue

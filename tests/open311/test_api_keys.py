@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from sqlalchemy import select
 
-from safer_streets import accounts, api_keys
+from safer_streets.accounts import users
+from safer_streets.api import keys
 from safer_streets.cli import main
 from safer_streets.errors import NotAllowed
 from safer_streets.models import ApiClient, Role
@@ -61,7 +62,7 @@ def test_the_command_line_explains_mistakes(app, args, message):
 
 
 def test_only_admins_manage_keys_in_the_domain(db_session):
-    staff = accounts.create_user(
+    staff = users.create_user(
         db_session,
         email="staff@keys.example",
         password=PASSWORD,
@@ -69,14 +70,14 @@ def test_only_admins_manage_keys_in_the_domain(db_session):
         partner_slug="tfl",
     )
     with pytest.raises(NotAllowed):
-        api_keys.create_client(db_session, name="x", partner_slug=None, actor=staff)
+        keys.create_client(db_session, name="x", partner_slug=None, actor=staff)
     with pytest.raises(NotAllowed):
-        api_keys.list_clients(db_session, actor=staff)
+        keys.list_clients(db_session, actor=staff)
 
 
 @pytest.fixture
 def admin(db_session):
-    accounts.create_user(
+    users.create_user(
         db_session,
         email="admin@keys.example",
         password=PASSWORD,
@@ -131,7 +132,7 @@ def test_the_web_form_names_a_missing_name(client, admin):
 def test_the_page_is_for_admins_only(client, db_session):
     anonymous = client.get("/admin/api-keys")
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
-    accounts.create_user(
+    users.create_user(
         db_session,
         email="officer@keys.example",
         password=PASSWORD,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from safer_streets import api_keys
+from safer_streets.api import keys
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import ReportStatus
 from tests.helpers import wait_for_status
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.worker
 
 def issue(engine, name: str, partner: str | None) -> str:
     with session_scope(make_session_factory(engine)) as session:
-        return api_keys.create_client(session, name=name, partner_slug=partner, actor=None).key
+        return keys.create_client(session, name=name, partner_slug=partner, actor=None).key
 
 
 def test_an_open311_report_is_routed_and_its_owner_reports_back(live_app, worker, engine):

@@ -15,9 +15,11 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from geo.wards import WardIndex
-from safer_streets import reports, workflow
-from safer_streets.app import create_app
+from safer_streets import places
 from safer_streets.models import Category, Report, ReportEvent, ReportStatus
+from safer_streets.open311 import workflow
+from safer_streets.routing import processing
+from safer_streets.web.app import create_app
 from tests.open311.conftest import read, validate_json, validate_xml
 
 V2 = "/open311/v2"
@@ -43,7 +45,7 @@ def created_id(response, fmt: str) -> str:
 
 def route(db_session, reference: str) -> Report:
     report = db_session.scalars(select(Report).where(Report.reference == reference)).one()
-    reports.process_report(db_session, report.id, WARDS, reports.Places.default())
+    processing.process_report(db_session, report.id, WARDS, places.Places.default())
     db_session.refresh(report)
     return report
 
@@ -288,11 +290,11 @@ def test_posting_without_a_valid_api_key_is_403(client, db_session, fmt, key, me
 
 
 def test_a_revoked_key_is_403(client, db_session, issue_key):
-    from safer_streets import api_keys
+    from safer_streets.api import keys
 
     key = issue_key()
-    client_id = api_keys.authenticate(db_session, key).id
-    api_keys.revoke_client(db_session, client_id, actor=None)
+    client_id = keys.authenticate(db_session, key).id
+    keys.revoke_client(db_session, client_id, actor=None)
     response = post_request(client, key, "xml")
     assert response.status_code == 403
     assert "revoked" in validate_xml("errors", response.data)[0]["description"]

@@ -21,17 +21,13 @@ from geo import DATA_DIR
 from geo.gazetteer import (
     Candidate,
     Gazetteer,
-    Geocoder,
-    NominatimGeocoder,
-    OfflineGeocoder,
-    OutsideBorough,
     ReverseResult,
     _display_name,
-    _normalise_name,
     is_ambiguous,
-    normalise_postcode,
-    outward_code,
+    normalise_name,
 )
+from geo.geocoders import Geocoder, NominatimGeocoder, OfflineGeocoder
+from geo.postcodes import OutsideBorough, normalise_postcode, outward_code
 from geo.wards import WardIndex
 
 with (DATA_DIR / "lewisham_postcodes_codepoint_2025.csv").open(newline="") as _fh:
@@ -301,17 +297,17 @@ def test_every_shipped_street_name_is_found_at_one_of_its_points(gaz: Gazetteer)
     points: dict[str, set[tuple[float, float]]] = {}
     for r in STREET_ROWS:
         points.setdefault(r["name"], set()).add((float(r["longitude"]), float(r["latitude"])))
-    place_names = {_normalise_name(n) for name in TOWN_CENTRES for n in name.split(" and ")}
+    place_names = {normalise_name(n) for name in TOWN_CENTRES for n in name.split(" and ")}
     missing = []
     for name, pts in points.items():
-        if _normalise_name(name) in place_names:
+        if normalise_name(name) in place_names:
             continue  # "Catford", "Deptford": answered by the town centre (tested below)
         found = gaz.search(name)
         on_street = [
             c
             for c in found
             if c.kind == "street"
-            and _normalise_name(c.label.split(" (")[0]) == _normalise_name(name)
+            and normalise_name(c.label.split(" (")[0]) == normalise_name(name)
             and (c.lon, c.lat) in pts | _points_with_same_key(points, name)
         ]
         if not on_street:
@@ -322,8 +318,8 @@ def test_every_shipped_street_name_is_found_at_one_of_its_points(gaz: Gazetteer)
 def _points_with_same_key(
     points: dict[str, set[tuple[float, float]]], name: str
 ) -> set[tuple[float, float]]:
-    key = _normalise_name(name)
-    return {p for other, pts in points.items() if _normalise_name(other) == key for p in pts}
+    key = normalise_name(name)
+    return {p for other, pts in points.items() if normalise_name(other) == key for p in pts}
 
 
 def test_same_name_streets_are_separate_and_ambiguous(gaz: Gazetteer) -> None:

@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
-from geo.gazetteer import NominatimGeocoder, OfflineGeocoder, default_gazetteer
-from safer_streets.app import create_app
-from safer_streets.geocoding import make_geocoder
-from safer_streets.reports import Places
+from geo.gazetteer import default_gazetteer
+from geo.geocoders import NominatimGeocoder, OfflineGeocoder
+from safer_streets.places import Places, make_geocoder
 from safer_streets.settings import Settings, SettingsError
+from safer_streets.web.app import create_app
 from workers.tasks import WorkerContext
 
 NOMINATIM_ENV = {

@@ -17,10 +17,21 @@ from hypothesis import strategies as st
 from scipy import stats
 from shapely.geometry import shape
 
-from geo import DATA_DIR
-from geo import hotspots as hs
+from geo import (
+    DATA_DIR,
+    correlation,
+    crand,
+    density,
+    emerging,
+    gistar,
+    hotspots,
+    projection,
+    significance,
+    suntimes,
+)
+from geo.grid import Grid, bin_points, bin_points_bng, bin_points_h3, bin_points_windows
 
-BOROUGH = hs.read_boundary()
+BOROUGH = projection.read_boundary()
 
 
 def _town_centre(name: str) -> shapely.Geometry:
@@ -32,7 +43,9 @@ CATFORD = _town_centre("Catford")
 
 
 def _bng(geometry: shapely.Geometry) -> shapely.Geometry:
-    return shapely.transform(geometry, lambda c: np.column_stack(hs.to_bng(c[:, 0], c[:, 1])))
+    return shapely.transform(
+        geometry, lambda c: np.column_stack(projection.to_bng(c[:, 0], c[:, 1]))
+    )
 
 
 def _uniform_points(geometry: shapely.Geometry, n: int, rng: np.random.Generator):
@@ -47,12 +60,12 @@ def _uniform_points(geometry: shapely.Geometry, n: int, rng: np.random.Generator
         inside = shapely.contains_xy(geometry_bng, x, y)
         xs.append(x[inside])
         ys.append(y[inside])
-    return hs.to_lonlat(np.concatenate(xs)[:n], np.concatenate(ys)[:n])
+    return projection.to_lonlat(np.concatenate(xs)[:n], np.concatenate(ys)[:n])
 
 
 @pytest.fixture(scope="module")
 def borough_grid():
-    grid = hs.Grid.covering(BOROUGH.bounds, 100)
+    grid = Grid.covering(BOROUGH.bounds, 100)
     return grid, grid.mask_from_geometry(BOROUGH)
 
 
@@ -65,18 +78,18 @@ def postcode_counts(borough_grid):
         names=True,
         usecols=("latitude", "longitude"),
     )
-    return hs.bin_points(data["longitude"], data["latitude"], grid)
+    return bin_points(data["longitude"], data["latitude"], grid)
 
 
 # ------------------------------------------------------------------------------ grid
 
 
 def test_grid_covering_snaps_origin_and_contains_bounds():
-    grid = hs.Grid.covering(BOROUGH.bounds, 100)
+    grid = Grid.covering(BOROUGH.bounds, 100)
     assert grid.x0 % 100 == 0
     assert grid.y0 % 100 == 0
     xmin, ymin, xmax, ymax = grid.bounds_bng
-    corners = hs.to_bng(
+    corners = projection.to_bng(
         [BOROUGH.bounds[0], BOROUGH.bounds[2], BOROUGH.bounds[0], BOROUGH.bounds[2]],
         [BOROUGH.bounds[1], BOROUGH.bounds[1], BOROUGH.bounds[3], BOROUGH.bounds[3]],
     )
@@ -99,10 +112,10 @@ def test_borough_mask_area_matches_published_area(borough_grid):
 
 
 def test_bin_points_counts_known_cells():
-    grid = hs.Grid(x0=537000.0, y0=172000.0, cell_size=100.0, nx=4, ny=3)
+    grid = Grid(x0=537000.0, y0=172000.0, cell_size=100.0, nx=4, ny=3)
     x = np.array([537050.0, 537050.0, 537399.9, 537000.0, 537400.0, np.nan, 536999.0])
     y = np.array([172050.0, 172099.0, 172299.9, 172200.0, 172000.0, 172000.0, 172000.0])
-    counts = hs.bin_points_bng(x, y, grid)
+    counts = bin_points_bng(x, y, grid)
     expected = np.zeros((3, 4), dtype=np.int64)
     expected[0, 0] = 2
     expected[2, 3] = 1
@@ -117,7 +130,7 @@ def test_bin_points_counts_known_cells():
 def test_bin_points_lonlat_and_cell_geometry_round_trip(borough_grid):
     grid, _ = borough_grid
     # Catford Broadway.
-    counts = hs.bin_points([-0.0207], [51.4452], grid)
+    counts = bin_points([-0.0207], [51.4452], grid)
     assert counts.sum() == 1
     iy, ix = np.argwhere(counts == 1)[0]
     ring = grid.cell_polygons_lonlat([iy], [ix])[0]
@@ -137,18 +150,18 @@ def test_bin_points_windows_matches_per_window_binning(borough_grid):
     rng = np.random.default_rng(5)
     lons, lats = _uniform_points(BOROUGH, 2000, rng)
     window = rng.integers(-1, 4, lons.size)
-    cube = hs.bin_points_windows(lons, lats, window, 4, grid)
+    cube = bin_points_windows(lons, lats, window, 4, grid)
     assert cube.shape == (4, *grid.shape)
     for t in range(4):
         sel = window == t
-        np.testing.assert_array_equal(cube[t], hs.bin_points(lons[sel], lats[sel], grid))
+        np.testing.assert_array_equal(cube[t], bin_points(lons[sel], lats[sel], grid))
 
 
 def test_bin_points_h3_counts():
     h3 = pytest.importorskip("h3")
     lons = np.array([-0.0207, -0.0207, -0.0300, 0.01])
     lats = np.array([51.4452, 51.4452, 51.4600, 51.45])
-    cells, counts = hs.bin_points_h3(lons, lats, resolution=9)
+    cells, counts = bin_points_h3(lons, lats, resolution=9)
     assert counts.sum() == 4
     catford = h3.latlng_to_cell(51.4452, -0.0207, 9)
     assert dict(zip(cells.tolist(), counts.tolist(), strict=True))[catford] == 2
@@ -158,23 +171,23 @@ def test_bin_points_h3_counts():
 
 
 def test_neighbourhood_kernels():
-    np.testing.assert_array_equal(hs.neighbourhood_kernel(), np.ones((3, 3), bool))
+    np.testing.assert_array_equal(gistar.neighbourhood_kernel(), np.ones((3, 3), bool))
     np.testing.assert_array_equal(
-        hs.neighbourhood_kernel(distance_m=150, cell_size_m=100), np.ones((3, 3), bool)
+        gistar.neighbourhood_kernel(distance_m=150, cell_size_m=100), np.ones((3, 3), bool)
     )
-    rook = hs.neighbourhood_kernel(distance_m=100, cell_size_m=100)
+    rook = gistar.neighbourhood_kernel(distance_m=100, cell_size_m=100)
     np.testing.assert_array_equal(rook, [[0, 1, 0], [1, 1, 1], [0, 1, 0]])
-    assert hs.neighbourhood_kernel(distance_m=250, cell_size_m=100).sum() == 21
-    assert hs.neighbourhood_kernel(cells=2).shape == (5, 5)
+    assert gistar.neighbourhood_kernel(distance_m=250, cell_size_m=100).sum() == 21
+    assert gistar.neighbourhood_kernel(cells=2).shape == (5, 5)
     with pytest.raises(ValueError, match="either"):
-        hs.neighbourhood_kernel(cells=1, distance_m=100)
+        gistar.neighbourhood_kernel(cells=1, distance_m=100)
 
 
 def test_gi_star_hand_computed_single_peak():
     # 3 x 3 grid, 9 in the centre: n = 9, mean 1, population variance 81/9 - 1 = 8.
     y = np.zeros((3, 3))
     y[1, 1] = 9
-    gi = hs.getis_ord_gi_star(y, exact=False)
+    gi = gistar.getis_ord_gi_star(y, exact=False)
     # Corner: neighbourhood of 4 cells, sum 9 -> (9 - 4) / (sqrt(8) sqrt(4*5/8)) = sqrt(5)/2.
     assert gi.z[0, 0] == pytest.approx(math.sqrt(5) / 2, abs=1e-12)
     # Edge: 6 cells, sum 9 -> (9 - 6) / (sqrt(8) sqrt(6*3/8)) = 1/sqrt(2).
@@ -190,7 +203,7 @@ def test_gi_star_hand_computed_with_mask():
     # One row; the last cell is outside the study area and its 100 must not count.
     y = np.array([[1.0, 2.0, 3.0, 4.0, 100.0]])
     mask = np.array([[True, True, True, True, False]])
-    gi = hs.getis_ord_gi_star(y, np.ones((3, 3), bool), mask=mask)
+    gi = gistar.getis_ord_gi_star(y, np.ones((3, 3), bool), mask=mask)
     # n = 4, mean 2.5, population variance 7.5 - 6.25 = 1.25.
     den = math.sqrt(1.25) * math.sqrt(2 * (4 - 2) / 3)
     assert gi.z[0, 0] == pytest.approx((3 - 2.5 * 2) / den, abs=1e-12)
@@ -231,16 +244,16 @@ def test_gi_star_matches_independent_loop_formula():
     rng = np.random.default_rng(11)
     y = rng.poisson(3, (12, 15)).astype(float)
     mask = rng.random((12, 15)) > 0.2
-    kernel = hs.neighbourhood_kernel(distance_m=250, cell_size_m=100)
-    gi = hs.getis_ord_gi_star(y, kernel, mask=mask)
+    kernel = gistar.neighbourhood_kernel(distance_m=250, cell_size_m=100)
+    gi = gistar.getis_ord_gi_star(y, kernel, mask=mask)
     np.testing.assert_allclose(gi.z, _gi_star_loops(y, kernel, mask), atol=1e-12)
 
 
 def test_gi_star_rejects_bad_input():
     with pytest.raises(ValueError, match="centre"):
-        hs.getis_ord_gi_star(np.ones((4, 4)), np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]]))
+        gistar.getis_ord_gi_star(np.ones((4, 4)), np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]]))
     with pytest.raises(ValueError, match="two"):
-        hs.getis_ord_gi_star(np.ones((2, 2)), mask=np.eye(2, dtype=bool) & False)
+        gistar.getis_ord_gi_star(np.ones((2, 2)), mask=np.eye(2, dtype=bool) & False)
 
 
 # ----------------------------------------------------------------------- vs esda / pysal
@@ -277,8 +290,8 @@ def _esda_g_local(y: np.ndarray, w, **kwargs):
 def test_matches_esda_on_borough_grid_poisson_counts(borough_grid, kernel_cells):
     grid, mask = borough_grid
     y = np.random.default_rng(2025).poisson(2.0, grid.shape)
-    kernel = hs.neighbourhood_kernel(cells=kernel_cells)
-    ours = hs.getis_ord_gi_star(y, kernel, mask=mask)
+    kernel = gistar.neighbourhood_kernel(cells=kernel_cells)
+    ours = gistar.getis_ord_gi_star(y, kernel, mask=mask)
     ref = _esda_g_local(y[mask], _pysal_w(mask, kernel), permutations=0)
     np.testing.assert_allclose(ours.z[mask], ref.Zs, rtol=0, atol=1e-6)
     np.testing.assert_allclose(ours.p[mask], 2 * ref.p_norm, rtol=0, atol=1e-6)
@@ -287,8 +300,8 @@ def test_matches_esda_on_borough_grid_poisson_counts(borough_grid, kernel_cells)
 def test_matches_esda_on_postcode_counts_with_distance_band(borough_grid, postcode_counts):
     libpysal = pytest.importorskip("libpysal")
     grid, mask = borough_grid
-    kernel = hs.neighbourhood_kernel(distance_m=250, cell_size_m=grid.cell_size)
-    ours = hs.getis_ord_gi_star(postcode_counts, kernel, mask=mask)
+    kernel = gistar.neighbourhood_kernel(distance_m=250, cell_size_m=grid.cell_size)
+    ours = gistar.getis_ord_gi_star(postcode_counts, kernel, mask=mask)
     # Weights built independently by libpysal from the cell centres.
     xx, yy = grid.centres()
     w = libpysal.weights.DistanceBand(
@@ -304,7 +317,7 @@ def test_matches_esda_on_full_grid_with_lattice_weights(postcode_counts):
     # No mask: every cell of the bounding grid, queen lattice from libpysal itself.
     ny, nx = postcode_counts.shape
     w = libpysal.weights.lat2W(ny, nx, rook=False)
-    ours = hs.getis_ord_gi_star(postcode_counts)
+    ours = gistar.getis_ord_gi_star(postcode_counts)
     ref = _esda_g_local(postcode_counts.ravel(), w, permutations=0)
     np.testing.assert_allclose(ours.z.ravel(), ref.Zs, rtol=0, atol=1e-6)
     np.testing.assert_allclose(ours.p.ravel(), 2 * ref.p_norm, rtol=0, atol=1e-6)
@@ -313,8 +326,8 @@ def test_matches_esda_on_full_grid_with_lattice_weights(postcode_counts):
 def test_permutation_p_values_agree_with_esda_in_distribution(borough_grid):
     grid, mask = borough_grid
     y = np.random.default_rng(7).poisson(2.0, grid.shape)
-    kernel = hs.neighbourhood_kernel(cells=1)
-    ours = hs.getis_ord_gi_star(y, kernel, mask=mask, permutations=999, seed=1)
+    kernel = gistar.neighbourhood_kernel(cells=1)
+    ours = gistar.getis_ord_gi_star(y, kernel, mask=mask, permutations=999, seed=1)
     ref = _esda_g_local(y[mask], _pysal_w(mask, kernel), permutations=999, seed=1, n_jobs=1)
     p_ours = ours.p_sim[mask]
     # Different random streams: agreement up to Monte Carlo error (sd <= 0.016 at
@@ -335,12 +348,12 @@ def test_conditional_permutation_counts_match_brute_force():
     n_others[0] = 5  # the draws' width is the largest neighbour count plus one
     observed = rng.integers(0, 15, n).astype(float)
     observed[n_others == 0] = 0  # an island's neighbour sum is empty
-    n_ge, n_le = hs._conditional_permutation_counts(
+    n_ge, n_le = crand.conditional_permutation_counts(
         y, n_others, observed, 200, np.random.default_rng(9)
     )
     # The same draws, used the slow way: cell i's neighbours are the first c draws,
     # with i itself (if drawn) replaced by draw c.
-    draws = hs._sample_rows_without_replacement(np.random.default_rng(9), n, 6, 200)
+    draws = crand._sample_rows_without_replacement(np.random.default_rng(9), n, 6, 200)
     for i in range(n):
         c = n_others[i]
         sums = []
@@ -358,9 +371,9 @@ def test_conditional_permutation_counts_converge_to_exact_distribution():
     y = rng.poisson(1.5, n).astype(float)
     n_others = rng.integers(1, 5, n)
     observed = rng.integers(0, 8, n).astype(float)
-    upper, lower = hs._exact_conditional_tails(y, n_others, observed)
+    upper, lower = crand.exact_conditional_tails(y, n_others, observed)
     permutations = 40_000
-    n_ge, n_le = hs._conditional_permutation_counts(
+    n_ge, n_le = crand.conditional_permutation_counts(
         y, n_others, observed, permutations, np.random.default_rng(5)
     )
     # Five Monte Carlo standard deviations at most (sd <= 0.5 / sqrt(40000) = 0.0025).
@@ -371,7 +384,7 @@ def test_conditional_permutation_counts_converge_to_exact_distribution():
 def test_sampling_without_replacement_is_distinct_and_uniform():
     rng = np.random.default_rng(0)
     for population, k in [(1000, 8), (10, 9)]:
-        draws = hs._sample_rows_without_replacement(rng, population, k, 20000)
+        draws = crand._sample_rows_without_replacement(rng, population, k, 20000)
         assert draws.shape == (20000, k)
         assert all(len(set(row)) == k for row in draws[:500].tolist())
         counts = np.bincount(draws[:, 0], minlength=population)
@@ -384,7 +397,7 @@ def test_exact_p_values_match_enumeration():
     y = rng.poisson(1.5, 9).astype(float)
     n_others = np.array([2, 3, 1, 0, 2, 3, 2, 1, 3])
     observed = np.array([2, 3, 1, 0, 0, 5, 1, 2, 4], dtype=float)
-    upper, lower = hs._exact_conditional_tails(y, n_others, observed)
+    upper, lower = crand.exact_conditional_tails(y, n_others, observed)
     for i in range(9):
         others = np.delete(y, i)
         sums = np.array([sum(c) for c in itertools.combinations(others, n_others[i])])
@@ -395,7 +408,7 @@ def test_exact_p_values_match_enumeration():
 def test_exact_p_values_are_the_permutation_limit(borough_grid):
     grid, mask = borough_grid
     y = np.random.default_rng(8).poisson(1.5, grid.shape)
-    gi = hs.getis_ord_gi_star(y, mask=mask, permutations=4999, seed=2, exact=True)
+    gi = gistar.getis_ord_gi_star(y, mask=mask, permutations=4999, seed=2, exact=True)
     diff = gi.p_exact[mask] - gi.p_sim_two_sided[mask]
     # Monte Carlo sd of a two-sided p is at most 2 * 0.5 / sqrt(4999) = 0.014.
     assert np.abs(diff).max() < 0.08
@@ -404,9 +417,9 @@ def test_exact_p_values_are_the_permutation_limit(borough_grid):
 
 def test_exact_p_values_refused_for_non_integer_values():
     y = np.random.default_rng(1).random((6, 6))
-    assert hs.getis_ord_gi_star(y).p_exact is None
+    assert gistar.getis_ord_gi_star(y).p_exact is None
     with pytest.raises(ValueError, match="integer"):
-        hs.getis_ord_gi_star(y, exact=True)
+        gistar.getis_ord_gi_star(y, exact=True)
 
 
 # --------------------------------------------------------------------------------- FDR
@@ -447,7 +460,7 @@ def _textbook_bh(p: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def test_bh_known_answer_from_the_paper():
-    rejected = hs.fdr_reject(BH_EXAMPLE, 0.05)
+    rejected = significance.fdr_reject(BH_EXAMPLE, 0.05)
     np.testing.assert_array_equal(np.flatnonzero(rejected), [0, 1, 2, 3])
 
 
@@ -456,12 +469,14 @@ def test_bh_matches_textbook_procedure_and_scipy(alpha):
     rng = np.random.default_rng(int(alpha * 100))
     p = np.concatenate([rng.uniform(0, 0.002, 20), rng.uniform(0, 1, 200)])
     rng.shuffle(p)
-    np.testing.assert_array_equal(hs.fdr_reject(p, alpha), _textbook_bh(p, alpha))
+    np.testing.assert_array_equal(significance.fdr_reject(p, alpha), _textbook_bh(p, alpha))
     np.testing.assert_allclose(
-        hs.benjamini_hochberg(p), stats.false_discovery_control(p, method="bh"), atol=1e-15
+        significance.benjamini_hochberg(p),
+        stats.false_discovery_control(p, method="bh"),
+        atol=1e-15,
     )
     np.testing.assert_allclose(
-        hs.benjamini_hochberg(BH_EXAMPLE),
+        significance.benjamini_hochberg(BH_EXAMPLE),
         stats.false_discovery_control(BH_EXAMPLE, method="bh"),
         atol=1e-15,
     )
@@ -469,7 +484,7 @@ def test_bh_matches_textbook_procedure_and_scipy(alpha):
 
 def test_bh_ignores_nan_cells():
     p = np.array([[0.001, np.nan], [0.04, 0.5]])
-    q = hs.benjamini_hochberg(p)
+    q = significance.benjamini_hochberg(p)
     assert np.isnan(q[0, 1])
     np.testing.assert_allclose(q[~np.isnan(p)], stats.false_discovery_control([0.001, 0.04, 0.5]))
 
@@ -478,7 +493,7 @@ def test_classification_levels_and_labels():
     # Ten tests: BH thresholds for rank k are k * alpha / 10.
     z = np.array([5.0, -5.0, 3.0, 2.0, 1.0, 0.5, -0.5, 0.1, 0.2, np.nan])
     p = np.array([0.0001, 0.0002, 0.004, 0.02, 0.3, 0.6, 0.6, 0.9, 0.95, np.nan])
-    gi_bin, labels, q = hs.classify_hotspots(z, p)
+    gi_bin, labels, q = significance.classify_hotspots(z, p)
     # q = [0.0009, 0.0009, 0.012, 0.045, 0.54, ...] with m = 9 tests.
     np.testing.assert_allclose(q[:4], [0.0009, 0.0009, 0.012, 0.045])
     assert labels.tolist() == [
@@ -494,7 +509,7 @@ def test_classification_levels_and_labels():
         "outside",
     ]
     np.testing.assert_array_equal(gi_bin, [3, -3, 2, 2, 0, 0, 0, 0, 0, 0])
-    raw_bin, _, _ = hs.classify_hotspots(z, p, fdr=False)
+    raw_bin, _, _ = significance.classify_hotspots(z, p, fdr=False)
     np.testing.assert_array_equal(raw_bin, [3, -3, 3, 2, 0, 0, 0, 0, 0, 0])
 
 
@@ -506,7 +521,7 @@ def test_planted_catford_cluster_is_found(seed):
     rng = np.random.default_rng(seed)
     lons, lats = _uniform_points(BOROUGH, 5000, rng)
     clons, clats = _uniform_points(CATFORD, 600, rng)
-    result = hs.compute_hotspots(np.r_[lons, clons], np.r_[lats, clats], mask=BOROUGH)
+    result = hotspots.compute_hotspots(np.r_[lons, clons], np.r_[lats, clats], mask=BOROUGH)
     assert result.params["p_source"] == "exact"
     grid = result.grid
     in_catford = grid.mask_from_geometry(CATFORD)
@@ -523,7 +538,7 @@ def test_planted_catford_cluster_is_found(seed):
     distance = shapely.distance(catford_bng, shapely.points(xx[hot], yy[hot]))
     assert distance.max() <= 250
     # The esda-compatible analytical p-values find it too.
-    analytical = hs.compute_hotspots(
+    analytical = hotspots.compute_hotspots(
         np.r_[lons, clons], np.r_[lats, clats], mask=BOROUGH, p_source="analytical"
     )
     assert (analytical.gi_bin[in_catford] >= 2).all()
@@ -533,7 +548,7 @@ def test_planted_catford_cluster_is_found(seed):
 def test_uniform_noise_has_no_hotspots(seed):
     rng = np.random.default_rng(100 + seed)
     lons, lats = _uniform_points(BOROUGH, 5000, rng)
-    result = hs.compute_hotspots(lons, lats, mask=BOROUGH)
+    result = hotspots.compute_hotspots(lons, lats, mask=BOROUGH)
     assert not (np.abs(result.gi_bin) >= 2).any(), result.label_counts()
     assert result.params["n_points_off_grid"] == 0
     assert result.params["n_points"] == 5000
@@ -543,7 +558,7 @@ def test_planted_cluster_with_permutations():
     rng = np.random.default_rng(0)
     lons, lats = _uniform_points(BOROUGH, 5000, rng)
     clons, clats = _uniform_points(CATFORD, 600, rng)
-    result = hs.compute_hotspots(
+    result = hotspots.compute_hotspots(
         np.r_[lons, clons],
         np.r_[lats, clats],
         mask=BOROUGH,
@@ -563,7 +578,7 @@ def test_compute_hotspots_outputs(borough_grid):
     rng = np.random.default_rng(1)
     lons, lats = _uniform_points(BOROUGH, 3000, rng)
     clons, clats = _uniform_points(CATFORD, 300, rng)
-    result = hs.compute_hotspots(
+    result = hotspots.compute_hotspots(
         np.r_[lons, clons, 0.5], np.r_[lats, clats, 51.0], grid=grid, mask=mask
     )
     assert result.counts.shape == grid.shape
@@ -578,9 +593,9 @@ def test_compute_hotspots_outputs(borough_grid):
     assert feature["geometry"]["type"] == "Polygon"
     assert feature["properties"]["label"] != "not-significant"
     with pytest.raises(ValueError, match="grid"):
-        hs.compute_hotspots(lons, lats, mask=mask)
+        hotspots.compute_hotspots(lons, lats, mask=mask)
     with pytest.raises(ValueError, match="permutations"):
-        hs.compute_hotspots(lons, lats, mask=BOROUGH, p_source="permutation")
+        hotspots.compute_hotspots(lons, lats, mask=BOROUGH, p_source="permutation")
 
 
 # ---------------------------------------------------------------------- kernel density
@@ -589,7 +604,7 @@ def test_compute_hotspots_outputs(borough_grid):
 def test_kde_integrates_to_number_of_points():
     rng = np.random.default_rng(6)
     lons, lats = _uniform_points(BOROUGH, 20000, rng)
-    kde = hs.kernel_density(lons, lats, bounds=BOROUGH.bounds)
+    kde = density.kernel_density(lons, lats, bounds=BOROUGH.bounds)
     assert kde.rule.startswith("silverman-2d")
     assert 100 <= kde.bandwidth_m <= 400
     total = kde.density.sum() * kde.grid.cell_area_km2
@@ -603,7 +618,7 @@ def test_kde_integrates_to_number_of_points():
 def test_kde_given_bandwidth_and_peak_at_cluster():
     rng = np.random.default_rng(7)
     clons, clats = _uniform_points(CATFORD, 500, rng)
-    kde = hs.kernel_density(clons, clats, bandwidth_m=150, cell_size_m=50)
+    kde = density.kernel_density(clons, clats, bandwidth_m=150, cell_size_m=50)
     assert kde.rule == "given"
     assert kde.bandwidth_m == 150
     assert kde.density.sum() * kde.grid.cell_area_km2 == pytest.approx(500, rel=0.005)
@@ -616,10 +631,10 @@ def test_silverman_rule_and_clamp():
     rng = np.random.default_rng(0)
     x = rng.normal(0, 1000, 10_000)
     y = rng.normal(0, 1000, 10_000)
-    h, h_raw = hs.silverman_bandwidth(x, y, clamp_m=None)
+    h, h_raw = density.silverman_bandwidth(x, y, clamp_m=None)
     assert h == h_raw
     assert h_raw == pytest.approx(1000 * 10_000 ** (-1 / 6), rel=0.03)
-    h, h_raw = hs.silverman_bandwidth(x[:50], y[:50])
+    h, h_raw = density.silverman_bandwidth(x[:50], y[:50])
     assert h == 400
     assert h_raw > 400
 
@@ -630,13 +645,13 @@ def test_silverman_rule_and_clamp():
 def test_mann_kendall_known_answers_and_scipy():
     t = 12
     rising = np.arange(t, dtype=float)
-    s, var_s, z, p = hs.mann_kendall(rising)
+    s, var_s, z, p = emerging.mann_kendall(rising)
     assert s == t * (t - 1) / 2
     assert var_s == t * (t - 1) * (2 * t + 5) / 18
     assert z == pytest.approx((s - 1) / math.sqrt(var_s))
     rng = np.random.default_rng(2)
     series = rng.poisson(3, (t, 50)).astype(float)
-    s, var_s, z, p = hs.mann_kendall(series, continuity=False)
+    s, var_s, z, p = emerging.mann_kendall(series, continuity=False)
     for j in range(50):
         x = series[:, j]
         naive = sum(np.sign(x[b] - x[a]) for a in range(t) for b in range(a + 1, t))
@@ -644,7 +659,7 @@ def test_mann_kendall_known_answers_and_scipy():
         ref = stats.kendalltau(np.arange(t), x)
         if np.isfinite(ref.pvalue):
             assert p[j] == pytest.approx(ref.pvalue, rel=1e-9)
-    constant = hs.mann_kendall(np.ones((5, 3)))
+    constant = emerging.mann_kendall(np.ones((5, 3)))
     np.testing.assert_array_equal(constant[3], 1.0)
 
 
@@ -661,7 +676,7 @@ def test_emerging_categories():
     }
     for (r, c), extra in blocks.values():
         cube[:, r : r + 3, c : c + 3] += extra()[:, None, None]
-    result = hs.emerging_hotspots(cube)
+    result = emerging.emerging_hotspots(cube)
     for name, ((r, c), _) in blocks.items():
         assert result.categories[r + 1, c + 1] == name, (name, result.trend_p[r + 1, c + 1])
     far = result.categories[12:17, 12:17]
@@ -674,7 +689,7 @@ def test_emerging_respects_mask():
     cube = np.random.default_rng(0).poisson(2.0, (6, 8, 8))
     mask = np.ones((8, 8), bool)
     mask[0] = False
-    result = hs.emerging_hotspots(cube, mask=mask)
+    result = emerging.emerging_hotspots(cube, mask=mask)
     assert (result.categories[0] == "outside").all()
     assert np.isnan(result.trend_z[0]).all()
 
@@ -684,18 +699,18 @@ def test_emerging_respects_mask():
 
 def test_time_profile_shape_and_bst():
     # 18:30 UTC on Friday 5 July 2024 is 19:30 BST.
-    profile = hs.time_profile([datetime(2024, 7, 5, 18, 30, tzinfo=UTC)])
+    profile = suntimes.time_profile([datetime(2024, 7, 5, 18, 30, tzinfo=UTC)])
     assert profile.shape == (7, 24)
     assert profile.sum() == 1
     assert profile[4, 19] == 1
     # The same instant given with another offset, as numpy UTC, and naive UTC.
     est = timezone(timedelta(hours=-4))
-    assert hs.time_profile([datetime(2024, 7, 5, 14, 30, tzinfo=est)])[4, 19] == 1
-    assert hs.time_profile(np.array(["2024-07-05T18:30"], dtype="datetime64[m]"))[4, 19] == 1
-    assert hs.time_profile([datetime(2024, 7, 5, 18, 30)])[4, 19] == 1
+    assert suntimes.time_profile([datetime(2024, 7, 5, 14, 30, tzinfo=est)])[4, 19] == 1
+    assert suntimes.time_profile(np.array(["2024-07-05T18:30"], dtype="datetime64[m]"))[4, 19] == 1
+    assert suntimes.time_profile([datetime(2024, 7, 5, 18, 30)])[4, 19] == 1
     # Wednesday 10 January 2024 18:30 UTC is 18:30 GMT.
-    assert hs.time_profile(np.array(["2024-01-10T18:30"], dtype="datetime64[s]"))[2, 18] == 1
-    assert hs.time_profile(np.array([], dtype="datetime64[s]")).sum() == 0
+    assert suntimes.time_profile(np.array(["2024-01-10T18:30"], dtype="datetime64[s]"))[2, 18] == 1
+    assert suntimes.time_profile(np.array([], dtype="datetime64[s]")).sum() == 0
 
 
 def test_time_profile_across_clock_changes():
@@ -709,7 +724,7 @@ def test_time_profile_across_clock_changes():
         ],
         dtype="datetime64[m]",
     )
-    profile = hs.time_profile(stamps)
+    profile = suntimes.time_profile(stamps)
     assert profile[6, 0] == 1
     assert profile[6, 1] == 2
     assert profile[6, 2] == 2
@@ -728,11 +743,13 @@ def test_time_profile_across_clock_changes():
 )
 def test_sun_times_match_published_london_times(day, sunrise, sunset):
     # Central London (51.5072, -0.1276); Lewisham differs by under a minute.
-    rise, set_ = hs.sun_times(np.array([day], dtype="datetime64[D]"), lat=51.5072, lon=-0.1276)
+    rise, set_ = suntimes.sun_times(
+        np.array([day], dtype="datetime64[D]"), lat=51.5072, lon=-0.1276
+    )
     for got, want in ((rise[0], sunrise), (set_[0], sunset)):
         expected = np.datetime64(f"{day}T{want}")
         assert abs((got - expected) / np.timedelta64(1, "s")) <= 120, (got, expected)
-    rise_l, set_l = hs.sun_times(np.array([day], dtype="datetime64[D]"))
+    rise_l, set_l = suntimes.sun_times(np.array([day], dtype="datetime64[D]"))
     assert abs((rise_l[0] - rise[0]) / np.timedelta64(1, "s")) < 60
     assert abs((set_l[0] - set_[0]) / np.timedelta64(1, "s")) < 60
 
@@ -752,11 +769,13 @@ def test_after_dark_known_answers():
         dtype="datetime64[m]",
     )
     expected = [True, False, True, True, True, False, False, True]
-    np.testing.assert_array_equal(hs.after_dark(stamps), expected)
-    aware = [datetime(2024, 12, 21, 17, 0, tzinfo=hs.LONDON)]
-    np.testing.assert_array_equal(hs.after_dark(aware), [True])
+    np.testing.assert_array_equal(suntimes.after_dark(stamps), expected)
+    aware = [datetime(2024, 12, 21, 17, 0, tzinfo=suntimes.LONDON)]
+    np.testing.assert_array_equal(suntimes.after_dark(aware), [True])
     # Civil twilight: 15 minutes after sunset it is still light enough.
-    civil = hs.after_dark(np.array(["2024-12-21T16:10"], dtype="datetime64[m]"), zenith_deg=96)
+    civil = suntimes.after_dark(
+        np.array(["2024-12-21T16:10"], dtype="datetime64[m]"), zenith_deg=96
+    )
     np.testing.assert_array_equal(civil, [False])
 
 
@@ -764,19 +783,19 @@ def test_after_dark_known_answers():
     st.datetimes(
         min_value=datetime(2000, 1, 1),
         max_value=datetime(2060, 12, 31),
-        timezones=st.sampled_from([UTC, hs.LONDON, timezone(timedelta(hours=-5))]),
+        timezones=st.sampled_from([UTC, suntimes.LONDON, timezone(timedelta(hours=-5))]),
     )
 )
 def test_one_instant_after_dark_agrees_with_the_array_version(instant):
-    assert hs.is_after_dark(instant) == bool(hs.after_dark([instant])[0])
+    assert suntimes.is_after_dark(instant) == bool(suntimes.after_dark([instant])[0])
 
 
 def test_emerging_with_exact_p_values_finds_no_new_hot_spots_in_sparse_noise():
     # One or two reports per window and cell: the normal approximation calls many of them
     # "new" hot spots; the exact conditional-randomisation p-values call none.
     cube = (np.random.default_rng(3).random((6, 40, 40)) < 0.01).astype(float)
-    analytical = hs.emerging_hotspots(cube)
-    exact = hs.emerging_hotspots(cube, p_source="auto")
+    analytical = emerging.emerging_hotspots(cube)
+    exact = emerging.emerging_hotspots(cube, p_source="auto")
     assert (analytical.categories == "new").sum() > 10
     assert (exact.categories == "new").sum() == 0
     assert exact.params["p_source"] == "auto"
@@ -788,11 +807,11 @@ def test_emerging_with_exact_p_values_still_finds_planted_trends():
     cube = rng.poisson(1.0, (t, 30, 30)).astype(float)
     cube[:, 4:7, 7:10] += 8.0
     cube[:, 20:23, 20:23] += np.r_[np.zeros(t - 1), 12.0][:, None, None]
-    result = hs.emerging_hotspots(cube, p_source="auto")
+    result = emerging.emerging_hotspots(cube, p_source="auto")
     assert result.categories[5, 8] == "persistent"
     assert result.categories[21, 21] == "new"
     with pytest.raises(ValueError, match="p_source"):
-        hs.emerging_hotspots(cube, p_source="exact")  # type: ignore[arg-type]
+        emerging.emerging_hotspots(cube, p_source="exact")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------ correlation
@@ -800,7 +819,7 @@ def test_emerging_with_exact_p_values_still_finds_planted_trends():
 
 def test_rank_correlation_known_answer():
     # d = (-1, 1, -1, 1, 0): rho = 1 - 6 * 4 / (5 * 24) = 0.8; t = 2.3094 on 3 d.f.
-    result = hs.rank_correlation([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
+    result = correlation.rank_correlation([1, 2, 3, 4, 5], [2, 1, 4, 3, 5])
     assert result.rho == pytest.approx(0.8)
     assert result.p == pytest.approx(0.1040880, rel=1e-6)
     assert result.n == 5
@@ -809,7 +828,7 @@ def test_rank_correlation_known_answer():
 def test_rank_correlation_matches_scipy_with_ties_and_drops_missing_pairs():
     x = [3, 1, 4, 1, 5, 9, 2, 6, np.nan, 5]
     y = [2, 7, 1, 8, 2, 8, 1, 8, 2, np.nan]
-    result = hs.rank_correlation(x, y)
+    result = correlation.rank_correlation(x, y)
     reference = stats.spearmanr(x[:8], y[:8])
     assert result.n == 8
     assert result.rho == pytest.approx(reference.statistic)
@@ -817,7 +836,7 @@ def test_rank_correlation_matches_scipy_with_ties_and_drops_missing_pairs():
 
 
 def test_rank_correlation_is_undefined_for_constant_or_tiny_series():
-    assert math.isnan(hs.rank_correlation([1, 1, 1, 1], [1, 2, 3, 4]).rho)
-    assert math.isnan(hs.rank_correlation([1, 2], [2, 1]).p)
+    assert math.isnan(correlation.rank_correlation([1, 1, 1, 1], [1, 2, 3, 4]).rho)
+    assert math.isnan(correlation.rank_correlation([1, 2], [2, 1]).p)
     with pytest.raises(ValueError, match="same length"):
-        hs.rank_correlation([1, 2, 3], [1, 2])
+        correlation.rank_correlation([1, 2, 3], [1, 2])

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from safer_streets.photos import (
+from safer_streets.intake.photos import (
     MAX_EDGE,
     MAX_PIXELS,
     MAX_UPLOAD_BYTES,

@@ -10,7 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from geo import DATA_DIR
-from safer_streets.police import COLUMNS, CrimeRowError, PoliceFileError, check_header, parse_row
+from safer_streets.data.police import (
+    COLUMNS,
+    CrimeRowError,
+    PoliceFileError,
+    check_header,
+    parse_row,
+)
 
 SAMPLE = DATA_DIR / "lewisham_burglary_2022-03_to_2025-02.csv"
 

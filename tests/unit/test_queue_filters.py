@@ -6,15 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from safer_streets.casework.export import guard_cell
+from safer_streets.casework.queues import Age, Assigned, QueueFilters, Sort, parse_filters
 from safer_streets.errors import InvalidInput
-from safer_streets.queues import (
-    Age,
-    Assigned,
-    QueueFilters,
-    Sort,
-    guard_cell,
-    parse_filters,
-)
 
 FIELDS = ["status", "category", "ward", "area", "priority", "age", "breached", "assigned"]
 FIELDS += ["sort", "page", "utm_source"]

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from safer_streets.public.forms import (
+from safer_streets.intake.forms import (
     LONDON,
     form_id,
     friendly_errors,

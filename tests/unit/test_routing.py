@@ -5,8 +5,9 @@ from datetime import UTC, datetime, time
 
 import pytest
 
+from safer_streets.data.seed import SEED_DIR, SeedError, expand_rules, slugify
 from safer_streets.models import RuleRole
-from safer_streets.routing import (
+from safer_streets.routing.decide import (
     AreaRef,
     NoFallbackRule,
     PartnerRef,
@@ -17,7 +18,6 @@ from safer_streets.routing import (
     decide,
     local_time,
 )
-from safer_streets.seed import SEED_DIR, SeedError, expand_rules, slugify
 from safer_streets.taxonomy import all_reasons
 
 WARDS = {

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from geo.coordinates import PointRejected, check_point
 from geo.wards import Borough, WardIndex
 from safer_streets.errors import InvalidInput
-from safer_streets.reports import (
+from safer_streets.intake.submission import (
     MAX_DESCRIPTION_CHARS,
     REFERENCE_ALPHABET,
     new_reference,

@@ -1,1 +1,0 @@
-"""Account self-service: passwords by email and the second factor."""

@@ -1,0 +1,356 @@
+"""Partner, board and admin accounts: passwords (argon2), sessions, second factor, resets.
+
+Sessions end after ``session_hours`` whatever happens and after ``session_idle_minutes``
+without a request; a password reset or a deactivation ends every existing session. Partner
+admins manage the accounts of their own partner and nobody else's.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import segno
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from safer_streets.errors import InvalidInput, NotAllowed, NotFound
+from safer_streets.models import Partner, Role, User, UserSecurity
+from safer_streets.notifications import outbox
+
+_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 10
+# Verifying against a dummy hash when the email is unknown keeps response times alike,
+# so login timing does not reveal which emails have accounts.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    partner_slug: str | None,
+    name: str = "",
+) -> User:
+    """Create an account; partner roles need a partner, board and admin may have one."""
+    errors: dict[str, str] = {}
+    email = email.strip().lower()
+    if "@" not in email:
+        errors["email"] = "must be an email address"
+    elif session.scalar(select(User).where(func.lower(User.email) == email)):
+        errors["email"] = f"an account for {email} already exists"
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    partner = None
+    if partner_slug:
+        partner = session.scalar(select(Partner).where(Partner.slug == partner_slug))
+        if partner is None:
+            errors["partner"] = f"unknown partner {partner_slug!r}"
+    elif role in (Role.STAFF, Role.PARTNER_ADMIN):
+        errors["partner"] = f"a {role.value} account needs a partner"
+    if errors:
+        raise InvalidInput(errors)
+    user = User(
+        email=email, name=name, password_hash=_hasher.hash(password), role=role, partner=partner
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None."""
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+# ---- Sessions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a sign-in lasts: at most ``absolute``, and ``idle`` between requests."""
+
+    absolute: timedelta
+    idle: timedelta
+
+
+def security_for(session: Session, user: User) -> UserSecurity:
+    """The account's second-factor and revocation record, created on first use."""
+    security = session.get(UserSecurity, user.id)
+    if security is None:
+        security = UserSecurity(user_id=user.id)
+        session.add(security)
+        session.flush()
+    return security
+
+
+def signed_in_user(
+    session: Session,
+    *,
+    user_id: int | None,
+    signed_in_at: float | None,
+    seen_at: float | None,
+    now: datetime,
+    policy: SessionPolicy,
+) -> tuple[User | None, str | None]:
+    """The user a session belongs to, or ``None`` and why the session ended."""
+    if not user_id or signed_in_at is None or seen_at is None:
+        return None, None
+    started = datetime.fromtimestamp(signed_in_at, UTC)
+    if now - started > policy.absolute:
+        hours = int(policy.absolute.total_seconds() // 3600)
+        return None, f"For safety, sign-ins last {hours} hours. Please sign in again."
+    if now - datetime.fromtimestamp(seen_at, UTC) > policy.idle:
+        minutes = int(policy.idle.total_seconds() // 60)
+        return None, (
+            f"You were signed out after {minutes} minutes without activity. Please sign in again."
+        )
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        return None, "Your account is no longer active."
+    security = session.get(UserSecurity, user.id)
+    if security and security.sessions_valid_after and started < security.sessions_valid_after:
+        return None, "Your password was changed, so you were signed out. Please sign in again."
+    return user, None
+
+
+def record_sign_in(session: Session, user: User, now: datetime) -> None:
+    """Note a completed sign-in."""
+    security_for(session, user).last_login_at = now
+
+
+def end_all_sessions(session: Session, user: User, now: datetime) -> None:
+    """Sign the user out everywhere (their next request finds the session void)."""
+    security_for(session, user).sessions_valid_after = now
+
+
+# ---- Second factor (TOTP) ----------------------------------------------------------------
+
+TOTP_ISSUER = "Safer Streets Lewisham"
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """A new secret to add to an authenticator app, shown once."""
+
+    secret: str
+    uri: str
+    qr_svg_data_uri: str
+
+
+def has_second_factor(session: Session, user: User) -> bool:
+    """True once the user has confirmed a TOTP authenticator."""
+    security = session.get(UserSecurity, user.id)
+    return bool(security and security.totp_confirmed_at and security.totp_secret)
+
+
+def begin_totp_enrolment(session: Session, user: User) -> TotpEnrolment:
+    """Start (or restart) enrolment with a fresh secret; the previous unconfirmed one dies."""
+    security = security_for(session, user)
+    if security.totp_confirmed_at is not None:
+        raise NotAllowed("a second factor is already set up; remove it first to replace it")
+    security.totp_secret = pyotp.random_base32()
+    uri = pyotp.TOTP(security.totp_secret).provisioning_uri(
+        name=user.email, issuer_name=TOTP_ISSUER
+    )
+    qr = segno.make(uri, error="m").svg_data_uri(scale=4, border=2)
+    return TotpEnrolment(security.totp_secret, uri, qr)
+
+
+def _accept_code(security: UserSecurity, code: str, now: datetime) -> bool:
+    """Check a six-digit code within one step either side, never accepting a step twice."""
+    code = "".join(code.split())
+    if not security.totp_secret or len(code) != 6 or not code.isdigit():
+        return False
+    totp = pyotp.TOTP(security.totp_secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if security.totp_last_step is not None and step <= security.totp_last_step:
+            continue
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            security.totp_last_step = step
+            return True
+    return False
+
+
+def confirm_totp(session: Session, user: User, code: str, now: datetime) -> None:
+    """Finish enrolment with a code from the new authenticator."""
+    security = security_for(session, user)
+    if security.totp_confirmed_at is not None:
+        raise NotAllowed("a second factor is already set up")
+    if not security.totp_secret:
+        raise InvalidInput({"code": "start again: no authenticator is being set up"})
+    if not _accept_code(security, code, now):
+        raise InvalidInput({"code": "that code is not right: check the app and try again"})
+    security.totp_confirmed_at = now
+
+
+def verify_second_factor(session: Session, user: User, code: str, now: datetime) -> bool:
+    """Check a sign-in code from the user's authenticator."""
+    security = session.get(UserSecurity, user.id)
+    if security is None or security.totp_confirmed_at is None:
+        return False
+    return _accept_code(security, code, now)
+
+
+def remove_second_factor(session: Session, user: User, password: str) -> None:
+    """Turn the second factor off; the password is asked again so a stolen session cannot."""
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise InvalidInput({"password": "that is not your password"}) from None
+    security = security_for(session, user)
+    security.totp_secret = None
+    security.totp_confirmed_at = None
+    security.totp_last_step = None
+
+
+# ---- Passwords by email ------------------------------------------------------------------
+
+LINK_EXPIRED = "This link has expired or has already been used. Ask for a new one."
+
+
+def request_password_reset(session: Session, email: str, now: datetime) -> int | None:
+    """Email a reset link if an active account has this email; the caller says the same
+    thing either way, so the page does not reveal who has an account."""
+    user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None or not user.active:
+        return None
+    return outbox.account_link(session, user, outbox.Kind.PASSWORD_RESET, now)
+
+
+def user_for_token(session: Session, token: str, secret_key: str) -> tuple[User, str]:
+    """The user a reset or set-up link is for, and its purpose; ``NotFound`` when void."""
+    for purpose, lifetime in outbox.TOKEN_PURPOSES.items():
+        serializer = outbox.token_serializer(secret_key, purpose)
+        try:
+            payload = serializer.loads(token, max_age=int(lifetime.total_seconds()))
+        except BadSignature:
+            continue
+        user = session.get(User, payload.get("user")) if isinstance(payload, dict) else None
+        if (
+            user is None
+            or not user.active
+            or payload.get("fingerprint") != outbox.password_fingerprint(user)
+        ):
+            break
+        return user, purpose
+    raise NotFound(LINK_EXPIRED)
+
+
+def reset_password(
+    session: Session, token: str, password: str, confirm: str, secret_key: str, now: datetime
+) -> User:
+    """Set a new password from an emailed link; the link then stops working."""
+    user, _purpose = user_for_token(session, token, secret_key)
+    errors = {}
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    elif password != confirm:
+        errors["confirm"] = "does not match the new password"
+    if errors:
+        raise InvalidInput(errors)
+    user.password_hash = _hasher.hash(password)
+    end_all_sessions(session, user, now)
+    session.flush()
+    return user
+
+
+# ---- Partner admins manage their own partner's accounts ---------------------------------
+
+GRANTABLE_ROLES = (Role.STAFF, Role.PARTNER_ADMIN)
+
+
+def _require_manager(actor: User) -> None:
+    if actor.role is Role.ADMIN:
+        return
+    if actor.role is not Role.PARTNER_ADMIN or actor.partner_id is None:
+        raise NotAllowed("only a partner admin can manage accounts")
+
+
+def managed_users(session: Session, actor: User) -> list[User]:
+    """The accounts this actor manages: their partner's (an admin's: everyone's)."""
+    _require_manager(actor)
+    query = select(User).order_by(User.active.desc(), User.email)
+    if actor.role is not Role.ADMIN:
+        query = query.where(User.partner_id == actor.partner_id)
+    return list(session.scalars(query))
+
+
+def managed_user(session: Session, actor: User, user_id: int) -> User:
+    """One account the actor manages, or ``NotFound``."""
+    _require_manager(actor)
+    user = session.get(User, user_id)
+    if user is None or (actor.role is not Role.ADMIN and user.partner_id != actor.partner_id):
+        raise NotFound("no such account in your team")
+    return user
+
+
+def invite_user(
+    session: Session,
+    actor: User,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    now: datetime,
+    partner_slug: str | None = None,
+) -> User:
+    """Create an account in the actor's partner; the new user sets a password by email."""
+    _require_manager(actor)
+    errors: dict[str, str] = {}
+    if role not in {r.value for r in GRANTABLE_ROLES}:
+        errors["role"] = "must be staff or partner admin"
+    if actor.role is not Role.ADMIN:
+        partner_slug = actor.partner.slug if actor.partner else None
+    elif not partner_slug:
+        errors["partner"] = "choose the partner the account belongs to"
+    if errors:
+        raise InvalidInput(errors)
+    user = create_user(
+        session,
+        email=email,
+        password=secrets.token_urlsafe(32),
+        role=Role(role),
+        partner_slug=partner_slug,
+        name=name.strip()[:200],
+    )
+    outbox.account_link(session, user, outbox.Kind.ACCOUNT_SETUP, now)
+    return user
+
+
+def deactivate_user(session: Session, actor: User, user_id: int, now: datetime) -> User:
+    """Stop an account signing in, and end its sessions; its history stays."""
+    user = managed_user(session, actor, user_id)
+    if user.id == actor.id:
+        raise NotAllowed("you cannot deactivate your own account: ask another partner admin")
+    user.active = False
+    end_all_sessions(session, user, now)
+    session.flush()
+    return user
+
+
+def send_reset_link(session: Session, actor: User, user_id: int, now: datetime) -> User:
+    """Email one of the actor's team a link to set a new password."""
+    user = managed_user(session, actor, user_id)
+    if not user.active:
+        raise NotAllowed(f"{user.email} is deactivated")
+    outbox.account_link(session, user, outbox.Kind.PASSWORD_RESET, now)
+    return user

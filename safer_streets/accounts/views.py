@@ -1,0 +1,119 @@
+"""Forgotten passwords, emailed set-password links and the authenticator app."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_limiter.util import get_remote_address
+
+from safer_streets.accounts import users
+from safer_streets.errors import InvalidInput, NotFound
+from safer_streets.web.context import current_user, db, login_required, services
+from safer_streets.web.limits import limiter, per_address_limit
+
+bp = Blueprint("accounts", __name__)
+
+SENT = (
+    "If an active account uses that email, we have sent it a link to choose a new password. "
+    "The link works once, within an hour."
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(per_address_limit, key_func=get_remote_address, methods=["POST"])
+def forgot_password():
+    """Ask for a reset link; the answer is the same whether or not the account exists."""
+    if request.method == "POST":
+        session = db()
+        outbox_id = users.request_password_reset(session, request.form.get("email", ""), _now())
+        session.commit()
+        if outbox_id is not None:
+            services().task_queue.send_emails([outbox_id])
+        return render_template("accounts/forgot.html", sent=SENT)
+    return render_template("accounts/forgot.html")
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password from an emailed link."""
+    session = db()
+    try:
+        user, purpose = users.user_for_token(session, token, services().settings.secret_key)
+    except NotFound as void:
+        return render_template("accounts/forgot.html", error=void.message), 404
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            users.reset_password(
+                session,
+                token,
+                request.form.get("password", ""),
+                request.form.get("confirm", ""),
+                services().settings.secret_key,
+                _now(),
+            )
+            session.commit()
+            flash("Your password is set. Sign in with it now.")
+            return redirect(url_for("casework.login"), code=303)
+        except InvalidInput as invalid:
+            errors = invalid.field_errors
+    status = 422 if errors else 200
+    return render_template("accounts/reset.html", user=user, purpose=purpose, errors=errors), status
+
+
+@bp.get("/account")
+@login_required
+def security():
+    """The signed-in user's account security: the second factor."""
+    user = current_user()
+    return render_template(
+        "accounts/security.html", has_second_factor=users.has_second_factor(db(), user)
+    )
+
+
+@bp.post("/account/two-factor/start")
+@login_required
+def start_two_factor():
+    """Show a new authenticator secret and QR code, once."""
+    session = db()
+    enrolment = users.begin_totp_enrolment(session, current_user())
+    session.commit()
+    return render_template("accounts/enrol.html", enrolment=enrolment, errors={})
+
+
+@bp.post("/account/two-factor/confirm")
+@login_required
+def confirm_two_factor():
+    """Finish enrolment with a code from the app."""
+    session = db()
+    try:
+        users.confirm_totp(session, current_user(), request.form.get("code", ""), _now())
+    except InvalidInput as invalid:
+        session.commit()
+        return render_template(
+            "accounts/enrol.html", enrolment=None, errors=invalid.field_errors
+        ), 422
+    session.commit()
+    flash("Two-step sign-in is on: you will be asked for a code each time you sign in.")
+    return redirect(url_for("accounts.security"), code=303)
+
+
+@bp.post("/account/two-factor/remove")
+@login_required
+def remove_two_factor():
+    """Turn the second factor off (asks for the password again)."""
+    session = db()
+    try:
+        users.remove_second_factor(session, current_user(), request.form.get("password", ""))
+    except InvalidInput as invalid:
+        return render_template(
+            "accounts/security.html", has_second_factor=True, errors=invalid.field_errors
+        ), 422
+    session.commit()
+    flash("Two-step sign-in is off.")
+    return redirect(url_for("accounts.security"), code=303)

@@ -1,0 +1,639 @@
+"""What the board pages show: overview tiles, ward and category counts, trends, partner
+performance and "you said, we did", read from stored runs or counted in SQL."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    and_,
+    cast,
+    func,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.orm import Session
+
+from safer_streets.board.audience import Audience, audience_for
+from safer_streets.board.filters import NOT_PLACED, BoardFilters, month_starts
+from safer_streets.board.query import event_time, filter_conditions, local_time, start_of
+from safer_streets.board.runs import crime_months, crimes_per_ward, latest_run, pending_run
+from safer_streets.board.suppression import Shown, shown
+from safer_streets.models import (
+    Category,
+    HotspotRun,
+    Partner,
+    Report,
+    ReportEvent,
+    ReportStatus,
+    User,
+    Ward,
+)
+
+# ------------------------------------------------------------------------ dashboard
+
+
+@dataclass(frozen=True)
+class WardRow:
+    """Reports in one ward now and in the previous period, and recorded crime."""
+
+    slug: str | None
+    name: str
+    current: Shown
+    previous: Shown
+    crimes: int
+
+    @property
+    def change(self) -> str:
+        """Change against the previous period in words."""
+        now, before = self.current.value, self.previous.value
+        if now is None or before is None:
+            return "—"
+        if before == 0:
+            return "new" if now else "—"
+        return f"{(now - before) / before:+.0%}"
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    """Reports of one category now and in the previous period."""
+
+    slug: str
+    name: str
+    sensitive: bool
+    current: Shown
+    previous: Shown
+
+    change = WardRow.change
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Monthly counts for one ward or category."""
+
+    name: str
+    counts: list[Shown]
+
+
+@dataclass(frozen=True)
+class PartnerRow:
+    """How one partner responded to the reports it owns."""
+
+    name: str
+    reports: int
+    hours_to_acknowledge: int | None
+    hours_to_resolve: int | None
+    acknowledged: int
+    acknowledged_in_time: int
+    acknowledge_breaches: int
+    median_hours_to_acknowledge: float | None
+    resolved: int
+    resolved_in_time: int
+    resolve_breaches: int
+    median_days_to_resolve: float | None
+
+    @property
+    def acknowledged_in_time_share(self) -> str:
+        """Share of acknowledged reports acknowledged within the SLA."""
+        return f"{self.acknowledged_in_time / self.acknowledged:.0%}" if self.acknowledged else "—"
+
+    @property
+    def resolved_in_time_share(self) -> str:
+        """Share of resolved reports resolved within the SLA."""
+        return f"{self.resolved_in_time / self.resolved:.0%}" if self.resolved else "—"
+
+
+@dataclass(frozen=True)
+class SaidDidLine:
+    """In one ward: what residents reported about one category, and what was done."""
+
+    category: str
+    reported: Shown
+    resolved: Shown
+
+
+@dataclass(frozen=True)
+class SaidDidWard:
+    """A "you said, we did" entry for one ward."""
+
+    ward: str
+    lines: list[SaidDidLine]
+    actions: list[str]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A stored run as the board shows it."""
+
+    id: int
+    computed_at: datetime
+    summary: dict[str, Any]
+    parameters: dict[str, Any]
+
+    @property
+    def label_counts(self) -> dict[str, int]:
+        """Analysed cells per label."""
+        return self.summary.get("label_counts", {})
+
+    @property
+    def hot_cells(self) -> int:
+        """Cells that are hot spots at any confidence."""
+        return sum(v for k, v in self.label_counts.items() if k.startswith("hot"))
+
+    @property
+    def cold_cells(self) -> int:
+        """Cells that are cold spots at any confidence."""
+        return sum(v for k, v in self.label_counts.items() if k.startswith("cold"))
+
+    @property
+    def correlation(self) -> dict[str, Any]:
+        """Reports against recorded crime per ward, as stored with the run."""
+        return self.summary.get("correlation") or {"available": False}
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The board's first page for one viewer and one set of filters: the stored run, totals
+    against the previous period, reports by ward and category, and recorded crime."""
+
+    filters: BoardFilters
+    audience: Audience
+    min_count: int
+    run: RunView | None
+    pending: bool
+    total: Shown
+    previous_total: Shown
+    wards: list[WardRow]
+    categories: list[CategoryRow]
+    crimes: int
+    crime_months: tuple[date, date] | None
+    point_count: int
+    points_allowed: bool
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrendView:
+    """Monthly trends per category and ward, and the day-of-week by hour profile."""
+
+    filters: BoardFilters
+    audience: Audience
+    min_count: int
+    months: list[date]
+    ward_trends: list[Trend]
+    category_trends: list[Trend]
+    profile: list[list[Shown]]
+    profile_max: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def profile_hours(self) -> range:
+        """Hours of the day (columns of the profile)."""
+        return range(24)
+
+    def profile_level(self, cell: Shown) -> int:
+        """Shade 0-5 of a profile cell (for CSS classes; no inline styles under the CSP)."""
+        if cell.value is None or not self.profile_max:
+            return 0
+        return min(5, math.ceil(5 * cell.value / self.profile_max))
+
+
+def _to_run_view(run: HotspotRun | None) -> RunView | None:
+    if run is None or run.computed_at is None:
+        return None
+    return RunView(run.id, run.computed_at, run.summary, run.parameters)
+
+
+POPULATION_NOTE = (
+    "Rates per 1,000 residents need ward populations, which Safer Streets does not ship yet: "
+    "the ward figures are counts, and larger wards will have more reports."
+)
+
+
+def _withheld_note(min_count: int) -> str:
+    return (
+        f"Counts of harassment and weapons reports below {min_count} are withheld (shown as c), "
+        "and totals marked * leave them out."
+    )
+
+
+def _period_counts(
+    session: Session, filters: BoardFilters
+) -> dict[bool, dict[tuple[int | None, int, bool], int]]:
+    """Reports per (ward, category, sensitive) in this period (True) and the one before."""
+    previous_from, _ = filters.previous()
+    current = (event_time() >= start_of(filters.date_from)).label("current")
+    rows = session.execute(
+        select(current, Report.ward_id, Report.category_id, Category.sensitive, func.count())
+        .join(Category, Category.id == Report.category_id)
+        .where(*filter_conditions(session, filters, date_from=previous_from))
+        .group_by(current, Report.ward_id, Report.category_id, Category.sensitive)
+    ).all()
+    out: dict[bool, dict[tuple[int | None, int, bool], int]] = {True: {}, False: {}}
+    for is_current, ward_id, category_id, sensitive, n in rows:
+        out[bool(is_current)][(ward_id, category_id, sensitive)] = n
+    return out
+
+
+def ward_category_counts(
+    session: Session, filters: BoardFilters
+) -> dict[tuple[int | None, int, bool], int]:
+    """Reports per (ward, category, sensitive) for the filters: the map's ward layer."""
+    rows = session.execute(
+        select(Report.ward_id, Report.category_id, Category.sensitive, func.count())
+        .join(Category, Category.id == Report.category_id)
+        .where(*filter_conditions(session, filters))
+        .group_by(Report.ward_id, Report.category_id, Category.sensitive)
+    ).all()
+    return {(ward_id, category_id, sensitive): n for ward_id, category_id, sensitive, n in rows}
+
+
+def ward_total(
+    counts: Mapping[tuple[int | None, int, bool], int],
+    ward_id: int | None,
+    *,
+    audience: Audience,
+    min_count: int,
+) -> Shown:
+    """A ward's reports as the viewer may see them: the sum of what may be shown per category,
+    so that no sensitive count can be recovered by subtracting the categories from it."""
+    total, partial = 0, False
+    for (ward, _category_id, sensitive), n in counts.items():
+        if ward != ward_id:
+            continue
+        part = shown(
+            0 if sensitive else n, n if sensitive else 0, audience=audience, min_count=min_count
+        )
+        if part.value is None:
+            partial = True
+        else:
+            total += part.value
+    return Shown(total, partial)
+
+
+def _split(counts: Mapping[tuple[Any, ...], int], key: tuple[Any, ...]) -> tuple[int, int]:
+    return counts.get((*key, False), 0), counts.get((*key, True), 0)
+
+
+def partner_performance(session: Session, filters: BoardFilters) -> list[PartnerRow]:
+    """Time to acknowledge and resolve against each owner partner's SLA, with breaches.
+
+    Due times are the report's own where triage set them, else received time plus the
+    partner's SLA hours. A breach is a report handled late or still open past its due time.
+    """
+    now = func.now()
+    ack_due = func.coalesce(
+        Report.acknowledge_due_at,
+        Report.created_at + func.make_interval(0, 0, 0, 0, Partner.hours_to_acknowledge),
+    )
+    resolve_due = func.coalesce(
+        Report.resolve_due_at,
+        Report.created_at + func.make_interval(0, 0, 0, 0, Partner.hours_to_resolve),
+    )
+    hours = lambda a, b: func.extract("epoch", a - b) / 3600.0  # noqa: E731 - local shorthand
+    rows = session.execute(
+        select(
+            Partner.name,
+            Partner.hours_to_acknowledge,
+            Partner.hours_to_resolve,
+            func.count(),
+            func.count(Report.acknowledged_at),
+            func.count().filter(Report.acknowledged_at <= ack_due),
+            func.count().filter(
+                or_(
+                    Report.acknowledged_at > ack_due,
+                    and_(Report.acknowledged_at.is_(None), ack_due < now),
+                )
+            ),
+            func.percentile_cont(0.5).within_group(
+                hours(Report.acknowledged_at, Report.created_at)
+            ),
+            func.count(Report.resolved_at),
+            func.count().filter(Report.resolved_at <= resolve_due),
+            func.count().filter(
+                or_(
+                    Report.resolved_at > resolve_due,
+                    and_(
+                        Report.resolved_at.is_(None),
+                        Report.status.in_(
+                            (
+                                ReportStatus.ROUTED,
+                                ReportStatus.ACKNOWLEDGED,
+                                ReportStatus.IN_PROGRESS,
+                            )
+                        ),
+                        resolve_due < now,
+                    ),
+                )
+            ),
+            func.percentile_cont(0.5).within_group(hours(Report.resolved_at, Report.created_at)),
+        )
+        .join(Partner, Partner.id == Report.owner_partner_id)
+        .join(Category, Category.id == Report.category_id)
+        .where(*filter_conditions(session, filters))
+        .group_by(Partner.id)
+        .order_by(Partner.name)
+    ).all()
+    return [
+        PartnerRow(
+            name=name,
+            hours_to_acknowledge=sla_ack,
+            hours_to_resolve=sla_res,
+            reports=n,
+            acknowledged=acked,
+            acknowledged_in_time=ack_ok,
+            acknowledge_breaches=ack_late,
+            median_hours_to_acknowledge=None if ack_median is None else float(ack_median),
+            resolved=resolved,
+            resolved_in_time=res_ok,
+            resolve_breaches=res_late,
+            median_days_to_resolve=None if res_median is None else float(res_median) / 24.0,
+        )
+        for (
+            name,
+            sla_ack,
+            sla_res,
+            n,
+            acked,
+            ack_ok,
+            ack_late,
+            ack_median,
+            resolved,
+            res_ok,
+            res_late,
+            res_median,
+        ) in rows
+    ]
+
+
+def you_said_we_did(
+    session: Session,
+    filters: BoardFilters,
+    *,
+    audience: Audience,
+    min_count: int,
+    actions_per_ward: int = 3,
+) -> list[SaidDidWard]:
+    """Per ward: reports per category and how many were resolved, with what was done.
+
+    "What was done" is the public note of recent resolutions, never from a sensitive
+    category; reporters' details are never part of it.
+    """
+    resolved = Report.status == ReportStatus.RESOLVED
+    rows = session.execute(
+        select(
+            Ward.name,
+            Category.name,
+            Category.sensitive,
+            func.count(),
+            func.count().filter(resolved),
+        )
+        .join(Ward, Ward.id == Report.ward_id)
+        .join(Category, Category.id == Report.category_id)
+        .where(*filter_conditions(session, filters))
+        .group_by(Ward.name, Category.name, Category.sensitive, Category.position)
+        .order_by(Ward.name, Category.position)
+    ).all()
+    lines: dict[str, list[SaidDidLine]] = defaultdict(list)
+    for ward_name, category_name, sensitive, reported, done in rows:
+        reported_shown = shown(
+            0 if sensitive else reported,
+            reported if sensitive else 0,
+            audience=audience,
+            min_count=min_count,
+        )
+        if reported_shown.value is None:
+            continue
+        lines[ward_name].append(
+            SaidDidLine(
+                category_name,
+                reported_shown,
+                shown(
+                    0 if sensitive else done,
+                    done if sensitive else 0,
+                    audience=audience,
+                    min_count=min_count,
+                ),
+            )
+        )
+    ranked = (
+        select(
+            Ward.name.label("ward"),
+            ReportEvent.note,
+            func.row_number()
+            .over(partition_by=Ward.name, order_by=ReportEvent.at.desc())
+            .label("rank"),
+        )
+        .join(Report, Report.id == ReportEvent.report_id)
+        .join(Ward, Ward.id == Report.ward_id)
+        .join(Category, Category.id == Report.category_id)
+        .where(
+            ReportEvent.public.is_(True),
+            ReportEvent.to_status == ReportStatus.RESOLVED.value,
+            ReportEvent.note.is_not(None),
+            Category.sensitive.is_(False),
+            *filter_conditions(session, filters),
+        )
+        .subquery()
+    )
+    actions: dict[str, list[str]] = defaultdict(list)
+    for ward_name, note in session.execute(
+        select(ranked.c.ward, ranked.c.note).where(ranked.c.rank <= actions_per_ward)
+    ):
+        actions[ward_name].append(note)
+    return [SaidDidWard(name, lines[name], actions.get(name, [])) for name in sorted(lines)]
+
+
+def count_points(session: Session, filters: BoardFilters) -> int:
+    """How many reports the filters select (to decide whether points may be drawn)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Report)
+            .join(Category, Category.id == Report.category_id)
+            .where(*filter_conditions(session, filters))
+        )
+        or 0
+    )
+
+
+def overview(
+    session: Session,
+    user: User | None,
+    filters: BoardFilters,
+    *,
+    min_count: int,
+    point_limit: int,
+) -> Overview:
+    """The map page's figures: one scan of the reports, the stored run, recorded crime."""
+    audience = audience_for(user)
+    see = {"audience": audience, "min_count": min_count}
+    counts = _period_counts(session, filters)
+    wards = session.execute(
+        select(Ward.id, Ward.slug, Ward.name).where(Ward.active).order_by(Ward.name)
+    ).all()
+    categories = session.execute(
+        select(Category.id, Category.slug, Category.name, Category.sensitive).order_by(
+            Category.position
+        )
+    ).all()
+    crime_window = crime_months(session, filters.date_from, filters.date_to)
+    crimes = crimes_per_ward(session, crime_window)
+    ward_rows = [
+        WardRow(
+            slug,
+            name,
+            ward_total(counts[True], ward_id, **see),
+            ward_total(counts[False], ward_id, **see),
+            crimes.get(ward_id, 0),
+        )
+        for ward_id, slug, name in wards
+    ]
+    unplaced = ward_total(counts[True], None, **see)
+    if unplaced.value:
+        ward_rows.append(
+            WardRow(None, NOT_PLACED, unplaced, ward_total(counts[False], None, **see), 0)
+        )
+
+    def category_total(period: bool, category_id: int, sensitive: bool) -> Shown:
+        n = sum(v for (_w, c, _s), v in counts[period].items() if c == category_id)
+        return shown(0 if sensitive else n, n if sensitive else 0, **see)
+
+    category_rows = [
+        CategoryRow(
+            slug,
+            name,
+            sensitive,
+            category_total(True, cid, sensitive),
+            category_total(False, cid, sensitive),
+        )
+        for cid, slug, name, sensitive in categories
+    ]
+
+    def total(period: bool) -> Shown:
+        rows = [r.current if period else r.previous for r in category_rows]
+        withheld_any = any(v.value is None for v in rows)
+        return Shown(sum(v.value or 0 for v in rows), withheld_any)
+
+    withheld = any(r.current.partial or r.previous.partial for r in ward_rows) or any(
+        r.current.value is None or r.previous.value is None for r in category_rows
+    )
+    point_count = sum(counts[True].values())
+    notes = [POPULATION_NOTE]
+    if withheld and audience is not Audience.BOARD:
+        notes.append(_withheld_note(min_count))
+    return Overview(
+        filters=filters,
+        audience=audience,
+        min_count=min_count,
+        run=_to_run_view(latest_run(session, filters)),
+        pending=pending_run(session, filters) is not None,
+        total=total(True),
+        previous_total=total(False),
+        wards=ward_rows,
+        categories=category_rows,
+        crimes=sum(crimes.values()),
+        crime_months=crime_window,
+        point_count=point_count,
+        points_allowed=audience is Audience.BOARD and point_count < point_limit,
+        notes=notes,
+    )
+
+
+def _time_counts(session: Session, filters: BoardFilters) -> dict[str, dict[tuple[Any, ...], int]]:
+    """Counts per (category, month), (ward, month) and (day of week, hour), London time.
+
+    One scan with GROUPING SETS: at a million reports that is one pass instead of three.
+    """
+    local = local_time(event_time())
+    base = (
+        select(
+            Report.ward_id.label("ward_id"),
+            Report.category_id.label("category_id"),
+            Category.sensitive.label("sensitive"),
+            func.date_trunc("month", local).label("month"),
+            cast(func.extract("isodow", local), Integer).label("dow"),
+            cast(func.extract("hour", local), Integer).label("hour"),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(*filter_conditions(session, filters))
+        .subquery()
+    )
+    c = base.c
+    sets = func.grouping_sets(
+        tuple_(c.category_id, c.sensitive, c.month),
+        tuple_(c.ward_id, c.sensitive, c.month),
+        tuple_(c.dow, c.hour, c.sensitive),
+    )
+    # grouping() sets a bit for each argument that is NOT grouped (ward, category, month, dow).
+    grouping = func.grouping(c.ward_id, c.category_id, c.month, c.dow)
+    names = {0b1001: "category_month", 0b0101: "ward_month", 0b1110: "profile"}
+    out: dict[str, dict[tuple[Any, ...], int]] = {name: {} for name in names.values()}
+    rows = session.execute(
+        select(
+            grouping, c.ward_id, c.category_id, c.sensitive, c.month, c.dow, c.hour, func.count()
+        ).group_by(sets)
+    ).all()
+    for bits, ward_id, category_id, sensitive, month, dow, hour, count in rows:
+        name = names.get(bits)
+        if name == "category_month":
+            out[name][(category_id, month.date(), sensitive)] = count
+        elif name == "ward_month":
+            out[name][(ward_id, month.date(), sensitive)] = count
+        elif name == "profile":
+            out[name][(dow - 1, hour, sensitive)] = count
+    return out
+
+
+def trends(
+    session: Session, user: User | None, filters: BoardFilters, *, min_count: int
+) -> TrendView:
+    """Monthly counts per category and per ward, and when in the week reports happen."""
+    audience = audience_for(user)
+    see = {"audience": audience, "min_count": min_count}
+    counts = _time_counts(session, filters)
+    wards = session.execute(select(Ward.id, Ward.name).where(Ward.active).order_by(Ward.name)).all()
+    categories = session.execute(
+        select(Category.id, Category.name, Category.sensitive).order_by(Category.position)
+    ).all()
+    months = month_starts(filters.date_from, filters.date_to)
+    ward_trends = [
+        Trend(name, [shown(*_split(counts["ward_month"], (ward_id, m)), **see) for m in months])
+        for ward_id, name in wards
+    ]
+    category_trends = [
+        Trend(
+            name,
+            [
+                shown(*((0, n) if sensitive else (n, 0)), **see)
+                for n in (sum(_split(counts["category_month"], (cid, m))) for m in months)
+            ],
+        )
+        for cid, name, sensitive in categories
+    ]
+    profile = [
+        [shown(*_split(counts["profile"], (d, h)), **see) for h in range(24)] for d in range(7)
+    ]
+    cells = [c for t in (*ward_trends, *category_trends) for c in t.counts]
+    cells += [c for row in profile for c in row]
+    notes = []
+    if audience is not Audience.BOARD and any(c.value is None or c.partial for c in cells):
+        notes.append(_withheld_note(min_count))
+    return TrendView(
+        filters=filters,
+        audience=audience,
+        min_count=min_count,
+        months=months,
+        ward_trends=ward_trends,
+        category_trends=category_trends,
+        profile=profile,
+        profile_max=max((c.value or 0 for row in profile for c in row), default=0),
+        notes=notes,
+    )

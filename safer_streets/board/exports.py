@@ -1,0 +1,119 @@
+"""Board exports: report rows and aggregate rows as CSV, guarded against formula injection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from safer_streets.board.audience import audience_for, require_board
+from safer_streets.board.filters import NOT_PLACED, BoardFilters
+from safer_streets.board.query import event_time, filter_conditions, local_time
+from safer_streets.board.suppression import shown
+from safer_streets.models import (
+    Category,
+    Report,
+    User,
+    Ward,
+)
+
+# --------------------------------------------------------------------------- exports
+
+REPORT_EXPORT_COLUMNS = (
+    "reference",
+    "category",
+    "category_name",
+    "status",
+    "ward_code",
+    "ward_name",
+    "occurred_at",
+    "reported_at",
+    "after_dark",
+    "longitude",
+    "latitude",
+    "street",
+    "source",
+)
+
+
+def export_reports(
+    session: Session, user: User | None, filters: BoardFilters, *, batch: int = 5000
+) -> Iterator[dict[str, Any]]:
+    """The filtered reports row by row (board only): no descriptions or contact details."""
+    require_board(user)
+    query = (
+        select(
+            Report.reference,
+            Category.slug,
+            Category.name,
+            Report.status,
+            Ward.code,
+            Ward.name,
+            Report.occurred_at,
+            Report.created_at,
+            Report.after_dark,
+            func.ST_X(Report.location),
+            func.ST_Y(Report.location),
+            Report.street,
+            Report.source,
+        )
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(Ward, Ward.id == Report.ward_id)
+        .where(*filter_conditions(session, filters))
+        .order_by(Report.id)
+        .execution_options(yield_per=batch)
+    )
+    for row in session.execute(query):
+        values = dict(zip(REPORT_EXPORT_COLUMNS, row, strict=True))
+        values["status"] = str(values["status"])
+        values["longitude"] = round(values["longitude"], 6)
+        values["latitude"] = round(values["latitude"], 6)
+        yield values
+
+
+def aggregate_rows(
+    session: Session, user: User | None, filters: BoardFilters, *, min_count: int
+) -> list[dict[str, Any]]:
+    """Reports per ward, category and month for any board viewer, with small sensitive
+    counts withheld outside the board (empty ``count`` and ``withheld`` set)."""
+    audience = audience_for(user)
+    local_month = func.to_char(func.date_trunc("month", local_time(event_time())), "YYYY-MM")
+    rows = session.execute(
+        select(
+            func.coalesce(Ward.code, ""),
+            func.coalesce(Ward.name, NOT_PLACED),
+            Category.slug,
+            Category.sensitive,
+            local_month,
+            func.count(),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(Ward, Ward.id == Report.ward_id)
+        .where(*filter_conditions(session, filters))
+        .group_by(Ward.code, Ward.name, Category.slug, Category.sensitive, local_month)
+        .order_by(local_month, Ward.name, Category.slug)
+    ).all()
+    out = []
+    for ward_code, ward_name, category, sensitive, month, count in rows:
+        value = shown(
+            0 if sensitive else count,
+            count if sensitive else 0,
+            audience=audience,
+            min_count=min_count,
+        )
+        out.append(
+            {
+                "month": month,
+                "ward_code": ward_code,
+                "ward_name": ward_name,
+                "category": category,
+                "count": value.value,
+                "withheld": value.value is None,
+            }
+        )
+    return out

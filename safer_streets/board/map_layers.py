@@ -1,0 +1,307 @@
+"""The board map's layers from a stored run: cells, hot spots, density and recorded crime."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from geo import significance
+from geo.maps import BoardLayers
+from safer_streets.board.audience import Audience, audience_for
+from safer_streets.board.dashboard import RunView, ward_category_counts, ward_total
+from safer_streets.board.filters import BoardFilters
+from safer_streets.board.runs import crime_months, latest_run
+from safer_streets.models import (
+    Area,
+    HotspotCell,
+    HotspotRun,
+    PoliceCrime,
+    User,
+    Ward,
+)
+
+# ----------------------------------------------------------------------------- maps
+
+
+def _geojson(geometry_sql: Any) -> Any:
+    return func.ST_AsGeoJSON(geometry_sql, 6)
+
+
+def _cells_query(run: HotspotRun, filters: BoardFilters | None) -> Select[Any]:
+    query = select(
+        HotspotCell.iy,
+        HotspotCell.ix,
+        _geojson(HotspotCell.cell),
+        HotspotCell.count,
+        HotspotCell.z,
+        HotspotCell.p,
+        HotspotCell.p_sim,
+        HotspotCell.q,
+        HotspotCell.gi_bin,
+        HotspotCell.label,
+        HotspotCell.density,
+        HotspotCell.emerging,
+    ).where(HotspotCell.run_id == run.id)
+    if filters is not None and filters.ward:
+        ward_geom = (
+            select(Ward.geom)
+            .where(Ward.slug == filters.ward, Ward.active)
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = query.where(func.ST_Covers(ward_geom, func.ST_Centroid(HotspotCell.cell)))
+    return query.order_by(HotspotCell.iy, HotspotCell.ix)
+
+
+@dataclass(frozen=True)
+class CellRecord:
+    """One stored cell as exports and maps use it."""
+
+    iy: int
+    ix: int
+    geometry: dict[str, Any]
+    count: int
+    z: float
+    p: float
+    p_sim: float | None
+    q: float
+    gi_bin: int
+    label: str
+    density: float
+    emerging: str | None
+
+    def properties(self) -> dict[str, Any]:
+        """Everything but the geometry."""
+        return {
+            "iy": self.iy,
+            "ix": self.ix,
+            "count": self.count,
+            "z": self.z,
+            "p": self.p,
+            "p_sim": self.p_sim,
+            "q": self.q,
+            "gi_bin": self.gi_bin,
+            "label": self.label,
+            "density": self.density,
+            "emerging": self.emerging,
+        }
+
+    def feature(self) -> dict[str, Any]:
+        """The cell as a GeoJSON feature."""
+        return {"type": "Feature", "geometry": self.geometry, "properties": self.properties()}
+
+
+def run_cells(
+    session: Session,
+    user: User | None,
+    run: HotspotRun,
+    *,
+    min_count: int,
+    filters: BoardFilters | None = None,
+) -> list[CellRecord]:
+    """The stored cells of a run that this viewer may see (small cells withheld outside the
+    board when the run includes sensitive categories)."""
+    suppress = audience_for(user) is not Audience.BOARD and run.summary.get(
+        "includes_sensitive", True
+    )
+    cells = []
+    for (
+        iy,
+        ix,
+        geometry,
+        count,
+        z,
+        p,
+        p_sim,
+        q,
+        gi_bin,
+        label,
+        density,
+        emerging,
+    ) in session.execute(_cells_query(run, filters)):
+        if suppress and count < min_count:
+            continue
+        cells.append(
+            CellRecord(
+                iy,
+                ix,
+                json.loads(geometry),
+                count,
+                z,
+                p,
+                p_sim,
+                q,
+                gi_bin,
+                label,
+                density,
+                emerging,
+            )
+        )
+    return cells
+
+
+def map_layers(
+    session: Session,
+    user: User | None,
+    filters: BoardFilters,
+    *,
+    min_count: int,
+) -> BoardLayers:
+    """The map's layers for a viewer, from the stored run and counts (no statistics)."""
+    audience = audience_for(user)
+    run = latest_run(session, filters)
+    cells = run_cells(session, user, run, min_count=min_count, filters=filters) if run else []
+    hot = [c.feature() for c in cells if c.label not in ("not-significant", significance.OUTSIDE)]
+    emerging = [c.feature() for c in cells if c.emerging]
+    density = [c.feature() for c in cells if c.density > 0]
+
+    counts = ward_category_counts(session, filters)
+    ward_features = []
+    for ward_id, name, geometry in session.execute(
+        select(Ward.id, Ward.name, _geojson(Ward.geom)).where(Ward.active).order_by(Ward.code)
+    ):
+        total = ward_total(counts, ward_id, audience=audience, min_count=min_count)
+        ward_features.append(
+            {
+                "type": "Feature",
+                "geometry": json.loads(geometry),
+                "properties": {"name": name, "count": total.value, "shown": str(total)},
+            }
+        )
+    areas = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(geometry),
+            "properties": {"slug": slug, "name": name},
+        }
+        for slug, name, geometry in session.execute(
+            select(Area.slug, Area.name, _geojson(Area.geom)).order_by(Area.name)
+        )
+    ]
+    focus = None
+    if filters.area:
+        focus = session.scalar(select(func.ST_Extent(Area.geom)).where(Area.slug == filters.area))
+    elif filters.ward:
+        focus = session.scalar(
+            select(func.ST_Extent(Ward.geom)).where(Ward.slug == filters.ward, Ward.active)
+        )
+    return BoardLayers(
+        hotspot_cells=hot,
+        density_cells=density,
+        emerging_cells=emerging,
+        wards=ward_features,
+        areas=areas,
+        fit_bounds=_parse_box(focus) if focus else None,
+    )
+
+
+def _parse_box(box: str) -> tuple[float, float, float, float]:
+    # ST_Extent returns 'BOX(min_lon min_lat,max_lon max_lat)'.
+    low, high = box.removeprefix("BOX(").removesuffix(")").split(",")
+    min_lon, min_lat = (float(v) for v in low.split())
+    max_lon, max_lat = (float(v) for v in high.split())
+    return min_lon, min_lat, max_lon, max_lat
+
+
+@dataclass(frozen=True)
+class HotSpotPlace:
+    """A hot cell described for people: where it is and how strong."""
+
+    label: str
+    count: int
+    z: float
+    q: float
+    ward: str | None
+    area: str | None
+    lon: float
+    lat: float
+
+
+def top_hotspots(
+    session: Session,
+    user: User | None,
+    run: RunView | None,
+    *,
+    min_count: int,
+    filters: BoardFilters | None = None,
+    limit: int = 10,
+) -> list[HotSpotPlace]:
+    """The strongest hot cells of a run with their ward and town centre (for tables)."""
+    if run is None:
+        return []
+    centre = func.ST_Centroid(HotspotCell.cell)
+    query = (
+        select(
+            HotspotCell.label,
+            HotspotCell.count,
+            HotspotCell.z,
+            HotspotCell.q,
+            select(Ward.name)
+            .where(Ward.active, func.ST_Covers(Ward.geom, centre))
+            .order_by(Ward.code)
+            .limit(1)
+            .scalar_subquery(),
+            select(Area.name)
+            .where(func.ST_Covers(Area.geom, centre))
+            .order_by(Area.name)
+            .limit(1)
+            .scalar_subquery(),
+            func.ST_X(centre),
+            func.ST_Y(centre),
+        )
+        .where(HotspotCell.run_id == run.id, HotspotCell.gi_bin > 0)
+        .order_by(HotspotCell.gi_bin.desc(), HotspotCell.z.desc())
+    )
+    if filters is not None and filters.ward:
+        ward_geom = (
+            select(Ward.geom)
+            .where(Ward.slug == filters.ward, Ward.active)
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = query.where(func.ST_Covers(ward_geom, centre))
+    if audience_for(user) is not Audience.BOARD and run.summary.get("includes_sensitive", True):
+        query = query.where(HotspotCell.count >= min_count)
+    return [HotSpotPlace(*row) for row in session.execute(query.limit(limit))]
+
+
+def crime_points(session: Session, filters: BoardFilters) -> dict[str, Any]:
+    """Recorded crime beside the period, one feature per police map point with its count."""
+    months = crime_months(session, filters.date_from, filters.date_to)
+    if months is None:
+        return {"type": "FeatureCollection", "features": []}
+    query = (
+        select(
+            _geojson(PoliceCrime.location),
+            PoliceCrime.location_text,
+            func.count(),
+            func.string_agg(PoliceCrime.crime_type.distinct(), literal(", ")),
+        )
+        .where(PoliceCrime.month.between(*months))
+        .group_by(PoliceCrime.location, PoliceCrime.location_text)
+    )
+    if filters.ward:
+        query = query.where(
+            PoliceCrime.ward_id.in_(select(Ward.id).where(Ward.slug == filters.ward, Ward.active))
+        )
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(geometry),
+            "properties": {
+                "count": count,
+                "label": f"{place or 'Unnamed place'}: {count:,} recorded ({types})",
+            },
+        }
+        for geometry, place, count, types in session.execute(query)
+    ]
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,558 @@
+"""Hotspot runs: requested, scheduled nightly, computed by the worker (``compute_run``, the only
+place statistics from ``geo`` are computed) and stored cell by cell for the board to read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from geo import correlation, density, emerging, grid, hotspots, significance, suntimes
+from safer_streets.board.audience import require_board
+from safer_streets.board.filters import (
+    DEFAULT_CELL_SIZE_M,
+    DEFAULT_WINDOWS,
+    PENDING_RUN_MAX_AGE,
+    RUN_RETENTION,
+    BoardFilters,
+    Period,
+    TimeOfDay,
+    default_filters,
+    month_starts,
+    months_before,
+)
+from safer_streets.board.query import derive_after_dark, event_time, report_conditions, start_of
+from safer_streets.errors import NotFound
+from safer_streets.models import (
+    Category,
+    HotspotCell,
+    HotspotRun,
+    PoliceCrime,
+    Report,
+    RunStatus,
+    User,
+    Ward,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+@dataclass(frozen=True)
+class RunParameters:
+    """Everything a run is computed from; stored with it so that it can be reproduced."""
+
+    categories: list[str] | None
+    period: str
+    date_from: str
+    date_to: str
+    time_of_day: str
+    cell_size_m: float = DEFAULT_CELL_SIZE_M
+    neighbourhood_cells: int = 1
+    permutations: int = 999
+    seed: int = 20260101
+    bandwidth_m: float | None = None
+    bandwidth_rule: str = "silverman-2d, clamped to 100-400 m"
+    windows: int = DEFAULT_WINDOWS
+    p_source: str = "auto"
+
+    @classmethod
+    def from_filters(cls, filters: BoardFilters, *, permutations: int, seed: int) -> RunParameters:
+        """Parameters of a run for these filters, with the method defaults."""
+        return cls(
+            categories=[filters.category] if filters.category else None,
+            period=filters.period.value,
+            date_from=filters.date_from.isoformat(),
+            date_to=filters.date_to.isoformat(),
+            time_of_day=filters.time_of_day.value,
+            permutations=permutations,
+            seed=seed,
+        )
+
+    def filters(self) -> BoardFilters:
+        """The board filters this run answers (without ward or area)."""
+        return BoardFilters(
+            category=self.categories[0] if self.categories else None,
+            period=Period(self.period),
+            date_from=date.fromisoformat(self.date_from),
+            date_to=date.fromisoformat(self.date_to),
+            time_of_day=TimeOfDay(self.time_of_day),
+        )
+
+
+def parameters_key(run_filters: Mapping[str, Any]) -> str:
+    """A digest of the filter part of run parameters, to find runs for a board view."""
+    canonical = json.dumps(run_filters, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_run(
+    session: Session, parameters: RunParameters, *, requested_by: User | None = None
+) -> HotspotRun:
+    """Store a queued run; the caller commits and then enqueues its computation."""
+    run = HotspotRun(
+        status=RunStatus.QUEUED,
+        parameters=asdict(parameters),
+        parameters_key=parameters_key(parameters.filters().run_filters()),
+        summary={},
+        requested_by=requested_by,
+    )
+    session.add(run)
+    session.flush()
+    return run
+
+
+def request_run(
+    session: Session,
+    user: User | None,
+    filters: BoardFilters,
+    *,
+    permutations: int,
+    seed: int,
+) -> tuple[HotspotRun, bool]:
+    """Queue a run for the board's filters (board only); reuse one already waiting."""
+    actor = require_board(user)
+    waiting = pending_run(session, filters)
+    if waiting is not None:
+        return waiting, False
+    parameters = RunParameters.from_filters(filters, permutations=permutations, seed=seed)
+    return create_run(session, parameters, requested_by=actor), True
+
+
+def latest_run(session: Session, filters: BoardFilters) -> HotspotRun | None:
+    """The newest finished run for these filters."""
+    return session.scalar(
+        select(HotspotRun)
+        .where(
+            HotspotRun.parameters_key == parameters_key(filters.run_filters()),
+            HotspotRun.status == RunStatus.DONE,
+        )
+        .order_by(HotspotRun.computed_at.desc(), HotspotRun.id.desc())
+        .limit(1)
+    )
+
+
+def pending_run(session: Session, filters: BoardFilters) -> HotspotRun | None:
+    """A run for these filters queued in the last hour and not finished yet."""
+    cutoff = datetime.now(UTC) - PENDING_RUN_MAX_AGE
+    return session.scalar(
+        select(HotspotRun)
+        .where(
+            HotspotRun.parameters_key == parameters_key(filters.run_filters()),
+            HotspotRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
+            HotspotRun.created_at >= cutoff,
+        )
+        .order_by(HotspotRun.id.desc())
+        .limit(1)
+    )
+
+
+def queued_run_ids(session: Session) -> list[int]:
+    """Runs waiting to be computed, oldest first."""
+    return list(
+        session.scalars(
+            select(HotspotRun.id)
+            .where(HotspotRun.status == RunStatus.QUEUED)
+            .order_by(HotspotRun.id)
+        )
+    )
+
+
+def get_run(session: Session, run_id: int) -> HotspotRun:
+    """A finished run by id, or ``NotFound``."""
+    run = session.get(HotspotRun, run_id)
+    if run is None or run.status is not RunStatus.DONE:
+        raise NotFound(f"no finished hotspot run {run_id}")
+    return run
+
+
+def schedule_nightly_runs(
+    session: Session, *, today: date, permutations: int, seed: int, force: bool = False
+) -> list[int]:
+    """Queue the nightly runs: all categories, each category, and all categories after dark.
+
+    A filter set that already has a run computed today, or one waiting, is skipped (unless
+    ``force``, for when the reports have just changed), so a second beat on the same night
+    adds nothing.
+    """
+    base = default_filters(today)
+    wanted = [base, replace(base, time_of_day=TimeOfDay.AFTER_DARK)]
+    wanted += [
+        replace(base, category=slug)
+        for slug in session.scalars(select(Category.slug).order_by(Category.position))
+    ]
+    midnight = start_of(today)
+    queued = []
+    for filters in wanted:
+        key = parameters_key(filters.run_filters())
+        fresh = session.scalar(
+            select(
+                exists().where(
+                    HotspotRun.parameters_key == key,
+                    or_(
+                        HotspotRun.status.in_((RunStatus.QUEUED, RunStatus.RUNNING)),
+                        HotspotRun.computed_at >= midnight,
+                    ),
+                )
+            )
+        )
+        if force or not fresh:
+            parameters = RunParameters.from_filters(filters, permutations=permutations, seed=seed)
+            queued.append(create_run(session, parameters).id)
+    return queued
+
+
+def prune_runs(session: Session, *, now: datetime | None = None) -> int:
+    """Delete runs older than the retention period, keeping the newest run of each filter set."""
+    cutoff = (now or datetime.now(UTC)) - RUN_RETENTION
+    newest = (
+        select(func.max(HotspotRun.id))
+        .where(HotspotRun.status == RunStatus.DONE)
+        .group_by(HotspotRun.parameters_key)
+    )
+    result = session.execute(
+        delete(HotspotRun).where(HotspotRun.created_at < cutoff, HotspotRun.id.not_in(newest))
+    )
+    return result.rowcount or 0
+
+
+@dataclass(frozen=True)
+class RunPoints:
+    """The reports a run is computed on, as arrays (one entry per report)."""
+
+    lon: np.ndarray
+    lat: np.ndarray
+    epoch_s: np.ndarray
+    ward_id: np.ndarray
+    sensitive: np.ndarray
+
+
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _copy_float_columns(session: Session, statement: Select[Any], columns: int) -> np.ndarray:
+    """Run a SELECT of float8 columns through binary COPY into an ``(n, columns)`` array.
+
+    One round trip and no Python object per value: for a million reports this is several
+    times faster than fetching rows (see bench/bench_board.py). Every column must be a
+    non-null float8.
+    """
+    compiled = statement.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    raw = session.connection().connection.driver_connection
+    buffer = bytearray()
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f"COPY ({compiled.string}) TO STDOUT (FORMAT BINARY)", compiled.params) as copy,
+    ):
+        for chunk in copy:
+            buffer += chunk
+    if not buffer.startswith(_COPY_SIGNATURE):
+        raise RuntimeError("unexpected COPY output")
+    extension = int.from_bytes(buffer[15:19], "big")
+    body = memoryview(buffer)[19 + extension : len(buffer) - 2]
+    fields = [("n", ">i2")]
+    for k in range(columns):
+        fields += [(f"len{k}", ">i4"), (f"v{k}", ">f8")]
+    rows = np.frombuffer(body, dtype=np.dtype(fields))
+    if rows.size and (
+        (rows["n"] != columns).any() or any((rows[f"len{k}"] != 8).any() for k in range(columns))
+    ):
+        raise RuntimeError("COPY returned a NULL or a column that is not float8")
+    return np.column_stack([rows[f"v{k}"].astype(np.float64) for k in range(columns)])
+
+
+def run_points(session: Session, parameters: RunParameters) -> RunPoints:
+    """The filtered reports' locations, times, wards and sensitivity, set-based."""
+    conditions = report_conditions(
+        session,
+        categories=parameters.categories,
+        date_from=date.fromisoformat(parameters.date_from),
+        date_to=date.fromisoformat(parameters.date_to),
+        time_of_day=TimeOfDay(parameters.time_of_day),
+    )
+    statement = (
+        select(
+            cast(func.ST_X(Report.location), Float),
+            cast(func.ST_Y(Report.location), Float),
+            cast(func.extract("epoch", event_time()), Float),
+            cast(func.coalesce(Report.ward_id, -1), Float),
+            cast(cast(Category.sensitive, Integer), Float),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(*conditions)
+    )
+    data = _copy_float_columns(session, statement, 5)
+    return RunPoints(
+        lon=data[:, 0],
+        lat=data[:, 1],
+        epoch_s=data[:, 2],
+        ward_id=data[:, 3].astype(np.int64),
+        sensitive=data[:, 4].astype(bool),
+    )
+
+
+def crime_months(session: Session, date_from: date, date_to: date) -> tuple[date, date] | None:
+    """The months of recorded crime to set beside a period of reports.
+
+    The period's own months when they are imported; police.uk publishes a month or two
+    late, so otherwise the same number of months ending with the latest one imported
+    before the period ends. None when no recorded crime is imported at all.
+    """
+    last_wanted = date_to.replace(day=1)
+    latest = session.scalar(
+        select(func.max(PoliceCrime.month)).where(PoliceCrime.month <= last_wanted)
+    )
+    if latest is None:
+        return None
+    span = len(month_starts(date_from, date_to))
+    return months_before(latest, span - 1), latest
+
+
+def crimes_per_ward(session: Session, months: tuple[date, date] | None) -> dict[int, int]:
+    """Recorded crimes per ward id in a range of months."""
+    if months is None:
+        return {}
+    rows = session.execute(
+        select(PoliceCrime.ward_id, func.count())
+        .where(
+            PoliceCrime.month.between(*months),
+            PoliceCrime.ward_id.is_not(None),
+        )
+        .group_by(PoliceCrime.ward_id)
+    ).all()
+    return dict(rows)
+
+
+def _correlation(session: Session, points: RunPoints, parameters: RunParameters) -> dict[str, Any]:
+    wards = session.execute(
+        select(Ward.id, Ward.code, Ward.name).where(Ward.active).order_by(Ward.name)
+    ).all()
+    months = crime_months(
+        session, date.fromisoformat(parameters.date_from), date.fromisoformat(parameters.date_to)
+    )
+    crimes = crimes_per_ward(session, months)
+    ids, counts = np.unique(points.ward_id, return_counts=True)
+    reports = dict(zip(ids.tolist(), counts.tolist(), strict=True))
+    rows = [
+        {
+            "code": code,
+            "name": name,
+            "reports": reports.get(ward_id, 0),
+            "crimes": crimes.get(ward_id, 0),
+        }
+        for ward_id, code, name in wards
+    ]
+    if months is None or not crimes:
+        return {"available": False, "wards": rows, "crime_types": []}
+    crime_types = list(
+        session.scalars(
+            select(PoliceCrime.crime_type)
+            .where(PoliceCrime.month.between(*months))
+            .distinct()
+            .order_by(PoliceCrime.crime_type)
+        )
+    )
+    result = correlation.rank_correlation([r["reports"] for r in rows], [r["crimes"] for r in rows])
+    return {
+        "available": True,
+        "rho": None if math.isnan(result.rho) else result.rho,
+        "p": None if math.isnan(result.p) else result.p,
+        "n": result.n,
+        "method": result.method,
+        "crime_types": crime_types,
+        "months": [months[0].isoformat()[:7], months[1].isoformat()[:7]],
+        "same_months": months[1] == date.fromisoformat(parameters.date_to).replace(day=1),
+        "wards": rows,
+    }
+
+
+def cell_rows(
+    run_id: int,
+    result: hotspots.HotspotResult,
+    heat: density.DensityResult,
+    trends: emerging.EmergingResult | None,
+) -> Iterator[tuple[Any, ...]]:
+    iy, ix = np.nonzero(result.mask)
+    rings = np.round(result.grid.cell_polygons_lonlat(iy, ix), 6)
+    p_sim = result.p_sim_two_sided
+    for k in range(iy.size):
+        r, c = int(iy[k]), int(ix[k])
+        ring = ",".join(f"{x:.6f} {y:.6f}" for x, y in rings[k])
+        trend = str(trends.categories[r, c]) if trends is not None else "none"
+        yield (
+            run_id,
+            r,
+            c,
+            f"SRID=4326;POLYGON(({ring}))",
+            int(result.counts[r, c]),
+            float(result.z[r, c]),
+            float(result.p[r, c]),
+            None if p_sim is None else float(p_sim[r, c]),
+            float(result.q[r, c]),
+            int(result.gi_bin[r, c]),
+            str(result.labels[r, c]),
+            float(heat.density[r, c]),
+            None if trend in ("none", significance.OUTSIDE) else trend,
+        )
+
+
+def store_cells(session: Session, rows: Iterator[tuple[Any, ...]]) -> int:
+    """Bulk-insert hotspot cells with COPY (one round trip for thousands of cells)."""
+    raw = session.connection().connection.driver_connection
+    count = 0
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(
+            "COPY hotspot_cell (run_id, iy, ix, cell, count, z, p, p_sim, q, gi_bin, label, "
+            "density, emerging) FROM STDIN"
+        ) as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
+
+
+def _window_index(epoch_s: np.ndarray, date_from: date, date_to: date, windows: int) -> np.ndarray:
+    start = start_of(date_from).timestamp()
+    end = start_of(date_to + timedelta(days=1)).timestamp()
+    width = (end - start) / windows
+    index = np.floor((epoch_s - start) / width).astype(np.int64)
+    return np.clip(index, 0, windows - 1)
+
+
+def _method_text(params: Mapping[str, Any], heat: Mapping[str, Any]) -> str:
+    size = params.get("neighbourhood_size", 9)
+    source = {
+        "exact": "exact conditional-randomisation p-values",
+        "permutation": f"permutation p-values ({params.get('permutations')} permutations)",
+        "analytical": "normal-approximation p-values",
+    }.get(params.get("p_source", ""), params.get("p_source", ""))
+    perms = params.get("permutations") or 0
+    also = (
+        f" ({perms} conditional permutations also run, seed {params.get('seed')})"
+        if perms and params.get("p_source") != "permutation"
+        else ""
+    )
+    return (
+        f"Getis-Ord Gi* on {params.get('cell_size_m', 100):.0f} m cells of the British "
+        f"National Grid inside the borough ({params.get('n_cells', 0):,} cells), each cell "
+        f"with its {size - 1} neighbours, {source}{also}; hot and cold spots after "
+        f"Benjamini–Hochberg false-discovery-rate control at 10 %, 5 % and 1 % (90, 95 and "
+        f"99 % confidence). Kernel density: Gaussian, bandwidth {heat['bandwidth_m']:.0f} m "
+        f"({heat['rule']})."
+    )
+
+
+def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> bool:
+    """Compute a queued run and store its cells; False when there was nothing to do.
+
+    The run row is locked for the computation (a second worker skips it), and a run that is
+    already done is left alone, so a redelivered task changes nothing.
+    """
+    run = session.scalar(
+        select(HotspotRun).where(HotspotRun.id == run_id).with_for_update(skip_locked=True)
+    )
+    if run is None or run.status is RunStatus.DONE:
+        return False
+    parameters = RunParameters(**run.parameters)
+    session.execute(delete(HotspotCell).where(HotspotCell.run_id == run.id))
+    derive_after_dark(session)
+    points = run_points(session, parameters)
+    result = hotspots.compute_hotspots(
+        points.lon,
+        points.lat,
+        cell_size_m=parameters.cell_size_m,
+        neighbourhood_cells=parameters.neighbourhood_cells,
+        permutations=parameters.permutations,
+        seed=parameters.seed,
+        mask=study_area,
+        p_source=parameters.p_source,  # type: ignore[arg-type]
+    )
+    heat = density.kernel_density(
+        points.lon, points.lat, grid=result.grid, bandwidth_m=parameters.bandwidth_m
+    )
+    date_from = date.fromisoformat(parameters.date_from)
+    date_to = date.fromisoformat(parameters.date_to)
+    trend = None
+    if points.lon.size and parameters.windows >= 2:
+        windows = _window_index(points.epoch_s, date_from, date_to, parameters.windows)
+        counts = grid.bin_points_windows(
+            points.lon, points.lat, windows, parameters.windows, result.grid
+        )
+        trend = emerging.emerging_hotspots(
+            counts, kernel=result.kernel, mask=result.mask, p_source="auto"
+        )
+    profile = suntimes.time_profile(points.epoch_s.astype("datetime64[s]"))
+    stored = store_cells(session, cell_rows(run.id, result, heat, trend))
+
+    categories = parameters.categories
+    sensitive_slugs = set(session.scalars(select(Category.slug).where(Category.sensitive)))
+    density_info = {"bandwidth_m": heat.bandwidth_m, "rule": heat.rule}
+    run.summary = {
+        "n_points": int(points.lon.size),
+        "n_sensitive": int(points.sensitive.sum()),
+        "includes_sensitive": categories is None or bool(sensitive_slugs & set(categories)),
+        "cells_stored": stored,
+        "label_counts": result.label_counts(),
+        "statistics": result.params,
+        "density": density_info,
+        "emerging": None
+        if trend is None
+        else {
+            **trend.params,
+            "counts": {
+                name: int((trend.categories[result.mask] == name).sum())
+                for name in ("new", "intensifying", "persistent", "diminishing")
+            },
+        },
+        "grid": {
+            "x0": result.grid.x0,
+            "y0": result.grid.y0,
+            "cell_size": result.grid.cell_size,
+            "nx": result.grid.nx,
+            "ny": result.grid.ny,
+        },
+        "time_profile": profile.tolist(),
+        "correlation": _correlation(session, points, parameters),
+        "method": _method_text(result.params, density_info),
+    }
+    run.status = RunStatus.DONE
+    run.computed_at = datetime.now(UTC)
+    run.error = None
+    session.flush()
+    logger.info("Hotspot run %s: %d reports, %s", run.id, points.lon.size, result.label_counts())
+    return True
+
+
+def mark_run_failed(session: Session, run_id: int, message: str) -> None:
+    """Record why a run could not be computed, so that the board can say so."""
+    run = session.get(HotspotRun, run_id)
+    if run is not None and run.status is not RunStatus.DONE:
+        run.status = RunStatus.FAILED
+        run.error = message[:2000]
+        session.flush()

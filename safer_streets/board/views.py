@@ -1,0 +1,497 @@
+"""The safety board's pages: maps, trends, partner performance, exports, "you said, we did".
+
+Views parse the filters, check who is asking, call `safer_streets.board.board` and render. The map
+is drawn by folium from stored results; its script is served from /board/map.js so that the
+page runs under a Content-Security-Policy allowing scripts and styles from this site only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from geo import maps
+from safer_streets.board import dashboard, exports, map_layers, publishing, runs
+from safer_streets.board.audience import Audience, audience_for, require_board
+from safer_streets.board.filters import (
+    LONDON,
+    BoardFilters,
+    FilterOptions,
+    Period,
+    TimeOfDay,
+    filter_options,
+    parse_filters,
+)
+from safer_streets.casework import export
+from safer_streets.errors import InvalidInput
+from safer_streets.models import HotspotRun
+from safer_streets.web.context import current_user, db, login_required, services
+
+bp = Blueprint("board", __name__)
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: " + " ".join(maps.TILE_HOSTS),
+        "font-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    )
+)
+
+
+@bp.context_processor
+def board_globals() -> dict[str, Any]:
+    """Values the board's templates format with."""
+    return {"london": LONDON, "point_limit": services().settings.board_point_limit}
+
+
+@bp.after_request
+def secure_headers(response: Response) -> Response:
+    """Scripts and styles from this site only; map tiles from the tile server."""
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def _today() -> date:
+    return datetime.now(UTC).astimezone(LONDON).date()
+
+
+def _filters() -> tuple[BoardFilters, FilterOptions]:
+    options = filter_options(db())
+    filters = parse_filters(request.args, today=_today(), **options.values())
+    return filters, options
+
+
+def _settings() -> dict[str, int]:
+    settings = services().settings
+    return {"min_count": settings.board_min_count}
+
+
+def _map_urls(filters: BoardFilters) -> dict[str, str]:
+    args = filters.query_args()
+    return {
+        "map_js": url_for("board.map_script", **args),
+        "crime": url_for("board.crime_geojson", **args),
+        "points": url_for("board.reports_geojson", **args),
+    }
+
+
+def _area_links(filters: BoardFilters, options: FilterOptions) -> list[tuple[str, str, bool]]:
+    """Links that open the board zoomed to each town centre, Catford first."""
+    args = filters.query_args()
+    args.pop("area", None)
+    areas = sorted(options.areas, key=lambda a: (a.value != "catford-town-centre", a.label))
+    return [
+        (a.label, url_for("board.page", **args, area=a.value), a.value == filters.area)
+        for a in areas
+    ]
+
+
+@bp.get("/board/legend.css")
+def legend_css():
+    """Legend swatch colours, from the same constants as the map layers."""
+    colours = {**maps.HOTSPOT_COLOURS, **maps.EMERGING_COLOURS}
+    css = "".join(f".swatch-{name}{{background:{colour}}}" for name, colour in colours.items())
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+TABS = (
+    ("board.page", "Map and summary"),
+    ("board.trends", "Trends"),
+    ("board.partners", "Partner performance"),
+    ("board.said_did", "You said, we did"),
+)
+
+
+def _tab(template: str, title: str, build: Callable[[BoardFilters], dict[str, Any]]):
+    """Parse the filters and render one tab of the board; bad filters are shown by name."""
+    options = filter_options(db())
+    context: dict[str, Any] = {
+        "tab_title": title,
+        "tabs": TABS,
+        "options": options,
+        "periods": list(Period),
+        "times": list(TimeOfDay),
+        "audience": audience_for(current_user()).value,
+        "assets": maps.asset_urls(lambda p: url_for("static", filename=p)),
+        "queued": request.args.get("queued") == "1",
+        "published": request.args.get("published") == "1",
+    }
+    try:
+        filters = parse_filters(request.args, today=_today(), **options.values())
+    except InvalidInput as invalid:
+        context |= {"errors": invalid.field_errors, "form": request.args.to_dict()}
+        return render_template(template, **context), 422
+    context |= {"errors": {}, "form": filters.query_args(), **build(filters)}
+    return render_template(template, **context)
+
+
+@bp.get("/board")
+@login_required
+def page():
+    """The board's map with the stored hot spots, and reports by ward and category."""
+
+    def build(filters: BoardFilters) -> dict[str, Any]:
+        settings = services().settings
+        overview = dashboard.overview(
+            db(),
+            current_user(),
+            filters,
+            min_count=settings.board_min_count,
+            point_limit=settings.board_point_limit,
+        )
+        hot = map_layers.top_hotspots(
+            db(), current_user(), overview.run, min_count=settings.board_min_count, filters=filters
+        )
+        return {
+            "overview": overview,
+            "hot": hot,
+            "urls": _map_urls(filters),
+            "legend": maps.HOTSPOT_COLOURS,
+            "legend_labels": maps.HOTSPOT_LABELS,
+            "emerging_colours": maps.EMERGING_COLOURS,
+            "area_links": _area_links(filters, filter_options(db())),
+        }
+
+    return _tab("board/page.html", "Map and summary", build)
+
+
+@bp.get("/board/trends")
+@login_required
+def trends():
+    """Reports per month by category and ward, and by day of the week and hour."""
+    min_count = services().settings.board_min_count
+    return _tab(
+        "board/trends.html",
+        "Trends",
+        lambda filters: {
+            "trend_view": dashboard.trends(db(), current_user(), filters, min_count=min_count)
+        },
+    )
+
+
+@bp.get("/board/partners")
+@login_required
+def partners():
+    """How each partner responds against its service levels."""
+    return _tab(
+        "board/partners.html",
+        "Partner performance",
+        lambda filters: {"partners": dashboard.partner_performance(db(), filters)},
+    )
+
+
+@bp.get("/board/you-said-we-did")
+@login_required
+def said_did():
+    """What residents reported per ward and what was done; the board can publish it."""
+    min_count = services().settings.board_min_count
+    audience = audience_for(current_user())
+    return _tab(
+        "board/said_did.html",
+        "You said, we did",
+        lambda filters: {
+            "entries": dashboard.you_said_we_did(
+                db(), filters, audience=audience, min_count=min_count
+            ),
+            "min_count": min_count,
+        },
+    )
+
+
+@bp.get("/board/map.js")
+@login_required
+def map_script():
+    """The folium map's script for the current filters (stored results only)."""
+    filters, _ = _filters()
+    user = current_user()
+    settings = services().settings
+    layers = map_layers.map_layers(db(), user, filters, min_count=settings.board_min_count)
+    urls = _map_urls(filters)
+    points_allowed = (
+        audience_for(user) is Audience.BOARD
+        and dashboard.count_points(db(), filters) < settings.board_point_limit
+    )
+    layers = replace(
+        layers,
+        crime_url=urls["crime"],
+        report_points_url=urls["points"] if points_allowed else None,
+    )
+    script = maps.map_script(maps.board_map(layers, focus_area=filters.area))
+    response = Response(script, mimetype="text/javascript")
+    response.headers["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@bp.get("/board/crime.geojson")
+@login_required
+def crime_geojson():
+    """Recorded crime (police.uk) beside the period, per police map point."""
+    filters, _ = _filters()
+    return _json_response(map_layers.crime_points(db(), filters), "application/geo+json")
+
+
+@bp.post("/board/runs")
+@login_required
+def request_run():
+    """Queue a hotspot run for the current filters (board and admin only)."""
+    options = filter_options(db())
+    filters = parse_filters(request.form, today=_today(), **options.values())
+    settings = services().settings
+    session = db()
+    run, created = runs.request_run(
+        session,
+        current_user(),
+        filters,
+        permutations=settings.hotspot_permutations,
+        seed=settings.hotspot_seed,
+    )
+    session.commit()
+    if created:
+        services().task_queue.compute_hotspot_run(run.id)
+    return redirect(url_for("board.page", **filters.query_args(), queued="1"), code=303)
+
+
+@bp.post("/board/you-said-we-did")
+@login_required
+def publish():
+    """Publish the "you said, we did" summary for the current period (board only)."""
+    options = filter_options(db())
+    filters = parse_filters(request.form, today=_today(), **options.values())
+    session = db()
+    publishing.publish_you_said_we_did(session, current_user(), filters, **_settings())
+    session.commit()
+    return redirect(url_for("board.said_did", **filters.query_args(), published="1"), code=303)
+
+
+@bp.get("/you-said-we-did")
+def published():
+    """What residents told us and what partners did about it (public)."""
+    summary = publishing.latest_published(db())
+    return render_template("board/published.html", summary=summary)
+
+
+@bp.get("/board/pack")
+@login_required
+def pack():
+    """The board pack: the whole board on A4, for printing or saving as PDF."""
+    filters, options = _filters()
+    settings = services().settings
+    user = current_user()
+    min_count = settings.board_min_count
+    overview = dashboard.overview(
+        db(), user, filters, min_count=min_count, point_limit=settings.board_point_limit
+    )
+    return render_template(
+        "board/pack.html",
+        overview=overview,
+        trend_view=dashboard.trends(db(), user, filters, min_count=min_count),
+        partners=dashboard.partner_performance(db(), filters),
+        entries=dashboard.you_said_we_did(
+            db(), filters, audience=audience_for(user), min_count=min_count
+        ),
+        hot=map_layers.top_hotspots(db(), user, overview.run, min_count=min_count, filters=filters),
+        options=options,
+        urls=_map_urls(filters),
+        assets=maps.asset_urls(lambda p: url_for("static", filename=p)),
+        legend=maps.HOTSPOT_COLOURS,
+        legend_labels=maps.HOTSPOT_LABELS,
+        generated=datetime.now(UTC).astimezone(LONDON),
+    )
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _json_response(document: Any, mimetype: str) -> Response:
+    return Response(json.dumps(document, separators=(",", ":")), mimetype=mimetype)
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _csv_stream(columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    for index, row in enumerate(rows):
+        writer.writerow(
+            {k: export.guard_cell(v) if isinstance(v, str) else v for k, v in row.items()}
+        )
+        if index % 1000 == 999:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _stamp(filters: BoardFilters) -> str:
+    return f"{filters.date_from.isoformat()}_{filters.date_to.isoformat()}"
+
+
+def _report_rows(filters: BoardFilters) -> Iterator[dict[str, Any]]:
+    """The filtered reports, streamed on a session of their own.
+
+    The request's session closes when the view returns, before a streamed body is sent, so
+    the rows are read on a session that lives as long as the response does. The permission
+    check runs before the response starts.
+    """
+    user = require_board(current_user())
+    factory = services().session_factory
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with factory() as session:
+            yield from exports.export_reports(session, user, filters)
+
+    return rows()
+
+
+@bp.get("/board/reports.csv")
+@login_required
+def reports_csv():
+    """The filtered reports as CSV (board and admin only; no descriptions or contacts)."""
+    filters, _ = _filters()
+    body = _csv_stream(exports.REPORT_EXPORT_COLUMNS, _report_rows(filters))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers=_attachment(f"safer-streets-reports_{_stamp(filters)}.csv"),
+    )
+
+
+@bp.get("/board/reports.geojson")
+@login_required
+def reports_geojson():
+    """The filtered reports as GeoJSON points (board and admin only)."""
+    filters, _ = _filters()
+    rows = _report_rows(filters)
+
+    def features() -> Iterator[str]:
+        yield '{"type":"FeatureCollection","features":['
+        for index, row in enumerate(rows):
+            properties = {
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in row.items()
+                if k not in ("longitude", "latitude")
+            }
+            properties["label"] = f"{row['reference']} · {row['category_name']}"
+            feature = {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [row["longitude"], row["latitude"]]},
+                "properties": properties,
+            }
+            yield ("," if index else "") + json.dumps(feature, separators=(",", ":"))
+        yield "]}"
+
+    download = request.args.get("download") == "1"
+    return Response(
+        features(),
+        mimetype="application/geo+json",
+        headers=_attachment(f"safer-streets-reports_{_stamp(filters)}.geojson") if download else {},
+    )
+
+
+@bp.get("/board/aggregates.csv")
+@login_required
+def aggregates_csv():
+    """Reports per month, ward and category (small sensitive counts withheld outside the board)."""
+    filters, _ = _filters()
+    rows = exports.aggregate_rows(db(), current_user(), filters, **_settings())
+    columns = ("month", "ward_code", "ward_name", "category", "count", "withheld")
+    return Response(
+        "".join(_csv_stream(columns, rows)),
+        mimetype="text/csv",
+        headers=_attachment(f"safer-streets-counts_{_stamp(filters)}.csv"),
+    )
+
+
+def _cells(run_id: int) -> tuple[HotspotRun, list[map_layers.CellRecord]]:
+    run = runs.get_run(db(), run_id)
+    cells = map_layers.run_cells(db(), current_user(), run, **_settings())
+    if request.args.get("all") != "1":
+        cells = [c for c in cells if c.gi_bin != 0]
+    return run, cells
+
+
+CELL_COLUMNS = (
+    "iy",
+    "ix",
+    "centre_lon",
+    "centre_lat",
+    "count",
+    "z",
+    "p",
+    "p_sim",
+    "q",
+    "gi_bin",
+    "label",
+    "density",
+    "emerging",
+)
+
+
+@bp.get("/board/runs/<int:run_id>/cells.csv")
+@login_required
+def cells_csv(run_id: int):
+    """A run's significant cells (``?all=1``: every analysed cell) as CSV."""
+    _, cells = _cells(run_id)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for cell in cells:
+            ring = cell.geometry["coordinates"][0][:4]
+            yield cell.properties() | {
+                "centre_lon": round(sum(p[0] for p in ring) / 4, 6),
+                "centre_lat": round(sum(p[1] for p in ring) / 4, 6),
+            }
+
+    return Response(
+        "".join(_csv_stream(CELL_COLUMNS, rows())),
+        mimetype="text/csv",
+        headers=_attachment(f"safer-streets-hotspot-run-{run_id}.csv"),
+    )
+
+
+@bp.get("/board/runs/<int:run_id>/cells.geojson")
+@login_required
+def cells_geojson(run_id: int):
+    """A run's significant cells (``?all=1``: every analysed cell) as GeoJSON polygons."""
+    run, cells = _cells(run_id)
+    document = {
+        "type": "FeatureCollection",
+        "features": [c.feature() for c in cells],
+        "run": {
+            "id": run.id,
+            "computed_at": run.computed_at.isoformat() if run.computed_at else None,
+            "parameters": run.parameters,
+            "method": run.summary.get("method"),
+        },
+    }
+    return Response(
+        json.dumps(document, separators=(",", ":")),
+        mimetype="application/geo+json",
+        headers=_attachment(f"safer-streets-hotspot-run-{run_id}.geojson"),
+    )

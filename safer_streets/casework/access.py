@@ -1,0 +1,99 @@
+"""Who may see and act on a report: the one permission core. A partner's staff see the reports
+it owns or is notified of; scoping is enforced here, in the queries, never in templates.
+
+A partner user reads and changes only reports its partner owns or is notified on; anything
+else is ``NotFound``, never "forbidden", so nobody learns that a report exists. The board
+reads everything and changes nothing; administrators read and change everything.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from safer_streets.errors import NotFound
+from safer_streets.models import (
+    Report,
+    ReportNotifiedPartner,
+    Role,
+    User,
+)
+
+# ---- Who may see what ------------------------------------------------------------------
+
+
+class Access(enum.Enum):
+    """A user's relation to one report, which decides what they may do with it."""
+
+    OWNER = "owner"
+    NOTIFIED = "notified"
+    READ_ONLY = "read-only"
+    ADMIN = "admin"
+
+
+def visibility(user: User) -> ColumnElement[bool]:
+    """SQL condition on ``Report``: the reports this user may read.
+
+    Measured at 100,000 reports (bench/bench_triage_queue.py), ``owner OR EXISTS`` lets
+    PostgreSQL walk an ordered index and stop at a page, where a UNION of ids cannot.
+    """
+    if not user.active:
+        return false()
+    if user.role in (Role.BOARD, Role.ADMIN):
+        return literal(True)
+    if user.partner_id is None:
+        return false()
+    notified = exists().where(
+        ReportNotifiedPartner.report_id == Report.id,
+        ReportNotifiedPartner.partner_id == user.partner_id,
+    )
+    return or_(Report.owner_partner_id == user.partner_id, notified)
+
+
+def visible_reports(user: User) -> Select[tuple[Report]]:
+    """A query for the reports this user may read: owned by or notified to their partner."""
+    return select(Report).where(visibility(user))
+
+
+def access(session: Session, user: User, report: Report) -> Access:
+    """How this user relates to a report they can read (``NotFound`` if they cannot)."""
+    if not user.active:
+        raise NotFound(f"no report {report.reference!r} in your queue")
+    if user.role is Role.ADMIN:
+        return Access.ADMIN
+    if user.role is Role.BOARD:
+        return Access.READ_ONLY
+    if user.partner_id is not None and report.owner_partner_id == user.partner_id:
+        return Access.OWNER
+    if user.partner_id is not None and session.get(
+        ReportNotifiedPartner, (report.id, user.partner_id)
+    ):
+        return Access.NOTIFIED
+    raise NotFound(f"no report {report.reference!r} in your queue")
+
+
+def report_for(session: Session, user: User, reference: str) -> Report:
+    """A report the user may read, or ``NotFound`` (never revealing that it exists)."""
+    report = session.scalar(
+        visible_reports(user).where(Report.reference == reference.strip().upper())
+    )
+    if report is None:
+        raise NotFound(f"no report {reference!r} in your queue")
+    return report
+
+
+def contact_email_for(user: User, report: Report) -> str | None:
+    """The reporter's email, only for the owner partner and only if they chose to share it."""
+    if user.partner_id is None or user.partner_id != report.owner_partner_id:
+        return None
+    return None if report.anonymous else report.contact_email

@@ -1,0 +1,523 @@
+"""Partner queues: filters, sorting, counts, the map, neighbours of a report and its history,
+all scoped through ``access``."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from geoalchemy2 import Geography
+from geoalchemy2.shape import to_shape
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    cast,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.orm import Session, aliased, joinedload
+
+from safer_streets.casework import sla
+from safer_streets.casework.access import access, visibility
+from safer_streets.errors import InvalidInput
+from safer_streets.models import (
+    NEXT_DUE,
+    OPEN_STATUSES,
+    Area,
+    Category,
+    Priority,
+    Report,
+    ReportEvent,
+    ReportNotifiedPartner,
+    ReportStatus,
+    Role,
+    User,
+    Ward,
+)
+
+PAGE_SIZE = 50
+MAP_LIMIT = 500
+NEARBY_METRES = 250
+RELATED_DAYS = 30
+
+
+# ---- Filters -----------------------------------------------------------------------------
+
+
+class Sort(enum.StrEnum):
+    """Orders a queue can be read in."""
+
+    NEWEST = "newest"
+    OLDEST = "oldest"
+    PRIORITY = "priority"
+    DUE = "due"
+    SUPPORTERS = "supporters"
+
+
+class Age(enum.StrEnum):
+    """How long ago a report was received."""
+
+    DAY = "1d"
+    WEEK = "7d"
+    MONTH = "30d"
+    OLDER = "over-30d"
+
+
+class Assigned(enum.StrEnum):
+    """Whose reports to show."""
+
+    ME = "me"
+    UNASSIGNED = "unassigned"
+
+
+STATUS_GROUPS = {"open": OPEN_STATUSES, "closed": frozenset(ReportStatus) - OPEN_STATUSES}
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
+_FILTER_MESSAGES = {
+    "enum": "is not one of the choices",
+    "string_pattern_mismatch": "is not a valid name",
+    "string_too_long": "is too long",
+    "int_parsing": "must be a whole number",
+    "greater_than_equal": "must be 1 or more",
+    "less_than_equal": "is too large",
+    "bool_parsing": "must be yes or no",
+    "value_error": None,
+}
+
+
+class QueueFilters(BaseModel):
+    """A queue's filters, sort and page, as given in the query string."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+    status: str | None = Field(default=None, max_length=32)
+    category: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    ward: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    area: str | None = Field(default=None, pattern=SLUG_PATTERN)
+    priority: Priority | None = None
+    age: Age | None = None
+    breached: bool = False
+    assigned: Assigned | None = None
+    sort: Sort = Sort.NEWEST
+    page: int = Field(default=1, ge=1, le=100_000)
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str | None) -> str | None:
+        if value is not None and value not in STATUS_GROUPS and value not in set(ReportStatus):
+            raise ValueError("is not one of the choices")
+        return value
+
+    def statuses(self) -> frozenset[ReportStatus] | None:
+        """The statuses the status filter selects (``None``: any)."""
+        if self.status is None:
+            return None
+        return STATUS_GROUPS.get(self.status) or frozenset({ReportStatus(self.status)})
+
+    def query_args(self, **changes: Any) -> dict[str, str]:
+        """The filters as query-string arguments, e.g. for links to other pages."""
+        values = self.model_dump(mode="json") | changes
+        defaults = QueueFilters().model_dump(mode="json")
+        return {
+            key: ("yes" if value is True else str(value))
+            for key, value in values.items()
+            if value not in (None, False, "") and (value != defaults[key] or key in changes)
+        }
+
+
+def parse_filters(args: Mapping[str, str]) -> QueueFilters:
+    """Validate query-string filters; a bad value raises ``InvalidInput`` naming the field."""
+    data = {key: value for key, value in args.items() if str(value).strip() != ""}
+    if data.get("breached") in ("on", "1"):
+        data["breached"] = "yes"
+    try:
+        return QueueFilters.model_validate(data)
+    except ValidationError as error:
+        errors: dict[str, str] = {}
+        for item in error.errors(include_url=False):
+            name = str(item["loc"][0]) if item["loc"] else "filters"
+            message = _FILTER_MESSAGES.get(item["type"], item["msg"])
+            if message is None:
+                message = item["msg"].removeprefix("Value error, ")
+            errors.setdefault(name, message)
+        raise InvalidInput(errors) from None
+
+
+@dataclass(frozen=True)
+class ResolvedFilters:
+    """Filters whose slugs were looked up: ids for the query, names for the page."""
+
+    category_id: int | None = None
+    ward_id: int | None = None
+    area_id: int | None = None
+
+
+def resolve_filters(session: Session, filters: QueueFilters) -> ResolvedFilters:
+    errors: dict[str, str] = {}
+    ids: dict[str, int | None] = {}
+    for name, model, extra in (
+        ("category", Category, None),
+        ("ward", Ward, Ward.active),
+        ("area", Area, None),
+    ):
+        slug = getattr(filters, name)
+        if slug is None:
+            ids[name] = None
+            continue
+        query = select(model.id).where(model.slug == slug)
+        if extra is not None:
+            query = query.where(extra)
+        ids[name] = session.scalar(query.limit(1))
+        if ids[name] is None:
+            errors[name] = f"no {name} called {slug!r}"
+    if errors:
+        raise InvalidInput(errors)
+    return ResolvedFilters(ids["category"], ids["ward"], ids["area"])
+
+
+def queue_conditions(
+    user: User, filters: QueueFilters, resolved: ResolvedFilters, now: datetime
+) -> list[ColumnElement[bool]]:
+    """Every filter except status, as SQL conditions on ``Report``."""
+    conditions = [visibility(user)]
+    if resolved.category_id is not None:
+        conditions.append(Report.category_id == resolved.category_id)
+    if resolved.ward_id is not None:
+        conditions.append(Report.ward_id == resolved.ward_id)
+    if resolved.area_id is not None:
+        area = select(Area.geom).where(Area.id == resolved.area_id).scalar_subquery()
+        conditions.append(func.ST_CoveredBy(Report.location, area))
+    if filters.priority is not None:
+        conditions.append(Report.priority == filters.priority)
+    if filters.age is not None:
+        bounds = {Age.DAY: 1, Age.WEEK: 7, Age.MONTH: 30, Age.OLDER: 30}
+        cutoff = now - timedelta(days=bounds[filters.age])
+        conditions.append(
+            Report.created_at < cutoff if filters.age is Age.OLDER else Report.created_at >= cutoff
+        )
+    if filters.breached:
+        conditions.append(sla.breached(now))
+    if filters.assigned is Assigned.ME:
+        conditions.append(Report.assigned_to_id == user.id)
+    elif filters.assigned is Assigned.UNASSIGNED:
+        conditions.append(Report.assigned_to_id.is_(None))
+    return conditions
+
+
+_PRIORITY_RANK = case(
+    {Priority.URGENT: 0, Priority.HIGH: 1, Priority.NORMAL: 2, Priority.LOW: 3},
+    value=Report.priority,
+    else_=4,
+)
+
+
+def _sort_keys(sort: Sort) -> list[tuple[ColumnElement[Any], bool]]:
+    """(expression, descending) pairs; PostgreSQL's default null order suits every one."""
+    if sort is Sort.OLDEST:
+        return [(Report.created_at, False), (Report.id, False)]
+    if sort is Sort.PRIORITY:
+        return [(_PRIORITY_RANK, False), (Report.created_at, True), (Report.id, True)]
+    if sort is Sort.DUE:
+        return [(NEXT_DUE, False), (Report.id, False)]
+    if sort is Sort.SUPPORTERS:
+        return [(Report.supporter_count, True), (Report.created_at, True), (Report.id, True)]
+    return [(Report.created_at, True), (Report.id, True)]
+
+
+def queue_order(sort: Sort) -> list[Any]:
+    return [key.desc() if descending else key.asc() for key, descending in _sort_keys(sort)]
+
+
+def _ordered_ids(
+    session: Session,
+    user: User,
+    conditions: list[ColumnElement[bool]],
+    sort: Sort,
+    *,
+    limit: int,
+    offset: int = 0,
+) -> list[int]:
+    """Ids of one stretch of the queue in order (``conditions`` without visibility).
+
+    For a partner the owned and the notified reports are each ordered and cut on their own
+    (the first through ``ix_report_owner_created``), then merged: PostgreSQL cannot tell how
+    selective ``owner OR notified`` is, and guessing half the table it walks the whole
+    ``created_at`` index for a partner that owns one report in fifty.
+    """
+    keys = _sort_keys(sort)
+    columns = [Report.id.label("id"), *(key.label(f"k{i}") for i, (key, _) in enumerate(keys))]
+    order = queue_order(sort)
+    if user.active and user.role not in (Role.BOARD, Role.ADMIN) and user.partner_id:
+        partner = user.partner_id
+        owned = (
+            select(*columns)
+            .where(Report.owner_partner_id == partner, *conditions)
+            .order_by(*order)
+            .limit(offset + limit)
+        )
+        notified = (
+            select(*columns)
+            .join(ReportNotifiedPartner, ReportNotifiedPartner.report_id == Report.id)
+            .where(
+                ReportNotifiedPartner.partner_id == partner,
+                Report.owner_partner_id.is_distinct_from(partner),
+                *conditions,
+            )
+            .order_by(*order)
+            .limit(offset + limit)
+        )
+        merged = owned.union_all(notified).subquery()
+        query = select(merged.c.id).order_by(
+            *(
+                merged.c[f"k{i}"].desc() if descending else merged.c[f"k{i}"].asc()
+                for i, (_, descending) in enumerate(keys)
+            )
+        )
+    else:
+        query = select(Report.id).where(visibility(user), *conditions).order_by(*order)
+    return list(session.scalars(query.offset(offset).limit(limit)))
+
+
+# ---- The queue ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    """One filtered report on the queue's map."""
+
+    reference: str
+    lat: float
+    lon: float
+    status: str
+    category: str
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of a queue, with counts per status across the whole filtered queue."""
+
+    reports: list[Report]
+    page: int
+    pages: int
+    total: int
+    counts: dict[str, int]
+    filters: QueueFilters = field(default_factory=QueueFilters)
+    map_points: list[MapPoint] = field(default_factory=list)
+    breaches: dict[int, list[str]] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def open_count(self) -> int:
+        """Reports in any open status, under the other filters."""
+        return sum(self.counts.get(s.value, 0) for s in OPEN_STATUSES)
+
+
+def queue(
+    session: Session,
+    user: User,
+    filters: QueueFilters | None = None,
+    *,
+    status: ReportStatus | None = None,
+    page: int = 1,
+    now: datetime | None = None,
+) -> QueuePage:
+    """The user's queue: filtered, sorted, one page of it, counts per status and map points."""
+    if filters is None:
+        filters = QueueFilters(status=status.value if status else None, page=page)
+    now = now or datetime.now(UTC)
+    # These queries touch a few thousand index entries each: starting parallel workers costs
+    # more than it saves (measured at 100,000 reports), so this transaction runs them alone.
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    conditions = queue_conditions(user, filters, resolve_filters(session, filters), now)
+    filtering = conditions[1:]  # without visibility, which the helpers apply their own way
+    counts = _counts(session, user, filtering)
+    statuses = filters.statuses()
+    if statuses is not None:
+        filtering.append(Report.status.in_(statuses))
+        total = sum(counts.get(s.value, 0) for s in statuses)
+    else:
+        total = sum(counts.values())
+    pages = max(1, -(-total // PAGE_SIZE))
+    page_number = min(filters.page, pages)
+    offset = (page_number - 1) * PAGE_SIZE
+    map_ids = _ordered_ids(session, user, filtering, filters.sort, limit=MAP_LIMIT)
+    if offset + PAGE_SIZE <= MAP_LIMIT:
+        page_ids = map_ids[offset : offset + PAGE_SIZE]  # the map's first stretch has the page
+    else:
+        page_ids = _ordered_ids(
+            session, user, filtering, filters.sort, limit=PAGE_SIZE, offset=offset
+        )
+    loaded = {
+        report.id: report
+        for report in session.scalars(
+            select(Report)
+            .options(
+                joinedload(Report.ward), joinedload(Report.owner), joinedload(Report.assigned_to)
+            )
+            .where(Report.id.in_(page_ids))
+        )
+    }
+    reports = [loaded[report_id] for report_id in page_ids]
+    located = {
+        row.id: MapPoint(row.reference, row.lat, row.lon, str(row.status), row.category)
+        for row in session.execute(
+            select(
+                Report.id,
+                Report.reference,
+                func.ST_Y(Report.location).label("lat"),
+                func.ST_X(Report.location).label("lon"),
+                Report.status,
+                Category.name.label("category"),
+            )
+            .join(Category, Category.id == Report.category_id)
+            .where(Report.id.in_(map_ids), Report.location.is_not(None))
+        )
+    }
+    points = [located[report_id] for report_id in map_ids if report_id in located]
+    return QueuePage(
+        reports=reports,
+        page=page_number,
+        pages=pages,
+        total=total,
+        counts=counts,
+        filters=filters.model_copy(update={"page": page_number}),
+        map_points=points,
+        breaches={r.id: sla.breaches_of(r, now) for r in reports},
+        now=now,
+    )
+
+
+def _counts(session: Session, user: User, filters: list[ColumnElement[bool]]) -> dict[str, int]:
+    """Reports per status under the filters (given without the visibility condition).
+
+    For a partner the owned and the notified reports are counted apart, each through its
+    own index, rather than testing every report against ``owner OR notified``.
+    """
+    if user.active and user.role not in (Role.BOARD, Role.ADMIN) and user.partner_id:
+        owned = select(Report.status).where(Report.owner_partner_id == user.partner_id, *filters)
+        notified = (
+            select(Report.status)
+            .join(ReportNotifiedPartner, ReportNotifiedPartner.report_id == Report.id)
+            .where(
+                ReportNotifiedPartner.partner_id == user.partner_id,
+                Report.owner_partner_id.is_distinct_from(user.partner_id),
+                *filters,
+            )
+        )
+        both = owned.union_all(notified).subquery()
+        query = select(both.c.status, func.count()).group_by(both.c.status)
+    else:
+        query = (
+            select(Report.status, func.count())
+            .where(visibility(user), *filters)
+            .group_by(Report.status)
+        )
+    return {str(status): count for status, count in session.execute(query)}
+
+
+def filter_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
+    """Slugs and names for the queue's filter menus."""
+    return {
+        "category": [
+            (slug, name)
+            for slug, name in session.execute(
+                select(Category.slug, Category.name).order_by(Category.position)
+            )
+        ],
+        "ward": [
+            (slug, name)
+            for slug, name in session.execute(
+                select(Ward.slug, Ward.name).where(Ward.active).order_by(Ward.name)
+            )
+        ],
+        "area": [
+            (slug, name)
+            for slug, name in session.execute(select(Area.slug, Area.name).order_by(Area.name))
+        ],
+    }
+
+
+# ---- Around one report -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A report near another, with how far away it is."""
+
+    report: Report
+    metres: float
+    related: bool
+    lat: float
+    lon: float
+
+    def map_point(self) -> dict[str, Any]:
+        """The neighbour as a marker on the report's map."""
+        return {
+            "reference": self.report.reference,
+            "lat": self.lat,
+            "lon": self.lon,
+            "status": str(self.report.status),
+        }
+
+
+def nearby(session: Session, user: User, report: Report) -> list[Neighbour]:
+    """Reports the user may read within 250 m; same category in the last 30 days is related."""
+    if report.location is None:
+        return []
+    origin = aliased(Report)
+    # Cast as the expression index ix_report_location_geography is written, so it is used.
+    here = cast(
+        select(origin.location).where(origin.id == report.id).scalar_subquery(), Geography()
+    )
+    there = cast(Report.location, Geography())
+    window = timedelta(days=RELATED_DAYS)
+    related = and_(
+        Report.category_id == report.category_id,
+        Report.created_at.between(report.created_at - window, report.created_at + window),
+    )
+    rows = session.execute(
+        select(
+            Report,
+            func.ST_Distance(there, here),
+            related,
+            func.ST_Y(Report.location),
+            func.ST_X(Report.location),
+        )
+        .where(
+            visibility(user),
+            Report.id != report.id,
+            func.ST_DWithin(there, here, NEARBY_METRES),
+        )
+        .order_by(related.desc(), func.ST_Distance(there, here), Report.id)
+        .limit(20)
+    )
+    return [
+        Neighbour(report_, float(metres), bool(is_related), lat, lon)
+        for report_, metres, is_related, lat, lon in rows
+    ]
+
+
+def history(session: Session, user: User, report: Report) -> list[ReportEvent]:
+    """The report's events with their actors; board and partners see internal notes too."""
+    access(session, user, report)
+    return list(
+        session.scalars(
+            select(ReportEvent)
+            .options(joinedload(ReportEvent.actor).joinedload(User.partner))
+            .where(ReportEvent.report_id == report.id)
+            .order_by(ReportEvent.at, ReportEvent.id)
+        )
+    )
+
+
+def location_of(report: Report) -> tuple[float, float] | None:
+    """The report's (lat, lon) for maps."""
+    if report.location is None:
+        return None
+    point = to_shape(report.location)
+    return point.y, point.x

@@ -1,0 +1,388 @@
+"""Partner triage: sign in, work the queue, act on reports. Views parse, call the domain,
+render; permission and state checks live in ``queues`` and ``casework``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
+
+from safer_streets.accounts import users
+from safer_streets.casework import access, queues, sla, workflow
+from safer_streets.casework.export import export_csv
+from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.models import Priority, ReportStatus, User
+from safer_streets.web.context import current_user, db, login_required, services, sign_in, streaming
+from safer_streets.web.limits import sign_in_limits
+
+bp = Blueprint("casework", __name__)
+
+SECOND_FACTOR_MINUTES = 5
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only ever redirect within this site after login."""
+    # "//host" and "/\\host" are other sites to a browser.
+    if (
+        target
+        and target.startswith("/")
+        and target[1:2] not in ("/", "\\")
+        and not urlsplit(target).netloc
+    ):
+        return target
+    return url_for("casework.queue")
+
+
+def _user() -> User:
+    user = current_user()
+    assert user is not None  # login_required ran first
+    return user
+
+
+# ---- Signing in --------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@sign_in_limits
+def login():
+    """Sign in with email and password (then a code, for accounts with a second factor)."""
+    error = None
+    email = request.form.get("email", "")
+    if request.method == "POST":
+        session = db()
+        user = users.authenticate(session, email, request.form.get("password", ""))
+        if user is not None:
+            target = _safe_next(request.args.get("next"))
+            if users.has_second_factor(session, user):
+                session.commit()
+                cookie_session.clear()
+                cookie_session.update(
+                    pending_user_id=user.id, pending_since=_now().timestamp(), next=target
+                )
+                return redirect(url_for("casework.login_code"), code=303)
+            users.record_sign_in(session, user, _now())
+            session.commit()
+            sign_in(user)
+            return redirect(target, code=303)
+        error = "That email and password do not match an active account."
+    status = 401 if error else 200
+    return render_template("casework/login.html", error=error, email=email), status
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@sign_in_limits
+def login_code():
+    """The second step for accounts with an authenticator app."""
+    pending = cookie_session.get("pending_user_id")
+    since = cookie_session.get("pending_since", 0)
+    if not pending or _now().timestamp() - since > SECOND_FACTOR_MINUTES * 60:
+        cookie_session.clear()
+        flash("Please sign in again.")
+        return redirect(url_for("casework.login"), code=303)
+    error = None
+    if request.method == "POST":
+        session = db()
+        user = session.get(User, pending)
+        code = request.form.get("code", "")
+        if (
+            user is not None
+            and user.active
+            and users.verify_second_factor(session, user, code, _now())
+        ):
+            target = _safe_next(cookie_session.get("next"))
+            users.record_sign_in(session, user, _now())
+            session.commit()
+            sign_in(user)
+            return redirect(target, code=303)
+        session.commit()  # a replayed code must stay spent
+        error = "That code is not right. Use the current code from your authenticator app."
+    status = 401 if error else 200
+    return render_template("casework/login_code.html", error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    """Sign out."""
+    cookie_session.clear()
+    return redirect(url_for("casework.login"), code=303)
+
+
+# ---- The queue ---------------------------------------------------------------------------
+
+
+def _queue_context(user: User) -> dict[str, Any]:
+    return {
+        "choices": queues.filter_choices(db()),
+        "statuses": list(ReportStatus),
+        "priorities": list(Priority),
+        "sorts": list(queues.Sort),
+        "ages": list(queues.Age),
+        "bulk_statuses": [
+            ReportStatus.IN_PROGRESS,
+            ReportStatus.RESOLVED,
+            ReportStatus.NOT_ACTIONABLE,
+        ],
+        "can_act": user.role.value in ("staff", "partner-admin", "admin"),
+    }
+
+
+@bp.get("/triage")
+@login_required
+def queue():
+    """The signed-in user's queue: filters, counts per status, a map, bulk actions."""
+    user = _user()
+    try:
+        filters = queues.parse_filters(request.args)
+        result = queues.queue(db(), user, filters)
+    except InvalidInput as invalid:
+        return (
+            render_template(
+                "casework/queue.html",
+                result=None,
+                filters=queues.QueueFilters(),
+                errors=invalid.field_errors,
+                args=request.args,
+                **_queue_context(user),
+            ),
+            422,
+        )
+    return render_template(
+        "casework/queue.html",
+        result=result,
+        filters=result.filters,
+        errors={},
+        args=request.args,
+        tiles=services().settings.map_tiles_url,
+        **_queue_context(user),
+    )
+
+
+@bp.get("/triage/export.csv")
+@login_required
+def export():
+    """The filtered queue as a CSV file, streamed row batch by row batch."""
+    user = _user()
+    try:
+        filters = queues.parse_filters(request.args)
+        chunks = export_csv(db(), user, filters)
+    except InvalidInput as invalid:
+        detail = "; ".join(f"{k}: {v}" for k, v in invalid.field_errors.items())
+        return render_template(
+            "error.html", status=422, title="Check the filters", detail=detail
+        ), 422
+    owner = user.partner.slug if user.partner else "all-partners"
+    filename = f"safer-streets-{owner}-{_now():%Y-%m-%d}.csv"
+    return Response(
+        streaming(chunks),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.post("/triage/bulk")
+@login_required
+def bulk():
+    """One action on every ticked report; each is checked on its own."""
+    user = _user()
+    session = db()
+    back = _safe_next(request.form.get("back"))
+    try:
+        outcome = workflow.bulk(
+            session,
+            user,
+            workflow.parse_selection(request.form.getlist("selected")),
+            request.form.get("action", ""),
+            request.form.get("value") or None,
+            now=_now(),
+        )
+    except InvalidInput as invalid:
+        flash("Nothing changed: " + "; ".join(invalid.field_errors.values()), "error")
+        return redirect(back, code=303)
+    session.commit()
+    services().task_queue.send_emails(outcome.emails)
+    if outcome.done:
+        flash(f"Done for {len(outcome.done)} report(s): {', '.join(outcome.done)}.")
+    for reference, reason in outcome.refused.items():
+        flash(f"{reference} was not changed: {reason}", "error")
+    return redirect(back, code=303)
+
+
+@bp.get("/triage/sla")
+@login_required
+def sla_breaches():
+    """Service-level breaches per partner, for the board and administrators."""
+    rows = sla.breaches_by_partner(db(), _user(), _now())
+    return render_template("casework/sla.html", rows=rows)
+
+
+# ---- One report --------------------------------------------------------------------------
+
+
+def _render_report(
+    reference: str,
+    *,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    conflict: str | None = None,
+    action: str | None = None,
+    status: int = 200,
+):
+    session = db()
+    user = _user()
+    report = access.report_for(session, user, reference)
+    actions = workflow.allowed_actions(session, user, report)
+    now = _now()
+    neighbours = queues.nearby(session, user, report)
+    context = {
+        "report": report,
+        "access": access.access(session, user, report),
+        "history": queues.history(session, user, report),
+        "neighbours": neighbours,
+        "neighbour_points": [n.map_point() for n in neighbours],
+        "contact_email": access.contact_email_for(user, report),
+        "actions": actions,
+        "Action": workflow.Action,
+        "colleagues": workflow.colleagues(session, report)
+        if workflow.Action.ASSIGN in actions
+        else [],
+        "partners": workflow.reroute_targets(session, report)
+        if workflow.Action.REROUTE in actions
+        else [],
+        "templates": workflow.templates_for(session, user),
+        "next_statuses": [
+            s
+            for s in ReportStatus
+            if s in workflow.WORKFLOW.get(report.status, ()) and s is not ReportStatus.ACKNOWLEDGED
+        ],
+        "priorities": list(Priority),
+        "location": queues.location_of(report),
+        "breaches": sla.breaches_of(report, now),
+        "errors": errors or {},
+        "form": form or {},
+        "conflict": conflict,
+        "failed_action": action,
+        "tiles": services().settings.map_tiles_url,
+        "label": workflow.label,
+    }
+    return render_template("casework/report.html", **context), status
+
+
+@bp.get("/triage/reports/<reference>")
+@login_required
+def report_detail(reference: str):
+    """One report: map, description, why it came here, history, nearby reports, actions."""
+    return _render_report(reference)
+
+
+def _version(form: Any) -> int | None:
+    raw = form.get("version", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _perform(action: str, report: Any, user: User, form: Any) -> workflow.Outcome:
+    session = db()
+    version = _version(form)
+    now = _now()
+    a = workflow.Action
+    if action == a.ACKNOWLEDGE:
+        return workflow.acknowledge(session, user, report, expected_version=version, now=now)
+    if action == a.ASSIGN:
+        return workflow.assign(
+            session, user, report, form.get("assignee"), expected_version=version, now=now
+        )
+    if action == a.PRIORITY:
+        return workflow.set_priority(
+            session, user, report, form.get("priority", ""), expected_version=version, now=now
+        )
+    if action == a.STATUS:
+        return workflow.change_status(
+            session,
+            user,
+            report,
+            form.get("status", ""),
+            note=form.get("note"),
+            public=form.get("public") == "yes",
+            expected_version=version,
+            now=now,
+        )
+    if action == "update":
+        return workflow.add_note(
+            session,
+            user,
+            report,
+            form.get("text"),
+            public=form.get("visibility") == "public",
+            template_id=form.get("template") or None,
+            now=now,
+        )
+    if action == a.REROUTE:
+        return workflow.reroute(
+            session,
+            user,
+            report,
+            form.get("partner", ""),
+            form.get("reason"),
+            keep_informed=form.get("keep_informed") == "yes",
+            expected_version=version,
+            now=now,
+        )
+    if action == a.DUPLICATE:
+        return workflow.mark_duplicate(
+            session, user, report, form.get("original", ""), expected_version=version, now=now
+        )
+    if action == a.MODERATE:
+        return workflow.moderate(
+            session,
+            user,
+            report,
+            form.get("moderation", ""),
+            text=form.get("public_text", ""),
+            reason=form.get("reason", ""),
+        )
+    raise NotFound(f"no action {action!r}")
+
+
+@bp.post("/triage/reports/<reference>/<action>")
+@login_required
+def act(reference: str, action: str):
+    """Do one thing to a report, then show it again (or say why not)."""
+    session = db()
+    user = _user()
+    report = access.report_for(session, user, reference)
+    form = request.form
+    try:
+        outcome = _perform(action, report, user, form)
+        session.commit()
+    except InvalidInput as invalid:
+        session.rollback()
+        return _render_report(
+            reference, errors=invalid.field_errors, form=form, action=action, status=422
+        )
+    except Conflict as conflict:
+        session.rollback()
+        return _render_report(
+            reference, conflict=conflict.message, form=form, action=action, status=409
+        )
+    services().task_queue.send_emails(outcome.emails)
+    flash(outcome.message)
+    try:
+        access.report_for(session, user, reference)
+    except NotFound:
+        # Re-routed away without staying informed: the report has left this queue.
+        return redirect(url_for("casework.queue"), code=303)
+    return redirect(url_for("casework.report_detail", reference=report.reference), code=303)

@@ -1,1 +1,0 @@
-"""The safety board blueprint (its domain logic is in ``safer_streets.board``)."""

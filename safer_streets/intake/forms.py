@@ -1,0 +1,210 @@
+"""The resident's report form: fields as typed, mapped onto a submission, errors in plain words."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS
+
+LONDON = ZoneInfo("Europe/London")
+WHEN_CHOICES = ("now", "today", "other")
+# A phone's clock may be a little ahead of ours: "a minute from now" is not the future.
+CLOCK_SKEW = timedelta(minutes=5)
+# Every field the form carries between steps (the photo travels separately).
+CARRIED_FIELDS = (
+    "category",
+    "lat",
+    "lon",
+    "location_text",
+    "when",
+    "today_time",
+    "occurred_date",
+    "occurred_time",
+    "description",
+    "updates",
+    "contact_email",
+    "share_details",
+)
+# Where each field's error is shown, in page order; the anchor is the id of the control.
+ERROR_ORDER = (
+    "location_text",
+    "category",
+    "reasons",
+    "when",
+    "today_time",
+    "occurred_date",
+    "occurred_time",
+    "description",
+    "photo",
+    "updates",
+    "contact_email",
+)
+
+_TIME_RE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*(am|pm)?\s*$", re.IGNORECASE)
+_UK_DATE_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
+
+
+def parse_time(raw: str) -> time | None:
+    """A time as typed: ``21:30`` (what the time picker sends), ``9:30pm`` or ``9.30 am``."""
+    match = _TIME_RE.match(raw or "")
+    if match is None:
+        return None
+    hour, minute, half = int(match.group(1)), int(match.group(2)), match.group(3)
+    if half:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half.lower() == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
+
+
+def parse_date(raw: str) -> date | None:
+    """A date as typed: ``2026-11-24`` (what the date picker sends) or ``24/11/2026``."""
+    text = (raw or "").strip()
+    try:
+        if match := _UK_DATE_RE.match(text):
+            day, month, year = (int(part) for part in match.groups())
+            return date(year, month, day)
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text)
+    except ValueError:
+        return None
+    return None
+
+
+def occurred_at(form: MultiDict[str, str], now: datetime) -> tuple[datetime | None, dict[str, str]]:
+    """When it happened, in London time, from the "when" choice; ``None`` means "now".
+
+    Errors are keyed by the field to correct.
+    """
+    when = form.get("when", "now")
+    if when not in WHEN_CHOICES:
+        return None, {"when": _("Choose when it happened")}
+    local_now = now.astimezone(LONDON)
+    if when == "now":
+        return None, {}
+    if when == "today":
+        typed = form.get("today_time", "").strip()
+        if not typed:
+            return None, {"today_time": _("Enter the time it happened, for example 21:30")}
+        at = parse_time(typed)
+        if at is None:
+            return None, {"today_time": _("Enter a time like 21:30")}
+        moment = datetime.combine(local_now.date(), at, tzinfo=LONDON)
+        if moment > local_now + CLOCK_SKEW:
+            return None, {
+                "today_time": _("That time has not come yet today: enter an earlier time")
+            }
+        return moment, {}
+    errors: dict[str, str] = {}
+    typed_date = form.get("occurred_date", "").strip()
+    day = parse_date(typed_date)
+    if not typed_date:
+        errors["occurred_date"] = _("Enter the date it happened")
+    elif day is None:
+        errors["occurred_date"] = _("Enter a real date, for example 24/11/2026")
+    typed_time = form.get("occurred_time", "").strip()
+    at = parse_time(typed_time)
+    if not typed_time:
+        errors["occurred_time"] = _("Enter the time it happened, roughly, for example 21:30")
+    elif at is None:
+        errors["occurred_time"] = _("Enter a time like 21:30")
+    if errors or day is None or at is None:
+        return None, errors
+    moment = datetime.combine(day, at, tzinfo=LONDON)
+    if moment > local_now + CLOCK_SKEW:
+        return None, {"occurred_date": _("The date and time must be in the past")}
+    return moment, {}
+
+
+def form_id(raw: str | None) -> str:
+    """The form's one-time id (a UUID); a new one when missing or not a UUID."""
+    try:
+        return str(uuid.UUID(raw or ""))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
+def to_submission(
+    form: MultiDict[str, str], now: datetime
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Map the form onto submission fields (blanks absent) and the form's own field errors."""
+    data: dict[str, Any] = {}
+    for name in ("category", "lat", "lon", "location_text", "description"):
+        value = form.get(name, "").strip()
+        if value:
+            data[name] = value
+    data["reasons"] = form.getlist("reasons")
+    errors: dict[str, str] = {}
+    happened, when_errors = occurred_at(form, now)
+    errors.update(when_errors)
+    if happened is not None:
+        data["occurred_at"] = happened
+    wants_updates = form.get("updates") == "email"
+    email = form.get("contact_email", "").strip()
+    if wants_updates and not email:
+        errors["contact_email"] = _("Enter your email address, or choose not to get updates")
+    if wants_updates and email:
+        # Without "email me", a typed address is dropped, never stored.
+        data["contact_email"] = email
+    data["anonymous"] = not (wants_updates and form.get("share_details") == "yes")
+    return data, errors
+
+
+def _location_message(message: str) -> str:
+    if message == "is required" or message.startswith("give a location"):
+        return _("Show us where it is: put a pin on the map, or type a postcode, street or place")
+    if message in ("must be a number", "must be a finite number") or message.startswith(
+        "must be between"
+    ):
+        return _("The map position was not understood: put the pin again, or type a place")
+    return message[:1].upper() + message[1:]
+
+
+def friendly_errors(errors: dict[str, str], form: MultiDict[str, str]) -> dict[str, str]:
+    """Domain and form errors as plain messages keyed by the field they are shown next to."""
+    friendly: dict[str, str] = {}
+    for field, message in errors.items():
+        if field in ("location", "location_text", "lat", "lon"):
+            friendly.setdefault("location_text", _location_message(message))
+        elif field == "category":
+            friendly[field] = (
+                _("Choose what the problem is")
+                if message == "is required"
+                else _("Choose one of the problems listed")
+            )
+        elif field == "reasons":
+            friendly[field] = _("Choose from the reasons listed")
+        elif field == "description":
+            friendly[field] = (
+                _("Use %(max)s characters or fewer (you have %(count)s)")
+                % {
+                    "max": f"{MAX_DESCRIPTION_CHARS:,}",
+                    "count": f"{len(form.get('description', '').strip()):,}",
+                }
+                if "at most" in message
+                else _("Describe the problem")
+            )
+        elif field == "contact_email":
+            friendly[field] = (
+                _("Enter an email address like name@example.com")
+                if message.startswith("must be")
+                else message
+            )
+        elif field == "occurred_at":
+            target = {"today": "today_time", "other": "occurred_date"}.get(
+                form.get("when", ""), "when"
+            )
+            friendly[target] = _("The date and time must be in the past")
+        else:
+            friendly[field] = message[:1].upper() + message[1:]
+    ordered = {field: friendly[field] for field in ERROR_ORDER if field in friendly}
+    return ordered | friendly

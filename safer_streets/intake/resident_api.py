@@ -1,0 +1,102 @@
+"""JSON endpoints behind the resident's report page: places, similar reports and support (+1)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from safer_streets.errors import InvalidInput
+from safer_streets.intake import place_search, support
+from safer_streets.web.context import db, services
+
+bp = Blueprint("resident_api", __name__, url_prefix="/api/v1")
+
+# The gazetteer only changes with a release: browsers and proxies may keep answers for a day,
+# so a resident typing "Rushey" twice (or a thousand residents typing it) costs one lookup.
+PLACES_MAX_AGE = 24 * 60 * 60
+
+
+def _cached_json(body: Any, max_age: int) -> Response:
+    response = jsonify(body)
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    response.add_etag()
+    return response.make_conditional(request)
+
+
+@bp.get("/places")
+def places():
+    """Postcodes, streets and places matching ``q`` (suggestions as the resident types)."""
+    limit = place_search.parse_limit(request.args.get("limit"))
+    found = place_search.suggest(services().places, request.args.get("q"), limit)
+    return _cached_json(
+        {"results": [place_search.candidate_json(c) for c in found]}, PLACES_MAX_AGE
+    )
+
+
+@bp.get("/places/reverse")
+def reverse_place():
+    """The nearest street and postcode, and the ward, of a point in Lewisham."""
+    lat = place_search.parse_coordinate(request.args.get("lat"), "lat")
+    lon = place_search.parse_coordinate(request.args.get("lon"), "lon")
+    result = place_search.describe_point(services().places, lat, lon)
+    return _cached_json(place_search.reverse_json(result), PLACES_MAX_AGE)
+
+
+@bp.get("/similar-reports")
+def similar_reports():
+    """Open reports of a category within 50 m of a point from the last 30 days."""
+    lat = place_search.parse_coordinate(request.args.get("lat"), "lat")
+    lon = place_search.parse_coordinate(request.args.get("lon"), "lon")
+    place_search.check_in_lewisham(services().places, lat, lon)
+    category = request.args.get("category", "").strip()
+    found = support.similar_open_reports(db(), category_slug=category, lon=lon, lat=lat)
+    response = jsonify(
+        {
+            "reports": [
+                {
+                    "reference": s.reference,
+                    "category": s.category,
+                    "street": s.street,
+                    "distance_m": s.distance_m,
+                    "created_at": s.created_at.isoformat(),
+                    "supporter_count": s.supporter_count,
+                }
+                for s in found
+            ]
+        }
+    )
+    response.cache_control.no_store = True
+    return response
+
+
+def _client_fingerprint() -> str:
+    """Without an Idempotency-Key, one client counts once: a hash, never the address itself."""
+    seen = f"{request.remote_addr}|{request.user_agent.string}"
+    return "client:" + hashlib.sha256(seen.encode()).hexdigest()
+
+
+@bp.post("/reports/<reference>/support")
+def add_support(reference: str):
+    """Add a +1 to an open report; the same Idempotency-Key (or client) counts once."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > support.MAX_KEY_CHARS:
+        message = f"must be at most {support.MAX_KEY_CHARS} characters"
+        raise InvalidInput({"Idempotency-Key": message})
+    key = key or _client_fingerprint()
+    session = db()
+    result = support.add_support(session, reference, key=key, source="api")
+    session.commit()
+    response = jsonify(
+        {
+            "reference": result.report.reference,
+            "supporter_count": result.report.supporter_count,
+            "counted": result.counted,
+        }
+    )
+    response.status_code = 201 if result.counted else 200
+    if not result.counted:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

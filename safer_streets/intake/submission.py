@@ -1,0 +1,417 @@
+"""Submitting a report: validation, placing what can be placed at once, and the one statement
+that stores it with its first event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+from shapely.geometry import Point
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from geo.coordinates import PointRejected, check_point
+from geo.gazetteer import is_ambiguous
+from geo.postcodes import normalise_postcode, outward_code
+from geo.suntimes import is_after_dark
+from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.intake import abuse
+from safer_streets.models import (
+    ApiClient,
+    Category,
+    Report,
+    ReportStatus,
+)
+from safer_streets.places import Places, _confident
+from safer_streets.taxonomy import invalid_reasons
+
+logger = logging.getLogger(__name__)
+
+# No 0/O, 1/I/L or U: references are read aloud over the phone and typed on small keyboards.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_PREFIX = "LEW-"
+MAX_DESCRIPTION_CHARS = 4000
+
+Description = Annotated[str, StringConstraints(strip_whitespace=True)]
+Phone = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=40, pattern=r"^\+?[0-9 ()-]{6,40}$")
+]
+
+
+class ReportSubmission(BaseModel):
+    """What a resident or client sends to report a problem; validated before anything is stored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    category: str = Field(description="Category slug, e.g. `drug-dealing`.", max_length=80)
+    lat: float | None = Field(
+        default=None, description="Latitude (WGS84); with `lon`.", allow_inf_nan=False
+    )
+    lon: float | None = Field(
+        default=None, description="Longitude (WGS84); with `lat`.", allow_inf_nan=False
+    )
+    location_text: str | None = Field(
+        default=None,
+        max_length=200,
+        description="A postcode, street or place, when there is no point (e.g. `SE6 4JU`).",
+    )
+    reasons: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Reasons within the category, e.g. `badly-lit` for `feeling-unsafe`.",
+    )
+    description: Description = Field(
+        description="What is wrong, in the reporter's words.",
+        min_length=1,
+        json_schema_extra={"maxLength": MAX_DESCRIPTION_CHARS},
+    )
+    occurred_at: datetime | None = Field(
+        default=None, description="When it happened (ISO 8601 with time zone)."
+    )
+    anonymous: bool = Field(default=True, description="Keep the reporter's identity private.")
+    contact_email: EmailStr | None = Field(
+        default=None, description="Where to send updates; never shown publicly."
+    )
+    contact_name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The reporter's name; seen only by the partner handling the report.",
+    )
+    contact_phone: Phone | None = Field(
+        default=None,
+        description="The reporter's phone number; seen only by the partner handling the report.",
+    )
+    media_url: HttpUrl | None = Field(
+        default=None, max_length=2048, description="Link to a photo of the problem (http or https)."
+    )
+
+    @field_validator(
+        "category", "location_text", "description", "reasons", "contact_name", "contact_phone"
+    )
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _not_too_long(cls, value: str) -> str:
+        if len(value) > MAX_DESCRIPTION_CHARS:
+            raise ValueError(f"must be at most {MAX_DESCRIPTION_CHARS} characters")
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware_and_past(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("must include a time zone, e.g. 2026-11-24T21:30:00Z")
+        if value > datetime.now(UTC):
+            raise ValueError("cannot be in the future")
+        return value
+
+
+_PYDANTIC_MESSAGES = {
+    "missing": "is required",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_too_short": "must not be empty",
+    "string_type": "must be text",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "extra_forbidden": "is not a recognised field",
+    "datetime_parsing": "must be a date and time in ISO 8601 format",
+    "datetime_from_date_parsing": "must be a date and time in ISO 8601 format",
+    "datetime_type": "must be a date and time in ISO 8601 format",
+    "list_type": "must be a list",
+    "too_long": "has too many items",
+    "url_parsing": "must be an http or https URL",
+    "url_scheme": "must be an http or https URL",
+    "url_type": "must be an http or https URL",
+    "value_error": None,
+}
+_FIELD_MESSAGES = {
+    ("contact_email", "value_error"): "must be a valid email address",
+    ("contact_phone", "string_pattern_mismatch"): "must be a phone number",
+}
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """Turn a pydantic error into one plain message per field."""
+    errors: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        # The model is flat: an error inside a list ("reasons", 2) belongs to the list's field.
+        field = str(item["loc"][0]) if item["loc"] else "body"
+        message = _PYDANTIC_MESSAGES.get(item["type"], item["msg"])
+        if message is None:
+            message = item["msg"].removeprefix("Value error, ")
+        message = _FIELD_MESSAGES.get((field, item["type"]), message)
+        errors.setdefault(field, message)
+    return errors
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def _location_errors(data: dict[str, Any]) -> dict[str, str]:
+    """A report needs a point, or text to place it by; half a point is a mistake."""
+    has_lat, has_lon = _present(data.get("lat")), _present(data.get("lon"))
+    if has_lat and not has_lon:
+        return {"lon": "is required when lat is given"}
+    if has_lon and not has_lat:
+        return {"lat": "is required when lon is given"}
+    if not has_lat and not _present(data.get("location_text")):
+        return {"location": "give a location: a point on the map, or a postcode, street or place"}
+    return {}
+
+
+def parse_submission(data: Any) -> ReportSubmission:
+    """Validate raw input (a JSON object or form fields) or raise ``InvalidInput``."""
+    if not isinstance(data, dict):
+        raise InvalidInput({"body": "must be a JSON object"})
+    errors: dict[str, str] = {}
+    try:
+        submission = ReportSubmission.model_validate(data)
+    except ValidationError as error:
+        errors = field_errors(error)
+    for field, message in _location_errors(data).items():
+        errors.setdefault(field, message)
+    if errors:
+        raise InvalidInput(errors)
+    return submission
+
+
+def _place_submission(
+    submission: ReportSubmission, places: Places, *, place_now: bool = False
+) -> tuple[Point | None, str | None, dict[str, str]]:
+    """The point to store (None when the worker must place text) and any location errors.
+
+    With ``place_now`` a street or place is placed here and now, and text that matches nothing
+    or several places is refused instead of being left for the worker and triage.
+    """
+    if submission.lat is not None and submission.lon is not None:
+        try:
+            check_point(submission.lat, submission.lon, places.borough)
+        except PointRejected as rejected:
+            return None, None, {rejected.field: rejected.message}
+        return Point(submission.lon, submission.lat), None, {}
+    text = submission.location_text or ""
+    postcode = normalise_postcode(text)
+    if postcode is None:
+        if place_now:
+            return _place_text_now(text, places)
+        return None, None, {}  # a street or place: the worker geocodes it
+    found = places.gazetteer.lookup_postcode(postcode)
+    if found is not None:
+        return Point(found.lon, found.lat), postcode, {}
+    where = places.outside.where_to_report(postcode)
+    if where:
+        message = f"{postcode} is outside Lewisham, in {where}: please report it to that council"
+    else:
+        message = (
+            f"{postcode} is not a Lewisham postcode: check it, or report to the council "
+            "for that area"
+        )
+    return None, None, {"location_text": message}
+
+
+def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict[str, str]]:
+    candidates = places.geocoder.search(text)
+    best = _confident(candidates)
+    if best is not None:
+        return Point(best.lon, best.lat), None, {}
+    if len(candidates) > 1 and is_ambiguous(candidates):
+        found = "; ".join(c.label for c in candidates[:3])
+        message = f"{text!r} could be several places ({found}): give a postcode or a point"
+    elif candidates:
+        message = (
+            f"{text!r} is not precise enough (nearest: {candidates[0].label}): give a full "
+            "postcode, a street name or a point"
+        )
+    elif (outward := outward_code(text)) and (where := places.outside.where_to_report(outward)):
+        message = f"{outward} is outside Lewisham, in {where}: please report it to that council"
+    else:
+        message = f"could not find {text!r} in Lewisham: give a postcode, a street name or a point"
+    return None, None, {"location_text": message}
+
+
+def submission_point(submission: ReportSubmission, places: Places) -> tuple[float, float] | None:
+    """The (lon, lat) a submission will be stored at, when known before the worker runs."""
+    point, _postcode, errors = _place_submission(submission, places)
+    return None if point is None or errors else (point.x, point.y)
+
+
+def fingerprint(submission: ReportSubmission) -> str:
+    """A stable hash of a submission, to tell a retry from a different request."""
+    payload = json.dumps(submission.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def new_reference() -> str:
+    """A short, unambiguous public reference such as ``LEW-7K3Q9``."""
+    return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(5))
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a resident or client is told at once: the report's id, reference and state."""
+
+    id: int
+    reference: str
+    status: ReportStatus
+
+
+# One round trip stores the report and its first event. ON CONFLICT DO NOTHING covers a taken
+# reference and a concurrent retry with the same idempotency key alike: no row comes back and
+# the caller finds out which; an unknown category also inserts nothing (no row to select).
+_RECEIVE = text(
+    """
+    WITH new AS (
+        INSERT INTO report (
+            reference, category_id, description, location, location_text, postcode, reasons,
+            occurred_at, after_dark, anonymous, contact_email, contact_name, contact_phone,
+            media_url, status, source, idempotency_key, request_fingerprint, api_client_id,
+            supporter_count, priority, version_id)
+        SELECT :reference, category.id, :description,
+               ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326),
+               :location_text, :postcode, CAST(:reasons AS varchar(40)[]), :occurred_at,
+               :after_dark, :anonymous, :contact_email, :contact_name, :contact_phone,
+               :media_url, :status, :source, :idempotency_key, :fingerprint, :api_client_id,
+               0, 'normal', 1
+        FROM category WHERE category.slug = :category
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    ), submitted AS (
+        INSERT INTO report_event (report_id, kind, to_status, public, api_client_id, data)
+        SELECT id, 'submitted', :status, false, :api_client_id, CAST(:event_data AS jsonb)
+        FROM new
+    )
+    SELECT id FROM new
+    """
+)
+
+
+def _existing_for_key(session: Session, key: str, digest: str) -> Receipt | None:
+    row = session.execute(
+        select(Report.id, Report.reference, Report.status, Report.request_fingerprint).where(
+            Report.idempotency_key == key
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_fingerprint != digest:
+        raise Conflict("this Idempotency-Key was already used for a different report")
+    return Receipt(row.id, row.reference, row.status)
+
+
+def _category_errors(session: Session, submission: ReportSubmission) -> dict[str, str]:
+    category = session.scalar(select(Category).where(Category.slug == submission.category))
+    if category is None:
+        return {"category": f"unknown category {submission.category!r}"}
+    if bad := invalid_reasons(category.slug, submission.reasons):
+        return {"reasons": f"not a reason for {category.name.lower()}: {', '.join(bad)}"}
+    return {}
+
+
+def receive_report(
+    session: Session,
+    submission: ReportSubmission,
+    *,
+    places: Places,
+    source: str = "web",
+    idempotency_key: str | None = None,
+    place_now: bool = False,
+    client: ApiClient | None = None,
+    attribution: dict[str, Any] | None = None,
+) -> tuple[Receipt, bool]:
+    """Store a new report as ``received`` and return its receipt with whether it was created.
+
+    The same idempotency key with the same submission returns the first report. With
+    ``place_now`` a street or place must be placed at once (see ``_place_submission``). A report
+    made with an API key records its ``client``; ``attribution`` (device or account ids) goes
+    on the ``submitted`` event. The caller commits, then enqueues processing: never before the
+    row exists.
+    """
+    digest = fingerprint(submission)
+    point, postcode, errors = _place_submission(submission, places, place_now=place_now)
+    if errors or invalid_reasons(submission.category, submission.reasons):
+        raise InvalidInput({**_category_errors(session, submission), **errors})
+    data = dict(attribution or {})
+    if client is not None:
+        data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
+    listed = abuse.listed_entry(session, submission.contact_email)
+    values = {
+        "category": submission.category,
+        "description": submission.description,
+        "lon": point.x if point is not None else None,
+        "lat": point.y if point is not None else None,
+        "location_text": submission.location_text,
+        "postcode": postcode,
+        "reasons": list(dict.fromkeys(submission.reasons)),
+        "occurred_at": submission.occurred_at,
+        "after_dark": is_after_dark(submission.occurred_at or datetime.now(UTC)),
+        "anonymous": submission.anonymous,
+        "contact_email": str(submission.contact_email) if submission.contact_email else None,
+        "contact_name": submission.contact_name,
+        "contact_phone": submission.contact_phone,
+        "media_url": str(submission.media_url) if submission.media_url else None,
+        "status": ReportStatus.RECEIVED.value,
+        "source": source,
+        "idempotency_key": idempotency_key or None,
+        "fingerprint": digest,
+        "api_client_id": client.id if client else None,
+        "event_data": json.dumps(data),
+    }
+    for _ in range(5):
+        reference = new_reference()
+        report_id = session.scalar(_RECEIVE, {**values, "reference": reference})
+        if report_id is not None:
+            break
+        if idempotency_key and (existing := _existing_for_key(session, idempotency_key, digest)):
+            return existing, False  # a retry, or a concurrent one that won the race
+        if errors := _category_errors(session, submission):
+            raise InvalidInput(errors)
+    else:  # pragma: no cover - 5 collisions in a 24-million space
+        raise RuntimeError("could not allocate a unique report reference")
+    receipt = Receipt(report_id, reference, ReportStatus.RECEIVED)
+    if listed is not None:
+        abuse.hold(session, session.get_one(Report, report_id), listed)
+        receipt = replace(receipt, status=ReportStatus.HELD)
+    return receipt, True
+
+
+def submit_report(
+    session: Session, submission: ReportSubmission, *, places: Places, **options: Any
+) -> tuple[Report, bool]:
+    """``receive_report``, returning the stored report itself for callers that go on with it."""
+    receipt, created = receive_report(session, submission, places=places, **options)
+    return session.get_one(Report, receipt.id), created
+
+
+def get_report(session: Session, reference: str) -> Report:
+    """The report with this public reference, or ``NotFound``."""
+    report = session.scalar(select(Report).where(Report.reference == reference.strip().upper()))
+    if report is None:
+        raise NotFound(f"no report with reference {reference!r}")
+    return report

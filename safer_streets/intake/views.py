@@ -1,0 +1,307 @@
+"""What residents see: the report form, the confirmation, support (+1) and the tracking page."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask import session as cookie_session
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from safer_streets.disclosure import policy
+from safer_streets.errors import InvalidInput, NotFound
+from safer_streets.intake import forms, photos, support
+from safer_streets.intake.submission import (
+    get_report,
+    parse_submission,
+    submission_point,
+)
+from safer_streets.intake.submission import (
+    submit_report as store_submission,
+)
+from safer_streets.models import Category, Report
+from safer_streets.taxonomy import reasons_for
+from safer_streets.web.context import current_user, db, services
+from safer_streets.web.limits import limit_submissions, limiter, submission_limit
+
+bp = Blueprint("intake", __name__)
+# How many of their own recent references a browser remembers (for "report another here").
+REMEMBERED_REFERENCES = 10
+
+
+def _categories() -> list[Category]:
+    return list(db().scalars(select(Category).where(Category.public).order_by(Category.position)))
+
+
+def _photo_stash() -> photos.PhotoStash:
+    app = current_app
+    if "safer_streets_photo_stash" not in app.extensions:
+        client = redis.Redis.from_url(
+            services().settings.redis_url, socket_connect_timeout=1, socket_timeout=2
+        )
+        app.extensions["safer_streets_photo_stash"] = photos.PhotoStash(client)
+    return app.extensions["safer_streets_photo_stash"]
+
+
+def _remember(reference: str) -> None:
+    """This browser made this report: only it is offered the exact spot again."""
+    mine = [r for r in cookie_session.get("mine", []) if r != reference]
+    cookie_session["mine"] = [reference, *mine][:REMEMBERED_REFERENCES]
+
+
+def _is_mine(reference: str) -> bool:
+    return reference in cookie_session.get("mine", [])
+
+
+def _render_form(
+    form: MultiDict[str, str],
+    errors: dict[str, str],
+    *,
+    form_id: str,
+    kept_photo: photos.SanitisedPhoto | None = None,
+    photo_lost: bool = False,
+) -> tuple[str, int]:
+    categories = _categories()
+    return (
+        render_template(
+            "intake/report_form.html",
+            form=form,
+            reasons=form.getlist("reasons"),
+            errors=errors,
+            form_id=form_id,
+            categories=categories,
+            reasons_by_category={c.slug: reasons_for(c.slug) for c in categories},
+            kept_photo=kept_photo,
+            photo_lost=photo_lost,
+            map_tiles_url=services().settings.map_tiles_url,
+        ),
+        422 if errors else 200,
+    )
+
+
+def _take_photo(form_id: str) -> tuple[photos.SanitisedPhoto | None, dict[str, str], bool]:
+    """The photo for this form: a new upload, or the one kept from the previous step.
+
+    Returns the photo, any error, and whether a valid photo could not be kept for the next step.
+    """
+    stash = _photo_stash()
+    upload = request.files.get("photo")
+    if upload is not None and upload.filename:
+        try:
+            # The request itself is capped (MAX_CONTENT_LENGTH), so reading it whole is bounded.
+            photo = photos.sanitise_photo(upload.read())
+        except photos.PhotoRejected as rejected:
+            stash.drop(form_id)
+            return None, {"photo": rejected.reason[:1].upper() + rejected.reason[1:]}, False
+        return photo, {}, not stash.put(form_id, photo)
+    if request.form.get("photo_remove") == "yes":
+        stash.drop(form_id)
+        return None, {}, False
+    return stash.get(form_id), {}, False
+
+
+@bp.get("/")
+def home():
+    """The front page: what Safer Streets is and a way to report."""
+    return render_template("intake/home.html")
+
+
+@bp.get("/report")
+def report_form():
+    """The report form, optionally with a category or place already chosen."""
+    form = MultiDict(
+        {
+            name: request.args.get(name, "")
+            for name in ("category", "lat", "lon", "location_text")
+            if request.args.get(name)
+        }
+    )
+    return _render_form(form, {}, form_id=forms.form_id(None))
+
+
+@bp.post("/report")
+@limiter.limit(submission_limit)
+@limit_submissions
+def submit_report():
+    """Take a report; errors are shown next to their fields and nothing typed is lost."""
+    form = request.form
+    form_id = forms.form_id(form.get("submission_id"))
+    now = datetime.now(UTC)
+    data, errors = forms.to_submission(form, now)
+    photo, photo_errors, photo_lost = _take_photo(form_id)
+    errors.update(photo_errors)
+    submission = None
+    try:
+        submission = parse_submission(data)
+    except InvalidInput as invalid:
+        errors = invalid.field_errors | errors
+    if errors or submission is None:
+        return _render_form(
+            form,
+            forms.friendly_errors(errors, form),
+            form_id=form_id,
+            kept_photo=photo,
+            photo_lost=photo_lost,
+        )
+    session = db()
+    places = services().places
+    point = submission_point(submission, places)
+    if point is not None and form.get("nearby_checked") != "yes":
+        similar = support.similar_open_reports(
+            session, category_slug=submission.category, lon=point[0], lat=point[1]
+        )
+        if similar:
+            return render_template(
+                "intake/similar.html",
+                similar=similar,
+                form=form,
+                carried=[(n, form.get(n, "")) for n in forms.CARRIED_FIELDS if form.get(n)],
+                reasons=form.getlist("reasons"),
+                form_id=form_id,
+                kept_photo=photo,
+            )
+    try:
+        report, created = store_submission(
+            session,
+            submission,
+            places=places,
+            source="web",
+            # One id per rendered form: a double tap or a resubmitted page makes one report.
+            idempotency_key=form_id,
+        )
+    except InvalidInput as invalid:
+        return _render_form(
+            form,
+            forms.friendly_errors(invalid.field_errors, form),
+            form_id=form_id,
+            kept_photo=photo,
+        )
+    if created and photo is not None:
+        photos.attach_photo(session, report, photo)
+    session.commit()
+    _photo_stash().drop(form_id)
+    if created:
+        services().task_queue.process_report(report.id)
+    _remember(report.reference)
+    return redirect(url_for("intake.submitted", reference=report.reference), code=303)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(_error: RequestEntityTooLarge):
+    """A photo far over the limit: the body cannot be read, so say how to get back."""
+    return render_template("intake/too_large.html"), 413
+
+
+@bp.post("/report/support")
+def add_support():
+    """Add the resident's voice (+1) to a similar open report instead of a new one."""
+    reference = request.form.get("reference", "")
+    form_id = forms.form_id(request.form.get("submission_id"))
+    session = db()
+    result = support.add_support(session, reference, key=form_id, source="web")
+    session.commit()
+    _photo_stash().drop(form_id)
+    return redirect(url_for("intake.supported", reference=result.report.reference), code=303)
+
+
+@bp.get("/report/<reference>/supported")
+def supported(reference: str):
+    """Thanks for adding your voice, with the report to follow."""
+    report = get_report(db(), reference)
+    return render_template("intake/supported.html", report=report)
+
+
+def _report_another_link(report: Report) -> str:
+    """ "Report another problem here": the exact spot only for the browser that reported it."""
+    args: dict[str, Any] = {}
+    if _is_mine(report.reference):
+        location = policy.exact_point(report)
+        if location is not None:
+            args = {"lat": f"{location[1]:.6f}", "lon": f"{location[0]:.6f}"}
+        elif report.location_text:
+            args = {"location_text": report.location_text}
+    return url_for("intake.report_form", **args)
+
+
+@bp.get("/report/<reference>/sent")
+def submitted(reference: str):
+    """The confirmation page: the reference, what happens next and, once routed, who has it."""
+    report = get_report(db(), reference)
+    return render_template(
+        "intake/submitted.html", report=report, report_another=_report_another_link(report)
+    )
+
+
+@bp.get("/report/<reference>/photo")
+def report_photo(reference: str) -> Response:
+    """A report's photo, to the public only when allowed, to partners whose queue holds it."""
+    view = photos.photo_for(db(), reference, current_user())
+    response = send_file(
+        io.BytesIO(view.photo.data),
+        mimetype=view.photo.content_type,
+        etag=view.photo.sha256,
+        max_age=None,
+        conditional=True,
+    )
+    if view.public:
+        response.cache_control.public = True
+        response.cache_control.max_age = 3600
+    else:
+        # A partner's view of a private photo must not sit in a shared cache.
+        response.cache_control.private = True
+        response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/track")
+def track_lookup():
+    """Find a report by the reference a resident was given."""
+    reference = request.args.get("reference", "").strip()
+    if reference:
+        return redirect(url_for("intake.track", reference=reference.upper()))
+    return render_template("intake/track_lookup.html")
+
+
+@bp.get("/track/<reference>")
+def track(reference: str):
+    """A report's status and public updates only: no internal notes, no contact details."""
+    try:
+        report = get_report(db(), reference)
+    except NotFound:
+        return render_template("intake/track_lookup.html", not_found=reference), 404
+    updates = [event for event in report.events if event.public]
+    return render_template(
+        "intake/track.html",
+        report=report,
+        updates=updates,
+        area=policy.public_area(report),
+        report_another=_report_another_link(report),
+        photo_url=report_photo_url(report, public_only=True),
+        map_tiles_url=services().settings.map_tiles_url,
+    )
+
+
+@bp.app_template_global()
+def report_photo_url(report: Report, *, public_only: bool = False) -> str | None:
+    """The URL of a report's photo, or None when it has none (or none public, if asked).
+
+    For templates, e.g. the partner's report page: ``{{ report_photo_url(report) }}``.
+    """
+    photo = getattr(report, "photo", None)
+    if photo is None or (public_only and not photos.is_public(report, photo)):
+        return None
+    return url_for("intake.report_photo", reference=report.reference, v=photo.sha256[:12])

@@ -1,0 +1,447 @@
+"""Email through a transactional outbox: rows written with the change, sent by the worker.
+
+A change that should email someone (a report routed to a partner, a public update for a
+resident, a password reset) inserts an ``email_outbox`` row in its own transaction. After
+commit the worker is asked to send it; sending locks the row, so a redelivered task, a
+retry and the sweep together still send each email once. Bodies are rendered at send
+time from the current data, with links built from ``Settings.base_url``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import smtplib
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from itsdangerous import URLSafeTimedSerializer
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, joinedload
+
+from safer_streets.errors import InvalidInput, NotAllowed
+from safer_streets.models import (
+    EmailOutbox,
+    NewReportEmails,
+    Partner,
+    PartnerPreference,
+    Report,
+    ReportEvent,
+    Role,
+    User,
+)
+from safer_streets.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
+DIGEST_HOUR = 7  # London time: digests arrive before the working day starts
+MAX_ATTEMPTS = 10
+_templates = Environment(
+    loader=FileSystemLoader(EMAIL_TEMPLATES),
+    undefined=StrictUndefined,
+    autoescape=False,  # noqa: S701 - plain-text email, never HTML
+    keep_trailing_newline=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_templates.filters["london"] = lambda value: (
+    value.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if value else "—"
+)
+
+
+class Kind:
+    """What an email is about (the ``kind`` column)."""
+
+    NEW_REPORT = "new-report"
+    DIGEST = "digest"
+    PUBLIC_UPDATE = "public-update"
+    PASSWORD_RESET = "password-reset"  # noqa: S105 - a kind of email, not a password
+    ACCOUNT_SETUP = "account-setup"
+
+
+# ---- Writing the outbox (inside the caller's transaction) ------------------------------
+
+
+def queue_email(
+    session: Session,
+    *,
+    key: str,
+    kind: str,
+    recipient: str,
+    report_id: int | None = None,
+    event_id: int | None = None,
+    partner_id: int | None = None,
+    user_id: int | None = None,
+    data: dict[str, Any] | None = None,
+) -> int | None:
+    """Add an email to the outbox unless one with this key exists; return its id if new."""
+    return session.scalar(
+        insert(EmailOutbox)
+        .values(
+            key=key,
+            kind=kind,
+            recipient=recipient,
+            report_id=report_id,
+            event_id=event_id,
+            partner_id=partner_id,
+            user_id=user_id,
+            data=data or {},
+        )
+        .on_conflict_do_nothing(index_elements=[EmailOutbox.key])
+        .returning(EmailOutbox.id)
+    )
+
+
+def new_report_emails(session: Session, partner: Partner) -> NewReportEmails:
+    """The partner's choice for new-report emails (immediate unless they chose otherwise)."""
+    preference = session.get(PartnerPreference, partner.id)
+    return preference.new_report_emails if preference else NewReportEmails.IMMEDIATE
+
+
+def report_routed(session: Session, report: Report, event: ReportEvent | None = None) -> int | None:
+    """Tell the owner partner about a report just routed to it, if it wants it now."""
+    if event is None:
+        event = session.scalar(
+            select(ReportEvent)
+            .where(ReportEvent.report_id == report.id, ReportEvent.kind == "routed")
+            .order_by(ReportEvent.id.desc())
+            .limit(1)
+        )
+    if event is None:
+        return None
+    created = reports_routed(session, [(report, event)])
+    return created[0] if created else None
+
+
+def reports_routed(session: Session, routed: Sequence[tuple[Report, ReportEvent]]) -> list[int]:
+    """``report_routed`` for many reports at once (a routed batch): one read, one insert."""
+    owners = {report.owner_partner_id for report, _event in routed if report.owner_partner_id}
+    if not owners:
+        return []
+    wanted = {
+        partner_id: email
+        for partner_id, email, choice in session.execute(
+            select(Partner.id, Partner.email, PartnerPreference.new_report_emails)
+            .outerjoin(PartnerPreference, PartnerPreference.partner_id == Partner.id)
+            .where(Partner.id.in_(owners), Partner.email.is_not(None), Partner.email != "")
+        )
+        if choice in (None, NewReportEmails.IMMEDIATE)
+    }
+    rows = [
+        {
+            "key": f"report:{report.id}:{Kind.NEW_REPORT}:{event.id}:{email.lower()}",
+            "kind": Kind.NEW_REPORT,
+            "recipient": email,
+            "report_id": report.id,
+            "event_id": event.id,
+            "partner_id": report.owner_partner_id,
+            "data": {},
+        }
+        for report, event in routed
+        if (email := wanted.get(report.owner_partner_id))
+    ]
+    if not rows:
+        return []
+    # One statement with many parameter sets: compiled once, sent in batches.
+    return list(
+        session.scalars(
+            insert(EmailOutbox)
+            .on_conflict_do_nothing(index_elements=[EmailOutbox.key])
+            .returning(EmailOutbox.id),
+            rows,
+        )
+    )
+
+
+def public_update(session: Session, report: Report, event: ReportEvent) -> int | None:
+    """Email a public update to the resident, if they left an address (anonymous or not)."""
+    if not report.contact_email:
+        return None
+    return queue_email(
+        session,
+        key=f"report:{report.id}:{Kind.PUBLIC_UPDATE}:{event.id}:{report.contact_email.lower()}",
+        kind=Kind.PUBLIC_UPDATE,
+        recipient=report.contact_email,
+        report_id=report.id,
+        event_id=event.id,
+    )
+
+
+def account_link(session: Session, user: User, kind: str, now: datetime) -> int | None:
+    """Email a password-reset or account-setup link; at most one per five minutes per user."""
+    bucket = int(now.timestamp()) // 300
+    return queue_email(
+        session,
+        key=f"user:{user.id}:{kind}:{bucket}",
+        kind=kind,
+        recipient=user.email,
+        user_id=user.id,
+    )
+
+
+def queue_digests(session: Session, now: datetime) -> list[int]:
+    """After 07:00 London time, one digest per digest-choosing partner for new reports."""
+    local = now.astimezone(LONDON)
+    if local.hour < DIGEST_HOUR:
+        return []
+    created = []
+    partners = session.scalars(
+        select(Partner)
+        .join(PartnerPreference, PartnerPreference.partner_id == Partner.id)
+        .where(
+            PartnerPreference.new_report_emails == NewReportEmails.DAILY_DIGEST,
+            Partner.email.is_not(None),
+        )
+        .order_by(Partner.id)
+    )
+    for partner in partners:
+        previous = session.scalar(
+            select(EmailOutbox.created_at)
+            .where(EmailOutbox.partner_id == partner.id, EmailOutbox.kind == Kind.DIGEST)
+            .order_by(EmailOutbox.created_at.desc())
+            .limit(1)
+        )
+        since = previous or now - timedelta(days=1)
+        report_ids = list(
+            session.scalars(
+                select(Report.id)
+                .where(
+                    Report.owner_partner_id == partner.id,
+                    Report.routed_at >= since,
+                    Report.routed_at < now,
+                )
+                .order_by(Report.routed_at)
+            )
+        )
+        if not report_ids:
+            continue
+        outbox_id = queue_email(
+            session,
+            key=f"digest:{partner.id}:{local.date().isoformat()}:{partner.email.lower()}",
+            kind=Kind.DIGEST,
+            recipient=partner.email,
+            partner_id=partner.id,
+            data={"report_ids": report_ids, "since": since.isoformat()},
+        )
+        if outbox_id is not None:
+            created.append(outbox_id)
+    return created
+
+
+def unsent_ids(
+    session: Session,
+    *,
+    report_ids: Collection[int] | None = None,
+    user_id: int | None = None,
+    older_than: timedelta | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+) -> list[int]:
+    """Outbox rows still to send: for some reports or a user, or those the queue may have lost."""
+    query = select(EmailOutbox.id).where(
+        EmailOutbox.sent_at.is_(None), EmailOutbox.attempts < MAX_ATTEMPTS
+    )
+    if report_ids is not None:
+        query = query.where(EmailOutbox.report_id.in_(report_ids))
+    if user_id is not None:
+        query = query.where(EmailOutbox.user_id == user_id)
+    if older_than is not None:
+        query = query.where(EmailOutbox.created_at < (now or datetime.now(UTC)) - older_than)
+    return list(session.scalars(query.order_by(EmailOutbox.id).limit(limit)))
+
+
+# ---- Links in emails -------------------------------------------------------------------
+
+TOKEN_PURPOSES = {
+    Kind.PASSWORD_RESET: timedelta(hours=1),
+    Kind.ACCOUNT_SETUP: timedelta(hours=72),
+}
+
+
+def token_serializer(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
+    """Signs account links; the salt keeps a reset token from working as anything else."""
+    return URLSafeTimedSerializer(secret_key, salt=f"safer-streets:{purpose}")
+
+
+def password_fingerprint(user: User) -> str:
+    """Changes whenever the password does, so a used link stops working (single use)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def account_token(user: User, secret_key: str, purpose: str) -> str:
+    """A signed, expiring link token for setting this user's password."""
+    return token_serializer(secret_key, purpose).dumps(
+        {"user": user.id, "fingerprint": password_fingerprint(user)}
+    )
+
+
+# ---- Sending (in the worker) -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmtpMailer:
+    """Sends one message over SMTP, opening a connection per message."""
+
+    host: str
+    port: int
+    username: str = ""
+    password: str = ""
+    starttls: bool = False
+    timeout: float = 10
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SmtpMailer:
+        """The mailer the settings describe."""
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand the message to the SMTP server; raises on any failure so the task retries."""
+        with self.connected() as connection:
+            connection.send(message)
+
+    @contextmanager
+    def connected(self) -> Iterator[SmtpConnection]:
+        """One SMTP session for several messages (a routed batch's partner emails)."""
+        with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+            if self.starttls:
+                smtp.starttls()
+            if self.username:
+                smtp.login(self.username, self.password)
+            yield SmtpConnection(smtp)
+
+
+@dataclass(frozen=True)
+class SmtpConnection:
+    """An open SMTP session; sends like ``SmtpMailer``."""
+
+    smtp: smtplib.SMTP
+
+    def send(self, message: EmailMessage) -> None:
+        """Hand the message to the SMTP server; raises on any failure."""
+        self.smtp.send_message(message)
+
+
+def _render(template: str, **context: Any) -> tuple[str, str]:
+    """Render ``email/<template>.txt``: the first line is the subject, the rest the body."""
+    text = _templates.get_template(f"{template}.txt").render(**context)
+    subject, _, body = text.partition("\n")
+    return subject.removeprefix("Subject:").strip(), body.lstrip("\n")
+
+
+def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMessage | None:
+    """The message for an outbox row, or ``None`` when it no longer makes sense to send."""
+    base = settings.base_url.rstrip("/")
+    context: dict[str, Any] = {"base_url": base}
+    if row.kind == Kind.NEW_REPORT:
+        report = session.get(Report, row.report_id)
+        if report is None or report.owner_partner_id != row.partner_id:
+            return None  # re-routed before we got to it: the new owner gets its own email
+        context |= {"report": report, "link": f"{base}/triage/reports/{report.reference}"}
+        subject, body = _render("new_report", **context)
+    elif row.kind == Kind.PUBLIC_UPDATE:
+        report = session.get(Report, row.report_id)
+        event = session.get(ReportEvent, row.event_id)
+        if report is None or event is None:
+            return None
+        context |= {"report": report, "event": event, "link": f"{base}/track/{report.reference}"}
+        subject, body = _render("public_update", **context)
+    elif row.kind == Kind.DIGEST:
+        partner = session.get(Partner, row.partner_id)
+        reports = session.scalars(
+            select(Report)
+            .options(joinedload(Report.ward))
+            .where(Report.id.in_(row.data.get("report_ids", [])))
+            .order_by(Report.routed_at)
+        ).all()
+        context |= {"partner": partner, "reports": reports, "day": row.created_at}
+        subject, body = _render("digest", **context)
+    elif row.kind in TOKEN_PURPOSES:
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            return None
+        token = account_token(user, settings.secret_key, row.kind)
+        hours = int(TOKEN_PURPOSES[row.kind].total_seconds() // 3600)
+        context |= {"user": user, "link": f"{base}/password/reset/{token}", "hours": hours}
+        subject, body = _render(row.kind.replace("-", "_"), **context)
+    else:
+        logger.error("Unknown email kind %r in outbox row %s", row.kind, row.id)
+        return None
+    message = EmailMessage()
+    message["From"] = settings.smtp_from
+    message["To"] = row.recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    # The same id on every attempt lets a mail server drop a duplicate of a retried send.
+    message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain="safer-streets")
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(body)
+    return message
+
+
+def deliver(
+    session: Session,
+    outbox_id: int,
+    mailer: SmtpMailer | SmtpConnection,
+    settings: Settings,
+    now: datetime,
+) -> bool:
+    """Send one outbox email unless it was already sent; True if it was sent now."""
+    row = session.scalar(
+        select(EmailOutbox).where(EmailOutbox.id == outbox_id).with_for_update(of=EmailOutbox)
+    )
+    if row is None or row.sent_at is not None:
+        return False
+    row.attempts += 1
+    message = compose(session, row, settings)
+    if message is None:
+        row.sent_at = now
+        row.last_error = "not sent: no longer applies"
+        return False
+    mailer.send(message)
+    row.sent_at = now
+    row.last_error = None
+    logger.info("Sent %s email %s to %s", row.kind, row.id, row.recipient)
+    return True
+
+
+def record_failure(session: Session, outbox_id: int, error: BaseException) -> None:
+    """Note a failed attempt, so the outbox shows why an email is late."""
+    row = session.get(EmailOutbox, outbox_id)
+    if row is not None:
+        row.attempts += 1
+        row.last_error = f"{type(error).__name__}: {error}"[:1000]
+
+
+def set_new_report_emails(session: Session, actor: User, choice: str) -> PartnerPreference:
+    """A partner admin chooses how their partner hears about new reports."""
+    if actor.role is not Role.PARTNER_ADMIN or actor.partner_id is None:
+        raise NotAllowed("only a partner admin can change how the partner is emailed")
+    try:
+        mode = NewReportEmails(choice)
+    except ValueError:
+        raise InvalidInput({"new_report_emails": "choose one of the options"}) from None
+    preference = session.get(PartnerPreference, actor.partner_id)
+    if preference is None:
+        preference = PartnerPreference(partner_id=actor.partner_id)
+        session.add(preference)
+    preference.new_report_emails = mode
+    session.flush()
+    return preference

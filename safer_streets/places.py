@@ -1,0 +1,87 @@
+"""Where things are: the borough outline, the offline gazetteer and the configured geocoder,
+shared by intake, routing and the web."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from geo.gazetteer import Candidate, Gazetteer, default_gazetteer, is_ambiguous
+from geo.geocoders import Geocoder, NominatimGeocoder, OfflineGeocoder
+from geo.postcodes import OutsideBorough
+from geo.wards import Borough, WardIndex, WardShape
+from safer_streets.models import (
+    Ward,
+)
+from safer_streets.settings import Settings
+
+# Below this a typed street or place is not used without a person confirming it.
+CONFIDENT = 0.9
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where things are: the borough outline, the offline gazetteer and the geocoder in use."""
+
+    borough: Borough
+    gazetteer: Gazetteer
+    outside: OutsideBorough
+    geocoder: Geocoder
+
+    @classmethod
+    def default(cls) -> Places:
+        """The shipped Lewisham data with the offline geocoder, loaded once per process."""
+        return _default_places()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Places:
+        """The shipped data with the configured geocoder (offline unless set otherwise)."""
+        default = _default_places()
+        return replace(default, geocoder=make_geocoder(settings, default.gazetteer))
+
+
+@cache
+def _default_places() -> Places:
+    gazetteer = default_gazetteer()
+    return Places(
+        Borough.from_geojson(),
+        gazetteer,
+        OutsideBorough.from_gazetteer(gazetteer),
+        OfflineGeocoder(gazetteer),
+    )
+
+
+def load_ward_index(session: Session) -> WardIndex:
+    """The active wards from the database as an in-memory index (build once, reuse)."""
+    wards = session.scalars(select(Ward).where(Ward.active)).all()
+    return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
+
+
+def _confident(candidates: list[Candidate]) -> Candidate | None:
+    """The one candidate we may use without asking a person, if there is one."""
+    if candidates and candidates[0].confidence >= CONFIDENT and not is_ambiguous(candidates):
+        return candidates[0]
+    return None
+
+
+def make_geocoder(settings: Settings, gazetteer: Gazetteer) -> Geocoder:
+    """The configured geocoder; whatever it is, the offline gazetteer is its fallback."""
+    if settings.geocoder == "nominatim":
+        # geopy is imported here so the offline default never needs it.
+        from geopy.geocoders import Nominatim
+
+        return NominatimGeocoder(
+            settings.nominatim_user_agent,
+            timeout_s=settings.nominatim_timeout_seconds,
+            gazetteer=gazetteer,
+            geocoder=Nominatim(
+                user_agent=settings.nominatim_user_agent,
+                timeout=settings.nominatim_timeout_seconds,
+                domain=settings.nominatim_domain,
+            ),
+        )
+    return OfflineGeocoder(gazetteer)

@@ -1,0 +1,197 @@
+"""Admin pages: the routing table (list, add, edit, deactivate, history, re-route) and the
+abuse list with the reports it holds."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from safer_streets.errors import InvalidInput
+from safer_streets.intake import abuse, submission
+from safer_streets.models import AbuseEntry
+from safer_streets.routing import rerouting
+from safer_streets.routing import rules as routing_rules
+from safer_streets.web.context import current_user, db, services
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.add_app_template_global(routing_rules.describe_change, "describe_rule_change")
+
+
+@bp.before_request
+def admins_only():
+    """Everyone signs in; only admins get further (403 for anyone else)."""
+    if current_user() is None:
+        return redirect(url_for("casework.login", next=request.full_path.rstrip("?")))
+    routing_rules.require_admin(current_user())
+    return None
+
+
+def _render_rule_form(template: str, status: int = 200, **context):
+    return (
+        render_template(template, choices=routing_rules.rule_choices(db()), **context),
+        status,
+    )
+
+
+@bp.get("/routing")
+def rules():
+    """The routing table, filtered."""
+    filters = routing_rules.RuleFilter.from_args(request.args.to_dict())
+    found = routing_rules.list_rules(db(), current_user(), filters)
+    return render_template(
+        "admin/rules.html",
+        rules=found,
+        filters=filters,
+        choices=routing_rules.rule_choices(db()),
+    )
+
+
+@bp.route("/routing/new", methods=["GET", "POST"])
+def new_rule():
+    """Add a rule; the why goes into its history."""
+    form = request.form.to_dict() if request.method == "POST" else {"place": "borough"}
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        try:
+            rule = routing_rules.create_rule(db(), current_user(), form)
+            db().commit()
+            flash(f"Rule {rule.id} added. Open reports keep their routing until you re-route.")
+            return redirect(url_for("admin.rule", rule_id=rule.id), code=303)
+        except InvalidInput as invalid:
+            errors = invalid.field_errors
+    return _render_rule_form(
+        "admin/new_rule.html", 422 if errors else 200, form=form, errors=errors
+    )
+
+
+@bp.route("/routing/<int:rule_id>", methods=["GET", "POST"])
+def rule(rule_id: int):
+    """One rule: edit it, (de)activate it, and read its history."""
+    found = routing_rules.get_rule(db(), current_user(), rule_id)
+    form = routing_rules.form_from_rule(found)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        form = request.form.to_dict()
+        try:
+            routing_rules.edit_rule(db(), current_user(), rule_id, form)
+            db().commit()
+            flash(f"Rule {rule_id} saved. Open reports keep their routing until you re-route.")
+            return redirect(url_for("admin.rule", rule_id=rule_id), code=303)
+        except InvalidInput as invalid:
+            errors = invalid.field_errors
+            db().rollback()
+            found = routing_rules.get_rule(db(), current_user(), rule_id)
+    return _render_rule_form(
+        "admin/rule.html",
+        422 if errors else 200,
+        rule=found,
+        form=form,
+        errors=errors,
+        state_errors={},
+        fallback=routing_rules.is_fallback(found),
+        changes=routing_rules.history(db(), current_user(), rule_id=rule_id),
+    )
+
+
+@bp.post("/routing/<int:rule_id>/active")
+def set_active(rule_id: int):
+    """Deactivate or reactivate a rule, with a why."""
+    active = request.form.get("active") == "true"
+    try:
+        routing_rules.set_active(
+            db(), current_user(), rule_id, active=active, why=request.form.get("why", "")
+        )
+        db().commit()
+    except InvalidInput as invalid:
+        db().rollback()
+        found = routing_rules.get_rule(db(), current_user(), rule_id)
+        return _render_rule_form(
+            "admin/rule.html",
+            422,
+            rule=found,
+            form=routing_rules.form_from_rule(found),
+            errors={},
+            state_errors=invalid.field_errors,
+            state_why=request.form.get("why", ""),
+            fallback=routing_rules.is_fallback(found),
+            changes=routing_rules.history(db(), current_user(), rule_id=rule_id),
+        )
+    flash(f"Rule {rule_id} {'reactivated' if active else 'deactivated'}.")
+    return redirect(url_for("admin.rule", rule_id=rule_id), code=303)
+
+
+@bp.get("/routing/history")
+def history():
+    """Every change to the routing table, newest first."""
+    changes = routing_rules.history(db(), current_user())
+    return render_template("admin/history.html", changes=changes)
+
+
+@bp.route("/routing/reroute", methods=["GET", "POST"])
+def reroute():
+    """Preview what the current rules would change for open reports, then apply it."""
+    if request.method == "POST":
+        summary = rerouting.reroute_open_reports(
+            db(), current_user(), why=request.form.get("why", "")
+        )
+        db().commit()
+        return render_template("admin/reroute.html", summary=summary)
+    summary = rerouting.reroute_open_reports(db(), current_user(), dry_run=True)
+    db().rollback()
+    return render_template("admin/reroute.html", summary=summary)
+
+
+@bp.route("/abuse", methods=["GET", "POST"])
+def abuse_list():
+    """The abuse list and the reports it holds for review."""
+    errors: dict[str, str] = {}
+    form = request.form if request.method == "POST" else {}
+    if request.method == "POST":
+        try:
+            entry = abuse.add_entry(
+                db(), form.get("value", ""), form.get("reason", ""), current_user()
+            )
+            db().commit()
+            flash(f"Reports from {entry.value} will now be held for review.")
+            return redirect(url_for("admin.abuse_list"), code=303)
+        except InvalidInput as invalid:
+            errors = invalid.field_errors
+    entries = db().scalars(select(AbuseEntry).order_by(AbuseEntry.created_at.desc())).all()
+    return (
+        render_template(
+            "admin/abuse.html",
+            entries=entries,
+            held=abuse.held_reports(db()),
+            errors=errors,
+            form=form,
+        ),
+        422 if errors else 200,
+    )
+
+
+@bp.post("/abuse/<int:entry_id>/remove")
+def abuse_remove(entry_id: int):
+    """Take an address off the list."""
+    abuse.remove_entry(db(), entry_id)
+    db().commit()
+    flash("Removed from the abuse list.")
+    return redirect(url_for("admin.abuse_list"), code=303)
+
+
+@bp.post("/held/<reference>")
+def review_held(reference: str):
+    """Release a held report for routing, or refuse it."""
+    report = submission.get_report(db(), reference)
+    release = request.form.get("decision") == "release"
+    try:
+        abuse.review(
+            db(), report, current_user(), release=release, note=request.form.get("note", "")
+        )
+    except InvalidInput:
+        flash(f"{reference}: give a reason for the decision.")
+        return redirect(url_for("admin.abuse_list"), code=303)
+    db().commit()
+    if release:
+        services().task_queue.process_report(report.id)
+    flash(f"{reference} {'released for routing' if release else 'refused'}.")
+    return redirect(url_for("admin.abuse_list"), code=303)

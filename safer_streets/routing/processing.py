@@ -1,0 +1,310 @@
+"""The worker's routing path: place, ward and route a batch of received reports against one
+read of the routing data."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import Point
+from shapely.prepared import PreparedGeometry, prep
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from geo.gazetteer import Candidate
+from geo.wards import WardIndex
+from safer_streets.casework import sla
+from safer_streets.models import (
+    Area,
+    Report,
+    ReportEvent,
+    ReportNotifiedPartner,
+    ReportStatus,
+    RoutingDataVersion,
+    User,
+    Ward,
+)
+from safer_streets.notifications import outbox
+from safer_streets.places import Places, _confident
+from safer_streets.routing import decide
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WardRef:
+    """A ward as routing records it."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RoutingData:
+    """What routing reads besides the report: the rules, the active wards' names, the named
+    areas and the service levels, at one ``version`` (see ``RoutingDataCache``)."""
+
+    version: int
+    table: decide.RoutingTable
+    wards: dict[str, WardRef]
+    areas: tuple[tuple[decide.AreaRef, PreparedGeometry], ...]
+    service_levels: sla.ServiceLevels
+
+    @classmethod
+    def load(cls, session: Session) -> RoutingData:
+        """The routing data as it stands now."""
+        wards: dict[str, WardRef] = {}
+        for ward_id, code, name in session.execute(
+            select(Ward.id, Ward.code, Ward.name).where(Ward.active).order_by(Ward.id)
+        ):
+            wards.setdefault(code, WardRef(ward_id, code, name))
+        areas = tuple(
+            (decide.AreaRef(area.slug, area.name), prep(to_shape(area.geom)))
+            for area in session.scalars(select(Area).order_by(Area.id))
+        )
+        return cls(
+            routing_data_version(session),
+            decide.RoutingTable(decide.active_rules(session)),
+            wards,
+            areas,
+            sla.ServiceLevels.load(session),
+        )
+
+    def areas_at(self, point: Point) -> list[decide.AreaRef]:
+        """The named areas (town centres, estates) whose boundary covers a point."""
+        return [area for area, shape in self.areas if shape.covers(point)]
+
+
+def routing_data_version(session: Session) -> int:
+    """The number triggers raise whenever anything ``RoutingData`` holds changes."""
+    return session.execute(select(RoutingDataVersion.version)).scalar_one()
+
+
+class RoutingDataCache:
+    """``RoutingData`` kept between batches by a worker process, reloaded when it changed.
+
+    Asking costs one small query; the whole load (a few milliseconds) happens only after a
+    rule, ward, area, partner, service level or category changed, however it was changed.
+    """
+
+    def __init__(self) -> None:
+        self._data: RoutingData | None = None
+
+    def current(self, session: Session) -> RoutingData:
+        """The routing data as it stands in this session's transaction."""
+        if self._data is None or self._data.version != routing_data_version(session):
+            self._data = RoutingData.load(session)
+        return self._data
+
+
+def _needs_location(
+    session: Session, report: Report, candidates: list[Candidate], data: RoutingData
+) -> ReportEvent:
+    """Text we cannot place goes to the fallback triage partner to locate: never lost."""
+    fallback = decide.fallback_partner(data.table.rules)
+    if candidates:
+        found = "; ".join(c.label for c in candidates[:3])
+        why = f"it could be several places ({found})"
+    else:
+        why = "it matches no Lewisham postcode, street or place"
+    reason = (
+        f"We could not place “{report.location_text}” on the map: {why}. "
+        f"{fallback.name} will locate it and route it."
+    )
+    report.owner_partner_id = fallback.id
+    report.routing_reason = reason
+    report.status = ReportStatus.NEEDS_LOCATION
+    report.routed_at = datetime.now(UTC)
+    event = ReportEvent(
+        report_id=report.id,
+        kind="needs_location",
+        from_status=ReportStatus.RECEIVED,
+        to_status=ReportStatus.NEEDS_LOCATION,
+        note=reason,
+        data={"owner": fallback.slug, "candidates": [c.label for c in candidates[:5]]},
+    )
+    session.add(event)
+    logger.info("Report %s needs a location", report.reference)
+    return event
+
+
+def process_reports(
+    session: Session,
+    report_ids: Sequence[int],
+    wards: WardIndex,
+    places: Places,
+    routing_data: RoutingDataCache | None = None,
+    *,
+    also_waiting: int = 0,
+) -> list[int]:
+    """Place, ward and route those of the reports still ``received``; return the ids handled.
+
+    With ``also_waiting``, up to that many other ``received`` reports that no one holds join
+    the batch: under load, one task routes what has queued up behind it, and the tasks for
+    those reports later find nothing to do.
+
+    Idempotent and safe to run concurrently: the rows are locked in id order, so a second
+    delivery of the same reports waits for the first and then finds them routed; a redelivered
+    or re-enqueued task changes nothing the second time.
+    """
+    received = select(Report).where(Report.status == ReportStatus.RECEIVED).order_by(Report.id)
+    batch = list(
+        session.scalars(received.where(Report.id.in_(report_ids)).with_for_update(of=Report))
+    )
+    if also_waiting:
+        batch += session.scalars(
+            received.where(Report.id.not_in(report_ids))
+            .limit(also_waiting)
+            .with_for_update(of=Report, skip_locked=True)
+        )
+    if not batch:
+        return []
+    data = (routing_data or RoutingDataCache()).current(session)
+    events = [_process(session, report, wards, places, data) for report in batch]
+    session.flush()
+    # The partners' emails join the outbox in this transaction; the worker sends them after.
+    outbox.reports_routed(
+        session,
+        [
+            (report, event)
+            for report, event in zip(batch, events, strict=True)
+            if event.kind == "routed"
+        ],
+    )
+    return [report.id for report in batch]
+
+
+def process_report(session: Session, report_id: int, wards: WardIndex, places: Places) -> bool:
+    """``process_reports`` for one report; False when there was nothing to do."""
+    return bool(process_reports(session, [report_id], wards, places))
+
+
+def _process(
+    session: Session, report: Report, wards: WardIndex, places: Places, data: RoutingData
+) -> ReportEvent:
+    if report.location is None:
+        candidates = places.geocoder.search(report.location_text or "")
+        best = _confident(candidates)
+        if best is None:
+            return _needs_location(session, report, candidates, data)
+        report.location = from_shape(Point(best.lon, best.lat), srid=4326)
+        session.add(
+            ReportEvent(
+                report_id=report.id,
+                kind="geocoded",
+                note=f"Placed “{report.location_text}” at {best.label}",
+                data={"kind": best.kind, "confidence": best.confidence},
+            )
+        )
+    _decision, event = _route(session, report, wards, places, data)
+    return event
+
+
+def routing_time(report: Report) -> datetime:
+    """The moment time-of-day rules look at: when it happened, else when it was received."""
+    return report.occurred_at or report.created_at or datetime.now(UTC)
+
+
+def route_report(
+    session: Session,
+    report: Report,
+    wards: WardIndex,
+    places: Places,
+    *,
+    actor: User | None = None,
+) -> decide.RoutingDecision:
+    """Route a report that has a point: street, ward and areas, then the rules; with why.
+
+    The one routing path: the worker takes it for new reports (in batches), a partner's
+    "locate" for reports that needed a location. It replaces the owner and the notified
+    partners, and queues the owner's email.
+    """
+    decision, event = _route(session, report, wards, places, RoutingData.load(session), actor)
+    session.flush()
+    outbox.report_routed(session, report, event)
+    return decision
+
+
+def _route(
+    session: Session,
+    report: Report,
+    wards: WardIndex,
+    places: Places,
+    data: RoutingData,
+    actor: User | None = None,
+) -> tuple[decide.RoutingDecision, ReportEvent]:
+    from_status = report.status
+    point = to_shape(report.location)
+    nearest = places.geocoder.reverse(point.x, point.y)
+    report.street = nearest.street
+    report.street_distance_m = nearest.street_distance_m
+    report.postcode = report.postcode or nearest.postcode
+    ward_shape = wards.ward_for_point(point.x, point.y)
+    ward = data.wards.get(ward_shape.code) if ward_shape is not None else None
+    areas = data.areas_at(point)
+    decision = data.table.decide(
+        category=report.category.slug,
+        category_name=report.category.name,
+        place=decide.Place(
+            ward_code=ward.code if ward else None,
+            ward_name=ward.name if ward else None,
+            areas=tuple(areas),
+        ),
+        at=decide.local_time(routing_time(report)),
+        reasons=report.reasons or (),
+    )
+    now = datetime.now(UTC)
+    report.ward_id = ward.id if ward else None
+    report.owner_partner_id = decision.owner.id
+    report.rule_owner_id = decision.owner.id
+    report.routing_reason = decision.reason
+    report.status = ReportStatus.ROUTED
+    report.routed_at = now
+    report.acknowledge_due_at, report.resolve_due_at = data.service_levels.due_times(
+        decision.owner.id, report.category_id, now
+    )
+    if from_status is not ReportStatus.RECEIVED:
+        # Re-routing a located report: the notified partners are decided afresh.
+        session.execute(
+            delete(ReportNotifiedPartner).where(ReportNotifiedPartner.report_id == report.id)
+        )
+    for partner in decision.notified:
+        session.add(ReportNotifiedPartner(report_id=report.id, partner_id=partner.id))
+    event = ReportEvent(
+        report_id=report.id,
+        actor_id=actor.id if actor else None,
+        kind="routed",
+        from_status=from_status,
+        to_status=ReportStatus.ROUTED,
+        note=decision.reason,
+        public=True,
+        data={
+            "ward": ward.code if ward else None,
+            "areas": [a.slug for a in areas],
+            "owner": decision.owner.slug,
+            "notified": [p.slug for p in decision.notified],
+            "rule_ids": list(decision.rule_ids),
+            "rules": [m.as_json() for m in decision.matched],
+        },
+    )
+    session.add(event)
+    session.expire(report, ["notified", "owner", "ward"])
+    logger.info("Routed report %s to %s", report.reference, decision.owner.slug)
+    return decision, event
+
+
+def stale_received_ids(session: Session, older_than_seconds: int, limit: int = 1000) -> list[int]:
+    """Reports still ``received`` after a while: the queue may have lost them."""
+    cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_seconds)
+    return list(
+        session.scalars(
+            select(Report.id)
+            .where(Report.status == ReportStatus.RECEIVED, Report.created_at < cutoff)
+            .order_by(Report.id)
+            .limit(limit)
+        )
+    )

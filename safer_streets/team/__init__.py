@@ -1,1 +1,0 @@
-"""Partner admins: their team's accounts, response templates and service levels."""

@@ -1,0 +1,84 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session, sessionmaker
+
+from safer_streets.db import make_engine, make_session_factory
+from safer_streets.places import Places
+from safer_streets.settings import Settings
+from safer_streets.web import context, i18n, limits, security, static_delivery
+from workers.queue import TaskQueue, make_celery
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+csrf = CSRFProtect()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+    task_queue: TaskQueue | None = None,
+) -> Flask:
+    """Build the web app; tests pass their own settings, sessions and queue."""
+    settings = settings or Settings.from_env()
+    app = Flask("safer_streets", template_folder=str(TEMPLATES))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        WTF_CSRF_SSL_STRICT=settings.secure_cookies,
+    )
+    app.extensions["safer_streets"] = context.Services(
+        settings=settings,
+        session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
+        task_queue=task_queue or TaskQueue(make_celery(settings)),
+        places=Places.for_settings(settings),
+    )
+    csrf.init_app(app)
+    context.init_app(app)
+    limits.init_app(app, settings)
+    i18n.init_app(app)
+    static_delivery.init_app(app)
+    security.init_app(app, settings)
+
+    from safer_streets.accounts.team_views import bp as team_bp
+    from safer_streets.accounts.views import bp as account_bp
+    from safer_streets.api.keys_views import bp as api_admin_bp
+    from safer_streets.api.views import bp as api_bp
+    from safer_streets.board.views import bp as board_bp
+    from safer_streets.casework.views import bp as triage_bp
+    from safer_streets.intake.resident_api import bp as resident_api_bp
+    from safer_streets.intake.views import bp as public_bp
+    from safer_streets.open311 import views as open311_views
+    from safer_streets.routing.admin_views import bp as admin_bp
+    from safer_streets.routing.locate_views import bp as locate_bp
+
+    csrf.exempt(api_bp)
+    csrf.exempt(open311_views.bp)
+    open311_views.init_app(app)
+    csrf.exempt(resident_api_bp)
+    for blueprint in (
+        public_bp,
+        triage_bp,
+        api_bp,
+        open311_views.bp,
+        api_admin_bp,
+        resident_api_bp,
+        board_bp,
+        account_bp,
+        team_bp,
+    ):
+        app.register_blueprint(blueprint)
+    # Routing administration, and locating reports whose place could not be found.
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(locate_bp)
+    return app

@@ -1,0 +1,219 @@
+"""Shared web plumbing: per-request sessions, the signed-in user, error translation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
+from flask import session as cookie_session
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from safer_streets.accounts import users
+from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
+from safer_streets.models import User
+from safer_streets.places import Places
+from safer_streets.settings import Settings
+from workers.queue import TaskQueue
+
+logger = logging.getLogger(__name__)
+LONDON = ZoneInfo("Europe/London")
+
+
+@dataclass(frozen=True)
+class Services:
+    """What views need besides the request: built once by the factory."""
+
+    settings: Settings
+    session_factory: sessionmaker[Session]
+    task_queue: TaskQueue
+    places: Places
+
+
+def services() -> Services:
+    """The running app's services."""
+    return current_app.extensions["safer_streets"]
+
+
+def db() -> Session:
+    """This request's database session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = services().session_factory()
+    return g.db_session
+
+
+def streaming(chunks: Iterator[str]) -> Iterator[str]:
+    """Hand this request's session to a streamed response, which closes it when done
+    (the request's teardown runs before the stream is read)."""
+    session = g.pop("db_session", None)
+
+    def stream() -> Iterator[str]:
+        try:
+            yield from chunks
+        finally:
+            if session is not None:
+                session.close()
+
+    return stream()
+
+
+def current_user() -> User | None:
+    """The signed-in partner, board or admin user, if any; expired sessions are ended."""
+    if "user" not in g:
+        settings = services().settings
+        now = datetime.now(UTC)
+        user, ended = users.signed_in_user(
+            db(),
+            user_id=cookie_session.get("user_id"),
+            signed_in_at=cookie_session.get("signed_in_at"),
+            seen_at=cookie_session.get("seen_at"),
+            now=now,
+            policy=users.SessionPolicy(
+                absolute=timedelta(hours=settings.session_hours),
+                idle=timedelta(minutes=settings.session_idle_minutes),
+            ),
+        )
+        if user is None and cookie_session.get("user_id"):
+            cookie_session.clear()
+            g.session_ended = ended
+        elif user is not None:
+            cookie_session["seen_at"] = int(now.timestamp())
+        g.user = user
+    return g.user
+
+
+def sign_in(user: User) -> None:
+    """Start a fresh session for a user who has proved who they are."""
+    now = datetime.now(UTC).timestamp()
+    cookie_session.clear()
+    cookie_session.permanent = True
+    cookie_session.update(user_id=user.id, signed_in_at=now, seen_at=now)
+    g.user = user
+
+
+def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Send anonymous visitors to the login page, remembering where they were going."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_user() is None:
+            if g.get("session_ended"):
+                flash(g.session_ended)
+            return redirect(f"/login?next={request.full_path.rstrip('?')}")
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def wants_json() -> bool:
+    """API paths and JSON clients get problem documents instead of pages."""
+    return request.path.startswith(("/api/", "/healthz"))
+
+
+def problem(status: int, title: str, detail: str, errors: dict[str, str] | None = None) -> Response:
+    """An RFC 9457 problem document; ``errors`` names each bad field."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+ErrorRenderer = Callable[[int, str, str, dict[str, str] | None], Response]
+
+
+def register_error_renderer(app: Flask, path_prefix: str, renderer: ErrorRenderer) -> None:
+    """Render errors under ``path_prefix`` in that API's own format (e.g. Open311's XML)."""
+    app.extensions.setdefault("error_renderers", {})[path_prefix] = renderer
+
+
+def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
+    renderers: dict[str, ErrorRenderer] = current_app.extensions.get("error_renderers", {})
+    for prefix, renderer in renderers.items():
+        if request.path.startswith(prefix):
+            return renderer(status, title, detail, errors)
+    if wants_json():
+        return problem(status, title, detail, errors)
+    html = render_template("error.html", status=status, title=title, detail=detail)
+    return html, status
+
+
+def init_app(app: Flask) -> None:
+    """Register teardown and error translation."""
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        # PostgreSQL text cannot hold NUL, and no person types one: refuse it at the edge.
+        if "\x00" in request.path:
+            raise NotFound("no such page")
+        for name, value in request.values.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                raise InvalidInput({name.replace("\x00", ""): "must not contain NUL characters"})
+
+    @app.context_processor
+    def template_globals() -> dict[str, Any]:
+        return {"current_user": current_user()}
+
+    @app.template_filter("london")
+    def london_time(value: datetime | None) -> str:
+        """A time as people in Lewisham read it: '24 Nov 2026, 10:42'."""
+        return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if value else "—"
+
+    @app.teardown_appcontext
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    @app.errorhandler(SaferStreetsError)
+    def domain_error(error: SaferStreetsError):
+        response = _render_error(
+            error.status, error.title, error.message, getattr(error, "field_errors", None)
+        )
+        if isinstance(error, ServiceUnavailable):
+            response = app.make_response(response)
+            response.headers["Retry-After"] = str(error.retry_after_seconds)
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return _render_error(
+            400, "The form expired", "Please go back, reload the page and try again."
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        response = app.make_response(
+            _render_error(error.code or 500, error.name, error.description or error.name)
+        )
+        # Keep what the error says about itself, e.g. Allow on 405 and Retry-After on 429.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(OperationalError)
+    def database_down(error: OperationalError):
+        logger.error("Database unavailable: %s", error.orig)
+        return domain_error(ServiceUnavailable("The database is unavailable; please try again."))

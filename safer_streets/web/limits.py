@@ -1,0 +1,161 @@
+"""Rate limits (Flask-Limiter on Redis): one limiter for the whole app, initialised here.
+
+Requests made with an API key count against that key, wherever they come from; others count
+against the client's address. Limits are read from the settings on each request, so a
+deployment (or a test) tunes them without code. If Redis is unreachable, requests are let
+through rather than refused: losing a report is worse than a burst getting in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from flask import Flask, Response, request
+from flask import session as cookie_session
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from safer_streets.api.keys import key_prefix
+from safer_streets.settings import Settings
+from safer_streets.web.context import services
+
+
+def presented_api_key() -> str | None:
+    """The API key on this request: ``api_key`` (form or query, as Open311 sends it) or the
+    ``X-Api-Key`` header (JSON API)."""
+    return request.headers.get("X-Api-Key") or request.values.get("api_key") or None
+
+
+def rate_limit_key() -> str:
+    """Who a request counts against: its API key's prefix, else its address."""
+    key = presented_api_key()
+    prefix = key_prefix(key) if key else None
+    return f"key:{prefix}" if prefix else f"ip:{get_remote_address()}"
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# The X-RateLimit-* headers would cost two more Redis round trips on every request: only a
+# refusal says when to come back (``Retry-After``, set in ``init_app``).
+limiter = Limiter(key_func=rate_limit_key)
+
+
+def write_limit() -> str:
+    """The limit on creating reports and posting updates."""
+    return services().settings.api_write_rate_limit
+
+
+def read_limit() -> str:
+    """The limit on reading the APIs."""
+    return services().settings.api_read_rate_limit
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Point the limiter at Redis and attach it to the app."""
+    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url)
+    app.config.setdefault(
+        "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+    )
+    app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{settings.celery_queue}-limits")
+    app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+    limiter.init_app(app)
+    app.after_request(_retry_after)
+
+
+def _retry_after(response: Response) -> Response:
+    """Tell a refused client how many seconds until the limit it hit resets."""
+    if response.status_code == 429 and (breached := limiter.current_limit) is not None:
+        response.headers["Retry-After"] = str(max(1, int(breached.reset_at - time.time())))
+    return response
+
+
+# ---- Sign-in: failed attempts per account and per address ---------------------------------
+# Only failures count, so an office behind one address is not locked out by its own
+# successful sign-ins, while a guesser is slowed whichever accounts or addresses it spreads
+# over. Over the limit the generic error page explains, with `Retry-After`.
+
+SIGN_IN_REFUSED = (
+    "Too many failed sign-in attempts for this account or from this address. Wait a few "
+    "minutes (the Retry-After header says exactly how long) and try again, or reset your "
+    "password."
+)
+
+
+def per_account_limit() -> str:
+    """Failed sign-ins allowed for one account."""
+    return services().settings.login_limit_per_account
+
+
+def per_address_limit() -> str:
+    """Failed sign-ins allowed from one address."""
+    return services().settings.login_limit_per_address
+
+
+def account_key() -> str:
+    """The account being signed in to: the typed email, or the one awaiting its code."""
+    pending = cookie_session.get("pending_user_id")
+    if pending:
+        return f"user:{pending}"
+    return "email:" + request.form.get("email", "").strip().lower()
+
+
+def failed(response: Response) -> bool:
+    """Count an attempt against the limits only when it failed."""
+    return response.status_code == 401
+
+
+def sign_in_limits(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit failed POSTs to a sign-in view per account and per address."""
+    for limit in (
+        limiter.limit(
+            per_account_limit,
+            key_func=account_key,
+            methods=["POST"],
+            deduct_when=failed,
+            error_message=SIGN_IN_REFUSED,
+        ),
+        limiter.limit(
+            per_address_limit,
+            key_func=get_remote_address,
+            methods=["POST"],
+            deduct_when=failed,
+            error_message=SIGN_IN_REFUSED,
+        ),
+    ):
+        view = limit(view)
+    return view
+
+
+# ---- Submissions: per client (resident form) and per area (every channel) --------------------
+
+
+def submission_limit() -> str:
+    """Reports one address may send through the resident form."""
+    return services().settings.submission_rate_limit
+
+
+def area_limit() -> str:
+    """Reports about one area (a ~1 km cell, or one typed place) from all channels together."""
+    return services().settings.area_rate_limit
+
+
+def area_key() -> str:
+    """The area a submission is about: its point rounded to 0.01 degrees, else its place text."""
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if not isinstance(data, dict) and not hasattr(data, "get"):
+        return "area:unknown"
+    try:
+        lat = round(float(data.get("lat")), 2)
+        lon = round(float(data.get("lon", data.get("long"))), 2)
+    except (TypeError, ValueError):
+        text = str(data.get("location_text") or data.get("address_string") or "")
+        return "area:text:" + " ".join(text.lower().split())[:60]
+    return f"area:{lat}:{lon}"
+
+
+def limit_submissions(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit a view's POSTs per area (and the caller is limited per client by its own rule)."""
+    return limiter.limit(area_limit, key_func=area_key, methods=["POST"])(view)
