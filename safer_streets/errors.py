@@ -62,6 +62,16 @@ class Conflict(SaferStreetsError):
     title = "Conflict"
 
 
+class InvalidTransition(Conflict):
+    """The report's current state does not allow this move (a status change, a duplicate).
+
+    A ``Conflict`` to people working a queue; adapters that read it as a bad argument (Open311
+    has no 409 for this) can tell it apart from two people changing a report at once.
+    """
+
+    title = "Not allowed in the report's current state"
+
+
 class ServiceUnavailable(SaferStreetsError):
     """A part we depend on is down; the client should retry shortly."""
 

@@ -3,7 +3,9 @@ it owns or is notified of; scoping is enforced here, in the queries, never in te
 
 A partner user reads and changes only reports its partner owns or is notified on; anything
 else is ``NotFound``, never "forbidden", so nobody learns that a report exists. The board
-reads everything and changes nothing; administrators read and change everything.
+reads everything and changes nothing; administrators read and change everything. A partner's
+own case system, acting through an API key (Open311), is scoped exactly as that partner's
+staff are.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from safer_streets.errors import NotFound
 from safer_streets.models import (
+    ApiClient,
     Report,
     ReportNotifiedPartner,
     Role,
@@ -30,6 +33,14 @@ from safer_streets.models import (
 )
 
 # ---- Who may see what ------------------------------------------------------------------
+
+# Who acts on a report: a signed-in user, or an API client acting for a partner.
+Actor = User | ApiClient
+
+
+def role_of(actor: Actor) -> Role:
+    """The role an actor's permissions follow: a key never acts as the board or an admin."""
+    return actor.role if isinstance(actor, User) else Role.STAFF
 
 
 class Access(enum.Enum):
@@ -41,15 +52,15 @@ class Access(enum.Enum):
     ADMIN = "admin"
 
 
-def visibility(user: User) -> ColumnElement[bool]:
-    """SQL condition on ``Report``: the reports this user may read.
+def visibility(user: Actor) -> ColumnElement[bool]:
+    """SQL condition on ``Report``: the reports this user (or client) may read.
 
     Measured at 100,000 reports (bench/bench_triage_queue.py), ``owner OR EXISTS`` lets
     PostgreSQL walk an ordered index and stop at a page, where a UNION of ids cannot.
     """
     if not user.active:
         return false()
-    if user.role in (Role.BOARD, Role.ADMIN):
+    if role_of(user) in (Role.BOARD, Role.ADMIN):
         return literal(True)
     if user.partner_id is None:
         return false()
@@ -60,18 +71,19 @@ def visibility(user: User) -> ColumnElement[bool]:
     return or_(Report.owner_partner_id == user.partner_id, notified)
 
 
-def visible_reports(user: User) -> Select[tuple[Report]]:
+def visible_reports(user: Actor) -> Select[tuple[Report]]:
     """A query for the reports this user may read: owned by or notified to their partner."""
     return select(Report).where(visibility(user))
 
 
-def access(session: Session, user: User, report: Report) -> Access:
-    """How this user relates to a report they can read (``NotFound`` if they cannot)."""
+def access(session: Session, user: Actor, report: Report) -> Access:
+    """How this user (or client) relates to a report it can read (``NotFound`` if it cannot)."""
     if not user.active:
         raise NotFound(f"no report {report.reference!r} in your queue")
-    if user.role is Role.ADMIN:
+    role = role_of(user)
+    if role is Role.ADMIN:
         return Access.ADMIN
-    if user.role is Role.BOARD:
+    if role is Role.BOARD:
         return Access.READ_ONLY
     if user.partner_id is not None and report.owner_partner_id == user.partner_id:
         return Access.OWNER
@@ -82,7 +94,7 @@ def access(session: Session, user: User, report: Report) -> Access:
     raise NotFound(f"no report {report.reference!r} in your queue")
 
 
-def report_for(session: Session, user: User, reference: str) -> Report:
+def report_for(session: Session, user: Actor, reference: str) -> Report:
     """A report the user may read, or ``NotFound`` (never revealing that it exists)."""
     report = session.scalar(
         visible_reports(user).where(Report.reference == reference.strip().upper())

@@ -5,6 +5,10 @@ The owner partner (or an administrator) acknowledges, assigns, prioritises, move
 along the workflow, re-routes it and marks duplicates. A notified partner works a joint case
 without owning it: it adds internal notes and public updates. The board only reads.
 
+This is the one status workflow: triage forms and partners' case systems (Open311
+``servicerequestupdates``) both call these functions, so a report moves, refuses, records and
+emails the resident the same way whichever door the change came through.
+
 Changes to the report row carry the version the user's form was rendered with; if someone
 else changed the report since, the action is refused with a ``Conflict`` instead of
 overwriting their work (optimistic locking on ``Report.version_id``).
@@ -13,11 +17,11 @@ overwriting their work (optimistic locking on ``Report.version_id``).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -25,8 +29,16 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from safer_streets.casework import access, moderation, sla
-from safer_streets.errors import Conflict, InvalidInput, NotAllowed, NotFound, SaferStreetsError
+from safer_streets.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    SaferStreetsError,
+)
 from safer_streets.models import (
+    ApiClient,
     Partner,
     Priority,
     Report,
@@ -104,10 +116,12 @@ WORKABLE = frozenset({S.ROUTED, S.ACKNOWLEDGED, S.IN_PROGRESS})
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an action did, in words for the user, and the emails it queued."""
+    """What an action did, in words for the user, the emails it queued and the event it
+    recorded on the report (a case system refers back to it by id)."""
 
     message: str
     emails: tuple[int, ...] = ()
+    event: ReportEvent | None = None
 
 
 @dataclass
@@ -127,8 +141,10 @@ def label(status: ReportStatus) -> str:
 # ---- Checks ------------------------------------------------------------------------------
 
 
-def authorise(session: Session, user: User, report: Report, action: Action) -> access.Access:
-    """May this user do this to this report? ``NotFound`` if they cannot even see it."""
+def authorise(
+    session: Session, user: access.Actor, report: Report, action: Action
+) -> access.Access:
+    """May this user (or client) do this to this report? ``NotFound`` if it cannot even see it."""
     level = access.access(session, user, report)
     if level is access.Access.READ_ONLY:
         raise NotAllowed("the board can read every report but cannot change them")
@@ -187,19 +203,20 @@ def optimistic(action: Callable[P, R]) -> Callable[P, R]:
 def _event(
     session: Session,
     report: Report,
-    user: User,
+    user: access.Actor,
     kind: str,
     *,
     note: str | None = None,
     public: bool = False,
     from_status: ReportStatus | None = None,
     to_status: ReportStatus | None = None,
-    data: dict | None = None,
+    data: Mapping[str, Any] | None = None,
 ) -> ReportEvent:
     partner = user.partner.slug if user.partner else None
     event = ReportEvent(
         report_id=report.id,
-        actor_id=user.id,
+        actor_id=user.id if isinstance(user, User) else None,
+        api_client_id=user.id if isinstance(user, ApiClient) else None,
         kind=kind,
         note=note,
         public=public,
@@ -228,19 +245,19 @@ def check_transition(report: Report, to_status: ReportStatus) -> None:
     current = report.status
     if current is S.DUPLICATE:
         original = report.duplicate_of.reference if report.duplicate_of else "the original"
-        raise Conflict(
+        raise InvalidTransition(
             f"{report.reference} is a duplicate, so it cannot become {label(to_status)}: "
             f"work on {original}, the report it duplicates"
         )
     if current is to_status:
-        raise Conflict(f"{report.reference} is already {label(current)}")
+        raise InvalidTransition(f"{report.reference} is already {label(current)}")
     allowed = WORKFLOW.get(current, frozenset())
     if to_status not in allowed:
         if not allowed:
-            raise Conflict(f"a {label(current)} report cannot change status")
+            raise InvalidTransition(f"a {label(current)} report cannot change status")
         choices = ", ".join(label(s) for s in sorted(allowed, key=list(S).index))
         hint = " (acknowledge it first)" if to_status is S.RESOLVED and current is S.ROUTED else ""
-        raise Conflict(
+        raise InvalidTransition(
             f"a {label(current)} report cannot become {label(to_status)}{hint}; "
             f"it can become: {choices}"
         )
@@ -249,7 +266,7 @@ def check_transition(report: Report, to_status: ReportStatus) -> None:
 @optimistic
 def change_status(
     session: Session,
-    user: User,
+    user: access.Actor,
     report: Report,
     to_status: ReportStatus | str,
     *,
@@ -257,8 +274,13 @@ def change_status(
     public: bool = False,
     expected_version: int | None = None,
     now: datetime,
+    data: Mapping[str, Any] | None = None,
 ) -> Outcome:
-    """Move a report along the workflow, optionally with a note for the resident."""
+    """Move a report along the workflow, optionally with a note for the resident.
+
+    ``data`` is kept on the event beside who made the change (e.g. a case system's own id
+    for the update).
+    """
     try:
         to_status = ReportStatus(to_status)
     except ValueError:
@@ -287,17 +309,20 @@ def change_status(
         public=bool(text) and public,
         from_status=from_status,
         to_status=to_status,
+        data=data,
     )
     session.flush()  # now, so that a conflict surfaces inside the action
     emails = []
     if event.public:
         emails.append(outbox.public_update(session, report, event))
-    return Outcome(f"{report.reference} is now {label(to_status)}.", tuple(e for e in emails if e))
+    return Outcome(
+        f"{report.reference} is now {label(to_status)}.", tuple(e for e in emails if e), event
+    )
 
 
 def acknowledge(
     session: Session,
-    user: User,
+    user: access.Actor,
     report: Report,
     *,
     expected_version: int | None = None,
@@ -360,7 +385,7 @@ def assign(
         )
     previous = report.assigned_to.email if report.assigned_to else None
     report.assigned_to_id = assignee.id if assignee else None
-    _event(
+    event = _event(
         session,
         report,
         user,
@@ -370,7 +395,7 @@ def assign(
     )
     session.flush()  # now, so that a conflict surfaces inside the action
     who = assignee.email if assignee else "nobody"
-    return Outcome(f"{report.reference} is assigned to {who}.")
+    return Outcome(f"{report.reference} is assigned to {who}.", event=event)
 
 
 @optimistic
@@ -394,7 +419,7 @@ def set_priority(
         raise Conflict(f"{report.reference} is already {priority.value} priority")
     previous = report.priority
     report.priority = priority
-    _event(
+    event = _event(
         session,
         report,
         user,
@@ -403,7 +428,7 @@ def set_priority(
         data={"from": previous.value, "to": priority.value},
     )
     session.flush()  # now, so that a conflict surfaces inside the action
-    return Outcome(f"{report.reference} is now {priority.value} priority.")
+    return Outcome(f"{report.reference} is now {priority.value} priority.", event=event)
 
 
 # ---- Notes and public updates (owner and notified partners) -----------------------------
@@ -412,13 +437,14 @@ def set_priority(
 @optimistic
 def add_note(
     session: Session,
-    user: User,
+    user: access.Actor,
     report: Report,
     text: str | None,
     *,
     public: bool = False,
     template_id: int | str | None = None,
     now: datetime,
+    data: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """An internal note for partners, or a public update for the resident's tracking page."""
     authorise(session, user, report, Action.PUBLIC_UPDATE if public else Action.NOTE)
@@ -426,14 +452,20 @@ def add_note(
         text = template_for(session, user, template_id).body
     text = _note_text(text)
     event = _event(
-        session, report, user, "public_update" if public else "note", note=text, public=public
+        session,
+        report,
+        user,
+        "public_update" if public else "note",
+        note=text,
+        public=public,
+        data=data,
     )
     session.flush()
     emails = []
     if public:
         emails.append(outbox.public_update(session, report, event))
     what = "Public update posted" if public else "Internal note added"
-    return Outcome(f"{what} on {report.reference}.", tuple(e for e in emails if e))
+    return Outcome(f"{what} on {report.reference}.", tuple(e for e in emails if e), event)
 
 
 # ---- Re-routing and duplicates -----------------------------------------------------------
@@ -467,7 +499,7 @@ def reroute(
     authorise(session, user, report, Action.REROUTE)
     check_version(report, expected_version)
     if report.status not in WORKABLE:
-        raise Conflict(
+        raise InvalidTransition(
             f"{report.reference} is {label(report.status)}: only open reports can be re-routed"
         )
     errors: dict[str, str] = {}
@@ -521,24 +553,31 @@ def reroute(
     session.flush()  # now, so that a conflict surfaces inside the action
     session.expire(report, ["notified"])
     email = outbox.report_routed(session, report, event)
-    return Outcome(f"{report.reference} was re-routed to {target.name}.", (email,) if email else ())
+    return Outcome(
+        f"{report.reference} was re-routed to {target.name}.", (email,) if email else (), event
+    )
 
 
 @optimistic
 def mark_duplicate(
     session: Session,
-    user: User,
+    user: access.Actor,
     report: Report,
     original_reference: str,
     *,
+    note: str | None = None,
     expected_version: int | None = None,
     now: datetime,
+    data: Mapping[str, Any] | None = None,
 ) -> Outcome:
-    """Close a report as the same problem as another; its supporters join the original."""
+    """Close a report as the same problem as another; its supporters join the original.
+
+    The resident is told which report to follow; a ``note`` adds the partner's own words.
+    """
     authorise(session, user, report, Action.DUPLICATE)
     check_version(report, expected_version)
     if report.status not in WORKABLE:
-        raise Conflict(
+        raise InvalidTransition(
             f"{report.reference} is {label(report.status)}: only open reports can be "
             "marked as duplicates"
         )
@@ -556,6 +595,7 @@ def mark_duplicate(
         raise InvalidInput(
             {"original": f"{original.reference} is itself a duplicate of {target}: use that"}
         )
+    text = _note_text(note, required=False)
     from_status = report.status
     added = report.supporter_count + 1  # the duplicate's reporter now supports the original
     report.status = S.DUPLICATE
@@ -571,12 +611,12 @@ def mark_duplicate(
         "marked_duplicate",
         note=(
             f"This is the same problem as report {original.reference}, which is being "
-            "dealt with: follow that report for updates."
+            "dealt with: follow that report for updates." + (f"\n\n{text}" if text else "")
         ),
         public=True,
         from_status=from_status,
         to_status=S.DUPLICATE,
-        data={"original": original.reference},
+        data={**(data or {}), "original": original.reference},
     )
     _event(
         session,
@@ -592,6 +632,7 @@ def mark_duplicate(
         f"{report.reference} is a duplicate of {original.reference}; "
         f"{added} supporter{'s' if added != 1 else ''} added to it.",
         (email,) if email else (),
+        event,
     )
 
 

@@ -2,6 +2,7 @@
 ``servicerequestupdates`` extension, at ``/open311/v2/``.
 
 ``georeport`` is the domain (Flask-free): services from categories, requests from reports, the
-request form parser, updates from partner systems. ``render`` turns its documents into the
-spec's XML and JSON. ``views`` is the blueprint.
+request form parser, updates from partner systems (made through ``casework.workflow``, as
+triage makes them). ``render`` turns its documents into the spec's XML and JSON. ``views`` is
+the blueprint.
 """

@@ -32,20 +32,18 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from geo.coarsening import coarse_point
 from geo.postcodes import normalise_postcode
 from safer_streets import taxonomy
-from safer_streets.casework import moderation
-from safer_streets.errors import InvalidInput, NotAllowed, NotFound
-from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS, parse_submission, submit_report
+from safer_streets.casework import moderation, workflow
+from safer_streets.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
+from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.models import (
     OPEN_STATUSES,
     ApiClient,
     Category,
     Report,
     ReportEvent,
-    ReportNotifiedPartner,
     ReportStatus,
     Ward,
 )
-from safer_streets.open311 import workflow
 from safer_streets.places import Places
 
 logger = logging.getLogger(__name__)
@@ -66,6 +64,12 @@ EMERGENCY_NOTICE = (
 )
 SENSITIVE_CELL_METRES = 500.0
 REASONS_ATTRIBUTE = "reasons"
+# servicerequestupdates: the report a DUPLICATE update duplicates, as mySociety's extension
+# passes extra fields (attribute[code]); its value is that report's service_request_id.
+DUPLICATE_OF_ATTRIBUTE = "duplicate_of"
+_DUPLICATE_OF = f"attribute[{DUPLICATE_OF_ATTRIBUTE}]"
+# Where a casework field error is reported in servicerequestupdates' parameter names.
+_UPDATE_PARAMETER = {"note": "description", "original": _DUPLICATE_OF}
 
 # Where a submission field's error is reported in Open311's own parameter names.
 _OPEN311_FIELD = {
@@ -684,12 +688,26 @@ def _incoming_status(text: str | None) -> str | ReportStatus:
     return INCOMING_STATUS[key]
 
 
-def post_update(session: Session, client: ApiClient, form: RequestForm) -> ReportEvent:
-    """POST servicerequestupdates: a partner system's update, attributed to its API client.
+@dataclass(frozen=True)
+class PostedUpdate:
+    """What POST servicerequestupdates recorded: the event (its id is the ``update_id``) and
+    the emails queued to the resident, to be sent once the change is committed."""
 
-    The owner partner may change the status (along the workflow) and add a public note; a
-    notified partner may add a note only. A repeated ``update_id`` from the same client
-    returns the update already recorded.
+    event: ReportEvent
+    emails: tuple[int, ...] = ()
+
+
+def post_update(
+    session: Session, client: ApiClient, form: RequestForm, *, now: datetime
+) -> PostedUpdate:
+    """POST servicerequestupdates: a partner system's update, made through the casework
+    workflow as the same partner's staff would make it in triage, attributed to its API client.
+
+    A status moves the report along the one workflow (NO_FURTHER_ACTION and referrals need a
+    ``description``; DUPLICATE needs ``attribute[duplicate_of]``); a status the report already
+    has, or OPEN on an open report, posts the ``description`` as a public update. Only the
+    owner partner changes the status; a notified partner posts updates. A repeated
+    ``update_id`` from the same client returns the update already recorded.
     """
     check_jurisdiction(form.get("jurisdiction_id"))
     if client.partner is None:
@@ -711,7 +729,7 @@ def post_update(session: Session, client: ApiClient, form: RequestForm) -> Repor
             )
         )
         if already is not None:
-            return already
+            return PostedUpdate(already)  # its emails were queued the first time
 
     errors: dict[str, str] = {}
     target: str | ReportStatus | None = None
@@ -719,9 +737,6 @@ def post_update(session: Session, client: ApiClient, form: RequestForm) -> Repor
         target = _incoming_status(form.get("status"))
     except InvalidInput as invalid:
         errors.update(invalid.field_errors)
-    description = form.get("description")
-    if description is not None and len(description) > MAX_DESCRIPTION_CHARS:
-        errors["description"] = f"must be at most {MAX_DESCRIPTION_CHARS} characters"
     media_url = form.get("media_url")
     if media_url is not None:
         try:
@@ -734,44 +749,74 @@ def post_update(session: Session, client: ApiClient, form: RequestForm) -> Repor
             their_time = parse_datetime("updated_datetime", their_time).isoformat()
         except InvalidInput as invalid:
             errors.update(invalid.field_errors)
+    originals = form.attributes.get(DUPLICATE_OF_ATTRIBUTE, [])
+    if len(originals) > 1:
+        errors[_DUPLICATE_OF] = "give one service_request_id: the report this one duplicates"
+    elif originals and target is not None and target is not ReportStatus.DUPLICATE:
+        errors[_DUPLICATE_OF] = "is only for status DUPLICATE"
     if errors:
         raise InvalidInput(errors)
 
     if target == _REOPEN:
         target = None if report.status in OPEN_STATUSES else ReportStatus.IN_PROGRESS
-    owner = report.owner_partner_id == client.partner_id
-    notified = session.scalar(
-        select(ReportNotifiedPartner.partner_id).where(
-            ReportNotifiedPartner.report_id == report.id,
-            ReportNotifiedPartner.partner_id == client.partner_id,
-        )
-    )
-    if not owner and notified is None:
-        raise NotAllowed(f"{client.partner.name} is not handling {report.reference}")
-    changes_status = target is not None and target is not report.status
-    if changes_status and not owner:
-        raise NotAllowed(f"only the owner of {report.reference} can change its status")
-    if not changes_status and not description:
-        raise InvalidInput({"description": "is required when the status does not change"})
     author = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p)
     data = {
         "channel": "open311",
         "api_client": client.name,
-        "partner": client.partner.slug,
         "update_id": external_id,
         "external_status": form.get("status"),
         "updated_datetime": their_time,
         "media_url": media_url,
         "author": author or None,
     }
-    event = workflow.record_update(
-        session,
-        report,
-        to=target if isinstance(target, ReportStatus) else None,
-        note=description,
-        public=True,
-        api_client=client,
-        data={key: value for key, value in data.items() if value is not None},
-    )
+    try:
+        outcome = _apply_update(
+            session,
+            client,
+            report,
+            target if isinstance(target, ReportStatus) else None,
+            form.get("description"),
+            originals[0] if originals else None,
+            data={key: value for key, value in data.items() if value is not None},
+            now=now,
+        )
+    except NotFound:
+        # Anyone can read the request itself, so naming who is not handling it reveals nothing;
+        # a key holder needs to know it is its partner, not the request, that is wrong.
+        raise NotAllowed(f"{client.partner.name} is not handling {report.reference}") from None
+    except InvalidTransition as refused:
+        raise InvalidInput({"status": refused.message}) from None
+    except InvalidInput as invalid:
+        raise InvalidInput(
+            {_UPDATE_PARAMETER.get(name, name): why for name, why in invalid.field_errors.items()}
+        ) from None
+    assert outcome.event is not None  # every one of these actions records an event
     logger.info("Update on %s posted by API client %s", report.reference, client.id)
-    return event
+    return PostedUpdate(outcome.event, outcome.emails)
+
+
+def _apply_update(
+    session: Session,
+    client: ApiClient,
+    report: Report,
+    target: ReportStatus | None,
+    description: str | None,
+    original: str | None,
+    *,
+    data: dict[str, Any],
+    now: datetime,
+) -> workflow.Outcome:
+    if target is ReportStatus.DUPLICATE and (original or report.status is not target):
+        return workflow.mark_duplicate(
+            session, client, report, original or "", note=description, now=now, data=data
+        )
+    if target is None or target is report.status:
+        # Case systems send a status with every update; the one they already set is a comment.
+        if not description:
+            raise InvalidInput({"description": "is required when the status does not change"})
+        return workflow.add_note(
+            session, client, report, description, public=True, now=now, data=data
+        )
+    return workflow.change_status(
+        session, client, report, target, note=description, public=True, now=now, data=data
+    )

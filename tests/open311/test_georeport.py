@@ -16,8 +16,7 @@ from werkzeug.datastructures import MultiDict
 
 from geo.wards import WardIndex
 from safer_streets import places
-from safer_streets.models import Category, Report, ReportEvent, ReportStatus
-from safer_streets.open311 import workflow
+from safer_streets.models import Category, Report, ReportEvent
 from safer_streets.routing import processing
 from safer_streets.web.app import create_app
 from tests.open311.conftest import read, validate_json, validate_xml
@@ -433,10 +432,12 @@ def test_requests_filter_by_service_status_ids_and_dates(client, db_session, iss
     lighting = created_id(post_request(client, key), "json")
     tipping = created_id(post_request(client, key, service_code="fly-tipping"), "json")
     closed = created_id(post_request(client, key, service_code="graffiti-vandalism"), "json")
-    report = route(db_session, closed)
-    workflow.record_update(
-        db_session, report, to=ReportStatus.RESOLVED, note="Cleaned", public=True
-    )
+    owner_key = issue_key("Council CRM", partner=route(db_session, closed).owner.slug)
+    for status, description in (("INVESTIGATING", None), ("FIXED", "Cleaned")):
+        update = {"api_key": owner_key, "service_request_id": closed, "status": status}
+        if description:
+            update["description"] = description
+        assert client.post(f"{V2}/servicerequestupdates.json", data=update).status_code == 200
 
     def ids(query: str) -> list[str]:
         _, found = read(client, "GET", f"{V2}/requests.json?{query}", "requests")

@@ -89,6 +89,8 @@ def test_the_owner_moves_a_report_along_and_everyone_reads_it(
 
 def test_closing_and_reopening_follow_the_workflow(client, db_session, issue_key, routed):
     key = issue_key("SNT", partner=SNT)
+    acknowledged = post_update(client, key, routed.reference, status="INVESTIGATING")
+    assert acknowledged.status_code == 200
     fixed = post_update(client, key, routed.reference, status="FIXED", description="Arrests made")
     assert fixed.status_code == 200
     db_session.refresh(routed)
@@ -105,7 +107,7 @@ def test_closing_and_reopening_follow_the_workflow(client, db_session, issue_key
     )
     assert response.status_code == 400
     assert errors[0]["description"].startswith(
-        "status: a resolved report cannot become acknowledged; it can become in progress"
+        "status: a resolved report cannot become acknowledged; it can become: in progress"
     )
     reopened = post_update(client, key, routed.reference, status="REOPEN", description="Back")
     assert reopened.status_code == 200
@@ -140,7 +142,9 @@ def test_a_notified_partner_may_add_notes_but_not_change_the_status(
         data={"api_key": key, "service_request_id": routed.reference, "status": "FIXED"},
     )
     assert response.status_code == 403
-    assert "only the owner" in errors[0]["description"]
+    assert errors[0]["description"].startswith(
+        "only Met Police Rushey Green Safer Neighbourhood Team, which owns"
+    )
     db_session.refresh(routed)
     assert routed.status is ReportStatus.ROUTED
 
@@ -210,3 +214,76 @@ def test_an_unrouted_report_cannot_be_updated(client, db_session, issue_key):
 def test_reading_updates_keeps_to_90_days(client, query, message):
     response, errors = read(client, "GET", f"{V2}/servicerequestupdates.xml?{query}", "errors")
     assert response.status_code == 400 and message in errors[0]["description"]
+
+
+def test_a_duplicate_names_its_original_in_attribute_duplicate_of(
+    client, db_session, issue_key, routed
+):
+    key = issue_key("SNT", partner=SNT)
+    original = route(
+        db_session,
+        created_id(
+            post_request(client, issue_key("Resident app"), service_code="drug-dealing"), "json"
+        ),
+    )
+    for fields, message in (
+        ({"status": "DUPLICATE"}, "attribute[duplicate_of]: give the reference of the report"),
+        (
+            {"status": "DUPLICATE", "attribute[duplicate_of]": "LEW-22222"},
+            "attribute[duplicate_of]: there is no report LEW-22222 in your queue",
+        ),
+        (
+            {"status": "DUPLICATE", "attribute[duplicate_of]": routed.reference},
+            "attribute[duplicate_of]: a report cannot duplicate itself",
+        ),
+        (
+            {"status": "FIXED", "attribute[duplicate_of]": original.reference},
+            "attribute[duplicate_of]: is only for status DUPLICATE",
+        ),
+    ):
+        response, errors = read(
+            client,
+            "POST",
+            f"{V2}/servicerequestupdates.xml",
+            "errors",
+            data={"api_key": key, "service_request_id": routed.reference, **fields},
+        )
+        assert response.status_code == 400
+        assert errors[0]["description"].startswith(message), errors
+
+    response = post_update(
+        client,
+        key,
+        routed.reference,
+        status="DUPLICATE",
+        description="Same group, same evening",
+        **{"attribute[duplicate_of]": original.reference.lower()},
+    )
+    assert response.status_code == 200, response.text
+    db_session.refresh(routed)
+    db_session.refresh(original)
+    assert routed.status is ReportStatus.DUPLICATE and routed.duplicate_of is original
+    assert original.supporter_count == 1  # the duplicate's reporter now supports the original
+    event = db_session.get(ReportEvent, int(response.get_json()[0]["update_id"]))
+    assert event.kind == "marked_duplicate" and event.api_client.name == "SNT"
+    assert event.note.startswith(f"This is the same problem as report {original.reference}")
+    assert event.note.endswith("Same group, same evening")
+
+
+def test_closing_without_acting_needs_a_reason(client, db_session, issue_key, routed):
+    key = issue_key("SNT", partner=SNT)
+    for status, words in (
+        ("NO_FURTHER_ACTION", "not actionable"),
+        ("NOT_COUNCILS_RESPONSIBILITY", "referred"),
+    ):
+        response, errors = read(
+            client,
+            "POST",
+            f"{V2}/servicerequestupdates.xml",
+            "errors",
+            data={"api_key": key, "service_request_id": routed.reference, "status": status},
+        )
+        assert response.status_code == 400
+        assert errors == [{"code": 400, "description": f"description: say why it is {words}"}]
+    db_session.refresh(routed)
+    assert routed.status is ReportStatus.ROUTED
