@@ -42,6 +42,7 @@ from geo import hotspots, projection
 from geo.wards import Borough, WardIndex
 from safer_streets import migrate
 from safer_streets.accounts import users
+from safer_streets.accounts.passwords import Passwords
 from safer_streets.board import filters, query, runs
 from safer_streets.cli import POLICE_SAMPLE
 from safer_streets.data import police, seed
@@ -123,7 +124,12 @@ def prepare(name: str, n: int) -> Settings:
     with session_scope(factory) as session:
         seed.load_reference_data(session)
         users.create_user(
-            session, email="chair@bench.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
+            session,
+            passwords=Passwords.for_settings(settings),
+            email="chair@bench.test",
+            password=PASSWORD,
+            role=Role.BOARD,
+            partner_slug=None,
         )
         with POLICE_SAMPLE.open(newline="") as f:
             places = police.CrimePlaces(Borough.from_geojson().geometry, WardIndex.from_geojson())

@@ -146,6 +146,7 @@ def users_create(email: str, partner_slug: str | None, role: str, name: str, pas
         with session_scope(_services().session_factory) as session:
             user = users.create_user(
                 session,
+                passwords=_services().passwords,
                 email=email,
                 password=password,
                 role=Role(role),
@@ -235,6 +236,7 @@ def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
                 with session.begin_nested():
                     users.create_user(
                         session,
+                        passwords=_services().passwords,
                         email=email,
                         password=DEMO_PASSWORD,
                         role=role,

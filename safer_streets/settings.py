@@ -81,6 +81,13 @@ class Settings:
     nominatim_user_agent: str = ""
     nominatim_domain: str = "nominatim.openstreetmap.org"
     nominatim_timeout_seconds: float = 5.0
+    # Password hashing (argon2id): time cost, memory in KiB and lanes. The defaults are
+    # argon2-cffi's (RFC 9106's low-memory profile). Each hash records its own parameters, so
+    # a change never locks anyone out: old hashes still verify and are re-hashed at the
+    # next sign-in. The tests use the smallest cost argon2 allows.
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 65536
+    argon2_parallelism: int = 4
 
     def __post_init__(self) -> None:
         if self.geocoder not in GEOCODERS:
@@ -94,6 +101,17 @@ class Settings:
             )
         if self.nominatim_timeout_seconds <= 0:
             raise SettingsError(f"{PREFIX}NOMINATIM_TIMEOUT_SECONDS must be more than 0")
+        # argon2's own limits, checked here so a bad value stops the start, not a sign-in.
+        if self.argon2_time_cost < 1:
+            raise SettingsError(f"{PREFIX}ARGON2_TIME_COST must be at least 1")
+        if self.argon2_parallelism < 1:
+            raise SettingsError(f"{PREFIX}ARGON2_PARALLELISM must be at least 1")
+        if self.argon2_memory_cost_kib < 8 * self.argon2_parallelism:
+            raise SettingsError(
+                f"{PREFIX}ARGON2_MEMORY_COST_KIB must be at least 8 per lane "
+                f"({8 * self.argon2_parallelism} with {PREFIX}ARGON2_PARALLELISM="
+                f"{self.argon2_parallelism})"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

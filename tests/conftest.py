@@ -35,7 +35,7 @@ from safer_streets.places import Places, load_ward_index
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
 from safer_streets.web.app import create_app
-from tests.helpers import PASSWORD, Mailbox, truncate_live_tables
+from tests.helpers import CHEAP_ARGON2, PASSWORD, PASSWORDS, Mailbox, truncate_live_tables
 from workers import tasks
 from workers.queue import make_celery
 
@@ -109,6 +109,7 @@ def settings(smtp_port: int) -> Settings:
         area_rate_limit="100000 per minute",
         login_limit_per_account="100000 per minute",
         login_limit_per_address="100000 per minute",
+        **CHEAP_ARGON2,
     )
 
 
@@ -212,6 +213,7 @@ def make_user(engine: Engine) -> Callable[..., User]:
         with session_scope(make_session_factory(engine)) as session:
             return users.create_user(
                 session,
+                passwords=PASSWORDS,
                 email=email,
                 password=PASSWORD,
                 role=role,

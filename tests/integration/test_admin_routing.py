@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from safer_streets.accounts import users
 from safer_streets.models import Role, RoutingRule, RoutingRuleChange
-from tests.helpers import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, PASSWORDS, csrf_token, login
 
 
 @pytest.fixture
@@ -19,7 +19,14 @@ def csrf_app(app):
 
 
 def signed_in(app, db_session, email, role, partner=None):
-    users.create_user(db_session, email=email, password=PASSWORD, role=role, partner_slug=partner)
+    users.create_user(
+        db_session,
+        passwords=PASSWORDS,
+        email=email,
+        password=PASSWORD,
+        role=role,
+        partner_slug=partner,
+    )
     client = app.test_client()
     login(client, email)
     return client
