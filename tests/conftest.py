@@ -45,6 +45,10 @@ SERVER_URL = os.environ.get(
 TEST_DATABASE = os.environ.get("SAFER_STREETS_TEST_DATABASE", "safer_streets_test")
 TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 CATFORD_BROADWAY = (51.4452, -0.0207)  # lat, lon: Rushey Green ward, inside Catford town centre
+# The tests name every setting they use. The .env that set-up writes for a developer's own
+# system must not reach them: not the settings, not the CLI they invoke (Flask's CLI would load
+# it into the environment), not the worker processes they start, which inherit this.
+os.environ["FLASK_SKIP_DOTENV"] = "1"
 
 
 class InternetRefused(ConnectionRefusedError):
