@@ -27,4 +27,4 @@ test: lint
 	$(VENV)/pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(VENV)/python bench/run_all.py
+	$(VENV)/python -m bench.run_all

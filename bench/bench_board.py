@@ -1,6 +1,6 @@
 """Benchmark the safety board with a million stored reports.
 
-Run: .venv/bin/python bench/bench_board.py [--reports N] [--keep]
+Run: .venv/bin/python -m bench.bench_board [--reports N] [--keep]
 
 Two scratch databases are filled set-based (``generate_series``, no Python per row): one
 with N reports (default 1,000,000: 90 % uniform over Lewisham, 10 % around Catford town
@@ -29,13 +29,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import create_engine, func, insert, select, text
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import cpu_model
 from geo import hotspots, projection

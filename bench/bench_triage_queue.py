@@ -1,6 +1,6 @@
 """Time the partner queue (/triage) with 100,000 reports against a naive baseline.
 
-Run: .venv/bin/python bench/bench_triage_queue.py [--reports 100000] [--repeat 30] [--keep]
+Run: .venv/bin/python -m bench.bench_triage_queue [--reports 100000] [--repeat 30] [--keep]
 
 A scratch database (``safer_streets_bench_triage`` on the test server, or
 ``SAFER_STREETS_BENCH_DATABASE``) is migrated, seeded with the real Lewisham wards, partners,
