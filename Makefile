@@ -1,10 +1,9 @@
 # The two commands: `make run` brings up the whole system with demo data; `make test` runs
 # everything CI runs. Both install and start what they need on a Debian machine.
+# Set-up writes .env (secret key, database and Redis URLs) once; `make run`, the app, the worker,
+# beat and .venv/bin/safer-streets all read it, so nothing needs exporting.
 SHELL := /bin/bash
 export PGPASSWORD ?= postgres
-DATABASE ?= safer_streets
-export SAFER_STREETS_DATABASE_URL ?= postgresql+psycopg://postgres:postgres@127.0.0.1:5432/$(DATABASE)
-export SAFER_STREETS_REDIS_URL ?= redis://127.0.0.1:6379/0
 VENV := .venv/bin
 
 .PHONY: run test setup lint bench
@@ -12,13 +11,9 @@ VENV := .venv/bin
 setup:
 	@scripts/setup.sh
 
-var/secret_key:
-	@mkdir -p var && python3 -c 'import secrets; print(secrets.token_hex(32))' > $@
-
-run: setup var/secret_key
-	@psql -h 127.0.0.1 -U postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$(DATABASE)'" | grep -q 1 \
-	  || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $(DATABASE)"
-	@export SAFER_STREETS_SECRET_KEY=$$(cat var/secret_key); \
+run: setup
+	@mkdir -p var && \
+	  $(VENV)/safer-streets db create && \
 	  $(VENV)/safer-streets bootstrap --demo && \
 	  echo "Safer Streets is starting on http://127.0.0.1:5000 (Ctrl-C stops it)" && \
 	  exec $(VENV)/honcho start -f Procfile
@@ -32,4 +27,4 @@ test: lint
 	$(VENV)/pytest $(PYTEST_ARGS)
 
 bench: setup
-	$(VENV)/python bench/run_all.py
+	$(VENV)/python -m bench.run_all

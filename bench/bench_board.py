@@ -1,6 +1,6 @@
 """Benchmark the safety board with a million stored reports.
 
-Run: .venv/bin/python bench/bench_board.py [--reports N] [--keep]
+Run: .venv/bin/python -m bench.bench_board [--reports N] [--keep]
 
 Two scratch databases are filled set-based (``generate_series``, no Python per row): one
 with N reports (default 1,000,000: 90 % uniform over Lewisham, 10 % around Catford town
@@ -29,19 +29,17 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import create_engine, func, insert, select, text
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import cpu_model
 from geo import hotspots, projection
 from geo.wards import Borough, WardIndex
 from safer_streets import migrate
 from safer_streets.accounts import users
+from safer_streets.accounts.passwords import Passwords
 from safer_streets.board import filters, query, runs
 from safer_streets.cli import POLICE_SAMPLE
 from safer_streets.data import police, seed
@@ -123,7 +121,12 @@ def prepare(name: str, n: int) -> Settings:
     with session_scope(factory) as session:
         seed.load_reference_data(session)
         users.create_user(
-            session, email="chair@bench.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
+            session,
+            passwords=Passwords.for_settings(settings),
+            email="chair@bench.test",
+            password=PASSWORD,
+            role=Role.BOARD,
+            partner_slug=None,
         )
         with POLICE_SAMPLE.open(newline="") as f:
             places = police.CrimePlaces(Borough.from_geojson().geometry, WardIndex.from_geojson())

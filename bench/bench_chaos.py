@@ -14,7 +14,7 @@ reports are being sent:
 Then the backlog drains with the worker left running, and the count waits until no routing task
 is queued or unacknowledged, so a late redelivery could not route anything a second time.
 
-Run: .venv/bin/python bench/bench_chaos.py [--reports 10000] [--rate 100]
+Run: .venv/bin/python -m bench.bench_chaos [--reports 10000] [--rate 100]
 
 Everything is real and private to this run: a PostgreSQL cluster (PostGIS) in a temporary
 directory and a Redis server on free ports, gunicorn serving the app, a Celery worker with two
@@ -47,14 +47,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.bench_intake import environment, gunicorn, report_body  # noqa: E402
-from bench.loadgen import Connection, build_request  # noqa: E402
-from safer_streets.db import make_engine  # noqa: E402
-from safer_streets.settings import Settings  # noqa: E402
-from tests.faults.services import (  # noqa: E402
+from bench.bench_intake import environment, gunicorn, report_body
+from bench.loadgen import Connection, build_request
+from safer_streets.db import make_engine
+from safer_streets.settings import Settings
+from tests.faults.services import (
     BeatProcess,
     Outcome,
     PrivatePostgres,
@@ -63,9 +60,10 @@ from tests.faults.services import (  # noqa: E402
     count_outcomes,
     free_port,
 )
-from tests.helpers import Mailbox  # noqa: E402
-from workers.queue import PROCESS_REPORT, PROCESS_REPORTS  # noqa: E402
+from tests.helpers import Mailbox
+from workers.queue import PROCESS_REPORT, PROCESS_REPORTS
 
+ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "var" / "chaos"
 QUEUE = "safer-streets-chaos"
 HOST = "127.0.0.1"

@@ -1,6 +1,6 @@
 """Time offline geocoding of real Lewisham queries against a naive fuzzy-scan baseline.
 
-Run: .venv/bin/python bench/bench_geocode.py
+Run: .venv/bin/python -m bench.bench_geocode
 
 Queries are every shipped postcode (in mixed spacing and case) and every distinct police street
 name (lower-cased, with Road/Street/Avenue/... abbreviated where they occur), plus one-letter
@@ -24,7 +24,7 @@ import rapidfuzz
 from rapidfuzz import fuzz, process, utils
 
 from geo import DATA_DIR
-from geo.gazetteer import Candidate, Gazetteer, _display_name, _normalise_name
+from geo.gazetteer import Candidate, Gazetteer, _display_name, normalise_name
 
 SEED = 20250101
 ABBREVIATIONS = {
@@ -189,11 +189,11 @@ def main() -> None:
 def _ours_ok(found: list[Candidate], want: str) -> bool:
     # "Chestnut Close (Downham)" is Chestnut Close; police "Catford" is the Catford town centre.
     label = found[0].label.split(" (")[0].removesuffix(" town centre") if found else ""
-    return _normalise_name(label) == _normalise_name(want)
+    return normalise_name(label) == normalise_name(want)
 
 
 def _baseline_ok(result: tuple[str, float, int] | None, want: str) -> bool:
-    return result is not None and _normalise_name(result[0]) == _normalise_name(want)
+    return result is not None and normalise_name(result[0]) == normalise_name(want)
 
 
 if __name__ == "__main__":

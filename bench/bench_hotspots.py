@@ -1,6 +1,6 @@
 """Benchmark geo.hotspots against PySAL's esda on the Lewisham 100 m grid.
 
-Run: .venv/bin/python bench/bench_hotspots.py [--points N] [--repeat R]
+Run: .venv/bin/python -m bench.bench_hotspots [--points N] [--repeat R]
 
 One million synthetic reports over the borough (90 % uniform, 10 % in the nine town
 centres) are binned on the 100 m BNG grid, masked to the borough. Timings are the
@@ -15,11 +15,9 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,8 +25,6 @@ import pyproj
 import scipy
 import shapely
 from shapely.geometry import shape
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.machine import cpu_model
 from geo import DATA_DIR, density, gistar, hotspots, projection, significance

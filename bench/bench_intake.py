@@ -1,6 +1,6 @@
 """Intake under load: the JSON API behind gunicorn, against a bare insert-one-row baseline.
 
-Run: .venv/bin/python bench/bench_intake.py [--duration 60] [--web-workers 4] [--threads 8]
+Run: .venv/bin/python -m bench.bench_intake [--duration 60] [--web-workers 4] [--threads 8]
 
 Everything runs on this machine: a scratch database (safer_streets_bench), a private Redis,
 gunicorn for the app and for the baseline (bench/baseline_app.py), two Celery worker processes,
@@ -32,17 +32,16 @@ import numpy as np
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.loadgen import build_request, closed_loop, open_loop
+from safer_streets import migrate
+from safer_streets.data import seed
+from safer_streets.db import make_session_factory, session_scope
+from safer_streets.settings import Settings
+from tests.faults.services import PrivateRedis, WorkerProcess, free_port, wait_for_port
+from workers.queue import PROCESS_REPORTS, make_celery
+from workers.tasks import SWEEP_BATCH
 
-from bench.loadgen import build_request, closed_loop, open_loop  # noqa: E402
-from safer_streets import migrate  # noqa: E402
-from safer_streets.data import seed  # noqa: E402
-from safer_streets.db import make_session_factory, session_scope  # noqa: E402
-from safer_streets.settings import Settings  # noqa: E402
-from tests.faults.services import PrivateRedis, WorkerProcess, free_port, wait_for_port  # noqa: E402
-from workers.queue import PROCESS_REPORTS, make_celery  # noqa: E402
-from workers.tasks import SWEEP_BATCH  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SERVER = os.environ.get(
     "SAFER_STREETS_BENCH_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"

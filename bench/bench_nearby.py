@@ -1,8 +1,8 @@
 """Nearby open reports within 50 m with a million reports stored, against a table scan.
 
-Run: .venv/bin/python bench/bench_nearby.py [--reports 1000000] [--queries 2000] [--baseline 20]
+Run: .venv/bin/python -m bench.bench_nearby [--reports 1000000] [--queries 2000] [--baseline 20]
 
-Uses the scratch database of bench/scratch.py (reports near real postcodes, so dense where
+Uses the scratch database of bench/shared_database.py (reports near real postcodes, so dense where
 people live: a few hundred reports within 50 m of a typical query point). Each query is
 ``reports.nearby_open_reports`` (open reports of one category within 50 m from the last 30
 days, nearest first) at the point of a random stored report, through the ORM as the product
@@ -17,16 +17,13 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy import func, select, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.scratch import ensure_database, ensure_reports, machine
+from bench.machine import description
+from bench.shared_database import ensure_database, ensure_reports
 from safer_streets.db import make_session_factory
 from safer_streets.intake.similar import nearby_open_reports, nearby_open_reports_query
 from safer_streets.models import Category, Report
@@ -66,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print("Safer Streets nearby-reports benchmark")
-    print(f"machine: {machine()}")
+    print(f"machine: {description()}")
     engine = ensure_database()
     made = ensure_reports(engine, args.reports)
     if made is not None:

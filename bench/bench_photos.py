@@ -1,6 +1,6 @@
 """Time the photo sanitiser on a 12-megapixel phone photo against a full-decode baseline.
 
-Run: .venv/bin/python bench/bench_photos.py
+Run: .venv/bin/python -m bench.bench_photos
 
 The photo is synthetic but phone-like: 4032 × 3024, textured (so it weighs what a real one
 does), JPEG quality 92, with EXIF including a GPS position. The baseline, measured in the same

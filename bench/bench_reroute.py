@@ -1,9 +1,9 @@
 """Bulk re-routing of a million stored reports after a rule change, against one-by-one routing.
 
-Run: .venv/bin/python bench/bench_reroute.py [--reports 1000000] [--sample 1000]
+Run: .venv/bin/python -m bench.bench_reroute [--reports 1000000] [--sample 1000]
 
-Uses a scratch database (safer_streets_bench_routing; see bench/scratch.py), filled set-based
-with generate_series. Steps, each timed:
+Uses the shared scratch database (safer_streets_bench_routing; see bench/shared_database.py),
+filled set-based with generate_series. Steps, each timed:
 
 1. the first routing of every stored report (every report changes: owner, notified, history);
 2. re-evaluating all of them with unchanged rules (nothing changes: the pure evaluation cost);
@@ -20,15 +20,12 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import sys
 import time
-from pathlib import Path
 
 from sqlalchemy import select, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.scratch import database_url, ensure_database, ensure_reports, machine
+from bench.machine import description
+from bench.shared_database import database_url, ensure_database, ensure_reports
 from safer_streets.db import make_session_factory
 from safer_streets.models import Report, Role, User
 from safer_streets.places import Places, load_ward_index
@@ -110,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print("Safer Streets bulk re-routing benchmark")
-    print(f"machine: {machine()}")
+    print(f"machine: {description()}")
     print(f"database: {database_url()}")
     engine = ensure_database()
     factory = make_session_factory(engine)

@@ -1,8 +1,8 @@
 """Ward lookup in batch, and geocode + route CPU per report, against PostGIS one query per report.
 
-Run: .venv/bin/python bench/bench_wards.py [--points 1000000] [--reports 20000] [--baseline 2000]
+Run: .venv/bin/python -m bench.bench_wards [--points 1000000] [--reports 20000] [--baseline 2000]
 
-Baseline, measured in the same run on the scratch database (bench/scratch.py): one PostGIS
+Baseline, measured in the same run on the scratch database (bench/shared_database.py): one PostGIS
 query per report, as a database-backed router would do it:
     SELECT code FROM ward WHERE active AND ST_Covers(geom, <point>) ORDER BY code LIMIT 1
 (ward.geom has its GiST index; the point is a bound parameter).
@@ -26,19 +26,16 @@ import argparse
 import csv
 import random
 import statistics
-import sys
 import time
 from datetime import time as clock
-from pathlib import Path
 
 import numpy as np
 import shapely
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.scratch import ensure_database, machine
+from bench.machine import description
+from bench.shared_database import ensure_database
 from geo import DATA_DIR
 from geo.gazetteer import _display_name, default_gazetteer
 from safer_streets import places
@@ -146,7 +143,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print("Safer Streets ward lookup and routing benchmark")
-    print(f"machine: {machine()}")
+    print(f"machine: {description()}")
     print(
         f"numpy {np.__version__}, shapely {shapely.__version__} "
         f"(GEOS {shapely.geos_version_string})"

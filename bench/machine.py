@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -15,3 +16,11 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def description() -> str:
+    """One line describing where the figures were measured."""
+    return (
+        f"{cpu_model()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
+        f"{platform.platform()}"
+    )

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from geo import DATA_DIR, projection
@@ -76,6 +77,17 @@ main.add_command(reports_group)
 @main.group("db")
 def db_group() -> None:
     """Database schema."""
+
+
+@db_group.command("create")
+def db_create() -> None:
+    """Create the configured database if it does not exist yet (``make run`` does this)."""
+    database_url = _services().settings.database_url
+    name = make_url(database_url).database
+    if migrate.create_database(database_url):
+        click.echo(f"Created the database {name}.")
+    else:
+        click.echo(f"The database {name} exists already.")
 
 
 @db_group.command("upgrade")
@@ -146,6 +158,7 @@ def users_create(email: str, partner_slug: str | None, role: str, name: str, pas
         with session_scope(_services().session_factory) as session:
             user = users.create_user(
                 session,
+                passwords=_services().passwords,
                 email=email,
                 password=password,
                 role=Role(role),
@@ -235,6 +248,7 @@ def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
                 with session.begin_nested():
                     users.create_user(
                         session,
+                        passwords=_services().passwords,
                         email=email,
                         password=DEMO_PASSWORD,
                         role=role,

@@ -1,4 +1,11 @@
-"""Typed settings read from ``SAFER_STREETS_*`` environment variables."""
+"""Typed settings read from ``SAFER_STREETS_*`` environment variables and a ``.env`` file.
+
+The ``.env`` file is found as Flask's CLI finds it: the nearest one in the current directory
+or above. Set-up (``scripts/setup.sh``) writes one in the checkout, so the web app, the worker,
+beat and the ``safer-streets`` command all read what ``make run`` uses without anyone
+exporting anything. A variable set in the real environment wins over the file, and
+``FLASK_SKIP_DOTENV=1`` (Flask's switch) ignores the file, as the tests do.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +13,33 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
+from dotenv import dotenv_values, find_dotenv
+
 PREFIX = "SAFER_STREETS_"
 GEOCODERS = ("offline", "nominatim")
+ENV_FILE = ".env"
 
 
 class SettingsError(ValueError):
     """A setting is missing or cannot be parsed."""
+
+
+def dotenv_file_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables in the nearest ``.env`` (this directory or above), or none at all when
+    there is no such file or ``FLASK_SKIP_DOTENV`` is set in ``environ``."""
+    environ = os.environ if environ is None else environ
+    # The same test as flask.helpers.get_load_dotenv, so the CLI and the settings agree.
+    skip = environ.get("FLASK_SKIP_DOTENV", "")
+    if skip and skip.lower() not in ("0", "false", "no"):
+        return {}
+    path = find_dotenv(ENV_FILE, usecwd=True)
+    if not path:
+        return {}
+    return {
+        key: value
+        for key, value in dotenv_values(path, encoding="utf-8").items()
+        if value is not None
+    }
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -81,6 +109,13 @@ class Settings:
     nominatim_user_agent: str = ""
     nominatim_domain: str = "nominatim.openstreetmap.org"
     nominatim_timeout_seconds: float = 5.0
+    # Password hashing (argon2id): time cost, memory in KiB and lanes. The defaults are
+    # argon2-cffi's (RFC 9106's low-memory profile). Each hash records its own parameters, so
+    # a change never locks anyone out: old hashes still verify and are re-hashed at the
+    # next sign-in. The tests use the smallest cost argon2 allows.
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 65536
+    argon2_parallelism: int = 4
 
     def __post_init__(self) -> None:
         if self.geocoder not in GEOCODERS:
@@ -94,11 +129,27 @@ class Settings:
             )
         if self.nominatim_timeout_seconds <= 0:
             raise SettingsError(f"{PREFIX}NOMINATIM_TIMEOUT_SECONDS must be more than 0")
+        # argon2's own limits, checked here so a bad value stops the start, not a sign-in.
+        if self.argon2_time_cost < 1:
+            raise SettingsError(f"{PREFIX}ARGON2_TIME_COST must be at least 1")
+        if self.argon2_parallelism < 1:
+            raise SettingsError(f"{PREFIX}ARGON2_PARALLELISM must be at least 1")
+        if self.argon2_memory_cost_kib < 8 * self.argon2_parallelism:
+            raise SettingsError(
+                f"{PREFIX}ARGON2_MEMORY_COST_KIB must be at least 8 per lane "
+                f"({8 * self.argon2_parallelism} with {PREFIX}ARGON2_PARALLELISM="
+                f"{self.argon2_parallelism})"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Parse settings strictly from the environment; fail fast on a missing secret."""
-        environ = os.environ if environ is None else environ
+        """Parse settings strictly; fail fast on a missing secret.
+
+        Without ``environ``: the process environment over the nearest ``.env`` file. With it
+        (tests, tools): exactly those variables, and no file.
+        """
+        if environ is None:
+            environ = {**dotenv_file_values(), **os.environ}
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = environ.get(PREFIX + f.name.upper())
@@ -122,7 +173,8 @@ class Settings:
                 values[f.name] = raw
         if not values.get("secret_key"):
             raise SettingsError(
-                f"{PREFIX}SECRET_KEY is not set: generate one with "
-                "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+                f"{PREFIX}SECRET_KEY is not set, in the environment or in a {ENV_FILE} file "
+                "here or above: `make setup` writes one in the checkout; or generate a key "
+                "with `python -c 'import secrets; print(secrets.token_hex(32))'`"
             )
         return cls(**values)  # type: ignore[arg-type]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prepares a Debian machine for Safer Streets: PostgreSQL + PostGIS, Redis, the virtualenv.
+# Prepares a Debian machine for Safer Streets: PostgreSQL + PostGIS, Redis, the virtualenv, and
+# the checkout's .env (secret key, database and Redis URLs; see scripts/write-env).
 # Idempotent and quick when everything is already there. `--browser` also installs Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,3 +51,6 @@ if [ ! -f .venv/.installed ] || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/pip install -q -e '.[dev]'
   touch .venv/.installed
 fi
+
+# The settings `make run`, the app, the worker, beat and the safer-streets command share.
+scripts/write-env

@@ -35,7 +35,7 @@ from safer_streets.places import Places, load_ward_index
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
 from safer_streets.web.app import create_app
-from tests.helpers import PASSWORD, Mailbox, truncate_live_tables
+from tests.helpers import CHEAP_ARGON2, PASSWORD, PASSWORDS, Mailbox, truncate_live_tables
 from workers import tasks
 from workers.queue import make_celery
 
@@ -45,6 +45,10 @@ SERVER_URL = os.environ.get(
 TEST_DATABASE = os.environ.get("SAFER_STREETS_TEST_DATABASE", "safer_streets_test")
 TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 CATFORD_BROADWAY = (51.4452, -0.0207)  # lat, lon: Rushey Green ward, inside Catford town centre
+# The tests name every setting they use. The .env that set-up writes for a developer's own
+# system must not reach them: not the settings, not the CLI they invoke (Flask's CLI would load
+# it into the environment), not the worker processes they start, which inherit this.
+os.environ["FLASK_SKIP_DOTENV"] = "1"
 
 
 class InternetRefused(ConnectionRefusedError):
@@ -109,6 +113,7 @@ def settings(smtp_port: int) -> Settings:
         area_rate_limit="100000 per minute",
         login_limit_per_account="100000 per minute",
         login_limit_per_address="100000 per minute",
+        **CHEAP_ARGON2,
     )
 
 
@@ -212,6 +217,7 @@ def make_user(engine: Engine) -> Callable[..., User]:
         with session_scope(make_session_factory(engine)) as session:
             return users.create_user(
                 session,
+                passwords=PASSWORDS,
                 email=email,
                 password=PASSWORD,
                 role=role,

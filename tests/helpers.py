@@ -15,10 +15,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
+from safer_streets.accounts.passwords import Passwords
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Report, ReportEvent, ReportStatus
+from safer_streets.settings import Settings
 
 PASSWORD = "correct horse battery"
+# The smallest argon2 cost argon2 allows, for every Settings the tests make: they create
+# accounts and sign in hundreds of times, and nothing they check depends on how slow a
+# guess is. Production keeps argon2-cffi's defaults (tests/unit/test_passwords.py).
+CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
+# For accounts a test creates itself, outside the app: hashed as the test app hashes.
+PASSWORDS = Passwords.for_settings(Settings(secret_key="test-secret-key", **CHEAP_ARGON2))
 LIVE_TABLES = (
     "email_outbox",
     "user_security",

@@ -56,6 +56,7 @@ def invite():
         user = invite_user(
             session,
             current_user(),
+            passwords=services().passwords,
             email=form.get("email", ""),
             name=form.get("name", ""),
             role=form.get("role", ""),

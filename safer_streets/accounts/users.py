@@ -14,26 +14,22 @@ from datetime import UTC, datetime, timedelta
 
 import pyotp
 import segno
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from safer_streets.accounts.passwords import Passwords
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
 from safer_streets.models import Partner, Role, User, UserSecurity
 from safer_streets.notifications import outbox
 
-_hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
-# Verifying against a dummy hash when the email is unknown keeps response times alike,
-# so login timing does not reveal which emails have accounts.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
 def create_user(
     session: Session,
     *,
+    passwords: Passwords,
     email: str,
     password: str,
     role: Role,
@@ -59,24 +55,28 @@ def create_user(
     if errors:
         raise InvalidInput(errors)
     user = User(
-        email=email, name=name, password_hash=_hasher.hash(password), role=role, partner=partner
+        email=email, name=name, password_hash=passwords.hash(password), role=role, partner=partner
     )
     session.add(user)
     session.flush()
     return user
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with these credentials, or None."""
+def authenticate(
+    session: Session, email: str, password: str, *, passwords: Passwords
+) -> User | None:
+    """The active user with these credentials, or None.
+
+    A password hashed at another cost than the configured one is re-hashed now, the one
+    moment the password is known.
+    """
     user = session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+    if not passwords.verify(user.password_hash if user else None, password):
         return None
     if user is None or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
     return user
 
 
@@ -210,12 +210,12 @@ def verify_second_factor(session: Session, user: User, code: str, now: datetime)
     return _accept_code(security, code, now)
 
 
-def remove_second_factor(session: Session, user: User, password: str) -> None:
+def remove_second_factor(
+    session: Session, user: User, password: str, *, passwords: Passwords
+) -> None:
     """Turn the second factor off; the password is asked again so a stolen session cannot."""
-    try:
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        raise InvalidInput({"password": "that is not your password"}) from None
+    if not passwords.verify(user.password_hash, password):
+        raise InvalidInput({"password": "that is not your password"})
     security = security_for(session, user)
     security.totp_secret = None
     security.totp_confirmed_at = None
@@ -256,7 +256,14 @@ def user_for_token(session: Session, token: str, secret_key: str) -> tuple[User,
 
 
 def reset_password(
-    session: Session, token: str, password: str, confirm: str, secret_key: str, now: datetime
+    session: Session,
+    token: str,
+    password: str,
+    confirm: str,
+    secret_key: str,
+    now: datetime,
+    *,
+    passwords: Passwords,
 ) -> User:
     """Set a new password from an emailed link; the link then stops working."""
     user, _purpose = user_for_token(session, token, secret_key)
@@ -267,7 +274,7 @@ def reset_password(
         errors["confirm"] = "does not match the new password"
     if errors:
         raise InvalidInput(errors)
-    user.password_hash = _hasher.hash(password)
+    user.password_hash = passwords.hash(password)
     end_all_sessions(session, user, now)
     session.flush()
     return user
@@ -307,6 +314,7 @@ def invite_user(
     session: Session,
     actor: User,
     *,
+    passwords: Passwords,
     email: str,
     name: str,
     role: str,
@@ -326,6 +334,7 @@ def invite_user(
         raise InvalidInput(errors)
     user = create_user(
         session,
+        passwords=passwords,
         email=email,
         password=secrets.token_urlsafe(32),
         role=Role(role),

@@ -56,6 +56,7 @@ def reset_password(token: str):
                 request.form.get("confirm", ""),
                 services().settings.secret_key,
                 _now(),
+                passwords=services().passwords,
             )
             session.commit()
             flash("Your password is set. Sign in with it now.")
@@ -109,7 +110,12 @@ def remove_two_factor():
     """Turn the second factor off (asks for the password again)."""
     session = db()
     try:
-        users.remove_second_factor(session, current_user(), request.form.get("password", ""))
+        users.remove_second_factor(
+            session,
+            current_user(),
+            request.form.get("password", ""),
+            passwords=services().passwords,
+        )
     except InvalidInput as invalid:
         return render_template(
             "accounts/security.html", has_second_factor=True, errors=invalid.field_errors

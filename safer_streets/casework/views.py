@@ -65,7 +65,9 @@ def login():
     email = request.form.get("email", "")
     if request.method == "POST":
         session = db()
-        user = users.authenticate(session, email, request.form.get("password", ""))
+        user = users.authenticate(
+            session, email, request.form.get("password", ""), passwords=services().passwords
+        )
         if user is not None:
             target = _safe_next(request.args.get("next"))
             if users.has_second_factor(session, user):

@@ -9,6 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
+from safer_streets.accounts.passwords import Passwords
 from safer_streets.db import make_engine, make_session_factory
 from safer_streets.places import Places
 from safer_streets.settings import Settings
@@ -42,6 +43,7 @@ def create_app(
         session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
         task_queue=task_queue or TaskQueue(make_celery(settings)),
         places=Places.for_settings(settings),
+        passwords=Passwords.for_settings(settings),
     )
     csrf.init_app(app)
     context.init_app(app)

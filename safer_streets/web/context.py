@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from safer_streets.accounts import users
+from safer_streets.accounts.passwords import Passwords
 from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
 from safer_streets.places import Places
@@ -46,6 +47,7 @@ class Services:
     session_factory: sessionmaker[Session]
     task_queue: TaskQueue
     places: Places
+    passwords: Passwords
 
 
 def services() -> Services:

@@ -9,7 +9,7 @@ from safer_streets.accounts import users
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import abuse
 from safer_streets.models import Report, ReportEvent, ReportStatus, Role
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, PASSWORDS
 
 REPORT = {
     "category": "fly-tipping",
@@ -53,7 +53,12 @@ def test_an_admin_releases_or_refuses_held_reports_from_the_admin_page(client, d
     abuse.add_entry(db_session, "spam.example", "Repeated false reports", None)
     first, second = submit(client)["reference"], submit(client)["reference"]
     users.create_user(
-        db_session, email="admin@example.org", password=PASSWORD, role=Role.ADMIN, partner_slug=None
+        db_session,
+        passwords=PASSWORDS,
+        email="admin@example.org",
+        password=PASSWORD,
+        role=Role.ADMIN,
+        partner_slug=None,
     )
     assert (
         client.post("/login", data={"email": "admin@example.org", "password": PASSWORD}).status_code
@@ -78,6 +83,7 @@ def test_an_admin_releases_or_refuses_held_reports_from_the_admin_page(client, d
 def test_partner_staff_cannot_see_the_abuse_list(client, db_session):
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="staff@example.org",
         password=PASSWORD,
         role=Role.STAFF,

@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from safer_streets.accounts import users
+from safer_streets.accounts.passwords import Passwords
 from safer_streets.models import EmailOutbox, Role, User
 from safer_streets.notifications import outbox
 from safer_streets.settings import Settings
 from safer_streets.web.app import create_app
-from tests.helpers import PASSWORD, body_of, csrf_token, login
+from tests.helpers import PASSWORD, PASSWORDS, body_of, csrf_token, login
 
 NEW_PASSWORD = "a much longer new password"
 
@@ -53,10 +54,45 @@ def from_address(app, address: str):
 
 def make(session, email, partner="met-snt-rushey-green", role=Role.STAFF) -> User:
     user = users.create_user(
-        session, email=email, password=PASSWORD, role=role, partner_slug=partner
+        session,
+        passwords=PASSWORDS,
+        email=email,
+        password=PASSWORD,
+        role=role,
+        partner_slug=partner,
     )
     session.flush()
     return user
+
+
+def test_a_password_hashed_at_another_cost_signs_in_and_takes_the_configured_cost(
+    client, db_session
+):
+    # Hashed at the production cost; the test app hashes at the cheapest (tests/helpers.py).
+    production = Passwords.for_settings(Settings(secret_key="x"))
+    user = users.create_user(
+        db_session,
+        passwords=production,
+        email="sgt@rg.example",
+        password=PASSWORD,
+        role=Role.STAFF,
+        partner_slug="met-snt-rushey-green",
+    )
+    db_session.flush()
+    made_in_production = user.password_hash
+
+    wrong = client.post("/login", data={"email": user.email, "password": NEW_PASSWORD})
+    assert wrong.status_code == 401
+    db_session.refresh(user)
+    assert user.password_hash == made_in_production  # only a right password is re-hashed
+
+    login(client, user.email)
+    db_session.refresh(user)
+    assert user.password_hash != made_in_production
+    assert not PASSWORDS.needs_rehash(user.password_hash)
+    assert production.needs_rehash(user.password_hash)
+    client.post("/logout")
+    login(client, user.email)
 
 
 def test_a_session_ends_after_idle_time_and_after_its_absolute_lifetime(client, db_session):

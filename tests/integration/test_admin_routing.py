@@ -8,8 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from safer_streets.accounts import users
-from safer_streets.models import Role, RoutingRule, RoutingRuleChange
-from tests.helpers import PASSWORD, csrf_token, login
+from safer_streets.models import ReportEvent, Role, RoutingRule, RoutingRuleChange
+from tests.helpers import PASSWORD, PASSWORDS, csrf_token, login
+
+NOON = "2026-03-02T12:00:00+00:00"  # outside every rule's time window
+DEPTFORD_HIGH_STREET = {"lat": 51.4780, "lon": -0.0257}
 
 
 @pytest.fixture
@@ -19,7 +22,14 @@ def csrf_app(app):
 
 
 def signed_in(app, db_session, email, role, partner=None):
-    users.create_user(db_session, email=email, password=PASSWORD, role=role, partner_slug=partner)
+    users.create_user(
+        db_session,
+        passwords=PASSWORDS,
+        email=email,
+        password=PASSWORD,
+        role=role,
+        partner_slug=partner,
+    )
     client = app.test_client()
     login(client, email)
     return client
@@ -221,13 +231,65 @@ def test_the_fallback_rule_can_change_partner_but_never_be_deactivated(admin, db
     assert db_session.get(RoutingRule, fallback).partner.slug == "lewisham-asb"
 
 
-def test_the_re_route_page_previews_then_applies(admin, db_session):
+def test_the_re_route_page_previews_then_moves_only_what_a_rule_change_concerns(
+    admin, db_session, routed_report
+):
+    catford = routed_report(db_session, occurred_at=NOON)
+    deptford = routed_report(db_session, occurred_at=NOON, **DEPTFORD_HIGH_STREET)
+    assert (catford.owner.slug, deptford.owner.slug) == ("met-snt-rushey-green", "met-snt-deptford")
+    token = csrf_token(admin, "/admin/routing/new")
+    created = admin.post(
+        "/admin/routing/new",
+        data={
+            "csrf_token": token,
+            "category": "drug-dealing",
+            "place": "area",
+            "area": "catford-town-centre",
+            "partner": "met-town-centre-team",
+            "role": "owner",
+            "why": "The town-centre team takes over dealing in Catford",
+        },
+    )
+    assert created.status_code == 303, created.text
+
     page = admin.get("/admin/routing/reroute")
     assert page.status_code == 200
-    assert "Routed reports checked" in page.text
+    assert "<dt>Routed reports checked</dt><dd>2</dd>" in page.text
+    assert "<dt>Would get a new owner</dt><dd>1</dd>" in page.text
+    assert (
+        "<tr><td>drug-dealing</td><td>met-snt-rushey-green</td>"
+        "<td>met-town-centre-team</td><td>1</td></tr>"
+    ) in page.text
+    assert "Re-route 1 report</button>" in page.text
+    db_session.expire_all()
+    assert catford.owner.slug == "met-snt-rushey-green"  # the preview moves nothing
+
     token = csrf_token(admin, "/admin/routing/reroute")
     done = admin.post(
         "/admin/routing/reroute", data={"csrf_token": token, "why": "After the review"}
     )
     assert done.status_code == 200
-    assert "Done:" in done.text
+    assert "Done: 1 of 2 routed reports changed." in done.text
+    assert "<dt>Got a new owner</dt><dd>1</dd>" in done.text
+
+    db_session.expire_all()
+    assert catford.owner.slug == "met-town-centre-team"
+    assert catford.rule_owner_id == catford.owner_partner_id  # the rules' choice, not a hand move
+    assert [p.slug for p in catford.notified] == ["lewisham-community-safety"]
+    assert "(area rule: in Catford town centre)" in catford.routing_reason
+    assert deptford.owner.slug == "met-snt-deptford"
+    moves = db_session.scalars(
+        select(ReportEvent).where(ReportEvent.kind == "rerouted").order_by(ReportEvent.id)
+    ).all()
+    assert [(e.report_id, e.actor.email, e.public) for e in moves] == [
+        (catford.id, "admin@lewisham.example", True)
+    ]
+    assert moves[0].note == catford.routing_reason
+    assert (moves[0].data["why"], moves[0].data["from_owner"], moves[0].data["owner"]) == (
+        "After the review",
+        "met-snt-rushey-green",
+        "met-town-centre-team",
+    )
+    assert "Every routed report already follows the current rules." in (
+        admin.get("/admin/routing/reroute").text
+    )

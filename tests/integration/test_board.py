@@ -18,7 +18,7 @@ from safer_streets.board import dashboard, exports, runs
 from safer_streets.board.filters import LONDON, default_filters
 from safer_streets.models import HotspotCell, HotspotRun, ReportStatus, Role, RunStatus
 from tests.board_data import CATFORD, add_reports, around, scattered
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 STUDY_AREA = projection.read_boundary()
 TODAY = datetime.now(UTC).astimezone(LONDON).date()
@@ -31,7 +31,12 @@ def sign_in(app, db_session):
     def sign(role: Role, partner: str | None = None):
         email = f"{role.value}.{partner or 'all'}@board.test"
         users.create_user(
-            db_session, email=email, password=PASSWORD, role=role, partner_slug=partner
+            db_session,
+            passwords=PASSWORDS,
+            email=email,
+            password=PASSWORD,
+            role=role,
+            partner_slug=partner,
         )
         client = app.test_client()
         login(client, email)
@@ -486,7 +491,12 @@ def test_report_points_are_offered_only_below_the_point_limit(settings, db_sessi
 
     add_reports(db_session, "fly-tipping", around(CATFORD, 4))
     users.create_user(
-        db_session, email="limit@board.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
+        db_session,
+        passwords=PASSWORDS,
+        email="limit@board.test",
+        password=PASSWORD,
+        role=Role.BOARD,
+        partner_slug=None,
     )
     factory = sessionmaker(
         bind=db_session.connection(),

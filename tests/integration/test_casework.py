@@ -12,7 +12,7 @@ from safer_streets.accounts import users
 from safer_streets.casework import access, queues, workflow
 from safer_streets.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from safer_streets.models import EmailOutbox, ReportStatus, Role
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, PASSWORDS
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 OWNER = "met-snt-rushey-green"
@@ -21,7 +21,12 @@ NOTIFIED = "lewisham-community-safety"
 
 def user(session, email, partner, role=Role.STAFF):
     return users.create_user(
-        session, email=email, password=PASSWORD, role=role, partner_slug=partner
+        session,
+        passwords=PASSWORDS,
+        email=email,
+        password=PASSWORD,
+        role=role,
+        partner_slug=partner,
     )
 
 

@@ -13,7 +13,7 @@ from safer_streets.casework import workflow
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.errors import Conflict
 from safer_streets.models import Priority, Report, ReportStatus, Role, User
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 OWNER = "met-snt-rushey-green"
 
@@ -28,7 +28,12 @@ def test_a_stale_form_gets_a_conflict_message_and_keeps_what_was_typed(
     report = routed_report(db_session)
     for email in ("sgt@rg.example", "pc@rg.example"):
         users.create_user(
-            db_session, email=email, password=PASSWORD, role=Role.STAFF, partner_slug=OWNER
+            db_session,
+            passwords=PASSWORDS,
+            email=email,
+            password=PASSWORD,
+            role=Role.STAFF,
+            partner_slug=OWNER,
         )
     db_session.flush()
     first, second = app.test_client(), app.test_client()
@@ -62,6 +67,7 @@ def test_a_race_between_check_and_write_is_a_conflict_too(live_app, engine, rout
         report_id = routed_report(session).id
         sergeant_id = users.create_user(
             session,
+            passwords=PASSWORDS,
             email="sgt@rg.example",
             password=PASSWORD,
             role=Role.STAFF,

@@ -22,7 +22,7 @@ from safer_streets.models import (
     Role,
 )
 from safer_streets.notifications import outbox
-from tests.helpers import PASSWORD, body_of, csrf_token, login, wait_for_status
+from tests.helpers import PASSWORD, PASSWORDS, body_of, csrf_token, login, wait_for_status
 from workers.queue import SEND_EMAIL
 
 CATFORD_BROADWAY = {"lat": 51.4452, "lon": -0.0207}
@@ -138,6 +138,7 @@ def test_rerouted_reports_email_the_new_owner_not_the_old(db_session, routed_rep
     report = routed_report(db_session)
     sergeant = users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="sgt@rg.example",
         password=PASSWORD,
         role=Role.STAFF,

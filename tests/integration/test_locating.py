@@ -10,7 +10,7 @@ from safer_streets.errors import Conflict, InvalidInput, NotAllowed
 from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.models import Report, ReportEvent, ReportStatus, Role
 from safer_streets.routing import locating, processing
-from tests.helpers import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, PASSWORDS, csrf_token, login
 
 CATFORD_BROADWAY = (-0.0207, 51.4452)
 
@@ -28,7 +28,12 @@ def unplaced_report(db_session, wards, places, category="fly-tipping", text="by 
 
 def user(db_session, email, role, partner=None):
     return users.create_user(
-        db_session, email=email, password=PASSWORD, role=role, partner_slug=partner
+        db_session,
+        passwords=PASSWORDS,
+        email=email,
+        password=PASSWORD,
+        role=role,
+        partner_slug=partner,
     )
 
 

@@ -9,6 +9,7 @@ from safer_streets.accounts import users
 from safer_streets.casework import moderation
 from safer_streets.errors import InvalidInput
 from safer_streets.models import Partner, Report, ReportEvent, ReportPhoto, Role
+from tests.helpers import PASSWORDS
 
 REPORT = {
     "category": "fly-tipping",
@@ -28,6 +29,7 @@ def report(client, db_session) -> Report:
 def moderator(db_session):
     return users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="mod@example.org",
         password="correct horse battery",
         role=Role.STAFF,
@@ -80,6 +82,7 @@ def test_the_owner_moderates_from_the_report_page_and_others_cannot(client, db_s
     ):
         users.create_user(
             db_session,
+            passwords=PASSWORDS,
             email=email,
             password="correct horse battery",
             role=Role.STAFF,
@@ -129,6 +132,7 @@ def test_the_partner_report_page_shows_the_photo(client, db_session, report):
     )
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="env2@example.org",
         password="correct horse battery",
         role=Role.STAFF,

@@ -11,7 +11,7 @@ import pytest
 from safer_streets.accounts import users
 from safer_streets.casework import export, workflow
 from safer_streets.models import Role
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 NOW = datetime.now(UTC)
 OWNER = "met-snt-rushey-green"
@@ -22,7 +22,12 @@ RUSHEY_GREEN_OUTSIDE_CATFORD = {"lat": 51.4500, "lon": -0.0150}
 @pytest.fixture
 def sergeant(db_session):
     return users.create_user(
-        db_session, email="sgt@rg.example", password=PASSWORD, role=Role.STAFF, partner_slug=OWNER
+        db_session,
+        passwords=PASSWORDS,
+        email="sgt@rg.example",
+        password=PASSWORD,
+        role=Role.STAFF,
+        partner_slug=OWNER,
     )
 
 
@@ -38,7 +43,12 @@ def test_filters_by_ward_area_category_and_assignment(client, db_session, routed
     elsewhere = routed_report(db_session, **LEWISHAM_CENTRAL)
     lighting = routed_report(db_session, category="street-lighting")
     board = users.create_user(
-        db_session, email="board@example.org", password=PASSWORD, role=Role.BOARD, partner_slug=None
+        db_session,
+        passwords=PASSWORDS,
+        email="board@example.org",
+        password=PASSWORD,
+        role=Role.BOARD,
+        partner_slug=None,
     )
     workflow.assign(db_session, sergeant, outside_centre, sergeant.id, now=NOW)
     db_session.flush()
@@ -129,6 +139,7 @@ def test_csv_export_streams_the_filtered_queue_with_contact_only_for_the_owner(
     workflow.add_note(db_session, sergeant, shared, "We are on it", public=True, now=NOW)
     officer = users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="officer@cs.example",
         password=PASSWORD,
         role=Role.STAFF,

@@ -12,14 +12,19 @@ from safer_streets.accounts import users
 from safer_streets.casework import sla
 from safer_streets.errors import InvalidInput, NotAllowed
 from safer_streets.models import Category, Partner, PartnerPreference, PartnerSla, Role
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 OWNER = "met-snt-rushey-green"
 
 
 def make(session, email, partner=OWNER, role=Role.STAFF):
     user = users.create_user(
-        session, email=email, password=PASSWORD, role=role, partner_slug=partner
+        session,
+        passwords=PASSWORDS,
+        email=email,
+        password=PASSWORD,
+        role=role,
+        partner_slug=partner,
     )
     session.flush()
     return user

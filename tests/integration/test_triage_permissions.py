@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from safer_streets.accounts import users
 from safer_streets.models import Report, ReportEvent, Role
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 OWNER = "met-snt-rushey-green"  # drug dealing at Catford Broadway
 NOTIFIED = "lewisham-community-safety"
@@ -77,6 +77,7 @@ def test_permission_matrix(client, db_session, routed_report, role, relation, ac
     original = routed_report(db_session, description="The same dealing, reported earlier")
     colleague = users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="pc.jones@rg.example",
         password=PASSWORD,
         role=Role.STAFF,
@@ -84,6 +85,7 @@ def test_permission_matrix(client, db_session, routed_report, role, relation, ac
     )
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="actor@example.org",
         password=PASSWORD,
         role=Role(role),

@@ -15,7 +15,7 @@ from safer_streets.api import keys
 from safer_streets.cli import main
 from safer_streets.errors import NotAllowed
 from safer_streets.models import ApiClient, Role
-from tests.helpers import PASSWORD, csrf_token, login
+from tests.helpers import PASSWORD, PASSWORDS, csrf_token, login
 from tests.open311.test_georeport import V2, post_request
 
 KEY_RE = re.compile(r"ssk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}")
@@ -64,6 +64,7 @@ def test_the_command_line_explains_mistakes(app, args, message):
 def test_only_admins_manage_keys_in_the_domain(db_session):
     staff = users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="staff@keys.example",
         password=PASSWORD,
         role=Role.STAFF,
@@ -79,6 +80,7 @@ def test_only_admins_manage_keys_in_the_domain(db_session):
 def admin(db_session):
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="admin@keys.example",
         password=PASSWORD,
         role=Role.ADMIN,
@@ -134,6 +136,7 @@ def test_the_page_is_for_admins_only(client, db_session):
     assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="officer@keys.example",
         password=PASSWORD,
         role=Role.PARTNER_ADMIN,

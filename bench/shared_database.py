@@ -1,6 +1,10 @@
-"""A scratch database with the Lewisham data and, on request, a million stored reports.
+"""The scratch database several benchmarks share: the Lewisham data and, on request, a
+million stored reports.
 
-Used by the routing benchmarks; never the database `make run` uses. The reports are made
+``bench_wards``, ``bench_reroute`` and ``bench_nearby`` all use it, and it is kept between
+runs (made once, then checked), so the million reports are not made again for each; never the
+database `make run` uses. The benchmarks that need a database of their own (intake, board,
+Open311, triage queue) make and drop it themselves. The reports are made
 set-based in one INSERT ... SELECT over generate_series: each lies within about 50 m of a
 real Lewisham postcode (so density follows where people live), in that postcode's ward,
 with a category, an occurrence time over the last 60 days and, for some, reasons.
@@ -11,17 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import os
-import platform
-import sys
 import time
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.machine import cpu_model
 from geo import DATA_DIR
 from safer_streets import migrate
 from safer_streets.data import seed
@@ -31,14 +29,6 @@ SERVER_URL = os.environ.get(
     "SAFER_STREETS_BENCH_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
 )
 DATABASE = os.environ.get("SAFER_STREETS_BENCH_DATABASE", "safer_streets_bench_routing")
-
-
-def machine() -> str:
-    """One line describing where the figures were measured."""
-    return (
-        f"{cpu_model()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
-        f"{platform.platform()}"
-    )
 
 
 def database_url() -> str:
