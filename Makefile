@@ -3,7 +3,10 @@
 SHELL := /bin/bash
 export PGPASSWORD ?= postgres
 DATABASE ?= safer_streets
-export SAFER_STREETS_DATABASE_URL ?= postgresql+psycopg://postgres:postgres@127.0.0.1:5432/$(DATABASE)
+DATABASE_SERVER ?= postgresql+psycopg://postgres:postgres@127.0.0.1:5432
+export SAFER_STREETS_DATABASE_URL ?= $(DATABASE_SERVER)/$(DATABASE)
+# A scratch database that `make lint` recreates to compare the migrations with the models.
+LINT_DATABASE ?= safer_streets_lint
 export SAFER_STREETS_REDIS_URL ?= redis://127.0.0.1:6379/0
 VENV := .venv/bin
 
@@ -26,6 +29,7 @@ run: setup var/secret_key
 lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/python -m safer_streets.migrate check $(DATABASE_SERVER)/$(LINT_DATABASE)
 
 test: lint
 	@scripts/setup.sh --browser
