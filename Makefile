@@ -29,6 +29,7 @@ run: setup var/secret_key
 lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/lint-imports
 	$(VENV)/python -m safer_streets.migrate check $(DATABASE_SERVER)/$(LINT_DATABASE)
 
 test: lint
