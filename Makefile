@@ -4,6 +4,9 @@
 # beat and .venv/bin/safer-streets all read it, so nothing needs exporting.
 SHELL := /bin/bash
 export PGPASSWORD ?= postgres
+# A scratch database that `make lint` recreates to compare the migrations with the models.
+DATABASE_SERVER ?= postgresql+psycopg://postgres:postgres@127.0.0.1:5432
+LINT_DATABASE ?= safer_streets_lint
 VENV := .venv/bin
 
 .PHONY: run test setup lint bench
@@ -21,6 +24,8 @@ run: setup
 lint: setup
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
+	$(VENV)/lint-imports
+	$(VENV)/python -m safer_streets.migrate check $(DATABASE_SERVER)/$(LINT_DATABASE)
 
 test: lint
 	@scripts/setup.sh --browser

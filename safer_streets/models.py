@@ -25,11 +25,13 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     case,
+    column,
+    desc,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from safer_streets.db import Base
 
@@ -235,6 +237,20 @@ class Report(Base):
         Index("ix_report_owner_status", "owner_partner_id", "status"),
         Index("ix_report_status_created", "status", "created_at"),
         Index("ix_report_created_at", "created_at"),
+        # Queue pages sort a partner's reports by age (also within a ward) and open reports by
+        # their next deadline (NEXT_DUE below).
+        Index("ix_report_owner_created", "owner_partner_id", desc("created_at")),
+        Index("ix_report_ward_created", "ward_id", desc("created_at")),
+        Index(
+            "ix_report_open_due",
+            # NEXT_DUE as PostgreSQL spells it back, so that `alembic check` sees no change.
+            text(
+                "COALESCE(\nCASE\n    WHEN acknowledged_at IS NULL THEN acknowledge_due_at\n"
+                "    ELSE NULL::timestamp with time zone\nEND, resolve_due_at)"
+            ),
+            "id",
+            postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
+        ),
         # Distances in metres on the sphere use this index (nearby reports, duplicates).
         Index(
             "ix_report_location_geography",
@@ -284,6 +300,22 @@ class Report(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version_id: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # The API client (Open311 or the JSON API) whose key made the report, if any.
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"), index=True)
+    # Open311 fields with no home elsewhere: the client's photo link and the reporter's name and
+    # phone (private, like contact_email), and the token Open311 clients may hold for the report.
+    media_url: Mapped[str | None] = mapped_column(String(2048))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
+    # The owner (a partner id) the routing rules chose. When a partner moves a report by
+    # hand the owner differs from it, and bulk re-routing after a rule change leaves that
+    # report alone. Deliberately not a foreign key: a second one to partner would make every
+    # report-to-partner join ambiguous, and partners are never deleted.
+    rule_owner_id: Mapped[int | None] = mapped_column(Integer)
+    # What the public sees instead of the reporter's description once a partner has moderated
+    # it (an empty string hides it); None means the description is shown as written.
+    public_description: Mapped[str | None] = mapped_column(Text)
     # Optimistic locking: two people changing one report at once cannot lose an update.
     __mapper_args__ = {"version_id_col": version_id}  # noqa: RUF012 - SQLAlchemy's API
 
@@ -296,13 +328,12 @@ class Report(Base):
     events: Mapped[list[ReportEvent]] = relationship(
         back_populates="report", order_by="ReportEvent.id"
     )
-
-    # ---- Routing by rules ----
-    # The owner (a partner id) the routing rules chose. When a partner moves a report by
-    # hand the owner differs from it, and bulk re-routing after a rule change leaves that
-    # report alone. Deliberately not a foreign key: a second one to partner would make every
-    # report-to-partner join ambiguous, and partners are never deleted.
-    rule_owner_id: Mapped[int | None] = mapped_column(Integer)
+    assigned_to: Mapped[User | None] = relationship(foreign_keys=[assigned_to_id])
+    duplicate_of: Mapped[Report | None] = relationship(
+        foreign_keys=[duplicate_of_id], remote_side=[id]
+    )
+    api_client: Mapped[ApiClient | None] = relationship(foreign_keys=[api_client_id])
+    photo: Mapped[ReportPhoto | None] = relationship(back_populates="report")
 
 
 class ReportNotifiedPartner(Base):
@@ -319,6 +350,8 @@ class ReportEvent(Base):
     """One change to a report: the audit trail and the source of its history."""
 
     __tablename__ = "report_event"
+    # Open311 clients read updates by time window (GET servicerequestupdates).
+    __table_args__ = (Index("ix_report_event_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
@@ -330,9 +363,12 @@ class ReportEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The API client whose key made the change (a partner system posting an update), if any.
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
 
     report: Mapped[Report] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
+    api_client: Mapped[ApiClient | None] = relationship(foreign_keys=[api_client_id])
 
 
 # ---- Routing rules: the history of every change ----
@@ -408,20 +444,6 @@ class ApiClient(Base):
         return self.revoked_at is None
 
 
-# Columns the API adds to reports and their events, declared here so this block merges whole
-# (SQLAlchemy's declarative classes accept attributes added after the class statement).
-Report.api_client_id = mapped_column(ForeignKey("api_client.id"), index=True)
-Report.api_client = relationship(ApiClient, foreign_keys=[Report.api_client_id])
-# Open311 fields with no home elsewhere: the client's photo link and the reporter's name and
-# phone (private, like contact_email), and the token Open311 clients may hold for the report.
-Report.media_url = mapped_column(String(2048))
-Report.contact_name = mapped_column(String(200))
-Report.contact_phone = mapped_column(String(40))
-Report.open311_token = mapped_column(String(40), unique=True)
-ReportEvent.api_client_id = mapped_column(ForeignKey("api_client.id"))
-ReportEvent.api_client = relationship(ApiClient, foreign_keys=[ReportEvent.api_client_id])
-# Open311 clients read updates by time window (GET servicerequestupdates).
-Index("ix_report_event_at", ReportEvent.__table__.c.at)
 # --- Resident reporting: photos and support (+1) ---------------------------------------------
 
 
@@ -447,7 +469,7 @@ class ReportPhoto(Base):
     hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
-    report: Mapped[Report] = relationship(backref=backref("photo", uselist=False))
+    report: Mapped[Report] = relationship(back_populates="photo")
 
 
 class ReportSupport(Base):
@@ -681,26 +703,6 @@ class EmailOutbox(Base):
 NEXT_DUE = func.coalesce(
     case((Report.acknowledged_at.is_(None), Report.acknowledge_due_at)), Report.resolve_due_at
 )
-# Queue pages sort a partner's reports by age (also within a ward) and open reports by their
-# next deadline.
-Index("ix_report_owner_created", Report.owner_partner_id, Report.created_at.desc())
-Index("ix_report_ward_created", Report.ward_id, Report.created_at.desc())
-Index(
-    "ix_report_open_due",
-    # NEXT_DUE as PostgreSQL spells it back, so that `alembic check` sees no change.
-    text(
-        "COALESCE(\nCASE\n    WHEN acknowledged_at IS NULL THEN acknowledge_due_at\n"
-        "    ELSE NULL::timestamp with time zone\nEND, resolve_due_at)"
-    ),
-    Report.id,
-    postgresql_where=Report.status.in_(sorted(status.value for status in OPEN_STATUSES)),
-)
-
-# Declared here rather than in Report so that this block stays separate for merging.
-Report.assigned_to = relationship(User, foreign_keys=[Report.assigned_to_id])
-Report.duplicate_of = relationship(
-    Report, foreign_keys=[Report.duplicate_of_id], remote_side=[Report.id]
-)
 
 
 # --- Abuse list -------------------------------------------------------------------------------
@@ -719,10 +721,3 @@ class AbuseEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     created_by: Mapped[User | None] = relationship()
-
-
-# --- Moderation of public text ----------------------------------------------------------------
-
-# What the public sees instead of the reporter's description once a partner has moderated it
-# (an empty string hides it); None means the description is shown as written.
-Report.public_description = mapped_column(Text)

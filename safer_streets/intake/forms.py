@@ -1,15 +1,17 @@
-"""The resident's report form: fields as typed, mapped onto a submission, errors in plain words."""
+"""The resident's report form: fields as typed, mapped onto a submission, errors in plain words.
+
+No Flask here: the view passes the posted fields and its ``gettext``, so messages are in the
+resident's language; without one they are in English, the source language.
+"""
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol, overload
 from zoneinfo import ZoneInfo
-
-from flask_babel import gettext as _
-from werkzeug.datastructures import MultiDict
 
 from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS
 
@@ -47,6 +49,26 @@ ERROR_ORDER = (
     "contact_email",
 )
 
+# Translates a message (Flask-Babel's ``gettext`` in the web); the message's placeholders are
+# filled in afterwards, so a translation may move them.
+Gettext = Callable[[str], str]
+
+
+def untranslated(message: str) -> str:
+    """The message as written: English, the source language."""
+    return message
+
+
+class PostedForm(Protocol):
+    """The posted fields, as Werkzeug's ``MultiDict`` gives them: a field's value or all of them."""
+
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+    def getlist(self, key: str) -> list[str]: ...
+
+
 _TIME_RE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*(am|pm)?\s*$", re.IGNORECASE)
 _UK_DATE_RE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*$")
 
@@ -80,48 +102,50 @@ def parse_date(raw: str) -> date | None:
     return None
 
 
-def occurred_at(form: MultiDict[str, str], now: datetime) -> tuple[datetime | None, dict[str, str]]:
+def occurred_at(
+    form: PostedForm, now: datetime, gettext: Gettext = untranslated
+) -> tuple[datetime | None, dict[str, str]]:
     """When it happened, in London time, from the "when" choice; ``None`` means "now".
 
     Errors are keyed by the field to correct.
     """
     when = form.get("when", "now")
     if when not in WHEN_CHOICES:
-        return None, {"when": _("Choose when it happened")}
+        return None, {"when": gettext("Choose when it happened")}
     local_now = now.astimezone(LONDON)
     if when == "now":
         return None, {}
     if when == "today":
         typed = form.get("today_time", "").strip()
         if not typed:
-            return None, {"today_time": _("Enter the time it happened, for example 21:30")}
+            return None, {"today_time": gettext("Enter the time it happened, for example 21:30")}
         at = parse_time(typed)
         if at is None:
-            return None, {"today_time": _("Enter a time like 21:30")}
+            return None, {"today_time": gettext("Enter a time like 21:30")}
         moment = datetime.combine(local_now.date(), at, tzinfo=LONDON)
         if moment > local_now + CLOCK_SKEW:
             return None, {
-                "today_time": _("That time has not come yet today: enter an earlier time")
+                "today_time": gettext("That time has not come yet today: enter an earlier time")
             }
         return moment, {}
     errors: dict[str, str] = {}
     typed_date = form.get("occurred_date", "").strip()
     day = parse_date(typed_date)
     if not typed_date:
-        errors["occurred_date"] = _("Enter the date it happened")
+        errors["occurred_date"] = gettext("Enter the date it happened")
     elif day is None:
-        errors["occurred_date"] = _("Enter a real date, for example 24/11/2026")
+        errors["occurred_date"] = gettext("Enter a real date, for example 24/11/2026")
     typed_time = form.get("occurred_time", "").strip()
     at = parse_time(typed_time)
     if not typed_time:
-        errors["occurred_time"] = _("Enter the time it happened, roughly, for example 21:30")
+        errors["occurred_time"] = gettext("Enter the time it happened, roughly, for example 21:30")
     elif at is None:
-        errors["occurred_time"] = _("Enter a time like 21:30")
+        errors["occurred_time"] = gettext("Enter a time like 21:30")
     if errors or day is None or at is None:
         return None, errors
     moment = datetime.combine(day, at, tzinfo=LONDON)
     if moment > local_now + CLOCK_SKEW:
-        return None, {"occurred_date": _("The date and time must be in the past")}
+        return None, {"occurred_date": gettext("The date and time must be in the past")}
     return moment, {}
 
 
@@ -134,7 +158,7 @@ def form_id(raw: str | None) -> str:
 
 
 def to_submission(
-    form: MultiDict[str, str], now: datetime
+    form: PostedForm, now: datetime, gettext: Gettext = untranslated
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Map the form onto submission fields (blanks absent) and the form's own field errors."""
     data: dict[str, Any] = {}
@@ -144,14 +168,14 @@ def to_submission(
             data[name] = value
     data["reasons"] = form.getlist("reasons")
     errors: dict[str, str] = {}
-    happened, when_errors = occurred_at(form, now)
+    happened, when_errors = occurred_at(form, now, gettext)
     errors.update(when_errors)
     if happened is not None:
         data["occurred_at"] = happened
     wants_updates = form.get("updates") == "email"
     email = form.get("contact_email", "").strip()
     if wants_updates and not email:
-        errors["contact_email"] = _("Enter your email address, or choose not to get updates")
+        errors["contact_email"] = gettext("Enter your email address, or choose not to get updates")
     if wants_updates and email:
         # Without "email me", a typed address is dropped, never stored.
         data["contact_email"] = email
@@ -159,43 +183,47 @@ def to_submission(
     return data, errors
 
 
-def _location_message(message: str) -> str:
+def _location_message(message: str, gettext: Gettext) -> str:
     if message == "is required" or message.startswith("give a location"):
-        return _("Show us where it is: put a pin on the map, or type a postcode, street or place")
+        return gettext(
+            "Show us where it is: put a pin on the map, or type a postcode, street or place"
+        )
     if message in ("must be a number", "must be a finite number") or message.startswith(
         "must be between"
     ):
-        return _("The map position was not understood: put the pin again, or type a place")
+        return gettext("The map position was not understood: put the pin again, or type a place")
     return message[:1].upper() + message[1:]
 
 
-def friendly_errors(errors: dict[str, str], form: MultiDict[str, str]) -> dict[str, str]:
+def friendly_errors(
+    errors: dict[str, str], form: PostedForm, gettext: Gettext = untranslated
+) -> dict[str, str]:
     """Domain and form errors as plain messages keyed by the field they are shown next to."""
     friendly: dict[str, str] = {}
     for field, message in errors.items():
         if field in ("location", "location_text", "lat", "lon"):
-            friendly.setdefault("location_text", _location_message(message))
+            friendly.setdefault("location_text", _location_message(message, gettext))
         elif field == "category":
             friendly[field] = (
-                _("Choose what the problem is")
+                gettext("Choose what the problem is")
                 if message == "is required"
-                else _("Choose one of the problems listed")
+                else gettext("Choose one of the problems listed")
             )
         elif field == "reasons":
-            friendly[field] = _("Choose from the reasons listed")
+            friendly[field] = gettext("Choose from the reasons listed")
         elif field == "description":
             friendly[field] = (
-                _("Use %(max)s characters or fewer (you have %(count)s)")
+                gettext("Use %(max)s characters or fewer (you have %(count)s)")
                 % {
                     "max": f"{MAX_DESCRIPTION_CHARS:,}",
                     "count": f"{len(form.get('description', '').strip()):,}",
                 }
                 if "at most" in message
-                else _("Describe the problem")
+                else gettext("Describe the problem")
             )
         elif field == "contact_email":
             friendly[field] = (
-                _("Enter an email address like name@example.com")
+                gettext("Enter an email address like name@example.com")
                 if message.startswith("must be")
                 else message
             )
@@ -203,7 +231,7 @@ def friendly_errors(errors: dict[str, str], form: MultiDict[str, str]) -> dict[s
             target = {"today": "today_time", "other": "occurred_date"}.get(
                 form.get("when", ""), "when"
             )
-            friendly[target] = _("The date and time must be in the past")
+            friendly[target] = gettext("The date and time must be in the past")
         else:
             friendly[field] = message[:1].upper() + message[1:]
     ordered = {field: friendly[field] for field in ERROR_ORDER if field in friendly}

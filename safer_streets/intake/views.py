@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask_babel import gettext
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -141,7 +142,7 @@ def submit_report():
     form = request.form
     form_id = forms.form_id(form.get("submission_id"))
     now = datetime.now(UTC)
-    data, errors = forms.to_submission(form, now)
+    data, errors = forms.to_submission(form, now, gettext)
     photo, photo_errors, photo_lost = _take_photo(form_id)
     errors.update(photo_errors)
     submission = None
@@ -152,7 +153,7 @@ def submit_report():
     if errors or submission is None:
         return _render_form(
             form,
-            forms.friendly_errors(errors, form),
+            forms.friendly_errors(errors, form, gettext),
             form_id=form_id,
             kept_photo=photo,
             photo_lost=photo_lost,
@@ -186,7 +187,7 @@ def submit_report():
     except InvalidInput as invalid:
         return _render_form(
             form,
-            forms.friendly_errors(invalid.field_errors, form),
+            forms.friendly_errors(invalid.field_errors, form, gettext),
             form_id=form_id,
             kept_photo=photo,
         )

@@ -147,6 +147,19 @@ def test_domain_errors_become_plain_messages_in_page_order():
     assert errors["description"] == "Describe the problem"
 
 
+def test_messages_come_through_the_callers_gettext_before_placeholders_are_filled():
+    def pig_latin(message: str) -> str:
+        return message.replace("Use", "Usey").replace("Choose", "Oosechay")
+
+    form = MultiDict({"when": "bogus", "description": "x" * 5000})
+    _, errors = to_submission(form, NOW, pig_latin)
+    assert errors["when"] == "Oosechay when it happened"
+    friendly = friendly_errors(
+        {"description": "must be at most 4000 characters"}, form, gettext=pig_latin
+    )
+    assert friendly["description"] == "Usey 4,000 characters or fewer (you have 5,000)"
+
+
 def test_a_form_id_must_be_a_uuid():
     kept = "0b6c6f8e-1f5e-4c39-9d53-3f0a2c3e0a51"
     assert form_id(kept) == kept

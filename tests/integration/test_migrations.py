@@ -1,0 +1,61 @@
+"""The migrations: one numbered line, down and up again, and databases from before the squash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from safer_streets import migrate
+
+
+@pytest.fixture
+def scratch(settings) -> Iterator[str]:
+    """An empty database of its own beside the test database, dropped afterwards."""
+    test_url = make_url(settings.database_url)
+    name = f"{test_url.database}_migrations"
+    url = test_url.set(database=name).render_as_string(hide_password=False)
+    migrate.recreate_database(url)
+    yield url
+    server = create_engine(test_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    server.dispose()
+
+
+def _version_and_tables(url: str) -> tuple[str | None, set[str]]:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        version = connection.scalar(text("SELECT version_num FROM alembic_version"))
+        tables = set(inspect(connection).get_table_names())
+    engine.dispose()
+    return version, tables
+
+
+def test_the_migrations_are_one_line_numbered_in_order():
+    assert migrate.order_problems() == []
+
+
+def test_the_schema_goes_down_to_nothing_and_comes_back(scratch):
+    migrate.upgrade(scratch)
+    migrate.check(scratch)
+    command.downgrade(migrate.alembic_config(scratch), "base")
+    assert _version_and_tables(scratch)[1] == {"alembic_version", "spatial_ref_sys"}
+    migrate.upgrade(scratch)
+    migrate.check(scratch)
+    version, tables = _version_and_tables(scratch)
+    assert version == "0001"
+    assert {"report", "routing_rule", "routing_data_version"} <= tables
+
+
+def test_a_database_at_the_end_of_the_squashed_chain_is_restamped(scratch):
+    migrate.upgrade(scratch)
+    engine = create_engine(scratch)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0010'"))
+    engine.dispose()
+    migrate.upgrade(scratch)
+    assert _version_and_tables(scratch)[0] == "0001"
