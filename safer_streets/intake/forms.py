@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from safer_streets.bounds import CLOCK_SKEW, TOO_EARLY
 from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS
 
 LONDON = ZoneInfo("Europe/London")
 WHEN_CHOICES = ("now", "today", "other")
-# A phone's clock may be a little ahead of ours: "a minute from now" is not the future.
-CLOCK_SKEW = timedelta(minutes=5)
 # Every field the form carries between steps (the photo travels separately).
 CARRIED_FIELDS = (
     "category",
@@ -203,7 +202,11 @@ def friendly_errors(errors: dict[str, str], form: MultiDict[str, str]) -> dict[s
             target = {"today": "today_time", "other": "occurred_date"}.get(
                 form.get("when", ""), "when"
             )
-            friendly[target] = _("The date and time must be in the past")
+            friendly[target] = (
+                _("Enter a date from 1 January 2000 onwards")
+                if message == TOO_EARLY
+                else _("The date and time must be in the past")
+            )
         else:
             friendly[field] = message[:1].upper() + message[1:]
     ordered = {field: friendly[field] for field in ERROR_ORDER if field in friendly}
