@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from safer_streets.api import schemas
 from safer_streets.api.keys import KEY_SCHEME
+from safer_streets.bounds import MAX_JSON_BYTES, MAX_JSON_DEPTH
 from safer_streets.intake.submission import ReportSubmission
 
 REF = "#/components/schemas/{model}"
@@ -93,7 +94,10 @@ def build_document(server_url: str) -> dict[str, Any]:
                         _ref(schemas.ReportCreated),
                         headers=report_created,
                     ),
-                    "400": _problem("The body is not valid JSON."),
+                    "400": _problem(
+                        f"The body is not valid JSON, is larger than {MAX_JSON_BYTES // 1024} KB "
+                        f"or nests arrays and objects more than {MAX_JSON_DEPTH} levels deep."
+                    ),
                     "403": _problem("The `X-Api-Key` given is not valid or was revoked."),
                     "409": _problem("The Idempotency-Key was used for a different report."),
                     "413": _problem("The body is larger than 12 MB."),

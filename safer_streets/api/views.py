@@ -12,12 +12,13 @@ from sqlalchemy import select, text
 
 from safer_streets.api import keys, openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
-from safer_streets.errors import BadRequest, InvalidInput, UnsupportedMediaType
+from safer_streets.errors import InvalidInput, UnsupportedMediaType
 from safer_streets.intake.submission import get_report as report_by_reference
 from safer_streets.intake.submission import parse_submission, receive_report
 from safer_streets.models import ApiClient, Category
 from safer_streets.routing import processing
 from safer_streets.web.context import db, services
+from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import (
     limit_submissions,
     limiter,
@@ -41,10 +42,7 @@ def _optional_client() -> ApiClient | None:
 def _json_body() -> Any:
     if not request.is_json:
         raise UnsupportedMediaType("send the report as JSON with Content-Type: application/json")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise BadRequest("the body is not valid JSON")
-    return data
+    return json_body()
 
 
 @bp.post("/api/v1/reports")

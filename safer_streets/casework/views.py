@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -19,6 +18,8 @@ from flask import (
 from flask import session as cookie_session
 
 from safer_streets.accounts import users
+from safer_streets.accounts.redirects import safe_next
+from safer_streets.bounds import whole_number
 from safer_streets.casework import access, queues, sla, workflow
 from safer_streets.casework.export import export_csv
 from safer_streets.errors import Conflict, InvalidInput, NotFound
@@ -36,16 +37,8 @@ def _now() -> datetime:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only ever redirect within this site after login."""
-    # "//host" and "/\\host" are other sites to a browser.
-    if (
-        target
-        and target.startswith("/")
-        and target[1:2] not in ("/", "\\")
-        and not urlsplit(target).netloc
-    ):
-        return target
-    return url_for("casework.queue")
+    """Only ever redirect within this site after login; anything else goes to the queue."""
+    return safe_next(target) or url_for("casework.queue")
 
 
 def _user() -> User:
@@ -292,8 +285,7 @@ def report_detail(reference: str):
 
 
 def _version(form: Any) -> int | None:
-    raw = form.get("version", "")
-    return int(raw) if raw.isdigit() else None
+    return whole_number(form.get("version"))
 
 
 def _perform(action: str, report: Any, user: User, form: Any) -> workflow.Outcome:

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from safer_streets.bounds import whole_number
 from safer_streets.casework import access, moderation, sla
 from safer_streets.errors import (
     Conflict,
@@ -646,7 +647,7 @@ def parse_selection(values: Sequence[str]) -> list[tuple[str, int | None]]:
     selection = []
     for value in values:
         reference, _, version = value.partition("@")
-        selection.append((reference.strip().upper(), int(version) if version.isdigit() else None))
+        selection.append((reference.strip().upper(), whole_number(version)))
     return selection
 
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any, Protocol, overload
 from zoneinfo import ZoneInfo
 
+from safer_streets.bounds import CLOCK_SKEW, TOO_EARLY
 from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS
 
 LONDON = ZoneInfo("Europe/London")
 WHEN_CHOICES = ("now", "today", "other")
-# A phone's clock may be a little ahead of ours: "a minute from now" is not the future.
-CLOCK_SKEW = timedelta(minutes=5)
 # Every field the form carries between steps (the photo travels separately).
 CARRIED_FIELDS = (
     "category",
@@ -231,7 +230,11 @@ def friendly_errors(
             target = {"today": "today_time", "other": "occurred_date"}.get(
                 form.get("when", ""), "when"
             )
-            friendly[target] = gettext("The date and time must be in the past")
+            friendly[target] = (
+                gettext("Enter a date from 1 January 2000 onwards")
+                if message == TOO_EARLY
+                else gettext("The date and time must be in the past")
+            )
         else:
             friendly[field] = message[:1].upper() + message[1:]
     ordered = {field: friendly[field] for field in ERROR_ORDER if field in friendly}

@@ -7,6 +7,7 @@ from typing import Any
 
 from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import Candidate, ReverseResult
+from safer_streets.bounds import whole_number
 from safer_streets.errors import InvalidInput
 from safer_streets.places import Places
 
@@ -19,9 +20,10 @@ def parse_limit(raw: str | None) -> int:
     """The number of suggestions asked for: 1 to 10, 5 when not given."""
     if raw is None or not raw.strip():
         return DEFAULT_LIMIT
-    if not raw.strip().isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    value = whole_number(raw)
+    if value is None or not 1 <= value <= MAX_LIMIT:
         raise InvalidInput({"limit": f"must be a whole number from 1 to {MAX_LIMIT}"})
-    return int(raw)
+    return value
 
 
 def suggest(places: Places, query: str | None, limit: int = DEFAULT_LIMIT) -> list[Candidate]:

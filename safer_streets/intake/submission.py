@@ -29,6 +29,7 @@ from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import is_ambiguous
 from geo.postcodes import normalise_postcode, outward_code
 from geo.suntimes import is_after_dark
+from safer_streets.bounds import check_occurred_at
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.intake import abuse
 from safer_streets.models import (
@@ -81,7 +82,10 @@ class ReportSubmission(BaseModel):
         json_schema_extra={"maxLength": MAX_DESCRIPTION_CHARS},
     )
     occurred_at: datetime | None = Field(
-        default=None, description="When it happened (ISO 8601 with time zone)."
+        default=None,
+        description=(
+            "When it happened (ISO 8601 with time zone), from 2000-01-01 to a few minutes from now."
+        ),
     )
     anonymous: bool = Field(default=True, description="Keep the reporter's identity private.")
     contact_email: EmailStr | None = Field(
@@ -125,9 +129,9 @@ class ReportSubmission(BaseModel):
             return None
         if value.tzinfo is None:
             raise ValueError("must include a time zone, e.g. 2026-11-24T21:30:00Z")
-        if value > datetime.now(UTC):
-            raise ValueError("cannot be in the future")
-        return value
+        # Out-of-range times are refused here, on every channel, rather than overflowing
+        # when the worker or a page moves them to London time.
+        return check_occurred_at(value, now=datetime.now(UTC))
 
 
 _PYDANTIC_MESSAGES = {

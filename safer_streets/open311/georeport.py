@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from geo.coarsening import coarse_point
 from geo.postcodes import normalise_postcode
 from safer_streets import taxonomy
+from safer_streets.bounds import OutOfBounds, check_filter_datetime, parse_int
 from safer_streets.casework import moderation, workflow
 from safer_streets.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
 from safer_streets.intake.submission import parse_submission, submit_report
@@ -57,6 +58,8 @@ SERVICE_TYPE = "realtime"
 MAX_SPAN = timedelta(days=90)
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
+# Past this a page is empty for any honest window, and the offset must stay within bigint.
+MAX_PAGE = 100_000
 MAX_IDS = 1000
 LONDON = ZoneInfo("Europe/London")
 EMERGENCY_NOTICE = (
@@ -179,21 +182,27 @@ def check_jurisdiction(jurisdiction_id: str | None) -> None:
 
 
 def parse_datetime(name: str, text: str) -> datetime:
-    """A W3C date-time with a time zone, or a date (midnight in London); else ``InvalidInput``."""
+    """A W3C date-time with a time zone, or a date (midnight in London), from 2000-01-01 to
+    2100-01-01; else ``InvalidInput``."""
     text = text.strip()
     # An unencoded "+01:00" arrives as " 01:00" after form decoding; put the plus back.
     text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text)
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            return datetime.combine(date.fromisoformat(text), time(), LONDON)
-        value = datetime.fromisoformat(text)
+            value = datetime.combine(date.fromisoformat(text), time(), LONDON)
+        else:
+            value = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(
             {name: "must be a W3C date and time, e.g. 2026-11-24T21:30:00Z"}
         ) from None
     if value.tzinfo is None:
         raise InvalidInput({name: "must include a time zone, e.g. 2026-11-24T21:30:00Z"})
-    return value
+    try:
+        # Bounded so that the 90-day window around it stays inside datetime's range.
+        return check_filter_datetime(value)
+    except OutOfBounds as out:
+        raise InvalidInput({name: str(out)}) from None
 
 
 @dataclass(frozen=True)
@@ -239,23 +248,17 @@ class Page:
 
 
 def parse_page(params: Mapping[str, str]) -> Page:
-    """Read ``page`` (from 1) and ``page_size`` (1 to 1000, default 1000)."""
+    """Read ``page`` (1 to 100,000) and ``page_size`` (1 to 1000, default 1000)."""
     errors: dict[str, str] = {}
     values = {}
     for name, default, ceiling in (
-        ("page", 1, None),
+        ("page", 1, MAX_PAGE),
         ("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
     ):
-        raw = (params.get(name) or "").strip()
-        if not raw:
-            values[name] = default
-            continue
-        if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
-            errors[name] = "must be a whole number from 1"
-        elif ceiling is not None and int(raw) > ceiling:
-            errors[name] = f"must be at most {ceiling}"
-        else:
-            values[name] = int(raw)
+        try:
+            values[name] = parse_int(name, params.get(name), default=default, maximum=ceiling)
+        except InvalidInput as invalid:
+            errors.update(invalid.field_errors)
     if errors:
         raise InvalidInput(errors)
     return Page(values["page"], values["page_size"])

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from geo.wards import WardIndex
 from safer_streets import places
+from safer_streets.bounds import whole_number
 from safer_streets.errors import InvalidInput
 from safer_streets.routing import locating
 from safer_streets.web.context import current_user, db, login_required, services
@@ -40,8 +41,8 @@ def locate(reference: str):
     found = locating.candidates(services().places, query)
     if request.method == "POST":
         try:
-            if request.form.get("choice", "").isdigit():
-                choice = int(request.form["choice"])
+            choice = whole_number(request.form.get("choice"))
+            if choice is not None:
                 if choice >= len(found):
                     raise InvalidInput({"choice": "that place is no longer offered: search again"})
                 place = found[choice]

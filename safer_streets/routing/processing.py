@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from geo.gazetteer import Candidate
 from geo.wards import WardIndex
+from safer_streets.bounds import plausible_occurred_at
 from safer_streets.casework import sla
 from safer_streets.models import (
     Area,
@@ -205,8 +206,21 @@ def _process(
 
 
 def routing_time(report: Report) -> datetime:
-    """The moment time-of-day rules look at: when it happened, else when it was received."""
-    return report.occurred_at or report.created_at or datetime.now(UTC)
+    """The moment time-of-day rules look at: when it happened, else when it was received.
+
+    A "when it happened" outside the bounds intake enforces (stored before they existed) is
+    ignored as if the reporter had not said: year 1 cannot even be moved to London time.
+    """
+    received = report.created_at or datetime.now(UTC)
+    if report.occurred_at is not None:
+        if plausible_occurred_at(report.occurred_at, received=received):
+            return report.occurred_at
+        logger.warning(
+            "Report %s: ignoring occurred_at %s for time-of-day rules (out of range)",
+            report.reference,
+            report.occurred_at.isoformat(),
+        )
+    return received
 
 
 def route_report(

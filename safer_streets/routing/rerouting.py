@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Float, Integer, String
 
+from safer_streets import bounds
 from safer_streets.errors import NotAllowed
 from safer_streets.models import Area, Category, ReportStatus, Role, User, Ward
 from safer_streets.routing import decide
@@ -99,9 +100,12 @@ def _key_table(session: Session, keys: _Keys) -> None:
         CREATE TEMP TABLE reroute_key ON COMMIT DROP AS
         SELECT r.id, r.status, r.category_id, coalesce(r.ward_id, 0) AS ward_id,
                coalesce(covering.area_ids, '{}') AS area_ids,
-               -- which stretch between the rules' window ends the local time falls in
+               -- which stretch between the rules' window ends the local time falls in; as
+               -- processing.routing_time, an out-of-range occurred_at counts as not given
                width_bucket(
-                   extract(epoch FROM (coalesce(r.occurred_at, r.created_at)
+                   extract(epoch FROM (CASE WHEN r.occurred_at >= :earliest
+                                             AND r.occurred_at <= r.created_at + :skew
+                                        THEN r.occurred_at ELSE r.created_at END
                                        AT TIME ZONE 'Europe/London')::time)::float8,
                    CAST(:cuts AS float8[])
                ) AS bucket,
@@ -137,6 +141,8 @@ def _key_table(session: Session, keys: _Keys) -> None:
             "area_ids": keys.area_ids,
             "cuts": keys.cuts,
             "reasons": keys.reasons,
+            "earliest": bounds.EARLIEST,
+            "skew": bounds.CLOCK_SKEW,
         },
     )
     session.execute(text("ANALYZE reroute_key"))

@@ -14,6 +14,7 @@ from safer_streets.db import make_engine, make_session_factory
 from safer_streets.places import Places
 from safer_streets.settings import Settings
 from safer_streets.web import context, i18n, limits, security, static_delivery
+from safer_streets.web.converters import RowIdConverter
 from workers.queue import TaskQueue, make_celery
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -29,6 +30,7 @@ def create_app(
     """Build the web app; tests pass their own settings, sessions and queue."""
     settings = settings or Settings.from_env()
     app = Flask("safer_streets", template_folder=str(TEMPLATES))
+    app.url_map.converters["int"] = RowIdConverter
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,

@@ -180,7 +180,13 @@ def init_app(app: Flask) -> None:
     @app.template_filter("london")
     def london_time(value: datetime | None) -> str:
         """A time as people in Lewisham read it: '24 Nov 2026, 10:42'."""
-        return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if value else "—"
+        if not value:
+            return "—"
+        try:
+            return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M")
+        except OverflowError:
+            # Stored before intake bounded it (year 1): show it as stored, never a 500.
+            return value.isoformat(timespec="minutes")
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from flask import Flask, Response, request
 from flask import session as cookie_session
@@ -18,8 +18,10 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from safer_streets.api.keys import key_prefix
+from safer_streets.errors import BadRequest
 from safer_streets.settings import Settings
 from safer_streets.web.context import services
+from safer_streets.web.json_body import json_body
 
 
 def presented_api_key() -> str | None:
@@ -144,13 +146,18 @@ def area_limit() -> str:
 
 def area_key() -> str:
     """The area a submission is about: its point rounded to 0.01 degrees, else its place text."""
-    data = request.get_json(silent=True) if request.is_json else request.form
+    data: Any = request.form
+    if request.is_json:
+        try:
+            data = json_body()
+        except BadRequest:
+            return "area:unknown"  # the view refuses the body and says why
     if not isinstance(data, dict) and not hasattr(data, "get"):
         return "area:unknown"
     try:
         lat = round(float(data.get("lat")), 2)
         lon = round(float(data.get("lon", data.get("long"))), 2)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         text = str(data.get("location_text") or data.get("address_string") or "")
         return "area:text:" + " ".join(text.lower().split())[:60]
     return f"area:{lat}:{lon}"

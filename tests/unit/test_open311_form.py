@@ -3,10 +3,10 @@ with Hypothesis."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from safer_streets.errors import InvalidInput
@@ -91,9 +91,28 @@ def test_single_and_multi_forms_of_one_attribute_combine():
     assert form.get("lat") is None
 
 
-@given(st.datetimes(timezones=st.just(UTC)))
+@given(
+    st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    )
+)
 def test_w3c_datetimes_with_a_zone_round_trip(moment):
     assert parse_datetime("start_date", moment.isoformat()) == moment
+
+
+@given(
+    st.datetimes(max_value=datetime(1999, 12, 31, 9, 59), timezones=st.just(UTC))
+    | st.datetimes(min_value=datetime(2100, 1, 1, 14, 1), timezones=st.just(UTC)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+@example(datetime(1, 1, 1, tzinfo=UTC), 14 * 60)
+@example(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), 0)
+def test_datetimes_outside_2000_to_2100_are_refused_whatever_their_offset(moment, minutes):
+    offset = timezone(timedelta(minutes=minutes))
+    text = moment.replace(tzinfo=offset).isoformat()
+    with pytest.raises(InvalidInput) as refused:
+        parse_datetime("end_date", text)
+    assert refused.value.field_errors == {"end_date": "must be between 2000-01-01 and 2100-01-01"}
 
 
 @given(st.text(max_size=40))
@@ -107,7 +126,7 @@ def test_any_date_text_parses_to_an_aware_datetime_or_is_refused(text):
 
 
 @given(
-    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 6, 1)),
     st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=200)),
 )
 def test_a_window_is_accepted_exactly_when_it_spans_at_most_90_days(start, span):
@@ -131,11 +150,22 @@ def test_one_date_alone_means_the_90_days_beside_it():
     assert end.end.isoformat() == "2026-01-01T00:00:00+00:00"
 
 
-@given(st.text(max_size=8), st.text(max_size=8))
+@given(st.text(max_size=8) | st.integers().map(str), st.text(max_size=8))
+@example("9223372036854775808", "")
+@example("", "9" * 5000)
 def test_paging_parameters_parse_or_are_named(page, size):
     try:
         result = parse_page({"page": page, "page_size": size})
     except InvalidInput as invalid:
         assert set(invalid.field_errors) <= {"page", "page_size"}
     else:
-        assert result.number >= 1 and 1 <= result.size <= 1000
+        assert 1 <= result.number <= 100_000 and 1 <= result.size <= 1000
+
+
+def test_a_page_past_the_last_possible_one_is_refused_naming_the_bound():
+    with pytest.raises(InvalidInput) as refused:
+        parse_page({"page": "9223372036854775808", "page_size": "1001"})
+    assert refused.value.field_errors == {
+        "page": "must be at most 100000",
+        "page_size": "must be at most 1000",
+    }
