@@ -325,6 +325,15 @@ def _existing_for_key(session: Session, key: str, digest: str) -> Receipt | None
     return Receipt(row.id, row.reference, row.status)
 
 
+def public_categories(session: Session) -> list[Category]:
+    """The categories residents and clients may report under, in display order."""
+    return list(
+        session.scalars(
+            select(Category).where(Category.public).order_by(Category.position, Category.id)
+        )
+    )
+
+
 def _category_errors(session: Session, submission: ReportSubmission) -> dict[str, str]:
     category = session.scalar(select(Category).where(Category.slug == submission.category))
     if category is None:

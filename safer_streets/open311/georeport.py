@@ -34,7 +34,12 @@ from geo.postcodes import normalise_postcode
 from safer_streets import taxonomy
 from safer_streets.casework import moderation
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
-from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS, parse_submission, submit_report
+from safer_streets.intake.submission import (
+    MAX_DESCRIPTION_CHARS,
+    parse_submission,
+    public_categories,
+    submit_report,
+)
 from safer_streets.models import (
     OPEN_STATUSES,
     ApiClient,
@@ -284,10 +289,6 @@ def discovery(base_url: str, docs_url: str) -> dict[str, Any]:
     }
 
 
-def _public_categories() -> Select[tuple[Category]]:
-    return select(Category).where(Category.public).order_by(Category.position, Category.id)
-
-
 def attributes_for(category_slug: str) -> list[dict[str, Any]]:
     """The service definition attributes of a category: its reasons, when it has them."""
     reasons = taxonomy.reasons_for(category_slug)
@@ -319,7 +320,7 @@ def service_list(session: Session) -> list[dict[str, Any]]:
             "keywords": ", ".join(taxonomy.keywords_for(category.slug)),
             "group": category.group,
         }
-        for category in session.scalars(_public_categories())
+        for category in public_categories(session)
     ]
 
 
