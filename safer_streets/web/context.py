@@ -22,6 +22,7 @@ from flask import (
     request,
 )
 from flask import session as cookie_session
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -121,6 +122,19 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def show_refused(
+    page: Callable[..., ResponseReturnValue], errors: dict[str, str], **context: Any
+) -> ResponseReturnValue:
+    """Show a form again (422) saying what was wrong with it.
+
+    ``page`` renders the form from ``errors``, ``status`` and ``context``. The refused attempt
+    may have written part of its change before it was refused: that is undone first, so the
+    page shows things as they stand.
+    """
+    db().rollback()
+    return page(errors=errors, status=422, **context)
 
 
 def wants_json() -> bool:
