@@ -7,14 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup
-from geoalchemy2.shape import to_shape
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from geo import DATA_DIR, projection
-from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
+from geo.wards import WARDS_FILE, Borough
 from safer_streets import migrate
 from safer_streets.accounts import users
 from safer_streets.api import keys
@@ -25,11 +22,12 @@ from safer_streets.data import police, seed
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import abuse
-from safer_streets.models import AbuseEntry, Role, User, Ward
+from safer_streets.models import AbuseEntry, Role, User
+from safer_streets.places import load_ward_index
 from safer_streets.privacy import retention
 from safer_streets.routing.cli import reports_group, routing_group
 from safer_streets.web.app import create_app
-from safer_streets.web.context import Services
+from safer_streets.web.context import services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
 DEMO_USERS = (
@@ -55,15 +53,6 @@ POLICE_SAMPLE = DATA_DIR / "lewisham_burglary_2022-03_to_2025-02.csv"
 DEMO_REPORTS = 3000
 
 
-def _services() -> Services:
-    return current_app.extensions["safer_streets"]
-
-
-def _ward_index(session: Session) -> WardIndex:
-    wards = session.scalars(select(Ward).where(Ward.active)).all()
-    return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
-
-
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
 def main() -> None:
     """Safer Streets: community-safety reporting and triage for Lewisham."""
@@ -81,7 +70,7 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration to the configured database."""
-    migrate.upgrade(_services().settings.database_url)
+    migrate.upgrade(services().settings.database_url)
     click.echo("Database schema is up to date.")
 
 
@@ -97,7 +86,7 @@ def wards_group() -> None:
 @click.option("--generation", default=2022, show_default=True, help="Boundary generation (year).")
 def wards_load(path: Path | None, generation: int) -> None:
     """Load ward boundaries (the May 2022 Lewisham wards by default)."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         count = seed.load_wards(session, path or WARDS_FILE, generation)
     click.echo(f"Loaded {count} wards (generation {generation}).")
 
@@ -113,7 +102,7 @@ def areas_group() -> None:
 )
 def areas_load(path: Path | None) -> None:
     """Load the town centres (the shipped GLA boundaries by default)."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         count = seed.load_areas(session, path or seed.TOWN_CENTRES_FILE)
     click.echo(f"Loaded {count} areas.")
 
@@ -121,7 +110,7 @@ def areas_load(path: Path | None) -> None:
 @main.command("seed")
 def seed_command() -> None:
     """Create or update categories, partners and routing rules (idempotent)."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         summary = seed.seed(session)
     click.echo(
         f"Seeded {summary.categories} categories, {summary.partners} partners and "
@@ -143,7 +132,7 @@ def users_group() -> None:
 def users_create(email: str, partner_slug: str | None, role: str, name: str, password: str) -> None:
     """Create an account."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             user = users.create_user(
                 session,
                 email=email,
@@ -170,7 +159,7 @@ def api_keys_group() -> None:
 def api_keys_create(name: str, partner_slug: str | None) -> None:
     """Issue a key to a client and print it (shown only this once)."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             issued = keys.create_client(session, name=name, partner_slug=partner_slug, actor=None)
             partner = f" acting for {issued.client.partner.slug}" if issued.client.partner else ""
             click.echo(f"Created API client {issued.client.id} ({issued.client.name}){partner}.")
@@ -185,7 +174,7 @@ def api_keys_create(name: str, partner_slug: str | None) -> None:
 @api_keys_group.command("list")
 def api_keys_list() -> None:
     """Every API client: id, key prefix, partner, last use and state."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         clients = keys.list_clients(session, actor=None)
         if not clients:
             click.echo("No API clients.")
@@ -208,7 +197,7 @@ def api_keys_list() -> None:
 def api_keys_revoke(client_id: int) -> None:
     """Revoke a client's key at once."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             client = keys.revoke_client(session, client_id, actor=None)
             click.echo(f"Revoked the key of API client {client.id} ({client.name}).")
     except NotFound as missing:
@@ -229,7 +218,7 @@ def api_keys_revoke(client_id: int) -> None:
 def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
     """Create demo partner logins (skipping any that exist) and print them; optionally demo
     reports for the board."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         for email, partner_slug, role in DEMO_USERS:
             try:
                 with session.begin_nested():
@@ -251,14 +240,14 @@ def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
         click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
     if report_count <= 0:
         return
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         if replace:
             removed = demo_data.remove_demo_reports(session)
             click.echo(f"Removed {removed:,} earlier demo reports.")
         summary = demo_data.generate_demo_reports(
             session,
             count=report_count,
-            wards=_ward_index(session),
+            wards=load_ward_index(session),
             borough=Borough.from_geojson(),
             seed=random_seed,
         )
@@ -277,8 +266,8 @@ def hotspots_group() -> None:
 
 
 def _compute_nightly_runs(*, force: bool = False) -> None:
-    settings = _services().settings
-    factory = _services().session_factory
+    settings = services().settings
+    factory = services().session_factory
     with session_scope(factory) as session:
         runs.schedule_nightly_runs(
             session,
@@ -312,9 +301,9 @@ def police_group() -> None:
 )
 def police_import(paths: tuple[Path, ...]) -> None:
     """Import data.police.uk street-level CSV files (any crime type); safe to repeat."""
-    factory = _services().session_factory
+    factory = services().session_factory
     with session_scope(factory) as session:
-        places = police.CrimePlaces(Borough.from_geojson().geometry, _ward_index(session))
+        places = police.CrimePlaces(Borough.from_geojson().geometry, load_ward_index(session))
     failed = False
     for path in paths:
         try:
@@ -368,10 +357,10 @@ def privacy_group() -> None:
 @privacy_group.command("expire")
 def privacy_expire() -> None:
     """Remove contact details and photos of reports closed longer than the retention period."""
-    settings = _services().settings
+    settings = services().settings
     total = 0
     while True:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             result = retention.expire_personal_data(
                 session, retention_days=settings.retention_days, now=datetime.now(UTC)
             )
@@ -386,7 +375,7 @@ def privacy_expire() -> None:
 @click.argument("email")
 def privacy_export(email: str) -> None:
     """Print, as JSON, everything held about whoever reported with EMAIL."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         click.echo(json.dumps(retention.subject_access_export(session, email), indent=2))
 
 
@@ -401,7 +390,7 @@ def abuse_group() -> None:
 def abuse_add(value: str, reason: str) -> None:
     """List an email address or a domain."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             entry = abuse.add_entry(session, value, reason, None)
             click.echo(f"Reports from {entry.value} will be held for review.")
     except InvalidInput as invalid:
@@ -413,6 +402,6 @@ def abuse_add(value: str, reason: str) -> None:
 @abuse_group.command("list")
 def abuse_list() -> None:
     """Show the list."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         for entry in session.scalars(select(AbuseEntry).order_by(AbuseEntry.value)):
             click.echo(f"{entry.id:>5}  {entry.value:40}  {entry.reason}")

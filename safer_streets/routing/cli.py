@@ -5,23 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from safer_streets.db import session_scope
 from safer_streets.intake import importing
 from safer_streets.places import Places, load_ward_index
 from safer_streets.routing.rerouting import RerouteSummary, reroute_open_reports
-from safer_streets.web.context import Services
+from safer_streets.web.context import services
 
 COMMIT_EVERY_ROWS = 200
 
 routing_group = AppGroup("routing", help="The routing table and re-routing open reports.")
 reports_group = AppGroup("reports", help="Reports in bulk.")
-
-
-def _services() -> Services:
-    return current_app.extensions["safer_streets"]
 
 
 def _echo_summary(summary: RerouteSummary) -> None:
@@ -48,7 +43,7 @@ def _echo_summary(summary: RerouteSummary) -> None:
 )
 def reroute(dry_run: bool, why: str) -> None:
     """Re-apply the current routing rules to every open, routed report (set-based)."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         summary = reroute_open_reports(session, None, dry_run=dry_run, why=why)
         if dry_run:
             session.rollback()
@@ -78,7 +73,8 @@ def import_reports(path: Path, source: str, refused_path: Path | None) -> None:
         importing.check_source(source)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--source") from None
-    services = _services()
+    settings = services().settings
+    factory = services().session_factory
     with path.open(newline="", encoding="utf-8-sig") as stream:
         try:
             rows = list(importing.read_rows(stream))
@@ -86,9 +82,9 @@ def import_reports(path: Path, source: str, refused_path: Path | None) -> None:
             raise click.ClickException(f"{path}: {error}") from None
     summary = importing.ImportSummary()
     refused_rows = []
-    with session_scope(services.session_factory) as session:
+    with session_scope(factory) as session:
         wards = load_ward_index(session)
-        places = Places.for_settings(services.settings)
+        places = Places.for_settings(settings)
         with click.progressbar(rows, label=f"Importing {path.name}", show_pos=True) as bar:
             for done, (number, row) in enumerate(bar, start=1):
                 outcome = importing.import_row(
