@@ -22,10 +22,11 @@ from safer_streets.data import police, seed
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import abuse
+from safer_streets.intake.cli import reports_group
 from safer_streets.models import AbuseEntry, Role, User
 from safer_streets.places import load_ward_index
 from safer_streets.privacy import retention
-from safer_streets.routing.cli import reports_group, routing_group
+from safer_streets.routing.cli import routing_group
 from safer_streets.web.app import create_app
 from safer_streets.web.context import services
 
