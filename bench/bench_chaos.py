@@ -64,7 +64,7 @@ from tests.faults.services import (  # noqa: E402
     free_port,
 )
 from tests.helpers import Mailbox  # noqa: E402
-from workers.queue import PROCESS_REPORT, PROCESS_REPORTS  # noqa: E402
+from workers.queue import PROCESS_REPORTS  # noqa: E402
 
 LOGS = ROOT / "var" / "chaos"
 QUEUE = "safer-streets-chaos"
@@ -321,9 +321,7 @@ def pending_routing_tasks(client: redis.Redis) -> int:
     """Messages queued, plus routing tasks delivered but not yet acknowledged."""
     # Each value in `unacked` (see queue_depth) is [message, exchange, routing key].
     unacked = [json.loads(value)[0] for value in client.hvals("unacked")]
-    routing = sum(
-        1 for message in unacked if message["headers"]["task"] in (PROCESS_REPORT, PROCESS_REPORTS)
-    )
+    routing = sum(1 for message in unacked if message["headers"]["task"] == PROCESS_REPORTS)
     return client.llen(QUEUE) + routing
 
 

@@ -256,7 +256,7 @@ def routed_report(ward_index: WardIndex) -> Callable[..., Report]:
         report, _ = submission.submit_report(
             session, submission.parse_submission(values), places=places
         )
-        processing.process_report(session, report.id, ward_index, places)
+        processing.process_reports(session, [report.id], ward_index, places)
         session.refresh(report)
         return report
 

@@ -25,7 +25,6 @@ from workers.queue import (
     COMPUTE_HOTSPOT_RUN,
     EXPIRE_PERSONAL_DATA,
     NIGHTLY_HOTSPOT_RUNS,
-    PROCESS_REPORT,
     PROCESS_REPORTS,
     QUEUE_DIGESTS,
     SEND_EMAIL,
@@ -141,12 +140,6 @@ def _process_alone(ctx: WorkerContext, report_id: int) -> bool:
     except Exception:
         logger.exception("Report %s could not be routed; the sweep will try again", report_id)
         return False
-
-
-@shared_task(name=PROCESS_REPORT, autoretry_for=(OperationalError,), max_retries=8)
-def process_report(report_id: int) -> bool:
-    """Geocode and route one report (messages queued before batches existed)."""
-    return bool(process_reports(report_ids=[report_id]))
 
 
 @shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)

@@ -1,7 +1,7 @@
 """Bulk import of reports from a CSV file (a phone line's log, an older system's export).
 
 Each row goes through the same validation (``parse_submission``), the same storing
-(``submit_report``) and the same placing and routing (``processing.process_report``) as
+(``submit_report``) and the same placing and routing (``processing.process_reports``) as
 a report made on the web, all inside one savepoint: a row is imported whole or not at all.
 A ``source_id`` column makes the import idempotent: a row whose id was imported before is
 skipped, and the same id with different details is refused rather than overwritten.
@@ -162,7 +162,7 @@ def import_row(
                 session, submission, places=places, source=source, idempotency_key=key
             )
             if created:
-                processing.process_report(session, report.id, wards, places)
+                processing.process_reports(session, [report.id], wards, places)
     except InvalidInput as invalid:
         return RowOutcome(number, "refused", errors=invalid.field_errors)
     except Conflict:

@@ -1,7 +1,8 @@
 """The status workflow after routing: which moves are allowed, and recording a move.
 
-received → routed happens in ``reports.process_report``; after that the owner partner moves a
-report along: acknowledged → in progress → resolved / not actionable / duplicate / referred.
+received → routed happens in ``routing.processing.process_reports``; after that the owner
+partner moves a report along: acknowledged → in progress → resolved / not actionable /
+duplicate / referred.
 A resolved or not-actionable report can be reopened (back to in progress); duplicate and
 referred are final. Every change is a ``ReportEvent`` naming who made it: a signed-in user or an
 API client (a partner's own case system).

@@ -45,7 +45,7 @@ def created_id(response, fmt: str) -> str:
 
 def route(db_session, reference: str) -> Report:
     report = db_session.scalars(select(Report).where(Report.reference == reference)).one()
-    processing.process_report(db_session, report.id, WARDS, places.Places.default())
+    processing.process_reports(db_session, [report.id], WARDS, places.Places.default())
     db_session.refresh(report)
     return report
 
