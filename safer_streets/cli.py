@@ -11,11 +11,12 @@ from flask.cli import FlaskGroup
 from sqlalchemy import select
 
 from geo import DATA_DIR, projection
+from geo.suntimes import LONDON
 from geo.wards import WARDS_FILE, Borough
 from safer_streets import migrate
 from safer_streets.accounts import users
 from safer_streets.api import keys
-from safer_streets.board import filters, runs
+from safer_streets.board import runs
 from safer_streets.casework import workflow
 from safer_streets.data import demo as demo_data
 from safer_streets.data import police, seed
@@ -272,7 +273,7 @@ def _compute_nightly_runs(*, force: bool = False) -> None:
     with session_scope(factory) as session:
         runs.schedule_nightly_runs(
             session,
-            today=datetime.now(UTC).astimezone(filters.LONDON).date(),
+            today=datetime.now(UTC).astimezone(LONDON).date(),
             permutations=settings.hotspot_permutations,
             seed=settings.hotspot_seed,
             force=force,

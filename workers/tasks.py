@@ -13,8 +13,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo import projection
+from geo.suntimes import LONDON
 from geo.wards import WardIndex
-from safer_streets.board import filters, runs
+from safer_streets.board import runs
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.notifications import outbox
 from safer_streets.places import Places, load_ward_index
@@ -251,7 +252,7 @@ def nightly_hotspot_runs() -> int:
     with session_scope(ctx.session_factory) as session:
         ids = runs.schedule_nightly_runs(
             session,
-            today=datetime.now(UTC).astimezone(filters.LONDON).date(),
+            today=datetime.now(UTC).astimezone(LONDON).date(),
             permutations=ctx.settings.hotspot_permutations,
             seed=ctx.settings.hotspot_seed,
         )

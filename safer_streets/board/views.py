@@ -25,10 +25,10 @@ from flask import (
 )
 
 from geo import maps
+from geo.suntimes import LONDON
 from safer_streets.board import dashboard, exports, map_layers, publishing, runs
 from safer_streets.board.audience import Audience, audience_for, require_board
 from safer_streets.board.filters import (
-    LONDON,
     BoardFilters,
     FilterOptions,
     Period,

@@ -6,14 +6,13 @@ import re
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
+from geo.suntimes import LONDON
 from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS
 
-LONDON = ZoneInfo("Europe/London")
 WHEN_CHOICES = ("now", "today", "other")
 # A phone's clock may be a little ahead of ours: "a minute from now" is not the future.
 CLOCK_SKEW = timedelta(minutes=5)

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from geo.suntimes import LONDON
 from geo.wards import WardIndex
 from safer_streets.errors import Conflict, InvalidInput
 from safer_streets.intake.submission import parse_submission, submit_report
@@ -26,7 +26,6 @@ from safer_streets.models import ReportStatus
 from safer_streets.places import Places
 from safer_streets.routing import processing
 
-LONDON = ZoneInfo("Europe/London")
 MAX_SOURCE_ID_CHARS = 150
 SOURCE_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 REASON_SEPARATOR = ";"

@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from geoalchemy2.shape import to_shape
 from pydantic import HttpUrl, TypeAdapter, ValidationError
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from geo.coarsening import coarse_point
 from geo.postcodes import normalise_postcode
+from geo.suntimes import LONDON
 from safer_streets import taxonomy
 from safer_streets.casework import moderation
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
@@ -65,7 +65,6 @@ MAX_SPAN = timedelta(days=90)
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 MAX_IDS = 1000
-LONDON = ZoneInfo("Europe/London")
 EMERGENCY_NOTICE = (
     "If anyone is in danger now, call 999. This service is not monitored around the clock."
 )

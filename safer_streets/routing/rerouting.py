@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Float, Integer, String
 
+from geo.suntimes import LONDON
 from safer_streets.errors import NotAllowed
 from safer_streets.models import Area, Category, ReportStatus, Role, User, Ward
 from safer_streets.routing import decide
@@ -102,7 +103,7 @@ def _key_table(session: Session, keys: _Keys) -> None:
                -- which stretch between the rules' window ends the local time falls in
                width_bucket(
                    extract(epoch FROM (coalesce(r.occurred_at, r.created_at)
-                                       AT TIME ZONE 'Europe/London')::time)::float8,
+                                       AT TIME ZONE :zone)::time)::float8,
                    CAST(:cuts AS float8[])
                ) AS bucket,
                -- bit i set when the report has the i-th reason some rule names
@@ -137,6 +138,7 @@ def _key_table(session: Session, keys: _Keys) -> None:
             "area_ids": keys.area_ids,
             "cuts": keys.cuts,
             "reasons": keys.reasons,
+            "zone": LONDON.key,
         },
     )
     session.execute(text("ANALYZE reroute_key"))

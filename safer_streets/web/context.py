@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
@@ -28,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
+from geo.suntimes import LONDON
 from safer_streets.accounts import users
 from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
@@ -36,7 +36,6 @@ from safer_streets.settings import Settings
 from workers.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from geo import correlation, density, gistar, hotspots, projection
+from geo.suntimes import LONDON
 from safer_streets.accounts import users
 from safer_streets.board import dashboard, exports, runs
-from safer_streets.board.filters import LONDON, default_filters
+from safer_streets.board.filters import default_filters
 from safer_streets.models import HotspotCell, HotspotRun, ReportStatus, Role, RunStatus
 from tests.board_data import CATFORD, add_reports, around, scattered
 from tests.helpers import PASSWORD, login
