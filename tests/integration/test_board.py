@@ -480,25 +480,14 @@ def test_trends_count_reports_by_month_and_by_london_day_and_hour(sign_in, db_se
     assert 'class="n level-5">4</td>' in page.text
 
 
-def test_report_points_are_offered_only_below_the_point_limit(settings, db_session, redis_client):
-    from sqlalchemy.orm import sessionmaker
-
-    from safer_streets.web.app import create_app
-
+def test_report_points_are_offered_only_below_the_point_limit(db_session, app_with):
     add_reports(db_session, "fly-tipping", around(CATFORD, 4))
     users.create_user(
         db_session, email="limit@board.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
     )
-    factory = sessionmaker(
-        bind=db_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
 
     def client_with_limit(limit: int):
-        app = create_app(replace(settings, board_point_limit=limit), session_factory=factory)
-        app.config["WTF_CSRF_ENABLED"] = False
-        client = app.test_client()
+        client = app_with(board_point_limit=limit).test_client()
         login(client, "limit@board.test")
         return client
 
