@@ -111,6 +111,21 @@ def test_the_board_page_sets_a_self_only_content_security_policy(sign_in):
         assert url.startswith(("/", "#")), url
 
 
+def test_the_board_allows_and_draws_tiles_from_the_configured_tile_server(app_with, db_session):
+    tiles = "https://tiles.example.org/lewisham/{z}/{x}/{y}.png"
+    users.create_user(
+        db_session, email="tiles@board.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
+    )
+    client = app_with(map_tiles_url=tiles).test_client()
+    login(client, "tiles@board.test")
+    policy = client.get("/board").headers["Content-Security-Policy"]
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert "https://tiles.example.org" in directives["img-src"].split()
+    assert "openstreetmap" not in policy
+    assert "script-src 'self'" in policy
+    assert tiles in client.get("/board/map.js").text
+
+
 # ------------------------------------------------------------------ stored results only
 
 
