@@ -29,7 +29,7 @@ from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import is_ambiguous
 from geo.postcodes import normalise_postcode, outward_code
 from geo.suntimes import is_after_dark
-from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.errors import Conflict, InvalidInput, NotFound, plain_field_errors
 from safer_streets.intake import abuse
 from safer_streets.models import (
     ApiClient,
@@ -156,20 +156,6 @@ _FIELD_MESSAGES = {
 }
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """Turn a pydantic error into one plain message per field."""
-    errors: dict[str, str] = {}
-    for item in error.errors(include_url=False):
-        # The model is flat: an error inside a list ("reasons", 2) belongs to the list's field.
-        field = str(item["loc"][0]) if item["loc"] else "body"
-        message = _PYDANTIC_MESSAGES.get(item["type"], item["msg"])
-        if message is None:
-            message = item["msg"].removeprefix("Value error, ")
-        message = _FIELD_MESSAGES.get((field, item["type"]), message)
-        errors.setdefault(field, message)
-    return errors
-
-
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
@@ -194,7 +180,9 @@ def parse_submission(data: Any) -> ReportSubmission:
     try:
         submission = ReportSubmission.model_validate(data)
     except ValidationError as error:
-        errors = field_errors(error)
+        errors = plain_field_errors(
+            error, _PYDANTIC_MESSAGES, whole="body", field_messages=_FIELD_MESSAGES
+        )
     for field, message in _location_errors(data).items():
         errors.setdefault(field, message)
     if errors:
