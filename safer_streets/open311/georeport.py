@@ -261,6 +261,21 @@ def parse_page(params: Mapping[str, str]) -> Page:
     return Page(values["page"], values["page_size"])
 
 
+def _window_and_page(
+    params: Mapping[str, str], now: datetime, errors: dict[str, str]
+) -> tuple[DateRange, Page]:
+    """The date window and page asked for; ``InvalidInput`` names these problems together
+    with the ``errors`` already found in the other parameters."""
+    try:
+        window = parse_date_range(params, now)
+        page = parse_page(params)
+    except InvalidInput as invalid:
+        errors.update(invalid.field_errors)
+    if errors:
+        raise InvalidInput(errors)
+    return window, page
+
+
 def _comma_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
@@ -514,13 +529,7 @@ def find_requests(session: Session, params: Mapping[str, str], now: datetime) ->
         query = query.where(Report.status.in_(OPEN_STATUSES))
     elif statuses == {"closed"}:
         query = query.where(Report.status.not_in(OPEN_STATUSES))
-    try:
-        window = parse_date_range(params, now)
-        page = parse_page(params)
-    except InvalidInput as invalid:
-        errors.update(invalid.field_errors)
-    if errors:
-        raise InvalidInput(errors)
+    window, page = _window_and_page(params, now, errors)
     query = (
         query.where(Report.created_at >= window.start, Report.created_at < window.end)
         .order_by(Report.created_at.desc(), Report.id.desc())
@@ -612,14 +621,7 @@ def find_updates(
 ) -> list[dict[str, Any]]:
     """GET servicerequestupdates: public updates in the window, oldest first."""
     check_jurisdiction(params.get("jurisdiction_id"))
-    errors: dict[str, str] = {}
-    try:
-        window = parse_date_range(params, now)
-        page = parse_page(params)
-    except InvalidInput as invalid:
-        errors.update(invalid.field_errors)
-    if errors:
-        raise InvalidInput(errors)
+    window, page = _window_and_page(params, now, {})
     earlier = aliased(ReportEvent)
     # A note leaves the status as it was: the latest status set at or before it.
     status_then = (
