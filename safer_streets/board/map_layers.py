@@ -39,6 +39,10 @@ def _geojson(geometry_sql: Any) -> Any:
     return func.ST_AsGeoJSON(geometry_sql, 6)
 
 
+def _ward_geometry(slug: str) -> Any:
+    return select(Ward.geom).where(Ward.slug == slug, Ward.active).limit(1).scalar_subquery()
+
+
 def _cells_query(run: HotspotRun, filters: BoardFilters | None) -> Select[Any]:
     query = select(
         HotspotCell.iy,
@@ -55,13 +59,9 @@ def _cells_query(run: HotspotRun, filters: BoardFilters | None) -> Select[Any]:
         HotspotCell.emerging,
     ).where(HotspotCell.run_id == run.id)
     if filters is not None and filters.ward:
-        ward_geom = (
-            select(Ward.geom)
-            .where(Ward.slug == filters.ward, Ward.active)
-            .limit(1)
-            .scalar_subquery()
+        query = query.where(
+            func.ST_Covers(_ward_geometry(filters.ward), func.ST_Centroid(HotspotCell.cell))
         )
-        query = query.where(func.ST_Covers(ward_geom, func.ST_Centroid(HotspotCell.cell)))
     return query.order_by(HotspotCell.iy, HotspotCell.ix)
 
 
@@ -287,13 +287,7 @@ def top_hotspots(
         .order_by(HotspotCell.gi_bin.desc(), HotspotCell.z.desc())
     )
     if filters is not None and filters.ward:
-        ward_geom = (
-            select(Ward.geom)
-            .where(Ward.slug == filters.ward, Ward.active)
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = query.where(func.ST_Covers(ward_geom, centre))
+        query = query.where(func.ST_Covers(_ward_geometry(filters.ward), centre))
     if audience_for(user) is not Audience.BOARD and run.summary.get("includes_sensitive", True):
         query = query.where(HotspotCell.count >= min_count)
     return [HotSpotPlace(*row) for row in session.execute(query.limit(limit))]
