@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask.cli import FlaskGroup
@@ -53,6 +54,13 @@ DEMO_TEMPLATES = (
 
 POLICE_SAMPLE = DATA_DIR / "lewisham_burglary_2022-03_to_2025-02.csv"
 DEMO_REPORTS = 3000
+
+
+def _refuse(invalid: InvalidInput) -> NoReturn:
+    """Say what was wrong, one field a line, and exit with status 1."""
+    for field, message in invalid.field_errors.items():
+        click.echo(f"{field}: {message}", err=True)
+    raise SystemExit(1) from None
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
@@ -145,9 +153,7 @@ def users_create(email: str, partner_slug: str | None, role: str, name: str, pas
             )
             click.echo(f"Created {user.role.value} account {user.email}.")
     except InvalidInput as invalid:
-        for field, message in invalid.field_errors.items():
-            click.echo(f"{field}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(invalid)
 
 
 @main.group("api-keys")
@@ -168,9 +174,7 @@ def api_keys_create(name: str, partner_slug: str | None) -> None:
             click.echo("Key (shown only now; store it safely):")
             click.echo(issued.key)
     except InvalidInput as invalid:
-        for field, message in invalid.field_errors.items():
-            click.echo(f"{field}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(invalid)
 
 
 @api_keys_group.command("list")
@@ -396,9 +400,7 @@ def abuse_add(value: str, reason: str) -> None:
             entry = abuse.add_entry(session, value, reason, None)
             click.echo(f"Reports from {entry.value} will be held for review.")
     except InvalidInput as invalid:
-        for field, message in invalid.field_errors.items():
-            click.echo(f"{field}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(invalid)
 
 
 @abuse_group.command("list")
