@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
-from geo.suntimes import LONDON
+from geo.suntimes import LONDON, london_time
 from safer_streets.errors import InvalidInput, NotAllowed
 from safer_streets.models import (
     EmailOutbox,
@@ -54,9 +54,7 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_templates.filters["london"] = lambda value: (
-    value.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if value else "—"
-)
+_templates.filters["london"] = london_time
 
 
 class Kind:

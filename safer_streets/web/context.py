@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from geo.suntimes import LONDON
+from geo.suntimes import london_time
 from safer_streets.accounts import users
 from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
@@ -188,10 +188,7 @@ def init_app(app: Flask) -> None:
     def template_globals() -> dict[str, Any]:
         return {"current_user": current_user()}
 
-    @app.template_filter("london")
-    def london_time(value: datetime | None) -> str:
-        """A time as people in Lewisham read it: '24 Nov 2026, 10:42'."""
-        return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if value else "—"
+    app.add_template_filter(london_time, "london")
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:
