@@ -36,6 +36,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 from bench.machine import cpu_model
 from geo import hotspots, projection
+from geo.suntimes import LONDON
 from geo.wards import Borough, WardIndex
 from safer_streets import migrate
 from safer_streets.accounts import users
@@ -146,7 +147,7 @@ def _generate(engine: Any, n: int) -> None:
 
 
 def new_run(factory: Any, permutations: int) -> int:
-    today = datetime.now(UTC).astimezone(filters.LONDON).date()
+    today = datetime.now(UTC).astimezone(LONDON).date()
     with session_scope(factory) as session:
         parameters = runs.RunParameters.from_filters(
             filters.default_filters(today), permutations=permutations, seed=1
@@ -160,7 +161,7 @@ def pipeline(settings: Settings) -> dict[str, float]:
     factory = make_session_factory(engine)
     study_area = projection.read_boundary()
     out: dict[str, float] = {}
-    today = datetime.now(UTC).astimezone(filters.LONDON).date()
+    today = datetime.now(UTC).astimezone(LONDON).date()
     parameters = runs.RunParameters.from_filters(
         filters.default_filters(today), permutations=999, seed=1
     )

@@ -61,7 +61,7 @@ from tests.faults.services import (
     free_port,
 )
 from tests.helpers import Mailbox
-from workers.queue import PROCESS_REPORT, PROCESS_REPORTS
+from workers.queue import PROCESS_REPORTS
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "var" / "chaos"
@@ -319,9 +319,7 @@ def pending_routing_tasks(client: redis.Redis) -> int:
     """Messages queued, plus routing tasks delivered but not yet acknowledged."""
     # Each value in `unacked` (see queue_depth) is [message, exchange, routing key].
     unacked = [json.loads(value)[0] for value in client.hvals("unacked")]
-    routing = sum(
-        1 for message in unacked if message["headers"]["task"] in (PROCESS_REPORT, PROCESS_REPORTS)
-    )
+    routing = sum(1 for message in unacked if message["headers"]["task"] == PROCESS_REPORTS)
     return client.llen(QUEUE) + routing
 
 

@@ -104,7 +104,7 @@ def prepare_database() -> str:
                 }
             )
             report, _ = submit_report(session, submission, places=places)
-            processing.process_report(session, report.id, wards, places)
+            processing.process_reports(session, [report.id], wards, places)
     return url
 
 

@@ -33,7 +33,6 @@ __all__ = [
     "HOTSPOT_COLOURS",
     "HOTSPOT_LABELS",
     "MAP_ID",
-    "TILE_HOSTS",
     "VENDOR_CSS",
     "VENDOR_JS",
     "AreaZoomControl",
@@ -64,7 +63,6 @@ VENDOR_CSS: tuple[tuple[str, str], ...] = (
 )
 
 TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-TILE_HOSTS = ("https://tile.openstreetmap.org",)
 TILE_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
@@ -429,7 +427,9 @@ def _area_layer(areas: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
     )
 
 
-def board_map(layers: BoardLayers, *, focus_area: str | None = None) -> folium.Map:
+def board_map(
+    layers: BoardLayers, *, focus_area: str | None = None, tiles: str = TILE_URL
+) -> folium.Map:
     """The board's map: hotspots, density, emerging trends, wards, town centres, points.
 
     Parameters
@@ -439,6 +439,9 @@ def board_map(layers: BoardLayers, *, focus_area: str | None = None) -> folium.M
     focus_area : str, optional
         Slug of an area of interest to open on (its button is listed first); default
         ``catford-town-centre`` is listed first and the map opens on ``fit_bounds``.
+    tiles : str, optional
+        Tile URL template (``{z}/{x}/{y}``); default OpenStreetMap's. The page's
+        Content-Security-Policy must allow images from its origin.
 
     Returns
     -------
@@ -456,7 +459,7 @@ def board_map(layers: BoardLayers, *, focus_area: str | None = None) -> folium.M
     m._id = MAP_ID
     m.default_js = list(VENDOR_JS)
     m.default_css = list(VENDOR_CSS)
-    folium.TileLayer(TILE_URL, attr=TILE_ATTRIBUTION, name="OpenStreetMap", max_zoom=19).add_to(m)
+    folium.TileLayer(tiles, attr=TILE_ATTRIBUTION, name="OpenStreetMap", max_zoom=19).add_to(m)
 
     if layers.wards:
         _ward_layer(layers.wards).add_to(m)

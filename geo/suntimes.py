@@ -30,6 +30,17 @@ CIVIL_ZENITH_DEG = 96.0
 # ------------------------------------------------------------------------------- time
 
 
+def london_time(value: datetime | None) -> str:
+    """A moment as people in Lewisham read it, '24 Nov 2026, 10:42'; '—' for none."""
+    if not value:
+        return "—"
+    try:
+        return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M")
+    except OverflowError:
+        # Stored before intake bounded times (year 1): shown as stored, never a 500.
+        return value.isoformat(timespec="minutes")
+
+
 def _as_utc_datetime64(timestamps: ArrayLike | Sequence[datetime]) -> NDArray[np.datetime64]:
     """Timestamps as ``datetime64[s]`` in UTC.
 

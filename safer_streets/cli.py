@@ -5,32 +5,33 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
-from flask import current_app
 from flask.cli import FlaskGroup
-from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from geo import DATA_DIR, projection
-from geo.wards import WARDS_FILE, Borough, WardIndex, WardShape
+from geo.suntimes import LONDON
+from geo.wards import WARDS_FILE, Borough
 from safer_streets import migrate
 from safer_streets.accounts import users
 from safer_streets.api import keys
-from safer_streets.board import filters, runs
+from safer_streets.board import runs
 from safer_streets.casework import workflow
 from safer_streets.data import demo as demo_data
 from safer_streets.data import police, seed
 from safer_streets.db import session_scope
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import abuse
-from safer_streets.models import AbuseEntry, Role, User, Ward
+from safer_streets.intake.cli import reports_group
+from safer_streets.models import AbuseEntry, Role, User
+from safer_streets.places import load_ward_index
 from safer_streets.privacy import retention
-from safer_streets.routing.cli import reports_group, routing_group
+from safer_streets.routing.cli import routing_group
 from safer_streets.web.app import create_app
-from safer_streets.web.context import Services
+from safer_streets.web.context import services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
 DEMO_USERS = (
@@ -56,13 +57,11 @@ POLICE_SAMPLE = DATA_DIR / "lewisham_burglary_2022-03_to_2025-02.csv"
 DEMO_REPORTS = 3000
 
 
-def _services() -> Services:
-    return current_app.extensions["safer_streets"]
-
-
-def _ward_index(session: Session) -> WardIndex:
-    wards = session.scalars(select(Ward).where(Ward.active)).all()
-    return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
+def _refuse(invalid: InvalidInput) -> NoReturn:
+    """Say what was wrong, one field a line, and exit with status 1."""
+    for field, message in invalid.field_errors.items():
+        click.echo(f"{field}: {message}", err=True)
+    raise SystemExit(1) from None
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
@@ -82,7 +81,7 @@ def db_group() -> None:
 @db_group.command("create")
 def db_create() -> None:
     """Create the configured database if it does not exist yet (``make run`` does this)."""
-    database_url = _services().settings.database_url
+    database_url = services().settings.database_url
     name = make_url(database_url).database
     if migrate.create_database(database_url):
         click.echo(f"Created the database {name}.")
@@ -93,7 +92,7 @@ def db_create() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """Apply every migration to the configured database."""
-    migrate.upgrade(_services().settings.database_url)
+    migrate.upgrade(services().settings.database_url)
     click.echo("Database schema is up to date.")
 
 
@@ -109,7 +108,7 @@ def wards_group() -> None:
 @click.option("--generation", default=2022, show_default=True, help="Boundary generation (year).")
 def wards_load(path: Path | None, generation: int) -> None:
     """Load ward boundaries (the May 2022 Lewisham wards by default)."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         count = seed.load_wards(session, path or WARDS_FILE, generation)
     click.echo(f"Loaded {count} wards (generation {generation}).")
 
@@ -125,7 +124,7 @@ def areas_group() -> None:
 )
 def areas_load(path: Path | None) -> None:
     """Load the town centres (the shipped GLA boundaries by default)."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         count = seed.load_areas(session, path or seed.TOWN_CENTRES_FILE)
     click.echo(f"Loaded {count} areas.")
 
@@ -133,7 +132,7 @@ def areas_load(path: Path | None) -> None:
 @main.command("seed")
 def seed_command() -> None:
     """Create or update categories, partners and routing rules (idempotent)."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         summary = seed.seed(session)
     click.echo(
         f"Seeded {summary.categories} categories, {summary.partners} partners and "
@@ -155,10 +154,10 @@ def users_group() -> None:
 def users_create(email: str, partner_slug: str | None, role: str, name: str, password: str) -> None:
     """Create an account."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             user = users.create_user(
                 session,
-                passwords=_services().passwords,
+                passwords=services().passwords,
                 email=email,
                 password=password,
                 role=Role(role),
@@ -167,9 +166,7 @@ def users_create(email: str, partner_slug: str | None, role: str, name: str, pas
             )
             click.echo(f"Created {user.role.value} account {user.email}.")
     except InvalidInput as invalid:
-        for field, message in invalid.field_errors.items():
-            click.echo(f"{field}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(invalid)
 
 
 @main.group("api-keys")
@@ -183,22 +180,20 @@ def api_keys_group() -> None:
 def api_keys_create(name: str, partner_slug: str | None) -> None:
     """Issue a key to a client and print it (shown only this once)."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             issued = keys.create_client(session, name=name, partner_slug=partner_slug, actor=None)
             partner = f" acting for {issued.client.partner.slug}" if issued.client.partner else ""
             click.echo(f"Created API client {issued.client.id} ({issued.client.name}){partner}.")
             click.echo("Key (shown only now; store it safely):")
             click.echo(issued.key)
     except InvalidInput as invalid:
-        for field, message in invalid.field_errors.items():
-            click.echo(f"{field}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(invalid)
 
 
 @api_keys_group.command("list")
 def api_keys_list() -> None:
     """Every API client: id, key prefix, partner, last use and state."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         clients = keys.list_clients(session, actor=None)
         if not clients:
             click.echo("No API clients.")
@@ -221,7 +216,7 @@ def api_keys_list() -> None:
 def api_keys_revoke(client_id: int) -> None:
     """Revoke a client's key at once."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             client = keys.revoke_client(session, client_id, actor=None)
             click.echo(f"Revoked the key of API client {client.id} ({client.name}).")
     except NotFound as missing:
@@ -242,13 +237,13 @@ def api_keys_revoke(client_id: int) -> None:
 def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
     """Create demo partner logins (skipping any that exist) and print them; optionally demo
     reports for the board."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         for email, partner_slug, role in DEMO_USERS:
             try:
                 with session.begin_nested():
                     users.create_user(
                         session,
-                        passwords=_services().passwords,
+                        passwords=services().passwords,
                         email=email,
                         password=DEMO_PASSWORD,
                         role=role,
@@ -265,14 +260,14 @@ def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
         click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
     if report_count <= 0:
         return
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         if replace:
             removed = demo_data.remove_demo_reports(session)
             click.echo(f"Removed {removed:,} earlier demo reports.")
         summary = demo_data.generate_demo_reports(
             session,
             count=report_count,
-            wards=_ward_index(session),
+            wards=load_ward_index(session),
             borough=Borough.from_geojson(),
             seed=random_seed,
         )
@@ -291,12 +286,12 @@ def hotspots_group() -> None:
 
 
 def _compute_nightly_runs(*, force: bool = False) -> None:
-    settings = _services().settings
-    factory = _services().session_factory
+    settings = services().settings
+    factory = services().session_factory
     with session_scope(factory) as session:
         runs.schedule_nightly_runs(
             session,
-            today=datetime.now(UTC).astimezone(filters.LONDON).date(),
+            today=datetime.now(UTC).astimezone(LONDON).date(),
             permutations=settings.hotspot_permutations,
             seed=settings.hotspot_seed,
             force=force,
@@ -326,9 +321,9 @@ def police_group() -> None:
 )
 def police_import(paths: tuple[Path, ...]) -> None:
     """Import data.police.uk street-level CSV files (any crime type); safe to repeat."""
-    factory = _services().session_factory
+    factory = services().session_factory
     with session_scope(factory) as session:
-        places = police.CrimePlaces(Borough.from_geojson().geometry, _ward_index(session))
+        places = police.CrimePlaces(Borough.from_geojson().geometry, load_ward_index(session))
     failed = False
     for path in paths:
         try:
@@ -382,10 +377,10 @@ def privacy_group() -> None:
 @privacy_group.command("expire")
 def privacy_expire() -> None:
     """Remove contact details and photos of reports closed longer than the retention period."""
-    settings = _services().settings
+    settings = services().settings
     total = 0
     while True:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             result = retention.expire_personal_data(
                 session, retention_days=settings.retention_days, now=datetime.now(UTC)
             )
@@ -400,7 +395,7 @@ def privacy_expire() -> None:
 @click.argument("email")
 def privacy_export(email: str) -> None:
     """Print, as JSON, everything held about whoever reported with EMAIL."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         click.echo(json.dumps(retention.subject_access_export(session, email), indent=2))
 
 
@@ -415,18 +410,16 @@ def abuse_group() -> None:
 def abuse_add(value: str, reason: str) -> None:
     """List an email address or a domain."""
     try:
-        with session_scope(_services().session_factory) as session:
+        with session_scope(services().session_factory) as session:
             entry = abuse.add_entry(session, value, reason, None)
             click.echo(f"Reports from {entry.value} will be held for review.")
     except InvalidInput as invalid:
-        for field, message in invalid.field_errors.items():
-            click.echo(f"{field}: {message}", err=True)
-        raise SystemExit(1) from None
+        _refuse(invalid)
 
 
 @abuse_group.command("list")
 def abuse_list() -> None:
     """Show the list."""
-    with session_scope(_services().session_factory) as session:
+    with session_scope(services().session_factory) as session:
         for entry in session.scalars(select(AbuseEntry).order_by(AbuseEntry.value)):
             click.echo(f"{entry.id:>5}  {entry.value:40}  {entry.reason}")

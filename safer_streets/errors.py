@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class SaferStreetsError(Exception):
@@ -25,6 +29,32 @@ class InvalidInput(SaferStreetsError):
     def __init__(self, field_errors: Mapping[str, str], message: str | None = None) -> None:
         self.field_errors = dict(field_errors)
         super().__init__(message or "Please check: " + ", ".join(self.field_errors))
+
+
+def plain_field_errors(
+    error: ValidationError,
+    messages: Mapping[str, str | None],
+    *,
+    whole: str,
+    field_messages: Mapping[tuple[str, str], str] | None = None,
+) -> dict[str, str]:
+    """One plain message per field from a pydantic error: the first error of each field.
+
+    ``messages`` words each error type (``None``: the validator's own words, which name the
+    problem already); other types keep pydantic's message. ``field_messages`` words an error
+    type for one field. An error about the input as a whole is named ``whole``. The models
+    are flat, so an error inside a list ("reasons", 2) belongs to the list's field.
+    """
+    errors: dict[str, str] = {}
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else whole
+        message = messages.get(item["type"], item["msg"])
+        if message is None:
+            message = item["msg"].removeprefix("Value error, ")
+        if field_messages:
+            message = field_messages.get((field, item["type"]), message)
+        errors.setdefault(field, message)
+    return errors
 
 
 class BadRequest(SaferStreetsError):

@@ -13,6 +13,8 @@ import ipaddress
 import os
 import socket
 from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
 
 import pytest
 import redis
@@ -164,16 +166,28 @@ def db_session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(settings: Settings, db_session: Session, redis_client: redis.Redis) -> Flask:
-    """The app on the rolled-back test transaction."""
+def app_with(
+    settings: Settings, db_session: Session, redis_client: redis.Redis
+) -> Callable[..., Flask]:
+    """Apps on the rolled-back test transaction, with the given settings changed."""
     factory = sessionmaker(
         bind=db_session.connection(),
         join_transaction_mode="create_savepoint",
         expire_on_commit=False,
     )
-    app = create_app(settings, session_factory=factory)
-    app.config["WTF_CSRF_ENABLED"] = False
-    return app
+
+    def make(**changes: Any) -> Flask:
+        app = create_app(replace(settings, **changes), session_factory=factory)
+        app.config["WTF_CSRF_ENABLED"] = False
+        return app
+
+    return make
+
+
+@pytest.fixture
+def app(app_with: Callable[..., Flask]) -> Flask:
+    """The app on the rolled-back test transaction."""
+    return app_with()
 
 
 @pytest.fixture
@@ -262,7 +276,7 @@ def routed_report(ward_index: WardIndex) -> Callable[..., Report]:
         report, _ = submission.submit_report(
             session, submission.parse_submission(values), places=places
         )
-        processing.process_report(session, report.id, ward_index, places)
+        processing.process_reports(session, [report.id], ward_index, places)
         session.refresh(report)
         return report
 

@@ -13,7 +13,6 @@ from safer_streets.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-PROCESS_REPORT = "workers.process_report"
 PROCESS_REPORTS = "workers.process_reports"
 SWEEP_RECEIVED = "workers.sweep_received"
 SEND_EMAIL = "workers.send_email"

@@ -13,8 +13,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo import projection
+from geo.suntimes import LONDON
 from geo.wards import WardIndex
-from safer_streets.board import filters, runs
+from safer_streets.board import runs
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.notifications import outbox
 from safer_streets.places import Places, load_ward_index
@@ -25,7 +26,6 @@ from workers.queue import (
     COMPUTE_HOTSPOT_RUN,
     EXPIRE_PERSONAL_DATA,
     NIGHTLY_HOTSPOT_RUNS,
-    PROCESS_REPORT,
     PROCESS_REPORTS,
     QUEUE_DIGESTS,
     SEND_EMAIL,
@@ -143,12 +143,6 @@ def _process_alone(ctx: WorkerContext, report_id: int) -> bool:
         return False
 
 
-@shared_task(name=PROCESS_REPORT, autoretry_for=(OperationalError,), max_retries=8)
-def process_report(report_id: int) -> bool:
-    """Geocode and route one report (messages queued before batches existed)."""
-    return bool(process_reports(report_ids=[report_id]))
-
-
 @shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)
 def sweep_received() -> int:
     """Re-enqueue reports left in ``received`` (Redis was down, a message was lost)."""
@@ -258,7 +252,7 @@ def nightly_hotspot_runs() -> int:
     with session_scope(ctx.session_factory) as session:
         ids = runs.schedule_nightly_runs(
             session,
-            today=datetime.now(UTC).astimezone(filters.LONDON).date(),
+            today=datetime.now(UTC).astimezone(LONDON).date(),
             permutations=ctx.settings.hotspot_permutations,
             seed=ctx.settings.hotspot_seed,
         )

@@ -18,7 +18,13 @@ from safer_streets.casework import sla, workflow
 from safer_streets.errors import InvalidInput
 from safer_streets.models import NewReportEmails, Partner
 from safer_streets.notifications import outbox
-from safer_streets.web.context import current_user, db, login_required, services
+from safer_streets.web.context import (
+    current_user,
+    db,
+    login_required,
+    services,
+    show_refused,
+)
 
 bp = Blueprint("team", __name__, url_prefix="/triage/team")
 
@@ -64,8 +70,7 @@ def invite():
             now=_now(),
         )
     except InvalidInput as invalid:
-        session.rollback()
-        return users(errors=invalid.field_errors, form=form.to_dict(), status=422)
+        return show_refused(users, invalid.field_errors, form=form.to_dict())
     session.commit()
     services().task_queue.send_emails(outbox.unsent_ids(session, user_id=user.id))
     flash(f"Account created for {user.email}: they have been emailed a link to set a password.")
@@ -126,8 +131,7 @@ def save_template():
             form.get("body", ""),
         )
     except InvalidInput as invalid:
-        session.rollback()
-        return templates(errors=invalid.field_errors, form=form.to_dict(), status=422)
+        return show_refused(templates, invalid.field_errors, form=form.to_dict())
     session.commit()
     flash(f"Template “{template.title}” saved.")
     return redirect(url_for("team.templates"), code=303)
@@ -172,8 +176,7 @@ def set_emails():
             session, current_user(), request.form.get("new_report_emails", "")
         )
     except InvalidInput as invalid:
-        session.rollback()
-        return settings(errors=invalid.field_errors, status=422)
+        return show_refused(settings, invalid.field_errors)
     session.commit()
     flash("Email choice saved.")
     return redirect(url_for("team.settings"), code=303)
@@ -194,10 +197,10 @@ def set_sla():
             form.get("hours_to_resolve", ""),
         )
     except InvalidInput as invalid:
-        session.rollback()
-        return settings(
-            errors={f"{form.get('category', '')}.{k}": v for k, v in invalid.field_errors.items()},
-            status=422,
+        # Each category has its own row of fields on the page.
+        category = form.get("category", "")
+        return show_refused(
+            settings, {f"{category}.{k}": v for k, v in invalid.field_errors.items()}
         )
     session.commit()
     flash(f"Service level for {target.category.name} saved; it applies to new reports.")

@@ -9,7 +9,14 @@ from flask_limiter.util import get_remote_address
 
 from safer_streets.accounts import users
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.web.context import current_user, db, login_required, services
+from safer_streets.models import User
+from safer_streets.web.context import (
+    current_user,
+    db,
+    login_required,
+    services,
+    show_refused,
+)
 from safer_streets.web.limits import limiter, per_address_limit
 
 bp = Blueprint("accounts", __name__)
@@ -38,6 +45,12 @@ def forgot_password():
     return render_template("accounts/forgot.html")
 
 
+def _reset_page(user: User, purpose: str, errors: dict[str, str] | None = None, status=200):
+    return render_template(
+        "accounts/reset.html", user=user, purpose=purpose, errors=errors or {}
+    ), status
+
+
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 def reset_password(token: str):
     """Choose a new password from an emailed link."""
@@ -46,7 +59,6 @@ def reset_password(token: str):
         user, purpose = users.user_for_token(session, token, services().settings.secret_key)
     except NotFound as void:
         return render_template("accounts/forgot.html", error=void.message), 404
-    errors: dict[str, str] = {}
     if request.method == "POST":
         try:
             users.reset_password(
@@ -58,23 +70,31 @@ def reset_password(token: str):
                 _now(),
                 passwords=services().passwords,
             )
-            session.commit()
-            flash("Your password is set. Sign in with it now.")
-            return redirect(url_for("casework.login"), code=303)
         except InvalidInput as invalid:
-            errors = invalid.field_errors
-    status = 422 if errors else 200
-    return render_template("accounts/reset.html", user=user, purpose=purpose, errors=errors), status
+            return show_refused(_reset_page, invalid.field_errors, user=user, purpose=purpose)
+        session.commit()
+        flash("Your password is set. Sign in with it now.")
+        return redirect(url_for("casework.login"), code=303)
+    return _reset_page(user, purpose)
+
+
+def _security_page(has_second_factor: bool, errors: dict[str, str] | None = None, status=200):
+    return render_template(
+        "accounts/security.html", has_second_factor=has_second_factor, errors=errors or {}
+    ), status
 
 
 @bp.get("/account")
 @login_required
 def security():
     """The signed-in user's account security: the second factor."""
-    user = current_user()
-    return render_template(
-        "accounts/security.html", has_second_factor=users.has_second_factor(db(), user)
-    )
+    return _security_page(users.has_second_factor(db(), current_user()))
+
+
+def _enrol_page(
+    enrolment: users.TotpEnrolment | None, errors: dict[str, str] | None = None, status=200
+):
+    return render_template("accounts/enrol.html", enrolment=enrolment, errors=errors or {}), status
 
 
 @bp.post("/account/two-factor/start")
@@ -84,7 +104,7 @@ def start_two_factor():
     session = db()
     enrolment = users.begin_totp_enrolment(session, current_user())
     session.commit()
-    return render_template("accounts/enrol.html", enrolment=enrolment, errors={})
+    return _enrol_page(enrolment)
 
 
 @bp.post("/account/two-factor/confirm")
@@ -95,10 +115,7 @@ def confirm_two_factor():
     try:
         users.confirm_totp(session, current_user(), request.form.get("code", ""), _now())
     except InvalidInput as invalid:
-        session.commit()
-        return render_template(
-            "accounts/enrol.html", enrolment=None, errors=invalid.field_errors
-        ), 422
+        return show_refused(_enrol_page, invalid.field_errors, enrolment=None)
     session.commit()
     flash("Two-step sign-in is on: you will be asked for a code each time you sign in.")
     return redirect(url_for("accounts.security"), code=303)
@@ -117,9 +134,7 @@ def remove_two_factor():
             passwords=services().passwords,
         )
     except InvalidInput as invalid:
-        return render_template(
-            "accounts/security.html", has_second_factor=True, errors=invalid.field_errors
-        ), 422
+        return show_refused(_security_page, invalid.field_errors, has_second_factor=True)
     session.commit()
     flash("Two-step sign-in is off.")
     return redirect(url_for("accounts.security"), code=303)

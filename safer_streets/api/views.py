@@ -8,14 +8,14 @@ from typing import Any
 import redis
 from flask import Blueprint, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from safer_streets.api import keys, openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
 from safer_streets.errors import InvalidInput, UnsupportedMediaType
 from safer_streets.intake.submission import get_report as report_by_reference
-from safer_streets.intake.submission import parse_submission, receive_report
-from safer_streets.models import ApiClient, Category
+from safer_streets.intake.submission import parse_submission, public_categories, receive_report
+from safer_streets.models import ApiClient
 from safer_streets.routing import processing
 from safer_streets.web.context import db, services
 from safer_streets.web.json_body import json_body
@@ -95,8 +95,7 @@ def get_report(reference: str):
 @bp.get("/api/v1/categories")
 def categories():
     """The categories a report can have, in display order."""
-    rows = db().scalars(select(Category).where(Category.public).order_by(Category.position))
-    return jsonify([CategoryView.of(c).model_dump(mode="json") for c in rows])
+    return jsonify([CategoryView.of(c).model_dump(mode="json") for c in public_categories(db())])
 
 
 @bp.get("/api/v1/openapi.json")

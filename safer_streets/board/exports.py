@@ -1,8 +1,11 @@
-"""Board exports: report rows and aggregate rows as CSV, guarded against formula injection."""
+"""Board exports: report rows as CSV or GeoJSON and aggregate rows as CSV, guarded against
+formula injection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,14 +18,13 @@ from safer_streets.board.audience import audience_for, require_board
 from safer_streets.board.filters import NOT_PLACED, BoardFilters
 from safer_streets.board.query import event_time, filter_conditions, local_time
 from safer_streets.board.suppression import shown
+from safer_streets.casework.export import csv_chunks, guard_cell
 from safer_streets.models import (
     Category,
     Report,
     User,
     Ward,
 )
-
-# --------------------------------------------------------------------------- exports
 
 REPORT_EXPORT_COLUMNS = (
     "reference",
@@ -74,6 +76,60 @@ def export_reports(
         values["longitude"] = round(values["longitude"], 6)
         values["latitude"] = round(values["latitude"], 6)
         yield values
+
+
+def guarded_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Rows as CSV chunks in the order of ``columns``; text a spreadsheet could run is
+    guarded."""
+    return csv_chunks(
+        columns,
+        (
+            [guard_cell(v) if isinstance(v, str) else v for v in (row.get(c, "") for c in columns)]
+            for row in rows
+        ),
+    )
+
+
+def reports_csv(session: Session, user: User | None, filters: BoardFilters) -> Iterator[str]:
+    """The filtered reports as CSV chunks (board only); refused before any row is read."""
+    require_board(user)
+    return guarded_csv(REPORT_EXPORT_COLUMNS, export_reports(session, user, filters))
+
+
+def reports_geojson(session: Session, user: User | None, filters: BoardFilters) -> Iterator[str]:
+    """The filtered reports as GeoJSON text in chunks, one point feature each (board only);
+    refused before any row is read."""
+    require_board(user)
+
+    def chunks() -> Iterator[str]:
+        yield '{"type":"FeatureCollection","features":['
+        for index, row in enumerate(export_reports(session, user, filters)):
+            properties = {
+                k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in row.items()
+                if k not in ("longitude", "latitude")
+            }
+            properties["label"] = f"{row['reference']} · {row['category_name']}"
+            feature = {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [row["longitude"], row["latitude"]]},
+                "properties": properties,
+            }
+            yield ("," if index else "") + json.dumps(feature, separators=(",", ":"))
+        yield "]}"
+
+    return chunks()
+
+
+AGGREGATE_COLUMNS = ("month", "ward_code", "ward_name", "category", "count", "withheld")
+
+
+def aggregates_csv(
+    session: Session, user: User | None, filters: BoardFilters, *, min_count: int
+) -> str:
+    """``aggregate_rows`` as CSV text."""
+    rows = aggregate_rows(session, user, filters, min_count=min_count)
+    return "".join(guarded_csv(AGGREGATE_COLUMNS, rows))
 
 
 def aggregate_rows(

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     select,
@@ -25,7 +24,6 @@ from safer_streets.models import (
 )
 
 logger = logging.getLogger(__name__)
-LONDON = ZoneInfo("Europe/London")
 
 # Reports that are not separate problems (duplicates) or not Lewisham's are never counted.
 EXCLUDED_STATUSES = (ReportStatus.DUPLICATE, ReportStatus.OUT_OF_AREA)

@@ -1,8 +1,10 @@
-"""The board map's layers from a stored run: cells, hot spots, density and recorded crime."""
+"""The board map's layers from a stored run: cells, hot spots, density and recorded crime;
+a run's cells as CSV and GeoJSON."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from geo import significance
 from geo.maps import BoardLayers
 from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.dashboard import RunView, ward_category_counts, ward_total
+from safer_streets.board.exports import guarded_csv
 from safer_streets.board.filters import BoardFilters
 from safer_streets.board.runs import crime_months, latest_run
 from safer_streets.models import (
@@ -36,6 +39,10 @@ def _geojson(geometry_sql: Any) -> Any:
     return func.ST_AsGeoJSON(geometry_sql, 6)
 
 
+def _ward_geometry(slug: str) -> Any:
+    return select(Ward.geom).where(Ward.slug == slug, Ward.active).limit(1).scalar_subquery()
+
+
 def _cells_query(run: HotspotRun, filters: BoardFilters | None) -> Select[Any]:
     query = select(
         HotspotCell.iy,
@@ -52,13 +59,9 @@ def _cells_query(run: HotspotRun, filters: BoardFilters | None) -> Select[Any]:
         HotspotCell.emerging,
     ).where(HotspotCell.run_id == run.id)
     if filters is not None and filters.ward:
-        ward_geom = (
-            select(Ward.geom)
-            .where(Ward.slug == filters.ward, Ward.active)
-            .limit(1)
-            .scalar_subquery()
+        query = query.where(
+            func.ST_Covers(_ward_geometry(filters.ward), func.ST_Centroid(HotspotCell.cell))
         )
-        query = query.where(func.ST_Covers(ward_geom, func.ST_Centroid(HotspotCell.cell)))
     return query.order_by(HotspotCell.iy, HotspotCell.ix)
 
 
@@ -107,46 +110,68 @@ def run_cells(
     *,
     min_count: int,
     filters: BoardFilters | None = None,
+    significant_only: bool = False,
 ) -> list[CellRecord]:
     """The stored cells of a run that this viewer may see (small cells withheld outside the
-    board when the run includes sensitive categories)."""
+    board when the run includes sensitive categories); with ``significant_only``, only the
+    hot and cold spots."""
     suppress = audience_for(user) is not Audience.BOARD and run.summary.get(
         "includes_sensitive", True
     )
     cells = []
-    for (
-        iy,
-        ix,
-        geometry,
-        count,
-        z,
-        p,
-        p_sim,
-        q,
-        gi_bin,
-        label,
-        density,
-        emerging,
-    ) in session.execute(_cells_query(run, filters)):
+    for iy, ix, geometry, count, *statistics in session.execute(_cells_query(run, filters)):
         if suppress and count < min_count:
             continue
-        cells.append(
-            CellRecord(
-                iy,
-                ix,
-                json.loads(geometry),
-                count,
-                z,
-                p,
-                p_sim,
-                q,
-                gi_bin,
-                label,
-                density,
-                emerging,
-            )
-        )
+        cell = CellRecord(iy, ix, json.loads(geometry), count, *statistics)
+        if significant_only and cell.gi_bin == 0:
+            continue
+        cells.append(cell)
     return cells
+
+
+CELL_COLUMNS = (
+    "iy",
+    "ix",
+    "centre_lon",
+    "centre_lat",
+    "count",
+    "z",
+    "p",
+    "p_sim",
+    "q",
+    "gi_bin",
+    "label",
+    "density",
+    "emerging",
+)
+
+
+def cells_csv(cells: Sequence[CellRecord]) -> str:
+    """Cells as CSV text, each with its centre."""
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for cell in cells:
+            ring = cell.geometry["coordinates"][0][:4]
+            yield cell.properties() | {
+                "centre_lon": round(sum(p[0] for p in ring) / 4, 6),
+                "centre_lat": round(sum(p[1] for p in ring) / 4, 6),
+            }
+
+    return "".join(guarded_csv(CELL_COLUMNS, rows()))
+
+
+def cells_geojson(run: HotspotRun, cells: Sequence[CellRecord]) -> dict[str, Any]:
+    """Cells as a GeoJSON FeatureCollection of polygons, with the run that computed them."""
+    return {
+        "type": "FeatureCollection",
+        "features": [c.feature() for c in cells],
+        "run": {
+            "id": run.id,
+            "computed_at": run.computed_at.isoformat() if run.computed_at else None,
+            "parameters": run.parameters,
+            "method": run.summary.get("method"),
+        },
+    }
 
 
 def map_layers(
@@ -262,13 +287,7 @@ def top_hotspots(
         .order_by(HotspotCell.gi_bin.desc(), HotspotCell.z.desc())
     )
     if filters is not None and filters.ward:
-        ward_geom = (
-            select(Ward.geom)
-            .where(Ward.slug == filters.ward, Ward.active)
-            .limit(1)
-            .scalar_subquery()
-        )
-        query = query.where(func.ST_Covers(ward_geom, centre))
+        query = query.where(func.ST_Covers(_ward_geometry(filters.ward), centre))
     if audience_for(user) is not Audience.BOARD and run.summary.get("includes_sensitive", True):
         query = query.where(HotspotCell.count >= min_count)
     return [HotSpotPlace(*row) for row in session.execute(query.limit(limit))]

@@ -16,7 +16,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from geo import suntimes
-from safer_streets.board.filters import EXCLUDED_STATUSES, LONDON, BoardFilters, TimeOfDay
+from geo.suntimes import LONDON
+from safer_streets.board.filters import EXCLUDED_STATUSES, BoardFilters, TimeOfDay
 from safer_streets.models import (
     Area,
     Category,
@@ -33,7 +34,7 @@ def event_time() -> ColumnElement[datetime]:
 
 
 def local_time(moment: ColumnElement[datetime]) -> ColumnElement[datetime]:
-    return func.timezone("Europe/London", moment)
+    return func.timezone(LONDON.key, moment)
 
 
 def start_of(day: date) -> datetime:

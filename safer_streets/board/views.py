@@ -1,16 +1,16 @@
 """The safety board's pages: maps, trends, partner performance, exports, "you said, we did".
 
-Views parse the filters, check who is asking, call `safer_streets.board.board` and render. The map
-is drawn by folium from stored results; its script is served from /board/map.js so that the
-page runs under a Content-Security-Policy allowing scripts and styles from this site only.
+Views parse the filters, check who is asking, call the board's domain modules and render or
+stream what they return. The map is drawn by folium from stored results; its script is served
+from /board/map.js so that the page runs under the site's Content-Security-Policy
+(``web.security``): scripts and styles from this site only, images also from the configured
+tile server, whose tiles the map draws.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -25,10 +25,10 @@ from flask import (
 )
 
 from geo import maps
+from geo.suntimes import LONDON
 from safer_streets.board import dashboard, exports, map_layers, publishing, runs
-from safer_streets.board.audience import Audience, audience_for, require_board
+from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.filters import (
-    LONDON,
     BoardFilters,
     FilterOptions,
     Period,
@@ -36,41 +36,17 @@ from safer_streets.board.filters import (
     filter_options,
     parse_filters,
 )
-from safer_streets.casework import export
 from safer_streets.errors import InvalidInput
 from safer_streets.models import HotspotRun
-from safer_streets.web.context import current_user, db, login_required, services
+from safer_streets.web.context import current_user, db, login_required, services, streaming
 
 bp = Blueprint("board", __name__)
-
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data: " + " ".join(maps.TILE_HOSTS),
-        "font-src 'self'",
-        "connect-src 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-    )
-)
 
 
 @bp.context_processor
 def board_globals() -> dict[str, Any]:
     """Values the board's templates format with."""
     return {"london": LONDON, "point_limit": services().settings.board_point_limit}
-
-
-@bp.after_request
-def secure_headers(response: Response) -> Response:
-    """Scripts and styles from this site only; map tiles from the tile server."""
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
 
 
 def _today() -> date:
@@ -240,7 +216,9 @@ def map_script():
         crime_url=urls["crime"],
         report_points_url=urls["points"] if points_allowed else None,
     )
-    script = maps.map_script(maps.board_map(layers, focus_area=filters.area))
+    script = maps.map_script(
+        maps.board_map(layers, focus_area=filters.area, tiles=settings.map_tiles_url)
+    )
     response = Response(script, mimetype="text/javascript")
     response.headers["Cache-Control"] = "private, max-age=60"
     return response
@@ -326,48 +304,16 @@ def pack():
 # --------------------------------------------------------------------------- exports
 
 
-def _json_response(document: Any, mimetype: str) -> Response:
-    return Response(json.dumps(document, separators=(",", ":")), mimetype=mimetype)
+def _json_response(document: Any, mimetype: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(document, separators=(",", ":")), mimetype=mimetype, headers=headers)
 
 
 def _attachment(name: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
-def _csv_stream(columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
-    writer.writeheader()
-    for index, row in enumerate(rows):
-        writer.writerow(
-            {k: export.guard_cell(v) if isinstance(v, str) else v for k, v in row.items()}
-        )
-        if index % 1000 == 999:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
 def _stamp(filters: BoardFilters) -> str:
     return f"{filters.date_from.isoformat()}_{filters.date_to.isoformat()}"
-
-
-def _report_rows(filters: BoardFilters) -> Iterator[dict[str, Any]]:
-    """The filtered reports, streamed on a session of their own.
-
-    The request's session closes when the view returns, before a streamed body is sent, so
-    the rows are read on a session that lives as long as the response does. The permission
-    check runs before the response starts.
-    """
-    user = require_board(current_user())
-    factory = services().session_factory
-
-    def rows() -> Iterator[dict[str, Any]]:
-        with factory() as session:
-            yield from exports.export_reports(session, user, filters)
-
-    return rows()
 
 
 @bp.get("/board/reports.csv")
@@ -375,9 +321,8 @@ def _report_rows(filters: BoardFilters) -> Iterator[dict[str, Any]]:
 def reports_csv():
     """The filtered reports as CSV (board and admin only; no descriptions or contacts)."""
     filters, _ = _filters()
-    body = _csv_stream(exports.REPORT_EXPORT_COLUMNS, _report_rows(filters))
     return Response(
-        body,
+        streaming(exports.reports_csv(db(), current_user(), filters)),
         mimetype="text/csv",
         headers=_attachment(f"safer-streets-reports_{_stamp(filters)}.csv"),
     )
@@ -388,30 +333,11 @@ def reports_csv():
 def reports_geojson():
     """The filtered reports as GeoJSON points (board and admin only)."""
     filters, _ = _filters()
-    rows = _report_rows(filters)
-
-    def features() -> Iterator[str]:
-        yield '{"type":"FeatureCollection","features":['
-        for index, row in enumerate(rows):
-            properties = {
-                k: (v.isoformat() if isinstance(v, datetime) else v)
-                for k, v in row.items()
-                if k not in ("longitude", "latitude")
-            }
-            properties["label"] = f"{row['reference']} · {row['category_name']}"
-            feature = {
-                "type": "Feature",
-                "geometry": {"type": "Point", "coordinates": [row["longitude"], row["latitude"]]},
-                "properties": properties,
-            }
-            yield ("," if index else "") + json.dumps(feature, separators=(",", ":"))
-        yield "]}"
-
-    download = request.args.get("download") == "1"
+    name = f"safer-streets-reports_{_stamp(filters)}.geojson"
     return Response(
-        features(),
+        streaming(exports.reports_geojson(db(), current_user(), filters)),
         mimetype="application/geo+json",
-        headers=_attachment(f"safer-streets-reports_{_stamp(filters)}.geojson") if download else {},
+        headers=_attachment(name) if request.args.get("download") == "1" else {},
     )
 
 
@@ -420,10 +346,8 @@ def reports_geojson():
 def aggregates_csv():
     """Reports per month, ward and category (small sensitive counts withheld outside the board)."""
     filters, _ = _filters()
-    rows = exports.aggregate_rows(db(), current_user(), filters, **_settings())
-    columns = ("month", "ward_code", "ward_name", "category", "count", "withheld")
     return Response(
-        "".join(_csv_stream(columns, rows)),
+        exports.aggregates_csv(db(), current_user(), filters, **_settings()),
         mimetype="text/csv",
         headers=_attachment(f"safer-streets-counts_{_stamp(filters)}.csv"),
     )
@@ -431,27 +355,10 @@ def aggregates_csv():
 
 def _cells(run_id: int) -> tuple[HotspotRun, list[map_layers.CellRecord]]:
     run = runs.get_run(db(), run_id)
-    cells = map_layers.run_cells(db(), current_user(), run, **_settings())
-    if request.args.get("all") != "1":
-        cells = [c for c in cells if c.gi_bin != 0]
+    cells = map_layers.run_cells(
+        db(), current_user(), run, **_settings(), significant_only=request.args.get("all") != "1"
+    )
     return run, cells
-
-
-CELL_COLUMNS = (
-    "iy",
-    "ix",
-    "centre_lon",
-    "centre_lat",
-    "count",
-    "z",
-    "p",
-    "p_sim",
-    "q",
-    "gi_bin",
-    "label",
-    "density",
-    "emerging",
-)
 
 
 @bp.get("/board/runs/<int:run_id>/cells.csv")
@@ -459,17 +366,8 @@ CELL_COLUMNS = (
 def cells_csv(run_id: int):
     """A run's significant cells (``?all=1``: every analysed cell) as CSV."""
     _, cells = _cells(run_id)
-
-    def rows() -> Iterator[dict[str, Any]]:
-        for cell in cells:
-            ring = cell.geometry["coordinates"][0][:4]
-            yield cell.properties() | {
-                "centre_lon": round(sum(p[0] for p in ring) / 4, 6),
-                "centre_lat": round(sum(p[1] for p in ring) / 4, 6),
-            }
-
     return Response(
-        "".join(_csv_stream(CELL_COLUMNS, rows())),
+        map_layers.cells_csv(cells),
         mimetype="text/csv",
         headers=_attachment(f"safer-streets-hotspot-run-{run_id}.csv"),
     )
@@ -480,18 +378,8 @@ def cells_csv(run_id: int):
 def cells_geojson(run_id: int):
     """A run's significant cells (``?all=1``: every analysed cell) as GeoJSON polygons."""
     run, cells = _cells(run_id)
-    document = {
-        "type": "FeatureCollection",
-        "features": [c.feature() for c in cells],
-        "run": {
-            "id": run.id,
-            "computed_at": run.computed_at.isoformat() if run.computed_at else None,
-            "parameters": run.parameters,
-            "method": run.summary.get("method"),
-        },
-    }
-    return Response(
-        json.dumps(document, separators=(",", ":")),
-        mimetype="application/geo+json",
-        headers=_attachment(f"safer-streets-hotspot-run-{run_id}.geojson"),
+    return _json_response(
+        map_layers.cells_geojson(run, cells),
+        "application/geo+json",
+        _attachment(f"safer-streets-hotspot-run-{run_id}.geojson"),
     )

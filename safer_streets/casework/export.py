@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +65,23 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 def guard_cell(value: str) -> str:
     """Text a spreadsheet will show as text, never run as a formula."""
     return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def csv_chunks(
+    header: Sequence[str], rows: Iterable[Sequence[Any]], *, batch: int = EXPORT_BATCH
+) -> Iterator[str]:
+    """CSV text: the header, then one chunk per ``batch`` rows, so a response can stream it
+    without holding every row in memory."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if count % batch == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def _iso(value: datetime | None) -> str:
@@ -180,16 +197,8 @@ def export_csv(
     """
     query = _export_query(session, user, filters, now or datetime.now(UTC))
 
-    def chunks() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_COLUMNS)
-        for count, row in enumerate(session.execute(query), start=1):
-            writer.writerow(_cells(row))
-            if count % EXPORT_BATCH == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
+    def rows() -> Iterator[list[str]]:
+        for row in session.execute(query):
+            yield _cells(row)
 
-    return chunks()
+    return csv_chunks(EXPORT_COLUMNS, rows())

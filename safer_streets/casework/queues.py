@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, aliased, joinedload
 
 from safer_streets.casework import sla
 from safer_streets.casework.access import access, visibility
-from safer_streets.errors import InvalidInput
+from safer_streets.errors import InvalidInput, plain_field_errors
 from safer_streets.models import (
     NEXT_DUE,
     OPEN_STATUSES,
@@ -138,14 +138,7 @@ def parse_filters(args: Mapping[str, str]) -> QueueFilters:
     try:
         return QueueFilters.model_validate(data)
     except ValidationError as error:
-        errors: dict[str, str] = {}
-        for item in error.errors(include_url=False):
-            name = str(item["loc"][0]) if item["loc"] else "filters"
-            message = _FILTER_MESSAGES.get(item["type"], item["msg"])
-            if message is None:
-                message = item["msg"].removeprefix("Value error, ")
-            errors.setdefault(name, message)
-        raise InvalidInput(errors) from None
+        raise InvalidInput(plain_field_errors(error, _FILTER_MESSAGES, whole="filters")) from None
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,15 @@ from safer_streets.casework import access, queues, sla, workflow
 from safer_streets.casework.export import export_csv
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import Priority, ReportStatus, User
-from safer_streets.web.context import current_user, db, login_required, services, sign_in, streaming
+from safer_streets.web.context import (
+    current_user,
+    db,
+    login_required,
+    services,
+    show_refused,
+    sign_in,
+    streaming,
+)
 from safer_streets.web.limits import sign_in_limits
 
 bp = Blueprint("casework", __name__)
@@ -363,9 +371,8 @@ def act(reference: str, action: str):
         outcome = _perform(action, report, user, form)
         session.commit()
     except InvalidInput as invalid:
-        session.rollback()
-        return _render_report(
-            reference, errors=invalid.field_errors, form=form, action=action, status=422
+        return show_refused(
+            _render_report, invalid.field_errors, reference=reference, form=form, action=action
         )
     except Conflict as conflict:
         session.rollback()

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from geo.suntimes import LONDON
 from safer_streets.bounds import whole_number
 from safer_streets.casework import access, moderation, sla
 from safer_streets.errors import (
@@ -52,7 +52,6 @@ from safer_streets.models import (
 )
 from safer_streets.notifications import outbox
 
-LONDON = ZoneInfo("Europe/London")
 P = ParamSpec("P")
 R = TypeVar("R")
 MAX_NOTE_CHARS = 4000

@@ -14,7 +14,6 @@ import csv
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import shapely
@@ -24,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from geo import DATA_DIR
 from geo.projection import to_bng, to_lonlat
-from geo.suntimes import after_dark
+from geo.suntimes import LONDON, after_dark
 from geo.wards import Borough, WardIndex
 from safer_streets.intake.submission import REFERENCE_ALPHABET, REFERENCE_PREFIX
 from safer_streets.models import (
@@ -40,7 +39,6 @@ from safer_streets.routing import decide
 
 DEMO_SOURCE = "demo"
 DEMO_PREFIX = "[Demo] "
-LONDON = ZoneInfo("Europe/London")
 STREET_POINTS_FILE = DATA_DIR / "lewisham_street_points_from_police.csv"
 CATFORD_BROADWAY = (-0.0207, 51.4452)
 # Smaller clusters: Lewisham town centre (by the clock tower) and Deptford High Street.

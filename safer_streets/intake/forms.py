@@ -11,12 +11,11 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any, Protocol, overload
-from zoneinfo import ZoneInfo
 
+from geo.suntimes import LONDON
 from safer_streets.bounds import CLOCK_SKEW, TOO_EARLY
 from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS
 
-LONDON = ZoneInfo("Europe/London")
 WHEN_CHOICES = ("now", "today", "other")
 # Every field the form carries between steps (the photo travels separately).
 CARRIED_FIELDS = (

@@ -1,7 +1,7 @@
 """Bulk import of reports from a CSV file (a phone line's log, an older system's export).
 
 Each row goes through the same validation (``parse_submission``), the same storing
-(``submit_report``) and the same placing and routing (``processing.process_report``) as
+(``submit_report``) and the same placing and routing (``processing.process_reports``) as
 a report made on the web, all inside one savepoint: a row is imported whole or not at all.
 A ``source_id`` column makes the import idempotent: a row whose id was imported before is
 skipped, and the same id with different details is refused rather than overwritten.
@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TextIO
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from geo.suntimes import LONDON
 from geo.wards import WardIndex
 from safer_streets.errors import Conflict, InvalidInput
 from safer_streets.intake.submission import parse_submission, submit_report
@@ -26,7 +26,6 @@ from safer_streets.models import ReportStatus
 from safer_streets.places import Places
 from safer_streets.routing import processing
 
-LONDON = ZoneInfo("Europe/London")
 MAX_SOURCE_ID_CHARS = 150
 SOURCE_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 REASON_SEPARATOR = ";"
@@ -162,7 +161,7 @@ def import_row(
                 session, submission, places=places, source=source, idempotency_key=key
             )
             if created:
-                processing.process_report(session, report.id, wards, places)
+                processing.process_reports(session, [report.id], wards, places)
     except InvalidInput as invalid:
         return RowOutcome(number, "refused", errors=invalid.field_errors)
     except Conflict:

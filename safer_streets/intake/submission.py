@@ -30,7 +30,7 @@ from geo.gazetteer import is_ambiguous
 from geo.postcodes import normalise_postcode, outward_code
 from geo.suntimes import is_after_dark
 from safer_streets.bounds import check_occurred_at
-from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.errors import Conflict, InvalidInput, NotFound, plain_field_errors
 from safer_streets.intake import abuse
 from safer_streets.models import (
     ApiClient,
@@ -160,20 +160,6 @@ _FIELD_MESSAGES = {
 }
 
 
-def field_errors(error: ValidationError) -> dict[str, str]:
-    """Turn a pydantic error into one plain message per field."""
-    errors: dict[str, str] = {}
-    for item in error.errors(include_url=False):
-        # The model is flat: an error inside a list ("reasons", 2) belongs to the list's field.
-        field = str(item["loc"][0]) if item["loc"] else "body"
-        message = _PYDANTIC_MESSAGES.get(item["type"], item["msg"])
-        if message is None:
-            message = item["msg"].removeprefix("Value error, ")
-        message = _FIELD_MESSAGES.get((field, item["type"]), message)
-        errors.setdefault(field, message)
-    return errors
-
-
 def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
@@ -198,7 +184,9 @@ def parse_submission(data: Any) -> ReportSubmission:
     try:
         submission = ReportSubmission.model_validate(data)
     except ValidationError as error:
-        errors = field_errors(error)
+        errors = plain_field_errors(
+            error, _PYDANTIC_MESSAGES, whole="body", field_messages=_FIELD_MESSAGES
+        )
     for field, message in _location_errors(data).items():
         errors.setdefault(field, message)
     if errors:
@@ -327,6 +315,15 @@ def _existing_for_key(session: Session, key: str, digest: str) -> Receipt | None
     if row.request_fingerprint != digest:
         raise Conflict("this Idempotency-Key was already used for a different report")
     return Receipt(row.id, row.reference, row.status)
+
+
+def public_categories(session: Session) -> list[Category]:
+    """The categories residents and clients may report under, in display order."""
+    return list(
+        session.scalars(
+            select(Category).where(Category.public).order_by(Category.position, Category.id)
+        )
+    )
 
 
 def _category_errors(session: Session, submission: ReportSubmission) -> dict[str, str]:

@@ -19,7 +19,6 @@ from flask import (
 )
 from flask import session as cookie_session
 from flask_babel import gettext
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -29,12 +28,13 @@ from safer_streets.intake import forms, photos, support
 from safer_streets.intake.submission import (
     get_report,
     parse_submission,
+    public_categories,
     submission_point,
 )
 from safer_streets.intake.submission import (
     submit_report as store_submission,
 )
-from safer_streets.models import Category, Report
+from safer_streets.models import Report
 from safer_streets.taxonomy import reasons_for
 from safer_streets.web.context import current_user, db, services
 from safer_streets.web.limits import limit_submissions, limiter, submission_limit
@@ -42,10 +42,6 @@ from safer_streets.web.limits import limit_submissions, limiter, submission_limi
 bp = Blueprint("intake", __name__)
 # How many of their own recent references a browser remembers (for "report another here").
 REMEMBERED_REFERENCES = 10
-
-
-def _categories() -> list[Category]:
-    return list(db().scalars(select(Category).where(Category.public).order_by(Category.position)))
 
 
 def _photo_stash() -> photos.PhotoStash:
@@ -76,7 +72,7 @@ def _render_form(
     kept_photo: photos.SanitisedPhoto | None = None,
     photo_lost: bool = False,
 ) -> tuple[str, int]:
-    categories = _categories()
+    categories = public_categories(db())
     return (
         render_template(
             "intake/report_form.html",

@@ -20,7 +20,6 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from itsdangerous import URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -28,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
+from geo.suntimes import LONDON, london_time
 from safer_streets.errors import InvalidInput, NotAllowed
 from safer_streets.models import (
     EmailOutbox,
@@ -43,7 +43,6 @@ from safer_streets.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
 DIGEST_HOUR = 7  # London time: digests arrive before the working day starts
 MAX_ATTEMPTS = 10
@@ -55,9 +54,7 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_templates.filters["london"] = lambda value: (
-    value.astimezone(LONDON).strftime("%d %b %Y, %H:%M") if value else "—"
-)
+_templates.filters["london"] = london_time
 
 
 class Kind:

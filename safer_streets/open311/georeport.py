@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from geoalchemy2.shape import to_shape
 from pydantic import HttpUrl, TypeAdapter, ValidationError
@@ -31,11 +30,16 @@ from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from geo.coarsening import coarse_point
 from geo.postcodes import normalise_postcode
+from geo.suntimes import LONDON
 from safer_streets import taxonomy
 from safer_streets.bounds import OutOfBounds, check_filter_datetime, parse_int
 from safer_streets.casework import moderation, workflow
 from safer_streets.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
-from safer_streets.intake.submission import parse_submission, submit_report
+from safer_streets.intake.submission import (
+    parse_submission,
+    public_categories,
+    submit_report,
+)
 from safer_streets.models import (
     OPEN_STATUSES,
     ApiClient,
@@ -61,7 +65,6 @@ MAX_PAGE_SIZE = 1000
 # Past this a page is empty for any honest window, and the offset must stay within bigint.
 MAX_PAGE = 100_000
 MAX_IDS = 1000
-LONDON = ZoneInfo("Europe/London")
 EMERGENCY_NOTICE = (
     "If anyone is in danger now, call 999. This service is not monitored around the clock."
 )
@@ -264,6 +267,21 @@ def parse_page(params: Mapping[str, str]) -> Page:
     return Page(values["page"], values["page_size"])
 
 
+def _window_and_page(
+    params: Mapping[str, str], now: datetime, errors: dict[str, str]
+) -> tuple[DateRange, Page]:
+    """The date window and page asked for; ``InvalidInput`` names these problems together
+    with the ``errors`` already found in the other parameters."""
+    try:
+        window = parse_date_range(params, now)
+        page = parse_page(params)
+    except InvalidInput as invalid:
+        errors.update(invalid.field_errors)
+    if errors:
+        raise InvalidInput(errors)
+    return window, page
+
+
 def _comma_list(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(",") if part.strip()]
 
@@ -289,10 +307,6 @@ def discovery(base_url: str, docs_url: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def _public_categories() -> Select[tuple[Category]]:
-    return select(Category).where(Category.public).order_by(Category.position, Category.id)
 
 
 def attributes_for(category_slug: str) -> list[dict[str, Any]]:
@@ -326,7 +340,7 @@ def service_list(session: Session) -> list[dict[str, Any]]:
             "keywords": ", ".join(taxonomy.keywords_for(category.slug)),
             "group": category.group,
         }
-        for category in session.scalars(_public_categories())
+        for category in public_categories(session)
     ]
 
 
@@ -521,13 +535,7 @@ def find_requests(session: Session, params: Mapping[str, str], now: datetime) ->
         query = query.where(Report.status.in_(OPEN_STATUSES))
     elif statuses == {"closed"}:
         query = query.where(Report.status.not_in(OPEN_STATUSES))
-    try:
-        window = parse_date_range(params, now)
-        page = parse_page(params)
-    except InvalidInput as invalid:
-        errors.update(invalid.field_errors)
-    if errors:
-        raise InvalidInput(errors)
+    window, page = _window_and_page(params, now, errors)
     query = (
         query.where(Report.created_at >= window.start, Report.created_at < window.end)
         .order_by(Report.created_at.desc(), Report.id.desc())
@@ -619,14 +627,7 @@ def find_updates(
 ) -> list[dict[str, Any]]:
     """GET servicerequestupdates: public updates in the window, oldest first."""
     check_jurisdiction(params.get("jurisdiction_id"))
-    errors: dict[str, str] = {}
-    try:
-        window = parse_date_range(params, now)
-        page = parse_page(params)
-    except InvalidInput as invalid:
-        errors.update(invalid.field_errors)
-    if errors:
-        raise InvalidInput(errors)
+    window, page = _window_and_page(params, now, {})
     earlier = aliased(ReportEvent)
     # A note leaves the status as it was: the latest status set at or before it.
     status_then = (

@@ -11,7 +11,7 @@ from safer_streets.intake import abuse, submission
 from safer_streets.models import AbuseEntry
 from safer_streets.routing import rerouting
 from safer_streets.routing import rules as routing_rules
-from safer_streets.web.context import current_user, db, services
+from safer_streets.web.context import current_user, db, services, show_refused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.add_app_template_global(routing_rules.describe_change, "describe_rule_change")
@@ -49,73 +49,70 @@ def rules():
 @bp.route("/routing/new", methods=["GET", "POST"])
 def new_rule():
     """Add a rule; the why goes into its history."""
-    form = request.form.to_dict() if request.method == "POST" else {"place": "borough"}
-    errors: dict[str, str] = {}
     if request.method == "POST":
+        form = request.form.to_dict()
         try:
             rule = routing_rules.create_rule(db(), current_user(), form)
-            db().commit()
-            flash(f"Rule {rule.id} added. Open reports keep their routing until you re-route.")
-            return redirect(url_for("admin.rule", rule_id=rule.id), code=303)
         except InvalidInput as invalid:
-            errors = invalid.field_errors
+            return show_refused(
+                _render_rule_form, invalid.field_errors, template="admin/new_rule.html", form=form
+            )
+        db().commit()
+        flash(f"Rule {rule.id} added. Open reports keep their routing until you re-route.")
+        return redirect(url_for("admin.rule", rule_id=rule.id), code=303)
+    return _render_rule_form("admin/new_rule.html", form={"place": "borough"}, errors={})
+
+
+def _rule_page(
+    rule_id: int,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    state_errors: dict[str, str] | None = None,
+    state_why: str = "",
+    status: int = 200,
+):
+    """One rule: its form (as stored, unless a refused one is given), state and history."""
+    found = routing_rules.get_rule(db(), current_user(), rule_id)
     return _render_rule_form(
-        "admin/new_rule.html", 422 if errors else 200, form=form, errors=errors
+        "admin/rule.html",
+        status,
+        rule=found,
+        form=routing_rules.form_from_rule(found) if form is None else form,
+        errors=errors or {},
+        state_errors=state_errors or {},
+        state_why=state_why,
+        fallback=routing_rules.is_fallback(found),
+        changes=routing_rules.history(db(), current_user(), rule_id=rule_id),
     )
 
 
 @bp.route("/routing/<int:rule_id>", methods=["GET", "POST"])
 def rule(rule_id: int):
     """One rule: edit it, (de)activate it, and read its history."""
-    found = routing_rules.get_rule(db(), current_user(), rule_id)
-    form = routing_rules.form_from_rule(found)
-    errors: dict[str, str] = {}
     if request.method == "POST":
         form = request.form.to_dict()
         try:
             routing_rules.edit_rule(db(), current_user(), rule_id, form)
-            db().commit()
-            flash(f"Rule {rule_id} saved. Open reports keep their routing until you re-route.")
-            return redirect(url_for("admin.rule", rule_id=rule_id), code=303)
         except InvalidInput as invalid:
-            errors = invalid.field_errors
-            db().rollback()
-            found = routing_rules.get_rule(db(), current_user(), rule_id)
-    return _render_rule_form(
-        "admin/rule.html",
-        422 if errors else 200,
-        rule=found,
-        form=form,
-        errors=errors,
-        state_errors={},
-        fallback=routing_rules.is_fallback(found),
-        changes=routing_rules.history(db(), current_user(), rule_id=rule_id),
-    )
+            return show_refused(_rule_page, invalid.field_errors, rule_id=rule_id, form=form)
+        db().commit()
+        flash(f"Rule {rule_id} saved. Open reports keep their routing until you re-route.")
+        return redirect(url_for("admin.rule", rule_id=rule_id), code=303)
+    return _rule_page(rule_id)
 
 
 @bp.post("/routing/<int:rule_id>/active")
 def set_active(rule_id: int):
     """Deactivate or reactivate a rule, with a why."""
     active = request.form.get("active") == "true"
+    why = request.form.get("why", "")
     try:
-        routing_rules.set_active(
-            db(), current_user(), rule_id, active=active, why=request.form.get("why", "")
-        )
-        db().commit()
+        routing_rules.set_active(db(), current_user(), rule_id, active=active, why=why)
     except InvalidInput as invalid:
         db().rollback()
-        found = routing_rules.get_rule(db(), current_user(), rule_id)
-        return _render_rule_form(
-            "admin/rule.html",
-            422,
-            rule=found,
-            form=routing_rules.form_from_rule(found),
-            errors={},
-            state_errors=invalid.field_errors,
-            state_why=request.form.get("why", ""),
-            fallback=routing_rules.is_fallback(found),
-            changes=routing_rules.history(db(), current_user(), rule_id=rule_id),
-        )
+        return _rule_page(rule_id, state_errors=invalid.field_errors, state_why=why, status=422)
+    db().commit()
     flash(f"Rule {rule_id} {'reactivated' if active else 'deactivated'}.")
     return redirect(url_for("admin.rule", rule_id=rule_id), code=303)
 
@@ -141,32 +138,32 @@ def reroute():
     return render_template("admin/reroute.html", summary=summary)
 
 
+def _abuse_page(errors: dict[str, str] | None = None, form=None, status: int = 200):
+    entries = db().scalars(select(AbuseEntry).order_by(AbuseEntry.created_at.desc())).all()
+    return render_template(
+        "admin/abuse.html",
+        entries=entries,
+        held=abuse.held_reports(db()),
+        errors=errors or {},
+        form=form or {},
+    ), status
+
+
 @bp.route("/abuse", methods=["GET", "POST"])
 def abuse_list():
     """The abuse list and the reports it holds for review."""
-    errors: dict[str, str] = {}
-    form = request.form if request.method == "POST" else {}
     if request.method == "POST":
+        form = request.form
         try:
             entry = abuse.add_entry(
                 db(), form.get("value", ""), form.get("reason", ""), current_user()
             )
-            db().commit()
-            flash(f"Reports from {entry.value} will now be held for review.")
-            return redirect(url_for("admin.abuse_list"), code=303)
         except InvalidInput as invalid:
-            errors = invalid.field_errors
-    entries = db().scalars(select(AbuseEntry).order_by(AbuseEntry.created_at.desc())).all()
-    return (
-        render_template(
-            "admin/abuse.html",
-            entries=entries,
-            held=abuse.held_reports(db()),
-            errors=errors,
-            form=form,
-        ),
-        422 if errors else 200,
-    )
+            return show_refused(_abuse_page, invalid.field_errors, form=form)
+        db().commit()
+        flash(f"Reports from {entry.value} will now be held for review.")
+        return redirect(url_for("admin.abuse_list"), code=303)
+    return _abuse_page()
 
 
 @bp.post("/abuse/<int:entry_id>/remove")

@@ -18,15 +18,13 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, Select, or_, select
 from sqlalchemy.orm import Session
 
+from geo.suntimes import LONDON
 from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole, Ward
 from safer_streets.taxonomy import all_reasons
-
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)

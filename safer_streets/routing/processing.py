@@ -179,11 +179,6 @@ def process_reports(
     return [report.id for report in batch]
 
 
-def process_report(session: Session, report_id: int, wards: WardIndex, places: Places) -> bool:
-    """``process_reports`` for one report; False when there was nothing to do."""
-    return bool(process_reports(session, [report_id], wards, places))
-
-
 def _process(
     session: Session, report: Report, wards: WardIndex, places: Places, data: RoutingData
 ) -> ReportEvent:

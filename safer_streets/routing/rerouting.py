@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Float, Integer, String
 
+from geo.suntimes import LONDON
 from safer_streets import bounds
 from safer_streets.errors import NotAllowed
 from safer_streets.models import Area, Category, ReportStatus, Role, User, Ward
@@ -106,7 +107,7 @@ def _key_table(session: Session, keys: _Keys) -> None:
                    extract(epoch FROM (CASE WHEN r.occurred_at >= :earliest
                                              AND r.occurred_at <= r.created_at + :skew
                                         THEN r.occurred_at ELSE r.created_at END
-                                       AT TIME ZONE 'Europe/London')::time)::float8,
+                                       AT TIME ZONE :zone)::time)::float8,
                    CAST(:cuts AS float8[])
                ) AS bucket,
                -- bit i set when the report has the i-th reason some rule names
@@ -143,6 +144,7 @@ def _key_table(session: Session, keys: _Keys) -> None:
             "reasons": keys.reasons,
             "earliest": bounds.EARLIEST,
             "skew": bounds.CLOCK_SKEW,
+            "zone": LONDON.key,
         },
     )
     session.execute(text("ANALYZE reroute_key"))

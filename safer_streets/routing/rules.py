@@ -12,7 +12,7 @@ from datetime import time
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
 from safer_streets.models import (
@@ -270,6 +270,23 @@ def _why(form: dict[str, str], errors: dict[str, str]) -> str:
     return why
 
 
+def _named(
+    session: Session,
+    form: dict[str, str],
+    errors: dict[str, str],
+    field: str,
+    key: InstrumentedAttribute[str],
+    choose: str,
+    *conditions: Any,
+) -> Any:
+    """The row whose ``key`` the form gives in ``field``, or None with the error recorded."""
+    value = form.get(field, "").strip()
+    row = session.scalar(select(key.class_).where(key == value, *conditions)) if value else None
+    if row is None:
+        errors[field] = f"unknown {field} {value!r}" if value else choose
+    return row
+
+
 def parse_rule_form(
     session: Session, form: dict[str, str], *, fallback: bool = False
 ) -> tuple[RuleValues, str]:
@@ -277,14 +294,7 @@ def parse_rule_form(
     errors: dict[str, str] = {}
     why = _why(form, errors)
 
-    partner = None
-    partner_slug = form.get("partner", "").strip()
-    if not partner_slug:
-        errors["partner"] = "choose a partner"
-    else:
-        partner = session.scalar(select(Partner).where(Partner.slug == partner_slug))
-        if partner is None:
-            errors["partner"] = f"unknown partner {partner_slug!r}"
+    partner = _named(session, form, errors, "partner", Partner.slug, "choose a partner")
 
     if fallback:
         # The fallback rule only names who triages what nothing else covers.
@@ -294,14 +304,7 @@ def parse_rule_form(
         values = RuleValues(None, None, None, None, None, None, partner, RuleRole.OWNER)
         return values, why
 
-    category = None
-    category_slug = form.get("category", "").strip()
-    if not category_slug:
-        errors["category"] = "choose a category"
-    else:
-        category = session.scalar(select(Category).where(Category.slug == category_slug))
-        if category is None:
-            errors["category"] = f"unknown category {category_slug!r}"
+    category = _named(session, form, errors, "category", Category.slug, "choose a category")
 
     role_value = form.get("role", "").strip()
     role = RuleRole(role_value) if role_value in set(RuleRole) else None
@@ -313,15 +316,9 @@ def parse_rule_form(
     if place not in PLACES:
         errors["place"] = "choose borough-wide, a ward or an area"
     elif place == "ward":
-        code = form.get("ward", "").strip()
-        ward = session.scalar(select(Ward).where(Ward.code == code, Ward.active)) if code else None
-        if ward is None:
-            errors["ward"] = "choose a ward" if not code else f"unknown ward {code!r}"
+        ward = _named(session, form, errors, "ward", Ward.code, "choose a ward", Ward.active)
     elif place == "area":
-        slug = form.get("area", "").strip()
-        area = session.scalar(select(Area).where(Area.slug == slug)) if slug else None
-        if area is None:
-            errors["area"] = "choose an area" if not slug else f"unknown area {slug!r}"
+        area = _named(session, form, errors, "area", Area.slug, "choose an area")
 
     window_start = window_end = None
     raw_start, raw_end = form.get("window_start", "").strip(), form.get("window_end", "").strip()

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import (
     Flask,
@@ -22,11 +21,13 @@ from flask import (
     request,
 )
 from flask import session as cookie_session
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
+from geo.suntimes import london_time
 from safer_streets.accounts import users
 from safer_streets.accounts.passwords import Passwords
 from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
@@ -36,7 +37,6 @@ from safer_streets.settings import Settings
 from workers.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
-LONDON = ZoneInfo("Europe/London")
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,19 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+def show_refused(
+    page: Callable[..., ResponseReturnValue], errors: dict[str, str], **context: Any
+) -> ResponseReturnValue:
+    """Show a form again (422) saying what was wrong with it.
+
+    ``page`` renders the form from ``errors``, ``status`` and ``context``. The refused attempt
+    may have written part of its change before it was refused: that is undone first, so the
+    page shows things as they stand.
+    """
+    db().rollback()
+    return page(errors=errors, status=422, **context)
+
+
 def wants_json() -> bool:
     """API paths and JSON clients get problem documents instead of pages."""
     return request.path.startswith(("/api/", "/healthz"))
@@ -177,16 +190,7 @@ def init_app(app: Flask) -> None:
     def template_globals() -> dict[str, Any]:
         return {"current_user": current_user()}
 
-    @app.template_filter("london")
-    def london_time(value: datetime | None) -> str:
-        """A time as people in Lewisham read it: '24 Nov 2026, 10:42'."""
-        if not value:
-            return "—"
-        try:
-            return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M")
-        except OverflowError:
-            # Stored before intake bounded it (year 1): show it as stored, never a 500.
-            return value.isoformat(timespec="minutes")
+    app.add_template_filter(london_time, "london")
 
     @app.teardown_appcontext
     def close_session(_exc: BaseException | None) -> None:

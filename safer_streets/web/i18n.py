@@ -16,6 +16,8 @@ from babel import Locale
 from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 
+from geo.suntimes import LONDON
+
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 SOURCE_LOCALE = "en"
 
@@ -43,7 +45,7 @@ def text_direction(locale: str | Locale) -> str:
 def init_app(app: Flask) -> None:
     """Set up Flask-Babel on the app with our catalogues and locale selector."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", SOURCE_LOCALE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/London")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", LONDON.key)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(get_locale=get_locale, text_direction=text_direction)

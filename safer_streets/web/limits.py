@@ -111,23 +111,10 @@ def failed(response: Response) -> bool:
 
 def sign_in_limits(view: Callable[P, R]) -> Callable[P, R]:
     """Limit failed POSTs to a sign-in view per account and per address."""
-    for limit in (
-        limiter.limit(
-            per_account_limit,
-            key_func=account_key,
-            methods=["POST"],
-            deduct_when=failed,
-            error_message=SIGN_IN_REFUSED,
-        ),
-        limiter.limit(
-            per_address_limit,
-            key_func=get_remote_address,
-            methods=["POST"],
-            deduct_when=failed,
-            error_message=SIGN_IN_REFUSED,
-        ),
-    ):
-        view = limit(view)
+    for limit, key in ((per_account_limit, account_key), (per_address_limit, get_remote_address)):
+        view = limiter.limit(
+            limit, key_func=key, methods=["POST"], deduct_when=failed, error_message=SIGN_IN_REFUSED
+        )(view)
     return view
 
 

@@ -10,9 +10,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from geo import projection
+from geo.suntimes import LONDON
 from geo.wards import Borough, WardIndex
 from safer_streets.board import runs
-from safer_streets.board.filters import LONDON, default_filters
+from safer_streets.board.filters import default_filters
 from safer_streets.cli import POLICE_SAMPLE
 from safer_streets.data import police
 from safer_streets.db import make_session_factory, session_scope

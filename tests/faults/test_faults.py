@@ -134,7 +134,7 @@ def test_a_worker_killed_mid_task_has_the_task_redelivered_and_routes_once(
 
     first = make_worker(settings)
     with engine.connect() as blocker:
-        # Hold the report's row so the worker is stuck inside process_report.
+        # Hold the report's row so the worker is stuck inside process_reports.
         blocker.execute(
             text("SELECT id FROM report WHERE reference = :ref FOR UPDATE"), {"ref": reference}
         )

@@ -91,3 +91,16 @@ def test_partner_staff_cannot_see_the_abuse_list(client, db_session):
     )
     client.post("/login", data={"email": "staff@example.org", "password": PASSWORD})
     assert client.get("/admin/abuse").status_code == 403
+
+
+def test_an_admin_adding_a_bad_entry_sees_the_list_again_with_what_is_wrong(client, db_session):
+    users.create_user(
+        db_session, email="admin@example.org", password=PASSWORD, role=Role.ADMIN, partner_slug=None
+    )
+    client.post("/login", data={"email": "admin@example.org", "password": PASSWORD})
+    page = client.post("/admin/abuse", data={"value": "not an address", "reason": ""})
+    assert page.status_code == 422
+    assert "not an address" in page.text, "what was typed is kept"
+    added = client.post("/admin/abuse", data={"value": "spam.example", "reason": "Hoaxes"})
+    assert added.status_code == 303
+    assert "spam.example" in client.get("/admin/abuse").text

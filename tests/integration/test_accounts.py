@@ -5,41 +5,30 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pyotp
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from safer_streets.accounts import users
 from safer_streets.accounts.passwords import Passwords
 from safer_streets.models import EmailOutbox, Role, User
 from safer_streets.notifications import outbox
 from safer_streets.settings import Settings
-from safer_streets.web.app import create_app
 from tests.helpers import PASSWORD, PASSWORDS, body_of, csrf_token, login
 
 NEW_PASSWORD = "a much longer new password"
 
 
 @pytest.fixture
-def strict_app(settings, db_session, redis_client):
+def strict_app(app_with, redis_client):
     """The app with the production sign-in limits, and a clean count of attempts."""
-    strict = replace(
-        settings,
+    app = app_with(
         login_limit_per_account=Settings.login_limit_per_account,
         login_limit_per_address=Settings.login_limit_per_address,
     )
-    factory = sessionmaker(
-        bind=db_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
-    app = create_app(strict, session_factory=factory)
-    app.config["WTF_CSRF_ENABLED"] = False
     redis_client.flushdb()
     yield app
     redis_client.flushdb()

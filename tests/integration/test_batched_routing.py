@@ -46,7 +46,7 @@ def test_a_batch_routes_every_report_once_with_its_own_reason_and_email(
 
     assert processing.process_reports(db_session, ids, ward_index, places) == ids
     assert processing.process_reports(db_session, ids, ward_index, places) == [], "idempotent"
-    processing.process_report(db_session, one_at_a_time.id, ward_index, places)
+    processing.process_reports(db_session, [one_at_a_time.id], ward_index, places)
 
     for report in [*batch, one_at_a_time]:
         db_session.refresh(report)

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from geo import correlation, density, gistar, hotspots, projection
+from geo.suntimes import LONDON
 from safer_streets.accounts import users
 from safer_streets.board import dashboard, exports, runs
-from safer_streets.board.filters import LONDON, default_filters
+from safer_streets.board.filters import default_filters
 from safer_streets.models import HotspotCell, HotspotRun, ReportStatus, Role, RunStatus
 from tests.board_data import CATFORD, add_reports, around, scattered
 from tests.helpers import PASSWORD, PASSWORDS, login
@@ -113,6 +114,21 @@ def test_the_board_page_sets_a_self_only_content_security_policy(sign_in):
     assert ' style="' not in page.text
     for url in re.findall(r'(?:src|href)="([^"]+)"', page.text):
         assert url.startswith(("/", "#")), url
+
+
+def test_the_board_allows_and_draws_tiles_from_the_configured_tile_server(app_with, db_session):
+    tiles = "https://tiles.example.org/lewisham/{z}/{x}/{y}.png"
+    users.create_user(
+        db_session, email="tiles@board.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
+    )
+    client = app_with(map_tiles_url=tiles).test_client()
+    login(client, "tiles@board.test")
+    policy = client.get("/board").headers["Content-Security-Policy"]
+    directives = dict(d.split(" ", 1) for d in policy.split("; "))
+    assert "https://tiles.example.org" in directives["img-src"].split()
+    assert "openstreetmap" not in policy
+    assert "script-src 'self'" in policy
+    assert tiles in client.get("/board/map.js").text
 
 
 # ------------------------------------------------------------------ stored results only
@@ -484,11 +500,7 @@ def test_trends_count_reports_by_month_and_by_london_day_and_hour(sign_in, db_se
     assert 'class="n level-5">4</td>' in page.text
 
 
-def test_report_points_are_offered_only_below_the_point_limit(settings, db_session, redis_client):
-    from sqlalchemy.orm import sessionmaker
-
-    from safer_streets.web.app import create_app
-
+def test_report_points_are_offered_only_below_the_point_limit(db_session, app_with):
     add_reports(db_session, "fly-tipping", around(CATFORD, 4))
     users.create_user(
         db_session,
@@ -498,16 +510,9 @@ def test_report_points_are_offered_only_below_the_point_limit(settings, db_sessi
         role=Role.BOARD,
         partner_slug=None,
     )
-    factory = sessionmaker(
-        bind=db_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
 
     def client_with_limit(limit: int):
-        app = create_app(replace(settings, board_point_limit=limit), session_factory=factory)
-        app.config["WTF_CSRF_ENABLED"] = False
-        client = app.test_client()
+        client = app_with(board_point_limit=limit).test_client()
         login(client, "limit@board.test")
         return client
 

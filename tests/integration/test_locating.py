@@ -20,7 +20,7 @@ def unplaced_report(db_session, wards, places, category="fly-tipping", text="by 
         {"category": category, "location_text": text, "description": "Sofa dumped"}
     )
     report, _ = submit_report(db_session, submission, places=places)
-    processing.process_report(db_session, report.id, wards, places)
+    processing.process_reports(db_session, [report.id], wards, places)
     db_session.refresh(report)
     assert report.status is ReportStatus.NEEDS_LOCATION
     return report
@@ -109,7 +109,7 @@ def test_locating_routes_exactly_as_the_worker_routes_a_point(db_session, wards,
         ),
         places=places,
     )
-    processing.process_report(db_session, twin.id, wards, places)
+    processing.process_reports(db_session, [twin.id], wards, places)
     db_session.refresh(report)
     db_session.refresh(twin)
     assert decision.owner.slug == "met-snt-rushey-green"

@@ -3,20 +3,16 @@ single source (the pydantic models), the docs page, and problem documents for ev
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import select
-from sqlalchemy.orm import sessionmaker
 
 from safer_streets.api import keys
 from safer_streets.api.schemas import CategoryView, ReportView
 from safer_streets.intake.submission import ReportSubmission
 from safer_streets.models import Report
-from safer_streets.web.app import create_app
 from safer_streets.web.limits import limiter
 
 CATFORD = {"lat": 51.4452, "lon": -0.0207}
@@ -125,15 +121,8 @@ def test_every_api_error_is_a_problem_document(client, method, path, kwargs, sta
         assert "POST" in response.headers["Allow"]
 
 
-def test_too_many_reports_from_one_address_is_429(settings, db_session):
-    factory = sessionmaker(
-        bind=db_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
-    app = create_app(
-        dataclasses.replace(settings, api_write_rate_limit="1 per minute"), session_factory=factory
-    )
+def test_too_many_reports_from_one_address_is_429(app_with):
+    app = app_with(api_write_rate_limit="1 per minute")
     client = app.test_client()
     with app.app_context():
         limiter.reset()

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
-from sqlalchemy.orm import sessionmaker
-
-from safer_streets.web.app import create_app
 
 REPORT = {"category": "fly-tipping", "lat": 51.4452, "lon": -0.0207, "description": "Sofa"}
 
 
 @pytest.fixture
-def limited_client(settings, db_session, redis_client):
-    strict = replace(settings, submission_rate_limit="2 per hour", area_rate_limit="3 per hour")
-    factory = sessionmaker(
-        bind=db_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
-    app = create_app(strict, session_factory=factory)
-    app.config["WTF_CSRF_ENABLED"] = False
+def limited_client(app_with, redis_client):
+    app = app_with(submission_rate_limit="2 per hour", area_rate_limit="3 per hour")
     redis_client.flushdb()
     yield app.test_client()
     redis_client.flushdb()

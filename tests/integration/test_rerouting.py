@@ -37,7 +37,7 @@ def routed_report(db_session, wards, places, category, point, **extra):
         }
     )
     report, _ = submit_report(db_session, submission, places=places)
-    processing.process_report(db_session, report.id, wards, places)
+    processing.process_reports(db_session, [report.id], wards, places)
     db_session.refresh(report)
     return report
 

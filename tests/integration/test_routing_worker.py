@@ -13,7 +13,7 @@ from safer_streets.models import Report, ReportStatus
 from safer_streets.settings import Settings
 from safer_streets.web.app import create_app
 from tests.helpers import login, routed_events, wait_for_status
-from workers.queue import PROCESS_REPORT, SWEEP_RECEIVED
+from workers.queue import PROCESS_REPORTS, SWEEP_RECEIVED
 
 CATFORD_BROADWAY = {"lat": 51.4452, "lon": -0.0207}
 
@@ -82,10 +82,10 @@ def test_a_report_made_while_the_broker_is_unreachable_is_swept_and_routed_exact
     with session_scope(make_session_factory(engine)) as session:
         report_id = session.scalars(select(Report.id).where(Report.reference == reference)).one()
     # Duplicate deliveries as well as the sweep: processing must still happen once.
-    celery_app.send_task(PROCESS_REPORT, args=[report_id])
+    celery_app.send_task(PROCESS_REPORTS, args=[[report_id]])
     with start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
         celery_app.send_task(SWEEP_RECEIVED)
-        celery_app.send_task(PROCESS_REPORT, args=[report_id])
+        celery_app.send_task(PROCESS_REPORTS, args=[[report_id]])
         report = wait_for_status(engine, reference, ReportStatus.ROUTED)
         time.sleep(1)
     assert report.owner_partner_id is not None

@@ -3,7 +3,6 @@ schemas in both formats, round trips, every error the spec names, and privacy.""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +17,6 @@ from geo.wards import WardIndex
 from safer_streets import places
 from safer_streets.models import Category, Report, ReportEvent
 from safer_streets.routing import processing
-from safer_streets.web.app import create_app
 from tests.open311.conftest import read, validate_json, validate_xml
 
 V2 = "/open311/v2"
@@ -44,7 +42,7 @@ def created_id(response, fmt: str) -> str:
 
 def route(db_session, reference: str) -> Report:
     report = db_session.scalars(select(Report).where(Report.reference == reference)).one()
-    processing.process_report(db_session, report.id, WARDS, places.Places.default())
+    processing.process_reports(db_session, [report.id], WARDS, places.Places.default())
     db_session.refresh(report)
     return report
 
@@ -534,17 +532,8 @@ def test_routed_requests_name_the_owner_and_the_emergency_notice(client, db_sess
 # ---- rate limits ------------------------------------------------------------------------
 
 
-def test_posting_is_rate_limited_per_key(settings, db_session, issue_key):
-    from sqlalchemy.orm import sessionmaker
-
-    tight = dataclasses.replace(settings, api_write_rate_limit="2 per minute")
-    factory = sessionmaker(
-        bind=db_session.connection(),
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-    )
-    app = create_app(tight, session_factory=factory)
-    client = app.test_client()
+def test_posting_is_rate_limited_per_key(app_with, issue_key):
+    client = app_with(api_write_rate_limit="2 per minute").test_client()
     busy, quiet = issue_key("busy"), issue_key("quiet")
     assert [post_request(client, busy, "xml").status_code for _ in range(2)] == [200, 200]
     response = post_request(client, busy, "xml")

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
+from geo.suntimes import LONDON
 from safer_streets.intake.forms import (
-    LONDON,
     form_id,
     friendly_errors,
     occurred_at,
