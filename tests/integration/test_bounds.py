@@ -16,7 +16,7 @@ from safer_streets.models import Report, ReportStatus, Role
 from safer_streets.places import Places
 from safer_streets.routing import processing
 from safer_streets.routing.rerouting import reroute_open_reports
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 CATFORD = {"lat": 51.4452, "lon": -0.0207}
 PERRY_VALE = {"lat": 51.4390, "lon": -0.0520}
@@ -143,7 +143,12 @@ def test_the_places_limit_is_a_small_whole_number(client, limit):
 @pytest.fixture
 def admin(client, db_session):
     users.create_user(
-        db_session, email="admin@example.org", password=PASSWORD, role=Role.ADMIN, partner_slug=None
+        db_session,
+        passwords=PASSWORDS,
+        email="admin@example.org",
+        password=PASSWORD,
+        role=Role.ADMIN,
+        partner_slug=None,
     )
     db_session.flush()
     login(client, "admin@example.org")
@@ -189,6 +194,7 @@ def test_a_triage_form_s_odd_version_is_no_version(client, db_session, routed_re
 def staff(db_session):
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="staff@example.org",
         password=PASSWORD,
         role=Role.STAFF,
@@ -268,6 +274,7 @@ def test_a_report_with_a_year_1_time_shows_on_the_triage_pages(client, db_sessio
     processing.process_report(db_session, report.id, ward_index, Places.default())
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="asb@example.org",
         password=PASSWORD,
         role=Role.STAFF,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from safer_streets.accounts import users
 from safer_streets.models import EmailOutbox, Report, ReportEvent, Role
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, PASSWORDS, login
 from tests.open311.test_georeport import V2
 
 OWNER = "met-snt-rushey-green"  # owns drug dealing at Catford Broadway
@@ -214,7 +214,12 @@ def test_triage_and_open311_end_the_same_way(
     app, db_session, routed_report, issue_key, steps, expected
 ):
     users.create_user(
-        db_session, email="sgt@rg.example", password=PASSWORD, role=Role.STAFF, partner_slug=OWNER
+        db_session,
+        passwords=PASSWORDS,
+        email="sgt@rg.example",
+        password=PASSWORD,
+        role=Role.STAFF,
+        partner_slug=OWNER,
     )
     officer = app.test_client()
     login(officer, "sgt@rg.example")
