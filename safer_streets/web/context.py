@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    url_for,
 )
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
@@ -119,7 +120,8 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if current_user() is None:
             if g.get("session_ended"):
                 flash(g.session_ended)
-            return redirect(f"/login?next={request.full_path.rstrip('?')}")
+            # Encoded, so that a query with several parameters comes back whole.
+            return redirect(url_for("casework.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
     return wrapped

@@ -229,6 +229,13 @@ def test_sign_in_goes_on_to_the_page_asked_for(client, staff):
     assert response.headers["Location"] == "/triage?status=open&sort=due"
 
 
+def test_a_page_that_asks_for_sign_in_is_returned_to_whole(client, staff):
+    asked = client.get("/triage?status=open&sort=due&ward=rushey-green")
+    assert asked.status_code == 302
+    signed_in = client.post(asked.headers["Location"], data=staff)
+    assert signed_in.headers["Location"] == "/triage?status=open&sort=due&ward=rushey-green"
+
+
 # ---- Reports stored before the bounds --------------------------------------------------------
 
 
