@@ -53,6 +53,18 @@ CATFORD_BROADWAY = (51.4452, -0.0207)  # lat, lon: Rushey Green ward, inside Cat
 os.environ["FLASK_SKIP_DOTENV"] = "1"
 
 
+# A test that reaches any of these needs PostgreSQL (with PostGIS) and Redis: it is marked
+# `integration`, so `pytest -m "not integration"` runs just the tests that need no services.
+SERVICE_FIXTURES = frozenset({"engine", "redis_client", "celery_app"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need services, whichever folder they live in."""
+    for item in items:
+        if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 class InternetRefused(ConnectionRefusedError):
     """A test tried to reach a host other than this machine."""
 
