@@ -23,7 +23,7 @@ from safer_streets.settings import Settings
 PASSWORD = "correct horse battery"
 # The smallest argon2 cost argon2 allows, for every Settings the tests make: they create
 # accounts and sign in hundreds of times, and nothing they check depends on how slow a
-# guess is. Production keeps argon2-cffi's defaults (tests/unit/test_passwords.py).
+# guess is. Production keeps argon2-cffi's defaults (tests/accounts/test_passwords.py).
 CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_parallelism": 1}
 # For accounts a test creates itself, outside the app: hashed as the test app hashes.
 PASSWORDS = Passwords.for_settings(Settings(secret_key="test-secret-key", **CHEAP_ARGON2))

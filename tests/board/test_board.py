@@ -119,7 +119,12 @@ def test_the_board_page_sets_a_self_only_content_security_policy(sign_in):
 def test_the_board_allows_and_draws_tiles_from_the_configured_tile_server(app_with, db_session):
     tiles = "https://tiles.example.org/lewisham/{z}/{x}/{y}.png"
     users.create_user(
-        db_session, email="tiles@board.test", password=PASSWORD, role=Role.BOARD, partner_slug=None
+        db_session,
+        passwords=PASSWORDS,
+        email="tiles@board.test",
+        password=PASSWORD,
+        role=Role.BOARD,
+        partner_slug=None,
     )
     client = app_with(map_tiles_url=tiles).test_client()
     login(client, "tiles@board.test")

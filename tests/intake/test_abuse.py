@@ -95,7 +95,12 @@ def test_partner_staff_cannot_see_the_abuse_list(client, db_session):
 
 def test_an_admin_adding_a_bad_entry_sees_the_list_again_with_what_is_wrong(client, db_session):
     users.create_user(
-        db_session, email="admin@example.org", password=PASSWORD, role=Role.ADMIN, partner_slug=None
+        db_session,
+        passwords=PASSWORDS,
+        email="admin@example.org",
+        password=PASSWORD,
+        role=Role.ADMIN,
+        partner_slug=None,
     )
     client.post("/login", data={"email": "admin@example.org", "password": PASSWORD})
     page = client.post("/admin/abuse", data={"value": "not an address", "reason": ""})

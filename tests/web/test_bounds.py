@@ -278,7 +278,7 @@ def test_a_report_with_a_year_1_time_routes_in_its_batch_by_when_it_was_received
 
 def test_a_report_with_a_year_1_time_shows_on_the_triage_pages(client, db_session, ward_index):
     report = _stored(db_session, occurred_at=YEAR_1, created_at=datetime.now(UTC))
-    processing.process_report(db_session, report.id, ward_index, Places.default())
+    processing.process_reports(db_session, [report.id], ward_index, Places.default())
     users.create_user(
         db_session,
         passwords=PASSWORDS,

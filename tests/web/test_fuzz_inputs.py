@@ -101,6 +101,7 @@ def test_a_fuzzed_sign_in_never_signs_anyone_in(client, account, email, password
         assert "pending_user_id" not in cookie
 
 
+@fuzz
 @given(email=text, password=text, next_=text)
 @example(email="someone@example.org", password="wrong", next_=INJECTED_NEXT)
 def test_login_answers_any_input_without_a_server_error(client, email, password, next_):
@@ -115,6 +116,7 @@ def test_login_answers_any_input_without_a_server_error(client, email, password,
 def staff(db_session):
     users.create_user(
         db_session,
+        passwords=PASSWORDS,
         email="fuzz@example.org",
         password=PASSWORD,
         role=Role.STAFF,
