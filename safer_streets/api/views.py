@@ -16,6 +16,7 @@ from safer_streets.errors import InvalidInput, UnsupportedMediaType
 from safer_streets.intake.submission import get_report as report_by_reference
 from safer_streets.intake.submission import parse_submission, public_categories, receive_report
 from safer_streets.models import ApiClient
+from safer_streets.redis_client import make_redis
 from safer_streets.routing import processing
 from safer_streets.web.context import db, services
 from safer_streets.web.json_body import json_body
@@ -132,9 +133,7 @@ def healthz():
     except Exception as error:
         body["database"] = {"ok": False, "error": type(error).__name__}
     try:
-        client = redis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=0.5, socket_timeout=0.5
-        )
+        client = make_redis(settings.redis_url)
         client.ping()
         body["redis"] = {"ok": True, "queue_length": client.llen(settings.celery_queue)}
     except redis.RedisError as error:

@@ -6,7 +6,6 @@ import io
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from flask import (
     Blueprint,
     Response,
@@ -35,6 +34,7 @@ from safer_streets.intake.submission import (
     submit_report as store_submission,
 )
 from safer_streets.models import Report
+from safer_streets.redis_client import make_redis
 from safer_streets.taxonomy import reasons_for
 from safer_streets.web.context import current_user, db, services
 from safer_streets.web.limits import limit_submissions, limiter, submission_limit
@@ -47,9 +47,7 @@ REMEMBERED_REFERENCES = 10
 def _photo_stash() -> photos.PhotoStash:
     app = current_app
     if "safer_streets_photo_stash" not in app.extensions:
-        client = redis.Redis.from_url(
-            services().settings.redis_url, socket_connect_timeout=1, socket_timeout=2
-        )
+        client = make_redis(services().settings.redis_url)
         app.extensions["safer_streets_photo_stash"] = photos.PhotoStash(client)
     return app.extensions["safer_streets_photo_stash"]
 

@@ -19,6 +19,7 @@ from flask_limiter.util import get_remote_address
 
 from safer_streets.api.keys import key_prefix
 from safer_streets.errors import BadRequest
+from safer_streets.redis_client import redis_options
 from safer_streets.settings import Settings
 from safer_streets.web.context import services
 from safer_streets.web.json_body import json_body
@@ -58,9 +59,7 @@ def read_limit() -> str:
 def init_app(app: Flask, settings: Settings) -> None:
     """Point the limiter at Redis and attach it to the app."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", settings.redis_url)
-    app.config.setdefault(
-        "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
-    )
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_options())
     app.config.setdefault("RATELIMIT_KEY_PREFIX", f"{settings.celery_queue}-limits")
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)

@@ -8,7 +8,6 @@ import struct
 import zlib
 
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -21,6 +20,7 @@ from safer_streets.intake.photos import (
     PhotoStash,
     sanitise_photo,
 )
+from safer_streets.redis_client import make_redis
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112
@@ -175,7 +175,7 @@ def test_without_redis_a_photo_is_simply_not_kept_between_steps():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    stash = PhotoStash(redis.Redis(port=closed_port, socket_connect_timeout=0.2))
+    stash = PhotoStash(make_redis(f"redis://127.0.0.1:{closed_port}/0"))
     photo = sanitise_photo(jpeg())
     assert stash.put("form-1", photo) is False
     assert stash.get("form-1") is None
