@@ -29,7 +29,7 @@ lint: setup
 
 test: lint
 	@scripts/setup.sh --browser
-	$(VENV)/pytest $(PYTEST_ARGS)
+	$(VENV)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	$(VENV)/python -m bench.run_all

@@ -44,8 +44,16 @@ from workers.queue import make_celery
 SERVER_URL = os.environ.get(
     "SAFER_STREETS_TEST_SERVER_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
 )
-TEST_DATABASE = os.environ.get("SAFER_STREETS_TEST_DATABASE", "safer_streets_test")
-TEST_REDIS_URL = os.environ.get("SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+# Under pytest-xdist each worker process (gw0, gw1, ...) gets a database and a Redis database of
+# its own, so the processes never see each other's rows, queues or rate-limit counters.
+XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+TEST_DATABASE = os.environ.get("SAFER_STREETS_TEST_DATABASE", "safer_streets_test") + (
+    f"_{XDIST_WORKER}" if XDIST_WORKER else ""
+)
+_REDIS_SERVER, _REDIS_DB = os.environ.get(
+    "SAFER_STREETS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14"
+).rsplit("/", 1)
+TEST_REDIS_URL = f"{_REDIS_SERVER}/{int(_REDIS_DB) - XDIST_WORKER}"
 CATFORD_BROADWAY = (51.4452, -0.0207)  # lat, lon: Rushey Green ward, inside Catford town centre
 # The tests name every setting they use. The .env that set-up writes for a developer's own
 # system must not reach them: not the settings, not the CLI they invoke (Flask's CLI would load

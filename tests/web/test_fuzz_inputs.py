@@ -138,6 +138,10 @@ def test_signing_in_with_any_next_goes_to_a_page_of_this_site(client, staff, nex
         data={"email": "fuzz@example.org", "password": PASSWORD},
         query_string={"next": next_},
     )
+    if "\x00" in next_:
+        # A NUL character anywhere in a request is refused before anything is read.
+        assert response.status_code == 422
+        return
     assert response.status_code == 303
     location = response.headers["Location"]
     assert location.startswith("/") and not location.startswith("//")
