@@ -14,9 +14,7 @@ from geo.gazetteer import Candidate, Gazetteer, default_gazetteer, is_ambiguous
 from geo.geocoders import Geocoder, NominatimGeocoder, OfflineGeocoder
 from geo.postcodes import OutsideBorough
 from geo.wards import Borough, WardIndex, WardShape
-from safer_streets.models import (
-    Ward,
-)
+from safer_streets.models import Ward
 from safer_streets.settings import Settings
 
 # Below this a typed street or place is not used without a person confirming it.
@@ -61,7 +59,7 @@ def load_ward_index(session: Session) -> WardIndex:
     return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
 
 
-def _confident(candidates: list[Candidate]) -> Candidate | None:
+def confident_match(candidates: list[Candidate]) -> Candidate | None:
     """The one candidate we may use without asking a person, if there is one."""
     if candidates and candidates[0].confidence >= CONFIDENT and not is_ambiguous(candidates):
         return candidates[0]

@@ -38,7 +38,7 @@ from safer_streets.models import (
     Report,
     ReportStatus,
 )
-from safer_streets.places import Places, _confident
+from safer_streets.places import Places, confident_match
 from safer_streets.taxonomy import invalid_reasons
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ def _place_submission(
 
 def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict[str, str]]:
     candidates = places.geocoder.search(text)
-    best = _confident(candidates)
+    best = confident_match(candidates)
     if best is not None:
         return Point(best.lon, best.lat), None, {}
     if len(candidates) > 1 and is_ambiguous(candidates):

@@ -29,7 +29,7 @@ from safer_streets.models import (
     Ward,
 )
 from safer_streets.notifications import outbox
-from safer_streets.places import Places, _confident
+from safer_streets.places import Places, confident_match
 from safer_streets.routing import decide
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def _process(
 ) -> ReportEvent:
     if report.location is None:
         candidates = places.geocoder.search(report.location_text or "")
-        best = _confident(candidates)
+        best = confident_match(candidates)
         if best is None:
             return _needs_location(session, report, candidates, data)
         report.location = from_shape(Point(best.lon, best.lat), srid=4326)
