@@ -69,6 +69,10 @@ class Settings:
     sweep_every_seconds: int = 15
     # How long an unacknowledged task stays invisible before Redis hands it to another worker.
     visibility_timeout_seconds: int = 300
+    # A report whose routing fails this many times (something in the report or the code; an
+    # unreachable database does not count) becomes `needs_attention`: it leaves the sweep and
+    # every batch until an admin retries it after a fix.
+    processing_max_attempts: int = 5
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
@@ -127,6 +131,8 @@ class Settings:
                 f"{PREFIX}NOMINATIM_USER_AGENT is required with {PREFIX}GEOCODER=nominatim "
                 "(Nominatim's usage policy): e.g. 'safer-streets-lewisham (ops@example.org)'"
             )
+        if self.processing_max_attempts < 1:
+            raise SettingsError(f"{PREFIX}PROCESSING_MAX_ATTEMPTS must be at least 1")
         if self.nominatim_timeout_seconds <= 0:
             raise SettingsError(f"{PREFIX}NOMINATIM_TIMEOUT_SECONDS must be more than 0")
         # argon2's own limits, checked here so a bad value stops the start, not a sign-in.
