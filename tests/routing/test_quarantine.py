@@ -251,6 +251,11 @@ def test_the_worker_sets_a_bad_report_aside_and_an_admin_retries_it_after_a_fix(
     time.sleep(0.5)
     assert _status(engine, bad) == (ReportStatus.NEEDS_ATTENTION, 3)
 
+    health = client.get("/healthz").get_json()
+    assert health["backlog"]["needs_attention"] == 1
+    assert health["status"] == "degraded"
+    assert any("needs attention" in reason for reason in health["reasons"])
+
     make_user("admin@lewisham.example", None, Role.ADMIN)
     make_user("staff@lewisham.example", "lewisham-environment")
     staff = live_app.test_client()
