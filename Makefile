@@ -19,6 +19,7 @@ run: setup
 	  $(VENV)/safer-streets db create && \
 	  $(VENV)/safer-streets bootstrap --demo && \
 	  echo "Safer Streets is starting on http://127.0.0.1:5000 (Ctrl-C stops it)" && \
+	  echo "Email it sends is saved in var/mail/ (the mail sink on 127.0.0.1:1025)" && \
 	  exec $(VENV)/honcho start -f Procfile
 
 lint: setup

@@ -27,6 +27,7 @@ from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import abuse
 from safer_streets.intake.cli import reports_group
 from safer_streets.models import AbuseEntry, Role, User
+from safer_streets.notifications.cli import mail_sink_command
 from safer_streets.places import load_ward_index
 from safer_streets.privacy import retention
 from safer_streets.routing.cli import routing_group
@@ -71,6 +72,7 @@ def main() -> None:
 
 main.add_command(routing_group)
 main.add_command(reports_group)
+main.add_command(mail_sink_command)
 
 
 @main.group("db")

@@ -54,11 +54,15 @@ class ReportStatus(enum.StrEnum):
     OUT_OF_AREA = "out_of_area"
     # From an address on the abuse list: kept, but routed only if an admin releases it.
     HELD = "held"
+    # Routing failed again and again (a bug or bad data, not an outage): set aside for an admin
+    # to retry after a fix, so that it stops failing every batch it is in.
+    NEEDS_ATTENTION = "needs_attention"
 
 
 OPEN_STATUSES = frozenset(
     {
         ReportStatus.RECEIVED,
+        ReportStatus.NEEDS_ATTENTION,
         ReportStatus.NEEDS_LOCATION,
         ReportStatus.ROUTED,
         ReportStatus.ACKNOWLEDGED,
@@ -369,6 +373,31 @@ class ReportEvent(Base):
     report: Mapped[Report] = relationship(back_populates="events")
     actor: Mapped[User | None] = relationship()
     api_client: Mapped[ApiClient | None] = relationship(foreign_keys=[api_client_id])
+
+
+class ProcessingFailure(Base):
+    """Why routing a ``received`` report failed, and how often since it was last received.
+
+    One row a report, written in the transaction that routes the rest of its batch. At
+    ``SAFER_STREETS_PROCESSING_MAX_ATTEMPTS`` the report becomes ``needs_attention``; an
+    admin's retry removes the row (its content goes into the retry's event), so the report
+    gets as many attempts again. A report routed at a later attempt keeps its row, as the
+    record of what failed before.
+    """
+
+    __tablename__ = "processing_failure"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer)
+    # The exception's class (e.g. "KeyError") and its message, as the worker saw them.
+    error_kind: Mapped[str] = mapped_column(String(200))
+    error_message: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    report: Mapped[Report] = relationship()
 
 
 # ---- Routing rules: the history of every change ----

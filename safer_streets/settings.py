@@ -69,6 +69,10 @@ class Settings:
     sweep_every_seconds: int = 15
     # How long an unacknowledged task stays invisible before Redis hands it to another worker.
     visibility_timeout_seconds: int = 300
+    # A report whose routing fails this many times (something in the report or the code; an
+    # unreachable database does not count) becomes `needs_attention`: it leaves the sweep and
+    # every batch until an admin retries it after a fix.
+    processing_max_attempts: int = 5
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
@@ -80,6 +84,15 @@ class Settings:
     smtp_password: str = ""
     smtp_starttls: bool = False
     smtp_timeout_seconds: int = 10
+    # /healthz connects to the SMTP server to see that it answers, for at most this long, and
+    # keeps the answer this long, so that a health poller cannot hammer the mail server.
+    health_smtp_timeout_seconds: float = 1.0
+    health_smtp_cache_seconds: float = 10.0
+    # /healthz says `degraded` when more emails than this wait to be sent, or when the oldest
+    # has waited longer than this (the outbox sweep re-enqueues an email after 5 minutes, and
+    # a failed one is retried with backoff of up to 10 minutes).
+    health_outbox_max_unsent: int = 200
+    health_outbox_max_age_seconds: int = 900
     # Sign-in attempts that fail, per account and per address (Flask-Limiter syntax).
     login_limit_per_account: str = "5 per minute; 20 per hour"
     login_limit_per_address: str = "20 per minute; 200 per hour"
@@ -127,6 +140,12 @@ class Settings:
                 f"{PREFIX}NOMINATIM_USER_AGENT is required with {PREFIX}GEOCODER=nominatim "
                 "(Nominatim's usage policy): e.g. 'safer-streets-lewisham (ops@example.org)'"
             )
+        if self.processing_max_attempts < 1:
+            raise SettingsError(f"{PREFIX}PROCESSING_MAX_ATTEMPTS must be at least 1")
+        if self.health_smtp_timeout_seconds <= 0:
+            raise SettingsError(f"{PREFIX}HEALTH_SMTP_TIMEOUT_SECONDS must be more than 0")
+        if self.health_smtp_cache_seconds < 0:
+            raise SettingsError(f"{PREFIX}HEALTH_SMTP_CACHE_SECONDS must not be negative")
         if self.nominatim_timeout_seconds <= 0:
             raise SettingsError(f"{PREFIX}NOMINATIM_TIMEOUT_SECONDS must be more than 0")
         # argon2's own limits, checked here so a bad value stops the start, not a sign-in.

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from safer_streets.cli import main
 from safer_streets.web.app import create_app
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _drop(server_url: str, name: str) -> None:

@@ -26,6 +26,11 @@ def scratch(settings) -> Iterator[str]:
     server.dispose()
 
 
+def _head() -> str:
+    """The last migration's number: the revision a fully migrated database is at."""
+    return f"{int(migrate.next_revision_id()) - 1:04d}"
+
+
 def _version_and_tables(url: str) -> tuple[str | None, set[str]]:
     engine = create_engine(url)
     with engine.connect() as connection:
@@ -47,15 +52,29 @@ def test_the_schema_goes_down_to_nothing_and_comes_back(scratch):
     migrate.upgrade(scratch)
     migrate.check(scratch)
     version, tables = _version_and_tables(scratch)
-    assert version == "0001"
-    assert {"report", "routing_rule", "routing_data_version"} <= tables
+    assert version == _head()
+    assert {"report", "routing_rule", "routing_data_version", "processing_failure"} <= tables
+
+
+def test_each_migration_goes_down_and_up_again(scratch):
+    migrate.upgrade(scratch)
+    for revision in range(int(_head()), 1, -1):
+        command.downgrade(migrate.alembic_config(scratch), f"{revision - 1:04d}")
+        assert _version_and_tables(scratch)[0] == f"{revision - 1:04d}"
+    assert "processing_failure" not in _version_and_tables(scratch)[1]
+    migrate.upgrade(scratch)
+    migrate.check(scratch)
 
 
 def test_a_database_at_the_end_of_the_squashed_chain_is_restamped(scratch):
-    migrate.upgrade(scratch)
+    # The squashed chain ended where 0001 does: that schema, stamped with the old last number.
+    migrate.upgrade(scratch, "0001")
     engine = create_engine(scratch)
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0010'"))
     engine.dispose()
     migrate.upgrade(scratch)
-    assert _version_and_tables(scratch)[0] == "0001"
+    version, tables = _version_and_tables(scratch)
+    assert version == _head(), "restamped 0001, then migrated on from there"
+    assert "processing_failure" in tables
+    migrate.check(scratch)

@@ -101,46 +101,27 @@ def context() -> WorkerContext:
     max_retries=8,
 )
 def process_reports(report_ids: list[int]) -> int:
-    """Geocode and route a batch of reports in one transaction; safe to run twice."""
+    """Geocode and route a batch of reports in one transaction; safe to run twice.
+
+    A report that cannot be routed does not fail the task: the domain routes the others and
+    records its failure (``routing.quarantine``).
+    """
     ctx = context()
-    try:
-        with session_scope(ctx.session_factory) as session:
-            routed = processing.process_reports(
-                session,
-                report_ids,
-                ctx.wards,
-                ctx.places,
-                ctx.routing_data,
-                also_waiting=ALSO_WAITING,
-            )
-    except OperationalError:
-        raise
-    except Exception:
-        if len(report_ids) == 1:
-            raise
-        # One report that cannot be routed must not hold up the others: route them one by one.
-        logger.exception("Routing a batch of %d failed; routing one by one", len(report_ids))
-        routed = [report_id for report_id in report_ids if _process_alone(ctx, report_id)]
+    with session_scope(ctx.session_factory) as session:
+        routed = processing.process_reports(
+            session,
+            report_ids,
+            ctx.wards,
+            ctx.places,
+            ctx.routing_data,
+            also_waiting=ALSO_WAITING,
+            max_attempts=ctx.settings.processing_max_attempts,
+        )
     if routed:
         # Only now are the outbox rows committed; sending never holds up routing.
         with session_scope(ctx.session_factory) as session:
             _send_later(outbox.unsent_ids(session, report_ids=routed))
     return len(routed)
-
-
-def _process_alone(ctx: WorkerContext, report_id: int) -> bool:
-    try:
-        with session_scope(ctx.session_factory) as session:
-            return bool(
-                processing.process_reports(
-                    session, [report_id], ctx.wards, ctx.places, ctx.routing_data
-                )
-            )
-    except OperationalError:
-        raise
-    except Exception:
-        logger.exception("Report %s could not be routed; the sweep will try again", report_id)
-        return False
 
 
 @shared_task(name=SWEEP_RECEIVED, autoretry_for=(OperationalError,), max_retries=3)

@@ -143,7 +143,7 @@ def build_document(server_url: str) -> dict[str, Any]:
         "/healthz": {
             "get": {
                 "operationId": "health",
-                "summary": "Health of the database, Redis and the worker",
+                "summary": "Health of every part, the routing backlog and the outbox",
                 "responses": {
                     "200": _json(
                         "The database is up (other parts may be degraded).", _ref(schemas.Health)

@@ -135,13 +135,51 @@ class HealthPart(BaseModel):
     workers: int | None = None
 
 
+class HealthBacklog(BaseModel):
+    """Reports waiting to be routed."""
+
+    ok: bool | None = Field(
+        default=None,
+        description="False when a report has waited in `received` longer than the sweep should "
+        "allow (`SAFER_STREETS_SWEEP_AFTER_SECONDS` plus two sweeps) or any needs attention.",
+    )
+    stale_received: int = Field(
+        description="Reports still `received` after `SAFER_STREETS_SWEEP_AFTER_SECONDS`."
+    )
+    oldest_received_seconds: float | None = Field(
+        default=None, description="Age of the oldest `received` report; null when there is none."
+    )
+    needs_attention: int | None = Field(
+        default=None,
+        description="Reports set aside after routing failed repeatedly, for an admin to retry.",
+    )
+
+
+class HealthOutbox(BaseModel):
+    """Emails not sent yet."""
+
+    ok: bool
+    unsent: int = Field(description="Emails still to send.")
+    oldest_unsent_seconds: float | None = Field(
+        description="Age of the oldest email still to send; null when there is none."
+    )
+    gave_up: int = Field(description="Emails no longer retried after every attempt failed.")
+
+
 class Health(BaseModel):
-    """Database, Redis and worker state, and the routing backlog."""
+    """Every part's state, the routing backlog and the outbox, and the status with why."""
 
     status: Literal["ok", "degraded", "down"]
     database: HealthPart
     redis: HealthPart
     worker: HealthPart
-    backlog: dict[str, int] | None = Field(
-        default=None, description="`stale_received`: reports waiting too long to be routed."
+    smtp: HealthPart | None = None
+    backlog: HealthBacklog | None = Field(
+        default=None, description="Absent when the database is down."
+    )
+    outbox: HealthOutbox | None = Field(
+        default=None, description="Absent when the database is down."
+    )
+    reasons: list[str] = Field(
+        default_factory=list, description="Why the status is `degraded` or `down`, one a line."
     )

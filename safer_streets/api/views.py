@@ -5,19 +5,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import redis
 from flask import Blueprint, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import text
 
+from safer_streets import health
 from safer_streets.api import keys, openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
 from safer_streets.errors import InvalidInput, UnsupportedMediaType
 from safer_streets.intake.submission import get_report as report_by_reference
 from safer_streets.intake.submission import parse_submission, public_categories, receive_report
 from safer_streets.models import ApiClient
-from safer_streets.redis_client import make_redis
-from safer_streets.routing import processing
 from safer_streets.web.context import db, services
 from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import (
@@ -121,31 +118,9 @@ def code_spans(text: str) -> Markup:
 @bp.get("/healthz")
 @limiter.exempt
 def healthz():
-    """Database, Redis and worker state, with the routing backlog; 503 if the database is down."""
-    settings = services().settings
-    body: dict[str, Any] = {}
-    try:
-        session = db()
-        session.execute(text("SELECT 1"))
-        backlog = processing.stale_received_ids(session, settings.sweep_after_seconds)
-        body["database"] = {"ok": True}
-        body["backlog"] = {"stale_received": len(backlog)}
-    except Exception as error:
-        body["database"] = {"ok": False, "error": type(error).__name__}
-    try:
-        client = make_redis(settings.redis_url)
-        client.ping()
-        body["redis"] = {"ok": True, "queue_length": client.llen(settings.celery_queue)}
-    except redis.RedisError as error:
-        body["redis"] = {"ok": False, "error": type(error).__name__}
-    try:
-        replies = services().task_queue.celery.control.ping(timeout=0.5)
-        body["worker"] = {"ok": bool(replies), "workers": len(replies)}
-    except Exception as error:
-        body["worker"] = {"ok": False, "error": type(error).__name__}
-    ok = body["database"]["ok"]
-    parts = (body["database"], body["redis"], body["worker"])
-    body["status"] = "ok" if all(p["ok"] for p in parts) else "degraded" if ok else "down"
+    """Every part's state and the status with its reasons (``health.check``); 503 if the
+    database is down."""
+    body, status = health.check(db(), services().settings, services().task_queue.celery)
     response = jsonify(body)
-    response.status_code = 200 if ok else 503
+    response.status_code = status
     return response

@@ -100,6 +100,8 @@ EXTENDED_STATUS: dict[ReportStatus, str] = {
     ReportStatus.REFERRED: "internal_referral",
     ReportStatus.OUT_OF_AREA: "not_councils_responsibility",
     ReportStatus.HELD: "open",
+    # Routing failed and an admin will retry it: to the resident, still waiting to be routed.
+    ReportStatus.NEEDS_ATTENTION: "open",
 }
 # Extended status posted by a partner system → the internal status it moves a report to.
 # OPEN and REOPEN keep an open report as it is and reopen a closed one.

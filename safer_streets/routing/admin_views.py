@@ -1,15 +1,15 @@
-"""Admin pages: the routing table (list, add, edit, deactivate, history, re-route) and the
-abuse list with the reports it holds."""
+"""Admin pages: the routing table (list, add, edit, deactivate, history, re-route), the
+abuse list with the reports it holds, and the reports routing set aside (needs attention)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from safer_streets.errors import InvalidInput
+from safer_streets.errors import Conflict, InvalidInput
 from safer_streets.intake import abuse, submission
-from safer_streets.models import AbuseEntry
-from safer_streets.routing import rerouting
+from safer_streets.models import AbuseEntry, Role
+from safer_streets.routing import quarantine, rerouting
 from safer_streets.routing import rules as routing_rules
 from safer_streets.web.context import current_user, db, services, show_refused
 
@@ -192,3 +192,40 @@ def review_held(reference: str):
         services().task_queue.process_report(report.id)
     flash(f"{reference} {'released for routing' if release else 'refused'}.")
     return redirect(url_for("admin.abuse_list"), code=303)
+
+
+@bp.get("/needs-attention")
+def needs_attention():
+    """Reports whose routing failed again and again, with the last error, to retry after a fix."""
+    return render_template(
+        "admin/needs_attention.html",
+        set_aside=quarantine.needs_attention(db()),
+        max_attempts=services().settings.processing_max_attempts,
+    )
+
+
+@bp.post("/needs-attention/<reference>/retry")
+def retry(reference: str):
+    """Put a report set aside back to ``received`` and hand it to the worker."""
+    report = submission.get_report(db(), reference)
+    try:
+        quarantine.retry(db(), report, current_user())
+    except Conflict as conflict:
+        # Someone else retried it first (or it was routed meanwhile): say so, change nothing.
+        db().rollback()
+        flash(str(conflict))
+        return redirect(url_for("admin.needs_attention"), code=303)
+    db().commit()
+    # The sweep would find it too; enqueueing now routes it within a second when the fix works.
+    services().task_queue.process_report(report.id)
+    flash(f"{reference} put back for routing.")
+    return redirect(url_for("admin.needs_attention"), code=303)
+
+
+@bp.app_context_processor
+def needs_attention_count() -> dict[str, int]:
+    """How many reports wait for an admin to retry them, for admins' navigation."""
+    user = current_user()
+    if user is None or user.role is not Role.ADMIN:
+        return {"reports_needing_attention": 0}
+    return {"reports_needing_attention": quarantine.count_needs_attention(db())}

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
 from shapely.prepared import PreparedGeometry, prep
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, exists, func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from geo.gazetteer import Candidate
@@ -20,6 +21,7 @@ from safer_streets.bounds import plausible_occurred_at
 from safer_streets.casework import sla
 from safer_streets.models import (
     Area,
+    ProcessingFailure,
     Report,
     ReportEvent,
     ReportNotifiedPartner,
@@ -30,9 +32,13 @@ from safer_streets.models import (
 )
 from safer_streets.notifications import outbox
 from safer_streets.places import Places, confident_match
-from safer_streets.routing import decide
+from safer_streets.routing import decide, quarantine
 
 logger = logging.getLogger(__name__)
+
+# The database or the connection to it failed, not the report: nothing is held against the
+# reports, and the task retries with backoff.
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -141,30 +147,55 @@ def process_reports(
     routing_data: RoutingDataCache | None = None,
     *,
     also_waiting: int = 0,
+    max_attempts: int = 5,
 ) -> list[int]:
     """Place, ward and route those of the reports still ``received``; return the ids handled.
 
     With ``also_waiting``, up to that many other ``received`` reports that no one holds join
     the batch: under load, one task routes what has queued up behind it, and the tasks for
-    those reports later find nothing to do.
+    those reports later find nothing to do. Reports that have failed before are left to their
+    own tasks and the sweep, so that a bad one does not fail batch after batch.
 
     Idempotent and safe to run concurrently: the rows are locked in id order, so a second
     delivery of the same reports waits for the first and then finds them routed; a redelivered
     or re-enqueued task changes nothing the second time.
+
+    One bad report never holds up the rest: when the batch raises, it is routed again one
+    report at a time, each in a savepoint of this transaction; a report that still raises has
+    the failure recorded and, at ``max_attempts``, is set aside as ``needs_attention``
+    (``quarantine``). Errors of the database itself (``INFRASTRUCTURE_ERRORS``) are raised.
     """
     received = select(Report).where(Report.status == ReportStatus.RECEIVED).order_by(Report.id)
     batch = list(
         session.scalars(received.where(Report.id.in_(report_ids)).with_for_update(of=Report))
     )
     if also_waiting:
+        has_failed = exists().where(ProcessingFailure.report_id == Report.id)
         batch += session.scalars(
-            received.where(Report.id.not_in(report_ids))
+            received.where(Report.id.not_in(report_ids), ~has_failed)
             .limit(also_waiting)
             .with_for_update(of=Report, skip_locked=True)
         )
     if not batch:
         return []
     data = (routing_data or RoutingDataCache()).current(session)
+    ids = [report.id for report in batch]
+    try:
+        # A savepoint, so that a failure undoes only this attempt and keeps the row locks.
+        with session.begin_nested():
+            _process_batch(session, batch, wards, places, data)
+    except INFRASTRUCTURE_ERRORS:
+        raise
+    except Exception:
+        logger.exception("Routing a batch of %d failed; routing each report on its own", len(ids))
+    else:
+        return ids
+    return _process_each(session, ids, wards, places, data, max_attempts=max_attempts)
+
+
+def _process_batch(
+    session: Session, batch: list[Report], wards: WardIndex, places: Places, data: RoutingData
+) -> None:
     events = [_process(session, report, wards, places, data) for report in batch]
     session.flush()
     # The partners' emails join the outbox in this transaction; the worker sends them after.
@@ -176,7 +207,42 @@ def process_reports(
             if event.kind == "routed"
         ],
     )
-    return [report.id for report in batch]
+
+
+def _process_each(
+    session: Session,
+    ids: list[int],
+    wards: WardIndex,
+    places: Places,
+    data: RoutingData,
+    *,
+    max_attempts: int,
+) -> list[int]:
+    """Route the locked reports one savepoint each; record the failures; return those routed."""
+    # The savepoint's rollback expired what the batch had changed: read the reports afresh.
+    reports = session.scalars(
+        select(Report)
+        .where(Report.id.in_(ids), Report.status == ReportStatus.RECEIVED)
+        .order_by(Report.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    handled: list[int] = []
+    failed: list[tuple[int, Exception]] = []
+    for report in reports:
+        report_id = report.id
+        try:
+            with session.begin_nested():
+                _process_batch(session, [report], wards, places, data)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as error:
+            logger.exception("Routing report %s failed", report_id)
+            failed.append((report_id, error))
+        else:
+            handled.append(report_id)
+    for report_id, error in failed:
+        quarantine.record_failure(session, report_id, error, max_attempts=max_attempts)
+    return handled
 
 
 def _process(

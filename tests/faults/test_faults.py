@@ -187,7 +187,10 @@ def test_postgres_restarted_under_the_app_fails_cleanly_then_resumes_without_a_r
     assert refused.status_code == 503
     assert refused.headers["Retry-After"]
     assert refused.mimetype == "application/problem+json"
-    assert client.get("/healthz").status_code == 503
+    health = client.get("/healthz")
+    assert health.status_code == 503
+    assert health.get_json()["status"] == "down"
+    assert health.get_json()["reasons"][0].startswith("database: not answering")
     assert client.get(f"/api/v1/reports/{before}").status_code == 503
 
     private_postgres.start()
