@@ -92,7 +92,7 @@ class Settings:
     hotspot_seed: int = 20260101
     board_min_count: int = 5
     board_point_limit: int = 50_000
-    # Per API key (or per address without one), in Flask-Limiter's notation.
+    # Per API key that verifies (or per address without one), in Flask-Limiter's notation.
     api_write_rate_limit: str = "60 per minute"
     api_read_rate_limit: str = "600 per minute"
     # Reports through the resident form from one address, and reports about one ~1 km area from

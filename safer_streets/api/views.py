@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import text
 
-from safer_streets.api import keys, openapi
+from safer_streets.api import openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
 from safer_streets.errors import InvalidInput, UnsupportedMediaType
 from safer_streets.intake.submission import get_report as report_by_reference
@@ -18,12 +18,12 @@ from safer_streets.intake.submission import parse_submission, public_categories,
 from safer_streets.models import ApiClient
 from safer_streets.redis_client import make_redis
 from safer_streets.routing import processing
+from safer_streets.web.clients import verified_client
 from safer_streets.web.context import db, services
 from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import (
     limit_submissions,
     limiter,
-    presented_api_key,
     read_limit,
     write_limit,
 )
@@ -35,9 +35,10 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 def _optional_client() -> ApiClient | None:
-    """A key is optional; one that is given must be valid, and the report is attributed to it."""
-    key = presented_api_key()
-    return keys.authenticate(db(), key) if key else None
+    """A key is optional on every request; one that is given must verify (403 otherwise, on
+    reads as on writes), and a report made with it is attributed to its client. Views ask
+    after their limits have counted the request, so a made-up key costs its address."""
+    return verified_client()
 
 
 def _json_body() -> Any:
@@ -89,6 +90,7 @@ def create_report():
 @bp.get("/api/v1/reports/<reference>")
 def get_report(reference: str):
     """One report's public state."""
+    _optional_client()
     report = report_by_reference(db(), reference)
     return jsonify(ReportView.of(report).model_dump(mode="json"))
 
@@ -96,18 +98,21 @@ def get_report(reference: str):
 @bp.get("/api/v1/categories")
 def categories():
     """The categories a report can have, in display order."""
+    _optional_client()
     return jsonify([CategoryView.of(c).model_dump(mode="json") for c in public_categories(db())])
 
 
 @bp.get("/api/v1/openapi.json")
 def openapi_document():
     """The OpenAPI 3.1 document, generated from the request and response models."""
+    _optional_client()
     return jsonify(openapi.build_document(request.url_root.rstrip("/")))
 
 
 @bp.get("/api/v1/docs")
 def docs():
     """The same document as a readable page."""
+    _optional_client()
     document = openapi.build_document(request.url_root.rstrip("/"))
     return render_template("api/docs.html", doc=document, **openapi.docs_context(document))
 

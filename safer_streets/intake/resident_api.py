@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import place_search, support
+from safer_streets.web.clients import verified_client
 from safer_streets.web.context import db, services
 
 bp = Blueprint("resident_api", __name__, url_prefix="/api/v1")
@@ -29,6 +30,7 @@ def _cached_json(body: Any, max_age: int) -> Response:
 @bp.get("/places")
 def places():
     """Postcodes, streets and places matching ``q`` (suggestions as the resident types)."""
+    verified_client()  # as everywhere under /api/v1: a key that is given must verify
     limit = place_search.parse_limit(request.args.get("limit"))
     found = place_search.suggest(services().places, request.args.get("q"), limit)
     return _cached_json(
@@ -39,6 +41,7 @@ def places():
 @bp.get("/places/reverse")
 def reverse_place():
     """The nearest street and postcode, and the ward, of a point in Lewisham."""
+    verified_client()
     lat = place_search.parse_coordinate(request.args.get("lat"), "lat")
     lon = place_search.parse_coordinate(request.args.get("lon"), "lon")
     result = place_search.describe_point(services().places, lat, lon)
@@ -48,6 +51,7 @@ def reverse_place():
 @bp.get("/similar-reports")
 def similar_reports():
     """Open reports of a category within 50 m of a point from the last 30 days."""
+    verified_client()
     lat = place_search.parse_coordinate(request.args.get("lat"), "lat")
     lon = place_search.parse_coordinate(request.args.get("lon"), "lon")
     place_search.check_in_lewisham(services().places, lat, lon)

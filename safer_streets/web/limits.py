@@ -1,7 +1,8 @@
 """Rate limits (Flask-Limiter on Redis): one limiter for the whole app, initialised here.
 
-Requests made with an API key count against that key, wherever they come from; others count
-against the client's address. Limits are read from the settings on each request, so a
+Requests made with an API key that verifies count against that key, wherever they come from;
+all others, including those with a made-up, unknown or revoked key, count against the client's
+address (an IPv6 client by its /64). Limits are read from the settings on each request, so a
 deployment (or a test) tunes them without code. If Redis is unreachable, requests are let
 through rather than refused: losing a report is worse than a burst getting in.
 """
@@ -17,25 +18,22 @@ from flask import session as cookie_session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from safer_streets.api.keys import key_prefix
 from safer_streets.errors import BadRequest
 from safer_streets.redis_client import redis_options
 from safer_streets.settings import Settings
+from safer_streets.web.clients import client_address, verified_client_or_none
 from safer_streets.web.context import services
 from safer_streets.web.json_body import json_body
 
 
-def presented_api_key() -> str | None:
-    """The API key on this request: ``api_key`` (form or query, as Open311 sends it) or the
-    ``X-Api-Key`` header (JSON API)."""
-    return request.headers.get("X-Api-Key") or request.values.get("api_key") or None
-
-
 def rate_limit_key() -> str:
-    """Who a request counts against: its API key's prefix, else its address."""
-    key = presented_api_key()
-    prefix = key_prefix(key) if key else None
-    return f"key:{prefix}" if prefix else f"ip:{get_remote_address()}"
+    """Who a request counts against: the client whose API key verified, else its address.
+
+    A key is looked up before it decides anything: were a well-formed key enough, every
+    made-up key would get a fresh allowance of its own.
+    """
+    client = verified_client_or_none()
+    return f"key:{client.key_prefix}" if client is not None else f"ip:{client_address()}"
 
 
 P = ParamSpec("P")

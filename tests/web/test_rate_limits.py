@@ -1,8 +1,15 @@
-"""Submissions are rate-limited per client and per area, with a clear 429 and Retry-After."""
+"""Submissions are rate-limited per client and per area, with a clear 429 and Retry-After; an
+IPv6 client is counted by its /64."""
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from safer_streets.web.clients import address_bucket
 
 REPORT = {"category": "fly-tipping", "lat": 51.4452, "lon": -0.0207, "description": "Sofa"}
 
@@ -47,3 +54,36 @@ def test_one_area_flooded_from_many_addresses_is_slowed_for_every_channel(limite
         environ_base={"REMOTE_ADDR": "10.0.2.1"},
     )
     assert elsewhere.status_code == 201
+
+
+# ---- How addresses are counted --------------------------------------------------------------
+
+
+ipv6_networks = st.integers(min_value=0, max_value=2**64 - 1)
+hosts = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@given(network=ipv6_networks, one=hosts, other=hosts)
+def test_ipv6_addresses_count_by_their_64_network(network, one, other):
+    first = ipaddress.IPv6Address((network << 64) | one)
+    second = ipaddress.IPv6Address((network << 64) | other)
+    assume(first.ipv4_mapped is None)
+    assert address_bucket(str(first)) == address_bucket(str(second))
+    assert address_bucket(str(first)).endswith("/64")
+    neighbour = ipaddress.IPv6Address((((network + 1) % 2**64) << 64) | one)
+    assume(neighbour.ipv4_mapped is None)
+    assert address_bucket(str(neighbour)) != address_bucket(str(first))
+
+
+@given(address=st.ip_addresses(v=4))
+def test_ipv4_addresses_count_as_they_are_also_when_mapped_to_ipv6(address):
+    assert address_bucket(str(address)) == str(address)
+    assert address_bucket(f"::ffff:{address}") == str(address)
+
+
+@given(text=st.text(max_size=60))
+def test_anything_else_is_counted_as_it_is(text):
+    try:
+        ipaddress.ip_address(text.strip())
+    except ValueError:
+        assert address_bucket(text) == text
