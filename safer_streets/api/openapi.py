@@ -78,8 +78,10 @@ def build_document(server_url: str) -> dict[str, Any]:
                         "in": "header",
                         "required": False,
                         "description": (
-                            "Retrying with the same key and body returns the same report; the "
-                            "same key with a different body is a 409."
+                            "Keys belong to their client (the `X-Api-Key` sent, or none): "
+                            "retrying with the same key and body returns the same report; the "
+                            "same key with a different body is a 409; another client's key "
+                            "is just a new report."
                         ),
                         "schema": {"type": "string", "maxLength": 200},
                     }

@@ -12,9 +12,15 @@ from sqlalchemy import text
 
 from safer_streets.api import openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
-from safer_streets.errors import InvalidInput, UnsupportedMediaType
+from safer_streets.errors import UnsupportedMediaType
 from safer_streets.intake.submission import get_report as report_by_reference
-from safer_streets.intake.submission import parse_submission, public_categories, receive_report
+from safer_streets.intake.submission import (
+    parse_idempotency_key,
+    parse_submission,
+    public_categories,
+    receive_report,
+    scoped_idempotency_key,
+)
 from safer_streets.models import ApiClient
 from safer_streets.redis_client import make_redis
 from safer_streets.routing import processing
@@ -30,8 +36,6 @@ from safer_streets.web.limits import (
 
 bp = Blueprint("api", __name__)
 limiter.limit(read_limit, methods=["GET"])(bp)
-
-MAX_IDEMPOTENCY_KEY = 200
 
 
 def _optional_client() -> ApiClient | None:
@@ -51,10 +55,9 @@ def _json_body() -> Any:
 @limiter.limit(write_limit)
 @limit_submissions
 def create_report():
-    """Take a report; the same Idempotency-Key returns the same report, never a second one."""
-    key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
-        raise InvalidInput({"Idempotency-Key": f"must be at most {MAX_IDEMPOTENCY_KEY} characters"})
+    """Take a report; the same Idempotency-Key from the same client returns the same report,
+    never a second one, and never another client's."""
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     client = _optional_client()
     submission = parse_submission(_json_body())
     session = db()
@@ -63,7 +66,7 @@ def create_report():
         submission,
         places=services().places,
         source="api",
-        idempotency_key=key,
+        idempotency_key=scoped_idempotency_key(key, channel="api", client=client) if key else None,
         client=client,
     )
     session.commit()

@@ -28,6 +28,7 @@ from safer_streets.intake.submission import (
     get_report,
     parse_submission,
     public_categories,
+    scoped_idempotency_key,
     submission_point,
 )
 from safer_streets.intake.submission import (
@@ -176,7 +177,7 @@ def submit_report():
             places=places,
             source="web",
             # One id per rendered form: a double tap or a resubmitted page makes one report.
-            idempotency_key=form_id,
+            idempotency_key=scoped_idempotency_key(form_id, channel="web", client=None),
         )
     except InvalidInput as invalid:
         return _render_form(
