@@ -37,8 +37,15 @@ from safer_streets.intake.submission import (
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
 from safer_streets.taxonomy import reasons_for
+from safer_streets.web.clients import browser_supporter
 from safer_streets.web.context import current_user, db, services
-from safer_streets.web.limits import limit_submissions, limiter, submission_limit
+from safer_streets.web.limits import (
+    limit_submissions,
+    limit_support,
+    limiter,
+    submission_limit,
+    support_counted,
+)
 
 bp = Blueprint("intake", __name__)
 # How many of their own recent references a browser remembers (for "report another here").
@@ -203,13 +210,17 @@ def upload_too_large(_error: RequestEntityTooLarge):
 
 
 @bp.post("/report/support")
+@limit_support
 def add_support():
-    """Add the resident's voice (+1) to a similar open report instead of a new one."""
+    """Add the resident's voice (+1) to a similar open report instead of a new one: once per
+    browser and report, however many forms it sends."""
     reference = request.form.get("reference", "")
     form_id = forms.form_id(request.form.get("submission_id"))
     session = db()
-    result = support.add_support(session, reference, key=form_id, source="web")
+    supporter = browser_supporter(form_id)
+    result = support.add_support(session, reference, supporter=supporter, source="web")
     session.commit()
+    support_counted(result.counted)
     _photo_stash().drop(form_id)
     return redirect(url_for("intake.supported", reference=result.report.reference), code=303)
 

@@ -7,14 +7,20 @@ merely claims (a well-formed but made-up key, an Idempotency-Key) decides nothin
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import secrets
 
 from flask import g, request
+from flask import session as cookie_session
 from sqlalchemy.exc import SQLAlchemyError
 
 from safer_streets.api import keys
 from safer_streets.models import ApiClient
 from safer_streets.web.context import db
+
+# The signed session cookie's entry naming this browser as a supporter (see browser_supporter).
+SUPPORTER_COOKIE_ENTRY = "supporter"
 
 
 def presented_api_key() -> str | None:
@@ -86,3 +92,21 @@ def address_bucket(address: str) -> str:
 def client_address() -> str:
     """This request's address, as limits count it (``address_bucket``)."""
     return address_bucket(request.remote_addr or "unknown")
+
+
+def browser_supporter(seed: str | None) -> str:
+    """Who adds a +1 from a browser or an app without a key: the supporter id kept in this
+    site's signed session cookie, so one browser supports one report once.
+
+    A browser without one yet is given one. It is derived from ``seed`` (the form's one-time id
+    or an Idempotency-Key) when there is one, so that a retry sent before the cookie was stored
+    still counts once; clearing the cookie starts afresh, which the per-address limit on
+    support bounds.
+    """
+    supporter = cookie_session.get(SUPPORTER_COOKIE_ENTRY)
+    if not isinstance(supporter, str) or not supporter:
+        supporter = (
+            hashlib.sha256(seed.encode()).hexdigest()[:32] if seed else secrets.token_hex(16)
+        )
+        cookie_session[SUPPORTER_COOKIE_ENTRY] = supporter
+    return f"browser:{supporter}"

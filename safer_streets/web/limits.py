@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask import session as cookie_session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -150,3 +150,47 @@ def area_key() -> str:
 def limit_submissions(view: Callable[P, R]) -> Callable[P, R]:
     """Limit a view's POSTs per area (and the caller is limited per client by its own rule)."""
     return limiter.limit(area_limit, key_func=area_key, methods=["POST"])(view)
+
+
+# ---- Support (+1): per address and report, for those without a verified key ------------------
+# One browser supports a report once (its cookie), one API client once (its key); a client that
+# drops its cookie each time is still held to a few +1s per report from its address, so that no
+# flood from one place can move a report up a partner's queue.
+
+
+def support_limit() -> str:
+    """+1s one address may add to one report without an API key."""
+    return services().settings.support_rate_limit
+
+
+def support_key() -> str:
+    """The address and the report it supports (from the path, or the resident's form)."""
+    reference = (request.view_args or {}).get("reference") or request.form.get("reference", "")
+    return f"support:{client_address()}:{str(reference).strip().upper()[:40]}"
+
+
+def support_counted(counted: bool) -> None:
+    """Tell the support limit whether this request added a +1 (only those use it up)."""
+    g.support_counted = counted
+
+
+def _support_was_counted(_response: Response) -> bool:
+    return bool(g.get("support_counted"))
+
+
+def _has_verified_client() -> bool:
+    return verified_client_or_none() is not None
+
+
+def limit_support(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit the +1s a view adds per address and report, unless a verified client sends them
+    (each client supports a report once in any case). The form and the JSON API share one
+    allowance."""
+    return limiter.shared_limit(
+        support_limit,
+        scope="support",
+        key_func=support_key,
+        methods=["POST"],
+        deduct_when=_support_was_counted,
+        exempt_when=_has_verified_client,
+    )(view)
