@@ -95,6 +95,9 @@ class Settings:
     # Per API key that verifies (or per address without one), in Flask-Limiter's notation.
     api_write_rate_limit: str = "60 per minute"
     api_read_rate_limit: str = "600 per minute"
+    # Looking a report up by its reference (tracking page, JSON API, Open311), all together:
+    # far more than anyone following their reports needs, far too few to guess references by.
+    lookup_rate_limit: str = "60 per minute; 600 per hour"
     # +1s from one address to one report without an API key: a household or an office behind
     # one address can each add theirs; a flood from one place cannot reorder a queue.
     support_rate_limit: str = "5 per day"

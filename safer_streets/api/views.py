@@ -28,6 +28,7 @@ from safer_streets.web.clients import verified_client
 from safer_streets.web.context import db, services
 from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import (
+    limit_lookups,
     limit_submissions,
     limiter,
     read_limit,
@@ -91,6 +92,7 @@ def create_report():
 
 
 @bp.get("/api/v1/reports/<reference>")
+@limit_lookups
 def get_report(reference: str):
     """One report's public state."""
     _optional_client()

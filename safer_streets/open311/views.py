@@ -17,6 +17,7 @@ from safer_streets.open311.render import MIMETYPES, errors_payload, render
 from safer_streets.web.clients import required_client, verified_client
 from safer_streets.web.context import db, register_error_renderer, services
 from safer_streets.web.limits import (
+    limit_lookups,
     limit_submissions,
     limiter,
     read_limit,
@@ -108,6 +109,7 @@ def request_list(fmt: str):
 
 
 @bp.get(f"/requests/<service_request_id>.{FMT}")
+@limit_lookups
 def request_detail(service_request_id: str, fmt: str):
     """One service request."""
     _optional_client()

@@ -19,8 +19,11 @@ from safer_streets.api import keys
 from safer_streets.models import ApiClient
 from safer_streets.web.context import db
 
-# The signed session cookie's entry naming this browser as a supporter (see browser_supporter).
+# The signed session cookie's entries: this browser as a supporter (see browser_supporter),
+# and the references of the reports it made, newest first (see remember_made_here).
 SUPPORTER_COOKIE_ENTRY = "supporter"
+MADE_HERE_COOKIE_ENTRY = "mine"
+REMEMBERED_REFERENCES = 10
 
 
 def presented_api_key() -> str | None:
@@ -110,3 +113,14 @@ def browser_supporter(seed: str | None) -> str:
         )
         cookie_session[SUPPORTER_COOKIE_ENTRY] = supporter
     return f"browser:{supporter}"
+
+
+def remember_made_here(reference: str) -> None:
+    """This browser made this report (only the last few are kept)."""
+    mine = [r for r in cookie_session.get(MADE_HERE_COOKIE_ENTRY, []) if r != reference]
+    cookie_session[MADE_HERE_COOKIE_ENTRY] = [reference, *mine][:REMEMBERED_REFERENCES]
+
+
+def made_here(reference: str) -> bool:
+    """Whether this browser made the report with this reference."""
+    return reference.strip().upper() in cookie_session.get(MADE_HERE_COOKIE_ENTRY, [])

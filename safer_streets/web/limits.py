@@ -21,8 +21,8 @@ from flask_limiter.util import get_remote_address
 from safer_streets.errors import BadRequest
 from safer_streets.redis_client import redis_options
 from safer_streets.settings import Settings
-from safer_streets.web.clients import client_address, verified_client_or_none
-from safer_streets.web.context import services
+from safer_streets.web.clients import client_address, made_here, verified_client_or_none
+from safer_streets.web.context import current_user, services
 from safer_streets.web.json_body import json_body
 
 
@@ -150,6 +150,36 @@ def area_key() -> str:
 def limit_submissions(view: Callable[P, R]) -> Callable[P, R]:
     """Limit a view's POSTs per area (and the caller is limited per client by its own rule)."""
     return limiter.limit(area_limit, key_func=area_key, methods=["POST"])(view)
+
+
+# ---- Look-ups by reference: one allowance shared by every page and API that takes one --------
+# A reference is short enough to be guessed; a per-address limit, shared by every place that
+# looks one up, turns guessing into hours of work while a resident following their report
+# never notices it.
+
+
+def lookup_limit() -> str:
+    """Reference look-ups allowed per API key, or per address without one."""
+    return services().settings.lookup_rate_limit
+
+
+def _not_a_guess() -> bool:
+    # The browser that made a report follows it (the confirmation page polls the API while
+    # the report is routed), and partner staff open many reports and photos from one office
+    # address; neither is guessing. Staff see what their role allows, not what a reference does.
+    reference = (request.view_args or {}).get("reference")
+    if isinstance(reference, str) and made_here(reference):
+        return True
+    return current_user() is not None
+
+
+def limit_lookups(view: Callable[P, R]) -> Callable[P, R]:
+    """Count a view's requests against the client's one shared allowance of look-ups, on top
+    of any limit its blueprint sets (the API's read limit); a browser's look-ups of its own
+    reports and signed-in staff are not counted."""
+    return limiter.shared_limit(
+        lookup_limit, scope="reference-lookup", override_defaults=False, exempt_when=_not_a_guess
+    )(view)
 
 
 # ---- Support (+1): per address and report, for those without a verified key ------------------
