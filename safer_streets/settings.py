@@ -105,9 +105,15 @@ class Settings:
     hotspot_seed: int = 20260101
     board_min_count: int = 5
     board_point_limit: int = 50_000
-    # Per API key (or per address without one), in Flask-Limiter's notation.
+    # Per API key that verifies (or per address without one), in Flask-Limiter's notation.
     api_write_rate_limit: str = "60 per minute"
     api_read_rate_limit: str = "600 per minute"
+    # Looking a report up by its reference (tracking page, JSON API, Open311), all together:
+    # far more than anyone following their reports needs, far too few to guess references by.
+    lookup_rate_limit: str = "60 per minute; 600 per hour"
+    # +1s from one address to one report without an API key: a household or an office behind
+    # one address can each add theirs; a flood from one place cannot reorder a queue.
+    support_rate_limit: str = "5 per day"
     # Reports through the resident form from one address, and reports about one ~1 km area from
     # all channels together: a flood is slowed without stopping a street of genuine reporters.
     submission_rate_limit: str = "20 per hour"

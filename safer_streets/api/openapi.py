@@ -78,8 +78,10 @@ def build_document(server_url: str) -> dict[str, Any]:
                         "in": "header",
                         "required": False,
                         "description": (
-                            "Retrying with the same key and body returns the same report; the "
-                            "same key with a different body is a 409."
+                            "Keys belong to their client (the `X-Api-Key` sent, or none): "
+                            "retrying with the same key and body returns the same report; the "
+                            "same key with a different body is a 409; another client's key "
+                            "is just a new report."
                         ),
                         "schema": {"type": "string", "maxLength": 200},
                     }
@@ -111,6 +113,7 @@ def build_document(server_url: str) -> dict[str, Any]:
             "get": {
                 "operationId": "getReport",
                 "summary": "A report's public state",
+                "security": [{}, {"apiKey": []}],
                 "parameters": [
                     {
                         "name": "reference",
@@ -122,6 +125,7 @@ def build_document(server_url: str) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json("The report.", _ref(schemas.ReportView)),
+                    "403": _problem("The `X-Api-Key` given is not valid or was revoked."),
                     "404": _problem("No report has this reference."),
                     "429": {**_TOO_MANY, "headers": _RATE_HEADERS},
                 },
@@ -131,11 +135,13 @@ def build_document(server_url: str) -> dict[str, Any]:
             "get": {
                 "operationId": "listCategories",
                 "summary": "The categories a report can have, in display order",
+                "security": [{}, {"apiKey": []}],
                 "responses": {
                     "200": _json(
                         "Categories with their reasons.",
                         {"type": "array", "items": _ref(schemas.CategoryView)},
                     ),
+                    "403": _problem("The `X-Api-Key` given is not valid or was revoked."),
                     "429": {**_TOO_MANY, "headers": _RATE_HEADERS},
                 },
             }
@@ -182,8 +188,10 @@ def build_document(server_url: str) -> dict[str, Any]:
                     "in": "header",
                     "name": "X-Api-Key",
                     "description": (
-                        f"Optional for reports; issued by an administrator (`{KEY_SCHEME}_…`). "
-                        "Reports made with a key are attributed to its client."
+                        f"Optional; issued by an administrator (`{KEY_SCHEME}_…`). A key that "
+                        "is given must be valid, on reads too (403 otherwise). Reports made "
+                        "with a key are attributed to its client, and rate limits count per "
+                        "key instead of per address."
                     ),
                 }
             },

@@ -9,18 +9,25 @@ from flask import Blueprint, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from safer_streets import health
-from safer_streets.api import keys, openapi
+from safer_streets.api import openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
-from safer_streets.errors import InvalidInput, UnsupportedMediaType
+from safer_streets.errors import UnsupportedMediaType
 from safer_streets.intake.submission import get_report as report_by_reference
-from safer_streets.intake.submission import parse_submission, public_categories, receive_report
+from safer_streets.intake.submission import (
+    parse_idempotency_key,
+    parse_submission,
+    public_categories,
+    receive_report,
+    scoped_idempotency_key,
+)
 from safer_streets.models import ApiClient
+from safer_streets.web.clients import verified_client
 from safer_streets.web.context import db, services
 from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import (
+    limit_lookups,
     limit_submissions,
     limiter,
-    presented_api_key,
     read_limit,
     write_limit,
 )
@@ -28,13 +35,12 @@ from safer_streets.web.limits import (
 bp = Blueprint("api", __name__)
 limiter.limit(read_limit, methods=["GET"])(bp)
 
-MAX_IDEMPOTENCY_KEY = 200
-
 
 def _optional_client() -> ApiClient | None:
-    """A key is optional; one that is given must be valid, and the report is attributed to it."""
-    key = presented_api_key()
-    return keys.authenticate(db(), key) if key else None
+    """A key is optional on every request; one that is given must verify (403 otherwise, on
+    reads as on writes), and a report made with it is attributed to its client. Views ask
+    after their limits have counted the request, so a made-up key costs its address."""
+    return verified_client()
 
 
 def _json_body() -> Any:
@@ -47,10 +53,9 @@ def _json_body() -> Any:
 @limiter.limit(write_limit)
 @limit_submissions
 def create_report():
-    """Take a report; the same Idempotency-Key returns the same report, never a second one."""
-    key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
-        raise InvalidInput({"Idempotency-Key": f"must be at most {MAX_IDEMPOTENCY_KEY} characters"})
+    """Take a report; the same Idempotency-Key from the same client returns the same report,
+    never a second one, and never another client's."""
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     client = _optional_client()
     submission = parse_submission(_json_body())
     session = db()
@@ -59,7 +64,7 @@ def create_report():
         submission,
         places=services().places,
         source="api",
-        idempotency_key=key,
+        idempotency_key=scoped_idempotency_key(key, channel="api", client=client) if key else None,
         client=client,
     )
     session.commit()
@@ -84,8 +89,10 @@ def create_report():
 
 
 @bp.get("/api/v1/reports/<reference>")
+@limit_lookups
 def get_report(reference: str):
     """One report's public state."""
+    _optional_client()
     report = report_by_reference(db(), reference)
     return jsonify(ReportView.of(report).model_dump(mode="json"))
 
@@ -93,18 +100,21 @@ def get_report(reference: str):
 @bp.get("/api/v1/categories")
 def categories():
     """The categories a report can have, in display order."""
+    _optional_client()
     return jsonify([CategoryView.of(c).model_dump(mode="json") for c in public_categories(db())])
 
 
 @bp.get("/api/v1/openapi.json")
 def openapi_document():
     """The OpenAPI 3.1 document, generated from the request and response models."""
+    _optional_client()
     return jsonify(openapi.build_document(request.url_root.rstrip("/")))
 
 
 @bp.get("/api/v1/docs")
 def docs():
     """The same document as a readable page."""
+    _optional_client()
     document = openapi.build_document(request.url_root.rstrip("/"))
     return render_template("api/docs.html", doc=document, **openapi.docs_context(document))
 

@@ -9,7 +9,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import place_search, support
+from safer_streets.web.clients import browser_supporter, verified_client
 from safer_streets.web.context import db, services
+from safer_streets.web.limits import limit_support, limiter, support_counted, write_limit
 
 bp = Blueprint("resident_api", __name__, url_prefix="/api/v1")
 
@@ -29,6 +31,7 @@ def _cached_json(body: Any, max_age: int) -> Response:
 @bp.get("/places")
 def places():
     """Postcodes, streets and places matching ``q`` (suggestions as the resident types)."""
+    verified_client()  # as everywhere under /api/v1: a key that is given must verify
     limit = place_search.parse_limit(request.args.get("limit"))
     found = place_search.suggest(services().places, request.args.get("q"), limit)
     return _cached_json(
@@ -39,6 +42,7 @@ def places():
 @bp.get("/places/reverse")
 def reverse_place():
     """The nearest street and postcode, and the ward, of a point in Lewisham."""
+    verified_client()
     lat = place_search.parse_coordinate(request.args.get("lat"), "lat")
     lon = place_search.parse_coordinate(request.args.get("lon"), "lon")
     result = place_search.describe_point(services().places, lat, lon)
@@ -48,6 +52,7 @@ def reverse_place():
 @bp.get("/similar-reports")
 def similar_reports():
     """Open reports of a category within 50 m of a point from the last 30 days."""
+    verified_client()
     lat = place_search.parse_coordinate(request.args.get("lat"), "lat")
     lon = place_search.parse_coordinate(request.args.get("lon"), "lon")
     place_search.check_in_lewisham(services().places, lat, lon)
@@ -73,22 +78,33 @@ def similar_reports():
 
 
 def _client_fingerprint() -> str:
-    """Without an Idempotency-Key, one client counts once: a hash, never the address itself."""
+    """Without a cookie or an Idempotency-Key, one client counts once: a hash, never the
+    address itself."""
     seen = f"{request.remote_addr}|{request.user_agent.string}"
     return "client:" + hashlib.sha256(seen.encode()).hexdigest()
 
 
 @bp.post("/reports/<reference>/support")
+@limiter.limit(write_limit)
+@limit_support
 def add_support(reference: str):
-    """Add a +1 to an open report; the same Idempotency-Key (or client) counts once."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > support.MAX_KEY_CHARS:
+    """Add a +1 to an open report: once per verified API client, or once per browser (its
+    cookie, within a per-address limit); a repeat answers 200 with ``counted: false``."""
+    raw = request.headers.get("Idempotency-Key", "").strip()
+    if len(raw) > support.MAX_KEY_CHARS:
         message = f"must be at most {support.MAX_KEY_CHARS} characters"
         raise InvalidInput({"Idempotency-Key": message})
-    key = key or _client_fingerprint()
+    client = verified_client()
+    if client is not None:
+        supporter = support.client_supporter(client)
+    else:
+        # The key (or, without one, the client's fingerprint) only seeds a new browser's id,
+        # so that a retry before the cookie was stored counts once; it decides nothing else.
+        supporter = browser_supporter(raw or _client_fingerprint())
     session = db()
-    result = support.add_support(session, reference, key=key, source="api")
+    result = support.add_support(session, reference, supporter=supporter, source="api")
     session.commit()
+    support_counted(result.counted)
     response = jsonify(
         {
             "reference": result.report.reference,

@@ -260,6 +260,32 @@ def fingerprint(submission: ReportSubmission) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+MAX_IDEMPOTENCY_KEY_CHARS = 200
+
+
+def parse_idempotency_key(raw: str | None) -> str | None:
+    """An Idempotency-Key header as sent (surrounding spaces ignored), None when absent or
+    blank, or ``InvalidInput`` naming the header when it is too long."""
+    key = (raw or "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        message = f"must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters"
+        raise InvalidInput({"Idempotency-Key": message})
+    return key or None
+
+
+def scoped_idempotency_key(key: str, *, channel: str, client: ApiClient | None) -> str:
+    """An idempotency key as stored: in the space of whoever sent it, so that nobody who
+    learns or guesses another client's key is handed that client's report.
+
+    A client whose API key verified has a space of its own; requests without one share their
+    channel's anonymous space, where a replay must also repeat the body (``receive_report``
+    compares fingerprints). The key is stored hashed: any key the header allows fits the column
+    with its space, and the key itself is not kept.
+    """
+    owner = f"client-{client.id}" if client is not None else "anonymous"
+    return f"{channel}:{owner}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 def new_reference() -> str:
     """A short, unambiguous public reference such as ``LEW-7K3Q9``."""
     return REFERENCE_PREFIX + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(5))
@@ -304,15 +330,25 @@ _RECEIVE = text(
 )
 
 
-def _existing_for_key(session: Session, key: str, digest: str) -> Receipt | None:
+def _existing_for_key(
+    session: Session, key: str, digest: str, client: ApiClient | None
+) -> Receipt | None:
     row = session.execute(
-        select(Report.id, Report.reference, Report.status, Report.request_fingerprint).where(
-            Report.idempotency_key == key
-        )
+        select(
+            Report.id,
+            Report.reference,
+            Report.status,
+            Report.request_fingerprint,
+            Report.api_client_id,
+        ).where(Report.idempotency_key == key)
     ).first()
     if row is None:
         return None
-    if row.request_fingerprint != digest:
+    # A replay returns the first report only to the client that made it, with the same body;
+    # keys are scoped by client already (scoped_idempotency_key), and this holds whatever the
+    # caller passed.
+    same_client = row.api_client_id == (client.id if client is not None else None)
+    if not same_client or row.request_fingerprint != digest:
         raise Conflict("this Idempotency-Key was already used for a different report")
     return Receipt(row.id, row.reference, row.status)
 
@@ -348,7 +384,8 @@ def receive_report(
 ) -> tuple[Receipt, bool]:
     """Store a new report as ``received`` and return its receipt with whether it was created.
 
-    The same idempotency key with the same submission returns the first report. With
+    The same idempotency key with the same submission from the same client returns the first
+    report; callers pass keys that clients send through ``scoped_idempotency_key``. With
     ``place_now`` a street or place must be placed at once (see ``_place_submission``). A report
     made with an API key records its ``client``; ``attribution`` (device or account ids) goes
     on the ``submitted`` event. The caller commits, then enqueues processing: never before the
@@ -389,7 +426,9 @@ def receive_report(
         report_id = session.scalar(_RECEIVE, {**values, "reference": reference})
         if report_id is not None:
             break
-        if idempotency_key and (existing := _existing_for_key(session, idempotency_key, digest)):
+        if idempotency_key and (
+            existing := _existing_for_key(session, idempotency_key, digest, client)
+        ):
             return existing, False  # a retry, or a concurrent one that won the race
         if errors := _category_errors(session, submission):
             raise InvalidInput(errors)

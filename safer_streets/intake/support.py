@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from safer_streets.errors import Conflict, InvalidInput
 from safer_streets.intake import submission
 from safer_streets.intake.similar import nearby_open_reports
-from safer_streets.models import OPEN_STATUSES, Category, Report, ReportEvent, ReportSupport
+from safer_streets.models import (
+    OPEN_STATUSES,
+    ApiClient,
+    Category,
+    Report,
+    ReportEvent,
+    ReportSupport,
+)
 
 RADIUS_M = 50
 DAYS = 30
@@ -90,27 +97,44 @@ class Support:
     counted: bool
 
 
-def support_key_hash(report_id: int, key: str) -> str:
-    """What is stored instead of the key itself."""
-    return hashlib.sha256(f"{report_id}:{key}".encode()).hexdigest()
+def support_key_hash(report_id: int, supporter: str) -> str:
+    """What is stored instead of the supporter's id."""
+    return hashlib.sha256(f"{report_id}:{supporter}".encode()).hexdigest()
 
 
-def add_support(session: Session, reference: str, *, key: str, source: str = "web") -> Support:
-    """Record one resident's +1 on an open report; the same ``key`` again counts once.
+def client_supporter(client: ApiClient) -> str:
+    """The supporter an API client is: one +1 per client and report, whatever it sends."""
+    return f"api-client:{client.id}"
 
-    ``key`` is the form's one-time id or an API client's Idempotency-Key (or, without one, a
-    fingerprint of the client). The count is raised in SQL, not through the ORM, so a +1 never
-    clashes with a partner's edit under optimistic locking.
+
+def add_support(
+    session: Session, reference: str, *, supporter: str, source: str = "web"
+) -> Support:
+    """Record one supporter's +1 on an open report; the same ``supporter`` again counts once.
+
+    ``supporter`` says who is adding their voice, as far as the server can tell: a verified API
+    client (``client_supporter``) or a browser (its cookie; the web layer bounds browsers that
+    drop theirs). Never something the request merely claims, such as an Idempotency-Key: a
+    new one on every request was a new supporter every time. The count is raised in SQL, not
+    through the ORM, so a +1 never clashes with a partner's edit under optimistic locking.
+
+    Reports in sensitive or internal categories are never offered as similar reports, so they
+    cannot be supported either: a +1 there would only be a way to move them in a queue.
     """
-    key = key.strip()
-    if not key or len(key) > MAX_KEY_CHARS:
-        raise InvalidInput({"key": f"must be 1 to {MAX_KEY_CHARS} characters"})
+    supporter = supporter.strip()
+    if not supporter or len(supporter) > MAX_KEY_CHARS:
+        raise InvalidInput({"supporter": f"must be 1 to {MAX_KEY_CHARS} characters"})
     report = submission.get_report(session, reference)
+    if report.category.sensitive or not report.category.public:
+        raise Conflict(
+            f"{report.category.name} reports cannot be supported: if this happened to you too, "
+            "please make a report of your own"
+        )
     if report.status not in OPEN_STATUSES:
         raise Conflict("this report is closed: if the problem is back, please make a new report")
     inserted = session.scalar(
         insert(ReportSupport)
-        .values(report_id=report.id, key_hash=support_key_hash(report.id, key), source=source)
+        .values(report_id=report.id, key_hash=support_key_hash(report.id, supporter), source=source)
         .on_conflict_do_nothing(constraint="support_once")
         .returning(ReportSupport.id)
     )

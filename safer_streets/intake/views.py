@@ -16,7 +16,6 @@ from flask import (
     send_file,
     url_for,
 )
-from flask import session as cookie_session
 from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -28,6 +27,7 @@ from safer_streets.intake.submission import (
     get_report,
     parse_submission,
     public_categories,
+    scoped_idempotency_key,
     submission_point,
 )
 from safer_streets.intake.submission import (
@@ -36,12 +36,18 @@ from safer_streets.intake.submission import (
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
 from safer_streets.taxonomy import reasons_for
+from safer_streets.web.clients import browser_supporter, made_here, remember_made_here
 from safer_streets.web.context import current_user, db, services
-from safer_streets.web.limits import limit_submissions, limiter, submission_limit
+from safer_streets.web.limits import (
+    limit_lookups,
+    limit_submissions,
+    limit_support,
+    limiter,
+    submission_limit,
+    support_counted,
+)
 
 bp = Blueprint("intake", __name__)
-# How many of their own recent references a browser remembers (for "report another here").
-REMEMBERED_REFERENCES = 10
 
 
 def _photo_stash() -> photos.PhotoStash:
@@ -50,16 +56,6 @@ def _photo_stash() -> photos.PhotoStash:
         client = make_redis(services().settings.redis_url)
         app.extensions["safer_streets_photo_stash"] = photos.PhotoStash(client)
     return app.extensions["safer_streets_photo_stash"]
-
-
-def _remember(reference: str) -> None:
-    """This browser made this report: only it is offered the exact spot again."""
-    mine = [r for r in cookie_session.get("mine", []) if r != reference]
-    cookie_session["mine"] = [reference, *mine][:REMEMBERED_REFERENCES]
-
-
-def _is_mine(reference: str) -> bool:
-    return reference in cookie_session.get("mine", [])
 
 
 def _render_form(
@@ -176,7 +172,7 @@ def submit_report():
             places=places,
             source="web",
             # One id per rendered form: a double tap or a resubmitted page makes one report.
-            idempotency_key=form_id,
+            idempotency_key=scoped_idempotency_key(form_id, channel="web", client=None),
         )
     except InvalidInput as invalid:
         return _render_form(
@@ -191,7 +187,8 @@ def submit_report():
     _photo_stash().drop(form_id)
     if created:
         services().task_queue.process_report(report.id)
-    _remember(report.reference)
+    # Only this browser is offered the exact spot again, and its look-ups are not counted.
+    remember_made_here(report.reference)
     return redirect(url_for("intake.submitted", reference=report.reference), code=303)
 
 
@@ -202,18 +199,23 @@ def upload_too_large(_error: RequestEntityTooLarge):
 
 
 @bp.post("/report/support")
+@limit_support
 def add_support():
-    """Add the resident's voice (+1) to a similar open report instead of a new one."""
+    """Add the resident's voice (+1) to a similar open report instead of a new one: once per
+    browser and report, however many forms it sends."""
     reference = request.form.get("reference", "")
     form_id = forms.form_id(request.form.get("submission_id"))
     session = db()
-    result = support.add_support(session, reference, key=form_id, source="web")
+    supporter = browser_supporter(form_id)
+    result = support.add_support(session, reference, supporter=supporter, source="web")
     session.commit()
+    support_counted(result.counted)
     _photo_stash().drop(form_id)
     return redirect(url_for("intake.supported", reference=result.report.reference), code=303)
 
 
 @bp.get("/report/<reference>/supported")
+@limit_lookups
 def supported(reference: str):
     """Thanks for adding your voice, with the report to follow."""
     report = get_report(db(), reference)
@@ -223,7 +225,7 @@ def supported(reference: str):
 def _report_another_link(report: Report) -> str:
     """ "Report another problem here": the exact spot only for the browser that reported it."""
     args: dict[str, Any] = {}
-    if _is_mine(report.reference):
+    if made_here(report.reference):
         location = policy.exact_point(report)
         if location is not None:
             args = {"lat": f"{location[1]:.6f}", "lon": f"{location[0]:.6f}"}
@@ -233,6 +235,7 @@ def _report_another_link(report: Report) -> str:
 
 
 @bp.get("/report/<reference>/sent")
+@limit_lookups
 def submitted(reference: str):
     """The confirmation page: the reference, what happens next and, once routed, who has it."""
     report = get_report(db(), reference)
@@ -242,6 +245,7 @@ def submitted(reference: str):
 
 
 @bp.get("/report/<reference>/photo")
+@limit_lookups
 def report_photo(reference: str) -> Response:
     """A report's photo, to the public only when allowed, to partners whose queue holds it."""
     view = photos.photo_for(db(), reference, current_user())
@@ -272,6 +276,7 @@ def track_lookup():
 
 
 @bp.get("/track/<reference>")
+@limit_lookups
 def track(reference: str):
     """A report's status and public updates only: no internal notes, no contact details."""
     try:

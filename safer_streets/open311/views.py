@@ -11,15 +11,15 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request, url_for
 
-from safer_streets.api import keys
 from safer_streets.models import ApiClient
 from safer_streets.open311 import georeport
 from safer_streets.open311.render import MIMETYPES, errors_payload, render
+from safer_streets.web.clients import required_client, verified_client
 from safer_streets.web.context import db, register_error_renderer, services
 from safer_streets.web.limits import (
+    limit_lookups,
     limit_submissions,
     limiter,
-    presented_api_key,
     read_limit,
     write_limit,
 )
@@ -56,13 +56,9 @@ def _params() -> dict[str, str]:
 
 
 def _optional_client() -> ApiClient | None:
-    """Reading needs no key; a key that is given must be valid, and its use is recorded."""
-    key = presented_api_key()
-    if not key:
-        return None
-    client = keys.authenticate(db(), key)
-    db().commit()
-    return client
+    """Reading needs no key; a key that is given must be valid (403), and its use is recorded.
+    Asked after the limits have counted the request, so a made-up key costs its address."""
+    return verified_client()
 
 
 @bp.get(f"/discovery.{FMT}")
@@ -95,7 +91,7 @@ def service_definition(service_code: str, fmt: str):
 def create_request(fmt: str):
     """Create a service request; needs an api_key."""
     session = db()
-    client = keys.authenticate(session, presented_api_key())
+    client = required_client()
     form = georeport.parse_form(request.form.items(multi=True))
     result = georeport.create_request(session, client, form, places=services().places)
     session.commit()
@@ -113,6 +109,7 @@ def request_list(fmt: str):
 
 
 @bp.get(f"/requests/<service_request_id>.{FMT}")
+@limit_lookups
 def request_detail(service_request_id: str, fmt: str):
     """One service request."""
     _optional_client()
@@ -140,7 +137,7 @@ def update_list(fmt: str):
 def post_update(fmt: str):
     """A partner system's status update or note; needs an api_key acting for a partner."""
     session = db()
-    client = keys.authenticate(session, presented_api_key())
+    client = required_client()
     form = georeport.parse_form(request.form.items(multi=True))
     posted = georeport.post_update(session, client, form, now=datetime.now(UTC))
     session.commit()

@@ -1,7 +1,8 @@
 """Rate limits (Flask-Limiter on Redis): one limiter for the whole app, initialised here.
 
-Requests made with an API key count against that key, wherever they come from; others count
-against the client's address. Limits are read from the settings on each request, so a
+Requests made with an API key that verifies count against that key, wherever they come from;
+all others, including those with a made-up, unknown or revoked key, count against the client's
+address (an IPv6 client by its /64). Limits are read from the settings on each request, so a
 deployment (or a test) tunes them without code. If Redis is unreachable, requests are let
 through rather than refused: losing a report is worse than a burst getting in.
 """
@@ -12,30 +13,27 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask import session as cookie_session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from safer_streets.api.keys import key_prefix
 from safer_streets.errors import BadRequest
 from safer_streets.redis_client import redis_options
 from safer_streets.settings import Settings
-from safer_streets.web.context import services
+from safer_streets.web.clients import client_address, made_here, verified_client_or_none
+from safer_streets.web.context import current_user, services
 from safer_streets.web.json_body import json_body
 
 
-def presented_api_key() -> str | None:
-    """The API key on this request: ``api_key`` (form or query, as Open311 sends it) or the
-    ``X-Api-Key`` header (JSON API)."""
-    return request.headers.get("X-Api-Key") or request.values.get("api_key") or None
-
-
 def rate_limit_key() -> str:
-    """Who a request counts against: its API key's prefix, else its address."""
-    key = presented_api_key()
-    prefix = key_prefix(key) if key else None
-    return f"key:{prefix}" if prefix else f"ip:{get_remote_address()}"
+    """Who a request counts against: the client whose API key verified, else its address.
+
+    A key is looked up before it decides anything: were a well-formed key enough, every
+    made-up key would get a fresh allowance of its own.
+    """
+    client = verified_client_or_none()
+    return f"key:{client.key_prefix}" if client is not None else f"ip:{client_address()}"
 
 
 P = ParamSpec("P")
@@ -152,3 +150,77 @@ def area_key() -> str:
 def limit_submissions(view: Callable[P, R]) -> Callable[P, R]:
     """Limit a view's POSTs per area (and the caller is limited per client by its own rule)."""
     return limiter.limit(area_limit, key_func=area_key, methods=["POST"])(view)
+
+
+# ---- Look-ups by reference: one allowance shared by every page and API that takes one --------
+# A reference is short enough to be guessed; a per-address limit, shared by every place that
+# looks one up, turns guessing into hours of work while a resident following their report
+# never notices it.
+
+
+def lookup_limit() -> str:
+    """Reference look-ups allowed per API key, or per address without one."""
+    return services().settings.lookup_rate_limit
+
+
+def _not_a_guess() -> bool:
+    # The browser that made a report follows it (the confirmation page polls the API while
+    # the report is routed), and partner staff open many reports and photos from one office
+    # address; neither is guessing. Staff see what their role allows, not what a reference does.
+    reference = (request.view_args or {}).get("reference")
+    if isinstance(reference, str) and made_here(reference):
+        return True
+    return current_user() is not None
+
+
+def limit_lookups(view: Callable[P, R]) -> Callable[P, R]:
+    """Count a view's requests against the client's one shared allowance of look-ups, on top
+    of any limit its blueprint sets (the API's read limit); a browser's look-ups of its own
+    reports and signed-in staff are not counted."""
+    return limiter.shared_limit(
+        lookup_limit, scope="reference-lookup", override_defaults=False, exempt_when=_not_a_guess
+    )(view)
+
+
+# ---- Support (+1): per address and report, for those without a verified key ------------------
+# One browser supports a report once (its cookie), one API client once (its key); a client that
+# drops its cookie each time is still held to a few +1s per report from its address, so that no
+# flood from one place can move a report up a partner's queue.
+
+
+def support_limit() -> str:
+    """+1s one address may add to one report without an API key."""
+    return services().settings.support_rate_limit
+
+
+def support_key() -> str:
+    """The address and the report it supports (from the path, or the resident's form)."""
+    reference = (request.view_args or {}).get("reference") or request.form.get("reference", "")
+    return f"support:{client_address()}:{str(reference).strip().upper()[:40]}"
+
+
+def support_counted(counted: bool) -> None:
+    """Tell the support limit whether this request added a +1 (only those use it up)."""
+    g.support_counted = counted
+
+
+def _support_was_counted(_response: Response) -> bool:
+    return bool(g.get("support_counted"))
+
+
+def _has_verified_client() -> bool:
+    return verified_client_or_none() is not None
+
+
+def limit_support(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit the +1s a view adds per address and report, unless a verified client sends them
+    (each client supports a report once in any case). The form and the JSON API share one
+    allowance."""
+    return limiter.shared_limit(
+        support_limit,
+        scope="support",
+        key_func=support_key,
+        methods=["POST"],
+        deduct_when=_support_was_counted,
+        exempt_when=_has_verified_client,
+    )(view)

@@ -7,10 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
+from safer_streets.api import keys
+from safer_streets.intake.submission import scoped_idempotency_key
 from safer_streets.models import Report, ReportEvent
 
 CATFORD = {"lat": 51.4452, "lon": -0.0207}
 VALID = {"category": "drug-dealing", **CATFORD, "description": "Dealing by the bus stop"}
+
+
+def anonymous_key(key: str) -> str:
+    """How a key sent without an API key is stored."""
+    return scoped_idempotency_key(key, channel="api", client=None)
 
 
 def post(client, body, **headers):
@@ -42,7 +49,9 @@ def test_the_same_idempotency_key_returns_the_same_report(client, db_session):
     assert first.get_json()["reference"] == again.get_json()["reference"]
     assert again.headers["Idempotent-Replayed"] == "true"
     count = db_session.scalar(
-        select(func.count()).select_from(Report).where(Report.idempotency_key == "tap-1")
+        select(func.count())
+        .select_from(Report)
+        .where(Report.idempotency_key == anonymous_key("tap-1"))
     )
     assert count == 1
 
@@ -53,6 +62,61 @@ def test_an_idempotency_key_reused_for_a_different_report_is_a_conflict(client):
         client, {**VALID, "description": "Something else"}, **{"Idempotency-Key": "tap-2"}
     )
     assert response.status_code == 409
+
+
+def test_another_client_replaying_a_key_never_gets_that_clients_report(client, db_session):
+    """Keys belong to whoever sent them: a replay by anyone else is a report of their own."""
+    app_a = keys.create_client(db_session, name="App A", partner_slug=None, actor=None).key
+    app_b = keys.create_client(db_session, name="App B", partner_slug=None, actor=None).key
+    mine = post(client, VALID, **{"Idempotency-Key": "k-1", "X-Api-Key": app_a})
+    reference = mine.get_json()["reference"]
+
+    by_anyone = post(client, VALID, **{"Idempotency-Key": "k-1"})
+    by_other_app = post(client, VALID, **{"Idempotency-Key": "k-1", "X-Api-Key": app_b})
+    for replay in (by_anyone, by_other_app):
+        assert replay.status_code == 201
+        assert "Idempotent-Replayed" not in replay.headers
+        assert replay.get_json()["reference"] != reference
+    assert by_anyone.get_json()["reference"] != by_other_app.get_json()["reference"]
+
+    # Its own retry is still a retry; with another body, a conflict.
+    again = post(client, VALID, **{"Idempotency-Key": "k-1", "X-Api-Key": app_a})
+    assert again.get_json()["reference"] == reference
+    assert again.headers["Idempotent-Replayed"] == "true"
+    changed = post(
+        client, {**VALID, "description": "Other"}, **{"Idempotency-Key": "k-1", "X-Api-Key": app_a}
+    )
+    assert changed.status_code == 409
+
+
+def test_an_anonymous_replay_with_another_body_is_a_conflict_not_the_report(client):
+    first = post(client, {**VALID, "contact_email": "a@example.org"}, **{"Idempotency-Key": "k-2"})
+    reference = first.get_json()["reference"]
+    replay = post(client, {**VALID, "description": "Guess"}, **{"Idempotency-Key": "k-2"})
+    assert replay.status_code == 409
+    assert replay.mimetype == "application/problem+json"
+    assert reference not in replay.text
+    # Only a retry of exactly the same request gets the report back.
+    retry = post(client, {**VALID, "contact_email": "a@example.org"}, **{"Idempotency-Key": "k-2"})
+    assert retry.status_code == 201 and retry.get_json()["reference"] == reference
+
+
+def test_idempotency_keys_are_stored_by_client_not_as_sent(client, db_session):
+    app_key = keys.create_client(db_session, name="App", partner_slug=None, actor=None)
+    post(client, VALID, **{"Idempotency-Key": "k-3", "X-Api-Key": app_key.key})
+    stored = db_session.scalars(
+        select(Report.idempotency_key).where(Report.api_client_id == app_key.client.id)
+    ).one()
+    assert stored == scoped_idempotency_key("k-3", channel="api", client=app_key.client)
+    assert "k-3" not in stored and len(stored) <= 200
+
+
+def test_an_over_long_idempotency_key_is_refused(client, db_session):
+    before = db_session.scalar(select(func.count()).select_from(Report))
+    response = post(client, VALID, **{"Idempotency-Key": "k" * 201})
+    assert response.status_code == 422
+    assert "Idempotency-Key" in response.get_json()["errors"]
+    assert db_session.scalar(select(func.count()).select_from(Report)) == before
 
 
 def test_reading_a_report_never_shows_contact_details(client):
@@ -206,7 +270,9 @@ def test_simultaneous_retries_with_one_idempotency_key_make_one_report(live_app,
     assert len(references) == 1
     with engine.connect() as conn:
         count = conn.scalar(
-            select(func.count()).select_from(Report).where(Report.idempotency_key == "race-1")
+            select(func.count())
+            .select_from(Report)
+            .where(Report.idempotency_key == anonymous_key("race-1"))
         )
     assert count == 1
 

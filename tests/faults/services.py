@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from safer_streets import migrate
 from safer_streets.data import seed
 from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.intake.submission import scoped_idempotency_key
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,6 +269,9 @@ def count_outcomes(engine: Engine, accepted: Mapping[str, str]) -> Outcome:
             FROM (SELECT count(*) AS n, count(sent_at) AS sent FROM email_outbox
                   WHERE kind = 'new-report' GROUP BY report_id) AS per_report""")
         ).one()
+    # Keys sent without an API key are stored, hashed, in the JSON API's anonymous space.
+    as_stored = {key: scoped_idempotency_key(key, channel="api", client=None) for key in accepted}
+    rows = {key: rows[as_stored[key]] for key in accepted if as_stored[key] in rows}
     stored = sum(1 for key in accepted if key in rows)
     return Outcome(
         submitted=len(accepted),

@@ -12,10 +12,14 @@ from geo.wards import Borough, WardIndex
 from safer_streets.errors import InvalidInput
 from safer_streets.intake.submission import (
     MAX_DESCRIPTION_CHARS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
     REFERENCE_ALPHABET,
     new_reference,
+    parse_idempotency_key,
     parse_submission,
+    scoped_idempotency_key,
 )
+from safer_streets.models import ApiClient
 
 BOROUGH = Borough.from_geojson()
 VALID = {"category": "drug-dealing", "lat": 51.4452, "lon": -0.0207, "description": "Dealing"}
@@ -219,3 +223,34 @@ def test_any_text_for_a_coordinate_is_a_number_or_named_as_not_one(text):
         }
     else:
         assert math.isfinite(submission.lat)
+
+
+# --- Idempotency-Key ---------------------------------------------------------------------------
+
+owners = st.none() | st.integers(min_value=1, max_value=2**31 - 1).map(lambda n: ApiClient(id=n))
+
+
+@given(raw=st.none() | st.text(max_size=400))
+def test_an_idempotency_key_is_taken_up_to_the_limit_and_refused_beyond(raw):
+    try:
+        key = parse_idempotency_key(raw)
+    except InvalidInput as refused:
+        assert set(refused.field_errors) == {"Idempotency-Key"}
+        assert len(raw.strip()) > MAX_IDEMPOTENCY_KEY_CHARS
+    else:
+        assert key == ((raw or "").strip() or None)
+
+
+@given(
+    key=st.text(min_size=1, max_size=MAX_IDEMPOTENCY_KEY_CHARS),
+    channel=st.sampled_from(["api", "web"]),
+    one=owners,
+    other=owners,
+)
+def test_a_stored_key_fits_and_belongs_to_one_client(key, channel, one, other):
+    stored = scoped_idempotency_key(key, channel=channel, client=one)
+    assert len(stored) <= MAX_IDEMPOTENCY_KEY_CHARS and stored.isascii()
+    assert stored == scoped_idempotency_key(key, channel=channel, client=one)
+    same_owner = (one and one.id) == (other and other.id)
+    assert (stored == scoped_idempotency_key(key, channel=channel, client=other)) == same_owner
+    assert stored != scoped_idempotency_key(key, channel="import", client=one)

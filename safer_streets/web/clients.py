@@ -1,0 +1,126 @@
+"""Who a request comes from, as far as rate limits, idempotency and support may rely on it.
+
+Only what the server can verify is trusted: an API key that matches an active client, the
+address the connection came from, and this site's own signed session cookie. Anything a client
+merely claims (a well-formed but made-up key, an Idempotency-Key) decides nothing on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+
+from flask import g, request
+from flask import session as cookie_session
+from sqlalchemy.exc import SQLAlchemyError
+
+from safer_streets.api import keys
+from safer_streets.models import ApiClient
+from safer_streets.web.context import db
+
+# The signed session cookie's entries: this browser as a supporter (see browser_supporter),
+# and the references of the reports it made, newest first (see remember_made_here).
+SUPPORTER_COOKIE_ENTRY = "supporter"
+MADE_HERE_COOKIE_ENTRY = "mine"
+REMEMBERED_REFERENCES = 10
+
+
+def presented_api_key() -> str | None:
+    """The API key on this request: ``api_key`` (form or query, as Open311 sends it) or the
+    ``X-Api-Key`` header (JSON API)."""
+    return request.headers.get("X-Api-Key") or request.values.get("api_key") or None
+
+
+def verified_client() -> ApiClient | None:
+    """The active client whose key this request presents; None when no key is presented.
+
+    A key that is given must verify: a malformed, unknown or revoked one raises
+    ``InvalidApiKey`` (403), on reads as on writes. The check runs once per request (the rate
+    limiter asks first, the view again) and records when the key was last used.
+    """
+    if "api_client" not in g:
+        key = presented_api_key()
+        try:
+            client = keys.authenticate(db(), key) if key else None
+        except keys.InvalidApiKey as refused:
+            g.api_client, g.api_key_refused = None, refused.message
+            raise
+        if client is not None:
+            db().commit()  # last_used_at, also on reads, which commit nothing else
+        g.api_client, g.api_key_refused = client, None
+    if g.api_key_refused is not None:
+        raise keys.InvalidApiKey(g.api_key_refused)
+    return g.api_client
+
+
+def verified_client_or_none() -> ApiClient | None:
+    """``verified_client``, with a key that does not verify counting as no key (for limits,
+    which then count the request against its address; the view refuses it)."""
+    try:
+        return verified_client()
+    except keys.InvalidApiKey:
+        return None
+    except SQLAlchemyError:
+        # The database is unreachable: count by address, and leave the session usable so that
+        # the view answers 503 as it would have without a key.
+        db().rollback()
+        return None
+
+
+def required_client() -> ApiClient:
+    """The verified client of a request that needs one (Open311 writes); 403 without."""
+    client = verified_client()
+    if client is None:
+        raise keys.InvalidApiKey("api_key is required")
+    return client
+
+
+def address_bucket(address: str) -> str:
+    """The address limits count a client by: an IPv4 address as it is, an IPv6 address by its
+    /64 network (what one subscriber or one machine is given), so that a client cannot spread
+    over the 2^64 addresses of its own network. Anything else (a test client's name) as it is.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)
+
+
+def client_address() -> str:
+    """This request's address, as limits count it (``address_bucket``)."""
+    return address_bucket(request.remote_addr or "unknown")
+
+
+def browser_supporter(seed: str | None) -> str:
+    """Who adds a +1 from a browser or an app without a key: the supporter id kept in this
+    site's signed session cookie, so one browser supports one report once.
+
+    A browser without one yet is given one. It is derived from ``seed`` (the form's one-time id
+    or an Idempotency-Key) when there is one, so that a retry sent before the cookie was stored
+    still counts once; clearing the cookie starts afresh, which the per-address limit on
+    support bounds.
+    """
+    supporter = cookie_session.get(SUPPORTER_COOKIE_ENTRY)
+    if not isinstance(supporter, str) or not supporter:
+        supporter = (
+            hashlib.sha256(seed.encode()).hexdigest()[:32] if seed else secrets.token_hex(16)
+        )
+        cookie_session[SUPPORTER_COOKIE_ENTRY] = supporter
+    return f"browser:{supporter}"
+
+
+def remember_made_here(reference: str) -> None:
+    """This browser made this report (only the last few are kept)."""
+    mine = [r for r in cookie_session.get(MADE_HERE_COOKIE_ENTRY, []) if r != reference]
+    cookie_session[MADE_HERE_COOKIE_ENTRY] = [reference, *mine][:REMEMBERED_REFERENCES]
+
+
+def made_here(reference: str) -> bool:
+    """Whether this browser made the report with this reference."""
+    return reference.strip().upper() in cookie_session.get(MADE_HERE_COOKIE_ENTRY, [])
