@@ -249,14 +249,25 @@ def run_cases(
     return results
 
 
+def _figure(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
 def _mb(summary_bytes: dict[str, float]) -> str:
-    low, mid, high = (summary_bytes[k] / MB for k in ("min", "median", "max"))
-    return f"{mid:.0f} MB ({low:.0f}–{high:.0f})"
+    low, mid, high = (_figure(summary_bytes[k] / MB) for k in ("min", "median", "max"))
+    return f"{mid} MB ({low}–{high})"
+
+
+def _process_peak(case: dict[str, object]) -> str:
+    """The median of the whole process's peak: interpreter, app and Pillow included."""
+    runs = case["runs"]
+    assert isinstance(runs, list)
+    return f"{statistics.median(run['peak_rss_bytes'] for run in runs) / MB:,.0f} MB"
 
 
 def _ms(summary_s: dict[str, float]) -> str:
-    low, mid, high = (summary_s[k] * 1000 for k in ("min", "median", "max"))
-    return f"{mid:,.0f} ms ({low:,.0f}–{high:,.0f})"
+    low, mid, high = (_figure(summary_s[k] * 1000) for k in ("min", "median", "max"))
+    return f"{mid} ms ({low}–{high})"
 
 
 def render(results: dict[str, object]) -> str:
@@ -284,19 +295,21 @@ def render(results: dict[str, object]) -> str:
             else ""
         ),
         "",
-        "| Upload | Size | Outcome | Peak memory added | CPU |"
-        + (" Before: peak | Before: CPU |" if before else ""),
-        "|---|---|---|---|---|" + ("---|---|" if before else ""),
+        "| Upload | Size | Outcome | Peak memory added | Process peak | CPU |"
+        + (" Before | Before: peak added | Before: process peak | Before: CPU |" if before else ""),
+        "|---|---|---|---|---|---|" + ("---|---|---|---|" if before else ""),
     ]
     for name, case in after.items():
         row = (
-            f"| {name} | {case['bytes'] / 1000:,.0f} KB | {case['outcome']} | "
-            f"{_mb(case['peak_added_bytes'])} | {_ms(case['cpu_s'])} |"
+            f"| {name} | {_figure(case['bytes'] / 1000)} KB | {case['outcome']} | "
+            f"{_mb(case['peak_added_bytes'])} | {_process_peak(case)} | {_ms(case['cpu_s'])} |"
         )
         if isinstance(before, dict):
             old = before[name]
-            old_outcome = str(old["outcome"]).split(":")[0]
-            row += f" {_mb(old['peak_added_bytes'])} | {_ms(old['cpu_s'])} ({old_outcome}) |"
+            row += (
+                f" {str(old['outcome']).split(':')[0]} | {_mb(old['peak_added_bytes'])} | "
+                f"{_process_peak(old)} | {_ms(old['cpu_s'])} |"
+            )
         lines.append(row)
     if isinstance(base, dict) and base:
         lines += [
