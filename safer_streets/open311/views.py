@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, request, url_for
 
 from safer_streets.models import ApiClient
-from safer_streets.open311 import georeport
+from safer_streets.open311 import georeport, updates
 from safer_streets.open311.render import MIMETYPES, errors_payload, render
 from safer_streets.web.clients import required_client, verified_client
 from safer_streets.web.context import db, register_error_renderer, services
@@ -128,8 +128,8 @@ def token(token: str, fmt: str):
 def update_list(fmt: str):
     """Public updates in a window (mySociety extension)."""
     _optional_client()
-    updates = georeport.find_updates(db(), _params(), datetime.now(UTC))
-    return respond(fmt, "service_request_updates", updates)
+    found = updates.find_updates(db(), _params(), datetime.now(UTC))
+    return respond(fmt, "service_request_updates", found)
 
 
 @bp.post(f"/servicerequestupdates.{FMT}")
@@ -139,7 +139,7 @@ def post_update(fmt: str):
     session = db()
     client = required_client()
     form = georeport.parse_form(request.form.items(multi=True))
-    posted = georeport.post_update(session, client, form, now=datetime.now(UTC))
+    posted = updates.post_update(session, client, form, now=datetime.now(UTC))
     session.commit()
     services().task_queue.send_emails(posted.emails)
     return respond(fmt, "service_request_updates", [{"update_id": str(posted.event.id)}])

@@ -10,12 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from safer_streets.errors import InvalidInput
-from safer_streets.open311.georeport import (
-    parse_date_range,
-    parse_datetime,
-    parse_form,
-    parse_page,
-)
+from safer_streets.open311.georeport import parse_date_range, parse_datetime, parse_form, parse_page
 
 codes = st.text(
     alphabet=st.characters(blacklist_characters="[]", blacklist_categories=("Cs",)),
