@@ -80,7 +80,9 @@ class Settings:
     smtp_password: str = ""
     smtp_starttls: bool = False
     smtp_timeout_seconds: int = 10
-    # Sign-in attempts that fail, per account and per address (Flask-Limiter syntax).
+    # Sign-in attempts that fail (Flask-Limiter syntax): for one account from one address, and
+    # from one address for any accounts. Never for an account as a whole, which would let
+    # anyone lock its owner out.
     login_limit_per_account: str = "5 per minute; 20 per hour"
     login_limit_per_address: str = "20 per minute; 200 per hour"
     # Reporters' contact details and photos are removed this long after a report closes.

@@ -209,21 +209,37 @@ def test_partner_admins_manage_their_own_team_and_nobody_elses(client, app, db_s
     assert client.get("/triage/team").status_code == 403
 
 
-def test_sign_in_is_throttled_per_account_with_a_clear_429(strict_app, db_session):
+def test_a_guesser_cannot_lock_the_owner_out_but_its_address_is_slowed(strict_app, db_session):
     make(db_session, "target@rg.example")
     attacker = from_address(strict_app, "192.0.2.10")
     for _ in range(5):
         wrong = attacker.post("/login", data={"email": "target@rg.example", "password": "guess"})
         assert wrong.status_code == 401
-    blocked = attacker.post("/login", data={"email": "target@rg.example", "password": PASSWORD})
+    blocked = attacker.post("/login", data={"email": "target@rg.example", "password": "guess"})
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["Retry-After"]) <= 60
     assert "Too many failed sign-in attempts" in blocked.text
-    elsewhere = from_address(strict_app, "192.0.2.11")
-    locked = elsewhere.post("/login", data={"email": "TARGET@rg.example", "password": PASSWORD})
-    assert locked.status_code == 429, "the account is protected wherever the guesses come from"
-    other = elsewhere.post("/login", data={"email": "someone@rg.example", "password": "x"})
-    assert other.status_code == 401
+    right = attacker.post("/login", data={"email": "target@rg.example", "password": PASSWORD})
+    assert right.status_code == 429, "a right guess from the guessing address is not even tried"
+
+    owner = from_address(strict_app, "192.0.2.11")
+    signed_in = owner.post("/login", data={"email": "TARGET@rg.example", "password": PASSWORD})
+    assert signed_in.status_code == 303, "the owner signs in from elsewhere"
+    assert owner.get("/triage").status_code == 200
+
+
+def test_a_guesser_spreading_over_accounts_is_slowed_at_its_address(strict_app, db_session):
+    make(db_session, "victim@rg.example")
+    attacker = from_address(strict_app, "192.0.2.12")
+    for n in range(20):
+        guess = {"email": f"staff{n}@rg.example", "password": "guess"}
+        assert attacker.post("/login", data=guess).status_code == 401
+    refused = attacker.post("/login", data={"email": "victim@rg.example", "password": PASSWORD})
+    assert refused.status_code == 429
+    owner = from_address(strict_app, "192.0.2.13")
+    assert (
+        owner.post("/login", data={"email": "victim@rg.example", "password": PASSWORD})
+    ).status_code == 303
 
 
 def test_sign_in_is_throttled_per_address_but_successes_do_not_count(strict_app, db_session):
