@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask import session as cookie_session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -85,9 +85,13 @@ SIGN_IN_REFUSED = (
     "Too many failed sign-in attempts from this address. Wait a few minutes (the Retry-After "
     "header says exactly how long) and try again, or reset your password."
 )
+REAUTHENTICATION_REFUSED = (
+    "Too many wrong passwords from this address. Wait a few minutes (the Retry-After header "
+    "says exactly how long) and try again."
+)
 
-# One count for the password and the code pages, so that a guesser spreading its attempts
-# over them meets one limit, not one per page.
+# One count for every page that checks a password or a code, so that a guesser spreading its
+# attempts over them meets one limit, not one per page.
 SIGN_IN_SCOPE = "sign-in"
 
 
@@ -133,6 +137,32 @@ def _limit_failures(
 def sign_in_limits(view: Callable[P, R]) -> Callable[P, R]:
     """Limit failed POSTs to a sign-in view per account from one address, and per address."""
     return _limit_failures(view, account_key, failed, SIGN_IN_REFUSED)
+
+
+# ---- Asking a signed-in user for their password again -----------------------------------
+# Pages that ask for the password again (two-step set-up and removal, changing the password)
+# must not become a way round the sign-in limits for whoever holds a session: wrong passwords
+# there count against the same limits.
+
+
+def signed_in_account_key() -> str:
+    """The signed-in account (as the cookie says; the view checks it), from this address."""
+    return f"user:{cookie_session.get('user_id')}|ip:{get_remote_address()}"
+
+
+def note_wrong_password() -> None:
+    """Record that this request's password was wrong, so that it counts against the limits."""
+    g.wrong_password = True
+
+
+def wrong_password(_response: Response) -> bool:
+    """Whether the view said the password was wrong."""
+    return bool(g.get("wrong_password"))
+
+
+def password_check_limits(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit wrong passwords on a page that asks a signed-in user for theirs."""
+    return _limit_failures(view, signed_in_account_key, wrong_password, REAUTHENTICATION_REFUSED)
 
 
 # ---- Submissions: per client (resident form) and per area (every channel) --------------------

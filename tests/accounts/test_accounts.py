@@ -242,6 +242,17 @@ def test_a_guesser_spreading_over_accounts_is_slowed_at_its_address(strict_app, 
     ).status_code == 303
 
 
+def test_wrong_passwords_on_the_account_page_count_against_the_limits(strict_app, db_session):
+    make(db_session, "sgt@rg.example")
+    holder = from_address(strict_app, "192.0.2.14")
+    login(holder, "sgt@rg.example")
+    for _ in range(5):
+        wrong = holder.post("/account/password", data={"password": "guess"})
+        assert wrong.status_code == 422 and "not your password" in wrong.text
+    refused = holder.post("/account/password", data={"password": PASSWORD})
+    assert refused.status_code == 429, "a stolen session cannot be used to guess the password"
+
+
 def test_sign_in_is_throttled_per_address_but_successes_do_not_count(strict_app, db_session):
     make(db_session, "busy@rg.example")
     office = from_address(strict_app, "192.0.2.20")
