@@ -220,8 +220,16 @@ def has_second_factor(session: Session, user: User) -> bool:
     return bool(security and security.totp_confirmed_at and security.totp_secret)
 
 
-def begin_totp_enrolment(session: Session, user: User) -> TotpEnrolment:
-    """Start (or restart) enrolment with a fresh secret; the previous unconfirmed one dies."""
+def begin_totp_enrolment(
+    session: Session, user: User, password: str, *, passwords: Passwords
+) -> TotpEnrolment:
+    """Start (or restart) enrolment with a fresh secret; the previous unconfirmed one dies.
+
+    The password is asked again: whoever holds the secret can make sign-in codes, so a
+    borrowed or stolen session must not be enough to see it.
+    """
+    if not passwords.verify(user.password_hash, password):
+        raise InvalidInput({"password": NOT_YOUR_PASSWORD})
     security = security_for(session, user)
     if security.totp_confirmed_at is not None:
         raise NotAllowed("a second factor is already set up; remove it first to replace it")

@@ -157,10 +157,19 @@ def _enrol_page(
 
 @bp.post("/account/two-factor/start")
 @login_required
+@password_check_limits
 def start_two_factor():
-    """Show a new authenticator secret and QR code, once."""
+    """Show a new authenticator secret and QR code, once, to whoever types the password."""
     session = db()
-    enrolment = users.begin_totp_enrolment(session, _signed_in())
+    try:
+        enrolment = users.begin_totp_enrolment(
+            session,
+            _signed_in(),
+            request.form.get("password", ""),
+            passwords=services().passwords,
+        )
+    except InvalidInput as invalid:
+        return _refused(invalid, "two-factor", has_second_factor=False)
     session.commit()
     return _enrol_page(enrolment)
 

@@ -151,7 +151,11 @@ def test_an_expired_reset_link_is_refused(client, db_session, settings):
 def test_second_factor_enrolment_and_sign_in(client, db_session):
     make(db_session, "sgt@rg.example")
     login(client, "sgt@rg.example")
-    page = client.post("/account/two-factor/start")
+    for password in ("", "not my password"):
+        refused = client.post("/account/two-factor/start", data={"password": password})
+        assert refused.status_code == 422 and "not your password" in refused.text
+        assert "totp-secret" not in refused.text, "no secret without the password"
+    page = client.post("/account/two-factor/start", data={"password": PASSWORD})
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text)[1]
     assert "data:image/svg+xml" in page.text
     totp = pyotp.TOTP(secret)
@@ -247,8 +251,9 @@ def test_wrong_passwords_on_the_account_page_count_against_the_limits(strict_app
     holder = from_address(strict_app, "192.0.2.14")
     login(holder, "sgt@rg.example")
     for _ in range(5):
-        wrong = holder.post("/account/password", data={"password": "guess"})
+        wrong = holder.post("/account/two-factor/start", data={"password": "guess"})
         assert wrong.status_code == 422 and "not your password" in wrong.text
+        assert "totp-secret" not in wrong.text
     refused = holder.post("/account/password", data={"password": PASSWORD})
     assert refused.status_code == 429, "a stolen session cannot be used to guess the password"
 

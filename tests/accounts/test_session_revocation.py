@@ -151,7 +151,7 @@ def test_a_cookie_copied_before_the_account_is_deactivated_is_refused(app, clien
 def test_a_sign_in_waiting_for_its_code_ends_with_a_password_reset(app, client, db_session):
     user = make(db_session, "sgt@rg.example")
     login(client, user.email)
-    client.post("/account/two-factor/start")
+    client.post("/account/two-factor/start", data={"password": PASSWORD})
     secret = users.security_for(db_session, user).totp_secret
     totp = pyotp.TOTP(secret)
     assert client.post("/account/two-factor/confirm", data={"code": totp.now()}).status_code == 303
