@@ -63,6 +63,7 @@ class Settings:
     session_hours: int = 8
     # ...and also after this long without a request (a shared office computer left signed in).
     session_idle_minutes: int = 30
+    # Secure cookies and HSTS also without an https base URL (they are always on with one).
     secure_cookies: bool = False
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
@@ -142,6 +143,12 @@ class Settings:
                 f"({8 * self.argon2_parallelism} with {PREFIX}ARGON2_PARALLELISM="
                 f"{self.argon2_parallelism})"
             )
+
+    @property
+    def https(self) -> bool:
+        """Whether the site is served over HTTPS: its cookies are then Secure and its
+        responses carry HSTS."""
+        return self.secure_cookies or self.base_url.strip().lower().startswith("https://")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

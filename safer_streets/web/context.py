@@ -118,6 +118,20 @@ def sign_in(user: User) -> None:
     g.user = user
 
 
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL for ``endpoint`` on the configured base URL.
+
+    Never built from the request's ``Host`` header, which the client chooses: a forged one
+    would otherwise end up in API links, discovery documents and anything copied from them.
+    ``SAFER_STREETS_BASE_URL`` includes any path prefix the site is served under.
+    """
+    path = url_for(endpoint, **values)
+    root = request.script_root
+    if root and path.startswith(root + "/"):
+        path = path[len(root) :]
+    return services().settings.base_url.rstrip("/") + path
+
+
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Send anonymous visitors to the login page, remembering where they were going."""
 

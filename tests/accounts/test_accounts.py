@@ -158,6 +158,7 @@ def test_second_factor_enrolment_and_sign_in(client, db_session):
     page = client.post("/account/two-factor/start", data={"password": PASSWORD})
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text)[1]
     assert "data:image/svg+xml" in page.text
+    assert page.headers["Cache-Control"] == "no-store", "the secret is never cached"
     totp = pyotp.TOTP(secret)
     wrong = client.post("/account/two-factor/confirm", data={"code": "000000"})
     assert wrong.status_code == 422 and "not right" in wrong.text
