@@ -635,7 +635,9 @@ class UserSecurity(Base):
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The last accepted TOTP time step: a code cannot be replayed within its window.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
-    # Sessions signed in before this moment are void (password reset, deactivation).
+    # When every session of the account was last ended (signing out, a password change or
+    # reset, deactivation). A session carries the value it started under and is void once
+    # this changes: the account's session generation (``accounts.users.session_generation``).
     sessions_valid_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -63,6 +63,7 @@ class Settings:
     session_hours: int = 8
     # ...and also after this long without a request (a shared office computer left signed in).
     session_idle_minutes: int = 30
+    # Secure cookies and HSTS also without an https base URL (they are always on with one).
     secure_cookies: bool = False
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
@@ -93,7 +94,9 @@ class Settings:
     # a failed one is retried with backoff of up to 10 minutes).
     health_outbox_max_unsent: int = 200
     health_outbox_max_age_seconds: int = 900
-    # Sign-in attempts that fail, per account and per address (Flask-Limiter syntax).
+    # Sign-in attempts that fail (Flask-Limiter syntax): for one account from one address, and
+    # from one address for any accounts. Never for an account as a whole, which would let
+    # anyone lock its owner out.
     login_limit_per_account: str = "5 per minute; 20 per hour"
     login_limit_per_address: str = "20 per minute; 200 per hour"
     # Reporters' contact details and photos are removed this long after a report closes.
@@ -165,6 +168,12 @@ class Settings:
                 f"({8 * self.argon2_parallelism} with {PREFIX}ARGON2_PARALLELISM="
                 f"{self.argon2_parallelism})"
             )
+
+    @property
+    def https(self) -> bool:
+        """Whether the site is served over HTTPS: its cookies are then Secure and its
+        responses carry HSTS."""
+        return self.secure_cookies or self.base_url.strip().lower().startswith("https://")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,8 +1,10 @@
 """Partner, board and admin accounts: passwords (argon2), sessions, second factor, resets.
 
 Sessions end after ``session_hours`` whatever happens and after ``session_idle_minutes``
-without a request; a password reset or a deactivation ends every existing session. Partner
-admins manage the accounts of their own partner and nobody else's.
+without a request. Signing out, changing or resetting the password and deactivating the
+account end every session of the account at once: the session cookie is signed but held by
+the browser, so what ends it is a value kept here, checked on every request (``signed_in_user``).
+Partner admins manage the accounts of their own partner and nobody else's.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from safer_streets.models import Partner, Role, User, UserSecurity
 from safer_streets.notifications import outbox
 
 MIN_PASSWORD_LENGTH = 10
+# Said when a signed-in user is asked for their password again and types another.
+NOT_YOUR_PASSWORD = "that is not your password"  # noqa: S105 - a message, not a password
 
 
 def create_user(
@@ -82,6 +86,12 @@ def authenticate(
 
 # ---- Sessions ----------------------------------------------------------------------------
 
+SESSION_ENDED = (
+    "You were signed out: this account signed out, or its password was changed. "
+    "Please sign in again."
+)
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @dataclass(frozen=True)
 class SessionPolicy:
@@ -101,16 +111,34 @@ def security_for(session: Session, user: User) -> UserSecurity:
     return security
 
 
+def session_generation(session: Session, user: User) -> int | None:
+    """Which generation of the account's sessions a sign-in now belongs to.
+
+    It is the moment every session was last ended, in whole microseconds (``None`` if that
+    never happened). A session records it when it starts and is void once it changes. It is
+    compared for equality, never against a clock, so web servers whose clocks disagree can
+    neither revive an ended session nor end a new one.
+    """
+    security = session.get(UserSecurity, user.id)
+    if security is None or security.sessions_valid_after is None:
+        return None
+    return (security.sessions_valid_after - _UNIX_EPOCH) // timedelta(microseconds=1)
+
+
 def signed_in_user(
     session: Session,
     *,
     user_id: int | None,
     signed_in_at: float | None,
     seen_at: float | None,
+    generation: int | None,
     now: datetime,
     policy: SessionPolicy,
 ) -> tuple[User | None, str | None]:
-    """The user a session belongs to, or ``None`` and why the session ended."""
+    """The user a session belongs to, or ``None`` and why the session ended.
+
+    ``generation`` is what ``session_generation`` said when the session started.
+    """
     if not user_id or signed_in_at is None or seen_at is None:
         return None, None
     started = datetime.fromtimestamp(signed_in_at, UTC)
@@ -125,9 +153,8 @@ def signed_in_user(
     user = session.get(User, user_id)
     if user is None or not user.active:
         return None, "Your account is no longer active."
-    security = session.get(UserSecurity, user.id)
-    if security and security.sessions_valid_after and started < security.sessions_valid_after:
-        return None, "Your password was changed, so you were signed out. Please sign in again."
+    if generation != session_generation(session, user):
+        return None, SESSION_ENDED
     return user, None
 
 
@@ -137,8 +164,40 @@ def record_sign_in(session: Session, user: User, now: datetime) -> None:
 
 
 def end_all_sessions(session: Session, user: User, now: datetime) -> None:
-    """Sign the user out everywhere (their next request finds the session void)."""
-    security_for(session, user).sessions_valid_after = now
+    """Sign the user out everywhere: every session started until now is void at its next
+    request, whoever holds a copy of its cookie."""
+    security = security_for(session, user)
+    previous = security.sessions_valid_after
+    # The value must change for the sessions to end, even when two ends fall within one
+    # microsecond or this server's clock is behind the one that ended them last.
+    if previous is not None and now <= previous:
+        now = previous + timedelta(microseconds=1)
+    security.sessions_valid_after = now
+
+
+def change_password(
+    session: Session,
+    user: User,
+    *,
+    current: str,
+    new: str,
+    confirm: str,
+    now: datetime,
+    passwords: Passwords,
+) -> None:
+    """Set a new password, given the current one, and end every session of the account."""
+    if not passwords.verify(user.password_hash, current):
+        raise InvalidInput({"password": NOT_YOUR_PASSWORD})
+    errors = {}
+    if len(new) < MIN_PASSWORD_LENGTH:
+        errors["new_password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
+    elif new != confirm:
+        errors["confirm"] = "does not match the new password"
+    if errors:
+        raise InvalidInput(errors)
+    user.password_hash = passwords.hash(new)
+    end_all_sessions(session, user, now)
+    session.flush()
 
 
 # ---- Second factor (TOTP) ----------------------------------------------------------------
@@ -161,8 +220,16 @@ def has_second_factor(session: Session, user: User) -> bool:
     return bool(security and security.totp_confirmed_at and security.totp_secret)
 
 
-def begin_totp_enrolment(session: Session, user: User) -> TotpEnrolment:
-    """Start (or restart) enrolment with a fresh secret; the previous unconfirmed one dies."""
+def begin_totp_enrolment(
+    session: Session, user: User, password: str, *, passwords: Passwords
+) -> TotpEnrolment:
+    """Start (or restart) enrolment with a fresh secret; the previous unconfirmed one dies.
+
+    The password is asked again: whoever holds the secret can make sign-in codes, so a
+    borrowed or stolen session must not be enough to see it.
+    """
+    if not passwords.verify(user.password_hash, password):
+        raise InvalidInput({"password": NOT_YOUR_PASSWORD})
     security = security_for(session, user)
     if security.totp_confirmed_at is not None:
         raise NotAllowed("a second factor is already set up; remove it first to replace it")
@@ -215,7 +282,7 @@ def remove_second_factor(
 ) -> None:
     """Turn the second factor off; the password is asked again so a stolen session cannot."""
     if not passwords.verify(user.password_hash, password):
-        raise InvalidInput({"password": "that is not your password"})
+        raise InvalidInput({"password": NOT_YOUR_PASSWORD})
     security = security_for(session, user)
     security.totp_secret = None
     security.totp_confirmed_at = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_limiter.util import get_remote_address
 
 from safer_streets.accounts import users
@@ -16,8 +17,14 @@ from safer_streets.web.context import (
     login_required,
     services,
     show_refused,
+    sign_in,
 )
-from safer_streets.web.limits import limiter, per_address_limit
+from safer_streets.web.limits import (
+    limiter,
+    note_wrong_password,
+    password_check_limits,
+    per_address_limit,
+)
 
 bp = Blueprint("accounts", __name__)
 
@@ -78,17 +85,68 @@ def reset_password(token: str):
     return _reset_page(user, purpose)
 
 
-def _security_page(has_second_factor: bool, errors: dict[str, str] | None = None, status=200):
+def _security_page(
+    has_second_factor: bool,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    form: str | None = None,
+) -> ResponseReturnValue:
+    """The account page; ``errors`` belong to ``form`` ("password" or "two-factor")."""
     return render_template(
-        "accounts/security.html", has_second_factor=has_second_factor, errors=errors or {}
+        "accounts/security.html",
+        has_second_factor=has_second_factor,
+        errors=errors or {},
+        form=form,
     ), status
+
+
+def _refused(invalid: InvalidInput, form: str, has_second_factor: bool) -> ResponseReturnValue:
+    """Show the account page again saying what was wrong; a wrong password counts against
+    the sign-in limits."""
+    if "password" in invalid.field_errors:
+        note_wrong_password()
+    return show_refused(
+        _security_page, invalid.field_errors, form=form, has_second_factor=has_second_factor
+    )
+
+
+def _signed_in() -> User:
+    user = current_user()
+    assert user is not None  # login_required ran first
+    return user
 
 
 @bp.get("/account")
 @login_required
 def security():
-    """The signed-in user's account security: the second factor."""
-    return _security_page(users.has_second_factor(db(), current_user()))
+    """The signed-in user's account security: the password and the second factor."""
+    return _security_page(users.has_second_factor(db(), _signed_in()))
+
+
+@bp.post("/account/password")
+@login_required
+@password_check_limits
+def change_password():
+    """Change the password (the current one is asked for): every session of the account
+    ends, and this browser gets a fresh one."""
+    session = db()
+    user = _signed_in()
+    try:
+        users.change_password(
+            session,
+            user,
+            current=request.form.get("password", ""),
+            new=request.form.get("new_password", ""),
+            confirm=request.form.get("confirm", ""),
+            now=_now(),
+            passwords=services().passwords,
+        )
+    except InvalidInput as invalid:
+        return _refused(invalid, "password", users.has_second_factor(session, user))
+    session.commit()
+    sign_in(user)
+    flash("Your password is changed, and this account is signed out everywhere else.")
+    return redirect(url_for("accounts.security"), code=303)
 
 
 def _enrol_page(
@@ -99,10 +157,19 @@ def _enrol_page(
 
 @bp.post("/account/two-factor/start")
 @login_required
+@password_check_limits
 def start_two_factor():
-    """Show a new authenticator secret and QR code, once."""
+    """Show a new authenticator secret and QR code, once, to whoever types the password."""
     session = db()
-    enrolment = users.begin_totp_enrolment(session, current_user())
+    try:
+        enrolment = users.begin_totp_enrolment(
+            session,
+            _signed_in(),
+            request.form.get("password", ""),
+            passwords=services().passwords,
+        )
+    except InvalidInput as invalid:
+        return _refused(invalid, "two-factor", has_second_factor=False)
     session.commit()
     return _enrol_page(enrolment)
 
@@ -113,7 +180,7 @@ def confirm_two_factor():
     """Finish enrolment with a code from the app."""
     session = db()
     try:
-        users.confirm_totp(session, current_user(), request.form.get("code", ""), _now())
+        users.confirm_totp(session, _signed_in(), request.form.get("code", ""), _now())
     except InvalidInput as invalid:
         return show_refused(_enrol_page, invalid.field_errors, enrolment=None)
     session.commit()
@@ -123,18 +190,19 @@ def confirm_two_factor():
 
 @bp.post("/account/two-factor/remove")
 @login_required
+@password_check_limits
 def remove_two_factor():
     """Turn the second factor off (asks for the password again)."""
     session = db()
     try:
         users.remove_second_factor(
             session,
-            current_user(),
+            _signed_in(),
             request.form.get("password", ""),
             passwords=services().passwords,
         )
     except InvalidInput as invalid:
-        return show_refused(_security_page, invalid.field_errors, has_second_factor=True)
+        return _refused(invalid, "two-factor", has_second_factor=True)
     session.commit()
     flash("Two-step sign-in is off.")
     return redirect(url_for("accounts.security"), code=303)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request, url_for
+from flask import Blueprint, jsonify, render_template, request
 from markupsafe import Markup, escape
 
 from safer_streets import health
@@ -22,7 +22,7 @@ from safer_streets.intake.submission import (
 )
 from safer_streets.models import ApiClient
 from safer_streets.web.clients import verified_client
-from safer_streets.web.context import db, services
+from safer_streets.web.context import db, external_url, services
 from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import (
     limit_lookups,
@@ -75,8 +75,8 @@ def create_report():
             "reference": report.reference,
             "status": report.status.value,
             "links": {
-                "self": url_for("api.get_report", reference=report.reference, _external=True),
-                "tracking": url_for("intake.track", reference=report.reference, _external=True),
+                "self": external_url("api.get_report", reference=report.reference),
+                "tracking": external_url("intake.track", reference=report.reference),
             },
         }
     )
@@ -104,18 +104,23 @@ def categories():
     return jsonify([CategoryView.of(c).model_dump(mode="json") for c in public_categories(db())])
 
 
+def _server_url() -> str:
+    # The configured base URL, never the request's Host header (``external_url``).
+    return services().settings.base_url.rstrip("/")
+
+
 @bp.get("/api/v1/openapi.json")
 def openapi_document():
     """The OpenAPI 3.1 document, generated from the request and response models."""
     _optional_client()
-    return jsonify(openapi.build_document(request.url_root.rstrip("/")))
+    return jsonify(openapi.build_document(_server_url()))
 
 
 @bp.get("/api/v1/docs")
 def docs():
     """The same document as a readable page."""
     _optional_client()
-    document = openapi.build_document(request.url_root.rstrip("/"))
+    document = openapi.build_document(_server_url())
     return render_template("api/docs.html", doc=document, **openapi.docs_context(document))
 
 

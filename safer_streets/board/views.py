@@ -219,9 +219,8 @@ def map_script():
     script = maps.map_script(
         maps.board_map(layers, focus_area=filters.area, tiles=settings.map_tiles_url)
     )
-    response = Response(script, mimetype="text/javascript")
-    response.headers["Cache-Control"] = "private, max-age=60"
-    return response
+    # Not cached: like every response for a signed-in user it is "no-store" (web.security).
+    return Response(script, mimetype="text/javascript")
 
 
 @bp.get("/board/crime.geojson")

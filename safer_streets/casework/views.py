@@ -75,7 +75,10 @@ def login():
                 session.commit()
                 cookie_session.clear()
                 cookie_session.update(
-                    pending_user_id=user.id, pending_since=_now().timestamp(), next=target
+                    pending_user_id=user.id,
+                    pending_since=_now().timestamp(),
+                    pending_generation=users.session_generation(session, user),
+                    next=target,
                 )
                 return redirect(url_for("casework.login_code"), code=303)
             users.record_sign_in(session, user, _now())
@@ -105,6 +108,8 @@ def login_code():
         if (
             user is not None
             and user.active
+            # A password change or reset since the first step voids it.
+            and users.session_generation(session, user) == cookie_session.get("pending_generation")
             and users.verify_second_factor(session, user, code, _now())
         ):
             target = _safe_next(cookie_session.get("next"))
@@ -120,8 +125,16 @@ def login_code():
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
-    cookie_session.clear()
+    """Sign out: this account's sessions end everywhere, including copies of this cookie."""
+    try:
+        user = current_user()
+        if user is not None:
+            session = db()
+            users.end_all_sessions(session, user, _now())
+            session.commit()
+    finally:
+        # Even when the database cannot be reached (a 503), this browser forgets the session.
+        cookie_session.clear()
     return redirect(url_for("casework.login"), code=303)
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, Response, request, url_for
+from flask import Blueprint, Flask, Response, request
 
 from safer_streets.models import ApiClient
 from safer_streets.open311 import georeport, updates
 from safer_streets.open311.render import MIMETYPES, errors_payload, render
 from safer_streets.web.clients import required_client, verified_client
-from safer_streets.web.context import db, register_error_renderer, services
+from safer_streets.web.context import db, external_url, register_error_renderer, services
 from safer_streets.web.limits import (
     limit_lookups,
     limit_submissions,
@@ -64,9 +64,9 @@ def _optional_client() -> ApiClient | None:
 @bp.get(f"/discovery.{FMT}")
 def discovery(fmt: str):
     """Service discovery: where the endpoint is and in which formats."""
-    base = request.url_root.rstrip("/")
-    docs = url_for("api.docs", _external=True)
-    return respond(fmt, "discovery", georeport.discovery(base, docs))
+    # From the configured base URL, never the request's Host header (``external_url``).
+    base = services().settings.base_url.rstrip("/")
+    return respond(fmt, "discovery", georeport.discovery(base, external_url("api.docs")))
 
 
 @bp.get(f"/services.{FMT}")

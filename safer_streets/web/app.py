@@ -35,10 +35,10 @@ def create_app(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_SECURE=settings.https,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
-        WTF_CSRF_SSL_STRICT=settings.secure_cookies,
+        WTF_CSRF_SSL_STRICT=settings.https,
     )
     app.extensions["safer_streets"] = context.Services(
         settings=settings,

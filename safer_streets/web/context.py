@@ -88,6 +88,7 @@ def current_user() -> User | None:
             user_id=cookie_session.get("user_id"),
             signed_in_at=cookie_session.get("signed_in_at"),
             seen_at=cookie_session.get("seen_at"),
+            generation=cookie_session.get("generation"),
             now=now,
             policy=users.SessionPolicy(
                 absolute=timedelta(hours=settings.session_hours),
@@ -104,12 +105,31 @@ def current_user() -> User | None:
 
 
 def sign_in(user: User) -> None:
-    """Start a fresh session for a user who has proved who they are."""
+    """Start a fresh session for a user who has proved who they are.
+
+    The session belongs to the account's current generation of sessions, so signing out,
+    a password change or reset, or deactivation ends it (``users.end_all_sessions``).
+    """
     now = datetime.now(UTC).timestamp()
+    generation = users.session_generation(db(), user)
     cookie_session.clear()
     cookie_session.permanent = True
-    cookie_session.update(user_id=user.id, signed_in_at=now, seen_at=now)
+    cookie_session.update(user_id=user.id, signed_in_at=now, seen_at=now, generation=generation)
     g.user = user
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute URL for ``endpoint`` on the configured base URL.
+
+    Never built from the request's ``Host`` header, which the client chooses: a forged one
+    would otherwise end up in API links, discovery documents and anything copied from them.
+    ``SAFER_STREETS_BASE_URL`` includes any path prefix the site is served under.
+    """
+    path = url_for(endpoint, **values)
+    root = request.script_root
+    if root and path.startswith(root + "/"):
+        path = path[len(root) :]
+    return services().settings.base_url.rstrip("/") + path
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:

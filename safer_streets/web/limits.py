@@ -71,34 +71,45 @@ def _retry_after(response: Response) -> Response:
     return response
 
 
-# ---- Sign-in: failed attempts per account and per address ---------------------------------
+# ---- Sign-in: failed attempts per account from one address, and per address -------------
 # Only failures count, so an office behind one address is not locked out by its own
-# successful sign-ins, while a guesser is slowed whichever accounts or addresses it spreads
-# over. Over the limit the generic error page explains, with `Retry-After`.
+# successful sign-ins. Nothing counts failures against an account as a whole: that would let
+# anyone lock staff out by typing wrong passwords for them. A guesser is slowed at its own
+# address instead, for one account and for all accounts together, while the owner, from any
+# other address, signs in as usual. Over a limit the generic error page explains, with
+# `Retry-After`.
 
 SIGN_IN_REFUSED = (
-    "Too many failed sign-in attempts for this account or from this address. Wait a few "
-    "minutes (the Retry-After header says exactly how long) and try again, or reset your "
-    "password."
+    "Too many failed sign-in attempts from this address. Wait a few minutes (the Retry-After "
+    "header says exactly how long) and try again, or reset your password."
 )
+REAUTHENTICATION_REFUSED = (
+    "Too many wrong passwords from this address. Wait a few minutes (the Retry-After header "
+    "says exactly how long) and try again."
+)
+
+# One count for every page that checks a password or a code, so that a guesser spreading its
+# attempts over them meets one limit, not one per page.
+SIGN_IN_SCOPE = "sign-in"
 
 
 def per_account_limit() -> str:
-    """Failed sign-ins allowed for one account."""
+    """Failed sign-ins allowed for one account from one address."""
     return services().settings.login_limit_per_account
 
 
 def per_address_limit() -> str:
-    """Failed sign-ins allowed from one address."""
+    """Failed sign-ins allowed from one address, whichever accounts they are for."""
     return services().settings.login_limit_per_address
 
 
 def account_key() -> str:
-    """The account being signed in to: the typed email, or the one awaiting its code."""
+    """The account being signed in to (the typed email, or the one awaiting its code), from
+    this address."""
     pending = cookie_session.get("pending_user_id")
-    if pending:
-        return f"user:{pending}"
-    return "email:" + request.form.get("email", "").strip().lower()
+    email = request.form.get("email", "").strip().lower()
+    account = f"user:{pending}" if pending else f"email:{email}"
+    return f"{account}|ip:{get_remote_address()}"
 
 
 def failed(response: Response) -> bool:
@@ -106,13 +117,50 @@ def failed(response: Response) -> bool:
     return response.status_code == 401
 
 
-def sign_in_limits(view: Callable[P, R]) -> Callable[P, R]:
-    """Limit failed POSTs to a sign-in view per account and per address."""
-    for limit, key in ((per_account_limit, account_key), (per_address_limit, get_remote_address)):
-        view = limiter.limit(
-            limit, key_func=key, methods=["POST"], deduct_when=failed, error_message=SIGN_IN_REFUSED
+def _limit_failures(
+    view: Callable[P, R], key: Callable[[], str], when: Callable[[Response], bool], message: str
+) -> Callable[P, R]:
+    for limit, key_func in ((per_account_limit, key), (per_address_limit, get_remote_address)):
+        view = limiter.shared_limit(
+            limit,
+            scope=SIGN_IN_SCOPE,
+            key_func=key_func,
+            methods=["POST"],
+            deduct_when=when,
+            error_message=message,
         )(view)
     return view
+
+
+def sign_in_limits(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit failed POSTs to a sign-in view per account from one address, and per address."""
+    return _limit_failures(view, account_key, failed, SIGN_IN_REFUSED)
+
+
+# ---- Asking a signed-in user for their password again -----------------------------------
+# Pages that ask for the password again (two-step set-up and removal, changing the password)
+# must not become a way round the sign-in limits for whoever holds a session: wrong passwords
+# there count against the same limits.
+
+
+def signed_in_account_key() -> str:
+    """The signed-in account (as the cookie says; the view checks it), from this address."""
+    return f"user:{cookie_session.get('user_id')}|ip:{get_remote_address()}"
+
+
+def note_wrong_password() -> None:
+    """Record that this request's password was wrong, so that it counts against the limits."""
+    g.wrong_password = True
+
+
+def wrong_password(_response: Response) -> bool:
+    """Whether the view said the password was wrong."""
+    return bool(g.get("wrong_password"))
+
+
+def password_check_limits(view: Callable[P, R]) -> Callable[P, R]:
+    """Limit wrong passwords on a page that asks a signed-in user for theirs."""
+    return _limit_failures(view, signed_in_account_key, wrong_password, REAUTHENTICATION_REFUSED)
 
 
 # ---- Submissions: per client (resident form) and per area (every channel) --------------------

@@ -1,10 +1,16 @@
-"""Security headers on every response, with a Content-Security-Policy the pages work under."""
+"""Security headers on every response, with a Content-Security-Policy the pages work under.
+
+Responses made for a signed-in user (every page, export and download behind a sign-in, and
+public pages showing who is signed in) are never stored by the browser or any cache: a
+shared office computer's back button or disk cache must not show the next person a queue, a
+CSV of reports or an authenticator secret.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 
 from safer_streets.settings import Settings
 
@@ -45,6 +51,11 @@ def init_app(app: Flask, settings: Settings) -> None:
         headers.setdefault(
             "Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=()"
         )
-        if settings.secure_cookies:
+        if settings.https:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # ``g.user`` is set once anything in the request asked who is signed in (every
+        # ``login_required`` view, every rendered page): the response may then show them
+        # things nobody else should see. A view's own "no-store" (with "private") is kept.
+        if g.get("user") is not None and "no-store" not in headers.get("Cache-Control", ""):
+            headers["Cache-Control"] = "no-store"
         return response

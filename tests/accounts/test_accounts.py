@@ -151,9 +151,14 @@ def test_an_expired_reset_link_is_refused(client, db_session, settings):
 def test_second_factor_enrolment_and_sign_in(client, db_session):
     make(db_session, "sgt@rg.example")
     login(client, "sgt@rg.example")
-    page = client.post("/account/two-factor/start")
+    for password in ("", "not my password"):
+        refused = client.post("/account/two-factor/start", data={"password": password})
+        assert refused.status_code == 422 and "not your password" in refused.text
+        assert "totp-secret" not in refused.text, "no secret without the password"
+    page = client.post("/account/two-factor/start", data={"password": PASSWORD})
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page.text)[1]
     assert "data:image/svg+xml" in page.text
+    assert page.headers["Cache-Control"] == "no-store", "the secret is never cached"
     totp = pyotp.TOTP(secret)
     wrong = client.post("/account/two-factor/confirm", data={"code": "000000"})
     assert wrong.status_code == 422 and "not right" in wrong.text
@@ -209,21 +214,49 @@ def test_partner_admins_manage_their_own_team_and_nobody_elses(client, app, db_s
     assert client.get("/triage/team").status_code == 403
 
 
-def test_sign_in_is_throttled_per_account_with_a_clear_429(strict_app, db_session):
+def test_a_guesser_cannot_lock_the_owner_out_but_its_address_is_slowed(strict_app, db_session):
     make(db_session, "target@rg.example")
     attacker = from_address(strict_app, "192.0.2.10")
     for _ in range(5):
         wrong = attacker.post("/login", data={"email": "target@rg.example", "password": "guess"})
         assert wrong.status_code == 401
-    blocked = attacker.post("/login", data={"email": "target@rg.example", "password": PASSWORD})
+    blocked = attacker.post("/login", data={"email": "target@rg.example", "password": "guess"})
     assert blocked.status_code == 429
     assert 0 < int(blocked.headers["Retry-After"]) <= 60
     assert "Too many failed sign-in attempts" in blocked.text
-    elsewhere = from_address(strict_app, "192.0.2.11")
-    locked = elsewhere.post("/login", data={"email": "TARGET@rg.example", "password": PASSWORD})
-    assert locked.status_code == 429, "the account is protected wherever the guesses come from"
-    other = elsewhere.post("/login", data={"email": "someone@rg.example", "password": "x"})
-    assert other.status_code == 401
+    right = attacker.post("/login", data={"email": "target@rg.example", "password": PASSWORD})
+    assert right.status_code == 429, "a right guess from the guessing address is not even tried"
+
+    owner = from_address(strict_app, "192.0.2.11")
+    signed_in = owner.post("/login", data={"email": "TARGET@rg.example", "password": PASSWORD})
+    assert signed_in.status_code == 303, "the owner signs in from elsewhere"
+    assert owner.get("/triage").status_code == 200
+
+
+def test_a_guesser_spreading_over_accounts_is_slowed_at_its_address(strict_app, db_session):
+    make(db_session, "victim@rg.example")
+    attacker = from_address(strict_app, "192.0.2.12")
+    for n in range(20):
+        guess = {"email": f"staff{n}@rg.example", "password": "guess"}
+        assert attacker.post("/login", data=guess).status_code == 401
+    refused = attacker.post("/login", data={"email": "victim@rg.example", "password": PASSWORD})
+    assert refused.status_code == 429
+    owner = from_address(strict_app, "192.0.2.13")
+    assert (
+        owner.post("/login", data={"email": "victim@rg.example", "password": PASSWORD})
+    ).status_code == 303
+
+
+def test_wrong_passwords_on_the_account_page_count_against_the_limits(strict_app, db_session):
+    make(db_session, "sgt@rg.example")
+    holder = from_address(strict_app, "192.0.2.14")
+    login(holder, "sgt@rg.example")
+    for _ in range(5):
+        wrong = holder.post("/account/two-factor/start", data={"password": "guess"})
+        assert wrong.status_code == 422 and "not your password" in wrong.text
+        assert "totp-secret" not in wrong.text
+    refused = holder.post("/account/password", data={"password": PASSWORD})
+    assert refused.status_code == 429, "a stolen session cannot be used to guess the password"
 
 
 def test_sign_in_is_throttled_per_address_but_successes_do_not_count(strict_app, db_session):
