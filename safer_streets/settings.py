@@ -84,6 +84,14 @@ class Settings:
     smtp_password: str = ""
     smtp_starttls: bool = False
     smtp_timeout_seconds: int = 10
+    # A failed send is tried again by the outbox sweep after base × 2^(attempts-1) seconds, at
+    # most max: the outbox row holds the schedule, so an SMTP outage never fills the broker.
+    email_retry_base_seconds: int = 30
+    email_retry_max_seconds: int = 1800
+    # The outbox sweep runs this often; an email never tried is re-enqueued only when it is
+    # this old (its writer enqueued it, unless the broker was down then).
+    outbox_sweep_every_seconds: int = 30
+    outbox_sweep_after_seconds: int = 300
     # /healthz connects to the SMTP server to see that it answers, for at most this long, and
     # keeps the answer this long, so that a health poller cannot hammer the mail server.
     health_smtp_timeout_seconds: float = 1.0
