@@ -419,6 +419,17 @@ def deliver(
     return True
 
 
+# The mail server could not be reached at all: no fault of the email. Such a failure backs off
+# like any other but never counts an email's last attempt, so an outage of any length gives
+# up on nothing (at least once, never lost).
+SERVER_UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+)
+
+
 def retry_delay(attempts: int, base_seconds: int, max_seconds: int) -> timedelta:
     """How long to wait after the ``attempts``-th failed send: doubling, capped."""
     return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts - 1)))
@@ -444,11 +455,14 @@ def record_failure(
     now = now or datetime.now(UTC)
     # attempts is the count before this failure: the delay doubles from base_seconds.
     delay = func.least(max_seconds, base_seconds * func.power(2, EmailOutbox.attempts))
+    attempts = EmailOutbox.attempts + 1
+    if isinstance(error, SERVER_UNREACHABLE):
+        attempts = func.least(attempts, MAX_ATTEMPTS - 1)
     session.execute(
         update(EmailOutbox)
         .where(EmailOutbox.id.in_(ids), EmailOutbox.sent_at.is_(None))
         .values(
-            attempts=EmailOutbox.attempts + 1,
+            attempts=attempts,
             last_error=f"{type(error).__name__}: {error}"[:1000],
             next_attempt_at=now + delay * literal_column("interval '1 second'"),
         )
