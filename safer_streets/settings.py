@@ -97,8 +97,8 @@ class Settings:
     health_smtp_timeout_seconds: float = 1.0
     health_smtp_cache_seconds: float = 10.0
     # /healthz says `degraded` when more emails than this wait to be sent, or when the oldest
-    # has waited longer than this (the outbox sweep re-enqueues an email after 5 minutes, and
-    # a failed one is retried with backoff of up to 10 minutes).
+    # has waited longer than this (the outbox sweep re-enqueues an email never tried after
+    # outbox_sweep_after_seconds, and a failed one backs off up to email_retry_max_seconds).
     health_outbox_max_unsent: int = 200
     health_outbox_max_age_seconds: int = 900
     # Sign-in attempts that fail, per account and per address (Flask-Limiter syntax).
@@ -143,6 +143,11 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
     argon2_parallelism: int = 4
+
+    def celery_queues(self) -> tuple[str, str, str]:
+        """The routing, email and slow-job queues, named after ``celery_queue`` so that
+        deployments (and tests) sharing a Redis never consume each other's work."""
+        return (self.celery_queue, f"{self.celery_queue}.email", f"{self.celery_queue}.slow")
 
     def __post_init__(self) -> None:
         if self.geocoder not in GEOCODERS:

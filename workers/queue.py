@@ -46,8 +46,8 @@ class Queues:
     @classmethod
     def for_settings(cls, settings: Settings) -> Queues:
         """``<queue>``, ``<queue>.email`` and ``<queue>.slow``."""
-        name = settings.celery_queue
-        return cls(routing=name, email=f"{name}.email", slow=f"{name}.slow")
+        routing, email, slow = settings.celery_queues()
+        return cls(routing=routing, email=email, slow=slow)
 
     def all(self) -> tuple[str, str, str]:
         """In the order a worker serving several takes from them: routing first."""
