@@ -204,7 +204,13 @@ def _redis(settings: Settings) -> Part:
     try:
         client = make_redis(settings.redis_url)
         client.ping()
-        return Part({"queue_length": client.llen(settings.celery_queue)})
+        pipe = client.pipeline(transaction=False)
+        names = settings.celery_queues()
+        for name in names:
+            pipe.llen(name)
+        lengths = dict(zip(names, pipe.execute(), strict=True))
+        # queue_length: all tasks waiting, as before; queues: each queue's, routing first.
+        return Part({"queue_length": sum(lengths.values()), "queues": lengths})
     except redis.RedisError as error:
         name = type(error).__name__
         return Part({"error": name}, (f"redis: not answering ({name})",))

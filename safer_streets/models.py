@@ -713,6 +713,11 @@ class EmailOutbox(Base):
             "created_at",
             postgresql_where="sent_at IS NULL",
         ),
+        Index(
+            "ix_email_outbox_next_attempt",
+            "next_attempt_at",
+            postgresql_where="sent_at IS NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -728,6 +733,10 @@ class EmailOutbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When the outbox sweep may next hand this row to a worker: after a failed send (backoff)
+    # or after the sweep enqueued it (a lease, so the next sweep does not enqueue it again).
+    # NULL: never tried; the writer enqueued it, and the sweep takes it only once it is old.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # A report's next deadline: to acknowledge until it is acknowledged, then to resolve.

@@ -85,13 +85,21 @@ class Settings:
     smtp_password: str = ""
     smtp_starttls: bool = False
     smtp_timeout_seconds: int = 10
+    # A failed send is tried again by the outbox sweep after base × 2^(attempts-1) seconds, at
+    # most max: the outbox row holds the schedule, so an SMTP outage never fills the broker.
+    email_retry_base_seconds: int = 30
+    email_retry_max_seconds: int = 1800
+    # The outbox sweep runs this often; an email never tried is re-enqueued only when it is
+    # this old (its writer enqueued it, unless the broker was down then).
+    outbox_sweep_every_seconds: int = 30
+    outbox_sweep_after_seconds: int = 300
     # /healthz connects to the SMTP server to see that it answers, for at most this long, and
     # keeps the answer this long, so that a health poller cannot hammer the mail server.
     health_smtp_timeout_seconds: float = 1.0
     health_smtp_cache_seconds: float = 10.0
     # /healthz says `degraded` when more emails than this wait to be sent, or when the oldest
-    # has waited longer than this (the outbox sweep re-enqueues an email after 5 minutes, and
-    # a failed one is retried with backoff of up to 10 minutes).
+    # has waited longer than this (the outbox sweep re-enqueues an email never tried after
+    # outbox_sweep_after_seconds, and a failed one backs off up to email_retry_max_seconds).
     health_outbox_max_unsent: int = 200
     health_outbox_max_age_seconds: int = 900
     # Sign-in attempts that fail (Flask-Limiter syntax): for one account from one address, and
@@ -138,6 +146,11 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
     argon2_parallelism: int = 4
+
+    def celery_queues(self) -> tuple[str, str, str]:
+        """The routing, email and slow-job queues, named after ``celery_queue`` so that
+        deployments (and tests) sharing a Redis never consume each other's work."""
+        return (self.celery_queue, f"{self.celery_queue}.email", f"{self.celery_queue}.slow")
 
     def __post_init__(self) -> None:
         if self.geocoder not in GEOCODERS:

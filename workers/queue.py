@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+from collections.abc import Collection
+from dataclasses import dataclass
 
+import redis
 from celery import Celery
 from celery.schedules import crontab
+from kombu import Queue
 
+from safer_streets.redis_client import make_redis
 from safer_streets.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -24,9 +30,48 @@ NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
 EXPIRE_PERSONAL_DATA = "workers.expire_personal_data"
 
 
+@dataclass(frozen=True)
+class Queues:
+    """The three queues, named after the configured one so that deployments (and tests) sharing
+    a Redis never consume each other's work.
+
+    Routing has a queue of its own so that no backlog of email (an SMTP outage) or of slow jobs
+    (hotspot runs, retention) can ever delay a report reaching its partner.
+    """
+
+    routing: str
+    email: str
+    slow: str
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Queues:
+        """``<queue>``, ``<queue>.email`` and ``<queue>.slow``."""
+        routing, email, slow = settings.celery_queues()
+        return cls(routing=routing, email=email, slow=slow)
+
+    def all(self) -> tuple[str, str, str]:
+        """In the order a worker serving several takes from them: routing first."""
+        return (self.routing, self.email, self.slow)
+
+
+# Which queue each task goes to (by the attribute of ``Queues``).
+TASK_QUEUES = {
+    PROCESS_REPORTS: "routing",
+    SWEEP_RECEIVED: "routing",
+    SEND_EMAIL: "email",
+    SEND_EMAILS: "email",
+    SWEEP_OUTBOX: "email",
+    QUEUE_DIGESTS: "email",
+    COMPUTE_HOTSPOT_RUN: "slow",
+    NIGHTLY_HOTSPOT_RUNS: "slow",
+    EXPIRE_PERSONAL_DATA: "slow",
+}
+
+
 def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
     """A Celery app on Redis, JSON only, acknowledging tasks only once they are done."""
     celery = Celery("safer_streets", broker=settings.redis_url, include=list(include))
+    queues = Queues.for_settings(settings)
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -35,7 +80,14 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=settings.celery_queue,
+        task_default_queue=queues.routing,
+        # A worker started without -Q serves all three (development, tests); production runs a
+        # routing worker (-Q <queue>) and an email+slow worker (-Q <queue>.email,<queue>.slow).
+        task_queues=[Queue(name, routing_key=name) for name in queues.all()],
+        task_routes={
+            task: {"queue": getattr(queues, kind), "routing_key": getattr(queues, kind)}
+            for task, kind in TASK_QUEUES.items()
+        },
         broker_connection_retry_on_startup=True,
         # Redelivery of an unacknowledged task waits for the visibility timeout; tasks here
         # take well under a second, so the default five minutes is a safe bound on how long a
@@ -48,6 +100,9 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "unacked_restore_throttle": 1,
             "socket_connect_timeout": 1,
             "socket_timeout": 2,
+            # A worker serving several queues always takes from the first non-empty one in
+            # its list (routing first), instead of kombu's default round robin.
+            "queue_order_strategy": "priority",
         },
         # The web must never hang on a broken broker: fail fast, the sweep enqueues later.
         task_publish_retry=False,
@@ -56,7 +111,11 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
                 "task": SWEEP_RECEIVED,
                 "schedule": float(settings.sweep_every_seconds),
             },
-            "sweep-outbox": {"task": SWEEP_OUTBOX, "schedule": 60.0},
+            # Sends the emails that are due: retries after backoff, and any the queue lost.
+            "sweep-outbox": {
+                "task": SWEEP_OUTBOX,
+                "schedule": float(settings.outbox_sweep_every_seconds),
+            },
             # Hourly: each digest-choosing partner gets one after 07:00 London time.
             "queue-digests": {"task": QUEUE_DIGESTS, "schedule": 3600.0},
             # The board's hotspot runs, recomputed at night when the system is quiet.
@@ -71,6 +130,51 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
         },
     )
     return celery
+
+
+class QueuedMarks:
+    """Short-lived Redis keys saying "a message for this report is already queued".
+
+    The publisher marks the ids it sends; the sweep claims a mark (SET NX) before re-enqueuing
+    a report, so a report whose message merely waits behind others is not queued again and
+    again; the worker clears the marks when it is done. A mark expires after the visibility
+    timeout, by when a message lost with a killed worker is back anyway; marks lost with Redis
+    go with the messages they stood for, so the sweep re-enqueues exactly those reports.
+    """
+
+    def __init__(self, client: redis.Redis, queue: str, ttl_seconds: int) -> None:
+        self.client = client
+        self.prefix = f"{queue}:queued:"
+        self.ttl = max(1, ttl_seconds)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> QueuedMarks:
+        """Marks in the broker's Redis, named after the routing queue."""
+        return cls(
+            make_redis(settings.redis_url),
+            settings.celery_queue,
+            settings.visibility_timeout_seconds,
+        )
+
+    def mark(self, report_ids: Collection[int]) -> None:
+        """Note that a message for these reports was just published."""
+        pipe = self.client.pipeline(transaction=False)
+        for report_id in report_ids:
+            pipe.set(f"{self.prefix}{report_id}", 1, ex=self.ttl)
+        pipe.execute()
+
+    def claim(self, report_ids: Collection[int]) -> list[int]:
+        """Those of the reports with no message queued, marked now as about to have one."""
+        ids = list(report_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for report_id in ids:
+            pipe.set(f"{self.prefix}{report_id}", 1, ex=self.ttl, nx=True)
+        return [report_id for report_id, fresh in zip(ids, pipe.execute(), strict=True) if fresh]
+
+    def clear(self, report_ids: Collection[int]) -> None:
+        """The worker is done with these reports: a later sweep may enqueue them again."""
+        if report_ids:
+            self.client.delete(*(f"{self.prefix}{report_id}" for report_id in report_ids))
 
 
 PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
@@ -89,8 +193,9 @@ class TaskQueue:
     MAX_BATCH = 200
     MAX_PENDING = 10_000
 
-    def __init__(self, celery: Celery) -> None:
+    def __init__(self, celery: Celery, marks: QueuedMarks | None = None) -> None:
         self.celery = celery
+        self.marks = marks
         self._pending: list[int] = []
         self._ready = threading.Condition()
         self._publisher_pid: int | None = None
@@ -123,6 +228,11 @@ class TaskQueue:
                 )
             except Exception:
                 logger.warning("Could not enqueue %d reports; the sweep will retry", len(batch))
+                continue
+            if self.marks is not None:
+                # Without marks the sweep may enqueue these again: harmless (idempotent).
+                with contextlib.suppress(redis.RedisError):
+                    self.marks.mark(batch)
 
     def compute_hotspot_run(self, run_id: int) -> bool:
         """Ask the worker to compute a queued hotspot run; False when the broker is down."""
@@ -134,10 +244,11 @@ class TaskQueue:
         return True
 
     def send_emails(self, outbox_ids: list[int] | tuple[int, ...]) -> None:
-        """Ask the worker to send outbox emails; the outbox sweep catches any not enqueued."""
-        for outbox_id in outbox_ids:
-            try:
-                self.celery.send_task(SEND_EMAIL, args=[outbox_id])
-            except Exception:
-                logger.warning("Could not enqueue email %s; the outbox sweep will", outbox_id)
-                return
+        """Ask the worker to send outbox emails, as one message; the outbox sweep catches any
+        not enqueued."""
+        if not outbox_ids:
+            return
+        try:
+            self.celery.send_task(SEND_EMAILS, args=[list(outbox_ids)])
+        except Exception:
+            logger.warning("Could not enqueue %d emails; the outbox sweep will", len(outbox_ids))

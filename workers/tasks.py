@@ -7,6 +7,7 @@ import smtplib
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
+import redis
 from celery import current_app, shared_task
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.exc import OperationalError
@@ -32,6 +33,7 @@ from workers.queue import (
     SEND_EMAILS,
     SWEEP_OUTBOX,
     SWEEP_RECEIVED,
+    QueuedMarks,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,6 +58,18 @@ class WorkerContext:
     def mailer(self) -> outbox.SmtpMailer:
         """The SMTP server from the settings."""
         return outbox.SmtpMailer.from_settings(self.settings)
+
+    @cached_property
+    def marks(self) -> QueuedMarks:
+        """Which reports have a routing message queued (the sweep skips those)."""
+        return QueuedMarks.for_settings(self.settings)
+
+    def retry_policy(self) -> dict[str, int]:
+        """The backoff of failed sends, from the settings."""
+        return {
+            "base_seconds": self.settings.email_retry_base_seconds,
+            "max_seconds": self.settings.email_retry_max_seconds,
+        }
 
     @cached_property
     def wards(self) -> WardIndex:
@@ -117,6 +131,11 @@ def process_reports(report_ids: list[int]) -> int:
             also_waiting=ALSO_WAITING,
             max_attempts=ctx.settings.processing_max_attempts,
         )
+    # Done with these ids: one that is still `received` (its routing failed) may be swept again.
+    try:
+        ctx.marks.clear(report_ids)
+    except redis.RedisError:
+        logger.warning("Could not clear the queued marks of %d reports", len(report_ids))
     if routed:
         # Only now are the outbox rows committed; sending never holds up routing.
         with session_scope(ctx.session_factory) as session:
@@ -129,7 +148,12 @@ def sweep_received() -> int:
     """Re-enqueue reports left in ``received`` (Redis was down, a message was lost)."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
-        ids = processing.stale_received_ids(session, ctx.settings.sweep_after_seconds)
+        stale = processing.stale_received_ids(session, ctx.settings.sweep_after_seconds)
+    try:
+        # Only reports with no message queued: one waiting behind others is not queued again.
+        ids = ctx.marks.claim(stale) if stale else []
+    except redis.RedisError:
+        ids = stale  # cannot tell; enqueueing twice is harmless (routing is idempotent)
     for start in range(0, len(ids), SWEEP_BATCH):
         current_app.send_task(PROCESS_REPORTS, args=[ids[start : start + SWEEP_BATCH]])
     if ids:
@@ -142,19 +166,23 @@ def _send_later(outbox_ids: list[int]) -> None:
         current_app.send_task(SEND_EMAILS, args=[outbox_ids[start : start + SWEEP_BATCH]])
 
 
-# A refused connection or a 4xx from the server is worth retrying; backoff doubles each time
-# up to ten minutes (https://docs.celeryq.dev/en/stable/userguide/tasks.html#automatic-retry-for-known-exceptions).
+# A refused connection, a timeout or a 4xx from the server: the email is tried again later.
 TRANSIENT_EMAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 
-@shared_task(
-    name=SEND_EMAIL,
-    autoretry_for=(*TRANSIENT_EMAIL_ERRORS, OperationalError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=outbox.MAX_ATTEMPTS,
-)
+def _record_failure(outbox_ids: list[int], error: BaseException) -> None:
+    """The outbox row records the failure and its next attempt; the outbox sweep re-drives it.
+
+    No retry message is published: with the mail server down, per-email retries would fill
+    the broker (thousands of messages) and keep the email worker busy for nothing.
+    """
+    ctx = context()
+    logger.warning("%d emails not sent yet: %s", len(outbox_ids), error)
+    with session_scope(ctx.session_factory) as session:
+        outbox.record_failure(session, outbox_ids, error, **ctx.retry_policy())
+
+
+@shared_task(name=SEND_EMAIL, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def send_email(outbox_id: int) -> bool:
     """Send one outbox email; a redelivery or a retry after success sends nothing."""
     ctx = context()
@@ -162,15 +190,13 @@ def send_email(outbox_id: int) -> bool:
         with session_scope(ctx.session_factory) as session:
             return outbox.deliver(session, outbox_id, ctx.mailer, ctx.settings, datetime.now(UTC))
     except TRANSIENT_EMAIL_ERRORS as error:
-        logger.warning("Email %s not sent yet: %s", outbox_id, error)
-        with session_scope(ctx.session_factory) as session:
-            outbox.record_failure(session, outbox_id, error)
-        raise
+        _record_failure([outbox_id], error)
+        return False
 
 
-@shared_task(name=SEND_EMAILS, autoretry_for=(OperationalError,), max_retries=3)
+@shared_task(name=SEND_EMAILS, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def send_emails(outbox_ids: list[int]) -> int:
-    """Send several outbox emails over one SMTP session; those not sent retry one by one."""
+    """Send several outbox emails over one SMTP session; those not sent wait for the sweep."""
     ctx = context()
     sent, remaining = 0, list(outbox_ids)
     try:
@@ -182,18 +208,24 @@ def send_emails(outbox_ids: list[int]) -> int:
                     )
                 remaining.pop(0)
     except TRANSIENT_EMAIL_ERRORS as error:
-        logger.warning("%d emails not sent yet: %s", len(remaining), error)
-    for outbox_id in remaining:
-        current_app.send_task(SEND_EMAIL, args=[outbox_id])  # each with its own backoff
+        # Every email of the batch not sent had its attempt fail (mostly: no connection).
+        _record_failure(remaining, error)
     return sent
 
 
 @shared_task(name=SWEEP_OUTBOX, autoretry_for=(OperationalError,), max_retries=3)
 def sweep_outbox() -> int:
-    """Re-enqueue emails the queue lost (the broker was down when they were written)."""
+    """Hand the emails that are due to a worker: retries whose backoff has passed, and any the
+    queue lost. Leased rows are skipped, so the broker holds one message per batch at most."""
     ctx = context()
+    now = datetime.now(UTC)
     with session_scope(ctx.session_factory) as session:
-        ids = outbox.unsent_ids(session, older_than=timedelta(minutes=5))
+        ids = outbox.claim_due(
+            session,
+            now,
+            never_tried_after=timedelta(seconds=ctx.settings.outbox_sweep_after_seconds),
+            lease=timedelta(seconds=ctx.settings.visibility_timeout_seconds),
+        )
     _send_later(ids)
     return len(ids)
 

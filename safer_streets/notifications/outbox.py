@@ -23,7 +23,7 @@ from typing import Any
 
 from itsdangerous import URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import select
+from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
@@ -419,12 +419,97 @@ def deliver(
     return True
 
 
-def record_failure(session: Session, outbox_id: int, error: BaseException) -> None:
-    """Note a failed attempt, so the outbox shows why an email is late."""
-    row = session.get(EmailOutbox, outbox_id)
-    if row is not None:
-        row.attempts += 1
-        row.last_error = f"{type(error).__name__}: {error}"[:1000]
+# The mail server could not be reached at all: no fault of the email. Such a failure backs off
+# like any other but never counts an email's last attempt, so an outage of any length gives
+# up on nothing (at least once, never lost).
+SERVER_UNREACHABLE = (
+    ConnectionError,
+    TimeoutError,
+    smtplib.SMTPConnectError,
+    smtplib.SMTPServerDisconnected,
+)
+
+
+def retry_delay(attempts: int, base_seconds: int, max_seconds: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed send: doubling, capped."""
+    return timedelta(seconds=min(max_seconds, base_seconds * 2 ** max(0, attempts - 1)))
+
+
+def record_failure(
+    session: Session,
+    outbox_ids: int | Collection[int],
+    error: BaseException,
+    *,
+    now: datetime | None = None,
+    base_seconds: int = 30,
+    max_seconds: int = 1800,
+) -> None:
+    """Note a failed attempt and when to try again, so the outbox shows why an email is late
+    and the outbox sweep (not a retry message per email) sends it once it is due.
+
+    One statement for a whole batch: with the mail server down a batch fails at once.
+    """
+    ids = [outbox_ids] if isinstance(outbox_ids, int) else list(outbox_ids)
+    if not ids:
+        return
+    now = now or datetime.now(UTC)
+    # attempts is the count before this failure: the delay doubles from base_seconds.
+    delay = func.least(max_seconds, base_seconds * func.power(2, EmailOutbox.attempts))
+    attempts = EmailOutbox.attempts + 1
+    if isinstance(error, SERVER_UNREACHABLE):
+        attempts = func.least(attempts, MAX_ATTEMPTS - 1)
+    session.execute(
+        update(EmailOutbox)
+        .where(EmailOutbox.id.in_(ids), EmailOutbox.sent_at.is_(None))
+        .values(
+            attempts=attempts,
+            last_error=f"{type(error).__name__}: {error}"[:1000],
+            next_attempt_at=now + delay * literal_column("interval '1 second'"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
+def claim_due(
+    session: Session,
+    now: datetime,
+    *,
+    never_tried_after: timedelta,
+    lease: timedelta,
+    limit: int = 500,
+) -> list[int]:
+    """Outbox rows the sweep should hand to a worker now, leased so the next sweep skips them.
+
+    Due: a failed send whose backoff has passed, or an email never tried that is older than
+    ``never_tried_after`` (its writer's message was lost: the broker was down). The lease
+    (``next_attempt_at`` moved on) bounds the broker to one message per batch however often
+    the sweep runs while the mail server is down; if the message is lost the lease runs out
+    and the row is due again, so no email is ever lost.
+    """
+    due = or_(
+        EmailOutbox.next_attempt_at <= now,
+        (EmailOutbox.next_attempt_at.is_(None))
+        & (EmailOutbox.created_at < now - never_tried_after),
+    )
+    ids = list(
+        session.scalars(
+            select(EmailOutbox.id)
+            .where(EmailOutbox.sent_at.is_(None), EmailOutbox.attempts < MAX_ATTEMPTS, due)
+            .order_by(func.coalesce(EmailOutbox.next_attempt_at, EmailOutbox.created_at))
+            .limit(limit)
+            # Two sweeps at once (two beats by mistake) hand out each row only once.
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        session.execute(
+            update(EmailOutbox)
+            .where(EmailOutbox.id.in_(ids))
+            .values(next_attempt_at=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
 
 
 def set_new_report_emails(session: Session, actor: User, choice: str) -> PartnerPreference:

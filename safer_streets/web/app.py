@@ -15,7 +15,7 @@ from safer_streets.places import Places
 from safer_streets.settings import Settings
 from safer_streets.web import context, i18n, limits, security, static_delivery
 from safer_streets.web.converters import RowIdConverter
-from workers.queue import TaskQueue, make_celery
+from workers.queue import QueuedMarks, TaskQueue, make_celery
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 csrf = CSRFProtect()
@@ -43,7 +43,8 @@ def create_app(
     app.extensions["safer_streets"] = context.Services(
         settings=settings,
         session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
-        task_queue=task_queue or TaskQueue(make_celery(settings)),
+        task_queue=task_queue
+        or TaskQueue(make_celery(settings), QueuedMarks.for_settings(settings)),
         places=Places.for_settings(settings),
         passwords=Passwords.for_settings(settings),
     )

@@ -57,6 +57,8 @@ def test_stopping_the_mail_server_makes_health_degraded_and_starting_it_makes_it
         assert body["smtp"] == {"ok": False, "error": "ConnectionRefusedError"}
         assert "smtp: the mail server does not answer (ConnectionRefusedError)" in body["reasons"]
         assert body["database"]["ok"] and body["redis"]["ok"]
+        assert list(body["redis"]["queues"]) == list(settings.celery_queues()), "routing first"
+        assert body["redis"]["queue_length"] == sum(body["redis"]["queues"].values())
 
         sink = MailSink(tmp_path / "mail", port=port)
         sink.start()

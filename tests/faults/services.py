@@ -190,10 +190,12 @@ class WorkerProcess(CeleryProcess):
         concurrency: int = 1,
         *,
         embedded_beat: bool = True,
+        queues: list[str] | None = None,
     ) -> None:
         beat = ["--beat", "--schedule", str(log.with_suffix(".beat"))] if embedded_beat else []
+        only = ["-Q", ",".join(queues)] if queues else []  # as the Procfile's two workers
         super().__init__(
-            ["worker", *beat, "--concurrency", str(concurrency), "--loglevel", "INFO"],
+            ["worker", *beat, *only, "--concurrency", str(concurrency), "--loglevel", "INFO"],
             environment,
             log,
         )

@@ -6,6 +6,8 @@ import base64
 import json
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func, select, update
 
@@ -13,11 +15,12 @@ from geo.wards import WardIndex
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.models import EmailOutbox, Partner, Report, ReportEvent, ReportStatus, Ward
+from safer_streets.notifications import outbox as outbox_module
 from safer_streets.notifications.outbox import unsent_ids
 from safer_streets.places import Places
 from safer_streets.routing import processing
 from workers import tasks
-from workers.queue import PROCESS_REPORTS, SEND_EMAIL, TaskQueue, make_celery
+from workers.queue import PROCESS_REPORTS, QueuedMarks, Queues, TaskQueue, make_celery
 
 PLACES = [
     ("drug-dealing", 51.4452, -0.0207),  # Catford
@@ -93,31 +96,47 @@ def _body(message: dict) -> str:
     return base64.b64decode(message["body"]).decode()
 
 
-def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_retries_alone(
+def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_waits_in_the_outbox(
     live_app, celery_app, settings, engine, mailbox, ward_index, redis_client
 ):
     mailbox.clear()
+    queues = Queues.for_settings(settings)
     with session_scope(make_session_factory(engine)) as session:
         ids = [submit(session, *place).id for place in PLACES[:3]]
         processing.process_reports(session, ids, ward_index, Places.default())
         outbox = unsent_ids(session, report_ids=ids)
     assert len(outbox) == 3
 
-    redis_client.delete(settings.celery_queue)
-    tasks.configure(replace(settings, smtp_port=1))  # nothing listens there
+    redis_client.delete(*queues.all())
+    refused = tasks.configure(replace(settings, smtp_port=1))  # nothing listens there
     try:
         assert tasks.send_emails(outbox[:1]) == 0
     finally:
+        refused.session_factory.kw["bind"].dispose()
         tasks.configure(settings)
-    queued = [json.loads(raw) for raw in redis_client.lrange(settings.celery_queue, 0, -1)]
-    retried = [json.loads(_body(m))[0] for m in queued if m["headers"]["task"] == SEND_EMAIL]
-    assert retried == [[outbox[0]]], "the email not sent is retried on its own"
-    redis_client.delete(settings.celery_queue)
+    assert not any(redis_client.llen(name) for name in queues.all()), (
+        "a failed send publishes no retry: the outbox row holds it"
+    )
+    with session_scope(make_session_factory(engine)) as session:
+        failed = session.get(EmailOutbox, outbox[0])
+        assert failed.attempts == 1 and "refused" in failed.last_error.lower()
+        retry_at = failed.next_attempt_at
+        assert retry_at is not None and retry_at > datetime.now(UTC)
+        claim = partial(outbox_module.claim_due, session, never_tried_after=timedelta(minutes=5))
+        assert claim(datetime.now(UTC), lease=timedelta(minutes=5)) == [], "not due yet"
+        later = retry_at + timedelta(seconds=1)
+        assert claim(later, lease=timedelta(minutes=5)) == [outbox[0]], "due after the backoff"
+        assert claim(later, lease=timedelta(minutes=5)) == [], "leased: not handed out twice"
 
     assert tasks.send_emails(outbox) == 3
     assert tasks.send_emails(outbox) == 0, "a redelivered batch sends nothing again"
     arrived = mailbox.wait_for(lambda m: "LEW-" in m["Subject"], count=3)
     assert len(arrived) == 3
+
+
+def test_failed_sends_back_off_exponentially_up_to_the_cap():
+    delays = [outbox_module.retry_delay(n, 30, 600).total_seconds() for n in range(1, 8)]
+    assert delays == [30, 60, 120, 240, 480, 600, 600]
 
 
 def test_the_worker_s_routing_data_is_reloaded_after_any_change_to_what_routing_reads(db_session):
@@ -153,3 +172,26 @@ def test_a_task_also_routes_reports_waiting_behind_it_and_their_own_tasks_find_n
         assert processing.process_reports(db_session, [report.id], ward_index, places) == []
         db_session.refresh(report)
         assert report.status is ReportStatus.ROUTED
+
+
+def test_the_sweep_re_enqueues_only_reports_with_no_message_queued(
+    live_app, celery_app, settings, engine, redis_client
+):
+    marks = QueuedMarks.for_settings(settings)
+    with session_scope(make_session_factory(engine)) as session:
+        waiting, lost = (submit(session, *place).id for place in PLACES[:2])
+    redis_client.delete(settings.celery_queue)
+    marks.mark([waiting])  # the publisher sent it; it waits behind other work
+
+    def swept() -> list[int]:
+        tasks.sweep_received()
+        raw = redis_client.lrange(settings.celery_queue, 0, -1)
+        redis_client.delete(settings.celery_queue)
+        return [i for m in raw for i in json.loads(_body(json.loads(m)))[0][0]]
+
+    assert swept() == [lost], "the report with a message queued is not queued again"
+    assert swept() == [], "nor is the one just swept, while its message waits"
+    marks.clear([waiting, lost])  # the worker took both and could not route them
+    assert sorted(swept()) == sorted([waiting, lost])
+    marks.clear([waiting, lost])
+    marks.client.close()
