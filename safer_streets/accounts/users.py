@@ -188,16 +188,7 @@ def change_password(
     """Set a new password, given the current one, and end every session of the account."""
     if not passwords.verify(user.password_hash, current):
         raise InvalidInput({"password": NOT_YOUR_PASSWORD})
-    errors = {}
-    if len(new) < MIN_PASSWORD_LENGTH:
-        errors["new_password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
-    elif new != confirm:
-        errors["confirm"] = "does not match the new password"
-    if errors:
-        raise InvalidInput(errors)
-    user.password_hash = passwords.hash(new)
-    end_all_sessions(session, user, now)
-    session.flush()
+    _replace_password(session, user, new, confirm, now, passwords, field="new_password")
 
 
 # ---- Second factor (TOTP) ----------------------------------------------------------------
@@ -334,16 +325,7 @@ def reset_password(
 ) -> User:
     """Set a new password from an emailed link; the link then stops working."""
     user, _purpose = user_for_token(session, token, secret_key)
-    errors = {}
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = f"must be at least {MIN_PASSWORD_LENGTH} characters"
-    elif password != confirm:
-        errors["confirm"] = "does not match the new password"
-    if errors:
-        raise InvalidInput(errors)
-    user.password_hash = passwords.hash(password)
-    end_all_sessions(session, user, now)
-    session.flush()
+    _replace_password(session, user, password, confirm, now, passwords, field="password")
     return user
 
 
@@ -430,3 +412,23 @@ def send_reset_link(session: Session, actor: User, user_id: int, now: datetime) 
         raise NotAllowed(f"{user.email} is deactivated")
     outbox.account_link(session, user, outbox.Kind.PASSWORD_RESET, now)
     return user
+
+
+def _replace_password(
+    session: Session,
+    user: User,
+    new: str,
+    confirm: str,
+    now: datetime,
+    passwords: Passwords,
+    *,
+    field: str,
+) -> None:
+    """Check a new password (reported under ``field``), store it and end every session."""
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput({field: f"must be at least {MIN_PASSWORD_LENGTH} characters"})
+    if new != confirm:
+        raise InvalidInput({"confirm": "does not match the new password"})
+    user.password_hash = passwords.hash(new)
+    end_all_sessions(session, user, now)
+    session.flush()
