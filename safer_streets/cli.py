@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from flask import Flask
 from flask.cli import FlaskGroup
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
@@ -65,7 +66,18 @@ def _refuse(invalid: InvalidInput) -> NoReturn:
     raise SystemExit(1) from None
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=True)
+def _command_app() -> Flask:
+    """The app a command runs in; its database connections close when the command ends."""
+    app = create_app()
+    # Closed with the command, not left to the GC: many commands may share one process (tests,
+    # scripts invoking ``main``). Per command, not per app context, which `run` has per request.
+    command = click.get_current_context(silent=True)
+    if command is not None:
+        command.call_on_close(app.extensions["safer_streets"].session_factory.kw["bind"].dispose)
+    return app
+
+
+@click.group(cls=FlaskGroup, create_app=_command_app, add_default_commands=True)
 def main() -> None:
     """Safer Streets: community-safety reporting and triage for Lewisham."""
 
