@@ -154,6 +154,13 @@ class Category(Base):
     emergency_notice: Mapped[bool] = mapped_column(Boolean, default=False)
     public: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # What the public may see of this category's reports (safer_streets.disclosure.policy):
+    # whether they are listed one by one, and how precise their place, time and words are.
+    # Until set, nothing is public: the safe default for a category nobody has decided on.
+    disclosure_listed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    disclosure_location: Mapped[str] = mapped_column(String(16), server_default="none")
+    disclosure_time: Mapped[str] = mapped_column(String(16), server_default="month")
+    disclosure_description: Mapped[str] = mapped_column(String(16), server_default="none")
 
 
 class RoutingRule(Base):
@@ -219,6 +226,9 @@ class User(Base):
     role: Mapped[Role] = mapped_column(_status_enum(Role, "user_role"))
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A board account sees sensitive reports (harassment, weapons) in aggregates only, unless an
+    # administrator allows it case detail; each such view is then written to the access log.
+    sees_case_detail: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     partner: Mapped[Partner | None] = relationship()
@@ -494,11 +504,31 @@ class ReportPhoto(Base):
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    # A partner may hide a photo from the public (a face, a number plate); partners still see it.
-    hidden_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # The public sees a photo only once a partner has checked it (no face, no number plate)
+    # and approved it; partners always see it.
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
 
     report: Mapped[Report] = relationship(back_populates="photo")
+
+
+class ReportAccess(Base):
+    """One view of a sensitive report's detail: who, when, which report, from where, on what."""
+
+    __tablename__ = "report_access"
+    __table_args__ = (Index("ix_report_access_report", "report_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
+    # The page, export or API call that showed it, e.g. "report page" or "CSV export".
+    surface: Mapped[str] = mapped_column(String(60))
+    address: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    report: Mapped[Report] = relationship()
+    user: Mapped[User | None] = relationship()
 
 
 class ReportSupport(Base):

@@ -23,9 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from safer_streets.disclosure.policy import Audience, Disclosure, disclose
 from safer_streets.errors import NotFound
 from safer_streets.models import (
     ApiClient,
+    Category,
     Report,
     ReportNotifiedPartner,
     Role,
@@ -60,8 +62,14 @@ def visibility(user: Actor) -> ColumnElement[bool]:
     """
     if not user.active:
         return false()
-    if role_of(user) in (Role.BOARD, Role.ADMIN):
+    role = role_of(user)
+    if role is Role.ADMIN:
         return literal(True)
+    if role is Role.BOARD:
+        # The disclosure policy: the board sees sensitive reports in aggregates only.
+        if isinstance(user, User) and user.sees_case_detail:
+            return literal(True)
+        return ~Report.category.has(Category.sensitive)
     if user.partner_id is None:
         return false()
     notified = exists().where(
@@ -84,6 +92,8 @@ def access(session: Session, user: Actor, report: Report) -> Access:
     if role is Role.ADMIN:
         return Access.ADMIN
     if role is Role.BOARD:
+        if report.category.sensitive and not (isinstance(user, User) and user.sees_case_detail):
+            raise NotFound(f"no report {report.reference!r} in your queue")
         return Access.READ_ONLY
     if user.partner_id is not None and report.owner_partner_id == user.partner_id:
         return Access.OWNER
@@ -104,8 +114,21 @@ def report_for(session: Session, user: Actor, reference: str) -> Report:
     return report
 
 
-def contact_email_for(user: User, report: Report) -> str | None:
-    """The reporter's email, only for the owner partner and only if they chose to share it."""
-    if user.partner_id is None or user.partner_id != report.owner_partner_id:
-        return None
-    return None if report.anonymous else report.contact_email
+def audience_for(session: Session, user: Actor, report: Report) -> Audience:
+    """Which audience of the disclosure policy this user (or client) is for a report it can
+    read (``NotFound`` if it cannot)."""
+    level = access(session, user, report)
+    if level is Access.ADMIN:
+        return Audience.ADMIN
+    if level is Access.READ_ONLY:
+        detail = isinstance(user, User) and user.sees_case_detail
+        return Audience.BOARD_CASE_DETAIL if detail else Audience.BOARD
+    if level is Access.NOTIFIED:
+        return Audience.NOTIFIED_STAFF
+    return Audience.PARTNER_ADMIN if role_of(user) is Role.PARTNER_ADMIN else Audience.OWNER_STAFF
+
+
+def disclosure_for(session: Session, user: Actor, reference: str) -> Disclosure:
+    """A report the user may read, as the disclosure policy lets them see it."""
+    report = report_for(session, user, reference)
+    return disclose(report, audience_for(session, user, report))

@@ -22,6 +22,7 @@ from safer_streets.accounts.redirects import safe_next
 from safer_streets.bounds import whole_number
 from safer_streets.casework import access, queues, sla, workflow
 from safer_streets.casework.export import export_csv
+from safer_streets.disclosure.policy import disclose
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import Priority, ReportStatus, User
 from safer_streets.web.context import (
@@ -270,7 +271,7 @@ def _render_report(
         "history": queues.history(session, user, report),
         "neighbours": neighbours,
         "neighbour_points": [n.map_point() for n in neighbours],
-        "contact_email": access.contact_email_for(user, report),
+        "contact": disclose(report, access.audience_for(session, user, report)).contact,
         "actions": actions,
         "Action": workflow.Action,
         "colleagues": workflow.colleagues(session, report)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from geo import DATA_DIR
 from geo.wards import WARDS_FILE, read_wards_geojson
+from safer_streets.disclosure.policy import CategoryPolicy, Description, Location, TimePrecision
 from safer_streets.models import (
     Area,
     Category,
@@ -205,16 +206,45 @@ def expand_rules(
     return specs
 
 
+def disclosure_profiles(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The disclosure profiles of ``disclosure.toml`` as category column values, checked."""
+    profiles = {}
+    for name, profile in data["profile"].items():
+        try:
+            policy = CategoryPolicy(
+                listed=bool(profile["listed"]),
+                location=Location(profile["location"]),
+                time=TimePrecision(profile["time"]),
+                description=Description(profile["description"]),
+            )
+        except (KeyError, ValueError) as error:
+            raise SeedError(f"disclosure.toml: profile {name!r}: {error}") from error
+        profiles[name] = {
+            "disclosure_listed": policy.listed,
+            "disclosure_location": policy.location.value,
+            "disclosure_time": policy.time.value,
+            "disclosure_description": policy.description.value,
+        }
+    return profiles
+
+
 def seed(session: Session) -> SeedSummary:
     """Create or update categories, partners and routing rules from ``defaults/*.toml``."""
     wards = session.scalars(select(Ward).where(Ward.active).order_by(Ward.code)).all()
     if not wards:
         raise LookupError("load the wards before seeding: `safer-streets wards load`")
 
+    profiles = disclosure_profiles(_read("disclosure.toml"))
     categories = {}
     for position, entry in enumerate(_read("categories.toml")["category"]):
         values = {"sensitive": False, "emergency_notice": False, "public": True, **entry}
         slug = values.pop("slug")
+        profile = values.pop("disclosure", None)
+        if profile not in profiles:
+            raise SeedError(
+                f"categories.toml: {slug} needs a disclosure profile, one of {sorted(profiles)}"
+            )
+        values.update(profiles[profile])
         categories[slug] = _upsert(session, Category, slug, position=position, **values)
 
     partner_data = _read("partners.toml")

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safer_streets.casework import access
+from safer_streets.disclosure.policy import Audience, disclose
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.models import Report, ReportEvent, ReportPhoto, User
 
@@ -390,9 +391,8 @@ def attach_photo(session: Session, report: Report, photo: SanitisedPhoto) -> Rep
 
 
 def is_public(report: Report, photo: ReportPhoto) -> bool:
-    """Whether anyone may see the photo: never for sensitive categories or once hidden."""
-    category = report.category
-    return category.public and not category.sensitive and photo.hidden_at is None
+    """Whether anyone may see the photo, as the disclosure policy says (once approved)."""
+    return disclose(report, Audience.PUBLIC).shows_photo(photo)
 
 
 @dataclass(frozen=True)
@@ -406,8 +406,8 @@ class PhotoView:
 def photo_for(session: Session, reference: str, viewer: User | None) -> PhotoView:
     """The report's photo if ``viewer`` may see it; ``NotFound`` otherwise, revealing nothing.
 
-    The public sees photos of non-sensitive reports that no partner has hidden; partners
-    see the photos of the reports in their queue.
+    The public sees a photo once a partner has approved it, where the disclosure policy lets
+    the public see the report at all; partners see the photos of the reports in their queue.
     """
     row = session.execute(
         select(Report, ReportPhoto)
@@ -425,23 +425,23 @@ def photo_for(session: Session, reference: str, viewer: User | None) -> PhotoVie
     raise NotFound("no photo for this report")
 
 
-def set_photo_hidden(session: Session, report: Report, *, actor: User, hidden: bool) -> None:
-    """Hide a report's photo from the public (or show it again), recorded in its history.
+def set_photo_approved(session: Session, report: Report, *, actor: User, approved: bool) -> None:
+    """Approve a report's photo for public view (or withdraw it), recorded in its history.
 
     ``report`` must come from the actor's queue (``access.report_for``), which scopes it.
     """
     photo = session.scalar(select(ReportPhoto).where(ReportPhoto.report_id == report.id))
     if photo is None:
         raise NotFound("this report has no photo")
-    if (photo.hidden_at is not None) == hidden:
+    if (photo.approved_at is not None) == approved:
         return
-    photo.hidden_at = datetime.now(UTC) if hidden else None
-    photo.hidden_by_id = actor.id if hidden else None
+    photo.approved_at = datetime.now(UTC) if approved else None
+    photo.approved_by_id = actor.id if approved else None
     session.add(
         ReportEvent(
             report_id=report.id,
             actor_id=actor.id,
-            kind="photo_hidden" if hidden else "photo_shown",
+            kind="photo_approved" if approved else "photo_withdrawn",
         )
     )
     session.flush()

@@ -226,7 +226,7 @@ def _report_another_link(report: Report) -> str:
     """ "Report another problem here": the exact spot only for the browser that reported it."""
     args: dict[str, Any] = {}
     if made_here(report.reference):
-        location = policy.exact_point(report)
+        location = policy.reporters_own_point(report)
         if location is not None:
             args = {"lat": f"{location[1]:.6f}", "lon": f"{location[0]:.6f}"}
         elif report.location_text:
@@ -284,11 +284,15 @@ def track(reference: str):
     except NotFound:
         return render_template("intake/track_lookup.html", not_found=reference), 404
     updates = [event for event in report.events if event.public]
+    shown = policy.disclose(report, policy.Audience.REPORTER)
+    place = shown.place
     return render_template(
         "intake/track.html",
         report=report,
         updates=updates,
-        area=policy.public_area(report),
+        shown=shown,
+        place=place,
+        area=place if place is not None and place.lon is not None else None,
         report_another=_report_another_link(report),
         photo_url=report_photo_url(report, public_only=True),
         map_tiles_url=services().settings.map_tiles_url,

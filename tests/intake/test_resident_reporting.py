@@ -13,6 +13,7 @@ from PIL import Image
 from shapely.geometry import Point
 from sqlalchemy import func, select
 
+from geo.snapping import read_snap_points
 from safer_streets.intake import photos
 from safer_streets.models import (
     Category,
@@ -22,6 +23,7 @@ from safer_streets.models import (
     ReportPhoto,
     ReportStatus,
     ReportSupport,
+    Ward,
 )
 from tests.helpers import login
 
@@ -404,8 +406,12 @@ def report_with_photo(client, db_session, category):
     return by_reference(db_session, reference_of(response))
 
 
-def test_the_photo_of_an_ordinary_report_is_public_and_cacheable(client, db_session):
+def test_an_approved_photo_of_an_ordinary_report_is_public_and_cacheable(
+    client, db_session, make_user
+):
     report = report_with_photo(client, db_session, "fly-tipping")
+    officer = make_user(f"env-{uuid.uuid4().hex[:6]}@council.example", "lewisham-environment")
+    photos.set_photo_approved(db_session, report, actor=officer, approved=True)
     response = client.get(f"/report/{report.reference}/photo")
     assert response.status_code == 200
     assert response.mimetype == "image/jpeg"
@@ -443,16 +449,20 @@ def test_a_partner_in_scope_sees_a_private_photo_uncached(client, db_session, ma
     assert "private" in response.headers["Cache-Control"]
 
 
-def test_a_photo_hidden_by_a_partner_leaves_public_view(client, db_session, make_user):
+def test_a_photo_is_public_only_while_a_partner_approves_it(client, db_session, make_user):
     report = report_with_photo(client, db_session, "graffiti-vandalism")
+    assert client.get(f"/report/{report.reference}/photo").status_code == 404
     email = f"env-{uuid.uuid4().hex[:6]}@council.example"
     officer = make_user(email, "lewisham-environment")
-    photos.set_photo_hidden(db_session, report, actor=officer, hidden=True)
+    photos.set_photo_approved(db_session, report, actor=officer, approved=True)
+    assert client.get(f"/report/{report.reference}/photo").status_code == 200
+    photos.set_photo_approved(db_session, report, actor=officer, approved=False)
     assert client.get(f"/report/{report.reference}/photo").status_code == 404
     kinds = db_session.scalars(
         select(ReportEvent.kind).where(ReportEvent.report_id == report.id)
     ).all()
-    assert "photo_hidden" in kinds
+    assert kinds.count("photo_approved") == 1
+    assert "photo_withdrawn" in kinds
 
 
 # --- tracking and confirmation ----------------------------------------------------------------
@@ -478,15 +488,18 @@ def test_tracking_never_shows_contact_details_or_a_sensitive_place(app, client):
         assert "area-map" not in page
 
 
-def test_tracking_a_public_report_shows_a_coarse_area_and_its_voices(client, db_session):
-    existing = add_routed(db_session, lon=-0.02071, lat=51.44523)
+def test_tracking_a_safety_report_shows_a_police_uk_street_point_and_its_voices(client, db_session):
+    existing = add_routed(db_session, slug="drug-dealing", lon=-0.02071, lat=51.44523)
+    existing.ward = db_session.scalars(select(Ward).where(Ward.name == "Rushey Green")).one()
     existing.supporter_count = 2
     db_session.flush()
     page = client.get(f"/track/{existing.reference}").text
     assert "3 people reported this" in page
+    assert "On or near" in page
     area = re.search(r'data-lat="([\d.]+)" data-lon="(-?[\d.]+)"', page)
     assert area and area.groups() != ("51.44523", "-0.02071")
-    assert abs(float(area.group(1)) - 51.44523) < 0.002
+    snapped = (float(area.group(2)), float(area.group(1)))
+    assert snapped in {(p.lon, p.lat) for p in read_snap_points() if p.ward_code == "E05013730"}
 
 
 def test_only_the_reporter_is_offered_the_exact_spot_again(app, db_session):
