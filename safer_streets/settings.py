@@ -65,6 +65,10 @@ class Settings:
     session_idle_minutes: int = 30
     # Secure cookies and HSTS also without an https base URL (they are always on with one).
     secure_cookies: bool = False
+    # Reverse proxies (load balancers) in front of the app that set X-Forwarded-For and
+    # X-Forwarded-Proto. Limits per address key on the address they report; with 0 the headers
+    # are ignored, as a client could otherwise choose its own address and escape every limit.
+    trusted_proxies: int = 0
     # Reports still `received` this long after submission are re-enqueued by the sweep.
     sweep_after_seconds: int = 30
     sweep_every_seconds: int = 15

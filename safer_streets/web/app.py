@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from safer_streets.accounts.passwords import Passwords
 from safer_streets.db import make_engine, make_session_factory
@@ -48,6 +49,9 @@ def create_app(
         places=Places.for_settings(settings),
         passwords=Passwords.for_settings(settings),
     )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     csrf.init_app(app)
     context.init_app(app)
     limits.init_app(app, settings)

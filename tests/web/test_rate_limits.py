@@ -180,3 +180,39 @@ def test_anything_else_is_counted_as_it_is(text):
         ipaddress.ip_address(text.strip())
     except ValueError:
         assert address_bucket(text) == text
+
+
+def test_behind_a_trusted_proxy_each_client_address_has_its_own_limit(app_with, redis_client):
+    app = app_with(submission_rate_limit="1 per hour", trusted_proxies=1)
+    redis_client.flushdb()
+    proxied = app.test_client()
+    form = {**REPORT, "when": "now"}
+    proxy = {"REMOTE_ADDR": "10.9.9.9"}
+
+    def post(client_address: str) -> int:
+        headers = {"X-Forwarded-For": client_address}
+        return proxied.post("/report", data=form, headers=headers, environ_base=proxy).status_code
+
+    assert post("203.0.113.1") != 429
+    assert post("203.0.113.1") == 429
+    assert post("203.0.113.2") != 429
+    redis_client.flushdb()
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_address_escapes_no_limit(
+    app_with, redis_client
+):
+    app = app_with(submission_rate_limit="1 per hour")
+    redis_client.flushdb()
+    direct = app.test_client()
+    form = {**REPORT, "when": "now"}
+    here = {"REMOTE_ADDR": "10.9.9.8"}
+    first = direct.post(
+        "/report", data=form, headers={"X-Forwarded-For": "1.1.1.1"}, environ_base=here
+    )
+    forged = direct.post(
+        "/report", data=form, headers={"X-Forwarded-For": "2.2.2.2"}, environ_base=here
+    )
+    assert first.status_code != 429
+    assert forged.status_code == 429
+    redis_client.flushdb()
