@@ -1,4 +1,5 @@
-"""The policy as tables people read: on /privacy, on /admin/disclosure and in the README.
+"""The policy as people read it: tables on /privacy, on /admin/disclosure and in the README,
+and the report form's sentences grouped by the categories they apply to.
 
 Each table is computed with ``rules_for`` from the same per-category data the endpoints obey,
 so a page or the README can only say what the endpoints do. /privacy and the admin page pass
@@ -20,6 +21,7 @@ from safer_streets.disclosure.policy import (
     Photo,
     Rules,
     TimePrecision,
+    promises,
     rules_for,
 )
 from safer_streets.models import Category
@@ -164,6 +166,26 @@ def audience_tables(rows: Iterable[PolicyRow]) -> list[PolicyGroup]:
     return [
         PolicyGroup(tuple(row.name for row in members), audience_table(members[0]))
         for members in groups.values()
+    ]
+
+
+@dataclass(frozen=True)
+class PromiseGroup:
+    """Categories whose residents are told the same thing about what will be public."""
+
+    categories: tuple[Category, ...]
+    sentences: tuple[str, ...]
+    listed: bool  # whether the public sees these reports one by one at all
+
+
+def promise_groups(categories: Iterable[Category]) -> list[PromiseGroup]:
+    """``promises`` of each category, one group per distinct set of sentences, in order."""
+    groups: dict[tuple[str, ...], list[Category]] = {}
+    for category in categories:
+        groups.setdefault(tuple(promises(category)), []).append(category)
+    return [
+        PromiseGroup(tuple(members), sentences, rules_for(members[0], Audience.PUBLIC).listed)
+        for sentences, members in groups.items()
     ]
 
 
