@@ -150,6 +150,11 @@ def audience_table(row: PolicyRow) -> Table:
     return Table(("Who", *(RULE_HEADINGS[name] for name in names)), tuple(body))
 
 
+def logged_categories(rows: Iterable[PolicyRow]) -> list[str]:
+    """The categories each view of whose reports' detail goes to the access log."""
+    return [row.name for row in rows if rules_for(as_category(row), Audience.OWNER_STAFF).logged]
+
+
 @dataclass(frozen=True)
 class PolicyGroup:
     """Categories that share one policy, and what each audience sees of their reports."""

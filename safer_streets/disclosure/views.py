@@ -21,6 +21,7 @@ def _policy_context() -> dict[str, object]:
     return {
         "public_table": tables.public_table(rows),
         "audience_groups": tables.audience_tables(rows),
+        "logged_categories": tables.logged_categories(rows),
     }
 
 

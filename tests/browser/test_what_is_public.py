@@ -44,3 +44,15 @@ def test_without_javascript_each_group_of_categories_can_be_opened(
     page.locator("#what-is-public summary", has_text="Drug dealing").click()
     expect(page.get_by_text(re.compile("^Your description stays private"))).to_be_visible()
     screenshot(page, "what-is-public-02-no-js")
+
+
+def test_the_privacy_page_reads_on_a_phone(resident: Page, server_url):
+    resident.goto(f"{server_url}/report")
+    resident.get_by_role("link", name="Privacy: who sees your report").click()
+    expect(resident.get_by_role("heading", name="Who sees your report", exact=True)).to_be_visible()
+    weapons = resident.get_by_role("row", name=re.compile("^Weapons"))
+    expect(weapons.get_by_role("cell").first).to_have_text("No")
+    # Wide tables scroll inside their own box; the page itself never scrolls sideways.
+    assert resident.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(resident, "what-is-public-03-privacy")
+    assert not axe_violations(resident)

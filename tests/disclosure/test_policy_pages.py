@@ -52,6 +52,8 @@ def test_privacy_says_who_sees_the_reporters_email_and_how_long_it_is_kept(app_w
     assert "removed 90 days after your report is closed" in page
     assert "Staff of the partner handling it" in page and "Safety board" in page
     assert "Reporter&#39;s contact" in page
+    assert "who it was, when and from where is recorded for administrators to check: " in page
+    assert "Harassment of women and girls, Weapons." in page
 
 
 def test_every_public_page_links_to_privacy(client):
