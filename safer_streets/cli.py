@@ -24,6 +24,7 @@ from safer_streets.casework import workflow
 from safer_streets.data import demo as demo_data
 from safer_streets.data import police, seed
 from safer_streets.db import session_scope
+from safer_streets.disclosure.cli import disclosure_group
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import abuse
 from safer_streets.intake.cli import reports_group
@@ -85,6 +86,7 @@ def main() -> None:
 main.add_command(routing_group)
 main.add_command(reports_group)
 main.add_command(mail_sink_command)
+main.add_command(disclosure_group)
 
 
 @main.group("db")

@@ -20,7 +20,7 @@ from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from safer_streets.disclosure import policy
+from safer_streets.disclosure import policy, tables
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import forms, photos, support
 from safer_streets.intake.submission import (
@@ -67,6 +67,7 @@ def _render_form(
     photo_lost: bool = False,
 ) -> tuple[str, int]:
     categories = public_categories(db())
+    promise_groups = tables.promise_groups(categories)
     return (
         render_template(
             "intake/report_form.html",
@@ -76,6 +77,8 @@ def _render_form(
             form_id=form_id,
             categories=categories,
             reasons_by_category={c.slug: reasons_for(c.slug) for c in categories},
+            promise_groups=promise_groups,
+            promises_of={c.slug: group for group in promise_groups for c in group.categories},
             kept_photo=kept_photo,
             photo_lost=photo_lost,
             map_tiles_url=services().settings.map_tiles_url,

@@ -65,6 +65,7 @@ def create_app(
     from safer_streets.api.views import bp as api_bp
     from safer_streets.board.views import bp as board_bp
     from safer_streets.casework.views import bp as triage_bp
+    from safer_streets.disclosure import views as disclosure_views
     from safer_streets.intake.resident_api import bp as resident_api_bp
     from safer_streets.intake.views import bp as public_bp
     from safer_streets.open311 import views as open311_views
@@ -85,6 +86,8 @@ def create_app(
         board_bp,
         account_bp,
         team_bp,
+        disclosure_views.bp,
+        disclosure_views.admin_bp,
     ):
         app.register_blueprint(blueprint)
     # Routing administration, and locating reports whose place could not be found.

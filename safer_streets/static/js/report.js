@@ -74,6 +74,18 @@
       node.hidden = !(chosen && chosen.getAttribute("data-reasons") === node.id);
     });
     $("sensitive-notice").hidden = !(chosen && chosen.hasAttribute("data-sensitive"));
+    syncPromises(chosen);
+  }
+  // What will be public: only the chosen category's sentences, open.
+  function syncPromises(chosen) {
+    Array.prototype.forEach.call(form.querySelectorAll("[data-promise-categories]"), function (group) {
+      var applies = Boolean(chosen) &&
+        group.getAttribute("data-promise-categories").split(" ").indexOf(chosen.value) !== -1;
+      group.hidden = !applies;
+      if (applies) { group.open = true; }
+    });
+    $("promises-intro").hidden = true;
+    $("promises-choose").hidden = Boolean(chosen);
   }
   Array.prototype.forEach.call(form.querySelectorAll("input[name='category']"), function (radio) {
     radio.addEventListener("change", function () { syncCategory(); checkSimilar(); });
