@@ -13,6 +13,7 @@ from safer_streets.accounts.users import (
     invite_user,
     managed_users,
     send_reset_link,
+    set_case_detail,
 )
 from safer_streets.casework import sla, workflow
 from safer_streets.errors import InvalidInput
@@ -85,6 +86,21 @@ def deactivate(user_id: int):
     user = deactivate_user(session, current_user(), user_id, _now())
     session.commit()
     flash(f"{user.email} can no longer sign in.")
+    return redirect(url_for("team.users"), code=303)
+
+
+@bp.post("/users/<int:user_id>/case-detail")
+@login_required
+def case_detail(user_id: int):
+    """Allow a board account case detail of sensitive reports, or withdraw it."""
+    session = db()
+    allowed = request.form.get("allowed") == "yes"
+    user = set_case_detail(session, current_user(), user_id, allowed=allowed)
+    session.commit()
+    if allowed:
+        flash(f"{user.email} can now open sensitive reports; each view is logged.")
+    else:
+        flash(f"{user.email} now sees sensitive reports in counts only.")
     return redirect(url_for("team.users"), code=303)
 
 

@@ -10,6 +10,7 @@ Partner admins manage the accounts of their own partner and nobody else's.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,8 @@ from safer_streets.accounts.passwords import Passwords
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
 from safer_streets.models import Partner, Role, User, UserSecurity
 from safer_streets.notifications import outbox
+
+logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 10
 # Said when a signed-in user is asked for their password again and types another.
@@ -402,6 +405,26 @@ def deactivate_user(session: Session, actor: User, user_id: int, now: datetime) 
     user.active = False
     end_all_sessions(session, user, now)
     session.flush()
+    return user
+
+
+def set_case_detail(session: Session, actor: User, user_id: int, *, allowed: bool) -> User:
+    """Allow a board account to see sensitive reports one by one (each view then logged), or
+    withdraw it. Only administrators decide this; without it the board sees them in counts."""
+    if actor.role is not Role.ADMIN:
+        raise NotAllowed("only an administrator can allow case detail")
+    user = managed_user(session, actor, user_id)
+    if user.role is not Role.BOARD:
+        raise NotAllowed(f"{user.email} is not a board account: case detail is for the board")
+    if user.sees_case_detail != allowed:
+        user.sees_case_detail = allowed
+        session.flush()
+        logger.info(
+            "Case detail %s for %s by %s",
+            "allowed" if allowed else "withdrawn",
+            user.email,
+            actor.email,
+        )
     return user
 
 

@@ -1,7 +1,8 @@
 """Who sees what on the board (the *audience*):
 
-- ``board`` (board and admin accounts): everything, including exact report points and
-  row-level exports.
+- ``board`` (board and admin accounts): every count, and report points and row-level exports
+  as the disclosure policy allows: sensitive reports one by one only for administrators and
+  board members allowed case detail (``casework.access.visibility``), each view logged.
 - ``partner`` (partner staff): the aggregate board. Sensitive categories (harassment,
   weapons) appear only in aggregate: a count of a sensitive category below the minimum is
   withheld and left out of every total it would be part of, and map cells of runs that

@@ -12,13 +12,20 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from safer_streets.board.audience import audience_for, require_board
 from safer_streets.board.filters import NOT_PLACED, BoardFilters
 from safer_streets.board.query import event_time, filter_conditions, local_time
 from safer_streets.board.suppression import shown
+from safer_streets.casework.access import (
+    audience_among_visible,
+    disclosures_among_visible,
+    visibility,
+)
 from safer_streets.casework.export import csv_chunks, guard_cell
+from safer_streets.disclosure import access_log
+from safer_streets.disclosure.policy import Disclosure, Location, disclose
 from safer_streets.models import (
     Category,
     Report,
@@ -26,6 +33,8 @@ from safer_streets.models import (
     Ward,
 )
 
+CSV_EXPORT = "board CSV export"
+GEOJSON_EXPORT = "board map and GeoJSON export"
 REPORT_EXPORT_COLUMNS = (
     "reference",
     "category",
@@ -44,38 +53,75 @@ REPORT_EXPORT_COLUMNS = (
 
 
 def export_reports(
-    session: Session, user: User | None, filters: BoardFilters, *, batch: int = 5000
+    session: Session,
+    user: User | None,
+    filters: BoardFilters,
+    *,
+    surface: str,
+    address: str | None,
+    batch: int = 5000,
 ) -> Iterator[dict[str, Any]]:
-    """The filtered reports row by row (board only): no descriptions or contact details."""
-    require_board(user)
-    query = (
-        select(
-            Report.reference,
-            Category.slug,
-            Category.name,
-            Report.status,
-            Ward.code,
-            Ward.name,
-            Report.occurred_at,
-            Report.created_at,
-            Report.after_dark,
-            func.ST_X(Report.location),
-            func.ST_Y(Report.location),
-            Report.street,
-            Report.source,
-        )
+    """The filtered reports row by row (board only), each as the disclosure policy lets the
+    viewer see it: no descriptions or contact details, and sensitive reports only for those
+    allowed case detail.
+
+    Each sensitive report the rows will hold is written to the access log now (commit
+    before reading the rows); the rows are read as they are iterated.
+    """
+    viewer = require_board(user)
+    conditions = [*filter_conditions(session, filters), visibility(viewer)]
+    sensitive = session.scalars(
+        select(Report)
         .join(Category, Category.id == Report.category_id)
-        .outerjoin(Ward, Ward.id == Report.ward_id)
-        .where(*filter_conditions(session, filters))
+        .options(contains_eager(Report.category))
+        .where(*conditions, Category.sensitive)
+    )
+    access_log.record_views(
+        session,
+        disclosures_among_visible(viewer, sensitive),
+        viewer=viewer,
+        surface=surface,
+        address=address,
+    )
+    query = (
+        select(Report)
+        .join(Category, Category.id == Report.category_id)
+        .options(contains_eager(Report.category), joinedload(Report.ward))
+        .where(*conditions)
         .order_by(Report.id)
         .execution_options(yield_per=batch)
     )
-    for row in session.execute(query):
-        values = dict(zip(REPORT_EXPORT_COLUMNS, row, strict=True))
-        values["status"] = str(values["status"])
-        values["longitude"] = round(values["longitude"], 6)
-        values["latitude"] = round(values["latitude"], 6)
-        yield values
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for report in session.scalars(query):
+            shown = disclose(report, audience_among_visible(viewer, report))
+            if (row := _row(shown)) is not None:
+                yield row
+
+    return rows()
+
+
+def _row(shown: Disclosure) -> dict[str, Any] | None:
+    place = shown.place
+    if place is None or place.lon is None or place.lat is None:
+        return None
+    report = shown.report
+    occurred, created = shown.occurred, shown.created
+    return {
+        "reference": report.reference,
+        "category": report.category.slug,
+        "category_name": report.category.name,
+        "status": str(report.status),
+        "ward_code": report.ward.code if report.ward else None,
+        "ward_name": report.ward.name if report.ward else None,
+        "occurred_at": occurred.value if occurred else None,
+        "reported_at": created.value if created else None,
+        "after_dark": report.after_dark,
+        "longitude": round(place.lon, 6),
+        "latitude": round(place.lat, 6),
+        "street": report.street if place.precision is Location.EXACT else None,
+        "source": report.source,
+    }
 
 
 def guarded_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
@@ -90,20 +136,24 @@ def guarded_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> Itera
     )
 
 
-def reports_csv(session: Session, user: User | None, filters: BoardFilters) -> Iterator[str]:
+def reports_csv(
+    session: Session, user: User | None, filters: BoardFilters, *, address: str | None
+) -> Iterator[str]:
     """The filtered reports as CSV chunks (board only); refused before any row is read."""
-    require_board(user)
-    return guarded_csv(REPORT_EXPORT_COLUMNS, export_reports(session, user, filters))
+    rows = export_reports(session, user, filters, surface=CSV_EXPORT, address=address)
+    return guarded_csv(REPORT_EXPORT_COLUMNS, rows)
 
 
-def reports_geojson(session: Session, user: User | None, filters: BoardFilters) -> Iterator[str]:
+def reports_geojson(
+    session: Session, user: User | None, filters: BoardFilters, *, address: str | None
+) -> Iterator[str]:
     """The filtered reports as GeoJSON text in chunks, one point feature each (board only);
-    refused before any row is read."""
-    require_board(user)
+    refused before any row is read. The board map's report points are drawn from it."""
+    rows = export_reports(session, user, filters, surface=GEOJSON_EXPORT, address=address)
 
     def chunks() -> Iterator[str]:
         yield '{"type":"FeatureCollection","features":['
-        for index, row in enumerate(export_reports(session, user, filters)):
+        for index, row in enumerate(rows):
             properties = {
                 k: (v.isoformat() if isinstance(v, datetime) else v)
                 for k, v in row.items()

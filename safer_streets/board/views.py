@@ -38,6 +38,7 @@ from safer_streets.board.filters import (
 )
 from safer_streets.errors import InvalidInput
 from safer_streets.models import HotspotRun
+from safer_streets.web.clients import client_address
 from safer_streets.web.context import current_user, db, login_required, services, streaming
 
 bp = Blueprint("board", __name__)
@@ -320,8 +321,10 @@ def _stamp(filters: BoardFilters) -> str:
 def reports_csv():
     """The filtered reports as CSV (board and admin only; no descriptions or contacts)."""
     filters, _ = _filters()
+    chunks = exports.reports_csv(db(), current_user(), filters, address=client_address())
+    db().commit()  # the access log holds the sensitive rows before any is sent
     return Response(
-        streaming(exports.reports_csv(db(), current_user(), filters)),
+        streaming(chunks),
         mimetype="text/csv",
         headers=_attachment(f"safer-streets-reports_{_stamp(filters)}.csv"),
     )
@@ -333,8 +336,10 @@ def reports_geojson():
     """The filtered reports as GeoJSON points (board and admin only)."""
     filters, _ = _filters()
     name = f"safer-streets-reports_{_stamp(filters)}.geojson"
+    chunks = exports.reports_geojson(db(), current_user(), filters, address=client_address())
+    db().commit()  # the access log holds the sensitive points before any is sent
     return Response(
-        streaming(exports.reports_geojson(db(), current_user(), filters)),
+        streaming(chunks),
         mimetype="application/geo+json",
         headers=_attachment(name) if request.args.get("download") == "1" else {},
     )

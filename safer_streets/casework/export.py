@@ -9,31 +9,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Select,
-    and_,
-    case,
     func,
     select,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.casework import sla
+from safer_streets.casework.access import audience_among_visible, disclosures_among_visible
 from safer_streets.casework.queues import (
     QueueFilters,
     queue_conditions,
     queue_order,
     resolve_filters,
 )
+from safer_streets.disclosure import access_log
+from safer_streets.disclosure.policy import Disclosure, Location, disclose
 from safer_streets.models import (
     Category,
-    Partner,
     Report,
     ReportEvent,
     User,
-    Ward,
 )
 
 EXPORT_BATCH = 1000
+CSV_EXPORT = "queue CSV export"
 
 # ---- CSV export --------------------------------------------------------------------------
 
@@ -90,115 +91,94 @@ def _iso(value: datetime | None) -> str:
 
 def _export_query(
     session: Session, user: User, filters: QueueFilters, now: datetime
-) -> Select[Any]:
+) -> tuple[list[ColumnElement[bool]], Select[Any]]:
     conditions = queue_conditions(user, filters, resolve_filters(session, filters), now)
     statuses = filters.statuses()
     if statuses is not None:
         conditions.append(Report.status.in_(statuses))
-    owner = aliased(Partner)
-    assignee = aliased(User)
     public_updates = (
         select(ReportEvent.report_id, func.count().label("n"))
         .where(ReportEvent.public, ReportEvent.kind == "public_update")
         .group_by(ReportEvent.report_id)
         .subquery()
     )
-    # Contact details only for the owner partner, and only if the reporter shared them.
-    own_partner = user.partner_id if user.partner_id is not None else -1
-    contact = case(
-        (and_(Report.owner_partner_id == own_partner, ~Report.anonymous), Report.contact_email),
-        else_=None,
-    )
-    return (
-        select(
-            Report.reference,
-            Report.created_at,
-            Category.name,
-            Ward.name,
-            Report.street,
-            Report.postcode,
-            Report.status,
-            Report.priority,
-            owner.name,
-            assignee.email,
-            Report.acknowledge_due_at,
-            Report.resolve_due_at,
-            sla.breached(now),
-            func.ST_Y(Report.location),
-            func.ST_X(Report.location),
-            Report.description,
-            func.coalesce(public_updates.c.n, 0),
-            Report.supporter_count,
-            contact,
+    query = (
+        select(Report, sla.breached(now), func.coalesce(public_updates.c.n, 0))
+        .options(
+            joinedload(Report.category),
+            joinedload(Report.ward),
+            joinedload(Report.owner),
+            joinedload(Report.assigned_to),
         )
-        .join(Category, Category.id == Report.category_id)
-        .outerjoin(Ward, Ward.id == Report.ward_id)
-        .outerjoin(owner, owner.id == Report.owner_partner_id)
-        .outerjoin(assignee, assignee.id == Report.assigned_to_id)
         .outerjoin(public_updates, public_updates.c.report_id == Report.id)
         .where(*conditions)
         .order_by(*queue_order(filters.sort))
         .execution_options(yield_per=EXPORT_BATCH)
     )
+    return conditions, query
 
 
-def _cells(row: Any) -> list[str]:
-    (
-        reference,
-        received,
-        category,
-        ward,
-        street,
-        postcode,
-        status,
-        priority,
-        owner_name,
-        assigned,
-        acknowledge_due,
-        resolve_due,
-        is_breached,
-        lat,
-        lon,
-        description,
-        updates,
-        supporters,
-        email,
-    ) = row
+def _cells(shown: Disclosure, is_breached: bool, updates: int) -> list[str]:
+    report = shown.report
+    place, created, contact = shown.place, shown.created, shown.contact
+    exact = place is not None and place.precision is Location.EXACT
     return [
-        reference,
-        _iso(received),
-        guard_cell(category),
-        guard_cell(ward or ""),
-        guard_cell(street or ""),
-        guard_cell(postcode or ""),
-        str(status),
-        str(priority),
-        guard_cell(owner_name or ""),
-        guard_cell(assigned or ""),
-        _iso(acknowledge_due),
-        _iso(resolve_due),
+        report.reference,
+        _iso(created.value if created else None),
+        guard_cell(report.category.name),
+        guard_cell(report.ward.name if report.ward else ""),
+        guard_cell((report.street if exact else None) or ""),
+        guard_cell((report.postcode if exact else None) or ""),
+        str(report.status),
+        str(report.priority),
+        guard_cell(report.owner.name if report.owner else ""),
+        guard_cell(report.assigned_to.email if report.assigned_to else ""),
+        _iso(report.acknowledge_due_at),
+        _iso(report.resolve_due_at),
         "yes" if is_breached else "no",
-        f"{lat:.6f}" if lat is not None else "",
-        f"{lon:.6f}" if lon is not None else "",
-        guard_cell(description),
+        f"{place.lat:.6f}" if place is not None and place.lat is not None else "",
+        f"{place.lon:.6f}" if place is not None and place.lon is not None else "",
+        guard_cell(shown.description or ""),
         str(updates),
-        str(supporters),
-        guard_cell(email or ""),
+        str(shown.supporters) if shown.supporters is not None else "",
+        guard_cell((contact.email if contact else None) or ""),
     ]
 
 
 def export_csv(
-    session: Session, user: User, filters: QueueFilters, now: datetime | None = None
+    session: Session,
+    user: User,
+    filters: QueueFilters,
+    now: datetime | None = None,
+    *,
+    address: str | None = None,
 ) -> Iterator[str]:
-    """The filtered queue as CSV text: a header, then one chunk per batch of rows.
+    """The filtered queue as CSV text: a header, then one chunk per batch of rows, each row
+    as the disclosure policy lets ``user`` see that report.
 
-    Filters are checked before this returns (``InvalidInput``); rows are fetched from a
-    server-side cursor ``EXPORT_BATCH`` at a time, so memory stays flat however many.
+    Filters are checked before this returns (``InvalidInput``), and each sensitive report
+    the file will hold is written to the access log (commit before streaming); rows are then
+    fetched from a server-side cursor ``EXPORT_BATCH`` at a time, so memory stays flat
+    however many.
     """
-    query = _export_query(session, user, filters, now or datetime.now(UTC))
+    conditions, query = _export_query(session, user, filters, now or datetime.now(UTC))
+    sensitive = session.scalars(
+        select(Report)
+        .options(joinedload(Report.category))
+        .where(*conditions, Report.category.has(Category.sensitive))
+    )
+    access_log.record_views(
+        session,
+        disclosures_among_visible(user, sensitive),
+        viewer=user,
+        surface=CSV_EXPORT,
+        address=address,
+    )
 
     def rows() -> Iterator[list[str]]:
-        for row in session.execute(query):
-            yield _cells(row)
+        for report, is_breached, updates in session.execute(query):
+            yield _cells(
+                disclose(report, audience_among_visible(user, report)), is_breached, updates
+            )
 
     return csv_chunks(EXPORT_COLUMNS, rows())

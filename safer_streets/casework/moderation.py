@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from safer_streets.disclosure.policy import Audience, disclose
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.models import Report, ReportEvent, User
 
@@ -36,7 +37,7 @@ def moderate_description(
         public_text = public_text.strip()
         if len(public_text) > len(report.description) + len(REDACTED) * 10:
             raise InvalidInput({"public_text": "a moderated text cannot add to what was said"})
-    before = public_description(report)
+    before = disclose(report, Audience.PUBLIC).description
     report.public_description = public_text
     action = "restored" if public_text is None else "hidden" if public_text == "" else "redacted"
     session.add(
@@ -45,7 +46,11 @@ def moderate_description(
             actor=actor,
             kind="moderated",
             note=f"Public description {action}: {reason}",
-            data={"field": "description", "before": before, "after": public_description(report)},
+            data={
+                "field": "description",
+                "before": before,
+                "after": disclose(report, Audience.PUBLIC).description,
+            },
         )
     )
     session.flush()

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from geoalchemy2 import Geography
-from geoalchemy2.shape import to_shape
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import (
     ColumnElement,
@@ -24,7 +23,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from safer_streets.casework import sla
-from safer_streets.casework.access import access, visibility
+from safer_streets.casework.access import (
+    audience_among_visible,
+    disclosures_among_visible,
+    visibility,
+)
+from safer_streets.disclosure.policy import Disclosure, disclose
 from safer_streets.errors import InvalidInput, plain_field_errors
 from safer_streets.models import (
     NEXT_DUE,
@@ -281,7 +285,7 @@ def _ordered_ids(
 
 @dataclass(frozen=True)
 class MapPoint:
-    """One filtered report on the queue's map."""
+    """One filtered report on the queue's map, where the viewer may see its place."""
 
     reference: str
     lat: float
@@ -289,12 +293,21 @@ class MapPoint:
     status: str
     category: str
 
+    @classmethod
+    def of(cls, shown: Disclosure) -> MapPoint | None:
+        place = shown.place
+        if place is None or place.lat is None or place.lon is None:
+            return None
+        report = shown.report
+        return cls(report.reference, place.lat, place.lon, str(report.status), report.category.name)
+
 
 @dataclass(frozen=True)
 class QueuePage:
-    """One page of a queue, with counts per status across the whole filtered queue."""
+    """One page of a queue, with counts per status across the whole filtered queue; each
+    report as the viewer may see it."""
 
-    reports: list[Report]
+    rows: list[Disclosure]
     page: int
     pages: int
     total: int
@@ -345,42 +358,35 @@ def queue(
         page_ids = _ordered_ids(
             session, user, filtering, filters.sort, limit=PAGE_SIZE, offset=offset
         )
+    # The map's stretch holds the page's, except far down the queue: one load serves both.
     loaded = {
         report.id: report
         for report in session.scalars(
             select(Report)
             .options(
-                joinedload(Report.ward), joinedload(Report.owner), joinedload(Report.assigned_to)
+                joinedload(Report.category),
+                joinedload(Report.ward),
+                joinedload(Report.owner),
+                joinedload(Report.assigned_to),
             )
-            .where(Report.id.in_(page_ids))
+            .where(Report.id.in_(set(map_ids) | set(page_ids)))
         )
     }
-    reports = [loaded[report_id] for report_id in page_ids]
-    located = {
-        row.id: MapPoint(row.reference, row.lat, row.lon, str(row.status), row.category)
-        for row in session.execute(
-            select(
-                Report.id,
-                Report.reference,
-                func.ST_Y(Report.location).label("lat"),
-                func.ST_X(Report.location).label("lon"),
-                Report.status,
-                Category.name.label("category"),
-            )
-            .join(Category, Category.id == Report.category_id)
-            .where(Report.id.in_(map_ids), Report.location.is_not(None))
-        )
-    }
-    points = [located[report_id] for report_id in map_ids if report_id in located]
+    rows = disclosures_among_visible(user, (loaded[report_id] for report_id in page_ids))
+    points = [
+        point
+        for shown in disclosures_among_visible(user, (loaded[i] for i in map_ids))
+        if (point := MapPoint.of(shown)) is not None
+    ]
     return QueuePage(
-        reports=reports,
+        rows=rows,
         page=page_number,
         pages=pages,
         total=total,
         counts=counts,
         filters=filters.model_copy(update={"page": page_number}),
         map_points=points,
-        breaches={r.id: sla.breaches_of(r, now) for r in reports},
+        breaches={shown.report.id: sla.breaches_of(shown.report, now) for shown in rows},
         now=now,
     )
 
@@ -440,21 +446,22 @@ def filter_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
 
 @dataclass(frozen=True)
 class Neighbour:
-    """A report near another, with how far away it is."""
+    """A report near another, as the viewer may see it, with how far away it is."""
 
-    report: Report
+    shown: Disclosure
     metres: float
     related: bool
-    lat: float
-    lon: float
 
-    def map_point(self) -> dict[str, Any]:
-        """The neighbour as a marker on the report's map."""
+    def map_point(self) -> dict[str, Any] | None:
+        """The neighbour as a marker on the report's map, where its place may be shown."""
+        place = self.shown.place
+        if place is None or place.lat is None or place.lon is None:
+            return None
         return {
-            "reference": self.report.reference,
-            "lat": self.lat,
-            "lon": self.lon,
-            "status": str(self.report.status),
+            "reference": self.shown.report.reference,
+            "lat": place.lat,
+            "lon": place.lon,
+            "status": str(self.shown.report.status),
         }
 
 
@@ -474,13 +481,8 @@ def nearby(session: Session, user: User, report: Report) -> list[Neighbour]:
         Report.created_at.between(report.created_at - window, report.created_at + window),
     )
     rows = session.execute(
-        select(
-            Report,
-            func.ST_Distance(there, here),
-            related,
-            func.ST_Y(Report.location),
-            func.ST_X(Report.location),
-        )
+        select(Report, func.ST_Distance(there, here), related)
+        .options(joinedload(Report.category), joinedload(Report.ward))
         .where(
             visibility(user),
             Report.id != report.id,
@@ -490,27 +492,21 @@ def nearby(session: Session, user: User, report: Report) -> list[Neighbour]:
         .limit(20)
     )
     return [
-        Neighbour(report_, float(metres), bool(is_related), lat, lon)
-        for report_, metres, is_related, lat, lon in rows
+        Neighbour(disclose(near, audience_among_visible(user, near)), float(metres), bool(related_))
+        for near, metres, related_ in rows
     ]
 
 
-def history(session: Session, user: User, report: Report) -> list[ReportEvent]:
-    """The report's events with their actors; board and partners see internal notes too."""
-    access(session, user, report)
-    return list(
-        session.scalars(
-            select(ReportEvent)
-            .options(joinedload(ReportEvent.actor).joinedload(User.partner))
-            .where(ReportEvent.report_id == report.id)
-            .order_by(ReportEvent.at, ReportEvent.id)
-        )
+def history(session: Session, shown: Disclosure) -> list[ReportEvent]:
+    """The report's events with their actors: internal entries only where the viewer may read
+    internal notes (staff of the owner or a notified partner, administrators), public ones
+    for everyone who may see the report."""
+    query = (
+        select(ReportEvent)
+        .options(joinedload(ReportEvent.actor).joinedload(User.partner))
+        .where(ReportEvent.report_id == shown.report.id)
+        .order_by(ReportEvent.at, ReportEvent.id)
     )
-
-
-def location_of(report: Report) -> tuple[float, float] | None:
-    """The report's (lat, lon) for maps."""
-    if report.location is None:
-        return None
-    point = to_shape(report.location)
-    return point.y, point.x
+    if not shown.internal_notes:
+        query = query.where(ReportEvent.public)
+    return list(session.scalars(query))

@@ -3,6 +3,7 @@ render; permission and state checks live in ``queues`` and ``casework``."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask import session as cookie_session
@@ -20,11 +22,11 @@ from flask import session as cookie_session
 from safer_streets.accounts import users
 from safer_streets.accounts.redirects import safe_next
 from safer_streets.bounds import whole_number
-from safer_streets.casework import access, queues, sla, workflow
+from safer_streets.casework import access, casefile, queues, sla, workflow
 from safer_streets.casework.export import export_csv
-from safer_streets.disclosure.policy import disclose
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import Priority, ReportStatus, User
+from safer_streets.web.clients import client_address
 from safer_streets.web.context import (
     current_user,
     db,
@@ -196,7 +198,8 @@ def export():
     user = _user()
     try:
         filters = queues.parse_filters(request.args)
-        chunks = export_csv(db(), user, filters)
+        chunks = export_csv(db(), user, filters, address=client_address())
+        db().commit()  # the access log holds the sensitive rows before any is sent
     except InvalidInput as invalid:
         detail = "; ".join(f"{k}: {v}" for k, v in invalid.field_errors.items())
         return render_template(
@@ -261,17 +264,15 @@ def _render_report(
 ):
     session = db()
     user = _user()
-    report = access.report_for(session, user, reference)
+    case = casefile.open_case(session, user, reference, address=client_address())
+    session.commit()  # the access log holds the view even if rendering fails
+    report = case.shown.report
     actions = workflow.allowed_actions(session, user, report)
-    now = _now()
-    neighbours = queues.nearby(session, user, report)
     context = {
+        "case": case,
+        "shown": case.shown,
         "report": report,
-        "access": access.access(session, user, report),
-        "history": queues.history(session, user, report),
-        "neighbours": neighbours,
-        "neighbour_points": [n.map_point() for n in neighbours],
-        "contact": disclose(report, access.audience_for(session, user, report)).contact,
+        "neighbour_points": [p for n in case.neighbours if (p := n.map_point())],
         "actions": actions,
         "Action": workflow.Action,
         "colleagues": workflow.colleagues(session, report)
@@ -287,14 +288,14 @@ def _render_report(
             if s in workflow.WORKFLOW.get(report.status, ()) and s is not ReportStatus.ACKNOWLEDGED
         ],
         "priorities": list(Priority),
-        "location": queues.location_of(report),
-        "breaches": sla.breaches_of(report, now),
+        "breaches": sla.breaches_of(report, _now()),
         "errors": errors or {},
         "form": form or {},
         "conflict": conflict,
         "failed_action": action,
         "tiles": services().settings.map_tiles_url,
         "label": workflow.label,
+        "event_label": casefile.event_label,
     }
     return render_template("casework/report.html", **context), status
 
@@ -304,6 +305,25 @@ def _render_report(
 def report_detail(reference: str):
     """One report: map, description, why it came here, history, nearby reports, actions."""
     return _render_report(reference)
+
+
+@bp.get("/triage/reports/<reference>/photo")
+@login_required
+def report_photo(reference: str) -> Response:
+    """The report's photo for those whose queue holds it; never kept in a shared cache."""
+    session = db()
+    photo = casefile.case_photo(session, _user(), reference, address=client_address())
+    session.commit()
+    response = send_file(
+        io.BytesIO(photo.data),
+        mimetype=photo.content_type,
+        etag=photo.sha256,
+        max_age=None,
+        conditional=True,
+    )
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
 
 
 def _version(form: Any) -> int | None:
@@ -370,6 +390,8 @@ def _perform(action: str, report: Any, user: User, form: Any) -> workflow.Outcom
             text=form.get("public_text", ""),
             reason=form.get("reason", ""),
         )
+    if action == a.PHOTO:
+        return workflow.approve_photo(session, user, report, approved=form.get("photo") == "show")
     raise NotFound(f"no action {action!r}")
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from geo.suntimes import LONDON
 from safer_streets.bounds import whole_number
 from safer_streets.casework import access, moderation, sla
+from safer_streets.disclosure.policy import Audience, disclose
 from safer_streets.errors import (
     Conflict,
     InvalidInput,
@@ -38,6 +39,7 @@ from safer_streets.errors import (
     NotFound,
     SaferStreetsError,
 )
+from safer_streets.intake import photos
 from safer_streets.models import (
     ApiClient,
     Partner,
@@ -70,6 +72,7 @@ class Action(enum.StrEnum):
     REROUTE = "reroute"
     DUPLICATE = "duplicate"
     MODERATE = "moderate"
+    PHOTO = "photo"
 
 
 # Only the owner (or an administrator) changes the report itself; notified partners on a
@@ -83,6 +86,7 @@ OWNER_ACTIONS = frozenset(
         Action.REROUTE,
         Action.DUPLICATE,
         Action.MODERATE,
+        Action.PHOTO,
     }
 )
 VERBS = {
@@ -95,6 +99,7 @@ VERBS = {
     Action.REROUTE: "re-route it",
     Action.DUPLICATE: "mark it as a duplicate",
     Action.MODERATE: "moderate what the public sees",
+    Action.PHOTO: "show its photo to the public",
 }
 
 S = ReportStatus
@@ -787,3 +792,17 @@ def moderate(
         session, report, user, public_text=public_text, reason=reason or ""
     )
     return Outcome(f"What the public sees of {report.reference} has been changed.")
+
+
+def approve_photo(session: Session, user: User, report: Report, *, approved: bool) -> Outcome:
+    """Show the report's photo to the public, or withdraw it (owner partner only; recorded in
+    the report's history)."""
+    authorise(session, user, report, Action.PHOTO)
+    if approved and not disclose(report, Audience.PUBLIC).listed:
+        raise InvalidInput(
+            {"photo": f"the public never sees {report.category.name.lower()} reports"}
+        )
+    photos.set_photo_approved(session, report, actor=user, approved=approved)
+    if approved:
+        return Outcome(f"The photo of {report.reference} is now public.")
+    return Outcome(f"The photo of {report.reference} is no longer public.")

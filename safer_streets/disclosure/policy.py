@@ -236,7 +236,11 @@ class Moment:
 
 def truncate(value: datetime, precision: TimePrecision) -> datetime:
     """``value`` in London time with everything finer than ``precision`` set to zero."""
-    local = value.astimezone(LONDON)
+    try:
+        local = value.astimezone(LONDON)
+    except OverflowError:
+        # Stored before intake bounded times (year 1): kept as stored, never a 500.
+        local = value
     if precision is TimePrecision.EXACT:
         return local
     local = local.replace(minute=0, second=0, microsecond=0)

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
 from geo.suntimes import LONDON, london_time
+from safer_streets.disclosure.policy import Audience, disclose, public_routing_reason
 from safer_streets.errors import InvalidInput, NotAllowed
 from safer_streets.models import (
     EmailOutbox,
@@ -336,6 +337,45 @@ class SmtpConnection:
         self.smtp.send_message(message)
 
 
+@dataclass(frozen=True)
+class ReportForPartner:
+    """A report as an email to the partner handling it may carry.
+
+    An email leaves our systems: nobody can log who reads it, or take it back. So it never
+    holds the reporter's contact details or words, and for a report whose every view is
+    logged (a sensitive one) not its place or staff's reasons either, only a link to the
+    report page, where the view is logged.
+    """
+
+    reference: str
+    category: str
+    ward: str | None
+    place: str | None
+    received: datetime | None
+    routing_reason: str | None
+    sensitive: bool
+    acknowledge_due_at: datetime | None
+    resolve_due_at: datetime | None
+
+    @classmethod
+    def of(cls, report: Report) -> ReportForPartner:
+        shown = disclose(report, Audience.OWNER_STAFF)
+        sensitive = shown.logged
+        place = None if sensitive or shown.place is None else shown.place.label
+        received = shown.created
+        return cls(
+            reference=report.reference,
+            category=report.category.name,
+            ward=report.ward.name if report.ward else None,
+            place=place,
+            received=received.value if received else None,
+            routing_reason=public_routing_reason(report) if sensitive else shown.routing_reason,
+            sensitive=sensitive,
+            acknowledge_due_at=report.acknowledge_due_at,
+            resolve_due_at=report.resolve_due_at,
+        )
+
+
 def _render(template: str, **context: Any) -> tuple[str, str]:
     """Render ``email/<template>.txt``: the first line is the subject, the rest the body."""
     text = _templates.get_template(f"{template}.txt").render(**context)
@@ -351,7 +391,11 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
         report = session.get(Report, row.report_id)
         if report is None or report.owner_partner_id != row.partner_id:
             return None  # re-routed before we got to it: the new owner gets its own email
-        context |= {"report": report, "link": f"{base}/triage/reports/{report.reference}"}
+        context |= {
+            "report": ReportForPartner.of(report),
+            "owner": report.owner.name if report.owner else "",
+            "link": f"{base}/triage/reports/{report.reference}",
+        }
         subject, body = _render("new_report", **context)
     elif row.kind == Kind.PUBLIC_UPDATE:
         report = session.get(Report, row.report_id)
@@ -364,11 +408,15 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
         partner = session.get(Partner, row.partner_id)
         reports = session.scalars(
             select(Report)
-            .options(joinedload(Report.ward))
+            .options(joinedload(Report.ward), joinedload(Report.category))
             .where(Report.id.in_(row.data.get("report_ids", [])))
             .order_by(Report.routed_at)
         ).all()
-        context |= {"partner": partner, "reports": reports, "day": row.created_at}
+        context |= {
+            "partner": partner,
+            "reports": [ReportForPartner.of(report) for report in reports],
+            "day": row.created_at,
+        }
         subject, body = _render("digest", **context)
     elif row.kind in TOKEN_PURPOSES:
         user = session.get(User, row.user_id)

@@ -6,14 +6,18 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from safer_streets.casework import access
+from safer_streets.disclosure import access_log
 from safer_streets.errors import Conflict, InvalidInput
 from safer_streets.intake import abuse, submission
 from safer_streets.models import AbuseEntry, Role
 from safer_streets.routing import quarantine, rerouting
 from safer_streets.routing import rules as routing_rules
+from safer_streets.web.clients import client_address
 from safer_streets.web.context import current_user, db, services, show_refused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+ABUSE_PAGE = "abuse list"
 bp.add_app_template_global(routing_rules.describe_change, "describe_rule_change")
 
 
@@ -140,10 +144,14 @@ def reroute():
 
 def _abuse_page(errors: dict[str, str] | None = None, form=None, status: int = 200):
     entries = db().scalars(select(AbuseEntry).order_by(AbuseEntry.created_at.desc())).all()
+    user = current_user()
+    held = access.disclosures_among_visible(user, abuse.held_reports(db()))
+    access_log.record_views(db(), held, viewer=user, surface=ABUSE_PAGE, address=client_address())
+    db().commit()
     return render_template(
         "admin/abuse.html",
         entries=entries,
-        held=abuse.held_reports(db()),
+        held=held,
         errors=errors or {},
         form=form or {},
     ), status

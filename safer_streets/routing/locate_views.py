@@ -7,12 +7,18 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from geo.wards import WardIndex
 from safer_streets import places
 from safer_streets.bounds import whole_number
+from safer_streets.casework import access
+from safer_streets.disclosure import access_log
+from safer_streets.disclosure.policy import disclose
 from safer_streets.errors import InvalidInput
 from safer_streets.routing import locating
+from safer_streets.web.clients import client_address
 from safer_streets.web.context import current_user, db, login_required, services
 
 bp = Blueprint("locate", __name__)
 WARDS_KEY = "safer_streets.ward_index"
+LOCATE_PAGE = "locate page"
+WAITING_PAGE = "reports to locate"
 
 
 def _wards() -> WardIndex:
@@ -26,16 +32,22 @@ def _wards() -> WardIndex:
 @login_required
 def waiting():
     """Reports waiting for someone to find their place."""
-    found = locating.reports_to_locate(db(), current_user())
-    return render_template("routing/waiting.html", reports=found)
+    user = current_user()
+    # Each row shows what the resident typed for the place: detail of a sensitive report.
+    rows = access.disclosures_among_visible(user, locating.reports_to_locate(db(), user))
+    access_log.record_views(db(), rows, viewer=user, surface=WAITING_PAGE, address=client_address())
+    db().commit()
+    return render_template("routing/waiting.html", reports=rows)
 
 
 @bp.route("/triage/reports/<reference>/locate", methods=["GET", "POST"])
 @login_required
 def locate(reference: str):
     """Search for the place the resident meant, or pick a point; then route the report."""
-    report = locating.report_to_locate(db(), current_user(), reference)
-    query = request.values.get("q", report.location_text or "")
+    user = current_user()
+    report = locating.report_to_locate(db(), user, reference)
+    shown = disclose(report, access.audience_for(db(), user, report))
+    query = request.values.get("q", shown.location_text or "")
     errors: dict[str, str] = {}
     point_form = {"lat": "", "lon": ""}
     found = locating.candidates(services().places, query)
@@ -62,11 +74,17 @@ def locate(reference: str):
         except InvalidInput as invalid:
             db().rollback()
             errors = invalid.field_errors
-            report = locating.report_to_locate(db(), current_user(), reference)
+            report = locating.report_to_locate(db(), user, reference)
+            shown = disclose(report, access.audience_for(db(), user, report))
+    access_log.record_views(
+        db(), [shown], viewer=user, surface=LOCATE_PAGE, address=client_address()
+    )
+    db().commit()
     return (
         render_template(
             "routing/locate.html",
             report=report,
+            shown=shown,
             query=query,
             candidates=found,
             errors=errors,

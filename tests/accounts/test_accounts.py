@@ -299,3 +299,34 @@ def test_sign_in_only_redirects_within_the_site(client, db_session, target):
         data={"email": "sgt@rg.example", "password": PASSWORD},
     )
     assert response.headers["Location"] == "/triage"
+
+
+def test_an_administrator_allows_and_withdraws_case_detail_for_a_board_account(
+    client, app, db_session, routed_report
+):
+    harassment = routed_report(db_session, category="harassment")
+    make(db_session, "admin@example.org", None, Role.ADMIN)
+    member = make(db_session, "member@board.example", None, Role.BOARD)
+    officer = make(db_session, "officer@asb.example", "lewisham-asb")
+    lead = make(db_session, "lead@asb.example", "lewisham-asb", Role.PARTNER_ADMIN)
+    board_device = app.test_client()
+    login(board_device, member.email)
+    page = f"/triage/reports/{harassment.reference}"
+    assert board_device.get(page).status_code == 404
+
+    login(client, "admin@example.org")
+    assert "Allow case detail" in client.get("/triage/team").text
+    allowed = client.post(f"/triage/team/users/{member.id}/case-detail", data={"allowed": "yes"})
+    assert allowed.status_code == 303
+    assert "Withdraw case detail" in client.get("/triage/team").text
+    assert board_device.get(page).status_code == 200
+
+    client.post(f"/triage/team/users/{member.id}/case-detail", data={"allowed": "no"})
+    assert board_device.get(page).status_code == 404
+    not_board = client.post(f"/triage/team/users/{officer.id}/case-detail", data={"allowed": "yes"})
+    assert not_board.status_code == 403 and not officer.sees_case_detail
+
+    client.post("/logout")
+    login(client, lead.email)
+    refused = client.post(f"/triage/team/users/{member.id}/case-detail", data={"allowed": "yes"})
+    assert refused.status_code == 403 and not member.sees_case_detail

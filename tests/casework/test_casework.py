@@ -180,7 +180,9 @@ def test_a_notified_partner_adds_notes_the_owner_sees(db_session, routed_report)
     workflow.add_note(
         db_session, officer, report, "Council wardens will patrol", public=True, now=NOW
     )
-    history = queues.history(db_session, sergeant, report)
+    history = queues.history(
+        db_session, access.disclosure_for(db_session, sergeant, report.reference)
+    )
     notes = [(e.kind, e.note, e.data["partner"]) for e in history if e.actor_id == officer.id]
     assert notes == [
         ("note", "CCTV request sent", NOTIFIED),
@@ -260,7 +262,7 @@ def test_nearby_and_related_reports(db_session, routed_report):
     routed_report(db_session, lat=51.4560, lon=-0.0207)  # over a kilometre away
     sergeant = user(db_session, "sgt@rg.example", OWNER)
     neighbours = queues.nearby(db_session, sergeant, report)
-    assert [(n.report.reference, n.related) for n in neighbours] == [
+    assert [(n.shown.report.reference, n.related) for n in neighbours] == [
         (related.reference, True),
         (unrelated.reference, False),
     ]

@@ -144,4 +144,8 @@ def test_the_partner_report_page_shows_the_photo(client, db_session, report):
     db_session.flush()
     client.post("/login", data={"email": "env2@example.org", "password": "correct horse battery"})
     page = client.get(f"/triage/reports/{report.reference}")
-    assert f"/report/{report.reference}/photo" in page.text
+    # Staff see it through the triage pages, which log views of sensitive reports' photos.
+    assert f"/triage/reports/{report.reference}/photo" in page.text
+    photo = client.get(f"/triage/reports/{report.reference}/photo")
+    assert photo.data == b"\xff\xd8x"
+    assert "no-store" in photo.headers["Cache-Control"]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from safer_streets.accounts import users
 from safer_streets.errors import Conflict, InvalidInput, NotAllowed
 from safer_streets.intake.submission import parse_submission, submit_report
-from safer_streets.models import Report, ReportEvent, ReportStatus, Role
+from safer_streets.models import Report, ReportAccess, ReportEvent, ReportStatus, Role
 from safer_streets.routing import locating, processing
 from tests.helpers import PASSWORD, PASSWORDS, csrf_token, login
 
@@ -186,3 +186,20 @@ def test_a_point_must_be_inside_lewisham(db_session, wards, places):
             places=places,
         )
     assert "outside Lewisham" in raised.value.field_errors["location"]
+
+
+def test_views_of_a_sensitive_unplaced_report_are_logged(app, db_session, wards, places):
+    report = unplaced_report(
+        db_session, wards, places, category="harassment", text="outside my flat 7"
+    )
+    officer = user(db_session, "cs@lewisham.example", Role.STAFF, "lewisham-community-safety")
+    client = signed_in(app, officer.email)
+
+    assert "outside my flat 7" in client.get("/triage/locate").text
+    assert "outside my flat 7" in client.get(f"/triage/reports/{report.reference}/locate").text
+    surfaces = db_session.scalars(
+        select(ReportAccess.surface)
+        .where(ReportAccess.report_id == report.id, ReportAccess.user_id == officer.id)
+        .order_by(ReportAccess.id)
+    ).all()
+    assert surfaces == ["reports to locate", "locate page"]
