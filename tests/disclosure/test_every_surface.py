@@ -106,7 +106,6 @@ NOT_YET_CONVERTED = {
     ("keyless API client", "open311.request_detail"): "Open311 single request",
     ("keyless API client", "open311.request_list"): "Open311 request list",
     ("board", "api.get_report"): "JSON API report",
-    ("board", "casework.report_detail"): "Partner report page",
 }
 
 
