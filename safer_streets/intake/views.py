@@ -22,9 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from safer_streets.disclosure import policy
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.intake import forms, photos, support
+from safer_streets.intake import forms, photos, support, tracking
 from safer_streets.intake.submission import (
-    get_report,
     parse_submission,
     public_categories,
     scoped_idempotency_key,
@@ -36,8 +35,14 @@ from safer_streets.intake.submission import (
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
 from safer_streets.taxonomy import reasons_for
-from safer_streets.web.clients import browser_supporter, made_here, remember_made_here
-from safer_streets.web.context import current_user, db, services
+from safer_streets.web.clients import (
+    browser_supporter,
+    is_reporter,
+    made_here,
+    private_tracking_key,
+    remember_made_here,
+)
+from safer_streets.web.context import current_user, db, external_url, services
 from safer_streets.web.limits import (
     limit_lookups,
     limit_submissions,
@@ -218,8 +223,8 @@ def add_support():
 @limit_lookups
 def supported(reference: str):
     """Thanks for adding your voice, with the report to follow."""
-    report = get_report(db(), reference)
-    return render_template("intake/supported.html", report=report)
+    shown = tracking.look_up(db(), reference, reporter=is_reporter(reference))
+    return render_template("intake/supported.html", report=shown.report, shown=shown)
 
 
 def _report_another_link(report: Report) -> str:
@@ -237,10 +242,22 @@ def _report_another_link(report: Report) -> str:
 @bp.get("/report/<reference>/sent")
 @limit_lookups
 def submitted(reference: str):
-    """The confirmation page: the reference, what happens next and, once routed, who has it."""
-    report = get_report(db(), reference)
+    """The confirmation page: the reference, the reporter's private link to follow it, what
+    happens next and, once routed, who has it."""
+    reporter = is_reporter(reference)
+    report = tracking.look_up(db(), reference, reporter=reporter).report
+    key = private_tracking_key(report.reference) if reporter else None
     return render_template(
-        "intake/submitted.html", report=report, report_another=_report_another_link(report)
+        "intake/submitted.html",
+        report=report,
+        # Whether they gave an email is the reporter's business: only the browser that made
+        # the report is told what will be emailed.
+        emails_expected=made_here(report.reference) and bool(report.contact_email),
+        tracking_key=key,
+        private_link=external_url("intake.track", reference=report.reference, key=key)
+        if key
+        else None,
+        report_another=_report_another_link(report),
     )
 
 
@@ -278,23 +295,23 @@ def track_lookup():
 @bp.get("/track/<reference>")
 @limit_lookups
 def track(reference: str):
-    """A report's status and public updates only: no internal notes, no contact details."""
+    """A report as the public (or, with its private link, its reporter) may see it: status,
+    public updates, and its place, time and words at the precision the policy allows."""
     try:
-        report = get_report(db(), reference)
+        shown = tracking.look_up(db(), reference, reporter=is_reporter(reference))
     except NotFound:
         return render_template("intake/track_lookup.html", not_found=reference), 404
-    updates = [event for event in report.events if event.public]
-    shown = policy.disclose(report, policy.Audience.REPORTER)
-    place = shown.place
+    report, place = shown.report, shown.place
     return render_template(
         "intake/track.html",
         report=report,
-        updates=updates,
         shown=shown,
         place=place,
-        area=place if place is not None and place.lon is not None else None,
+        # A marker where a point may be shown; at ward precision there is no point, so no map.
+        map_place=place if place is not None and place.lon is not None else None,
+        updates=[event for event in report.events if event.public],
         report_another=_report_another_link(report),
-        photo_url=report_photo_url(report, public_only=True),
+        photo_url=report_photo_url(report) if shown.shows_photo(report.photo) else None,
         map_tiles_url=services().settings.map_tiles_url,
     )
 

@@ -16,8 +16,9 @@ from flask import session as cookie_session
 from sqlalchemy.exc import SQLAlchemyError
 
 from safer_streets.api import keys
+from safer_streets.intake import tracking
 from safer_streets.models import ApiClient
-from safer_streets.web.context import db
+from safer_streets.web.context import db, services
 
 # The signed session cookie's entries: this browser as a supporter (see browser_supporter),
 # and the references of the reports it made, newest first (see remember_made_here).
@@ -124,3 +125,16 @@ def remember_made_here(reference: str) -> None:
 def made_here(reference: str) -> bool:
     """Whether this browser made the report with this reference."""
     return reference.strip().upper() in cookie_session.get(MADE_HERE_COOKIE_ENTRY, [])
+
+
+def is_reporter(reference: str) -> bool:
+    """Whether this request comes from the report's reporter: it presents the report's private
+    tracking link (``?key=``), or it is the browser that made the report."""
+    secret = services().settings.secret_key
+    key = request.args.get(tracking.KEY_PARAMETER)
+    return made_here(reference) or tracking.holds_tracking_key(secret, reference, key)
+
+
+def private_tracking_key(reference: str) -> str:
+    """The key of the report's private tracking link, to give to its reporter only."""
+    return tracking.tracking_key(services().settings.secret_key, reference)
