@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from safer_streets.errors import Conflict, InvalidInput
+from safer_streets.disclosure.policy import Audience, disclose
+from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.intake import submission
 from safer_streets.intake.similar import nearby_open_reports
 from safer_streets.models import (
@@ -108,37 +110,55 @@ def client_supporter(client: ApiClient) -> str:
 
 
 def add_support(
-    session: Session, reference: str, *, supporter: str, source: str = "web"
+    session: Session, reference: str, *, supporters: Sequence[str], source: str = "web"
 ) -> Support:
-    """Record one supporter's +1 on an open report; the same ``supporter`` again counts once.
+    """Record one person's +1 on an open report: it counts only if none of ``supporters`` has
+    supported the report before.
 
-    ``supporter`` says who is adding their voice, as far as the server can tell: a verified API
-    client (``client_supporter``) or a browser (its cookie; the web layer bounds browsers that
-    drop theirs). Never something the request merely claims, such as an Idempotency-Key: a
-    new one on every request was a new supporter every time. The count is raised in SQL, not
-    through the ORM, so a +1 never clashes with a partner's edit under optimistic locking.
+    ``supporters`` are every id the server can give the person: always their address (keyed
+    and hashed by the web layer, never stored as it is, with the API key when one verified),
+    and their browser's cookie or their verified API client. So one address adds one voice to
+    a report, whatever cookies, forms or Idempotency-Keys it sends: a flood from one place
+    cannot move a report up a partner's queue. Never something the request merely claims, such
+    as an Idempotency-Key: a new one on every request was a new supporter every time. The count
+    is raised in SQL, not through the ORM, so a +1 never clashes with a partner's edit under
+    optimistic locking.
 
-    Reports in sensitive or internal categories are never offered as similar reports, so they
-    cannot be supported either: a +1 there would only be a way to move them in a queue.
+    A report the public may not see one by one (harassment, weapons, held) is ``NotFound`` as
+    an unknown reference is; one whose supporters the public may not know is refused.
     """
-    supporter = supporter.strip()
-    if not supporter or len(supporter) > MAX_KEY_CHARS:
+    ids = {supporter.strip() for supporter in supporters}
+    if not ids or any(not one or len(one) > MAX_KEY_CHARS for one in ids):
         raise InvalidInput({"supporter": f"must be 1 to {MAX_KEY_CHARS} characters"})
     report = submission.get_report(session, reference)
-    if report.category.sensitive or not report.category.public:
+    shown = disclose(report, Audience.PUBLIC)
+    if not shown.listed:
+        raise NotFound(f"no report with reference {reference!r}")
+    if shown.supporters is None:
         raise Conflict(
             f"{report.category.name} reports cannot be supported: if this happened to you too, "
             "please make a report of your own"
         )
     if report.status not in OPEN_STATUSES:
         raise Conflict("this report is closed: if the problem is back, please make a new report")
-    inserted = session.scalar(
+    inserted = session.scalars(
         insert(ReportSupport)
-        .values(report_id=report.id, key_hash=support_key_hash(report.id, supporter), source=source)
+        .values(
+            [
+                {
+                    "report_id": report.id,
+                    "key_hash": support_key_hash(report.id, s),
+                    "source": source,
+                }
+                for s in sorted(ids)
+            ]
+        )
         .on_conflict_do_nothing(constraint="support_once")
         .returning(ReportSupport.id)
-    )
-    if inserted is None:
+    ).all()
+    # Any id seen before means this person has already been counted; the new ones are kept,
+    # so that the same person is recognised by them too.
+    if len(inserted) < len(ids):
         return Support(report, counted=False)
     session.execute(
         update(Report)

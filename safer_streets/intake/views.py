@@ -36,6 +36,7 @@ from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
 from safer_streets.taxonomy import reasons_for
 from safer_streets.web.clients import (
+    address_supporter,
     browser_supporter,
     is_reporter,
     made_here,
@@ -46,10 +47,8 @@ from safer_streets.web.context import current_user, db, external_url, services
 from safer_streets.web.limits import (
     limit_lookups,
     limit_submissions,
-    limit_support,
     limiter,
     submission_limit,
-    support_counted,
 )
 
 bp = Blueprint("intake", __name__)
@@ -204,17 +203,15 @@ def upload_too_large(_error: RequestEntityTooLarge):
 
 
 @bp.post("/report/support")
-@limit_support
 def add_support():
     """Add the resident's voice (+1) to a similar open report instead of a new one: once per
-    browser and report, however many forms it sends."""
+    browser and address, however many forms it sends."""
     reference = request.form.get("reference", "")
     form_id = forms.form_id(request.form.get("submission_id"))
     session = db()
-    supporter = browser_supporter(form_id)
-    result = support.add_support(session, reference, supporter=supporter, source="web")
+    supporters = [browser_supporter(form_id), address_supporter(None)]
+    result = support.add_support(session, reference, supporters=supporters, source="web")
     session.commit()
-    support_counted(result.counted)
     _photo_stash().drop(form_id)
     return redirect(url_for("intake.supported", reference=result.report.reference), code=303)
 

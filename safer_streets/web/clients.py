@@ -8,6 +8,7 @@ merely claims (a well-formed but made-up key, an Idempotency-Key) decides nothin
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import secrets
 
@@ -114,6 +115,15 @@ def browser_supporter(seed: str | None) -> str:
         )
         cookie_session[SUPPORTER_COOKIE_ENTRY] = supporter
     return f"browser:{supporter}"
+
+
+def address_supporter(client: ApiClient | None) -> str:
+    """Who adds a +1 as far as their address tells: one voice per address (and verified API
+    client) per report. Keyed with the app's secret before it is hashed again with the report,
+    so that the stored hash cannot be matched against a list of all addresses."""
+    seen = f"{client_address()}|{client.id if client is not None else '-'}"
+    secret = services().settings.secret_key.encode()
+    return "address:" + hmac.new(secret, seen.encode(), hashlib.sha256).hexdigest()
 
 
 def remember_made_here(reference: str) -> None:
