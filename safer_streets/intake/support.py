@@ -8,12 +8,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from geoalchemy2.shape import to_shape
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from safer_streets.disclosure.policy import Audience, disclose
+from geo.snapping import MAX_SNAP_DISTANCE_M
+from safer_streets.disclosure.policy import (
+    Audience,
+    Disclosure,
+    Location,
+    Place,
+    disclose,
+    rules_for,
+    snap_points,
+)
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.intake import submission
 from safer_streets.intake.similar import nearby_open_reports
@@ -27,21 +35,24 @@ from safer_streets.models import (
 )
 
 RADIUS_M = 50
+# Two points snapped to the same police.uk map point are within twice its reach of each other.
+SAME_POINT_RADIUS_M = 2 * MAX_SNAP_DISTANCE_M
 DAYS = 30
 MAX_SUGGESTIONS = 5
+MAX_CANDIDATES = 50
 MAX_KEY_CHARS = 200
 EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True)
 class SimilarReport:
-    """What a resident is shown about a nearby report: nothing personal, nothing they wrote."""
+    """What a resident is shown about a nearby report: only what the public may see of it."""
 
     reference: str
     category: str
-    street: str | None
-    distance_m: int
-    created_at: datetime
+    street: str  # the place in words, at the precision the public may see
+    distance_m: int  # to the place as the public sees it, never to the reported spot
+    created_at: datetime  # at the precision the public may see
     supporter_count: int
 
 
@@ -53,42 +64,62 @@ def _metres_between(lon1: float, lat1: float, lon2: float, lat2: float) -> float
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
+def _same_public_point(shown: Disclosure, place: Place, lon: float, lat: float) -> bool:
+    """Whether (lon, lat) would be shown at the same public point as this report."""
+    if place.precision is Location.EXACT:
+        return True
+    ward = shown.report.ward
+    here = snap_points().nearest(lon, lat, ward.code) if ward is not None else None
+    return here is not None and (here.lon, here.lat) == (place.lon, place.lat)
+
+
 def similar_open_reports(
     session: Session, *, category_slug: str, lon: float, lat: float
 ) -> list[SimilarReport]:
-    """Open reports of the same category within 50 m from the last 30 days, nearest first.
+    """Open reports of the same category from the last 30 days at the same public place,
+    nearest first: within 50 m where the public sees the exact spot; at the same police.uk
+    street point where it sees that point only. So asking at any point learns no more of a
+    report than the public map shows.
 
-    Never for sensitive categories: saying "someone reported harassment 20 m from here" would
-    reveal where a sensitive report was made.
+    Never where the public may not know a report's supporters (harassment, weapons): saying
+    "someone reported harassment 20 m from here" would reveal where it was made.
     """
     category = session.scalar(select(Category).where(Category.slug == category_slug))
-    if category is None or category.sensitive or not category.public:
+    if category is None or not rules_for(category, Audience.PUBLIC).supporters:
         return []
+    exact = rules_for(category, Audience.PUBLIC).location is Location.EXACT
     found = nearby_open_reports(
         session,
         lon=lon,
         lat=lat,
         category_id=category.id,
-        radius_m=RADIUS_M,
+        radius_m=RADIUS_M if exact else SAME_POINT_RADIUS_M,
         days=DAYS,
-        limit=MAX_SUGGESTIONS,
+        limit=MAX_SUGGESTIONS if exact else MAX_CANDIDATES,
     )
     similar = []
     for report in found:
-        point = to_shape(report.location)
-        metres = _metres_between(lon, lat, point.x, point.y)
+        shown = disclose(report, Audience.PUBLIC)
+        place, created = shown.place, shown.created
+        if place is None or place.lon is None or place.lat is None or created is None:
+            continue
+        if shown.supporters is None or not _same_public_point(shown, place, lon, lat):
+            continue
+        metres = _metres_between(lon, lat, place.lon, place.lat)
         similar.append(
             SimilarReport(
                 reference=report.reference,
                 category=category.name,
-                street=report.street,
+                street=place.label,
                 # Rounded to 5 m: the resident needs "is this the same place?", not a survey.
                 distance_m=int(5 * round(metres / 5)),
-                created_at=report.created_at,
-                supporter_count=report.supporter_count,
+                created_at=created.value,
+                supporter_count=shown.supporters,
             )
         )
-    return similar
+    # Reports at one public point are equally far: their true order would say which is nearer.
+    similar.sort(key=lambda one: (one.distance_m, one.reference))
+    return similar[:MAX_SUGGESTIONS]
 
 
 @dataclass(frozen=True)

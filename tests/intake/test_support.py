@@ -6,13 +6,16 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from datetime import datetime
 
 import pytest
 from sqlalchemy import select
 
 from safer_streets.accounts import users
 from safer_streets.api import keys
+from safer_streets.disclosure.policy import Audience, disclose
 from safer_streets.models import ReportSupport, Role
+from tests.conftest import CATFORD_BROADWAY
 from tests.helpers import PASSWORD, PASSWORDS, login
 
 OWNER = "met-snt-rushey-green"
@@ -144,3 +147,27 @@ def test_a_flood_cannot_move_a_report_up_the_queue(app, db_session, routed_repor
     queue = staff.get("/triage?sort=supporters").text
     order = re.findall(r">(LEW-[2-9A-Z]{5})</a>", queue)
     assert order.index(genuine.reference) < order.index(target.reference)
+
+
+def test_similar_safety_reports_are_offered_at_their_street_point_only(
+    client, db_session, routed_report
+):
+    """Asking for similar reports at any point learns no more of a drug-dealing report than the
+    public map shows: its police.uk street point and its day, never its spot."""
+    report = routed_report(db_session, category="drug-dealing")
+    shown = disclose(report, Audience.PUBLIC)
+    place = shown.place
+    here = {"category": "drug-dealing", "lat": str(CATFORD_BROADWAY[0])}
+
+    def offered(lon: float) -> list[dict]:
+        query = {**here, "lon": str(lon)}
+        return client.get("/api/v1/similar-reports", query_string=query).get_json()["reports"]
+
+    (found,) = offered(CATFORD_BROADWAY[1])
+    assert found["street"] == place.label and found["street"].startswith("On or near ")
+    assert datetime.fromisoformat(found["created_at"]) == shown.created.value
+    assert found["created_at"].endswith("T00:00:00+00:00")
+    # A few metres away is the same public point, so the same report, its distance measured to
+    # that point: probing cannot survey where it was made.
+    (again,) = offered(CATFORD_BROADWAY[1] + 0.00003)
+    assert {**again, "distance_m": None} == {**found, "distance_m": None}
