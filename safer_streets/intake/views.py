@@ -251,9 +251,11 @@ def submitted(reference: str):
         # the report is told what will be emailed.
         emails_expected=made_here(report.reference) and bool(report.contact_email),
         tracking_key=key,
+        # Shown in full to be kept (the configured address), followed as a path on this site.
         private_link=external_url("intake.track", reference=report.reference, key=key)
         if key
         else None,
+        private_path=url_for("intake.track", reference=report.reference, key=key) if key else None,
         report_another=_report_another_link(report),
     )
 
