@@ -316,12 +316,13 @@ def track(reference: str):
 
 
 @bp.app_template_global()
-def report_photo_url(report: Report, *, public_only: bool = False) -> str | None:
-    """The URL of a report's photo, or None when it has none (or none public, if asked).
+def report_photo_url(report: Report) -> str | None:
+    """The URL of a report's photo, or None when it has none; whether its reader may see it
+    is the caller's question (``Disclosure.shows_photo``).
 
     For templates, e.g. the partner's report page: ``{{ report_photo_url(report) }}``.
     """
     photo = getattr(report, "photo", None)
-    if photo is None or (public_only and not photos.is_public(report, photo)):
+    if photo is None:
         return None
     return url_for("intake.report_photo", reference=report.reference, v=photo.sha256[:12])
