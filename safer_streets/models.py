@@ -539,8 +539,8 @@ class ReportSupport(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), index=True)
-    # A hash of the form's one-time id (or an API client's Idempotency-Key): a double tap or a
-    # resubmitted page counts once, and nothing identifying the supporter is kept.
+    # A hash of one of the ids a supporter is known by (their keyed address, browser cookie or
+    # API client; intake.support): nothing identifying the supporter is kept.
     key_hash: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(20), default="web")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

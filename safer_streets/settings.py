@@ -126,9 +126,6 @@ class Settings:
     # Looking a report up by its reference (tracking page, JSON API, Open311), all together:
     # far more than anyone following their reports needs, far too few to guess references by.
     lookup_rate_limit: str = "60 per minute; 600 per hour"
-    # +1s from one address to one report without an API key: a household or an office behind
-    # one address can each add theirs; a flood from one place cannot reorder a queue.
-    support_rate_limit: str = "5 per day"
     # Reports through the resident form from one address, and reports about one ~1 km area from
     # all channels together: a flood is slowed without stopping a street of genuine reporters.
     submission_rate_limit: str = "20 per hour"

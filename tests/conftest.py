@@ -134,7 +134,6 @@ def settings(smtp_port: int) -> Settings:
         submission_rate_limit="100000 per minute",
         area_rate_limit="100000 per minute",
         lookup_rate_limit="100000 per minute",
-        support_rate_limit="100000 per minute",
         login_limit_per_account="100000 per minute",
         login_limit_per_address="100000 per minute",
         **CHEAP_ARGON2,

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from safer_streets.models import Category, Report, ReportStatus
+from safer_streets.disclosure.policy import Disclosure
+from safer_streets.models import Category, ReportStatus
 from safer_streets.taxonomy import reasons_for
 
 ReportStatusName = Literal[tuple(status.value for status in ReportStatus)]  # type: ignore[valid-type]
@@ -40,7 +41,10 @@ class ReportLinks(_Out):
     """Where to read the report."""
 
     self: str = Field(description="This report in the JSON API.")
-    tracking: str = Field(description="The public tracking page for the reporter.")
+    tracking: str = Field(
+        description="The reporter's private tracking link: keep it private; it opens the "
+        "report even where its category is never shown to the public."
+    )
 
 
 class ReportCreated(_Out):
@@ -51,8 +55,51 @@ class ReportCreated(_Out):
     links: ReportLinks
 
 
+class PlaceView(_Out):
+    """Where a report is, at the precision the disclosure policy allows its reader."""
+
+    precision: Literal["exact", "snapped", "ward"] = Field(
+        description="`exact`: the spot chosen; `snapped`: the nearest police.uk street point "
+        "in the ward, never the spot; `ward`: the ward alone (no point)."
+    )
+    label: str = Field(description="The place in words, e.g. `On or near Catford Broadway`.")
+    lat: float | None = Field(description="Absent (null) at ward precision.")
+    lon: float | None = Field(description="Absent (null) at ward precision.")
+
+
 class ReportView(_Out):
-    """A report's public state: never the reporter's contact details."""
+    """A report as its reader may see it (the disclosure policy): never the reporter's contact
+    details, nor what they typed for the place unless the exact spot is public."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "reference": "LEW-7K3Q9",
+                    "status": "routed",
+                    "category": "drug-dealing",
+                    "ward": {"code": "E05013730", "name": "Rushey Green"},
+                    "owner": {"slug": "met-snt-rushey-green", "name": "Rushey Green SNT"},
+                    "notified": [],
+                    "routing_reason": (
+                        "Drug dealing reports in Rushey Green ward go to Rushey Green SNT."
+                    ),
+                    "created_at": "2026-12-03T00:00:00+00:00",
+                    "updated_at": "2026-12-03T00:00:00+00:00",
+                    "time_precision": "day",
+                    "location": {
+                        "precision": "snapped",
+                        "label": "On or near Catford Broadway",
+                        "lat": 51.4451,
+                        "lon": -0.0209,
+                    },
+                    "description": None,
+                    "supporter_count": 2,
+                }
+            ]
+        },
+    )
 
     reference: str
     status: ReportStatusName
@@ -60,13 +107,32 @@ class ReportView(_Out):
     ward: WardRef | None = Field(description="Set once the report is routed.")
     owner: PartnerRef | None = Field(description="The partner handling it, once routed.")
     notified: list[PartnerRef] = Field(description="Partners kept informed.")
-    routing_reason: str | None = Field(description="Why it went to its owner, in words.")
-    created_at: datetime
-    updated_at: datetime
+    routing_reason: str | None = Field(
+        description="Why it went to its owner, in words (category, ward and partner for the "
+        "public; partners acting for the report see their own words)."
+    )
+    created_at: datetime = Field(description="When it was made, to `time_precision`.")
+    updated_at: datetime = Field(description="When it last changed, to `time_precision`.")
+    time_precision: Literal["exact", "hour", "day", "month"] = Field(
+        description="How precisely times are given: finer parts are zero (London time)."
+    )
+    location: PlaceView | None = Field(description="Null when the place may not be shown.")
+    description: str | None = Field(
+        description="The resident's words where its category makes them public, or the text "
+        "a partner checked and published; null otherwise."
+    )
+    supporter_count: int | None = Field(
+        description="People who added their voice; null where only the partners may know."
+    )
 
     @classmethod
-    def of(cls, report: Report) -> ReportView:
-        """The view of a stored report."""
+    def of(cls, shown: Disclosure) -> ReportView:
+        """The view of a report as the policy lets this reader see it."""
+        report, place = shown.report, shown.place
+        created, updated = shown.created, shown.moment(report.updated_at)
+        # Only listed reports are viewed, and a listed report's times are always shown.
+        assert created is not None
+        assert updated is not None
         return cls(
             reference=report.reference,
             status=report.status.value,
@@ -76,9 +142,17 @@ class ReportView(_Out):
             if report.owner
             else None,
             notified=[PartnerRef(slug=p.slug, name=p.name) for p in report.notified],
-            routing_reason=report.routing_reason,
-            created_at=report.created_at,
-            updated_at=report.updated_at,
+            routing_reason=shown.routing_reason,
+            created_at=created.value,
+            updated_at=updated.value,
+            time_precision=created.precision.value,
+            location=PlaceView(
+                precision=place.precision.value, label=place.label, lat=place.lat, lon=place.lon
+            )
+            if place is not None
+            else None,
+            description=shown.description,
+            supporter_count=shown.supporters,
         )
 
 

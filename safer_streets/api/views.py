@@ -11,8 +11,9 @@ from markupsafe import Markup, escape
 from safer_streets import health
 from safer_streets.api import openapi
 from safer_streets.api.schemas import CategoryView, ReportCreated, ReportView
+from safer_streets.disclosure.access_log import record_views
 from safer_streets.errors import UnsupportedMediaType
-from safer_streets.intake.submission import get_report as report_by_reference
+from safer_streets.intake import tracking
 from safer_streets.intake.submission import (
     parse_idempotency_key,
     parse_submission,
@@ -21,7 +22,12 @@ from safer_streets.intake.submission import (
     scoped_idempotency_key,
 )
 from safer_streets.models import ApiClient
-from safer_streets.web.clients import verified_client
+from safer_streets.web.clients import (
+    client_address,
+    is_reporter,
+    private_tracking_key,
+    verified_client,
+)
 from safer_streets.web.context import db, external_url, services
 from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import (
@@ -76,7 +82,12 @@ def create_report():
             "status": report.status.value,
             "links": {
                 "self": external_url("api.get_report", reference=report.reference),
-                "tracking": external_url("intake.track", reference=report.reference),
+                # The reporter's own link: it opens the report whatever its category.
+                "tracking": external_url(
+                    "intake.track",
+                    reference=report.reference,
+                    key=private_tracking_key(report.reference),
+                ),
             },
         }
     )
@@ -91,10 +102,15 @@ def create_report():
 @bp.get("/api/v1/reports/<reference>")
 @limit_lookups
 def get_report(reference: str):
-    """One report's public state."""
-    _optional_client()
-    report = report_by_reference(db(), reference)
-    return jsonify(ReportView.of(report).model_dump(mode="json"))
+    """One report as its reader may see it (the disclosure policy)."""
+    client = _optional_client()
+    session = db()
+    shown = tracking.look_up(session, reference, reporter=is_reporter(reference), client=client)
+    if client is not None and record_views(
+        session, [shown], viewer=client, surface="api", address=client_address()
+    ):
+        session.commit()
+    return jsonify(ReportView.of(shown).model_dump(mode="json"))
 
 
 @bp.get("/api/v1/categories")

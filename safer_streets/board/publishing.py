@@ -8,9 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safer_streets.board.audience import Audience, require_board
-from safer_streets.board.dashboard import you_said_we_did
+from safer_streets.board.dashboard import SaidDidLine, you_said_we_did
 from safer_streets.board.filters import BoardFilters, TimeOfDay
+from safer_streets.board.suppression import Shown
 from safer_streets.models import (
+    Category,
     PublishedSummary,
     User,
 )
@@ -31,6 +33,7 @@ def publish_you_said_we_did(
     entries = you_said_we_did(
         session, public_filters, audience=Audience.PUBLIC, min_count=min_count
     )
+    sensitive = set(session.scalars(select(Category.name).where(Category.sensitive)))
     content = {
         "category": filters.category,
         "wards": [
@@ -40,7 +43,11 @@ def publish_you_said_we_did(
                     {
                         "category": line.category,
                         "reported": str(line.reported),
-                        "resolved": str(line.resolved),
+                        "resolved": str(
+                            _resolved_against_differencing(line, min_count)
+                            if line.category in sensitive
+                            else line.resolved
+                        ),
                     }
                     for line in entry.lines
                 ],
@@ -59,6 +66,15 @@ def publish_you_said_we_did(
     session.add(summary)
     session.flush()
     return summary
+
+
+def _resolved_against_differencing(line: SaidDidLine, min_count: int) -> Shown:
+    """A sensitive category's resolved count, withheld when subtracting it from the reported
+    count would give a small count of unresolved reports (7 reported, 5 resolved: 2 open)."""
+    reported, resolved = line.reported.value, line.resolved.value
+    if reported is not None and resolved is not None and 0 < reported - resolved < min_count:
+        return Shown(None)
+    return line.resolved
 
 
 def latest_published(session: Session) -> PublishedSummary | None:

@@ -9,9 +9,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import place_search, support
-from safer_streets.web.clients import browser_supporter, verified_client
+from safer_streets.web.clients import address_supporter, browser_supporter, verified_client
 from safer_streets.web.context import db, services
-from safer_streets.web.limits import limit_support, limiter, support_counted, write_limit
+from safer_streets.web.limits import limiter, write_limit
 
 bp = Blueprint("resident_api", __name__, url_prefix="/api/v1")
 
@@ -86,10 +86,9 @@ def _client_fingerprint() -> str:
 
 @bp.post("/reports/<reference>/support")
 @limiter.limit(write_limit)
-@limit_support
 def add_support(reference: str):
-    """Add a +1 to an open report: once per verified API client, or once per browser (its
-    cookie, within a per-address limit); a repeat answers 200 with ``counted: false``."""
+    """Add a +1 to an open report: once per address, and once per verified API client or
+    browser (its cookie); a repeat answers 200 with ``counted: false``."""
     raw = request.headers.get("Idempotency-Key", "").strip()
     if len(raw) > support.MAX_KEY_CHARS:
         message = f"must be at most {support.MAX_KEY_CHARS} characters"
@@ -102,9 +101,10 @@ def add_support(reference: str):
         # so that a retry before the cookie was stored counts once; it decides nothing else.
         supporter = browser_supporter(raw or _client_fingerprint())
     session = db()
-    result = support.add_support(session, reference, supporter=supporter, source="api")
+    result = support.add_support(
+        session, reference, supporters=[supporter, address_supporter(client)], source="api"
+    )
     session.commit()
-    support_counted(result.counted)
     response = jsonify(
         {
             "reference": result.report.reference,

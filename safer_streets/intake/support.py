@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from geoalchemy2.shape import to_shape
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from safer_streets.errors import Conflict, InvalidInput
+from geo.snapping import MAX_SNAP_DISTANCE_M
+from safer_streets.disclosure.policy import (
+    Audience,
+    Disclosure,
+    Location,
+    Place,
+    disclose,
+    rules_for,
+    snap_points,
+)
+from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.intake import submission
 from safer_streets.intake.similar import nearby_open_reports
 from safer_streets.models import (
@@ -25,21 +35,24 @@ from safer_streets.models import (
 )
 
 RADIUS_M = 50
+# Two points snapped to the same police.uk map point are within twice its reach of each other.
+SAME_POINT_RADIUS_M = 2 * MAX_SNAP_DISTANCE_M
 DAYS = 30
 MAX_SUGGESTIONS = 5
+MAX_CANDIDATES = 50
 MAX_KEY_CHARS = 200
 EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True)
 class SimilarReport:
-    """What a resident is shown about a nearby report: nothing personal, nothing they wrote."""
+    """What a resident is shown about a nearby report: only what the public may see of it."""
 
     reference: str
     category: str
-    street: str | None
-    distance_m: int
-    created_at: datetime
+    street: str  # the place in words, at the precision the public may see
+    distance_m: int  # to the place as the public sees it, never to the reported spot
+    created_at: datetime  # at the precision the public may see
     supporter_count: int
 
 
@@ -51,42 +64,62 @@ def _metres_between(lon1: float, lat1: float, lon2: float, lat2: float) -> float
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
+def _same_public_point(shown: Disclosure, place: Place, lon: float, lat: float) -> bool:
+    """Whether (lon, lat) would be shown at the same public point as this report."""
+    if place.precision is Location.EXACT:
+        return True
+    ward = shown.report.ward
+    here = snap_points().nearest(lon, lat, ward.code) if ward is not None else None
+    return here is not None and (here.lon, here.lat) == (place.lon, place.lat)
+
+
 def similar_open_reports(
     session: Session, *, category_slug: str, lon: float, lat: float
 ) -> list[SimilarReport]:
-    """Open reports of the same category within 50 m from the last 30 days, nearest first.
+    """Open reports of the same category from the last 30 days at the same public place,
+    nearest first: within 50 m where the public sees the exact spot; at the same police.uk
+    street point where it sees that point only. So asking at any point learns no more of a
+    report than the public map shows.
 
-    Never for sensitive categories: saying "someone reported harassment 20 m from here" would
-    reveal where a sensitive report was made.
+    Never where the public may not know a report's supporters (harassment, weapons): saying
+    "someone reported harassment 20 m from here" would reveal where it was made.
     """
     category = session.scalar(select(Category).where(Category.slug == category_slug))
-    if category is None or category.sensitive or not category.public:
+    if category is None or not rules_for(category, Audience.PUBLIC).supporters:
         return []
+    exact = rules_for(category, Audience.PUBLIC).location is Location.EXACT
     found = nearby_open_reports(
         session,
         lon=lon,
         lat=lat,
         category_id=category.id,
-        radius_m=RADIUS_M,
+        radius_m=RADIUS_M if exact else SAME_POINT_RADIUS_M,
         days=DAYS,
-        limit=MAX_SUGGESTIONS,
+        limit=MAX_SUGGESTIONS if exact else MAX_CANDIDATES,
     )
     similar = []
     for report in found:
-        point = to_shape(report.location)
-        metres = _metres_between(lon, lat, point.x, point.y)
+        shown = disclose(report, Audience.PUBLIC)
+        place, created = shown.place, shown.created
+        if place is None or place.lon is None or place.lat is None or created is None:
+            continue
+        if shown.supporters is None or not _same_public_point(shown, place, lon, lat):
+            continue
+        metres = _metres_between(lon, lat, place.lon, place.lat)
         similar.append(
             SimilarReport(
                 reference=report.reference,
                 category=category.name,
-                street=report.street,
+                street=place.label,
                 # Rounded to 5 m: the resident needs "is this the same place?", not a survey.
                 distance_m=int(5 * round(metres / 5)),
-                created_at=report.created_at,
-                supporter_count=report.supporter_count,
+                created_at=created.value,
+                supporter_count=shown.supporters,
             )
         )
-    return similar
+    # Reports at one public point are equally far: their true order would say which is nearer.
+    similar.sort(key=lambda one: (one.distance_m, one.reference))
+    return similar[:MAX_SUGGESTIONS]
 
 
 @dataclass(frozen=True)
@@ -108,37 +141,55 @@ def client_supporter(client: ApiClient) -> str:
 
 
 def add_support(
-    session: Session, reference: str, *, supporter: str, source: str = "web"
+    session: Session, reference: str, *, supporters: Sequence[str], source: str = "web"
 ) -> Support:
-    """Record one supporter's +1 on an open report; the same ``supporter`` again counts once.
+    """Record one person's +1 on an open report: it counts only if none of ``supporters`` has
+    supported the report before.
 
-    ``supporter`` says who is adding their voice, as far as the server can tell: a verified API
-    client (``client_supporter``) or a browser (its cookie; the web layer bounds browsers that
-    drop theirs). Never something the request merely claims, such as an Idempotency-Key: a
-    new one on every request was a new supporter every time. The count is raised in SQL, not
-    through the ORM, so a +1 never clashes with a partner's edit under optimistic locking.
+    ``supporters`` are every id the server can give the person: always their address (keyed
+    and hashed by the web layer, never stored as it is, with the API key when one verified),
+    and their browser's cookie or their verified API client. So one address adds one voice to
+    a report, whatever cookies, forms or Idempotency-Keys it sends: a flood from one place
+    cannot move a report up a partner's queue. Never something the request merely claims, such
+    as an Idempotency-Key: a new one on every request was a new supporter every time. The count
+    is raised in SQL, not through the ORM, so a +1 never clashes with a partner's edit under
+    optimistic locking.
 
-    Reports in sensitive or internal categories are never offered as similar reports, so they
-    cannot be supported either: a +1 there would only be a way to move them in a queue.
+    A report the public may not see one by one (harassment, weapons, held) is ``NotFound`` as
+    an unknown reference is; one whose supporters the public may not know is refused.
     """
-    supporter = supporter.strip()
-    if not supporter or len(supporter) > MAX_KEY_CHARS:
+    ids = {supporter.strip() for supporter in supporters}
+    if not ids or any(not one or len(one) > MAX_KEY_CHARS for one in ids):
         raise InvalidInput({"supporter": f"must be 1 to {MAX_KEY_CHARS} characters"})
     report = submission.get_report(session, reference)
-    if report.category.sensitive or not report.category.public:
+    shown = disclose(report, Audience.PUBLIC)
+    if not shown.listed:
+        raise NotFound(f"no report with reference {reference!r}")
+    if shown.supporters is None:
         raise Conflict(
             f"{report.category.name} reports cannot be supported: if this happened to you too, "
             "please make a report of your own"
         )
     if report.status not in OPEN_STATUSES:
         raise Conflict("this report is closed: if the problem is back, please make a new report")
-    inserted = session.scalar(
+    inserted = session.scalars(
         insert(ReportSupport)
-        .values(report_id=report.id, key_hash=support_key_hash(report.id, supporter), source=source)
+        .values(
+            [
+                {
+                    "report_id": report.id,
+                    "key_hash": support_key_hash(report.id, s),
+                    "source": source,
+                }
+                for s in sorted(ids)
+            ]
+        )
         .on_conflict_do_nothing(constraint="support_once")
         .returning(ReportSupport.id)
-    )
-    if inserted is None:
+    ).all()
+    # Any id seen before means this person has already been counted; the new ones are kept,
+    # so that the same person is recognised by them too.
+    if len(inserted) < len(ids):
         return Support(report, counted=False)
     session.execute(
         update(Report)

@@ -22,9 +22,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from safer_streets.disclosure import policy, tables
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.intake import forms, photos, support
+from safer_streets.intake import forms, photos, support, tracking
 from safer_streets.intake.submission import (
-    get_report,
     parse_submission,
     public_categories,
     scoped_idempotency_key,
@@ -36,15 +35,20 @@ from safer_streets.intake.submission import (
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
 from safer_streets.taxonomy import reasons_for
-from safer_streets.web.clients import browser_supporter, made_here, remember_made_here
-from safer_streets.web.context import current_user, db, services
+from safer_streets.web.clients import (
+    address_supporter,
+    browser_supporter,
+    is_reporter,
+    made_here,
+    private_tracking_key,
+    remember_made_here,
+)
+from safer_streets.web.context import current_user, db, external_url, services
 from safer_streets.web.limits import (
     limit_lookups,
     limit_submissions,
-    limit_support,
     limiter,
     submission_limit,
-    support_counted,
 )
 
 bp = Blueprint("intake", __name__)
@@ -202,17 +206,15 @@ def upload_too_large(_error: RequestEntityTooLarge):
 
 
 @bp.post("/report/support")
-@limit_support
 def add_support():
     """Add the resident's voice (+1) to a similar open report instead of a new one: once per
-    browser and report, however many forms it sends."""
+    browser and address, however many forms it sends."""
     reference = request.form.get("reference", "")
     form_id = forms.form_id(request.form.get("submission_id"))
     session = db()
-    supporter = browser_supporter(form_id)
-    result = support.add_support(session, reference, supporter=supporter, source="web")
+    supporters = [browser_supporter(form_id), address_supporter(None)]
+    result = support.add_support(session, reference, supporters=supporters, source="web")
     session.commit()
-    support_counted(result.counted)
     _photo_stash().drop(form_id)
     return redirect(url_for("intake.supported", reference=result.report.reference), code=303)
 
@@ -221,8 +223,8 @@ def add_support():
 @limit_lookups
 def supported(reference: str):
     """Thanks for adding your voice, with the report to follow."""
-    report = get_report(db(), reference)
-    return render_template("intake/supported.html", report=report)
+    shown = tracking.look_up(db(), reference, reporter=is_reporter(reference))
+    return render_template("intake/supported.html", report=shown.report, shown=shown)
 
 
 def _report_another_link(report: Report) -> str:
@@ -240,10 +242,24 @@ def _report_another_link(report: Report) -> str:
 @bp.get("/report/<reference>/sent")
 @limit_lookups
 def submitted(reference: str):
-    """The confirmation page: the reference, what happens next and, once routed, who has it."""
-    report = get_report(db(), reference)
+    """The confirmation page: the reference, the reporter's private link to follow it, what
+    happens next and, once routed, who has it."""
+    reporter = is_reporter(reference)
+    report = tracking.look_up(db(), reference, reporter=reporter).report
+    key = private_tracking_key(report.reference) if reporter else None
     return render_template(
-        "intake/submitted.html", report=report, report_another=_report_another_link(report)
+        "intake/submitted.html",
+        report=report,
+        # Whether they gave an email is the reporter's business: only the browser that made
+        # the report is told what will be emailed.
+        emails_expected=made_here(report.reference) and bool(report.contact_email),
+        tracking_key=key,
+        # Shown in full to be kept (the configured address), followed as a path on this site.
+        private_link=external_url("intake.track", reference=report.reference, key=key)
+        if key
+        else None,
+        private_path=url_for("intake.track", reference=report.reference, key=key) if key else None,
+        report_another=_report_another_link(report),
     )
 
 
@@ -281,34 +297,35 @@ def track_lookup():
 @bp.get("/track/<reference>")
 @limit_lookups
 def track(reference: str):
-    """A report's status and public updates only: no internal notes, no contact details."""
+    """A report as the public (or, with its private link, its reporter) may see it: status,
+    public updates, and its place, time and words at the precision the policy allows."""
     try:
-        report = get_report(db(), reference)
+        shown = tracking.look_up(db(), reference, reporter=is_reporter(reference))
     except NotFound:
         return render_template("intake/track_lookup.html", not_found=reference), 404
-    updates = [event for event in report.events if event.public]
-    shown = policy.disclose(report, policy.Audience.REPORTER)
-    place = shown.place
+    report, place = shown.report, shown.place
     return render_template(
         "intake/track.html",
         report=report,
-        updates=updates,
         shown=shown,
         place=place,
-        area=place if place is not None and place.lon is not None else None,
+        # A marker where a point may be shown; at ward precision there is no point, so no map.
+        map_place=place if place is not None and place.lon is not None else None,
+        updates=[event for event in report.events if event.public],
         report_another=_report_another_link(report),
-        photo_url=report_photo_url(report, public_only=True),
+        photo_url=report_photo_url(report) if shown.shows_photo(report.photo) else None,
         map_tiles_url=services().settings.map_tiles_url,
     )
 
 
 @bp.app_template_global()
-def report_photo_url(report: Report, *, public_only: bool = False) -> str | None:
-    """The URL of a report's photo, or None when it has none (or none public, if asked).
+def report_photo_url(report: Report) -> str | None:
+    """The URL of a report's photo, or None when it has none; whether its reader may see it
+    is the caller's question (``Disclosure.shows_photo``).
 
     For templates, e.g. the partner's report page: ``{{ report_photo_url(report) }}``.
     """
     photo = getattr(report, "photo", None)
-    if photo is None or (public_only and not photos.is_public(report, photo)):
+    if photo is None:
         return None
     return url_for("intake.report_photo", reference=report.reference, v=photo.sha256[:12])

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, joinedload
 from geo.suntimes import LONDON, london_time
 from safer_streets.disclosure.policy import Audience, disclose, public_routing_reason
 from safer_streets.errors import InvalidInput, NotAllowed
+from safer_streets.intake.tracking import tracking_path
 from safer_streets.models import (
     EmailOutbox,
     NewReportEmails,
@@ -402,7 +403,9 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
         event = session.get(ReportEvent, row.event_id)
         if report is None or event is None:
             return None
-        context |= {"report": report, "event": event, "link": f"{base}/track/{report.reference}"}
+        # The resident's private link: it opens their report whatever its category.
+        link = base + tracking_path(settings.secret_key, report.reference)
+        context |= {"report": report, "event": event, "link": link}
         subject, body = _render("public_update", **context)
     elif row.kind == Kind.DIGEST:
         partner = session.get(Partner, row.partner_id)

@@ -4,9 +4,11 @@ Services are the public categories (``service_code`` is the category slug); a se
 a report (``service_request_id`` is its public reference). Requests come in through the same
 validation as the JSON API (``parse_submission`` and ``submit_report``).
 
-What leaves here is public: never a reporter's contact details, and for sensitive categories
-neither the exact point (only the centre of its 500 m grid cell), the postcode, the
-description nor the photo; the address is the ward.
+What leaves here is public, and is what the disclosure policy lets the public see
+(``safer_streets.disclosure.policy``): reports in categories the public never sees one by one,
+and held reports, are neither listed nor found by id; place, time and words are given at the
+precision the report's category allows, and date filters match the times as published, so a
+narrow window cannot recover a time the document does not show.
 
 Spec: http://wiki.open311.org/GeoReport_v2 (Open311 wiki, frozen v2). Extensions: ``page`` and
 ``page_size`` (GeoReport/v2/Extensions.md), and mySociety's ``servicerequestupdates``
@@ -23,16 +25,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from geoalchemy2.shape import to_shape
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from geo.coarsening import coarse_point
 from geo.postcodes import normalise_postcode
 from geo.suntimes import LONDON
 from safer_streets import taxonomy
 from safer_streets.bounds import OutOfBounds, check_filter_datetime, parse_int
-from safer_streets.casework import moderation
+from safer_streets.disclosure.policy import Audience, Disclosure, Location, Photo, disclose
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake.submission import (
     parse_submission,
@@ -66,7 +66,6 @@ MAX_IDS = 1000
 EMERGENCY_NOTICE = (
     "If anyone is in danger now, call 999. This service is not monitored around the clock."
 )
-SENSITIVE_CELL_METRES = 500.0
 REASONS_ATTRIBUTE = "reasons"
 # servicerequestupdates: the report a DUPLICATE update duplicates, as mySociety's extension
 # passes extra fields (attribute[code]); its value is that report's service_request_id.
@@ -472,28 +471,54 @@ def _with_relations(query: Select[tuple[Report]]) -> Select[tuple[Report]]:
     )
 
 
-def find_requests(session: Session, params: Mapping[str, str], now: datetime) -> list[Report]:
+def listed_in_public() -> ColumnElement[bool]:
+    """SQL condition: reports the public may see one by one (``rules_for``'s ``listed`` for
+    the public), so that pages are filled only with reports that will be shown."""
+    return Category.public & Category.disclosure_listed & (Report.status != ReportStatus.HELD)
+
+
+# How Category.disclosure_time truncates a time, in PostgreSQL's date_trunc units.
+_TRUNCATION_UNIT = case(
+    (Category.disclosure_time == "hour", "hour"),
+    (Category.disclosure_time == "day", "day"),
+    (Category.disclosure_time == "month", "month"),
+    else_="microseconds",
+)
+
+
+def published_time(column: Any) -> ColumnElement[datetime]:
+    """SQL: a time of a report as the public sees it, truncated in London time to its
+    category's precision (as ``policy.truncate`` does)."""
+    local = func.timezone(LONDON.key, column)
+    return func.timezone(LONDON.key, func.date_trunc(_TRUNCATION_UNIT, local))
+
+
+def public_views(reports: Iterable[Report]) -> list[Disclosure]:
+    """The reports as the public may see them, leaving out any it may not."""
+    shown = [disclose(report, Audience.PUBLIC) for report in reports]
+    return [one for one in shown if one.listed]
+
+
+def find_requests(session: Session, params: Mapping[str, str], now: datetime) -> list[Disclosure]:
     """GET requests with the spec's filters and the ``page``/``page_size`` extension.
 
     ``service_request_id`` (a comma list) overrides every other filter, as the spec says.
+    Dates filter and order by the time as published; within one published time the order is
+    the (random) reference, which says nothing about which came first.
     """
     check_jurisdiction(params.get("jurisdiction_id"))
     for name, value in params.items():
         if value and "\x00" in value:
             # PostgreSQL text cannot hold NUL: refuse it as bad input, not a failed query.
             raise InvalidInput({name: "must not contain NUL characters"})
-    query = (
-        select(Report)
-        .join(Report.category)
-        .where(Category.public, Report.status != ReportStatus.HELD)
-    )
+    query = select(Report).join(Report.category).where(listed_in_public())
     ids = _comma_list(params.get("service_request_id"))
     if ids:
         if len(ids) > MAX_IDS:
             raise InvalidInput({"service_request_id": f"at most {MAX_IDS} ids at once"})
         wanted = [reference.upper() for reference in ids]
-        query = query.where(Report.reference.in_(wanted)).order_by(Report.id.desc())
-        return list(session.scalars(_with_relations(query)).unique())
+        query = query.where(Report.reference.in_(wanted)).order_by(Report.reference)
+        return public_views(session.scalars(_with_relations(query)).unique())
 
     errors: dict[str, str] = {}
     codes = _comma_list(params.get("service_code"))
@@ -511,27 +536,29 @@ def find_requests(session: Session, params: Mapping[str, str], now: datetime) ->
     elif statuses == {"closed"}:
         query = query.where(Report.status.not_in(OPEN_STATUSES))
     window, page = window_and_page(params, now, errors)
+    requested = published_time(Report.created_at)
     query = (
-        query.where(Report.created_at >= window.start, Report.created_at < window.end)
-        .order_by(Report.created_at.desc(), Report.id.desc())
+        query.where(requested >= window.start, requested < window.end)
+        .order_by(requested.desc(), Report.reference)
         .limit(page.size)
         .offset(page.offset)
     )
-    return list(session.scalars(_with_relations(query)).unique())
+    return public_views(session.scalars(_with_relations(query)).unique())
 
 
-def get_request(session: Session, service_request_id: str, params: Mapping[str, str]) -> Report:
-    """GET requests/{id}: the report with this reference, or ``NotFound``."""
+def get_request(session: Session, service_request_id: str, params: Mapping[str, str]) -> Disclosure:
+    """GET requests/{id}: the report with this reference as the public may see it, or
+    ``NotFound``, also for a report the public may not see (as if it did not exist)."""
     check_jurisdiction(params.get("jurisdiction_id"))
     query = (
         select(Report)
         .join(Report.category)
-        .where(Report.reference == service_request_id.strip().upper(), Category.public)
+        .where(Report.reference == service_request_id.strip().upper(), listed_in_public())
     )
-    report = session.scalar(_with_relations(query))
-    if report is None:
+    found = public_views(session.scalars(_with_relations(query)).unique())
+    if not found:
         raise NotFound(f"service_request_id {service_request_id!r} not found")
-    return report
+    return found[0]
 
 
 def find_token(session: Session, token: str, params: Mapping[str, str]) -> dict[str, Any]:
@@ -553,25 +580,24 @@ def _status_notes(report: Report) -> str | None:
     return updates[-1].note if updates else None
 
 
-def request_view(report: Report) -> dict[str, Any]:
-    """A report as GET requests shows it; public, so private and precise details stay out."""
-    point = to_shape(report.location) if report.location is not None else None
-    lon, lat = (point.x, point.y) if point is not None else (None, None)
-    sensitive = report.category.sensitive
-    if sensitive:
-        if lon is not None and lat is not None:
-            lon, lat = coarse_point(lon, lat, SENSITIVE_CELL_METRES)
-        address = f"{report.ward.name} ward, Lewisham" if report.ward else "Lewisham"
-        postcode = description = media_url = None
-    else:
-        lon, lat = (round(lon, 6), round(lat, 6)) if lon is not None else (None, None)
-        address = report.location_text or report.street or report.postcode
-        postcode = report.postcode
-        description = moderation.public_description(report)
-        media_url = report.media_url
-    if description is not None and report.reasons:
-        reasons = "; ".join(taxonomy.reason_labels(report.category.slug, report.reasons))
-        description = f"{description}\n\nReasons: {reasons}".strip()
+def public_iso_time(shown: Disclosure, value: datetime | None) -> str | None:
+    """A time of a report as the spec writes it (ISO 8601 in UTC), at the precision its reader
+    may see: finer parts are zero in London time."""
+    moment = shown.moment(value)
+    return iso_time(moment.value) if moment is not None else None
+
+
+def request_view(shown: Disclosure) -> dict[str, Any]:
+    """A report as GET requests shows it: only what the disclosure policy lets its reader see."""
+    report, place = shown.report, shown.place
+    exact = place is not None and place.precision is Location.EXACT
+    description = shown.description
+    if shown.reasons:
+        reasons = "; ".join(shown.reasons)
+        description = f"{description or ''}\n\nReasons: {reasons}".strip()
+    lat = lon = None
+    if place is not None and place.lat is not None and place.lon is not None:
+        lat, lon = round(place.lat, 6), round(place.lon, 6)
     return {
         "service_request_id": report.reference,
         "status": "open" if report.status in OPEN_STATUSES else "closed",
@@ -581,13 +607,14 @@ def request_view(report: Report) -> dict[str, Any]:
         "description": description,
         "agency_responsible": report.owner.name if report.owner else None,
         "service_notice": EMERGENCY_NOTICE if report.category.emergency_notice else None,
-        "requested_datetime": iso_time(report.created_at),
-        "updated_datetime": iso_time(report.updated_at),
-        "expected_datetime": iso_time(report.resolve_due_at),
-        "address": address,
-        "address_id": postcode,
-        "zipcode": postcode,
+        "requested_datetime": public_iso_time(shown, report.created_at),
+        "updated_datetime": public_iso_time(shown, report.updated_at),
+        # Due times are a fixed span after the report was made: as precise as that, no more.
+        "expected_datetime": public_iso_time(shown, report.resolve_due_at),
+        "address": shown.location_text or (place.label if place is not None else None),
+        "address_id": report.postcode if exact else None,
+        "zipcode": report.postcode if exact else None,
         "lat": lat,
         "long": lon,
-        "media_url": media_url,
+        "media_url": report.media_url if shown.rules.photo is Photo.ANY else None,
     }

@@ -15,11 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from safer_streets.casework import workflow
+from safer_streets.disclosure.policy import Audience, Disclosure, disclose
 from safer_streets.errors import InvalidInput, InvalidTransition, NotAllowed, NotFound
 from safer_streets.models import (
     OPEN_STATUSES,
     ApiClient,
-    Category,
     Report,
     ReportEvent,
     ReportStatus,
@@ -29,8 +29,10 @@ from safer_streets.open311.georeport import (
     EXTENDED_STATUS,
     RequestForm,
     check_jurisdiction,
-    iso_time,
+    listed_in_public,
     parse_datetime,
+    public_iso_time,
+    published_time,
     window_and_page,
 )
 
@@ -71,7 +73,13 @@ logger = logging.getLogger(__name__)
 def find_updates(
     session: Session, params: Mapping[str, str], now: datetime
 ) -> list[dict[str, Any]]:
-    """GET servicerequestupdates: public updates in the window, oldest first."""
+    """GET servicerequestupdates: public updates in the window, oldest first.
+
+    Only updates of reports the public may see one by one, at the time precision of their
+    category (the window matches the time as published). A status change made without words
+    for the resident is not an update, here as on the tracking page: both show the report's
+    current status, and neither lists the change.
+    """
     check_jurisdiction(params.get("jurisdiction_id"))
     window, page = window_and_page(params, now, {})
     earlier = aliased(ReportEvent)
@@ -88,26 +96,33 @@ def find_updates(
         .correlate(ReportEvent)
         .scalar_subquery()
     )
+    published = published_time(ReportEvent.at)
     rows = session.execute(
         select(ReportEvent, Report, status_then)
         .join(Report, ReportEvent.report_id == Report.id)
         .join(Report.category)
         .options(joinedload(Report.owner))
         .where(
-            Category.public,
+            listed_in_public(),
             ReportEvent.public,
-            ReportEvent.at >= window.start,
-            ReportEvent.at < window.end,
+            published >= window.start,
+            published < window.end,
         )
-        .order_by(ReportEvent.at, ReportEvent.id)
+        .order_by(published, Report.reference, ReportEvent.id)
         .limit(page.size)
         .offset(page.offset)
     )
-    return [update_view(event, report, status) for event, report, status in rows]
+    found = []
+    for event, report, status in rows:
+        shown = disclose(report, Audience.PUBLIC)
+        if shown.listed:
+            found.append(update_view(event, shown, status))
+    return found
 
 
-def update_view(event: ReportEvent, report: Report, status: str | None) -> dict[str, Any]:
-    """One public update as the extension shows it."""
+def update_view(event: ReportEvent, shown: Disclosure, status: str | None) -> dict[str, Any]:
+    """One public update as the extension shows it, at the time precision of its report."""
+    report = shown.report
     internal = ReportStatus(status) if status else report.status
     if event.kind == "routed":
         # The routing reason is for partners; the public hear who has it (as on /track).
@@ -118,7 +133,7 @@ def update_view(event: ReportEvent, report: Report, status: str | None) -> dict[
         "update_id": str(event.id),
         "service_request_id": report.reference,
         "status": EXTENDED_STATUS[internal],
-        "updated_datetime": iso_time(event.at),
+        "updated_datetime": public_iso_time(shown, event.at),
         "description": description,
         "media_url": (event.data or {}).get("media_url") or "",
     }

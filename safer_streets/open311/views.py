@@ -113,8 +113,8 @@ def request_list(fmt: str):
 def request_detail(service_request_id: str, fmt: str):
     """One service request."""
     _optional_client()
-    report = georeport.get_request(db(), service_request_id, _params())
-    return respond(fmt, "service_requests", [georeport.request_view(report)])
+    shown = georeport.get_request(db(), service_request_id, _params())
+    return respond(fmt, "service_requests", [georeport.request_view(shown)])
 
 
 @bp.get(f"/tokens/<token>.{FMT}")

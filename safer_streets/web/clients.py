@@ -8,6 +8,7 @@ merely claims (a well-formed but made-up key, an Idempotency-Key) decides nothin
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import secrets
 
@@ -16,8 +17,9 @@ from flask import session as cookie_session
 from sqlalchemy.exc import SQLAlchemyError
 
 from safer_streets.api import keys
+from safer_streets.intake import tracking
 from safer_streets.models import ApiClient
-from safer_streets.web.context import db
+from safer_streets.web.context import db, services
 
 # The signed session cookie's entries: this browser as a supporter (see browser_supporter),
 # and the references of the reports it made, newest first (see remember_made_here).
@@ -115,6 +117,15 @@ def browser_supporter(seed: str | None) -> str:
     return f"browser:{supporter}"
 
 
+def address_supporter(client: ApiClient | None) -> str:
+    """Who adds a +1 as far as their address tells: one voice per address (and verified API
+    client) per report. Keyed with the app's secret before it is hashed again with the report,
+    so that the stored hash cannot be matched against a list of all addresses."""
+    seen = f"{client_address()}|{client.id if client is not None else '-'}"
+    secret = services().settings.secret_key.encode()
+    return "address:" + hmac.new(secret, seen.encode(), hashlib.sha256).hexdigest()
+
+
 def remember_made_here(reference: str) -> None:
     """This browser made this report (only the last few are kept)."""
     mine = [r for r in cookie_session.get(MADE_HERE_COOKIE_ENTRY, []) if r != reference]
@@ -124,3 +135,16 @@ def remember_made_here(reference: str) -> None:
 def made_here(reference: str) -> bool:
     """Whether this browser made the report with this reference."""
     return reference.strip().upper() in cookie_session.get(MADE_HERE_COOKIE_ENTRY, [])
+
+
+def is_reporter(reference: str) -> bool:
+    """Whether this request comes from the report's reporter: it presents the report's private
+    tracking link (``?key=``), or it is the browser that made the report."""
+    secret = services().settings.secret_key
+    key = request.args.get(tracking.KEY_PARAMETER)
+    return made_here(reference) or tracking.holds_tracking_key(secret, reference, key)
+
+
+def private_tracking_key(reference: str) -> str:
+    """The key of the report's private tracking link, to give to its reporter only."""
+    return tracking.tracking_key(services().settings.secret_key, reference)

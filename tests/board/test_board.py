@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from geo import correlation, density, gistar, hotspots, projection
 from geo.suntimes import LONDON
 from safer_streets.accounts import users
-from safer_streets.board import dashboard, exports, runs
+from safer_streets.board import dashboard, exports, publishing, runs
 from safer_streets.board.filters import default_filters
 from safer_streets.models import HotspotCell, HotspotRun, ReportStatus, Role, RunStatus
 from tests.board_data import CATFORD, add_reports, around, scattered
@@ -23,6 +23,8 @@ from tests.helpers import PASSWORD, PASSWORDS, login
 
 STUDY_AREA = projection.read_boundary()
 TODAY = datetime.now(UTC).astimezone(LONDON).date()
+SNT = "met-snt-rushey-green"
+RESOLVED = ReportStatus.RESOLVED
 
 
 @pytest.fixture
@@ -307,6 +309,27 @@ def test_published_summaries_never_show_small_sensitive_counts_or_reporters(
     assert "harassment" not in public.text.split("To protect")[0].lower()
     assert "victim@example.org" not in public.text
     assert "spoke to the reporter" not in public.text
+
+
+def test_a_published_summary_cannot_be_differenced_into_a_small_sensitive_count(
+    sign_in, db_session, client
+):
+    """Seven harassment reports (shown) of which five resolved: publishing "5 resolved" would
+    tell anyone that 2 are still open, a count below the threshold. The resolved count is
+    withheld instead; where nothing small can be worked out, it is shown."""
+    add_reports(db_session, "harassment", around(CATFORD, 2, seed=11), owner=SNT)
+    add_reports(db_session, "harassment", around(CATFORD, 5, seed=12), owner=SNT, status=RESOLVED)
+    add_reports(db_session, "weapons", around(CATFORD, 6, seed=13), owner=SNT, status=RESOLVED)
+    member = sign_in(Role.BOARD)
+    assert member.post("/board/you-said-we-did", data={"period": "12m"}).status_code == 303
+    summary = publishing.latest_published(db_session)
+    (rushey_green,) = [w for w in summary.content["wards"] if w["ward"] == "Rushey Green"]
+    lines = {line["category"].split()[0]: line for line in rushey_green["lines"]}
+    assert (lines["Harassment"]["reported"], lines["Harassment"]["resolved"]) == ("7", "withheld")
+    assert (lines["Weapons"]["reported"], lines["Weapons"]["resolved"]) == ("6", "6")
+    public = client.get("/you-said-we-did").text
+    assert "7 about harassment" in public
+    assert "5 harassment" not in public and "5 " not in public.split("We did:")[1][:200]
 
 
 # ---------------------------------------------------------------------------- exports

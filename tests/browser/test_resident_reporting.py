@@ -14,7 +14,7 @@ from geoalchemy2.shape import from_shape, to_shape
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Category, Report, ReportPhoto, ReportStatus
@@ -131,7 +131,18 @@ def test_a_resident_reports_with_a_pin_and_a_photo(resident, server_url, worker,
     expect(another).to_have_attribute("href", re.compile(r"lat=51\.\d+&lon=-0\.\d+"))
     resident.get_by_role("link", name="Follow this report").click()
     expect(resident.get_by_role("heading", name=f"Report {reference}")).to_be_visible()
-    expect(resident.get_by_role("img", name="Photo sent with the report")).to_be_visible()
+    # A photo is public only once a partner has approved it, on the reporter's link too.
+    photo = resident.get_by_role("img", name="Photo sent with the report")
+    expect(photo).to_have_count(0)
+    with session_scope(make_session_factory(engine)) as session:
+        report = session.scalars(select(Report).where(Report.reference == reference)).one()
+        session.execute(
+            update(ReportPhoto)
+            .where(ReportPhoto.report_id == report.id)
+            .values(approved_at=func.now())
+        )
+    resident.reload()
+    expect(photo).to_be_visible()
     screenshot(resident, "resident-04-tracking-page")
 
 

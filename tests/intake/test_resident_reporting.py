@@ -236,8 +236,11 @@ def test_adding_a_voice_counts_once_per_browser_and_records_an_event(app, client
     again = client.post("/report/support", data=fields)  # a double tap
     # The same browser sending another form (a new one-time id) is still the same supporter.
     other_form = client.post("/report/support", data={**fields, "submission_id": str(uuid.uuid4())})
+    # A neighbour is another browser at another address (one address is one voice).
     neighbour = app.test_client().post(
-        "/report/support", data={**fields, "submission_id": str(uuid.uuid4())}
+        "/report/support",
+        data={**fields, "submission_id": str(uuid.uuid4())},
+        environ_base={"REMOTE_ADDR": "10.60.0.2"},
     )
     assert {r.status_code for r in (first, again, other_form, neighbour)} == {303}
     assert first.headers["Location"].endswith(f"/report/{existing.reference}/supported")
@@ -247,7 +250,8 @@ def test_adding_a_voice_counts_once_per_browser_and_records_an_event(app, client
     rows = db_session.scalars(
         select(ReportSupport).where(ReportSupport.report_id == existing.id)
     ).all()
-    assert len(rows) == 2 and all(fields["submission_id"] not in r.key_hash for r in rows)
+    # Each voice is kept as its browser's and its address's hashes: nothing readable.
+    assert len(rows) == 4 and all(fields["submission_id"] not in r.key_hash for r in rows)
     kinds = db_session.scalars(
         select(ReportEvent.kind).where(ReportEvent.report_id == existing.id)
     ).all()

@@ -3,7 +3,6 @@ schemas in both formats, round trips, every error the spec names, and privacy.""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 
 from geo.wards import WardIndex
 from safer_streets import places
+from safer_streets.disclosure.policy import TimePrecision, truncate
 from safer_streets.models import Category, Report, ReportEvent
 from safer_streets.routing import processing
 from tests.open311.conftest import read, validate_json, validate_xml
@@ -163,13 +163,14 @@ def test_a_request_round_trips_by_id_token_and_list(client, db_session, issue_ke
     assert request["service_request_id"] == reference
     assert request["service_code"] == "feeling-unsafe"
     assert request["status"] == "open"
-    assert request["description"].startswith("Dark underpass")
-    assert "Badly lit" in request["description"] and "No CCTV" in request["description"]
-    assert (request["lat"], request["long"]) == (51.4452, -0.0207)
-    assert request["media_url"] == "https://photos.example.org/1.jpg"
+    # Feeling unsafe is a safety category: its words, reasons and photo stay private until a
+    # partner publishes them, the place is a police.uk street point once routed (none before),
+    # and the time is the day only.
+    assert request["description"] is None
+    assert request["media_url"] is None
+    assert request["lat"] is None and request["long"] is None
     requested = datetime.fromisoformat(request["requested_datetime"])
-    assert requested.tzinfo is not None
-    assert abs(datetime.now(UTC) - requested) < timedelta(minutes=5)
+    assert requested == truncate(datetime.now(UTC), TimePrecision.DAY)
 
     _, listed = read(client, "GET", f"{V2}/requests.{fmt}", "requests")
     assert request in listed
@@ -442,7 +443,7 @@ def test_requests_filter_by_service_status_ids_and_dates(client, db_session, iss
         return [r["service_request_id"] for r in found]
 
     assert ids("service_code=fly-tipping") == [tipping]
-    assert ids("service_code=fly-tipping,street-lighting") == [tipping, lighting]
+    assert set(ids("service_code=fly-tipping,street-lighting")) == {tipping, lighting}
     assert ids("status=closed") == [closed]
     assert set(ids("status=open")) >= {lighting, tipping} and closed not in ids("status=open")
     assert set(ids("status=open,closed")) >= {lighting, tipping, closed}
@@ -464,11 +465,16 @@ def test_requests_filter_by_service_status_ids_and_dates(client, db_session, iss
     assert closed_request["status_notes"] == "Cleaned"
 
 
-def test_requests_are_paged_newest_first(client, issue_key):
+def test_requests_are_paged_newest_first(client, db_session, issue_key):
     key = issue_key()
     made = [
         created_id(post_request(client, key, description=f"Light {i}"), "json") for i in range(3)
     ]
+    # One test transaction gives every report the same created_at: spread them a minute apart.
+    for minutes, reference in enumerate(made):
+        report = db_session.scalars(select(Report).where(Report.reference == reference)).one()
+        report.created_at = datetime.now(UTC) - timedelta(minutes=10 - minutes)
+    db_session.flush()
 
     def page(number: int) -> list[str]:
         _, found = read(client, "GET", f"{V2}/requests.xml?page_size=2&page={number}", "requests")
@@ -483,50 +489,124 @@ def test_requests_are_paged_newest_first(client, issue_key):
 # ---- privacy ----------------------------------------------------------------------------
 
 
-def test_sensitive_requests_show_only_a_coarse_cell_and_the_ward(client, db_session, issue_key):
+def test_harassment_requests_are_never_listed_nor_found_by_id(client, db_session, issue_key):
+    """Finding 3 of the disclosure issue: harassment and weapons reports never appear one by
+    one in Open311, in any format; looking one up is the 404 of an unknown id."""
+    key = issue_key()
+    references = [
+        created_id(
+            post_request(
+                client,
+                key,
+                service_code=code,
+                description="Man followed me from 12 Example Road",
+                media_url="https://photos.example.org/face.jpg",
+            ),
+            "json",
+        )
+        for code in ("harassment", "weapons")
+    ]
+    for reference in references:
+        route(db_session, reference)
+    for fmt in FORMATS:
+        for reference in references:
+            found = client.get(f"{V2}/requests/{reference}.{fmt}")
+            unknown = client.get(f"{V2}/requests/LEW-ZZZZZ.{fmt}")
+            assert found.status_code == unknown.status_code == 404
+            assert found.text == unknown.text.replace("LEW-ZZZZZ", reference)
+        listed = client.get(f"{V2}/requests.{fmt}?service_request_id={','.join(references)}")
+        everything = client.get(f"{V2}/requests.{fmt}").text + listed.text
+        for private in (*references, "Example Road", "face.jpg"):
+            assert private not in everything
+        updates = client.get(f"{V2}/servicerequestupdates.{fmt}").text
+        assert not any(reference in updates for reference in references)
+
+
+def test_safety_requests_show_a_street_point_the_day_and_no_words(client, db_session, issue_key):
+    """Finding 2 of the disclosure issue: drug dealing, anti-social behaviour and feeling
+    unsafe show the police.uk street point, the day, and no description, postcode or photo
+    until a partner publishes them; as the tracking page does."""
     key = issue_key()
     reference = created_id(
         post_request(
             client,
             key,
-            service_code="harassment",
-            description="Man followed me from 12 Example Road",
-            media_url="https://photos.example.org/face.jpg",
+            service_code="drug-dealing",
+            description="drug dealing outside my flat at 12 Example Road",
+            media_url="https://photos.example.org/door.jpg",
         ),
         "json",
     )
-    route(db_session, reference)
+    report = route(db_session, reference)
+    report.postcode = "SE6 4JU"
+    db_session.flush()
     for fmt in FORMATS:
         _, (request,) = read(client, "GET", f"{V2}/requests/{reference}.{fmt}", "requests")
-        assert request["address"] == "Rushey Green ward, Lewisham"
         assert request["description"] is None and request["media_url"] is None
         assert request["zipcode"] is None and request["address_id"] is None
+        assert request["address"].startswith("On or near ")
         assert (request["lat"], request["long"]) != (51.4452, -0.0207)
         _, _, metres = GEOD.inv(-0.0207, 51.4452, request["long"], request["lat"])
-        # Within half a 500 m cell's diagonal of the real point, never on it.
-        assert 0 < metres <= 250 * math.sqrt(2) + 1
-        assert request["agency_responsible"] == "Met Police Rushey Green Safer Neighbourhood Team"
+        assert 0 < metres <= 250
+        requested = datetime.fromisoformat(request["requested_datetime"])
+        assert requested == truncate(report.created_at, TimePrecision.DAY)
         assert "Example Road" not in client.get(f"{V2}/requests.{fmt}").text
-    nearby = created_id(
-        post_request(client, key, service_code="harassment", lat="51.4451", long="-0.0206"), "json"
+    tracking = client.get(f"/track/{reference}").text
+    assert request["address"] in tracking and "Example Road" not in tracking
+
+    report.public_description = "Drug dealing reported near the shops."
+    db_session.flush()
+    _, (request,) = read(client, "GET", f"{V2}/requests/{reference}.json", "requests")
+    assert request["description"] == "Drug dealing reported near the shops."
+
+
+def test_environmental_requests_show_the_spot_the_words_and_the_postcode(
+    client, db_session, issue_key
+):
+    reference = created_id(
+        post_request(client, issue_key(), service_code="fly-tipping", description="Sofa"), "json"
     )
-    _, (other,) = read(client, "GET", f"{V2}/requests/{nearby}.json", "requests")
-    _, (first,) = read(client, "GET", f"{V2}/requests/{reference}.json", "requests")
-    assert (other["lat"], other["long"]) == (first["lat"], first["long"])
+    report = route(db_session, reference)
+    report.postcode = "SE6 4JU"
+    db_session.flush()
+    _, (request,) = read(client, "GET", f"{V2}/requests/{reference}.json", "requests")
+    assert request["description"] == "Sofa"
+    assert (request["lat"], request["long"]) == (51.4452, -0.0207)
+    assert request["zipcode"] == request["address_id"] == "SE6 4JU"
+
+
+def test_a_narrow_date_window_cannot_recover_a_time_the_list_does_not_show(
+    client, db_session, issue_key
+):
+    """Dates filter by the time as published: a safety report made at 14:23 is in every
+    window that holds its day's midnight, and in none that holds 14:23 alone."""
+    reference = created_id(post_request(client, issue_key(), service_code="drug-dealing"), "json")
+    report = route(db_session, reference)
+    report.created_at = datetime(2026, 11, 20, 14, 23, 5, tzinfo=UTC)
+    db_session.flush()
+
+    def found(start: str, end: str) -> bool:
+        query = f"start_date={start}&end_date={end}&service_request_id="
+        _, listed = read(client, "GET", f"{V2}/requests.json?{query}", "requests")
+        return reference in [r["service_request_id"] for r in listed]
+
+    assert not found("2026-11-20T14:23:00Z", "2026-11-20T14:24:00Z")
+    assert found("2026-11-20T00:00:00Z", "2026-11-20T00:00:01Z")
 
 
 def test_routed_requests_name_the_owner_and_the_emergency_notice(client, db_session, issue_key):
     reference = created_id(
-        post_request(client, issue_key(), "xml", service_code="weapons", description="Knife"),
-        "xml",
+        post_request(client, issue_key(), "xml", service_code="feeling-unsafe"), "xml"
     )
     report = route(db_session, reference)
+    report.category.emergency_notice = True
     report.resolve_due_at = datetime(2026, 12, 1, 12, tzinfo=UTC)
     db_session.flush()
     _, (request,) = read(client, "GET", f"{V2}/requests/{reference}.xml", "requests")
     assert request["agency_responsible"] == report.owner.name
     assert request["service_notice"].startswith("If anyone is in danger now, call 999")
-    assert request["expected_datetime"] == "2026-12-01T12:00:00+00:00"
+    # Due times follow the report's own time precision (the day, for feeling unsafe).
+    assert request["expected_datetime"] == "2026-12-01T00:00:00+00:00"
 
 
 # ---- rate limits ------------------------------------------------------------------------

@@ -18,6 +18,14 @@ from workers.queue import PROCESS_REPORTS, SWEEP_RECEIVED
 CATFORD_BROADWAY = {"lat": 51.4452, "lon": -0.0207}
 
 
+def internal_routing_reason(engine, reference: str) -> str:
+    """The routing reason as stored for partners."""
+    with session_scope(make_session_factory(engine)) as session:
+        return session.scalars(
+            select(Report.routing_reason).where(Report.reference == reference)
+        ).one()
+
+
 @pytest.mark.worker
 def test_drug_dealing_at_catford_broadway_reaches_the_rushey_green_snt(
     live_app, worker, engine, make_user
@@ -39,10 +47,15 @@ def test_drug_dealing_at_catford_broadway_reaches_the_rushey_green_snt(
         "lewisham-community-safety",
         "met-town-centre-team",
     ]
-    assert body["routing_reason"].startswith(
+    # The public hear the rule in general words; the town centre it matched is for partners.
+    assert body["routing_reason"] == (
+        "Drug dealing reports in Rushey Green ward go to "
+        "Met Police Rushey Green Safer Neighbourhood Team."
+    )
+    assert internal_routing_reason(engine, reference).startswith(
         "Drug dealing in Rushey Green goes to Met Police Rushey Green Safer Neighbourhood Team"
     )
-    assert "(area rule: in Catford town centre)" in body["routing_reason"]
+    assert "(area rule: in Catford town centre)" in internal_routing_reason(engine, reference)
 
     make_user("sergeant@rg.example", "met-snt-rushey-green")
     make_user("sergeant@lc.example", "met-snt-lewisham-central")
@@ -123,4 +136,6 @@ def test_text_that_cannot_be_placed_goes_to_community_safety_to_locate(live_app,
     wait_for_status(engine, reference, ReportStatus.NEEDS_LOCATION)
     body = client.get(f"/api/v1/reports/{reference}").get_json()
     assert body["owner"]["slug"] == "lewisham-community-safety"
-    assert "could not place “behind the big tree”" in body["routing_reason"]
+    # What the resident typed is for the team locating it, never for the public.
+    assert "behind the big tree" not in str(body)
+    assert "could not place “behind the big tree”" in internal_routing_reason(engine, reference)
