@@ -97,18 +97,8 @@ WALKED = [
     if rule.endpoint not in SKIPPED and rule.arguments <= REPORT_ARGUMENTS | {"fmt"}
 ]
 
+
 # Surfaces that others are converting to the policy: each case here fails today.
-NOT_YET_CONVERTED = {
-    ("anonymous", "api.get_report"): "JSON API report",
-    ("anonymous", "open311.request_detail"): "Open311 single request",
-    ("anonymous", "open311.request_list"): "Open311 request list",
-    ("keyless API client", "api.get_report"): "JSON API report",
-    ("keyless API client", "open311.request_detail"): "Open311 single request",
-    ("keyless API client", "open311.request_list"): "Open311 request list",
-    ("board", "api.get_report"): "JSON API report",
-}
-
-
 @dataclass(frozen=True)
 class Planted:
     """One report's canaries, and whether each visitor may see each of them."""
@@ -273,16 +263,14 @@ def walk(settings: Settings, engine: Engine, redis_client, ward_index: WardIndex
         redis_client.flushdb()
 
 
-def _cases() -> Iterator[object]:
-    for visitor in VISITORS:
-        for endpoint in WALKED:
-            marks = []
-            if surface := NOT_YET_CONVERTED.get((visitor.name, endpoint)):
-                marks.append(pytest.mark.xfail(strict=True, reason=f"{surface} not yet converted"))
-            yield pytest.param(visitor.name, endpoint, id=f"{visitor.name}-{endpoint}", marks=marks)
-
-
-@pytest.mark.parametrize(("visitor", "endpoint"), list(_cases()))
+@pytest.mark.parametrize(
+    ("visitor", "endpoint"),
+    [
+        pytest.param(v.name, endpoint, id=f"{v.name}-{endpoint}")
+        for v in VISITORS
+        for endpoint in WALKED
+    ],
+)
 def test_no_surface_shows_more_than_the_policy_allows(walk: Walk, visitor: str, endpoint: str):
     leaks = []
     for url, status, body in walk.pages[(visitor, endpoint)]:
