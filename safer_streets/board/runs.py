@@ -396,6 +396,9 @@ def cell_rows(
     heat: density.DensityResult,
     trends: emerging.EmergingResult | None,
 ) -> Iterator[tuple[Any, ...]]:
+    """Rows for ``store_cells``: ``p`` is the p-value the labels were decided on (named in
+    the run's summary), never the normal approximation, which on sparse counts gives
+    p-values like 1e-17 beside a conditional p of 0.004."""
     iy, ix = np.nonzero(result.mask)
     rings = np.round(result.grid.cell_polygons_lonlat(iy, ix), 6)
     p_sim = result.p_sim_two_sided
@@ -410,7 +413,7 @@ def cell_rows(
             f"SRID=4326;POLYGON(({ring}))",
             int(result.counts[r, c]),
             float(result.z[r, c]),
-            float(result.p[r, c]),
+            float(result.p_used[r, c]),
             None if p_sim is None else float(p_sim[r, c]),
             float(result.q[r, c]),
             int(result.gi_bin[r, c]),
@@ -445,26 +448,40 @@ def _window_index(epoch_s: np.ndarray, date_from: date, date_to: date, windows: 
     return np.clip(index, 0, windows - 1)
 
 
+P_NAMES = {
+    "exact": "exact conditional-randomisation p",
+    "permutation": "conditional-permutation p",
+    "analytical": "normal-approximation p",
+}
+"""What the p stored with each cell is, by the run's ``p_source``."""
+
+
 def _method_text(params: Mapping[str, Any], heat: Mapping[str, Any]) -> str:
     size = params.get("neighbourhood_size", 9)
-    source = {
-        "exact": "exact conditional-randomisation p-values",
-        "permutation": f"permutation p-values ({params.get('permutations')} permutations)",
-        "analytical": "normal-approximation p-values",
-    }.get(params.get("p_source", ""), params.get("p_source", ""))
+    source = params.get("p_source", "")
     perms = params.get("permutations") or 0
-    also = (
-        f" ({perms} conditional permutations also run, seed {params.get('seed')})"
-        if perms and params.get("p_source") != "permutation"
-        else ""
-    )
+    p_text = {
+        "exact": (
+            "the p-value is the exact conditional-randomisation p: the chance, if reports "
+            "fell on the cells at random, of a neighbourhood at least this extreme, with "
+            "each cell's own count kept (the limit of PySAL esda's p_sim as the number of "
+            "permutations grows)"
+        ),
+        "permutation": (
+            f"the p-value is the conditional-permutation p from {perms} permutations "
+            f"(seed {params.get('seed')}), as PySAL esda's p_sim, counting ties in both tails"
+        ),
+        "analytical": "the p-value is the normal approximation",
+    }.get(source, source)
     return (
         f"Getis-Ord Gi* on {params.get('cell_size_m', 100):.0f} m cells of the British "
         f"National Grid inside the borough ({params.get('n_cells', 0):,} cells), each cell "
-        f"with its {size - 1} neighbours, {source}{also}; hot and cold spots after "
-        f"Benjamini–Hochberg false-discovery-rate control at 10 %, 5 % and 1 % (90, 95 and "
-        f"99 % confidence). Kernel density: Gaussian, bandwidth {heat['bandwidth_m']:.0f} m "
-        f"({heat['rule']})."
+        f"with its {size - 1} neighbours; {p_text}. Hot and cold spots after "
+        f"Benjamini–Hochberg false-discovery-rate control of that p at 10 %, 5 % and 1 % "
+        f"(90, 95 and 99 % confidence), and only where the neighbourhood holds at least "
+        f"{params.get('min_count', 0):g} reports (a cold spot: where at least that many "
+        f"were expected). z is the Gi* z-score, a measure of size, not the test. Kernel "
+        f"density: Gaussian, bandwidth {heat['bandwidth_m']:.0f} m ({heat['rule']})."
     )
 
 
@@ -519,6 +536,8 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
         "includes_sensitive": categories is None or bool(sensitive_slugs & set(categories)),
         "cells_stored": stored,
         "label_counts": result.label_counts(),
+        "meanings": dict(significance.PLAIN_WORDS),
+        "p_name": P_NAMES.get(str(result.params["p_source"]), str(result.params["p_source"])),
         "statistics": result.params,
         "density": density_info,
         "emerging": None
