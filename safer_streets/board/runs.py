@@ -77,6 +77,8 @@ class RunParameters:
     bandwidth_rule: str = "silverman-2d, clamped to 100-400 m"
     windows: int = DEFAULT_WINDOWS
     p_source: str = "auto"
+    # None: every source but demo and test (see ``BoardFilters.source``).
+    source: str | None = None
 
     @classmethod
     def from_filters(cls, filters: BoardFilters, *, permutations: int, seed: int) -> RunParameters:
@@ -89,6 +91,7 @@ class RunParameters:
             time_of_day=filters.time_of_day.value,
             permutations=permutations,
             seed=seed,
+            source=filters.source,
         )
 
     def filters(self) -> BoardFilters:
@@ -99,6 +102,7 @@ class RunParameters:
             date_from=date.fromisoformat(self.date_from),
             date_to=date.fromisoformat(self.date_to),
             time_of_day=TimeOfDay(self.time_of_day),
+            source=self.source,
         )
 
 
@@ -293,6 +297,7 @@ def run_points(session: Session, parameters: RunParameters) -> RunPoints:
         date_from=date.fromisoformat(parameters.date_from),
         date_to=date.fromisoformat(parameters.date_to),
         time_of_day=TimeOfDay(parameters.time_of_day),
+        source=parameters.source,
     )
     statement = (
         select(

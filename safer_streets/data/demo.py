@@ -183,14 +183,54 @@ def _locations(
     return to_lonlat(x, y)
 
 
+# Reports per hour of the day, London time, 00:00 to 23:00 (relative weights). Problems are
+# reported round the clock, thinly in the small hours; the "evening" profile is for what
+# happens after dark (feeling unsafe, antisocial behaviour), the other for the rest.
+DAYTIME_HOURS = np.array(
+    [0.8, 0.5, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4, 5, 5.5, 6, 6, 6, 6, 6, 6, 5.5, 5, 4, 3, 2.5, 2, 1.2]
+)
+EVENING_HOURS = np.array(
+    [
+        5,
+        4,
+        3,
+        2,
+        1.2,
+        0.8,
+        0.6,
+        0.5,
+        0.5,
+        0.5,
+        0.5,
+        0.5,
+        0.6,
+        0.6,
+        0.8,
+        1,
+        1.5,
+        3,
+        5,
+        7,
+        8,
+        8,
+        7.5,
+        6.5,
+    ]
+)
+
+
 def _event_times(
     n: int, evening: np.ndarray, clustered: np.ndarray, now: datetime, rng: np.random.Generator
 ) -> list[datetime]:
-    """Times over the last year; Catford's cluster grows towards the present."""
+    """Times over the last year, at every hour of the day; Catford's cluster grows towards the
+    present."""
     days = np.where(clustered, 365 * (1 - np.sqrt(rng.random(n))), 365 * rng.random(n))
     late = rng.random(n) < evening
-    evening_hours = np.array([18, 19, 20, 21, 21, 22, 22, 23, 23, 0, 1, 2])
-    hours = np.where(late, rng.choice(evening_hours, n), rng.integers(7, 18, n))
+    hours = np.where(
+        late,
+        rng.choice(24, n, p=EVENING_HOURS / EVENING_HOURS.sum()),
+        rng.choice(24, n, p=DAYTIME_HOURS / DAYTIME_HOURS.sum()),
+    )
     minutes = rng.integers(0, 60, n)
     today = now.astimezone(LONDON).date()
     out = []

@@ -41,3 +41,18 @@ def test_demo_reports_are_marked_routed_clustered_and_made_once(db_session):
     again = demo.generate_demo_reports(db_session, count=400, wards=wards, borough=borough)
     assert (again.created, again.existing) == (0, 400)
     assert demo.remove_demo_reports(db_session) == 400
+
+
+def test_demo_reports_happen_at_every_hour_of_the_day(db_session):
+    wards, borough = WardIndex.from_geojson(), Borough.from_geojson()
+    demo.generate_demo_reports(db_session, count=1500, wards=wards, borough=borough, seed=2)
+    hour = func.extract("hour", func.timezone("Europe/London", Report.occurred_at))
+    per_hour = dict(
+        db_session.execute(
+            select(hour, func.count()).where(Report.source == "demo").group_by(hour)
+        ).all()
+    )
+    assert set(per_hour) == set(range(24))
+    # The small hours are quiet but not empty; the day is busier than the night.
+    assert all(per_hour[h] >= 3 for h in range(3, 7))
+    assert sum(per_hour[h] for h in range(3, 6)) < sum(per_hour[h] for h in range(12, 15))
