@@ -286,6 +286,8 @@ class Report(Base):
     status: Mapped[ReportStatus] = mapped_column(
         _status_enum(ReportStatus, "report_status"), default=ReportStatus.RECEIVED
     )
+    # The channel it came in by: web (the resident form), api, open311, import (or the channel
+    # an import named, e.g. phone), demo; the board leaves demo and test reports out.
     source: Mapped[str] = mapped_column(String(20), default="web")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))

@@ -44,7 +44,8 @@ SOURCE_LABELS = {
     "demo": "Demo data",
     "test": "Test data",
 }
-HIDDEN_SOURCES = ("demo", "test")
+DEMO_SOURCE = "demo"
+HIDDEN_SOURCES = (DEMO_SOURCE, "test")
 ALL_SOURCES = "all"
 SOURCE_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 

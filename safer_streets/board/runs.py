@@ -32,6 +32,7 @@ from safer_streets.board.audience import require_board
 from safer_streets.board.filters import (
     DEFAULT_CELL_SIZE_M,
     DEFAULT_WINDOWS,
+    DEMO_SOURCE,
     PENDING_RUN_MAX_AGE,
     RUN_RETENTION,
     BoardFilters,
@@ -44,6 +45,7 @@ from safer_streets.board.filters import (
 from safer_streets.board.query import derive_after_dark, event_time, report_conditions, start_of
 from safer_streets.errors import NotFound
 from safer_streets.models import (
+    Area,
     Category,
     HotspotCell,
     HotspotRun,
@@ -192,24 +194,48 @@ def get_run(session: Session, run_id: int) -> HotspotRun:
     return run
 
 
+# Categories whose after-dark pattern the partnership asks about every month (its violence
+# against women and girls work and lighting bids), so they get their own after-dark run.
+AFTER_DARK_GROUP = "Safety"
+# The town centres the board is asked about by name. Runs cover the borough and a town centre
+# only zooms, so their questions are answered by the borough runs; their reasons are counted.
+NAMED_TOWN_CENTRES = ("catford-town-centre", "lewisham-town-centre")
+
+
+def nightly_filters(session: Session, today: date) -> list[BoardFilters]:
+    """The questions the partnership asks, as filter sets to compute every night.
+
+    All categories, at any time and after dark; each category; each safety category after
+    dark. A town-centre view (Catford, Lewisham) is one of these zoomed in. When demo reports
+    exist the same questions are asked of them too, since the board leaves them out
+    otherwise.
+    """
+    base = default_filters(today)
+    dark = replace(base, time_of_day=TimeOfDay.AFTER_DARK)
+    wanted = [base, dark]
+    for slug, group in session.execute(
+        select(Category.slug, Category.group).order_by(Category.position)
+    ):
+        wanted.append(replace(base, category=slug))
+        if group == AFTER_DARK_GROUP:
+            wanted.append(replace(dark, category=slug))
+    if session.scalar(select(exists().where(Report.source == DEMO_SOURCE))):
+        wanted += [replace(f, source=DEMO_SOURCE) for f in wanted]
+    return wanted
+
+
 def schedule_nightly_runs(
     session: Session, *, today: date, permutations: int, seed: int, force: bool = False
 ) -> list[int]:
-    """Queue the nightly runs: all categories, each category, and all categories after dark.
+    """Queue the nightly runs (`nightly_filters`).
 
     A filter set that already has a run computed today, or one waiting, is skipped (unless
     ``force``, for when the reports have just changed), so a second beat on the same night
     adds nothing.
     """
-    base = default_filters(today)
-    wanted = [base, replace(base, time_of_day=TimeOfDay.AFTER_DARK)]
-    wanted += [
-        replace(base, category=slug)
-        for slug in session.scalars(select(Category.slug).order_by(Category.position))
-    ]
     midnight = start_of(today)
     queued = []
-    for filters in wanted:
+    for filters in nightly_filters(session, today):
         key = parameters_key(filters.run_filters())
         fresh = session.scalar(
             select(
@@ -289,16 +315,20 @@ def _copy_float_columns(session: Session, statement: Select[Any], columns: int) 
     return np.column_stack([rows[f"v{k}"].astype(np.float64) for k in range(columns)])
 
 
+def _conditions(session: Session, parameters: RunParameters, **overrides: Any) -> list[Any]:
+    spec = {
+        "categories": parameters.categories,
+        "date_from": date.fromisoformat(parameters.date_from),
+        "date_to": date.fromisoformat(parameters.date_to),
+        "time_of_day": TimeOfDay(parameters.time_of_day),
+        "source": parameters.source,
+    } | overrides
+    return report_conditions(session, **spec)
+
+
 def run_points(session: Session, parameters: RunParameters) -> RunPoints:
     """The filtered reports' locations, times, wards and sensitivity, set-based."""
-    conditions = report_conditions(
-        session,
-        categories=parameters.categories,
-        date_from=date.fromisoformat(parameters.date_from),
-        date_to=date.fromisoformat(parameters.date_to),
-        time_of_day=TimeOfDay(parameters.time_of_day),
-        source=parameters.source,
-    )
+    conditions = _conditions(session, parameters)
     statement = (
         select(
             cast(func.ST_X(Report.location), Float),
@@ -490,6 +520,62 @@ def _method_text(params: Mapping[str, Any], heat: Mapping[str, Any]) -> str:
     )
 
 
+def previous_period(session: Session, parameters: RunParameters) -> dict[str, Any]:
+    """The period of the same length just before the run's, and its reports."""
+    previous_from, previous_to = parameters.filters().previous()
+    count = session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .join(Category, Category.id == Report.category_id)
+        .where(*_conditions(session, parameters, date_from=previous_from, date_to=previous_to))
+    )
+    return {"from": previous_from.isoformat(), "to": previous_to.isoformat(), "n_points": count}
+
+
+def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[str, Any]]:
+    """Why people feel unsafe: the run's reports per reason, after dark and in daylight, and
+    in the named town centres (a report may give several reasons)."""
+    centres = {
+        slug: func.coalesce(
+            func.ST_Covers(
+                select(Area.geom).where(Area.slug == slug).scalar_subquery(), Report.location
+            ),
+            False,
+        ).label(slug.replace("-", "_"))
+        for slug in NAMED_TOWN_CENTRES
+    }
+    ticked = (
+        select(
+            func.unnest(Report.reasons).label("reason"),
+            Report.after_dark.label("dark"),
+            *centres.values(),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(*_conditions(session, parameters))
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            ticked.c.reason,
+            func.count(),
+            func.count().filter(ticked.c.dark.is_(True)),
+            *(func.count().filter(ticked.c[c.name]) for c in centres.values()),
+        )
+        .group_by(ticked.c.reason)
+        .order_by(func.count().desc(), ticked.c.reason)
+    ).all()
+    return [
+        {
+            "reason": reason,
+            "reports": total,
+            "after_dark": dark,
+            "daylight": total - dark,
+            "town_centres": dict(zip(NAMED_TOWN_CENTRES, in_centres, strict=True)),
+        }
+        for reason, total, dark, *in_centres in rows
+    ]
+
+
 def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> bool:
     """Compute a queued run and store its cells; False when there was nothing to do.
 
@@ -504,6 +590,8 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
     parameters = RunParameters(**run.parameters)
     session.execute(delete(HotspotCell).where(HotspotCell.run_id == run.id))
     derive_after_dark(session)
+    # Reports received after this moment are not in the run.
+    data_ends = datetime.now(UTC)
     points = run_points(session, parameters)
     result = hotspots.compute_hotspots(
         points.lon,
@@ -531,12 +619,31 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
         )
     profile = suntimes.time_profile(points.epoch_s.astype("datetime64[s]"))
     stored = store_cells(session, cell_rows(run.id, result, heat, trend))
+    event_range = (
+        [
+            datetime.fromtimestamp(float(t), UTC).isoformat()
+            for t in (points.epoch_s.min(), points.epoch_s.max())
+        ]
+        if points.epoch_s.size
+        else [None, None]
+    )
 
     categories = parameters.categories
     sensitive_slugs = set(session.scalars(select(Category.slug).where(Category.sensitive)))
     density_info = {"bandwidth_m": heat.bandwidth_m, "rule": heat.rule}
     run.summary = {
         "n_points": int(points.lon.size),
+        # Reports sent after ``data_ends`` are not in the run, which is why a run can count
+        # fewer reports than the page's live figures.
+        "data": {
+            "period_from": parameters.date_from,
+            "period_to": parameters.date_to,
+            "first_report": event_range[0],
+            "last_report": event_range[1],
+            "data_ends": data_ends.isoformat(),
+        },
+        "previous_period": previous_period(session, parameters),
+        "reasons": reasons_counted(session, parameters),
         "n_sensitive": int(points.sensitive.sum()),
         "includes_sensitive": categories is None or bool(sensitive_slugs & set(categories)),
         "cells_stored": stored,
