@@ -26,7 +26,12 @@ What the board calls a *hotspot* is defined here, in one place:
    data (a category after dark: a few dozen reports over 3,500 cells) two or three reports in
    adjacent cells are genuinely improbable under spatial randomness, so their exact p-values
    survive FDR control and a cell holding one report became a "99 % hot spot" with z = 22;
-   a handful of reports is not evidence a board can act on.
+   a handful of reports is not evidence a board can act on. And a hot spot's own cell must
+   hold at least ``min_cell_count`` reports (`significance.MIN_CELL_COUNT`, 2): the
+   conditional test keeps each cell's own count fixed and looks only at its neighbours, so
+   an empty or one-report cell between busy cells comes out hot (often more so than the
+   busy cells themselves); it is left as the edge, so one report is never a hot spot. A
+   cluster spread over several cells, where busy cells have busy neighbours, is still found.
 
 The study area
 --------------
@@ -70,7 +75,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.gistar import getis_ord_gi_star, neighbourhood_kernel
 from geo.grid import Grid, bin_points, resolve_grid
-from geo.significance import MIN_NEIGHBOURHOOD_COUNT, classify_hotspots
+from geo.significance import MIN_CELL_COUNT, MIN_NEIGHBOURHOOD_COUNT, classify_hotspots
 
 # ----------------------------------------------------------------------------- results
 
@@ -190,6 +195,7 @@ def compute_hotspots(
     p_source: Literal["auto", "exact", "permutation", "analytical"] = "auto",
     fdr: bool = True,
     min_count: float = MIN_NEIGHBOURHOOD_COUNT,
+    min_cell_count: float = MIN_CELL_COUNT,
 ) -> HotspotResult:
     """Bin points, run Gi*, control the FDR and label hot and cold spots.
 
@@ -234,6 +240,8 @@ def compute_hotspots(
     min_count : float, default `significance.MIN_NEIGHBOURHOOD_COUNT`
         Reports a neighbourhood must hold to be a hot spot (or be expected to hold to be
         a cold spot); 0 turns the rule off.
+    min_cell_count : float, default `significance.MIN_CELL_COUNT`
+        Reports a hot spot's own cell must hold; 0 turns the rule off.
 
     Returns
     -------
@@ -298,7 +306,14 @@ def compute_hotspots(
         p_used, direction = gi.p, gi.z
     expected = np.where(m, gi.mean * gi.cardinality, np.nan)
     gi_bin, labels, q = classify_hotspots(
-        direction, p_used, fdr=fdr, observed=gi.lag, expected=expected, min_count=min_count
+        direction,
+        p_used,
+        fdr=fdr,
+        observed=gi.lag,
+        expected=expected,
+        min_count=min_count,
+        cell_count=counts,
+        min_cell_count=min_cell_count,
     )
 
     n_on_grid = int(counts.sum())
@@ -312,6 +327,7 @@ def compute_hotspots(
         "p_source": source,
         "fdr": fdr,
         "min_count": min_count,
+        "min_cell_count": min_cell_count,
         "n_cells": gi.n,
         "n_points": int(lon.size),
         "n_points_off_grid": int(lon.size) - n_on_grid,

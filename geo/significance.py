@@ -30,6 +30,16 @@ are improbable under spatial randomness, so exact conditional p-values call them
 even after FDR control; but a handful of reports is not a place the board should act on.
 """
 
+MIN_CELL_COUNT = 2
+"""Reports a cell must hold itself to be called a hot spot.
+
+The conditional test (esda's ``p_sim``, and its exact limit) keeps a cell's own count fixed
+and asks only whether its neighbours are unusual, so a cell's own reports never count towards
+its own significance: a cell with one report (or none) between two busy cells is a "99 % hot
+spot" while the busy cells, each with only the other as a busy neighbour, may not be. Such a
+cell is at most the edge of a hot spot.
+"""
+
 PLAIN_WORDS: dict[str, str] = {
     "hot-99": "Far more reports here than the borough average: very unlikely to be chance (99 %)",
     "hot-95": "More reports here than the borough average: unlikely to be chance (95 %)",
@@ -144,6 +154,8 @@ def classify_hotspots(
     observed: ArrayLike | None = None,
     expected: ArrayLike | None = None,
     min_count: float = 0,
+    cell_count: ArrayLike | None = None,
+    min_cell_count: float = 0,
 ) -> tuple[NDArray[np.int8], NDArray[np.str_], NDArray[np.float64]]:
     """Label cells hot or cold at 99, 95 or 90 % confidence.
 
@@ -174,6 +186,11 @@ def classify_hotspots(
         ``expected >= min_count`` (see `MIN_NEIGHBOURHOOD_COUNT`); other cells are not
         significant whatever their p-value. BH runs over all cells first, so the rule
         only removes discoveries and the false discovery rate stays controlled.
+    cell_count : array_like, optional
+        Reports in each cell itself; needed when ``min_cell_count > 0``.
+    min_cell_count : float, default 0
+        A hot spot's own cell must hold at least this many reports (see
+        `MIN_CELL_COUNT`); like ``min_count``, it only removes discoveries.
 
     Returns
     -------
@@ -209,6 +226,11 @@ def classify_hotspots(
         exp = np.nan_to_num(np.asarray(expected, dtype=np.float64), nan=0.0)
         gi_bin[(gi_bin > 0) & (obs < min_count)] = 0
         gi_bin[(gi_bin < 0) & (exp < min_count)] = 0
+    if min_cell_count > 0:
+        if cell_count is None:
+            raise ValueError("min_cell_count needs the cell counts")
+        own = np.nan_to_num(np.asarray(cell_count, dtype=np.float64), nan=0.0)
+        gi_bin[(gi_bin > 0) & (own < min_cell_count)] = 0
     labels = np.empty(pv.shape, dtype="<U15")
     for b, name in _BIN_LABELS.items():
         labels[gi_bin == b] = name

@@ -514,8 +514,10 @@ def _method_text(params: Mapping[str, Any], heat: Mapping[str, Any]) -> str:
         f"with its {size - 1} neighbours; {p_text}. Hot and cold spots after "
         f"Benjamini–Hochberg false-discovery-rate control of that p at 10 %, 5 % and 1 % "
         f"(90, 95 and 99 % confidence), and only where the neighbourhood holds at least "
-        f"{params.get('min_count', 0):g} reports (a cold spot: where at least that many "
-        f"were expected). z is the Gi* z-score, a measure of size, not the test. Kernel "
+        f"{params.get('min_count', 0):g} reports and the cell itself at least "
+        f"{params.get('min_cell_count', 0):g} (a cold spot: where at least "
+        f"{params.get('min_count', 0):g} were expected). z is the Gi* z-score, a measure of "
+        f"size, not the test. Kernel "
         f"density: Gaussian, bandwidth {heat['bandwidth_m']:.0f} m ({heat['rule']})."
     )
 

@@ -44,7 +44,9 @@ def _sparse_grid() -> tuple[np.ndarray, tuple[int, int]]:
 def test_a_few_reports_together_were_hot_spots_and_are_no_longer():
     counts, (r, c) = _sparse_grid()
     lons, lats = _points(counts)
-    before = hotspots.compute_hotspots(lons, lats, grid=GRID, mask=MASK, min_count=0)
+    before = hotspots.compute_hotspots(
+        lons, lats, grid=GRID, mask=MASK, min_count=0, min_cell_count=0
+    )
     # The finding: with the exact conditional p-values alone, a cell holding one report
     # is a hot spot (z > 20) and an empty cell beside it reaches 99 %. Under spatial
     # randomness four reports this close together are genuinely improbable (p ~ 1e-7),
@@ -77,6 +79,7 @@ def test_permutation_p_values_are_powerless_on_the_same_sparse_grid():
         seed=1,
         p_source="permutation",
         min_count=0,
+        min_cell_count=0,
     )
     assert result.label_counts() == {"not-significant": int(MASK.sum())}
 
@@ -99,11 +102,44 @@ def test_a_neighbourhood_of_fewer_than_five_reports_is_never_a_hot_spot(scattere
     hot = result.gi_bin > 0
     lag = gistar.getis_ord_gi_star(counts, mask=MASK, exact=False).lag
     assert (lag[hot] >= 5).all()
-    # In particular no lone report: a cell with one report and nothing around it.
-    lone = (counts == 1) & (lag == 1)
-    assert not hot[lone].any()
+    # And no cell holding one report (or none) is a hot spot, whatever is around it.
+    assert (counts[hot] >= 2).all()
     # Cold spots need five expected reports per neighbourhood: impossible this sparse.
     assert not (result.gi_bin < 0).any()
+
+
+def test_a_cell_with_one_report_beside_busy_cells_is_not_a_hot_spot():
+    counts = np.zeros(GRID.shape, dtype=np.int64)
+    pick = np.random.default_rng(4).choice(ROWS.size, 60, replace=False)
+    counts[ROWS[pick], COLS[pick]] = 1
+    r, c = int(ROWS[1500]), int(COLS[1500])
+    counts[r, c] = 12
+    counts[r + 1, c] = 10
+    counts[r, c + 1] = 1
+    lons, lats = _points(counts)
+    halo = hotspots.compute_hotspots(lons, lats, grid=GRID, mask=MASK, min_cell_count=0)
+    # Why one report became a hot spot: the conditional test keeps a cell's own count fixed
+    # and asks only whether its neighbours are unusual. The one-report cell has both busy
+    # cells as neighbours (very unusual); each busy cell has only the other (one cell in
+    # 3,500 drawn by chance: not unusual enough after FDR).
+    assert halo.labels[r, c + 1] == "hot-99"
+    assert halo.labels[r, c] == halo.labels[r + 1, c] == "not-significant"
+    result = hotspots.compute_hotspots(lons, lats, grid=GRID, mask=MASK)
+    assert result.params["min_cell_count"] == significance.MIN_CELL_COUNT == 2
+    assert result.labels[r, c + 1] == "not-significant"
+    assert not (result.counts[result.gi_bin > 0] < 2).any()
+
+
+def test_a_cluster_over_several_cells_is_still_found():
+    counts = np.zeros(GRID.shape, dtype=np.int64)
+    pick = np.random.default_rng(5).choice(ROWS.size, 60, replace=False)
+    counts[ROWS[pick], COLS[pick]] = 1
+    r, c = int(ROWS[1500]), int(COLS[1500])
+    counts[r - 1 : r + 2, c - 1 : c + 2] += 3
+    lons, lats = _points(counts)
+    result = hotspots.compute_hotspots(lons, lats, grid=GRID, mask=MASK)
+    assert result.labels[r, c] == "hot-99"
+    assert (result.gi_bin[r - 1 : r + 2, c - 1 : c + 2] > 0).all()
 
 
 def test_min_count_rules_in_classification():
@@ -120,6 +156,11 @@ def test_min_count_rules_in_classification():
     np.testing.assert_allclose(q, significance.benjamini_hochberg(p))
     with pytest.raises(ValueError, match="observed"):
         significance.classify_hotspots(direction, p, min_count=5)
+    own = np.array([2, 1, 0, 0, 0])
+    gi_bin, _, _ = significance.classify_hotspots(direction, p, cell_count=own, min_cell_count=2)
+    np.testing.assert_array_equal(gi_bin, [3, 0, -3, -3, 0])
+    with pytest.raises(ValueError, match="cell counts"):
+        significance.classify_hotspots(direction, p, min_cell_count=2)
 
 
 @pytest.mark.parametrize("label", list(significance.PLAIN_WORDS))
