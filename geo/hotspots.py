@@ -192,7 +192,7 @@ def compute_hotspots(
     mask: ArrayLike | BaseGeometry | None = None,
     bounds: Sequence[float] | None = None,
     grid: Grid | None = None,
-    p_source: Literal["auto", "exact", "permutation", "analytical"] = "auto",
+    p_source: Literal["auto", "conditional", "exact", "permutation", "analytical"] = "auto",
     fdr: bool = True,
     min_count: float = MIN_NEIGHBOURHOOD_COUNT,
     min_cell_count: float = MIN_CELL_COUNT,
@@ -234,7 +234,8 @@ def compute_hotspots(
         With low counts the analytical p-values produce false hot spots in pure noise
         well above the nominal FDR; with 999 permutations the smallest two-sided
         p-value is 0.002, so 99 % after FDR needs hundreds of extreme cells. Exact
-        p-values have neither problem.
+        p-values have neither problem. "conditional" is "auto" without the normal
+        approximation: exact, else permutation, else a ValueError (the board's choice).
     fdr : bool, default True
         Benjamini-Hochberg control across the analysed cells.
     min_count : float, default `significance.MIN_NEIGHBOURHOOD_COUNT`
@@ -275,7 +276,7 @@ def compute_hotspots(
         cells=neighbourhood_cells, distance_m=neighbourhood_m, cell_size_m=g.cell_size
     )
     counts = bin_points(lon, lat, g)
-    if p_source not in ("auto", "exact", "permutation", "analytical"):
+    if p_source not in ("auto", "conditional", "exact", "permutation", "analytical"):
         raise ValueError(f"unknown p_source {p_source!r}")
     gi = getis_ord_gi_star(
         counts,
@@ -283,15 +284,20 @@ def compute_hotspots(
         mask=m,
         permutations=permutations,
         seed=seed,
-        exact={"exact": True, "auto": None}.get(p_source, False),
+        exact={"exact": True, "auto": None, "conditional": None}.get(p_source, False),
     )
 
     source = p_source
-    if source == "auto":
+    if source in ("auto", "conditional"):
         if gi.p_exact is not None:
             source = "exact"
         elif permutations > 0:
             source = "permutation"
+        elif source == "conditional":
+            raise ValueError(
+                "p_source='conditional' needs permutations > 0 where exact p-values "
+                "cannot be computed"
+            )
         else:
             source = "analytical"
     if source == "exact":

@@ -78,7 +78,8 @@ class RunParameters:
     bandwidth_m: float | None = None
     bandwidth_rule: str = "silverman-2d, clamped to 100-400 m"
     windows: int = DEFAULT_WINDOWS
-    p_source: str = "auto"
+    # Never the normal approximation: on sparse counts it overstates significance.
+    p_source: str = "conditional"
     # None: every source but demo and test (see ``BoardFilters.source``).
     source: str | None = None
 

@@ -229,3 +229,22 @@ def test_sparse_p_sim_matches_esda_and_the_exact_limit():
     # And the board's two-sided p is the exact limit of our tie-aware p_sim.
     np.testing.assert_allclose(ours.p_exact[MASK], np.minimum(1, 2 * np.minimum(upper, lower)))
     assert np.abs(ours.p_exact[MASK] - ours.p_sim_two_sided[MASK]).max() < 0.1
+
+
+def test_the_conditional_choice_never_falls_back_to_the_normal_approximation():
+    counts, _ = _sparse_grid()
+    lons, lats = _points(counts)
+    small = hotspots.compute_hotspots(lons, lats, grid=GRID, mask=MASK, p_source="conditional")
+    assert small.params["p_source"] == "exact"
+    # Counts too large for the exact computation: permutations, or a refusal without them.
+    # A strip of the grid keeps the number of points modest.
+    strip_mask = MASK & (np.arange(GRID.shape[1]) < 12)[None, :]
+    big = np.where(strip_mask, np.random.default_rng(2).integers(100, 400, GRID.shape), 0)
+    lons, lats = _points(big)
+    strip = {"grid": GRID, "mask": strip_mask}
+    used = hotspots.compute_hotspots(
+        lons, lats, **strip, p_source="conditional", permutations=99, seed=1
+    )
+    assert used.params["p_source"] == "permutation"
+    with pytest.raises(ValueError, match="conditional"):
+        hotspots.compute_hotspots(lons, lats, **strip, p_source="conditional")
