@@ -18,7 +18,20 @@ What the board calls a *hotspot* is defined here, in one place:
    limit of esda's permutation test as the number of permutations grows): with one or
    two reports per cell the normal approximation is anti-conservative, and on pure
    spatial noise it yields "hot spots" after FDR in a quarter of runs instead of the
-   nominal 5 %. Large counts, where the normal approximation is sound, fall back to it.
+   nominal 5 %. Where exact p-values cost too much (large counts) the conditional
+   permutation p-values are used, with the same meaning. The normal approximation is kept
+   only for comparison with other tools; z-scores are kept as a measure of size.
+4. A hot spot also needs at least ``min_count`` reports in its neighbourhood, and a cold spot
+   at least that many expected there (`significance.MIN_NEIGHBOURHOOD_COUNT`, 5). On sparse
+   data (a category after dark: a few dozen reports over 3,500 cells) two or three reports in
+   adjacent cells are genuinely improbable under spatial randomness, so their exact p-values
+   survive FDR control and a cell holding one report became a "99 % hot spot" with z = 22;
+   a handful of reports is not evidence a board can act on. And a hot spot's own cell must
+   hold at least ``min_cell_count`` reports (`significance.MIN_CELL_COUNT`, 2): the
+   conditional test keeps each cell's own count fixed and looks only at its neighbours, so
+   an empty or one-report cell between busy cells comes out hot (often more so than the
+   busy cells themselves); it is left as the edge, so one report is never a hot spot. A
+   cluster spread over several cells, where busy cells have busy neighbours, is still found.
 
 The study area
 --------------
@@ -62,7 +75,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.gistar import getis_ord_gi_star, neighbourhood_kernel
 from geo.grid import Grid, bin_points, resolve_grid
-from geo.significance import classify_hotspots
+from geo.significance import MIN_CELL_COUNT, MIN_NEIGHBOURHOOD_COUNT, classify_hotspots
 
 # ----------------------------------------------------------------------------- results
 
@@ -91,8 +104,11 @@ class HotspotResult:
         Tie-aware two-sided permutation p-values, when permutations were run.
     p_exact : ndarray of float64 or None
         Exact two-sided conditional-randomisation p-values, when computed.
+    p_used : ndarray of float64
+        The p-values the labels were decided on, the one p a run reports (which of the
+        above it is: ``params["p_source"]``).
     q : ndarray of float64
-        Benjamini-Hochberg adjusted p-values of the p-values used for classification.
+        Benjamini-Hochberg adjusted ``p_used``.
     gi_bin : ndarray of int8
         -3..3 significance bins (see `classify_hotspots`).
     labels : ndarray of str
@@ -111,6 +127,7 @@ class HotspotResult:
     p_sim: NDArray[np.float64] | None
     p_sim_two_sided: NDArray[np.float64] | None
     p_exact: NDArray[np.float64] | None
+    p_used: NDArray[np.float64]
     q: NDArray[np.float64]
     gi_bin: NDArray[np.int8]
     labels: NDArray[np.str_]
@@ -133,7 +150,7 @@ class HotspotResult:
         -------
         list of dict
             GeoJSON ``Feature`` dicts with properties ``iy, ix, count, z, p, q,
-            gi_bin, label``.
+            gi_bin, label``, where ``p`` is ``p_used``.
         """
         select = self.mask & ((self.gi_bin != 0) | include_not_significant)
         iy, ix = np.nonzero(select)
@@ -153,7 +170,7 @@ class HotspotResult:
                         "ix": c,
                         "count": int(self.counts[r, c]),
                         "z": float(self.z[r, c]),
-                        "p": float(self.p[r, c]),
+                        "p": float(self.p_used[r, c]),
                         "q": float(self.q[r, c]),
                         "gi_bin": int(self.gi_bin[r, c]),
                         "label": str(self.labels[r, c]),
@@ -175,8 +192,10 @@ def compute_hotspots(
     mask: ArrayLike | BaseGeometry | None = None,
     bounds: Sequence[float] | None = None,
     grid: Grid | None = None,
-    p_source: Literal["auto", "exact", "permutation", "analytical"] = "auto",
+    p_source: Literal["auto", "conditional", "exact", "permutation", "analytical"] = "auto",
     fdr: bool = True,
+    min_count: float = MIN_NEIGHBOURHOOD_COUNT,
+    min_cell_count: float = MIN_CELL_COUNT,
 ) -> HotspotResult:
     """Bin points, run Gi*, control the FDR and label hot and cold spots.
 
@@ -215,9 +234,15 @@ def compute_hotspots(
         With low counts the analytical p-values produce false hot spots in pure noise
         well above the nominal FDR; with 999 permutations the smallest two-sided
         p-value is 0.002, so 99 % after FDR needs hundreds of extreme cells. Exact
-        p-values have neither problem.
+        p-values have neither problem. "conditional" is "auto" without the normal
+        approximation: exact, else permutation, else a ValueError (the board's choice).
     fdr : bool, default True
         Benjamini-Hochberg control across the analysed cells.
+    min_count : float, default `significance.MIN_NEIGHBOURHOOD_COUNT`
+        Reports a neighbourhood must hold to be a hot spot (or be expected to hold to be
+        a cold spot); 0 turns the rule off.
+    min_cell_count : float, default `significance.MIN_CELL_COUNT`
+        Reports a hot spot's own cell must hold; 0 turns the rule off.
 
     Returns
     -------
@@ -251,7 +276,7 @@ def compute_hotspots(
         cells=neighbourhood_cells, distance_m=neighbourhood_m, cell_size_m=g.cell_size
     )
     counts = bin_points(lon, lat, g)
-    if p_source not in ("auto", "exact", "permutation", "analytical"):
+    if p_source not in ("auto", "conditional", "exact", "permutation", "analytical"):
         raise ValueError(f"unknown p_source {p_source!r}")
     gi = getis_ord_gi_star(
         counts,
@@ -259,15 +284,20 @@ def compute_hotspots(
         mask=m,
         permutations=permutations,
         seed=seed,
-        exact={"exact": True, "auto": None}.get(p_source, False),
+        exact={"exact": True, "auto": None, "conditional": None}.get(p_source, False),
     )
 
     source = p_source
-    if source == "auto":
+    if source in ("auto", "conditional"):
         if gi.p_exact is not None:
             source = "exact"
         elif permutations > 0:
             source = "permutation"
+        elif source == "conditional":
+            raise ValueError(
+                "p_source='conditional' needs permutations > 0 where exact p-values "
+                "cannot be computed"
+            )
         else:
             source = "analytical"
     if source == "exact":
@@ -280,7 +310,17 @@ def compute_hotspots(
         p_used, direction = gi.p_sim_two_sided, gi.sim_direction.astype(np.float64)
     else:
         p_used, direction = gi.p, gi.z
-    gi_bin, labels, q = classify_hotspots(direction, p_used, fdr=fdr)
+    expected = np.where(m, gi.mean * gi.cardinality, np.nan)
+    gi_bin, labels, q = classify_hotspots(
+        direction,
+        p_used,
+        fdr=fdr,
+        observed=gi.lag,
+        expected=expected,
+        min_count=min_count,
+        cell_count=counts,
+        min_cell_count=min_cell_count,
+    )
 
     n_on_grid = int(counts.sum())
     params = {
@@ -292,6 +332,8 @@ def compute_hotspots(
         "seed": seed,
         "p_source": source,
         "fdr": fdr,
+        "min_count": min_count,
+        "min_cell_count": min_cell_count,
         "n_cells": gi.n,
         "n_points": int(lon.size),
         "n_points_off_grid": int(lon.size) - n_on_grid,
@@ -307,6 +349,7 @@ def compute_hotspots(
         p_sim=gi.p_sim,
         p_sim_two_sided=gi.p_sim_two_sided,
         p_exact=gi.p_exact,
+        p_used=p_used,
         q=q,
         gi_bin=gi_bin,
         labels=labels,

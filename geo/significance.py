@@ -1,5 +1,5 @@
-"""Multiple testing: Benjamini-Hochberg false-discovery-rate control and the hot/cold labels at
-90, 95 and 99 % confidence."""
+"""Multiple testing: Benjamini-Hochberg false-discovery-rate control, the minimum count a hot or
+cold spot needs, the hot/cold labels at 90, 95 and 99 % confidence and their plain words."""
 
 from __future__ import annotations
 
@@ -20,6 +20,40 @@ _BIN_LABELS = {
 }
 OUTSIDE = "outside"
 """Label of cells excluded by the study-area mask."""
+
+MIN_NEIGHBOURHOOD_COUNT = 5
+"""Reports a neighbourhood (the cell and its neighbours) must hold to be called a hot spot,
+and must be expected to hold to be called a cold spot.
+
+With a few reports spread over thousands of cells, any two or three that fall close together
+are improbable under spatial randomness, so exact conditional p-values call them significant
+even after FDR control; but a handful of reports is not a place the board should act on.
+"""
+
+MIN_CELL_COUNT = 2
+"""Reports a cell must hold itself to be called a hot spot.
+
+The conditional test (esda's ``p_sim``, and its exact limit) keeps a cell's own count fixed
+and asks only whether its neighbours are unusual, so a cell's own reports never count towards
+its own significance: a cell with one report (or none) between two busy cells is a "99 % hot
+spot" while the busy cells, each with only the other as a busy neighbour, may not be. Such a
+cell is at most the edge of a hot spot.
+"""
+
+PLAIN_WORDS: dict[str, str] = {
+    "hot-99": "Far more reports here than the borough average: very unlikely to be chance (99 %)",
+    "hot-95": "More reports here than the borough average: unlikely to be chance (95 %)",
+    "hot-90": "More reports here than the borough average: fairly unlikely to be chance (90 %)",
+    "not-significant": "No clear difference from the borough average",
+    "cold-90": "Fewer reports here than the borough average: fairly unlikely to be chance (90 %)",
+    "cold-95": "Fewer reports here than the borough average: unlikely to be chance (95 %)",
+    "cold-99": "Far fewer reports here than the borough average: very unlikely to be chance (99 %)",
+    OUTSIDE: "Outside the area analysed",
+}
+"""What each label means, in words for a board member; analysts have z, p and q beside them.
+
+"Here" is the cell and the cells around it, and the comparison is with the whole borough:
+that is what Gi* measures, so the words do not say "than nearby areas"."""
 # --------------------------------------------------------------------------------- FDR
 
 
@@ -87,11 +121,41 @@ def fdr_reject(p: ArrayLike, alpha: float = 0.05) -> NDArray[np.bool_]:
     return np.asarray(np.nan_to_num(q, nan=np.inf) <= alpha, dtype=bool)
 
 
+def plain_words(label: str) -> str:
+    """The meaning of a hot/cold label in words for a board member.
+
+    Parameters
+    ----------
+    label : str
+        A label from `classify_hotspots` (``"hot-99"`` ... ``"cold-99"``,
+        ``"not-significant"``, ``"outside"``).
+
+    Returns
+    -------
+    str
+        E.g. ``"Far more reports than nearby areas: very unlikely to be chance (99 %)"``.
+
+    Raises
+    ------
+    ValueError
+        For a label `classify_hotspots` never produces.
+    """
+    try:
+        return PLAIN_WORDS[label]
+    except KeyError:
+        raise ValueError(f"unknown hotspot label {label!r}") from None
+
+
 def classify_hotspots(
     direction: ArrayLike,
     p: ArrayLike,
     *,
     fdr: bool = True,
+    observed: ArrayLike | None = None,
+    expected: ArrayLike | None = None,
+    min_count: float = 0,
+    cell_count: ArrayLike | None = None,
+    min_cell_count: float = 0,
 ) -> tuple[NDArray[np.int8], NDArray[np.str_], NDArray[np.float64]]:
     """Label cells hot or cold at 99, 95 or 90 % confidence.
 
@@ -114,6 +178,19 @@ def classify_hotspots(
         Apply BH; when False, raw p-values are compared with 0.01/0.05/0.10 (only for
         comparison with uncorrected tools: with thousands of cells, uncorrected 90 %
         "hotspots" are mostly noise).
+    observed, expected : array_like, optional
+        Reports in each cell's neighbourhood and the number expected there (the mean
+        per cell times the neighbourhood's cells); needed when ``min_count > 0``.
+    min_count : float, default 0
+        A hot spot needs ``observed >= min_count`` and a cold spot
+        ``expected >= min_count`` (see `MIN_NEIGHBOURHOOD_COUNT`); other cells are not
+        significant whatever their p-value. BH runs over all cells first, so the rule
+        only removes discoveries and the false discovery rate stays controlled.
+    cell_count : array_like, optional
+        Reports in each cell itself; needed when ``min_cell_count > 0``.
+    min_cell_count : float, default 0
+        A hot spot's own cell must hold at least this many reports (see
+        `MIN_CELL_COUNT`); like ``min_count``, it only removes discoveries.
 
     Returns
     -------
@@ -142,6 +219,18 @@ def classify_hotspots(
     for lvl, (_, alpha) in zip((1, 2, 3), reversed(CONFIDENCE_LEVELS), strict=True):
         level[qs <= alpha] = lvl
     gi_bin = (level * sign).astype(np.int8)
+    if min_count > 0:
+        if observed is None or expected is None:
+            raise ValueError("min_count needs the observed and expected neighbourhood counts")
+        obs = np.nan_to_num(np.asarray(observed, dtype=np.float64), nan=0.0)
+        exp = np.nan_to_num(np.asarray(expected, dtype=np.float64), nan=0.0)
+        gi_bin[(gi_bin > 0) & (obs < min_count)] = 0
+        gi_bin[(gi_bin < 0) & (exp < min_count)] = 0
+    if min_cell_count > 0:
+        if cell_count is None:
+            raise ValueError("min_cell_count needs the cell counts")
+        own = np.nan_to_num(np.asarray(cell_count, dtype=np.float64), nan=0.0)
+        gi_bin[(gi_bin > 0) & (own < min_cell_count)] = 0
     labels = np.empty(pv.shape, dtype="<U15")
     for b, name in _BIN_LABELS.items():
         labels[gi_bin == b] = name

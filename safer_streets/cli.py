@@ -317,7 +317,10 @@ def _compute_nightly_runs(*, force: bool = False) -> None:
     for run_id in ids:
         with session_scope(factory) as session:
             runs.compute_run(session, run_id, study_area=study_area)
-    click.echo(f"Computed {len(ids)} hotspot runs (all categories, after dark, each category).")
+    click.echo(
+        f"Computed {len(ids)} hotspot runs (all categories and each safety category at any time"
+        " and after dark; every other category at any time)."
+    )
 
 
 @hotspots_group.command("compute")

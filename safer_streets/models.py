@@ -286,6 +286,8 @@ class Report(Base):
     status: Mapped[ReportStatus] = mapped_column(
         _status_enum(ReportStatus, "report_status"), default=ReportStatus.RECEIVED
     )
+    # The channel it came in by: web (the resident form), api, open311, import (or the channel
+    # an import named, e.g. phone), demo; the board leaves demo and test reports out.
     source: Mapped[str] = mapped_column(String(20), default="web")
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
@@ -595,8 +597,10 @@ class HotspotCell(Base):
     cell: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False))
     count: Mapped[int] = mapped_column(Integer)
     z: Mapped[float] = mapped_column(Float)
+    # The p-value the label was decided on, named by the run's ``summary["p_name"]``.
     p: Mapped[float] = mapped_column(Float)
-    # The tie-aware two-sided permutation p-value (``p_sim_two_sided`` in geo.hotspots).
+    # Its Monte Carlo estimate, for analysts: the tie-aware two-sided permutation p-value
+    # (``p_sim_two_sided`` in geo.hotspots).
     p_sim: Mapped[float | None] = mapped_column(Float)
     # Benjamini-Hochberg adjusted p-value of the p-values the label was decided on.
     q: Mapped[float] = mapped_column(Float)

@@ -68,6 +68,7 @@ def add_reports(
     resolution_note: str | None = None,
     description: str = "test report",
     contact_email: str | None = None,
+    source: str = "web",
 ) -> list[int]:
     """Insert reports of one category at the points, in their wards; returns their ids."""
     category_row = session.scalars(select(Category).where(Category.slug == category)).one()
@@ -89,7 +90,7 @@ def add_reports(
                 "occurred_at": when,
                 "created_at": when,
                 "status": status,
-                "source": "test",
+                "source": source,
                 "ward_id": ward_ids[_wards().wards[w].code] if w >= 0 else None,
                 "owner_partner_id": owner_id,
                 "acknowledged_at": when + acknowledged_after if acknowledged_after else None,

@@ -260,7 +260,7 @@ def compute_hotspot_run(run_id: int) -> bool:
 
 @shared_task(name=NIGHTLY_HOTSPOT_RUNS, autoretry_for=(OperationalError,), max_retries=3)
 def nightly_hotspot_runs() -> int:
-    """Queue the nightly runs (all categories, each category, after dark) and prune old ones."""
+    """Queue the nightly runs (``runs.nightly_filters``) and prune old ones."""
     ctx = context()
     with session_scope(ctx.session_factory) as session:
         ids = runs.schedule_nightly_runs(

@@ -212,8 +212,8 @@ def _to_run_view(run: HotspotRun | None) -> RunView | None:
 
 
 POPULATION_NOTE = (
-    "Rates per 1,000 residents need ward populations, which Safer Streets does not ship yet: "
-    "the ward figures are counts, and larger wards will have more reports."
+    "The ward figures are counts, and larger wards will have more reports; rates per 1,000 "
+    "residents are not shown here yet."
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -32,6 +33,21 @@ RUN_RETENTION = timedelta(days=90)
 EARLIEST_DATE = date(2000, 1, 1)
 MAX_RANGE_DAYS = 366 * 10
 NOT_PLACED = "Not yet placed"
+
+# Where reports came from (``Report.source``). Demo and test reports are not residents' and
+# are left out unless asked for; an import may name its own channel, such as "phone".
+SOURCE_LABELS = {
+    "web": "Resident form",
+    "api": "API clients",
+    "open311": "Open311 clients",
+    "import": "Imported files",
+    "demo": "Demo data",
+    "test": "Test data",
+}
+DEMO_SOURCE = "demo"
+HIDDEN_SOURCES = (DEMO_SOURCE, "test")
+ALL_SOURCES = "all"
+SOURCE_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 
 
 # ---------------------------------------------------------------------------- filters
@@ -107,6 +123,8 @@ class BoardFilters:
     time_of_day: TimeOfDay = TimeOfDay.ANY
     ward: str | None = None
     area: str | None = None
+    # None: every source but demo and test; ``ALL_SOURCES``: all of them; else that one.
+    source: str | None = None
 
     def query_args(self) -> dict[str, str]:
         """The filters as URL query arguments (round-trips through `parse_filters`)."""
@@ -119,6 +137,8 @@ class BoardFilters:
             args["ward"] = self.ward
         if self.area:
             args["area"] = self.area
+        if self.source:
+            args["source"] = self.source
         return args
 
     def run_filters(self) -> dict[str, Any]:
@@ -127,6 +147,7 @@ class BoardFilters:
             "categories": [self.category] if self.category else None,
             "period": self.period.value,
             "time_of_day": self.time_of_day.value,
+            "source": self.source,
         }
         if self.period is Period.CUSTOM:
             spec |= {"date_from": self.date_from.isoformat(), "date_to": self.date_to.isoformat()}
@@ -193,6 +214,9 @@ def parse_filters(
     category = choice("category", categories, "category")
     ward = choice("ward", wards, "ward")
     area = choice("area", areas, "area")
+    source = (args.get("source") or "").strip() or None
+    if source is not None and source != ALL_SOURCES and not SOURCE_RE.fullmatch(source):
+        errors["source"] = f"unknown source {source[:40]!r}"
     period_raw = (args.get("period") or Period.LAST_12_MONTHS.value).strip()
     time_raw = (args.get("time") or TimeOfDay.ANY.value).strip()
     period = Period.LAST_12_MONTHS
@@ -231,6 +255,7 @@ def parse_filters(
         time_of_day=time_of_day,
         ward=ward,
         area=area,
+        source=source,
     )
 
 
@@ -256,6 +281,7 @@ class FilterOptions:
     categories: list[Option]
     wards: list[Option]
     areas: list[Option]
+    sources: list[Option]
 
     def values(self) -> dict[str, list[str]]:
         """Allowed values per filter, as `parse_filters` wants them."""
@@ -277,7 +303,11 @@ def filter_options(session: Session) -> FilterOptions:
         for w in session.scalars(select(Ward).where(Ward.active).order_by(Ward.name))
     ]
     areas = [Option(a.slug, a.name) for a in session.scalars(select(Area).order_by(Area.name))]
-    return FilterOptions(categories, wards, areas)
+    # The known channels, not a scan of a million reports; another import channel can still
+    # be chosen by its name in the URL.
+    sources = [Option(value, label) for value, label in SOURCE_LABELS.items()]
+    sources.append(Option(ALL_SOURCES, "All, with demo and test data"))
+    return FilterOptions(categories, wards, areas, sources)
 
 
 def month_starts(date_from: date, date_to: date) -> list[date]:

@@ -137,17 +137,23 @@ CELL_COLUMNS = (
     "count",
     "z",
     "p",
-    "p_sim",
+    "p_method",
     "q",
     "gi_bin",
     "label",
+    "meaning",
     "density",
     "emerging",
 )
 
 
-def cells_csv(cells: Sequence[CellRecord]) -> str:
-    """Cells as CSV text, each with its centre."""
+def cells_csv(cells: Sequence[CellRecord], *, p_method: str = "") -> str:
+    """Cells as CSV text, each with its centre and the meaning of its label in words.
+
+    One p-value per cell, the one its label was decided on and ``p_method`` names (a run's
+    ``summary["p_name"]``); the permutation estimate of the same p stays out, so that two
+    p-values are never read as rival answers.
+    """
 
     def rows() -> Iterator[dict[str, Any]]:
         for cell in cells:
@@ -155,6 +161,8 @@ def cells_csv(cells: Sequence[CellRecord]) -> str:
             yield cell.properties() | {
                 "centre_lon": round(sum(p[0] for p in ring) / 4, 6),
                 "centre_lat": round(sum(p[1] for p in ring) / 4, 6),
+                "p_method": p_method,
+                "meaning": significance.plain_words(cell.label),
             }
 
     return "".join(guarded_csv(CELL_COLUMNS, rows()))

@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 
 from geo import suntimes
 from geo.suntimes import LONDON
-from safer_streets.board.filters import EXCLUDED_STATUSES, BoardFilters, TimeOfDay
+from safer_streets.board.filters import (
+    ALL_SOURCES,
+    EXCLUDED_STATUSES,
+    HIDDEN_SOURCES,
+    BoardFilters,
+    TimeOfDay,
+)
 from safer_streets.models import (
     Area,
     Category,
@@ -50,8 +56,12 @@ def report_conditions(
     time_of_day: TimeOfDay,
     ward: str | None = None,
     area: str | None = None,
+    source: str | None = None,
 ) -> list[ColumnElement[bool]]:
-    """WHERE clauses for the reports a filter selects (joins ``category``)."""
+    """WHERE clauses for the reports a filter selects (joins ``category``).
+
+    ``source`` None leaves out demo and test reports; ``ALL_SOURCES`` keeps every source.
+    """
     when = event_time()
     conditions: list[ColumnElement[bool]] = [
         Report.location.is_not(None),
@@ -59,6 +69,10 @@ def report_conditions(
         when >= start_of(date_from),
         when < start_of(date_to + timedelta(days=1)),
     ]
+    if source is None:
+        conditions.append(Report.source.not_in(HIDDEN_SOURCES))
+    elif source != ALL_SOURCES:
+        conditions.append(Report.source == source)
     if categories:
         conditions.append(Category.slug.in_(list(categories)))
     if time_of_day is TimeOfDay.AFTER_DARK:
@@ -85,6 +99,7 @@ def filter_conditions(session: Session, filters: BoardFilters, **overrides: Any)
         "time_of_day": filters.time_of_day,
         "ward": filters.ward,
         "area": filters.area,
+        "source": filters.source,
     } | overrides
     return report_conditions(session, **spec)
 

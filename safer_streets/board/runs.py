@@ -32,6 +32,7 @@ from safer_streets.board.audience import require_board
 from safer_streets.board.filters import (
     DEFAULT_CELL_SIZE_M,
     DEFAULT_WINDOWS,
+    DEMO_SOURCE,
     PENDING_RUN_MAX_AGE,
     RUN_RETENTION,
     BoardFilters,
@@ -44,6 +45,7 @@ from safer_streets.board.filters import (
 from safer_streets.board.query import derive_after_dark, event_time, report_conditions, start_of
 from safer_streets.errors import NotFound
 from safer_streets.models import (
+    Area,
     Category,
     HotspotCell,
     HotspotRun,
@@ -76,7 +78,10 @@ class RunParameters:
     bandwidth_m: float | None = None
     bandwidth_rule: str = "silverman-2d, clamped to 100-400 m"
     windows: int = DEFAULT_WINDOWS
-    p_source: str = "auto"
+    # Never the normal approximation: on sparse counts it overstates significance.
+    p_source: str = "conditional"
+    # None: every source but demo and test (see ``BoardFilters.source``).
+    source: str | None = None
 
     @classmethod
     def from_filters(cls, filters: BoardFilters, *, permutations: int, seed: int) -> RunParameters:
@@ -89,6 +94,7 @@ class RunParameters:
             time_of_day=filters.time_of_day.value,
             permutations=permutations,
             seed=seed,
+            source=filters.source,
         )
 
     def filters(self) -> BoardFilters:
@@ -99,6 +105,7 @@ class RunParameters:
             date_from=date.fromisoformat(self.date_from),
             date_to=date.fromisoformat(self.date_to),
             time_of_day=TimeOfDay(self.time_of_day),
+            source=self.source,
         )
 
 
@@ -188,24 +195,48 @@ def get_run(session: Session, run_id: int) -> HotspotRun:
     return run
 
 
+# Categories whose after-dark pattern the partnership asks about every month (its violence
+# against women and girls work and lighting bids), so they get their own after-dark run.
+AFTER_DARK_GROUP = "Safety"
+# The town centres the board is asked about by name. Runs cover the borough and a town centre
+# only zooms, so their questions are answered by the borough runs; their reasons are counted.
+NAMED_TOWN_CENTRES = ("catford-town-centre", "lewisham-town-centre")
+
+
+def nightly_filters(session: Session, today: date) -> list[BoardFilters]:
+    """The questions the partnership asks, as filter sets to compute every night.
+
+    All categories, at any time and after dark; each category; each safety category after
+    dark. A town-centre view (Catford, Lewisham) is one of these zoomed in. When demo reports
+    exist the same questions are asked of them too, since the board leaves them out
+    otherwise.
+    """
+    base = default_filters(today)
+    dark = replace(base, time_of_day=TimeOfDay.AFTER_DARK)
+    wanted = [base, dark]
+    for slug, group in session.execute(
+        select(Category.slug, Category.group).order_by(Category.position)
+    ):
+        wanted.append(replace(base, category=slug))
+        if group == AFTER_DARK_GROUP:
+            wanted.append(replace(dark, category=slug))
+    if session.scalar(select(exists().where(Report.source == DEMO_SOURCE))):
+        wanted += [replace(f, source=DEMO_SOURCE) for f in wanted]
+    return wanted
+
+
 def schedule_nightly_runs(
     session: Session, *, today: date, permutations: int, seed: int, force: bool = False
 ) -> list[int]:
-    """Queue the nightly runs: all categories, each category, and all categories after dark.
+    """Queue the nightly runs (`nightly_filters`).
 
     A filter set that already has a run computed today, or one waiting, is skipped (unless
     ``force``, for when the reports have just changed), so a second beat on the same night
     adds nothing.
     """
-    base = default_filters(today)
-    wanted = [base, replace(base, time_of_day=TimeOfDay.AFTER_DARK)]
-    wanted += [
-        replace(base, category=slug)
-        for slug in session.scalars(select(Category.slug).order_by(Category.position))
-    ]
     midnight = start_of(today)
     queued = []
-    for filters in wanted:
+    for filters in nightly_filters(session, today):
         key = parameters_key(filters.run_filters())
         fresh = session.scalar(
             select(
@@ -285,15 +316,20 @@ def _copy_float_columns(session: Session, statement: Select[Any], columns: int) 
     return np.column_stack([rows[f"v{k}"].astype(np.float64) for k in range(columns)])
 
 
+def _conditions(session: Session, parameters: RunParameters, **overrides: Any) -> list[Any]:
+    spec = {
+        "categories": parameters.categories,
+        "date_from": date.fromisoformat(parameters.date_from),
+        "date_to": date.fromisoformat(parameters.date_to),
+        "time_of_day": TimeOfDay(parameters.time_of_day),
+        "source": parameters.source,
+    } | overrides
+    return report_conditions(session, **spec)
+
+
 def run_points(session: Session, parameters: RunParameters) -> RunPoints:
     """The filtered reports' locations, times, wards and sensitivity, set-based."""
-    conditions = report_conditions(
-        session,
-        categories=parameters.categories,
-        date_from=date.fromisoformat(parameters.date_from),
-        date_to=date.fromisoformat(parameters.date_to),
-        time_of_day=TimeOfDay(parameters.time_of_day),
-    )
+    conditions = _conditions(session, parameters)
     statement = (
         select(
             cast(func.ST_X(Report.location), Float),
@@ -396,6 +432,9 @@ def cell_rows(
     heat: density.DensityResult,
     trends: emerging.EmergingResult | None,
 ) -> Iterator[tuple[Any, ...]]:
+    """Rows for ``store_cells``: ``p`` is the p-value the labels were decided on (named in
+    the run's summary), never the normal approximation, which on sparse counts gives
+    p-values like 1e-17 beside a conditional p of 0.004."""
     iy, ix = np.nonzero(result.mask)
     rings = np.round(result.grid.cell_polygons_lonlat(iy, ix), 6)
     p_sim = result.p_sim_two_sided
@@ -410,7 +449,7 @@ def cell_rows(
             f"SRID=4326;POLYGON(({ring}))",
             int(result.counts[r, c]),
             float(result.z[r, c]),
-            float(result.p[r, c]),
+            float(result.p_used[r, c]),
             None if p_sim is None else float(p_sim[r, c]),
             float(result.q[r, c]),
             int(result.gi_bin[r, c]),
@@ -445,27 +484,99 @@ def _window_index(epoch_s: np.ndarray, date_from: date, date_to: date, windows: 
     return np.clip(index, 0, windows - 1)
 
 
+P_NAMES = {
+    "exact": "exact conditional-randomisation p",
+    "permutation": "conditional-permutation p",
+    "analytical": "normal-approximation p",
+}
+"""What the p stored with each cell is, by the run's ``p_source``."""
+
+
 def _method_text(params: Mapping[str, Any], heat: Mapping[str, Any]) -> str:
     size = params.get("neighbourhood_size", 9)
-    source = {
-        "exact": "exact conditional-randomisation p-values",
-        "permutation": f"permutation p-values ({params.get('permutations')} permutations)",
-        "analytical": "normal-approximation p-values",
-    }.get(params.get("p_source", ""), params.get("p_source", ""))
+    source = params.get("p_source", "")
     perms = params.get("permutations") or 0
-    also = (
-        f" ({perms} conditional permutations also run, seed {params.get('seed')})"
-        if perms and params.get("p_source") != "permutation"
-        else ""
-    )
+    p_text = {
+        "exact": (
+            "the p-value is the exact conditional-randomisation p: the chance, if reports "
+            "fell on the cells at random, of a neighbourhood at least this extreme, with "
+            "each cell's own count kept (the limit of PySAL esda's p_sim as the number of "
+            "permutations grows)"
+        ),
+        "permutation": (
+            f"the p-value is the conditional-permutation p from {perms} permutations "
+            f"(seed {params.get('seed')}), as PySAL esda's p_sim, counting ties in both tails"
+        ),
+        "analytical": "the p-value is the normal approximation",
+    }.get(source, source)
     return (
         f"Getis-Ord Gi* on {params.get('cell_size_m', 100):.0f} m cells of the British "
         f"National Grid inside the borough ({params.get('n_cells', 0):,} cells), each cell "
-        f"with its {size - 1} neighbours, {source}{also}; hot and cold spots after "
-        f"Benjamini–Hochberg false-discovery-rate control at 10 %, 5 % and 1 % (90, 95 and "
-        f"99 % confidence). Kernel density: Gaussian, bandwidth {heat['bandwidth_m']:.0f} m "
-        f"({heat['rule']})."
+        f"with its {size - 1} neighbours; {p_text}. Hot and cold spots after "
+        f"Benjamini–Hochberg false-discovery-rate control of that p at 10 %, 5 % and 1 % "
+        f"(90, 95 and 99 % confidence), and only where the neighbourhood holds at least "
+        f"{params.get('min_count', 0):g} reports and the cell itself at least "
+        f"{params.get('min_cell_count', 0):g} (a cold spot: where at least "
+        f"{params.get('min_count', 0):g} were expected). z is the Gi* z-score, a measure of "
+        f"size, not the test. Kernel "
+        f"density: Gaussian, bandwidth {heat['bandwidth_m']:.0f} m ({heat['rule']})."
     )
+
+
+def previous_period(session: Session, parameters: RunParameters) -> dict[str, Any]:
+    """The period of the same length just before the run's, and its reports."""
+    previous_from, previous_to = parameters.filters().previous()
+    count = session.scalar(
+        select(func.count())
+        .select_from(Report)
+        .join(Category, Category.id == Report.category_id)
+        .where(*_conditions(session, parameters, date_from=previous_from, date_to=previous_to))
+    )
+    return {"from": previous_from.isoformat(), "to": previous_to.isoformat(), "n_points": count}
+
+
+def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[str, Any]]:
+    """Why people feel unsafe: the run's reports per reason, after dark and in daylight, and
+    in the named town centres (a report may give several reasons)."""
+    centres = {
+        slug: func.coalesce(
+            func.ST_Covers(
+                select(Area.geom).where(Area.slug == slug).scalar_subquery(), Report.location
+            ),
+            False,
+        ).label(slug.replace("-", "_"))
+        for slug in NAMED_TOWN_CENTRES
+    }
+    ticked = (
+        select(
+            func.unnest(Report.reasons).label("reason"),
+            Report.after_dark.label("dark"),
+            *centres.values(),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(*_conditions(session, parameters))
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            ticked.c.reason,
+            func.count(),
+            func.count().filter(ticked.c.dark.is_(True)),
+            *(func.count().filter(ticked.c[c.name]) for c in centres.values()),
+        )
+        .group_by(ticked.c.reason)
+        .order_by(func.count().desc(), ticked.c.reason)
+    ).all()
+    return [
+        {
+            "reason": reason,
+            "reports": total,
+            "after_dark": dark,
+            "daylight": total - dark,
+            "town_centres": dict(zip(NAMED_TOWN_CENTRES, in_centres, strict=True)),
+        }
+        for reason, total, dark, *in_centres in rows
+    ]
 
 
 def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> bool:
@@ -482,6 +593,8 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
     parameters = RunParameters(**run.parameters)
     session.execute(delete(HotspotCell).where(HotspotCell.run_id == run.id))
     derive_after_dark(session)
+    # Reports received after this moment are not in the run.
+    data_ends = datetime.now(UTC)
     points = run_points(session, parameters)
     result = hotspots.compute_hotspots(
         points.lon,
@@ -509,16 +622,37 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
         )
     profile = suntimes.time_profile(points.epoch_s.astype("datetime64[s]"))
     stored = store_cells(session, cell_rows(run.id, result, heat, trend))
+    event_range = (
+        [
+            datetime.fromtimestamp(float(t), UTC).isoformat()
+            for t in (points.epoch_s.min(), points.epoch_s.max())
+        ]
+        if points.epoch_s.size
+        else [None, None]
+    )
 
     categories = parameters.categories
     sensitive_slugs = set(session.scalars(select(Category.slug).where(Category.sensitive)))
     density_info = {"bandwidth_m": heat.bandwidth_m, "rule": heat.rule}
     run.summary = {
         "n_points": int(points.lon.size),
+        # Reports sent after ``data_ends`` are not in the run, which is why a run can count
+        # fewer reports than the page's live figures.
+        "data": {
+            "period_from": parameters.date_from,
+            "period_to": parameters.date_to,
+            "first_report": event_range[0],
+            "last_report": event_range[1],
+            "data_ends": data_ends.isoformat(),
+        },
+        "previous_period": previous_period(session, parameters),
+        "reasons": reasons_counted(session, parameters),
         "n_sensitive": int(points.sensitive.sum()),
         "includes_sensitive": categories is None or bool(sensitive_slugs & set(categories)),
         "cells_stored": stored,
         "label_counts": result.label_counts(),
+        "meanings": dict(significance.PLAIN_WORDS),
+        "p_name": P_NAMES.get(str(result.params["p_source"]), str(result.params["p_source"])),
         "statistics": result.params,
         "density": density_info,
         "emerging": None

@@ -369,9 +369,9 @@ def _cells(run_id: int) -> tuple[HotspotRun, list[map_layers.CellRecord]]:
 @login_required
 def cells_csv(run_id: int):
     """A run's significant cells (``?all=1``: every analysed cell) as CSV."""
-    _, cells = _cells(run_id)
+    run, cells = _cells(run_id)
     return Response(
-        map_layers.cells_csv(cells),
+        map_layers.cells_csv(cells, p_method=run.summary.get("p_name", "")),
         mimetype="text/csv",
         headers=_attachment(f"safer-streets-hotspot-run-{run_id}.csv"),
     )

@@ -25,6 +25,7 @@ from geo import DATA_DIR
 from geo.projection import to_bng, to_lonlat
 from geo.suntimes import LONDON, after_dark
 from geo.wards import Borough, WardIndex
+from safer_streets.board.filters import DEMO_SOURCE
 from safer_streets.intake.submission import REFERENCE_ALPHABET, REFERENCE_PREFIX
 from safer_streets.models import (
     Category,
@@ -36,9 +37,12 @@ from safer_streets.models import (
     Ward,
 )
 from safer_streets.routing import decide
+from safer_streets.taxonomy import reasons_for
 
-DEMO_SOURCE = "demo"
 DEMO_PREFIX = "[Demo] "
+DEMO_DAYS = 730
+# Reasons after dark lean to lighting and isolation, as StreetSafe's reports do.
+DARK_REASONS = ("badly-lit", "isolated", "followed")
 STREET_POINTS_FILE = DATA_DIR / "lewisham_street_points_from_police.csv"
 CATFORD_BROADWAY = (-0.0207, 51.4452)
 # Smaller clusters: Lewisham town centre (by the clock tower) and Deptford High Street.
@@ -183,14 +187,55 @@ def _locations(
     return to_lonlat(x, y)
 
 
+# Reports per hour of the day, London time, 00:00 to 23:00 (relative weights). Problems are
+# reported round the clock, thinly in the small hours; the "evening" profile is for what
+# happens after dark (feeling unsafe, antisocial behaviour), the other for the rest.
+DAYTIME_HOURS = np.array(
+    [0.8, 0.5, 0.4, 0.3, 0.3, 0.5, 1.2, 2.5, 4, 5, 5.5, 6, 6, 6, 6, 6, 6, 5.5, 5, 4, 3, 2.5, 2, 1.2]
+)
+EVENING_HOURS = np.array(
+    [
+        5,
+        4,
+        3,
+        2,
+        1.2,
+        0.8,
+        0.6,
+        0.5,
+        0.5,
+        0.5,
+        0.5,
+        0.5,
+        0.6,
+        0.6,
+        0.8,
+        1,
+        1.5,
+        3,
+        5,
+        7,
+        8,
+        8,
+        7.5,
+        6.5,
+    ]
+)
+
+
 def _event_times(
     n: int, evening: np.ndarray, clustered: np.ndarray, now: datetime, rng: np.random.Generator
 ) -> list[datetime]:
-    """Times over the last year; Catford's cluster grows towards the present."""
-    days = np.where(clustered, 365 * (1 - np.sqrt(rng.random(n))), 365 * rng.random(n))
+    """Times over the last two years (so that the board's default twelve months has a previous
+    period to compare with), at every hour of the day; Catford's cluster grows towards the
+    present."""
+    days = np.where(clustered, DEMO_DAYS * (1 - np.sqrt(rng.random(n))), DEMO_DAYS * rng.random(n))
     late = rng.random(n) < evening
-    evening_hours = np.array([18, 19, 20, 21, 21, 22, 22, 23, 23, 0, 1, 2])
-    hours = np.where(late, rng.choice(evening_hours, n), rng.integers(7, 18, n))
+    hours = np.where(
+        late,
+        rng.choice(24, n, p=EVENING_HOURS / EVENING_HOURS.sum()),
+        rng.choice(24, n, p=DAYTIME_HOURS / DAYTIME_HOURS.sum()),
+    )
     minutes = rng.integers(0, 60, n)
     today = now.astimezone(LONDON).date()
     out = []
@@ -281,6 +326,14 @@ def generate_demo_reports(
             elif rng.random() < 0.5:
                 status = ReportStatus.IN_PROGRESS
         said = profile.said[int(rng.integers(len(profile.said)))].format(street=street)
+        keys = [r.key for r in reasons_for(slug)]
+        reasons: list[str] = []
+        if keys:
+            weights = np.array([3.0 if dark[k] and key in DARK_REASONS else 1.0 for key in keys])
+            picked = rng.choice(
+                len(keys), int(rng.integers(1, 3)), replace=False, p=weights / weights.sum()
+            )
+            reasons = [keys[i] for i in sorted(picked)]
         rows.append(
             {
                 "reference": references[k],
@@ -291,6 +344,7 @@ def generate_demo_reports(
                 "anonymous": True,
                 "status": status,
                 "source": DEMO_SOURCE,
+                "reasons": reasons,
                 "ward_id": ward.id if ward else None,
                 "owner_partner_id": owner.id,
                 "routing_reason": decision.reason,

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from geo import correlation, density, gistar, hotspots, projection
+from geo import correlation, density, gistar, hotspots, projection, significance
 from geo.suntimes import LONDON
 from safer_streets.accounts import users
 from safer_streets.board import dashboard, exports, publishing, runs
@@ -398,6 +398,11 @@ def test_hotspot_cell_exports_are_valid(sign_in, catford_cluster):
     rows = list(csv.DictReader(io.StringIO(member.get(f"/board/runs/{run.id}/cells.csv").text)))
     assert len(rows) == len(document["features"])
     assert {"centre_lon", "centre_lat", "z", "q", "label"} <= set(rows[0])
+    # One p per cell, named: the conditional one the label was decided on.
+    assert [c for c in rows[0] if c.startswith("p")] == ["p", "p_method"]
+    assert {r["p_method"] for r in rows} == {"exact conditional-randomisation p"}
+    for row in rows:
+        assert row["meaning"] == significance.plain_words(row["label"])
     assert member.get("/board/runs/999999/cells.csv").status_code == 404
 
 

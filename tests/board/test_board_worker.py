@@ -77,14 +77,16 @@ def test_the_nightly_task_computes_every_standard_run_once(
     live_app, worker, engine, celery_app, stored_reports
 ):
     celery_app.send_task(NIGHTLY_HOTSPOT_RUNS)
-    runs = wait_for_runs(engine, 15, timeout=120)
+    runs = wait_for_runs(engine, 20, timeout=180)
     assert all(run.status is RunStatus.DONE for run in runs), [r.error for r in runs]
     kinds = {(tuple(r.parameters["categories"] or ()), r.parameters["time_of_day"]) for r in runs}
     assert ((), "any") in kinds
     assert ((), "after-dark") in kinds
     assert (("fly-tipping",), "any") in kinds
-    assert len(kinds) == 15
+    assert (("feeling-unsafe",), "after-dark") in kinds
+    # Every category at any time (13), and the five safety categories after dark too.
+    assert len(kinds) == 20
     # A second beat the same night adds nothing.
     celery_app.send_task(NIGHTLY_HOTSPOT_RUNS)
     time.sleep(2)
-    assert len(wait_for_runs(engine, 15)) == 15
+    assert len(wait_for_runs(engine, 20)) == 20

@@ -127,6 +127,13 @@ def test_a_file_with_a_wrong_header_is_refused_whole(run, db_session, header, me
     assert counts(db_session) == before
 
 
+def test_imported_reports_are_marked_as_imported_unless_a_channel_is_named(run, db_session):
+    result = run([HEADER, next(iter(GOOD.values()))])
+    assert result.exit_code == 0, result.output
+    newest = select(Report.source).order_by(Report.id.desc()).limit(1)
+    assert db_session.scalars(newest).one() == "import"
+
+
 def test_the_source_name_is_checked(run):
     result = run([HEADER], "--source", "Phone Line!")
     assert result.exit_code == 2

@@ -89,6 +89,7 @@ def test_a_report_with_a_photo_stores_only_the_clean_re_encoded_photo(client, db
     assert b"Exif" not in photo.data and b"secret note" not in photo.data
     assert (photo.width, photo.height) == (640, 480)
     assert report.after_dark is not None
+    assert report.source == "web"
 
 
 def test_a_fake_image_is_refused_next_to_the_photo_field_and_the_rest_is_kept(client, db_session):
