@@ -104,6 +104,21 @@ def filter_conditions(session: Session, filters: BoardFilters, **overrides: Any)
     return report_conditions(session, **spec)
 
 
+def left_out_sources(session: Session, filters: BoardFilters) -> int:
+    """How many demo and test reports the filters would select but leave out by default, so
+    that the board can say so rather than look empty."""
+    if filters.source is not None:
+        return 0
+    conditions = filter_conditions(session, filters, source=ALL_SOURCES)
+    query = (
+        select(func.count())
+        .select_from(Report)
+        .join(Category)
+        .where(*conditions, Report.source.in_(HIDDEN_SOURCES))
+    )
+    return session.scalar(query) or 0
+
+
 def derive_after_dark(session: Session) -> int:
     """Fill in ``after_dark`` (sunset to sunrise at Lewisham) where it is still unknown."""
     rows = session.execute(select(Report.id, event_time()).where(Report.after_dark.is_(None))).all()

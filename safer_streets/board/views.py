@@ -26,7 +26,7 @@ from flask import (
 
 from geo import maps
 from geo.suntimes import LONDON
-from safer_streets.board import dashboard, exports, map_layers, publishing, runs
+from safer_streets.board import dashboard, exports, map_layers, publishing, query, runs
 from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.filters import (
     BoardFilters,
@@ -122,7 +122,12 @@ def _tab(template: str, title: str, build: Callable[[BoardFilters], dict[str, An
     except InvalidInput as invalid:
         context |= {"errors": invalid.field_errors, "form": request.args.to_dict()}
         return render_template(template, **context), 422
-    context |= {"errors": {}, "form": filters.query_args(), **build(filters)}
+    context |= {
+        "errors": {},
+        "form": filters.query_args(),
+        "left_out": query.left_out_sources(db(), filters),
+        **build(filters),
+    }
     return render_template(template, **context)
 
 

@@ -148,8 +148,10 @@ def rules_for(category: Category, audience: Audience) -> Rules:
     """The rules one audience follows for one category's reports."""
     public = CategoryPolicy.of(category)
     sensitive = category.sensitive
+    # A sensitive category is never listed in public, whatever profile it was given.
+    listed = public.listed and category.public and not sensitive
     if audience in (Audience.PUBLIC, Audience.API_CLIENT):
-        if not (public.listed and category.public):
+        if not listed:
             return HIDDEN
         return Rules(
             listed=True,
@@ -158,7 +160,7 @@ def rules_for(category: Category, audience: Audience) -> Rules:
             description=public.description,
             photo=Photo.APPROVED,
             reasons=public.description is Description.FULL,
-            supporters=not sensitive,
+            supporters=True,
             contact=False,
             internal_notes=False,
             internal_routing_reason=False,
@@ -169,11 +171,11 @@ def rules_for(category: Category, audience: Audience) -> Rules:
         # link may be shared or seen over a shoulder: no more than the public's place and words.
         return Rules(
             listed=True,
-            location=public.location if public.listed else Location.WARD,
+            location=public.location if listed else Location.WARD,
             time=public.time,
-            description=public.description if public.listed else Description.NONE,
-            photo=Photo.APPROVED if public.listed else Photo.NONE,
-            reasons=public.listed and public.description is Description.FULL,
+            description=public.description if listed else Description.NONE,
+            photo=Photo.APPROVED if listed else Photo.NONE,
+            reasons=listed and public.description is Description.FULL,
             supporters=not sensitive,
             contact=False,
             internal_notes=False,

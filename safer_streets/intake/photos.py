@@ -28,7 +28,6 @@ from PIL import ExifTags, Image, ImageCms, JpegImagePlugin, UnidentifiedImageErr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from safer_streets.casework import access
 from safer_streets.disclosure.policy import Audience, disclose
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.models import Report, ReportEvent, ReportPhoto, User
@@ -395,34 +394,18 @@ def is_public(report: Report, photo: ReportPhoto) -> bool:
     return disclose(report, Audience.PUBLIC).shows_photo(photo)
 
 
-@dataclass(frozen=True)
-class PhotoView:
-    """A photo someone may see, and whether it is public (so may be cached by anyone)."""
-
-    photo: ReportPhoto
-    public: bool
-
-
-def photo_for(session: Session, reference: str, viewer: User | None) -> PhotoView:
-    """The report's photo if ``viewer`` may see it; ``NotFound`` otherwise, revealing nothing.
-
-    The public sees a photo once a partner has approved it, where the disclosure policy lets
-    the public see the report at all; partners see the photos of the reports in their queue.
-    """
+def public_photo(session: Session, reference: str) -> ReportPhoto:
+    """The report's photo if the public may see it (a partner approved it, and the disclosure
+    policy shows the report); ``NotFound`` otherwise, revealing nothing. Staff see photos on
+    the triage pages, where each view of a sensitive report is logged."""
     row = session.execute(
         select(Report, ReportPhoto)
         .join(ReportPhoto, ReportPhoto.report_id == Report.id)
         .where(Report.reference == reference.strip().upper())
     ).one_or_none()
-    if row is None:
+    if row is None or not is_public(*row):
         raise NotFound("no photo for this report")
-    report, photo = row
-    if is_public(report, photo):
-        return PhotoView(photo, public=True)
-    if viewer is not None:
-        access.report_for(session, viewer, report.reference)  # raises NotFound out of scope
-        return PhotoView(photo, public=False)
-    raise NotFound("no photo for this report")
+    return row[1]
 
 
 def set_photo_approved(session: Session, report: Report, *, actor: User, approved: bool) -> None:

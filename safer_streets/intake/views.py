@@ -43,7 +43,7 @@ from safer_streets.web.clients import (
     private_tracking_key,
     remember_made_here,
 )
-from safer_streets.web.context import current_user, db, external_url, services
+from safer_streets.web.context import db, external_url, services
 from safer_streets.web.limits import (
     limit_lookups,
     limit_submissions,
@@ -266,22 +266,17 @@ def submitted(reference: str):
 @bp.get("/report/<reference>/photo")
 @limit_lookups
 def report_photo(reference: str) -> Response:
-    """A report's photo, to the public only when allowed, to partners whose queue holds it."""
-    view = photos.photo_for(db(), reference, current_user())
+    """A report's photo, once a partner has approved it for the public."""
+    photo = photos.public_photo(db(), reference)
     response = send_file(
-        io.BytesIO(view.photo.data),
-        mimetype=view.photo.content_type,
-        etag=view.photo.sha256,
+        io.BytesIO(photo.data),
+        mimetype=photo.content_type,
+        etag=photo.sha256,
         max_age=None,
         conditional=True,
     )
-    if view.public:
-        response.cache_control.public = True
-        response.cache_control.max_age = 3600
-    else:
-        # A partner's view of a private photo must not sit in a shared cache.
-        response.cache_control.private = True
-        response.cache_control.no_store = True
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
     return response
 
 

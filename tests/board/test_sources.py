@@ -108,5 +108,22 @@ def test_the_board_offers_and_accepts_the_source_filter(app, mixed):
     assert len(rows) == 1 + 40
 
 
+def test_the_board_says_how_many_demo_and_test_reports_it_leaves_out(app, mixed):
+    users.create_user(
+        mixed,
+        passwords=PASSWORDS,
+        email="board.left-out@board.test",
+        password=PASSWORD,
+        role=Role.BOARD,
+        partner_slug=None,
+    )
+    client = app.test_client()
+    login(client, "board.left-out@board.test")
+    page = client.get("/board/trends")
+    assert "45 demo or test reports are left out of these figures" in page.text
+    assert "/board/trends?source=all" in page.text
+    assert "left out of these figures" not in client.get("/board/trends?source=all").text
+
+
 def test_no_source_means_the_default_url_is_unchanged():
     assert "source" not in default_filters(TODAY).query_args()

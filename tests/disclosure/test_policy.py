@@ -201,3 +201,46 @@ def test_residents_are_told_in_words_what_each_kind_of_category_shows():
     assert "never the exact spot" in safety and "the day you report it" in safety
     assert "shows the spot you choose" in environmental
     assert "description is public" in environmental
+
+
+reports = st.builds(
+    lambda profile, sensitive, status, anonymous, moderated, placed: a_report(
+        profile,
+        sensitive=sensitive,
+        status=status,
+        anonymous=anonymous,
+        public_description=moderated,
+        **({} if placed else {"location": None}),
+    ),
+    st.sampled_from(list(PROFILES)),
+    st.booleans(),
+    st.sampled_from(list(ReportStatus)),
+    st.booleans(),
+    st.none() | st.just("") | st.just("Checked by a partner."),
+    st.booleans(),
+)
+
+
+@given(reports, st.sampled_from(list(Audience)))
+def test_no_audience_ever_sees_more_than_its_rules(report, audience):
+    shown = disclose(report, audience)
+    public = audience in (Audience.PUBLIC, Audience.API_CLIENT, Audience.REPORTER)
+    if shown.contact is not None:
+        assert audience in (Audience.OWNER_STAFF, Audience.PARTNER_ADMIN)
+        assert not report.anonymous
+    if public:
+        assert shown.routing_reason is None or "Example Street" not in shown.routing_reason
+        assert shown.description in (None, report.public_description, report.description)
+        assert not shown.internal_notes and not shown.logged
+        if report.category.disclosure_description != "full":
+            assert shown.description in (None, report.public_description)
+    if report.category.sensitive and audience in (Audience.PUBLIC, Audience.BOARD):
+        assert not shown.listed
+    if report.status is ReportStatus.HELD and public:
+        assert not shown.listed
+    if not shown.listed:
+        assert (shown.place, shown.description, shown.created, shown.contact) == (None,) * 4
+    place = shown.place
+    if place is not None and place.lon is not None and public:
+        exact = (place.lon, place.lat) == CATFORD
+        assert exact == (report.category.disclosure_location == "exact")

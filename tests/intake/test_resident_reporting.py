@@ -438,6 +438,7 @@ def test_the_photo_of_a_sensitive_report_is_only_for_its_partners(client, db_ses
     make_user(outsider, "tfl")
     login(client, outsider)
     assert client.get(f"/report/{report.reference}/photo").status_code == 404
+    assert client.get(f"/triage/reports/{report.reference}/photo").status_code == 404
 
 
 def test_a_partner_in_scope_sees_a_private_photo_uncached(client, db_session, make_user):
@@ -448,7 +449,8 @@ def test_a_partner_in_scope_sees_a_private_photo_uncached(client, db_session, ma
     email = f"officer-{uuid.uuid4().hex[:6]}@rg.example"
     make_user(email, "met-snt-rushey-green")
     login(client, email)
-    response = client.get(f"/report/{report.reference}/photo")
+    assert client.get(f"/report/{report.reference}/photo").status_code == 404
+    response = client.get(f"/triage/reports/{report.reference}/photo")
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
     assert "private" in response.headers["Cache-Control"]
