@@ -9,7 +9,7 @@ DATABASE_SERVER ?= postgresql+psycopg://postgres:postgres@127.0.0.1:5432
 LINT_DATABASE ?= safer_streets_lint
 VENV := .venv/bin
 
-.PHONY: run test setup lint bench
+.PHONY: run test setup lint bench bench-quick
 
 setup:
 	@scripts/setup.sh
@@ -32,5 +32,10 @@ test: lint
 	@scripts/setup.sh --browser
 	$(VENV)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
+# Every benchmark, each writing bench/results/<name>.json, then bench/RESULTS.md from those.
 bench: setup
 	$(VENV)/python -m bench.run_all
+
+# The same with smaller sizes and fewer repetitions: about ten minutes.
+bench-quick: setup
+	$(VENV)/python -m bench.run_all --quick
