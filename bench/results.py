@@ -42,7 +42,9 @@ def commit() -> str:
         ).stdout.strip()
 
     short = git("rev-parse", "--short", "HEAD")
-    changed = git("status", "--porcelain", "--untracked-files=no", "--", *MEASURED_CODE)
+    changed = git(
+        "status", "--porcelain", "--", *MEASURED_CODE, ":!bench/results", ":!bench/RESULTS.md"
+    )
     return short + "-dirty" if changed else short
 
 
