@@ -112,11 +112,8 @@ def postcode_points() -> list[tuple[str, float, float]]:
         ]
 
 
-def make_reports(engine, n: int) -> None:
-    """``n`` received reports of the mix, made through intake (earlier ones removed first)."""
-    rng = random.Random(SEED)
-    streets, postcodes = street_names(), postcode_points()
-    places = Places.default()
+def remove_reports(engine) -> None:
+    """This benchmark's reports, so that none is left ``received`` for other benchmarks."""
     with engine.begin() as conn:
         conn.execute(
             text(
@@ -126,6 +123,14 @@ def make_reports(engine, n: int) -> None:
             {"s": SOURCE},
         )
         conn.execute(text("DELETE FROM report WHERE source = :s"), {"s": SOURCE})
+
+
+def make_reports(engine, n: int) -> None:
+    """``n`` received reports of the mix, made through intake (earlier ones removed first)."""
+    rng = random.Random(SEED)
+    streets, postcodes = street_names(), postcode_points()
+    places = Places.default()
+    remove_reports(engine)
     with make_session_factory(engine)() as session:
         for i in range(n):
             category = CATEGORIES[i % len(CATEGORIES)]
@@ -208,12 +213,15 @@ def main() -> None:
     make_reports(engine, args.reports)
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
-    with tempfile.TemporaryDirectory() as scratch:
-        old = export(args.before, Path(scratch))
-        for _ in range(args.repeat):
-            theirs.append(measure(old, args.batch))
-            ours.append(measure(CHECKOUT, args.batch))
-            print(f"  ours {ours[-1]}, before {theirs[-1]}", flush=True)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            old = export(args.before, Path(scratch))
+            for _ in range(args.repeat):
+                theirs.append(measure(old, args.batch))
+                ours.append(measure(CHECKOUT, args.batch))
+                print(f"  ours {ours[-1]}, before {theirs[-1]}", flush=True)
+    finally:
+        remove_reports(engine)
     for key, what in (("cpu_s", "CPU"), ("wall_s", "wall time")):
         results.add(
             f"{what} per report, batches of {args.batch}",
