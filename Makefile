@@ -33,9 +33,11 @@ test: lint
 	$(VENV)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 # Every benchmark, each writing bench/results/<name>.json, then bench/RESULTS.md from those.
-bench: setup
+# The board benchmark renders the map in Chromium, so set-up installs it.
+bench:
+	@scripts/setup.sh --browser
 	$(VENV)/python -m bench.run_all
 
-# The same with smaller sizes and fewer repetitions: about ten minutes.
+# Smaller sizes and fewer repetitions, without the board and intake benchmarks: ten minutes.
 bench-quick: setup
 	$(VENV)/python -m bench.run_all --quick
