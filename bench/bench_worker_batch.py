@@ -1,7 +1,7 @@
 """The worker's batch routing path, timed as the worker runs it, against the code at another commit.
 
 Run: .venv/bin/python -m bench.bench_worker_batch [--reports 2000] [--batch 100] [--repeat 5]
-                                                 [--before main] [--quick]
+                                                 [--before c3be893] [--quick]
 
 ``processing.process_reports`` (what the ``process_reports`` task calls) routes stored
 ``received`` reports in batches of ``--batch`` (the sweep sends 100; a task takes up to 200
@@ -43,6 +43,8 @@ from safer_streets.intake.submission import parse_submission, submit_report
 from safer_streets.places import Places
 
 SOURCE = "bench-batch"
+# The last commit whose worker looked up each report's ward and nearest street one at a time.
+BEFORE = "c3be893"
 SEED = 2026
 # Points the mix places reports at: real Lewisham streets, so every kind routes somewhere.
 CATEGORIES = ("drug-dealing", "anti-social-behaviour", "fly-tipping", "feeling-unsafe")
@@ -183,7 +185,7 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--before", default="main", help="the commit measured as the baseline")
+    parser.add_argument("--before", default=BEFORE, help="the commit measured as the baseline")
     parser.add_argument("--quick", action="store_true", help="1,000 reports, 3 repetitions")
     args = parser.parse_args()
     if args.quick:
