@@ -81,8 +81,7 @@ def prepare_database() -> str:
     places = app.extensions["safer_streets"].places
     wards = WardIndex.from_geojson()
     with session_scope(factory) as session:
-        seed.load_wards(session)
-        seed.seed(session)
+        seed.load_reference_data(session)
     with session_scope(factory) as session:
         for i in range(REPORTS):
             lon, lat = POINTS[i % len(POINTS)]

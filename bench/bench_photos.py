@@ -333,12 +333,12 @@ def render(results: dict[str, object]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="3 repetitions")
+    parser.add_argument("--quick", action="store_true", help="2 repetitions")
     parser.add_argument("--before", metavar="COMMIT", help="also measure this commit's code")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     if args.quick:
-        args.repeat = min(args.repeat, 3)
+        args.repeat = min(args.repeat, 2)
 
     measured_at = commit()
     print(f"machine: {description()}\ncommit: {measured_at}", flush=True)

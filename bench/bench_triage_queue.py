@@ -140,9 +140,7 @@ def build_database(reports: int) -> str:
     engine = make_engine(url)
     started = time.perf_counter()
     with session_scope(make_session_factory(engine)) as session:
-        seed.load_wards(session)
-        seed.seed(session)
-        seed.load_areas(session)
+        seed.load_reference_data(session)
         # About half the points in the borough's bounding box fall inside it.
         session.execute(text(LOAD_REPORTS), {"n": int(reports * 2.2), "limit": reports})
         session.execute(text(NOTIFY_PARTNERS))

@@ -186,10 +186,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--before", default=BEFORE, help="the commit measured as the baseline")
-    parser.add_argument("--quick", action="store_true", help="1,000 reports, 3 repetitions")
+    parser.add_argument("--quick", action="store_true", help="600 reports, 3 repetitions")
     args = parser.parse_args()
     if args.quick:
-        args.reports, args.repeat = min(args.reports, 1000), min(args.repeat, 3)
+        args.reports, args.repeat = min(args.reports, 600), min(args.repeat, 3)
     before = subprocess.run(
         ["git", "rev-parse", "--short", args.before],
         cwd=CHECKOUT,
