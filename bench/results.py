@@ -43,7 +43,13 @@ def commit() -> str:
 
     short = git("rev-parse", "--short", "HEAD")
     changed = git(
-        "status", "--porcelain", "--", *MEASURED_CODE, ":!bench/results", ":!bench/RESULTS.md"
+        "status",
+        "--porcelain",
+        "--",
+        *MEASURED_CODE,
+        ":!bench/results",
+        ":!bench/RESULTS.md",
+        ":!bench/RESULTS.head.md",
     )
     return short + "-dirty" if changed else short
 
