@@ -9,7 +9,7 @@ DATABASE_SERVER ?= postgresql+psycopg://postgres:postgres@127.0.0.1:5432
 LINT_DATABASE ?= safer_streets_lint
 VENV := .venv/bin
 
-.PHONY: run test setup lint bench
+.PHONY: run test setup lint bench bench-quick
 
 setup:
 	@scripts/setup.sh
@@ -32,5 +32,12 @@ test: lint
 	@scripts/setup.sh --browser
 	$(VENV)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
-bench: setup
+# Every benchmark, each writing bench/results/<name>.json, then bench/RESULTS.md from those.
+# The board benchmark renders the map in Chromium, so set-up installs it.
+bench:
+	@scripts/setup.sh --browser
 	$(VENV)/python -m bench.run_all
+
+# Smaller sizes and fewer repetitions, without the board and intake benchmarks: ten minutes.
+bench-quick: setup
+	$(VENV)/python -m bench.run_all --quick

@@ -1,28 +1,31 @@
-"""Chaos soak: no report lost and none routed twice while the worker, Redis and PostgreSQL fail.
+"""Chaos soak: no report lost, none routed twice, every owner emailed, while things fail.
 
-Proves that of N reports (default 10,000) sent to ``POST /api/v1/reports``, each with its own
-Idempotency-Key, every one is stored exactly once and routed exactly once, and its owner
-partner gets one email in the outbox, counted by state in the database at the end, while the
-reports are being sent:
+Proves that of the reports sent to ``POST /api/v1/reports`` at 80 % of the intake capacity
+measured in the same run, each with its own Idempotency-Key, every one is stored exactly once
+and routed exactly once, and its owner partner's email reaches the SMTP server at least once
+(copies beyond one counted), while, during the sending:
 
-- the Celery worker (all its processes) is SIGKILLed every 10 s and started again;
+- the Celery workers (the routing one and the email one, all their processes) are SIGKILLed
+  every 10 s and started again;
 - a third of the way through, Redis is stopped and started again on the same port; it keeps
   nothing on disk, so every queued and unacknowledged message is lost;
-- two thirds of the way through, PostgreSQL is stopped in ``immediate`` mode (every backend
-  aborted, as in a crash) and started again on the same port and data directory.
+- from 40 % to 62 % of the way through, the SMTP server is down;
+- two thirds of the way through, PostgreSQL (``fsync=on``) is stopped in ``immediate`` mode
+  (every backend aborted, as in a crash) and started again on the same port and data directory.
 
-Then the backlog drains with the worker left running, and the count waits until no routing task
-is queued or unacknowledged, so a late redelivery could not route anything a second time.
+Then the backlog drains with the workers left running, the count waits until no routing task is
+queued or unacknowledged (so a late redelivery could not route anything a second time), and
+until the outbox sweep has sent every email. Routing latency (submitted → routed) is recorded
+before, during and after the SMTP outage.
 
-Run: .venv/bin/python -m bench.bench_chaos [--reports 10000] [--rate 100]
+Run: .venv/bin/python -m bench.bench_chaos [--duration 120] [--load 0.8] [--quick]
 
 Everything is real and private to this run: a PostgreSQL cluster (PostGIS) in a temporary
-directory and a Redis server on free ports, gunicorn serving the app, a Celery worker with two
-processes, a separate ``celery beat`` (as the Procfile runs it) that schedules the sweep of
-reports left ``received``, and a local SMTP server for partner emails. The client behaves like
-a mobile app: it sends at a steady rate and repeats a request, with the same key, after a
+directory and a Redis server on free ports, gunicorn serving the app, the two Celery workers and
+a separate ``celery beat`` as the Procfile runs them, and a local SMTP server. The client behaves
+like a mobile app: it sends at a steady rate and repeats a request, with the same key, after a
 dropped connection, a 5xx or a 429 until it gets 201. Exit status 1 when an invariant fails.
-Logs of gunicorn, the worker and beat: var/chaos/.
+Results: bench/results/chaos.json. Logs of gunicorn, the workers and beat: var/chaos/.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 
 import numpy as np
@@ -48,12 +52,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from bench.bench_intake import environment, gunicorn, report_body
-from bench.loadgen import Connection, build_request
+from bench.loadgen import Connection, build_request, closed_loop
+from bench.results import Results
 from safer_streets.db import make_engine
 from safer_streets.settings import Settings
 from tests.faults.services import (
     BeatProcess,
-    Outcome,
     PrivatePostgres,
     PrivateRedis,
     WorkerProcess,
@@ -89,6 +93,9 @@ class Faults:
     # Messages the faults took away: held by a killed worker, or in Redis when it stopped.
     unacked_at_kills: int = 0
     lost_with_redis: int = 0
+    # When the SMTP server was down (time.time(), to compare with the database's clock).
+    smtp_down_at: float | None = None
+    smtp_up_at: float | None = None
 
 
 def queue_depth(redis_url: str) -> tuple[int, int]:
@@ -102,30 +109,65 @@ def queue_depth(redis_url: str) -> tuple[int, int]:
         client.close()
 
 
+class SmtpSink:
+    """The partners' SMTP server, which the chaos stops and starts again. An aiosmtpd server
+    cannot be started twice, so each start is a new one on the same port; ``messages`` is
+    what all of them received."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.boxes: list[Mailbox] = []
+        self.running = False
+
+    def start(self) -> None:
+        self.boxes.append(Mailbox(HOST, self.port))
+        self.boxes[-1].start()
+        self.running = True
+
+    def stop(self) -> None:
+        if self.running:
+            self.boxes[-1].stop()
+            self.running = False
+
+    @property
+    def messages(self) -> list[Message]:
+        return [message for box in self.boxes for message in list(box.messages)]
+
+
 class Chaos(threading.Thread):
     """Breaks things on a schedule until stopped.
 
-    The worker is SIGKILLed every ``kill_every`` seconds and started again at once; Redis and
-    PostgreSQL are each stopped once, at ``redis_at`` and ``postgres_at`` seconds, and started
-    again ``outage`` seconds later.
+    The workers (routing and email) are SIGKILLed every ``kill_every`` seconds and started
+    again at once; Redis and PostgreSQL are each stopped once, at ``redis_at`` and
+    ``postgres_at`` seconds, and started again ``outage`` seconds later; the SMTP server is
+    stopped at ``smtp_down_at`` and started again at ``smtp_up_at``.
     """
 
     def __init__(
         self,
-        worker: WorkerProcess,
+        workers: list[WorkerProcess],
         redis_server: PrivateRedis,
         postgres: PrivatePostgres,
+        smtp: SmtpSink,
         *,
         kill_every: float,
         redis_at: float,
         postgres_at: float,
         outage: float,
+        smtp_down_at: float,
+        smtp_up_at: float,
     ) -> None:
         super().__init__(name="chaos", daemon=True)
-        self.worker, self.redis, self.postgres = worker, redis_server, postgres
+        self.workers, self.redis, self.postgres = workers, redis_server, postgres
+        self.smtp = smtp
         self.kill_every, self.outage = kill_every, outage
         self.one_offs = sorted(
-            [(redis_at, self.restart_redis), (postgres_at, self.restart_postgres)],
+            [
+                (redis_at, self.restart_redis),
+                (postgres_at, self.restart_postgres),
+                (smtp_down_at, self.stop_smtp),
+                (smtp_up_at, self.start_smtp),
+            ],
             key=lambda item: item[0],
         )
         self.faults = Faults()
@@ -154,13 +196,24 @@ class Chaos(threading.Thread):
         self.join()
 
     def kill_worker(self) -> None:
-        pid = self.worker.process.pid if self.worker.process else None
+        pids = [worker.process.pid for worker in self.workers if worker.process]
         _queued, unacked = queue_depth(self.redis.url)
-        self.worker.kill()
-        self.worker.start()
+        for worker in self.workers:
+            worker.kill()
+            worker.start()
         self.faults.worker_kills += 1
         self.faults.unacked_at_kills += unacked
-        say(f"fault: SIGKILL worker (pid {pid}, {unacked} tasks unacknowledged); restarted it")
+        say(f"fault: SIGKILL workers (pids {pids}, {unacked} tasks unacknowledged); restarted")
+
+    def stop_smtp(self) -> None:
+        self.smtp.stop()
+        self.faults.smtp_down_at = time.time()
+        say("fault: SMTP server stopped")
+
+    def start_smtp(self) -> None:
+        self.smtp.start()
+        self.faults.smtp_up_at = time.time()
+        say(f"fault: SMTP server started again on port {self.smtp.port}")
 
     def restart_redis(self) -> None:
         queued, unacked = queue_depth(self.redis.url)
@@ -341,13 +394,100 @@ def wait_until_settled(redis_url: str, timeout: float) -> int:
     return left
 
 
-def smtp_deliveries(mailbox: Mailbox) -> tuple[int, int]:
-    """New-report emails the SMTP server received, and reports it received more than one for."""
-    subjects = [str(message["Subject"]) for message in list(mailbox.messages)]
-    references = Counter(
-        match.group(1) for s in subjects if (match := re.match(r"New report (\S+):", s))
+def measure_capacity(port: int, seconds: float, connections: int) -> float:
+    """Reports accepted per second by a closed loop of the soak's own requests."""
+    run_id = f"{random.getrandbits(48):012x}"
+
+    def make(i: int) -> bytes:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": f"cap-{run_id}-{i}"}
+        return build_request(HOST, "/api/v1/reports", report_body(i), headers)
+
+    result = asyncio.run(closed_loop(HOST, port, make, connections, seconds))
+    say(f"capacity, closed loop: {result.summary()}")
+    return result.ok / result.elapsed_s
+
+
+def forget_reports(engine: Engine) -> None:
+    """Remove the capacity run's reports (and their emails), so the soak counts only its own."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE report CASCADE"))
+
+
+def unsent_emails(engine: Engine) -> int | None:
+    """Outbox rows not yet sent, or None while the database cannot answer."""
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM email_outbox WHERE sent_at IS NULL"))
+    except OperationalError:
+        return None
+
+
+def wait_until_sent(engine: Engine, timeout: float) -> float | None:
+    """Seconds until the outbox has nothing unsent; None if it still has after ``timeout``."""
+    start = time.monotonic()
+    last_said = start
+    while (elapsed := time.monotonic() - start) < timeout:
+        left = unsent_emails(engine)
+        if left == 0:
+            return elapsed
+        if time.monotonic() - last_said >= 10:
+            say(f"outbox: {left} emails not yet sent")
+            last_said = time.monotonic()
+        time.sleep(1)
+    return None
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """Whether each routed report's owner got its new-report email, from the SMTP side."""
+
+    expected: int  # routed reports whose owner wants new-report emails now
+    delivered: int  # of those, delivered to the owner's address at least once
+    missing: list[str]  # references never delivered
+    duplicated: int  # reports whose owner got the email more than once
+    extra_copies: int  # deliveries beyond one per report
+
+
+def deliveries(engine: Engine, sink: SmtpSink) -> Deliveries:
+    """Match every routed report's owner address with the messages the SMTP servers took."""
+    with engine.connect() as conn:
+        wanted = dict(
+            conn.execute(
+                text("""
+                SELECT report.reference, lower(partner.email) FROM report
+                JOIN partner ON partner.id = report.owner_partner_id
+                LEFT JOIN partner_preference ON partner_preference.partner_id = partner.id
+                WHERE report.status = 'routed' AND coalesce(partner.email, '') <> ''
+                  AND coalesce(partner_preference.new_report_emails, 'immediate') = 'immediate'""")
+            ).all()
+        )
+    got: Counter[tuple[str, str]] = Counter()
+    for message in sink.messages:
+        if match := re.match(r"New report (\S+):", str(message["Subject"])):
+            got[(match.group(1), str(message["To"]).lower())] += 1
+    counts = [got[(reference, address)] for reference, address in wanted.items()]
+    return Deliveries(
+        expected=len(wanted),
+        delivered=sum(1 for n in counts if n),
+        missing=sorted(ref for ref, address in wanted.items() if not got[(ref, address)]),
+        duplicated=sum(1 for n in counts if n > 1),
+        extra_copies=sum(n - 1 for n in counts if n > 1),
     )
-    return sum(references.values()), sum(1 for n in references.values() if n > 1)
+
+
+def routing_latencies(engine: Engine, since: float) -> list[tuple[float, float]]:
+    """(submitted at, seconds until routed) of every report placed since ``since``."""
+    with engine.connect() as conn:
+        return [
+            (float(created), float(waited))
+            for created, waited in conn.execute(
+                text("""
+                SELECT extract(epoch FROM created_at), extract(epoch FROM routed_at - created_at)
+                FROM report WHERE routed_at IS NOT NULL
+                  AND created_at >= to_timestamp(:since)"""),
+                {"since": since},
+            )
+        ]
 
 
 def log_count(path: Path, pattern: str) -> tuple[int, int]:
@@ -358,110 +498,96 @@ def log_count(path: Path, pattern: str) -> tuple[int, int]:
     return len(matches), sum(int(m) for m in matches if str(m).isdigit())
 
 
-def print_table(
-    outcome: Outcome,
-    clients: Clients,
-    faults: Faults,
-    submit_s: float,
-    drain_s: float | None,
-    mailbox: Mailbox,
-) -> None:
-    latencies = np.array(clients.latencies_s) if clients.latencies_s else np.array([np.nan])
-    delivered, delivered_more = smtp_deliveries(mailbox)
-    sweeps, swept = log_count(LOGS / "worker.log", r"Swept (\d+) received reports")
-    publish_failures, _ = log_count(LOGS / "gunicorn.log", r"Could not enqueue")
-    routed = outcome.statuses.get("routed", 0) + outcome.statuses.get("needs_location", 0)
-    # (what, count, whether it is an invariant that holds; None for figures that only inform)
-    rows: list[tuple[str, object, bool | None]] = [
-        ("submitted (201 from the API)", outcome.submitted, clients.gave_up == 0),
-        ("stored: exactly one report per key", outcome.stored, None),
-        ("lost", outcome.lost, outcome.lost == 0),
-        ("duplicated", outcome.duplicated, outcome.duplicated == 0),
-        ("given another reference", outcome.wrong_reference, outcome.wrong_reference == 0),
-        ("routed once", outcome.routed_once, outcome.routed_once == outcome.submitted),
-        ("routed twice or more", outcome.routed_twice, outcome.routed_twice == 0),
-        ("never routed", outcome.never_routed, outcome.never_routed == 0),
-        ("still received", outcome.still_received, outcome.still_received == 0),
-        ("partner emailed twice (outbox)", outcome.emailed_twice, outcome.emailed_twice == 0),
-        ("status now", dict(sorted(outcome.statuses.items())), None),
-        ("routed reports with a partner email", f"{outcome.reports_emailed} / {routed}", None),
-        ("partner emails sent / delivered", f"{outcome.emails_sent} / {delivered}", None),
-        ("reports delivered twice by SMTP", delivered_more, None),
-        ("time to submit all", f"{submit_s:.1f} s", None),
-        (
-            "time to drain after the last 201",
-            "timed out" if drain_s is None else f"{drain_s:.1f} s",
-            drain_s is not None,
-        ),
-        (
-            "submit → 201 p50 / p99 / max",
-            f"{np.percentile(latencies, 50):.2f} / {np.percentile(latencies, 99):.2f} / "
-            f"{latencies.max():.2f} s",
-            None,
-        ),
-        ("fault: worker SIGKILLed", faults.worker_kills, faults.worker_kills > 0),
-        ("  tasks it held unacknowledged", faults.unacked_at_kills, None),
-        ("fault: Redis restarted", faults.redis_restarts, faults.redis_restarts > 0),
-        ("  messages lost with it", faults.lost_with_redis, None),
-        ("fault: PostgreSQL restarted", faults.postgres_restarts, faults.postgres_restarts > 0),
-        ("client retries", sum(clients.retries.values()), None),
-        *((f"  after {reason}", n, None) for reason, n in sorted(clients.retries.items())),
-        ("client retries answered as a replay", clients.replayed, None),
-        ("failed publishes logged by the web", publish_failures, None),
-        ("sweeps that re-enqueued reports", f"{sweeps} ({swept} reports)", None),
-    ]
-    print()
-    for what, count, holds in rows:
-        verdict = "" if holds is None else ("ok" if holds else "FAILED")
-        print(f"  {what:<40} {count!s:>24}  {verdict}")
-    print()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reports", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=100, help="reports sent per second")
+    parser.add_argument("--duration", type=float, default=120, help="seconds of sending")
+    parser.add_argument(
+        "--load", type=float, default=0.8, help="offered load as a share of measured capacity"
+    )
+    parser.add_argument("--capacity-seconds", type=float, default=20)
+    parser.add_argument("--connections", type=int, default=32, help="for the capacity run")
     parser.add_argument("--kill-every", type=float, default=10, help="seconds between SIGKILLs")
-    parser.add_argument("--outage", type=float, default=3, help="seconds each is down")
+    parser.add_argument("--outage", type=float, default=3, help="seconds Redis and PG are down")
     parser.add_argument("--drain-timeout", type=float, default=300)
+    parser.add_argument("--email-timeout", type=float, default=300)
     parser.add_argument("--sweep-after", type=int, default=30, help="SWEEP_AFTER_SECONDS")
     parser.add_argument("--max-in-flight", type=int, default=500)
+    parser.add_argument("--quick", action="store_true", help="45 s of sending, 10 s capacity run")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.capacity_seconds = (
+            min(args.duration, 45),
+            min(args.capacity_seconds, 10),
+        )
     shutil.rmtree(LOGS, ignore_errors=True)
     LOGS.mkdir(parents=True)
+    results = Results(
+        "chaos",
+        "Chaos soak",
+        "Everything private to the run: PostgreSQL with `fsync=on`, Redis, gunicorn 2 × 8 "
+        "threads, a routing worker (2 processes) and an email worker (1) as the Procfile runs "
+        "them, a separate beat, an SMTP server. First the intake's capacity is measured with a "
+        "closed loop of the soak's own requests (worker running), then reports are offered at "
+        f"{args.load:.0%} of it for {args.duration:.0f} s, each with its own Idempotency-Key, by "
+        "clients that repeat a request with the same key after a dropped connection, a 5xx or "
+        f"a 429. Meanwhile: both workers SIGKILLed every {args.kill_every:.0f} s and started "
+        "again, Redis restarted at a third of the sending (its queued messages lost), "
+        "PostgreSQL stopped in `immediate` mode at two thirds, and the SMTP server down from 40 % "
+        "to 62 % of the sending. Routing latency is submitted → routed, by when the report was "
+        "submitted relative to the SMTP outage. After the backlog drains and the outbox sweep "
+        "has sent every email (retries every 5–30 s here, an email never tried re-sent after "
+        "60 s), every routed report's owner must have its email at its address, as seen by the "
+        "SMTP servers; copies beyond one are counted. One run: each figure is one value.",
+        args,
+    )
 
-    sending_s = args.reports / args.rate
-    say(f"{args.reports} reports at {args.rate:.0f}/s (~{sending_s:.0f} s); starting services")
-    postgres = PrivatePostgres.seeded()
+    postgres = PrivatePostgres.seeded(fsync=True)
     redis_server = PrivateRedis()
     redis_server.start()
-    smtp_port = free_port()
-    mailbox = Mailbox(HOST, smtp_port)
-    mailbox.start()
+    sink = SmtpSink(free_port())
+    sink.start()
     settings = Settings(
         secret_key="chaos",
         database_url=postgres.url,
         redis_url=redis_server.url,
         celery_queue=QUEUE,
-        smtp_port=smtp_port,
+        smtp_port=sink.port,
         # A report whose message was lost is re-enqueued 30-40 s later. Not sooner: the sweep
-        # cannot tell a lost message from one still waiting behind the backlog, and at 5 s it
-        # re-enqueues some 50,000 duplicates for 10,000 reports, which the worker then has to
-        # get through as no-ops.
+        # cannot tell a lost message from one still waiting behind the backlog.
         sweep_after_seconds=args.sweep_after,
         sweep_every_seconds=10,
         # A killed worker's unacknowledged task is handed out again after 10 s.
         visibility_timeout_seconds=10,
+        # Emails that failed while SMTP was down, or whose message went with Redis, are sent
+        # again by the outbox sweep within the run rather than after production's minutes.
+        email_retry_base_seconds=5,
+        email_retry_max_seconds=30,
+        outbox_sweep_every_seconds=10,
+        outbox_sweep_after_seconds=60,
         # The load generator is one address standing in for thousands of residents.
         api_write_rate_limit="1000000 per minute",
         area_rate_limit="1000000 per minute",
     )
+    routing_queue, email_queue, slow_queue = settings.celery_queues()
     env = environment(settings)
-    worker = WorkerProcess(env, LOGS / "worker.log", concurrency=2, embedded_beat=False)
+    workers = [
+        WorkerProcess(
+            env, LOGS / "worker.log", concurrency=2, embedded_beat=False, queues=[routing_queue]
+        ),
+        WorkerProcess(
+            env,
+            LOGS / "mailworker.log",
+            concurrency=1,
+            embedded_beat=False,
+            queues=[email_queue, slow_queue],
+        ),
+    ]
     beat = BeatProcess(env, LOGS / "beat.log")
     chaos: Chaos | None = None
+    engine = make_engine(postgres.url)
     try:
-        worker.start()
+        for worker in workers:
+            worker.start()
         beat.start()
         with gunicorn(
             "safer_streets.web.app:create_app()",
@@ -472,61 +598,140 @@ def main() -> int:
         ) as port:
             wait_until_healthy(port)
             say(f"up: PostgreSQL :{postgres.port}, Redis :{redis_server.port}, gunicorn :{port}")
+            capacity = measure_capacity(port, args.capacity_seconds, args.connections)
+            if wait_until_drained(engine, args.drain_timeout) is None:
+                raise SystemExit("the capacity run's reports did not drain")
+            forget_reports(engine)
+            rate = args.load * capacity
+            reports = int(rate * args.duration)
+            say(f"{reports} reports at {rate:.0f}/s ({args.load:.0%} of {capacity:.0f}/s)")
             chaos = Chaos(
-                worker,
+                workers,
                 redis_server,
                 postgres,
+                sink,
                 kill_every=args.kill_every,
-                redis_at=sending_s / 3,
-                postgres_at=sending_s * 2 / 3,
+                redis_at=args.duration / 3,
+                postgres_at=args.duration * 2 / 3,
                 outage=args.outage,
+                smtp_down_at=args.duration * 0.40,
+                smtp_up_at=args.duration * 0.62,
             )
-            clients = Clients(port, args.rate, args.max_in_flight)
-            say("sending; the chaos schedule starts")
+            clients = Clients(port, rate, args.max_in_flight)
+            soak_started = time.time()
             chaos.start()
-            submit_s = asyncio.run(clients.run(args.reports))
-            # The worker restarting every 10 s spends much of its time starting up; the backlog
-            # drains with it left running.
+            submit_s = asyncio.run(clients.run(reports))
             chaos.stop()
             say(f"all {len(clients.accepted)} reports accepted in {submit_s:.1f} s; chaos stopped")
-            engine = make_engine(postgres.url)
             drain_s = wait_until_drained(engine, args.drain_timeout)
             if drain_s is None:
                 say(f"not drained within {args.drain_timeout:.0f} s; counting now")
-            else:
-                say(f"drained in {drain_s:.1f} s; waiting until no routing task is left")
-                if left := wait_until_settled(redis_server.url, 120):
-                    say(f"{left} routing tasks still queued after 120 s; counting anyway")
+            elif left := wait_until_settled(redis_server.url, 120):
+                say(f"{left} routing tasks still queued after 120 s; counting anyway")
+            sent_s = wait_until_sent(engine, args.email_timeout)
             outcome = count_outcomes(engine, clients.accepted)
-            engine.dispose()
+            mail = deliveries(engine, sink)
+            latencies = routing_latencies(engine, soak_started)
     finally:
         if chaos is not None and chaos.is_alive():
             chaos.stop()
+        engine.dispose()
         beat.stop()
-        worker.stop()
+        for worker in workers:
+            worker.stop()
         redis_server.stop()
-        mailbox.stop()
+        sink.stop()
         postgres.stop()
         shutil.rmtree(postgres.directory, ignore_errors=True)
 
-    print_table(outcome, clients, chaos.faults, submit_s, drain_s, mailbox)
-    failures = outcome.failures()
-    if clients.gave_up:
-        failures.append(f"{clients.gave_up} reports never accepted")
+    faults = chaos.faults
+    results.add("intake capacity, closed loop, worker running", [capacity], "/s")
+    results.add(f"offered load ({args.load:.0%} of capacity)", [rate], "/s")
+    submitted = np.array(clients.latencies_s or [np.nan])
+    for q in (50, 99):
+        results.add(f"submit → 201, p{q}", [float(np.percentile(submitted, q))], "s")
+    down = faults.smtp_down_at or float("inf")
+    up = faults.smtp_up_at or float("inf")
+    for phase, keep in (
+        ("before the SMTP outage", lambda at: at < down),
+        ("during the SMTP outage", lambda at: down <= at < up),
+        ("after the SMTP outage", lambda at: at >= up),
+    ):
+        waited = np.array([w for at, w in latencies if keep(at)] or [np.nan])
+        for name, value in (
+            ("p50", np.percentile(waited, 50)),
+            ("p95", np.percentile(waited, 95)),
+            ("max", waited.max()),
+        ):
+            results.add(
+                f"routing latency {phase} ({len(waited):,} reports), {name}", [float(value)], "s"
+            )
+    if drain_s is not None:
+        results.add("routing drained after the last 201", [drain_s], "s")
+    if sent_s is not None:
+        results.add("every email sent, after the routing drained", [sent_s], "s")
+
+    sweeps, swept = log_count(LOGS / "worker.log", r"Swept (\d+) received reports")
+    routed = outcome.statuses.get("routed", 0) + outcome.statuses.get("needs_location", 0)
+    # (what, count, whether it is an invariant that holds; None for figures that only inform)
+    checks: list[tuple[str, object, bool | None]] = [
+        ("reports accepted (201) / sent", f"{outcome.submitted} / {reports}", not clients.gave_up),
+        ("stored, exactly one per key", outcome.stored, None),
+        ("lost", outcome.lost, outcome.lost == 0),
+        ("duplicated", outcome.duplicated, outcome.duplicated == 0),
+        ("given another reference", outcome.wrong_reference, outcome.wrong_reference == 0),
+        ("routed exactly once", outcome.routed_once, outcome.routed_once == outcome.submitted),
+        ("routed twice or more", outcome.routed_twice, outcome.routed_twice == 0),
+        ("never routed", outcome.never_routed, outcome.never_routed == 0),
+        ("still received", outcome.still_received, outcome.still_received == 0),
+        ("status now", dict(sorted(outcome.statuses.items())), None),
+        (
+            "outbox: reports with a partner email / routed",
+            f"{outcome.reports_emailed} / {routed}",
+            None,
+        ),
+        (
+            "outbox: a report's email queued twice",
+            outcome.emailed_twice,
+            outcome.emailed_twice == 0,
+        ),
+        ("outbox: every email sent", "yes" if sent_s is not None else "no", sent_s is not None),
+        (
+            "owner's email delivered, per routed report",
+            f"{mail.delivered} / {mail.expected}",
+            not mail.missing,
+        ),
+        ("  delivered more than once (at least once)", mail.duplicated, None),
+        ("  extra copies delivered", mail.extra_copies, None),
+        ("fault: workers SIGKILLed", faults.worker_kills, faults.worker_kills > 0),
+        ("  tasks they held unacknowledged", faults.unacked_at_kills, None),
+        ("fault: Redis restarted", faults.redis_restarts, faults.redis_restarts > 0),
+        ("  messages lost with it", faults.lost_with_redis, None),
+        ("fault: PostgreSQL restarted", faults.postgres_restarts, faults.postgres_restarts > 0),
+        ("fault: SMTP server down", f"{up - down:.0f} s", faults.smtp_up_at is not None),
+        ("client retries", sum(clients.retries.values()), None),
+        *((f"  after {reason}", n, None) for reason, n in sorted(clients.retries.items())),
+        ("sweeps that re-enqueued reports", f"{sweeps} ({swept} reports)", None),
+    ]
+    for what, count, holds in checks:
+        verdict = "" if holds is None else (": ok" if holds else ": **FAILED**")
+        results.note(f"{what}: {count}{verdict}")
+    failures = [what for what, _count, holds in checks if holds is False]
+    if mail.missing:
+        failures.append(f"no email for {', '.join(mail.missing[:10])}")
     if chaos.error is not None:
         failures.append(f"the chaos schedule failed: {chaos.error!r}")
     if drain_s is None:
         failures.append(f"not drained within {args.drain_timeout:.0f} s")
-    faults = chaos.faults
-    if not (faults.worker_kills and faults.redis_restarts and faults.postgres_restarts):
-        failures.append("not every fault was injected")
+    results.data["failures"] = failures
+    results.save()
     if failures:
         print("FAILED: " + "; ".join(failures))
         return 1
     print(
-        f"PASSED: {outcome.submitted} reports, each stored once and routed once, through "
-        f"{chaos.faults.worker_kills} worker SIGKILLs, {chaos.faults.redis_restarts} Redis and "
-        f"{chaos.faults.postgres_restarts} PostgreSQL restarts"
+        f"PASSED: {outcome.submitted} reports, each stored once, routed once and its owner "
+        f"emailed, through {faults.worker_kills} worker SIGKILLs, Redis and PostgreSQL "
+        f"restarts and {up - down:.0f} s without SMTP"
     )
     return 0
 

@@ -33,6 +33,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from bench.loadgen import build_request, closed_loop, open_loop
+from bench.results import Baseline, Results
 from safer_streets import migrate
 from safer_streets.data import seed
 from safer_streets.db import make_session_factory, session_scope
@@ -202,13 +203,28 @@ def warm_up(host: str, port: int, make_request) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--web-workers", type=int, default=4)
     # Requests mostly wait on PostgreSQL and Redis: threads overlap those waits.
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="15 s per phase")
     args = parser.parse_args()
+    if args.quick:
+        args.duration = min(args.duration, 15)
+    results = Results(
+        "intake",
+        "Intake under load",
+        f"gunicorn {args.web_workers} workers × {args.threads} threads, two Celery worker "
+        "processes, PostgreSQL, Redis, an SMTP sink and the load generator on the same cores; "
+        f"{args.duration:.0f} s per phase, one run of each (single values). Baseline: "
+        "`bench/baseline_app.py`, a bare Flask endpoint inserting one row, behind the same "
+        "gunicorn, measured with no Celery worker running while the intake runs with the worker "
+        "routing alongside (so the ratio is not like for like). Only the cheapest body is sent "
+        "(a point, no email, no key).",
+        args,
+    )
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}"
     )
@@ -245,6 +261,9 @@ def main() -> None:
                 closed_loop(host, port, row_request(host), args.connections, args.duration)
             )
         print(f"\n[1] baseline insert-one-row, closed loop: {base.summary()}")
+        base_rate = Baseline(
+            "bare insert-one-row endpoint, closed loop", [base.ok / base.elapsed_s]
+        )
 
         worker.start()
         with gunicorn(
@@ -262,11 +281,22 @@ def main() -> None:
             )
             lag = wait_until_routed(url)
             print(f"    all {intake.ok} routed {lag:.1f} s after the load ended")
+            results.add(
+                "intake API, closed loop, worker routing alongside",
+                [intake.ok / intake.elapsed_s],
+                "/s",
+                baseline=base_rate,
+                higher_is_better=True,
+            )
+            results.add("intake API, closed loop: p99", [intake.percentile_ms(99) / 1000], "s")
+            results.add("all routed after the closed loop ended", [lag], "s")
 
             truncate(url)
             steady = asyncio.run(open_loop(host, port, report_request(host), 500, args.duration))
             print(f"\n[2] open loop 500/s: {steady.summary()}")
             print(f"    all routed {wait_until_routed(url):.1f} s after the load ended")
+            results.add("open loop offered at 500/s: served", [steady.ok / steady.elapsed_s], "/s")
+            results.add("open loop offered at 500/s: p99", [steady.percentile_ms(99) / 1000], "s")
 
             # Within capacity, so that only Redis differs between the two runs.
             quarter = min(args.duration, 20)
@@ -279,10 +309,16 @@ def main() -> None:
             down = asyncio.run(open_loop(host, port, report_request(host), REDIS_RATE, quarter))
             print(f"    open loop {REDIS_RATE}/s, Redis stopped: {down.summary()}")
             print(f"    stored: {count_by_status(url)}")
+            for state, run in (("up", up), ("stopped", down)):
+                results.add(
+                    f"open loop {REDIS_RATE}/s, Redis {state}: p99 ({run.failed} failed)",
+                    [run.percentile_ms(99) / 1000],
+                    "s",
+                )
             redis.start()
-            print(
-                f"    after Redis returned: all routed in {wait_until_routed(url, 300):.1f} s (by the sweep)"
-            )
+            swept = wait_until_routed(url, 300)
+            print(f"    after Redis returned: all routed in {swept:.1f} s (by the sweep)")
+            results.add("all routed after Redis returned (by the sweep)", [swept], "s")
 
             truncate(url)
             asyncio.run(open_loop(host, port, report_request(host), 50, min(args.duration, 20)))
@@ -300,6 +336,12 @@ def main() -> None:
                 f"\n[4] end to end submit → routed at 50/s: p50 {np.percentile(lags, 50) * 1000:.0f} ms, "
                 f"p95 {np.percentile(lags, 95) * 1000:.0f} ms, p99 {np.percentile(lags, 99) * 1000:.0f} ms"
             )
+            for q in (50, 95, 99):
+                results.add(
+                    f"end to end submit → routed at 50/s, p{q}",
+                    [float(np.percentile(lags, q))],
+                    "s",
+                )
         worker.stop()
 
         truncate(url)
@@ -333,6 +375,12 @@ def main() -> None:
             f"\n[5] worker (2 processes) drained 20,000 reports in {drained:.1f} s = {20000 / drained:,.0f}/s "
             "(including worker start-up)"
         )
+        results.add(
+            "two worker processes draining 20,000 queued reports (start-up included)",
+            [20000 / drained],
+            "/s",
+        )
+        results.save()
     finally:
         worker.stop()
         redis.stop()

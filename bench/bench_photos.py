@@ -1,7 +1,6 @@
 """Peak memory and CPU of sanitising one uploaded photo, each upload in a fresh process.
 
-Run: .venv/bin/python -m bench.bench_photos [--repeat 5] [--before COMMIT] [--no-write]
-     .venv/bin/python -m bench.bench_photos --render   (RESULTS.md from the stored results only)
+Run: .venv/bin/python -m bench.bench_photos [--repeat 5] [--quick] [--before COMMIT] [--no-write]
 
 Every repetition of every case runs ``sanitise_photo`` once in a new interpreter, after a
 warm-up on three tiny images (so that Pillow's plugins are loaded, as in a web process that
@@ -14,8 +13,9 @@ Compared in the same run: ``--before COMMIT`` measures that commit's ``sanitise_
 ``safer_streets`` package, taken with ``git archive``) on the same files; and, for the JPEGs,
 the obvious Pillow code that decodes every pixel before shrinking (``baseline``).
 
-Results go to bench/results/photos.json (every repetition, with min/median/max, the commit and
-the machine), and the photo section of bench/RESULTS.md is regenerated from that file.
+Results go to bench/results/photos.json (every repetition, with min/median/max, the commit, the
+machine and the load average); ``python -m bench.report`` makes bench/RESULTS.md's photo section
+from it with ``render``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import statistics
 import struct
 import subprocess
@@ -39,13 +40,10 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from bench.machine import description
+from bench.results import CHECKOUT, RESULTS_DIR, commit
 from safer_streets.intake.photos import DECODE_BUDGET, JPEG_QUALITY, MAX_EDGE, PEAK_MEMORY_BUDGET
 
-CHECKOUT = Path(__file__).resolve().parent.parent
-RESULTS_JSON = CHECKOUT / "bench" / "results" / "photos.json"
-RESULTS_MD = CHECKOUT / "bench" / "RESULTS.md"
-SECTION_START = "<!-- bench_photos: start -->"
-SECTION_END = "<!-- bench_photos: end -->"
+RESULTS_JSON = RESULTS_DIR / "photos.json"
 SEED = 20261124
 MB = 1024 * 1024
 
@@ -276,13 +274,18 @@ def render(results: dict[str, object]) -> str:
     before = results.get("before")
     base = results.get("baseline")
     assert isinstance(after, dict)
+    load = results.get("load_average", {})
     lines = [
-        SECTION_START,
-        "<!-- Generated from bench/results/photos.json by `python -m bench.bench_photos "
-        "--render`: edit that, not this. -->",
         f"## Photos — `bench/bench_photos.py` ({results['date']})",
         "",
-        f"Commit `{results['commit']}`; {results['machine']}. Each upload sanitised once in a "
+        f"Commit `{results['commit']}`; {results['machine']}"
+        + (
+            f"; load average (1 min) {load['start'][0]:.2f} at the start, "
+            f"{load['end'][0]:.2f} at the end"
+            if load
+            else ""
+        )
+        + f". Each upload sanitised once in a "
         f"fresh process, {results['repeat']} times: what the call adds to the process's peak "
         "resident memory (`VmHWM` reset before the call, less `VmRSS`), and its CPU time "
         "(user + system); median (min–max). "
@@ -324,37 +327,22 @@ def render(results: dict[str, object]) -> str:
             f"| {name} | {_mb(case['peak_added_bytes'])} | {_ms(case['cpu_s'])} |"
             for name, case in base.items()
         ]
-    lines.append(SECTION_END)
     return "\n".join(lines) + "\n"
-
-
-def write_results_md(section: str) -> None:
-    """Replace the generated photo section of RESULTS.md (or add it at the end)."""
-    text = RESULTS_MD.read_text(encoding="utf-8")
-    if SECTION_START in text:
-        head, rest = text.split(SECTION_START, 1)
-        tail = rest.split(SECTION_END, 1)[1].lstrip("\n")
-        text = head + section + ("\n" + tail if tail else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    RESULTS_MD.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2 repetitions")
     parser.add_argument("--before", metavar="COMMIT", help="also measure this commit's code")
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--render", action="store_true", help="rewrite RESULTS.md from JSON")
     args = parser.parse_args()
-    if args.render:
-        write_results_md(render(json.loads(RESULTS_JSON.read_text(encoding="utf-8"))))
-        return
+    if args.quick:
+        args.repeat = min(args.repeat, 2)
 
-    commit = git("rev-parse", "--short", "HEAD")
-    if git("status", "--porcelain", "--", "safer_streets", "bench/bench_photos.py"):
-        commit += "-dirty"
-    print(f"machine: {description()}\ncommit: {commit}", flush=True)
+    measured_at = commit()
+    print(f"machine: {description()}\ncommit: {measured_at}", flush=True)
+    load_start = list(os.getloadavg())
     with tempfile.TemporaryDirectory() as scratch:
         uploads: dict[str, Path] = {}
         sizes: dict[str, int] = {}
@@ -364,10 +352,13 @@ def main() -> None:
             uploads[case.name].write_bytes(data)
             sizes[case.name] = len(data)
         results: dict[str, object] = {
+            "name": "photos",
             "benchmark": "bench/bench_photos.py",
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "commit": commit,
+            "commit": measured_at,
             "machine": description(),
+            "arguments": dict(vars(args)),
+            "load_average": {"start": load_start},
             "repeat": args.repeat,
             "peak_memory_budget_bytes": PEAK_MEMORY_BUDGET,
             "decode_budget_bytes": DECODE_BUDGET,
@@ -390,11 +381,11 @@ def main() -> None:
     ]
     if over:
         print(f"OVER THE {PEAK_MEMORY_BUDGET // MB} MB BUDGET: {', '.join(over)}")
+    results["load_average"]["end"] = list(os.getloadavg())  # type: ignore[index]
     if not args.no_write:
         RESULTS_JSON.parent.mkdir(exist_ok=True)
         RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        write_results_md(render(results))
-        print(f"wrote {RESULTS_JSON.relative_to(CHECKOUT)} and bench/RESULTS.md")
+        print(f"wrote {RESULTS_JSON.relative_to(CHECKOUT)}")
     sys.exit(1 if over else 0)
 
 

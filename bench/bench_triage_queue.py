@@ -1,6 +1,7 @@
 """Time the partner queue (/triage) with 100,000 reports against a naive baseline.
 
 Run: .venv/bin/python -m bench.bench_triage_queue [--reports 100000] [--repeat 30] [--keep]
+                                                  [--quick]
 
 A scratch database (``safer_streets_bench_triage`` on the test server, or
 ``SAFER_STREETS_BENCH_DATABASE``) is migrated, seeded with the real Lewisham wards, partners,
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 import tracemalloc
@@ -30,6 +30,7 @@ from collections.abc import Callable
 
 from sqlalchemy import create_engine, func, select, text
 
+from bench.results import Baseline, Results
 from safer_streets import migrate
 from safer_streets.accounts import users
 from safer_streets.accounts.passwords import Passwords
@@ -139,9 +140,7 @@ def build_database(reports: int) -> str:
     engine = make_engine(url)
     started = time.perf_counter()
     with session_scope(make_session_factory(engine)) as session:
-        seed.load_wards(session)
-        seed.seed(session)
-        seed.load_areas(session)
+        seed.load_reference_data(session)
         # About half the points in the borough's bounding box fall inside it.
         session.execute(text(LOAD_REPORTS), {"n": int(reports * 2.2), "limit": reports})
         session.execute(text(NOTIFY_PARTNERS))
@@ -179,10 +178,6 @@ def time_pages(client, repeat: int) -> dict[str, list[float]]:
             assert response.status_code == 200
         timings[name] = samples
     return timings
-
-
-def p95(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=20)[-1]
 
 
 def measure(app, repeat: int) -> dict[str, dict[str, list[float]]]:
@@ -265,10 +260,21 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--quick", action="store_true", help="20,000 reports, 5 requests a page")
     args = parser.parse_args()
+    if args.quick:
+        args.reports, args.repeat = min(args.reports, 20_000), min(args.repeat, 5)
 
-    print(
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    results = Results(
+        "triage_queue",
+        "Partner triage queue",
+        f"{args.reports:,} reports; server time of each `/triage` page through the Flask test "
+        f"client ({args.repeat} requests each): filters, scoping, counts per status, one page "
+        "of rows, the map points and the template. Baseline in the same run on the same data: "
+        "the same pages with naive queries (one `owner OR EXISTS notified` query each, OFFSET "
+        "paging) and the triage indexes dropped. The CSV export of each user's whole queue "
+        "is timed once.",
+        args,
     )
     url = build_database(args.reports)
     app = create_app(Settings(secret_key="bench", database_url=url, redis_url=REDIS))
@@ -276,28 +282,23 @@ def main() -> None:
 
     ours = measure(app, args.repeat)
     baseline = with_baseline(url, lambda: measure(app, max(5, args.repeat // 3)))
-
-    print(f"\n/triage server time in ms over {args.repeat} requests; baseline: the same pages")
-    print("with naive queries and no triage indexes. Target: median under 100 ms.\n")
-    print(f"{'user':44} {'page':24} {'median':>7} {'p95':>7} {'baseline':>9} {'ratio':>6}")
-    worst = 0.0
     for label, pages in ours.items():
         for page, samples in pages.items():
             median = statistics.median(samples)
-            base = statistics.median(baseline[label][page])
-            worst = max(worst, median)
-            print(
-                f"{label:44} {page:24} {median:7.1f} {p95(samples):7.1f} {base:9.1f} "
-                f"{base / median:5.1f}x"
+            results.add(
+                f"{label}: {page}",
+                [ms / 1000 for ms in samples],
+                "s",
+                baseline=Baseline(
+                    "naive queries, no triage indexes", [ms / 1000 for ms in baseline[label][page]]
+                ),
+                target=f"median < {TARGET_MS} ms",
+                met=median < TARGET_MS,
             )
-    verdict = "within" if worst < TARGET_MS else "OVER"
-    print(f"\nSlowest median {worst:.1f} ms: {verdict} the {TARGET_MS} ms target.")
-
-    print("\nCSV export of the whole queue (streamed):")
     for label, (rows, seconds, peak) in time_export(app).items():
-        print(
-            f"  {label:44} {rows:7,} rows in {seconds:5.2f} s, peak Python memory {peak:5.1f} MiB"
-        )
+        results.add(f"{label}: CSV export of {rows:,} rows", [seconds], "s")
+        results.note(f"{label}: the export's peak Python memory was {peak:.1f} MiB.")
+    results.save()
 
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
     if not args.keep:

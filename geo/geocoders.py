@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
 import shapely
 
 from geo.gazetteer import (
@@ -39,6 +40,10 @@ class Geocoder(Protocol):
         """Nearest street, postcode and ward for a point."""
         ...
 
+    def reverse_many(self, lons: np.ndarray, lats: np.ndarray) -> list[ReverseResult]:
+        """``reverse`` for arrays of points, as a batch of reports is placed."""
+        ...
+
 
 class OfflineGeocoder:
     """The shipped-data gazetteer behind the ``Geocoder`` interface."""
@@ -53,6 +58,10 @@ class OfflineGeocoder:
     def reverse(self, lon: float, lat: float) -> ReverseResult:
         """Nearest street, postcode and ward from the shipped data."""
         return self.gazetteer.reverse(lon, lat)
+
+    def reverse_many(self, lons: np.ndarray, lats: np.ndarray) -> list[ReverseResult]:
+        """``reverse`` for arrays of points: one projection and one tree query for them all."""
+        return self.gazetteer.reverse_many(lons, lats)
 
 
 class _NetworkFailedError(Exception):
@@ -226,7 +235,18 @@ class NominatimGeocoder:
 
     def reverse(self, lon: float, lat: float) -> ReverseResult:
         """Offline nearest postcode and ward, with OpenStreetMap's street name when available."""
-        offline = self.gazetteer.reverse(lon, lat)
+        return self._with_road(self.gazetteer.reverse(lon, lat), lon, lat)
+
+    def reverse_many(self, lons: np.ndarray, lats: np.ndarray) -> list[ReverseResult]:
+        """``reverse`` for arrays of points: the offline part at once, then one request each."""
+        offline = self.gazetteer.reverse_many(lons, lats)
+        return [
+            self._with_road(found, float(lon), float(lat))
+            for found, lon, lat in zip(offline, lons, lats, strict=True)
+        ]
+
+    def _with_road(self, offline: ReverseResult, lon: float, lat: float) -> ReverseResult:
+        """The offline answer with OpenStreetMap's street name for the point, if it has one."""
         key = ("reverse", round(lon, 6), round(lat, 6))
         road = self._cache_get(key)
         if road is _MISSING:

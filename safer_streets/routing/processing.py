@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
 from shapely.prepared import PreparedGeometry, prep
@@ -15,8 +16,8 @@ from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from geo.gazetteer import Candidate
-from geo.wards import WardIndex
+from geo.gazetteer import Candidate, ReverseResult
+from geo.wards import WardIndex, WardShape
 from safer_streets.bounds import plausible_occurred_at
 from safer_streets.casework import sla
 from safer_streets.models import (
@@ -196,16 +197,26 @@ def process_reports(
 def _process_batch(
     session: Session, batch: list[Report], wards: WardIndex, places: Places, data: RoutingData
 ) -> None:
-    events = [_process(session, report, wards, places, data) for report in batch]
+    events: dict[int, ReportEvent] = {}
+    routable: list[Report] = []
+    for report in batch:
+        needs_location = _geocode(session, report, places, data)
+        if needs_location is None:
+            routable.append(report)
+        else:
+            events[report.id] = needs_location
+    points = [to_shape(report.location) for report in routable]
+    # The whole batch placed at once: one projection and tree query for the nearest streets
+    # and postcodes, one vectorised ward lookup (bench/bench_worker_batch.py).
+    for report, point, placement in zip(
+        routable, points, _placements(points, wards, places), strict=True
+    ):
+        events[report.id] = _route(session, report, point, placement, data)[1]
     session.flush()
     # The partners' emails join the outbox in this transaction; the worker sends them after.
     outbox.reports_routed(
         session,
-        [
-            (report, event)
-            for report, event in zip(batch, events, strict=True)
-            if event.kind == "routed"
-        ],
+        [(report, event) for report in batch if (event := events[report.id]).kind == "routed"],
     )
 
 
@@ -245,25 +256,48 @@ def _process_each(
     return handled
 
 
-def _process(
-    session: Session, report: Report, wards: WardIndex, places: Places, data: RoutingData
-) -> ReportEvent:
-    if report.location is None:
-        candidates = places.geocoder.search(report.location_text or "")
-        best = confident_match(candidates)
-        if best is None:
-            return _needs_location(session, report, candidates, data)
-        report.location = from_shape(Point(best.lon, best.lat), srid=4326)
-        session.add(
-            ReportEvent(
-                report_id=report.id,
-                kind="geocoded",
-                note=f"Placed “{report.location_text}” at {best.label}",
-                data={"kind": best.kind, "confidence": best.confidence},
-            )
+def _geocode(
+    session: Session, report: Report, places: Places, data: RoutingData
+) -> ReportEvent | None:
+    """Place a report given as text; None when it has a point, else its needs-location event."""
+    if report.location is not None:
+        return None
+    candidates = places.geocoder.search(report.location_text or "")
+    best = confident_match(candidates)
+    if best is None:
+        return _needs_location(session, report, candidates, data)
+    report.location = from_shape(Point(best.lon, best.lat), srid=4326)
+    session.add(
+        ReportEvent(
+            report_id=report.id,
+            kind="geocoded",
+            note=f"Placed “{report.location_text}” at {best.label}",
+            data={"kind": best.kind, "confidence": best.confidence},
         )
-    _decision, event = _route(session, report, wards, places, data)
-    return event
+    )
+    return None
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a point is, for routing: its nearest street and postcode, and its ward."""
+
+    nearest: ReverseResult
+    ward: WardShape | None
+
+
+def _placements(points: Sequence[Point], wards: WardIndex, places: Places) -> list[Placement]:
+    """The placement of each point, all of them together."""
+    if not points:
+        return []
+    lons = np.fromiter((p.x for p in points), dtype=float, count=len(points))
+    lats = np.fromiter((p.y for p in points), dtype=float, count=len(points))
+    return [
+        Placement(nearest, wards.wards[index] if index >= 0 else None)
+        for nearest, index in zip(
+            places.geocoder.reverse_many(lons, lats), wards.ward_indices(lons, lats), strict=True
+        )
+    ]
 
 
 def routing_time(report: Report) -> datetime:
@@ -298,7 +332,9 @@ def route_report(
     "locate" for reports that needed a location. It replaces the owner and the notified
     partners, and queues the owner's email.
     """
-    decision, event = _route(session, report, wards, places, RoutingData.load(session), actor)
+    point = to_shape(report.location)
+    [placement] = _placements([point], wards, places)
+    decision, event = _route(session, report, point, placement, RoutingData.load(session), actor)
     session.flush()
     outbox.report_routed(session, report, event)
     return decision
@@ -307,19 +343,17 @@ def route_report(
 def _route(
     session: Session,
     report: Report,
-    wards: WardIndex,
-    places: Places,
+    point: Point,
+    placement: Placement,
     data: RoutingData,
     actor: User | None = None,
 ) -> tuple[decide.RoutingDecision, ReportEvent]:
     from_status = report.status
-    point = to_shape(report.location)
-    nearest = places.geocoder.reverse(point.x, point.y)
+    nearest = placement.nearest
     report.street = nearest.street
     report.street_distance_m = nearest.street_distance_m
     report.postcode = report.postcode or nearest.postcode
-    ward_shape = wards.ward_for_point(point.x, point.y)
-    ward = data.wards.get(ward_shape.code) if ward_shape is not None else None
+    ward = data.wards.get(placement.ward.code) if placement.ward is not None else None
     areas = data.areas_at(point)
     decision = data.table.decide(
         category=report.category.slug,

@@ -86,18 +86,21 @@ class PrivateRedis:
 class PrivatePostgres:
     """A throwaway PostgreSQL cluster (PostGIS available) in a temporary directory."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, fsync: bool = False) -> None:
         self.directory = directory
+        # Off for tests, where a crash of the machine loses nothing we need; on where the cost
+        # of durable commits is part of what is measured (the chaos soak).
+        self.fsync = fsync
         self.port = free_port()
         self.data = directory / "data"
         # PostgreSQL refuses to run as root; use its own account when we are root.
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     @classmethod
-    def seeded(cls) -> PrivatePostgres:
+    def seeded(cls, *, fsync: bool = False) -> PrivatePostgres:
         """A started cluster with the schema, the wards, the areas and the seed."""
         # Not pytest's tmp_path or var/: the postgres account must be able to reach it.
-        postgres = cls(Path(tempfile.mkdtemp(prefix="safer-streets-pg-")))
+        postgres = cls(Path(tempfile.mkdtemp(prefix="safer-streets-pg-")), fsync=fsync)
         postgres.init()
         postgres.start()
         migrate.upgrade(postgres.url)
@@ -120,7 +123,10 @@ class PrivatePostgres:
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            f"-c fsync={'on' if self.fsync else 'off'}"
+        )
         self._run(
             str(PG_BIN / "pg_ctl"),
             "-D",

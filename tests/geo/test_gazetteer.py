@@ -642,3 +642,19 @@ def test_reverse_many_agrees_with_reverse(gaz: Gazetteer) -> None:
     ]
     with pytest.raises(ValueError, match="finite"):
         gaz.reverse_many(np.array([0.0, np.nan]), np.array([51.45, 51.45]))
+
+
+def test_geocoders_reverse_many_as_reverse_one_by_one(gaz: Gazetteer, make_nominatim: Any) -> None:
+    lons = np.array([CATFORD_BROADWAY[0], -0.0130, 0.2])
+    lats = np.array([CATFORD_BROADWAY[1], 51.4630, 51.45])
+    one_by_one = [gaz.reverse(float(lon), float(lat)) for lon, lat in zip(lons, lats, strict=True)]
+    assert OfflineGeocoder(gaz).reverse_many(lons, lats) == one_by_one
+    road = _location("x", -0.0207, 51.4452, address={"road": "Rushey Green"})
+    fake = FakeGeopy(reverse=[road, None, None])
+    placed = make_nominatim(fake).reverse_many(lons, lats)
+    assert placed[0].street == "Rushey Green" and placed[1:] == one_by_one[1:]
+    assert [call[0] for call in fake.reverse_calls] == [
+        (51.4452, -0.0207),
+        (51.463, -0.013),
+        (51.45, 0.2),
+    ]
