@@ -68,6 +68,7 @@ def create_app(
     from safer_streets.intake.resident_api import bp as resident_api_bp
     from safer_streets.intake.views import bp as public_bp
     from safer_streets.open311 import views as open311_views
+    from safer_streets.residents.views import bp as residents_bp
     from safer_streets.routing.admin_views import bp as admin_bp
     from safer_streets.routing.locate_views import bp as locate_bp
 
@@ -85,6 +86,7 @@ def create_app(
         board_bp,
         account_bp,
         team_bp,
+        residents_bp,
     ):
         app.register_blueprint(blueprint)
     # Routing administration, and locating reports whose place could not be found.
