@@ -33,6 +33,8 @@ LIVE_TABLES = (
     "response_template",
     "partner_sla",
     "partner_preference",
+    "alert_match",
+    "alert_subscription",
     "report_event",
     "report_notified_partner",
     "report",

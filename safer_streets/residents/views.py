@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, redirect, render_template, request, url_for
 
-from safer_streets.residents import boundaries, listing
+from safer_streets.errors import InvalidInput
+from safer_streets.residents import alerts, boundaries, listing
 from safer_streets.web.context import db, services
+from safer_streets.web.limits import limiter, submission_limit
 
 bp = Blueprint("residents", __name__)
 
@@ -40,3 +42,99 @@ def outlines() -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = OUTLINES_MAX_AGE
     return response.make_conditional(request)
+
+
+# ---- Alerts ----------------------------------------------------------------------------------
+
+
+def _alert_form(values: dict[str, str], categories: list[str], errors: dict[str, str], status: int):
+    return render_template(
+        "residents/alert_new.html",
+        choices=listing.Choices.load(db()),
+        values=values,
+        chosen=set(categories),
+        errors=errors,
+        radius_choices=alerts.RADIUS_CHOICES,
+        radius_words=alerts.radius_words,
+    ), status
+
+
+@bp.get("/alerts/new")
+def new_alert():
+    """The subscription form, filled in from the list's filters when it links here."""
+    values = {
+        "ward": request.args.get("ward", ""),
+        "area": request.args.get("area", ""),
+        "where": "area" if request.args.get("area") else "ward" if request.args.get("ward") else "",
+        "frequency": "immediate",
+        "radius": "500",
+    }
+    category = request.args.get("category", "")
+    return _alert_form(values, [category] if category else [], {}, 200)
+
+
+@bp.post("/alerts/new")
+@limiter.limit(submission_limit, methods=["POST"])
+def create_alert():
+    """Store an unconfirmed subscription and send its confirmation email."""
+    session = db()
+    categories = request.form.getlist("category")
+    try:
+        subscription = alerts.parse_subscription(
+            request.form, categories, listing.Choices.load(session), services().places
+        )
+    except InvalidInput as invalid:
+        return _alert_form(request.form.to_dict(), categories, invalid.field_errors, 400)
+    outbox_id = alerts.subscribe(session, subscription)
+    session.commit()
+    if outbox_id is not None:
+        services().task_queue.send_emails([outbox_id])
+    return redirect(url_for("residents.check_email"), 303)
+
+
+@bp.get("/alerts/sent")
+def check_email():
+    """What happens next: the same words whatever the address already had."""
+    return render_template("residents/alert_check_email.html")
+
+
+def _link_page(template: str, signed: str, purpose: str):
+    subscription = alerts.subscription_for(db(), signed, services().settings.secret_key, purpose)
+    if subscription is None:
+        return render_template("residents/alert_link_gone.html", purpose=purpose), 404
+    return render_template(template, subscription=subscription, signed=signed)
+
+
+@bp.get("/alerts/confirm/<signed>")
+def confirm_page(signed: str):
+    """A button to confirm: mail scanners that follow links must not confirm for anyone."""
+    return _link_page("residents/alert_confirm.html", signed, "confirm")
+
+
+@bp.post("/alerts/confirm/<signed>")
+def confirm(signed: str):
+    """Turn the subscription on."""
+    session = db()
+    subscription = alerts.confirm(
+        session, signed, services().settings.secret_key, datetime.now(UTC)
+    )
+    if subscription is None:
+        return render_template("residents/alert_link_gone.html", purpose="confirm"), 404
+    session.commit()
+    return render_template("residents/alert_confirmed.html", subscription=subscription)
+
+
+@bp.get("/alerts/unsubscribe/<signed>")
+def unsubscribe_page(signed: str):
+    """A button to stop the emails; following the link alone changes nothing."""
+    return _link_page("residents/alert_unsubscribe.html", signed, "unsubscribe")
+
+
+@bp.post("/alerts/unsubscribe/<signed>")
+def unsubscribe(signed: str):
+    """Stop the emails and forget the address. Exempt from CSRF (RFC 8058: mail programs POST
+    here with no page); the signed link is the proof. Done already reads the same."""
+    session = db()
+    alerts.unsubscribe(session, signed, services().settings.secret_key)
+    session.commit()
+    return render_template("residents/alert_unsubscribed.html")
