@@ -861,27 +861,43 @@ class AlertSubscription(Base):
     area: Mapped[Area | None] = relationship()
 
 
-class AlertMatch(Base):
-    """A new public report matched to a subscription: at most once, so it is sent at most once.
+# The alert sweep reads the reports routed in its last minutes; without this it would read
+# every report ever made.
+Index("ix_report_routed_at", Report.routed_at)
 
-    ``outbox_id`` is set when the alert or digest that carries it is written to the outbox.
-    """
 
-    __tablename__ = "alert_match"
-    __table_args__ = (
-        Index(
-            "ix_alert_match_unsent",
-            "subscription_id",
-            postgresql_where="outbox_id IS NULL",
-        ),
-        Index("ix_alert_match_report", "report_id"),
-    )
+class AlertSweptReport(Base):
+    """A public report the alert sweep has matched against every subscription: each report is
+    matched once, so no subscription can hear about it twice."""
 
-    subscription_id: Mapped[int] = mapped_column(
-        ForeignKey("alert_subscription.id", ondelete="CASCADE"), primary_key=True
-    )
+    __tablename__ = "alert_swept_report"
+
     report_id: Mapped[int] = mapped_column(
         ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
     )
+    swept_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AlertDelivery(Base):
+    """The reports one sweep matched to one subscription, and the email that carried them.
+
+    ``outbox_id`` is set when the alert (or the day's digest) is written to the outbox: what
+    each subscriber was sent, and never sent again.
+    """
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (
+        Index(
+            "ix_alert_delivery_unsent",
+            "subscription_id",
+            postgresql_where="outbox_id IS NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_subscription.id", ondelete="CASCADE"), index=True
+    )
+    report_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("email_outbox.id"))

@@ -3,12 +3,13 @@ within a distance of a place, and are emailed through the outbox.
 
 - Double opt-in: a subscription sends nothing until the signed link in its confirmation email
   is followed (and a confirmation not followed within a week is forgotten).
-- Matching is one set-based PostGIS statement (``match_new_reports``) joining recently routed
+- Matching is one set-based PostGIS statement (``match_new_reports``) joining newly routed
   public reports to confirmed subscriptions by ward, town centre (``ST_Covers``) and distance
   (``ST_DWithin`` on geography, after the spatial index on each subscription's reach). Each
-  match is a row keyed by (subscription, report): a report is matched, and so sent, at most
-  once per subscription however often the sweep runs.
-- ``queue_alert_emails`` writes one outbox email per subscription for its unsent matches: at
+  report is swept once (``alert_swept_report``), so it is matched, and sent, at most once per
+  subscription however often the sweep runs; each subscription's matches of a sweep are one
+  ``alert_delivery`` row, which records the email that carried them.
+- ``queue_alert_emails`` writes one outbox email per subscription for its unsent deliveries: at
   once, or one digest a day. The email is composed at send time from ``disclose(report,
   Audience.PUBLIC)``, so it never shows more than the public list does, even if the policy
   or the report changed in between.
@@ -29,7 +30,6 @@ from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import bindparam, delete, func, select, text
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
 
@@ -37,9 +37,9 @@ from geo.suntimes import LONDON
 from safer_streets.errors import InvalidInput
 from safer_streets.intake.place_search import check_in_lewisham
 from safer_streets.models import (
+    AlertDelivery,
     AlertFrequency,
     AlertKind,
-    AlertMatch,
     AlertSubscription,
     EmailOutbox,
     Report,
@@ -66,6 +66,8 @@ MAX_PER_ADDRESS = 20
 DIGEST_HOUR = 7  # London time, as partners' digests
 MAX_REPORTS_PER_EMAIL = 20
 MAX_PLACE_CHARS = 100
+# The transaction-level advisory lock that serialises alert sweeps (any fixed number will do).
+SWEEP_LOCK = 0x5AFE_A1E7
 
 EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "residents" / "email"
 _templates = Environment(
@@ -353,65 +355,79 @@ def forget_unconfirmed(session: Session, now: datetime) -> int:
 # ---- Matching new reports to subscriptions --------------------------------------------------
 
 # One statement. New public reports (recently routed, in a listed category, with a public
-# status) are joined to confirmed subscriptions three ways, each by an index: ward by id, town
-# centre by the area's geometry, distance by each subscription's reach then the exact distance
-# on the sphere. Town centre and distance match only reports whose point the public may see
-# (exact or snapped): a report shown at ward precision is not placed more finely by an alert.
+# status, not swept before) are marked swept, then joined to confirmed subscriptions three
+# ways, each through an index: ward by id, town centre by the area's geometry, distance by each
+# subscription's reach and then the distance on the sphere. Town centre and distance match
+# only reports whose point the public may see (exact or snapped): a report shown at ward
+# precision is not placed more finely by an alert. Each subscription's matches become one
+# delivery row.
 MATCH_SQL = text(
     """
     WITH new AS MATERIALIZED (
-        SELECT r.id, r.category_id, r.ward_id, r.location, r.routed_at,
-               c.disclosure_location IN :point_precisions AS placed
+        SELECT r.id, r.category_id, r.ward_id, r.location, r.location::geography AS geography,
+               r.routed_at, c.disclosure_location IN :point_precisions AS placed
         FROM report r JOIN category c ON c.id = r.category_id
         WHERE r.routed_at >= :since AND r.routed_at < :now
           AND r.status IN :statuses AND c.public AND c.disclosure_listed
+          AND NOT EXISTS (SELECT 1 FROM alert_swept_report w WHERE w.report_id = r.id)
     ),
-    subscription AS (
-        SELECT * FROM alert_subscription WHERE confirmed_at IS NOT NULL
+    swept AS (
+        INSERT INTO alert_swept_report (report_id) SELECT id FROM new
     ),
     matched AS (
-        SELECT s.id AS subscription_id, n.id AS report_id, n.category_id, n.routed_at,
-               s.category_ids, s.confirmed_at
-        FROM new n JOIN subscription s ON s.kind = 'ward' AND s.ward_id = n.ward_id
+        SELECT s.id AS subscription_id, n.id AS report_id
+        FROM new n JOIN alert_subscription s ON s.ward_id = n.ward_id
+            AND s.confirmed_at <= n.routed_at
+            AND (cardinality(s.category_ids) = 0 OR n.category_id = ANY(s.category_ids))
         UNION ALL
-        SELECT s.id, n.id, n.category_id, n.routed_at, s.category_ids, s.confirmed_at
+        SELECT s.id, n.id
         FROM new n
         JOIN area a ON n.placed AND ST_Covers(a.geom, n.location)
-        JOIN subscription s ON s.kind = 'area' AND s.area_id = a.id
+        JOIN alert_subscription s ON s.area_id = a.id
+            AND s.confirmed_at <= n.routed_at
+            AND (cardinality(s.category_ids) = 0 OR n.category_id = ANY(s.category_ids))
         UNION ALL
-        SELECT s.id, n.id, n.category_id, n.routed_at, s.category_ids, s.confirmed_at
+        SELECT s.id, n.id
         FROM new n
-        JOIN subscription s ON n.placed AND s.kind = 'distance' AND s.reach && n.location
-            AND ST_DWithin(s.point::geography, n.location::geography, s.radius_m)
+        JOIN alert_subscription s ON n.placed AND s.reach && n.location
+            AND s.confirmed_at <= n.routed_at
+            AND (cardinality(s.category_ids) = 0 OR n.category_id = ANY(s.category_ids))
+            -- On the sphere (use_spheroid false): within a few metres at 2 km, and faster.
+            AND ST_DWithin(s.point::geography, n.geography, s.radius_m, false)
     )
-    INSERT INTO alert_match (subscription_id, report_id)
-    SELECT subscription_id, report_id FROM matched
-    WHERE routed_at >= confirmed_at
-      AND (cardinality(category_ids) = 0 OR category_id = ANY(category_ids))
-    ON CONFLICT DO NOTHING
+    INSERT INTO alert_delivery (subscription_id, report_ids)
+    SELECT subscription_id, array_agg(report_id ORDER BY report_id)
+    FROM matched GROUP BY subscription_id
     """
 ).bindparams(bindparam("point_precisions", expanding=True), bindparam("statuses", expanding=True))
 
 
+def match_parameters(now: datetime, lookback: timedelta = LOOKBACK) -> dict[str, Any]:
+    """The values ``MATCH_SQL`` runs with: reports routed from ``now - lookback`` to ``now``."""
+    return {
+        "since": now - lookback,
+        "now": now,
+        "point_precisions": list(POINT_PRECISIONS),
+        "statuses": sorted(status.value for status in PUBLIC_STATUSES),
+    }
+
+
 def match_new_reports(session: Session, now: datetime, lookback: timedelta = LOOKBACK) -> int:
-    """Record every new match of a recently routed public report to a subscription; how many."""
-    result = session.execute(
-        MATCH_SQL,
-        {
-            "since": now - lookback,
-            "now": now,
-            "point_precisions": list(POINT_PRECISIONS),
-            "statuses": sorted(status.value for status in PUBLIC_STATUSES),
-        },
-    )
-    return result.rowcount
+    """Match the public reports routed since the last sweep to every subscription; returns how
+    many subscriptions have new reports."""
+    # Two sweeps at once (a slow one overtaken by the next) take turns: the second then sees
+    # the first's swept reports and skips them.
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK})
+    # Compiling the statement (PostgreSQL's JIT) would take longer than running it.
+    session.execute(text("SET LOCAL jit = off"))
+    return session.execute(MATCH_SQL, match_parameters(now, lookback)).rowcount
 
 
 # ---- Writing the emails ----------------------------------------------------------------------
 
 
 def queue_alert_emails(session: Session, now: datetime, frequency: AlertFrequency) -> list[int]:
-    """One outbox email per subscription with unsent matches; the new outbox ids.
+    """One outbox email per subscription with deliveries not yet sent; the new outbox ids.
 
     Immediate subscriptions get one now; daily ones one digest a day, after 07:00 London
     time (a match after today's digest waits for tomorrow's: the key holds the date).
@@ -419,33 +435,42 @@ def queue_alert_emails(session: Session, now: datetime, frequency: AlertFrequenc
     local = now.astimezone(LONDON)
     if frequency is AlertFrequency.DAILY and local.hour < DIGEST_HOUR:
         return []
-    pending = session.execute(
+    pending: dict[int, tuple[str, list[int], set[int]]] = {}
+    for subscription_id, email, delivery_id, report_ids in session.execute(
         select(
-            AlertMatch.subscription_id,
+            AlertDelivery.subscription_id,
             AlertSubscription.email,
-            func.array_agg(aggregate_order_by(AlertMatch.report_id, AlertMatch.report_id)),
+            AlertDelivery.id,
+            AlertDelivery.report_ids,
         )
-        .join(AlertSubscription, AlertSubscription.id == AlertMatch.subscription_id)
+        .join(AlertSubscription, AlertSubscription.id == AlertDelivery.subscription_id)
         .where(
-            AlertMatch.outbox_id.is_(None),
+            AlertDelivery.outbox_id.is_(None),
             AlertSubscription.frequency == frequency,
             AlertSubscription.confirmed_at.is_not(None),
         )
-        .group_by(AlertMatch.subscription_id, AlertSubscription.email)
-    ).all()
+        .order_by(AlertDelivery.id)
+    ):
+        _email, deliveries, reports = pending.setdefault(subscription_id, (email, [], set()))
+        deliveries.append(delivery_id)
+        reports.update(report_ids)
     if not pending:
         return []
     kind = EmailKind.ALERT if frequency is AlertFrequency.IMMEDIATE else EmailKind.DIGEST
     rows = [
         {
-            # Immediate: the newest report identifies the email; daily: the day does.
+            # Immediate: the newest delivery identifies the email; daily: the day does.
             "key": f"{kind}:{subscription_id}:"
-            + (str(report_ids[-1]) if kind == EmailKind.ALERT else local.date().isoformat()),
+            + (str(deliveries[-1]) if kind == EmailKind.ALERT else local.date().isoformat()),
             "kind": kind,
             "recipient": email,
-            "data": {"subscription_id": subscription_id, "report_ids": report_ids},
+            "data": {
+                "subscription_id": subscription_id,
+                "delivery_ids": deliveries,
+                "report_ids": sorted(reports),
+            },
         }
-        for subscription_id, email, report_ids in pending
+        for subscription_id, (email, deliveries, reports) in pending.items()
     ]
     created = session.execute(
         pg_insert(EmailOutbox)
@@ -456,16 +481,9 @@ def queue_alert_emails(session: Session, now: datetime, frequency: AlertFrequenc
     if not created:
         return []
     session.execute(
-        text(
-            "UPDATE alert_match SET outbox_id = :outbox_id WHERE subscription_id = :subscription_id"
-            " AND report_id = ANY(:report_ids) AND outbox_id IS NULL"
-        ),
+        text("UPDATE alert_delivery SET outbox_id = :outbox_id WHERE id = ANY(:delivery_ids)"),
         [
-            {
-                "outbox_id": outbox_id,
-                "subscription_id": data["subscription_id"],
-                "report_ids": data["report_ids"],
-            }
+            {"outbox_id": outbox_id, "delivery_ids": data["delivery_ids"]}
             for outbox_id, data in created
         ],
     )

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from geo.suntimes import LONDON
-from safer_streets.models import AlertFrequency, AlertMatch, AlertSubscription, EmailOutbox
+from safer_streets.models import AlertDelivery, AlertFrequency, AlertSubscription, EmailOutbox
 from safer_streets.notifications import outbox
 from safer_streets.residents import alerts
 from safer_streets.settings import Settings
@@ -162,8 +162,8 @@ def test_a_daily_digest_once_a_day_after_seven(
     assert digest["Subject"].startswith("Today's new reports")
     assert first.reference in body_of(digest) and second.reference in body_of(digest)
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    matches = db_session.scalars(select(AlertMatch)).all()
-    assert len(matches) == 2 and all(m.outbox_id for m in matches)
+    (delivery,) = db_session.scalars(select(AlertDelivery)).all()
+    assert delivery.report_ids == sorted([first.id, second.id]) and delivery.outbox_id
 
 
 def test_a_distance_around_a_postcode_or_street(
@@ -185,7 +185,7 @@ def test_a_distance_around_a_postcode_or_street(
     )
     hidden = routed_report(db_session, category="weapons")
     alerts.match_new_reports(db_session, datetime.now(UTC))
-    matched = set(db_session.scalars(select(AlertMatch.report_id)))
+    matched = {i for ids in db_session.scalars(select(AlertDelivery.report_ids)) for i in ids}
     assert near.id in matched
     assert far.id not in matched and hidden.id not in matched
 

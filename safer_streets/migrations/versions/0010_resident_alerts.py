@@ -2,11 +2,13 @@
 
 Revision ID: 0010
 Revises: 0004
-Create Date: 2026-12-03 18:12:55.561336
+Create Date: 2026-12-03 18:46:01.248360
 
 ``alert_subscription`` holds a resident's alert (unconfirmed until the link in its
-confirmation email is followed; deleted on unsubscribe). ``alert_match`` records each new
-public report matched to a subscription, once, and the outbox email that carried it.
+confirmation email is followed; deleted on unsubscribe). ``alert_swept_report`` marks each
+public report once matched against every subscription; ``alert_delivery`` holds the reports
+one sweep matched to one subscription and the outbox email that carried them. Reports gain an
+index on ``routed_at``: the sweep reads only those routed in its last minutes.
 """
 
 from collections.abc import Sequence
@@ -115,9 +117,24 @@ def upgrade() -> None:
         postgresql_where="ward_id IS NOT NULL",
     )
     op.create_table(
-        "alert_match",
-        sa.Column("subscription_id", sa.Integer(), nullable=False),
+        "alert_swept_report",
         sa.Column("report_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "swept_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["report_id"],
+            ["report.id"],
+            name=op.f("fk_alert_swept_report_report_id_report"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("report_id", name=op.f("pk_alert_swept_report")),
+    )
+    op.create_table(
+        "alert_delivery",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("subscription_id", sa.Integer(), nullable=False),
+        sa.Column("report_ids", postgresql.ARRAY(sa.Integer()), nullable=False),
         sa.Column(
             "matched_at",
             sa.DateTime(timezone=True),
@@ -126,38 +143,44 @@ def upgrade() -> None:
         ),
         sa.Column("outbox_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["outbox_id"], ["email_outbox.id"], name=op.f("fk_alert_match_outbox_id_email_outbox")
-        ),
-        sa.ForeignKeyConstraint(
-            ["report_id"],
-            ["report.id"],
-            name=op.f("fk_alert_match_report_id_report"),
-            ondelete="CASCADE",
+            ["outbox_id"],
+            ["email_outbox.id"],
+            name=op.f("fk_alert_delivery_outbox_id_email_outbox"),
         ),
         sa.ForeignKeyConstraint(
             ["subscription_id"],
             ["alert_subscription.id"],
-            name=op.f("fk_alert_match_subscription_id_alert_subscription"),
+            name=op.f("fk_alert_delivery_subscription_id_alert_subscription"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("subscription_id", "report_id", name=op.f("pk_alert_match")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_delivery")),
     )
-    op.create_index("ix_alert_match_report", "alert_match", ["report_id"], unique=False)
     op.create_index(
-        "ix_alert_match_unsent",
-        "alert_match",
+        op.f("ix_alert_delivery_subscription_id"),
+        "alert_delivery",
+        ["subscription_id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_alert_delivery_unsent",
+        "alert_delivery",
         ["subscription_id"],
         unique=False,
         postgresql_where="outbox_id IS NULL",
     )
+    op.create_index("ix_report_routed_at", "report", ["routed_at"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_report_routed_at", table_name="report")
     op.drop_index(
-        "ix_alert_match_unsent", table_name="alert_match", postgresql_where="outbox_id IS NULL"
+        "ix_alert_delivery_unsent",
+        table_name="alert_delivery",
+        postgresql_where="outbox_id IS NULL",
     )
-    op.drop_index("ix_alert_match_report", table_name="alert_match")
-    op.drop_table("alert_match")
+    op.drop_index(op.f("ix_alert_delivery_subscription_id"), table_name="alert_delivery")
+    op.drop_table("alert_delivery")
+    op.drop_table("alert_swept_report")
     op.drop_index(
         "ix_alert_subscription_ward",
         table_name="alert_subscription",
