@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
 from safer_streets.errors import InvalidInput
-from safer_streets.residents import alerts, boundaries, listing
+from safer_streets.residents import alerts, boundaries, feeds, listing
 from safer_streets.web.context import db, services
 from safer_streets.web.limits import limiter, submission_limit
 
@@ -138,3 +138,31 @@ def unsubscribe(signed: str):
     alerts.unsubscribe(session, signed, services().settings.secret_key)
     session.commit()
     return render_template("residents/alert_unsubscribed.html")
+
+
+# ---- Atom feeds ------------------------------------------------------------------------------
+
+# Feed readers poll; a few minutes in caches spares the database without delaying much.
+FEED_MAX_AGE = 5 * 60
+
+
+@bp.get("/around/feed.atom")
+def feed() -> Response:
+    """The newest public reports for the list's filters, as Atom."""
+    choices = listing.Choices.load(db())
+    filters = listing.parse_filters(request.args, choices)
+    now = datetime.now(UTC)
+    args = filters.query_args(page=None)
+    base = services().settings.base_url.rstrip("/")
+    body = feeds.atom(
+        listing.latest_rows(db(), filters, now),
+        filters,
+        base_url=base,
+        feed_url=base + url_for("residents.feed", **args),
+        page_url=base + url_for("residents.around", **args),
+        now=now,
+    )
+    response = Response(body, mimetype="application/atom+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = FEED_MAX_AGE
+    return response
