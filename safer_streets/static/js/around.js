@@ -43,6 +43,7 @@
     }).addTo(map);
     layer.bringToBack();
     var bounds = pins.length ? L.featureGroup(pins).getBounds().pad(0.2) : layer.getBounds();
-    map.fitBounds(bounds, { maxZoom: 16 });
+    // Not closer than a few streets: the ward outlines stay in view around the pins.
+    map.fitBounds(bounds, { maxZoom: 14 });
   });
 }());
