@@ -795,3 +795,113 @@ class AbuseEntry(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     created_by: Mapped[User | None] = relationship()
+
+
+# --- Residents: area alerts -------------------------------------------------------------------
+
+
+class AlertKind(enum.StrEnum):
+    """What an alert subscription watches."""
+
+    WARD = "ward"
+    AREA = "area"  # a town centre
+    DISTANCE = "distance"  # a radius around a point (a postcode, a street, a place)
+
+
+class AlertFrequency(enum.StrEnum):
+    """How often a subscriber hears about new reports."""
+
+    IMMEDIATE = "immediate"
+    DAILY = "daily"
+
+
+class AlertSubscription(Base):
+    """A resident's email alert for new public reports in a ward, a town centre or a radius.
+
+    Nothing is sent until ``confirmed_at`` is set through the link in the confirmation email
+    (double opt-in). Unsubscribing deletes the row, and with it the address.
+    """
+
+    __tablename__ = "alert_subscription"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'ward' AND ward_id IS NOT NULL AND area_id IS NULL AND point IS NULL)"
+            " OR (kind = 'area' AND area_id IS NOT NULL AND ward_id IS NULL AND point IS NULL)"
+            " OR (kind = 'distance' AND point IS NOT NULL AND radius_m IS NOT NULL"
+            " AND reach IS NOT NULL AND ward_id IS NULL AND area_id IS NULL)",
+            name="alert_place",
+        ),
+        CheckConstraint("radius_m IS NULL OR radius_m BETWEEN 100 AND 5000", name="alert_radius"),
+        # Matching joins new reports to confirmed subscriptions by ward, area and distance.
+        Index("ix_alert_subscription_ward", "ward_id", postgresql_where="ward_id IS NOT NULL"),
+        Index("ix_alert_subscription_area", "area_id", postgresql_where="area_id IS NOT NULL"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[AlertKind] = mapped_column(_status_enum(AlertKind, "alert_kind"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    point: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=SRID, spatial_index=False))
+    radius_m: Mapped[int | None] = mapped_column(Integer)
+    # The box around the circle (point, radius): its spatial index finds the subscriptions a
+    # new report may be near before the exact distance on the sphere is measured.
+    reach: Mapped[Any | None] = mapped_column(Geometry("POLYGON", srid=SRID))
+    # The place in words as the subscriber chose it ("Rushey Green ward", "SE6 4JX").
+    place_label: Mapped[str] = mapped_column(String(200))
+    # Category ids to alert about; empty means every category the public may see.
+    category_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), default=list, server_default="{}"
+    )
+    frequency: Mapped[AlertFrequency] = mapped_column(
+        _status_enum(AlertFrequency, "alert_frequency")
+    )
+    # Part of every signed link: replacing it (a new confirmation) invalidates older links.
+    nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    ward: Mapped[Ward | None] = relationship()
+    area: Mapped[Area | None] = relationship()
+
+
+# The alert sweep reads the reports routed in its last minutes; without this it would read
+# every report ever made.
+Index("ix_report_routed_at", Report.routed_at)
+
+
+class AlertSweptReport(Base):
+    """A public report the alert sweep has matched against every subscription: each report is
+    matched once, so no subscription can hear about it twice."""
+
+    __tablename__ = "alert_swept_report"
+
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )
+    swept_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AlertDelivery(Base):
+    """The reports one sweep matched to one subscription, and the email that carried them.
+
+    ``outbox_id`` is set when the alert (or the day's digest) is written to the outbox: what
+    each subscriber was sent, and never sent again.
+    """
+
+    __tablename__ = "alert_delivery"
+    __table_args__ = (
+        Index(
+            "ix_alert_delivery_unsent",
+            "subscription_id",
+            postgresql_where="outbox_id IS NULL",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_subscription.id", ondelete="CASCADE"), index=True
+    )
+    report_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("email_outbox.id"))

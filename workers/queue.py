@@ -28,6 +28,8 @@ QUEUE_DIGESTS = "workers.queue_digests"
 COMPUTE_HOTSPOT_RUN = "workers.compute_hotspot_run"
 NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
 EXPIRE_PERSONAL_DATA = "workers.expire_personal_data"
+MATCH_ALERTS = "workers.match_alerts"
+QUEUE_ALERT_DIGESTS = "workers.queue_alert_digests"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ TASK_QUEUES = {
     COMPUTE_HOTSPOT_RUN: "slow",
     NIGHTLY_HOTSPOT_RUNS: "slow",
     EXPIRE_PERSONAL_DATA: "slow",
+    MATCH_ALERTS: "email",
+    QUEUE_ALERT_DIGESTS: "email",
 }
 
 
@@ -123,6 +127,11 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
                 "task": NIGHTLY_HOTSPOT_RUNS,
                 "schedule": crontab(hour=2, minute=30),
             },
+            # Residents' area alerts: new public reports matched every minute and sent at once
+            # to those who asked; hourly, daily digests (after 07:00) and unconfirmed
+            # subscriptions forgotten.
+            "match-alerts": {"task": MATCH_ALERTS, "schedule": 60.0},
+            "queue-alert-digests": {"task": QUEUE_ALERT_DIGESTS, "schedule": 3600.0},
             "expire-personal-data": {
                 "task": EXPIRE_PERSONAL_DATA,
                 "schedule": crontab(hour=3, minute=15),

@@ -18,16 +18,20 @@ from geo.suntimes import LONDON
 from geo.wards import WardIndex
 from safer_streets.board import runs
 from safer_streets.db import make_engine, make_session_factory, session_scope
+from safer_streets.models import AlertFrequency
 from safer_streets.notifications import outbox
 from safer_streets.places import Places, load_ward_index
 from safer_streets.privacy import retention
+from safer_streets.residents import alerts
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
 from workers.queue import (
     COMPUTE_HOTSPOT_RUN,
     EXPIRE_PERSONAL_DATA,
+    MATCH_ALERTS,
     NIGHTLY_HOTSPOT_RUNS,
     PROCESS_REPORTS,
+    QUEUE_ALERT_DIGESTS,
     QUEUE_DIGESTS,
     SEND_EMAIL,
     SEND_EMAILS,
@@ -236,6 +240,35 @@ def queue_digests() -> int:
     ctx = context()
     with session_scope(ctx.session_factory) as session:
         ids = outbox.queue_digests(session, datetime.now(UTC))
+    _send_later(ids)
+    return len(ids)
+
+
+@shared_task(name=MATCH_ALERTS, autoretry_for=(OperationalError,), max_retries=3)
+def match_alerts() -> int:
+    """Match newly routed public reports to residents' alerts and send the immediate ones.
+
+    Matching and writing the emails share one transaction, so a report is matched and its
+    email written together or not at all; each (subscription, report) pair is matched once.
+    """
+    ctx = context()
+    now = datetime.now(UTC)
+    with session_scope(ctx.session_factory) as session:
+        alerts.match_new_reports(session, now)
+        ids = alerts.queue_alert_emails(session, now, AlertFrequency.IMMEDIATE)
+    _send_later(ids)
+    return len(ids)
+
+
+@shared_task(name=QUEUE_ALERT_DIGESTS, autoretry_for=(OperationalError,), max_retries=3)
+def queue_alert_digests() -> int:
+    """Write today's alert digests (after 07:00 London time) and forget unconfirmed alerts."""
+    ctx = context()
+    now = datetime.now(UTC)
+    with session_scope(ctx.session_factory) as session:
+        alerts.match_new_reports(session, now)
+        ids = alerts.queue_alert_emails(session, now, AlertFrequency.DAILY)
+        alerts.forget_unconfirmed(session, now)
     _send_later(ids)
     return len(ids)
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import smtplib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -377,6 +377,26 @@ class ReportForPartner:
         )
 
 
+@dataclass(frozen=True)
+class Composed:
+    """An email another feature composed: its subject, plain-text body and extra headers."""
+
+    subject: str
+    body: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+# Composes one outbox row of a kind a feature owns, or None when it no longer applies.
+Composer = Callable[[Session, EmailOutbox, Settings], Composed | None]
+_composers: dict[str, Composer] = {}
+
+
+def register_composer(kind: str, composer: Composer) -> None:
+    """Let a feature compose its own kinds of email (residents' alerts), so that they are
+    rendered at send time like the outbox's own without this module importing the feature."""
+    _composers[kind] = composer
+
+
 def _render(template: str, **context: Any) -> tuple[str, str]:
     """Render ``email/<template>.txt``: the first line is the subject, the rest the body."""
     text = _templates.get_template(f"{template}.txt").render(**context)
@@ -388,7 +408,13 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
     """The message for an outbox row, or ``None`` when it no longer makes sense to send."""
     base = settings.base_url.rstrip("/")
     context: dict[str, Any] = {"base_url": base}
-    if row.kind == Kind.NEW_REPORT:
+    headers: Mapping[str, str] = {}
+    if (composer := _composers.get(row.kind)) is not None:
+        composed = composer(session, row, settings)
+        if composed is None:
+            return None
+        subject, body, headers = composed.subject, composed.body, composed.headers
+    elif row.kind == Kind.NEW_REPORT:
         report = session.get(Report, row.report_id)
         if report is None or report.owner_partner_id != row.partner_id:
             return None  # re-routed before we got to it: the new owner gets its own email
@@ -440,6 +466,8 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
     # The same id on every attempt lets a mail server drop a duplicate of a retried send.
     message["Message-ID"] = make_msgid(idstring=f"outbox-{row.id}", domain="safer-streets")
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in headers.items():
+        message[name] = value
     message.set_content(body)
     return message
 

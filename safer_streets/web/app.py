@@ -69,6 +69,7 @@ def create_app(
     from safer_streets.intake.resident_api import bp as resident_api_bp
     from safer_streets.intake.views import bp as public_bp
     from safer_streets.open311 import views as open311_views
+    from safer_streets.residents import views as residents_views
     from safer_streets.routing.admin_views import bp as admin_bp
     from safer_streets.routing.locate_views import bp as locate_bp
 
@@ -76,6 +77,8 @@ def create_app(
     csrf.exempt(open311_views.bp)
     open311_views.init_app(app)
     csrf.exempt(resident_api_bp)
+    # One-click unsubscribe (RFC 8058): mail programs POST with no form; the link is the proof.
+    csrf.exempt(residents_views.unsubscribe)
     for blueprint in (
         public_bp,
         triage_bp,
@@ -88,6 +91,7 @@ def create_app(
         team_bp,
         disclosure_views.bp,
         disclosure_views.admin_bp,
+        residents_views.bp,
     ):
         app.register_blueprint(blueprint)
     # Routing administration, and locating reports whose place could not be found.

@@ -1,0 +1,1 @@
+"""Talking with residents: the public map and list of reports, area alerts and Atom feeds."""

@@ -1,0 +1,168 @@
+"""Residents' pages: reports around a place (list and map), area alerts and Atom feeds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
+from safer_streets.errors import InvalidInput
+from safer_streets.residents import alerts, boundaries, feeds, listing
+from safer_streets.web.context import db, services
+from safer_streets.web.limits import limiter, submission_limit
+
+bp = Blueprint("residents", __name__)
+
+# The outlines change only with a new release; a day in caches keeps the map quick to open.
+OUTLINES_MAX_AGE = 24 * 60 * 60
+
+
+@bp.get("/around")
+def around():
+    """Public reports, filtered, as a list that needs no JavaScript and a map that adds pins."""
+    choices = listing.Choices.load(db())
+    filters = listing.parse_filters(request.args, choices)
+    page = listing.page_of_reports(db(), filters, datetime.now(UTC))
+    return render_template(
+        "residents/around.html",
+        choices=choices,
+        filters=filters,
+        page=page,
+        day_choices=listing.DAY_CHOICES,
+        map_tiles_url=services().settings.map_tiles_url,
+    )
+
+
+@bp.get("/around/boundaries.geojson")
+def outlines() -> Response:
+    """The borough and ward outlines the map draws, cached by browsers and proxies."""
+    shipped = boundaries.outlines()
+    response = Response(shipped.body, mimetype="application/geo+json")
+    response.set_etag(shipped.etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = OUTLINES_MAX_AGE
+    return response.make_conditional(request)
+
+
+# ---- Alerts ----------------------------------------------------------------------------------
+
+
+def _alert_form(values: dict[str, str], categories: list[str], errors: dict[str, str], status: int):
+    return render_template(
+        "residents/alert_new.html",
+        choices=listing.Choices.load(db()),
+        values=values,
+        chosen=set(categories),
+        errors=errors,
+        radius_choices=alerts.RADIUS_CHOICES,
+        radius_words=alerts.radius_words,
+    ), status
+
+
+@bp.get("/alerts/new")
+def new_alert():
+    """The subscription form, filled in from the list's filters when it links here."""
+    values = {
+        "ward": request.args.get("ward", ""),
+        "area": request.args.get("area", ""),
+        "where": "area" if request.args.get("area") else "ward" if request.args.get("ward") else "",
+        "frequency": "immediate",
+        "radius": "500",
+    }
+    category = request.args.get("category", "")
+    return _alert_form(values, [category] if category else [], {}, 200)
+
+
+@bp.post("/alerts/new")
+@limiter.limit(submission_limit, methods=["POST"])
+def create_alert():
+    """Store an unconfirmed subscription and send its confirmation email."""
+    session = db()
+    categories = request.form.getlist("category")
+    try:
+        subscription = alerts.parse_subscription(
+            request.form, categories, listing.Choices.load(session), services().places
+        )
+    except InvalidInput as invalid:
+        return _alert_form(request.form.to_dict(), categories, invalid.field_errors, 400)
+    outbox_id = alerts.subscribe(session, subscription)
+    session.commit()
+    if outbox_id is not None:
+        services().task_queue.send_emails([outbox_id])
+    return redirect(url_for("residents.check_email"), 303)
+
+
+@bp.get("/alerts/sent")
+def check_email():
+    """What happens next: the same words whatever the address already had."""
+    return render_template("residents/alert_check_email.html")
+
+
+def _link_page(template: str, signed: str, purpose: str):
+    subscription = alerts.subscription_for(db(), signed, services().settings.secret_key, purpose)
+    if subscription is None:
+        return render_template("residents/alert_link_gone.html", purpose=purpose), 404
+    return render_template(template, subscription=subscription, signed=signed)
+
+
+@bp.get("/alerts/confirm/<signed>")
+def confirm_page(signed: str):
+    """A button to confirm: mail scanners that follow links must not confirm for anyone."""
+    return _link_page("residents/alert_confirm.html", signed, "confirm")
+
+
+@bp.post("/alerts/confirm/<signed>")
+def confirm(signed: str):
+    """Turn the subscription on."""
+    session = db()
+    subscription = alerts.confirm(
+        session, signed, services().settings.secret_key, datetime.now(UTC)
+    )
+    if subscription is None:
+        return render_template("residents/alert_link_gone.html", purpose="confirm"), 404
+    session.commit()
+    return render_template("residents/alert_confirmed.html", subscription=subscription)
+
+
+@bp.get("/alerts/unsubscribe/<signed>")
+def unsubscribe_page(signed: str):
+    """A button to stop the emails; following the link alone changes nothing."""
+    return _link_page("residents/alert_unsubscribe.html", signed, "unsubscribe")
+
+
+@bp.post("/alerts/unsubscribe/<signed>")
+def unsubscribe(signed: str):
+    """Stop the emails and forget the address. Exempt from CSRF (RFC 8058: mail programs POST
+    here with no page); the signed link is the proof. Done already reads the same."""
+    session = db()
+    alerts.unsubscribe(session, signed, services().settings.secret_key)
+    session.commit()
+    return render_template("residents/alert_unsubscribed.html")
+
+
+# ---- Atom feeds ------------------------------------------------------------------------------
+
+# Feed readers poll; a few minutes in caches spares the database without delaying much.
+FEED_MAX_AGE = 5 * 60
+
+
+@bp.get("/around/feed.atom")
+def feed() -> Response:
+    """The newest public reports for the list's filters, as Atom."""
+    choices = listing.Choices.load(db())
+    filters = listing.parse_filters(request.args, choices)
+    now = datetime.now(UTC)
+    args = filters.query_args(page=None)
+    base = services().settings.base_url.rstrip("/")
+    body = feeds.atom(
+        listing.latest_rows(db(), filters, now),
+        filters,
+        base_url=base,
+        feed_url=base + url_for("residents.feed", **args),
+        page_url=base + url_for("residents.around", **args),
+        now=now,
+    )
+    response = Response(body, mimetype="application/atom+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = FEED_MAX_AGE
+    return response
