@@ -39,6 +39,8 @@ NOTIFIED = "met-snt-rushey-green"
 SKIPPED = {
     "static": "the app's own files (CSS, JavaScript, images)",
     "admin.rule": "one routing rule and its history: no report",
+    "residents.confirm_page": "an alert's signed confirmation link: the subscription, no report",
+    "residents.unsubscribe_page": "an alert's signed unsubscribe link: the subscription, no report",
     "accounts.reset_password": "the set-a-new-password form of a reset link",
     "open311.service_definition": "a category's Open311 definition: no report",
     "open311.token": "answers only the reference a client's own POST token stands for",

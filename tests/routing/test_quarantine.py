@@ -233,9 +233,12 @@ def test_the_worker_sets_a_bad_report_aside_and_an_admin_retries_it_after_a_fix(
     for reference in good:
         wait_for_status(engine, reference, ReportStatus.ROUTED)
     deadline = time.monotonic() + 15
-    while _status(engine, bad) != (ReportStatus.RECEIVED, 1) and time.monotonic() < deadline:
+    while _status(engine, bad)[1] is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _status(engine, bad) == (ReportStatus.RECEIVED, 1), "its own task failed once"
+    # Its own task failed; so may a busy batch that picked it up before its first failure was
+    # recorded, but it is not set aside before its third attempt.
+    status, attempts = _status(engine, bad)
+    assert status is ReportStatus.RECEIVED and attempts in (1, 2), "it failed, and waits"
 
     # The sweep (every 15 s under beat; reports count as stale at once in the tests) retries it.
     while _status(engine, bad)[0] is ReportStatus.RECEIVED and time.monotonic() < deadline + 15:
