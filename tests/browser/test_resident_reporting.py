@@ -258,6 +258,15 @@ def test_the_same_problem_nearby_gets_a_voice_not_a_duplicate(resident, server_u
     assert count_reports(engine) == before
 
 
+def test_a_touch_screen_is_not_offered_a_key_it_does_not_have(browser: Browser, server_url):
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    touch = _offline(context.new_page())
+    touch.goto(f"{server_url}/report")
+    expect(touch.locator("#quick-exit")).to_be_visible()
+    expect(touch.locator("#quick-exit .quick-exit-key")).to_be_hidden()
+    context.close()
+
+
 def test_escape_leaves_at_once_and_the_report_page_is_not_in_the_history(resident, server_url):
     resident.goto(f"{server_url}/")
     resident.get_by_role("link", name="Report a problem").click()
