@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -17,58 +16,13 @@ from sqlalchemy.engine import Engine
 
 from safer_streets.db import make_engine
 from safer_streets.models import Report, ReportStatus
-from safer_streets.settings import Settings
 from safer_streets.web.app import create_app
-from tests.faults.services import PrivatePostgres, PrivateRedis, WorkerProcess, count_outcomes
-from tests.helpers import routed_events, truncate_live_tables, wait_for_status
+from tests.faults.services import PrivatePostgres, count_outcomes
+from tests.helpers import routed_events, wait_for_status
 
 pytestmark = pytest.mark.faults
 
 REPORT = {"category": "fly-tipping", "lat": 51.4452, "lon": -0.0207, "description": "Sofa"}
-
-
-def worker_environment(settings: Settings) -> dict[str, str]:
-    """The worker process's view of the same settings, as environment variables."""
-    return {
-        f"SAFER_STREETS_{name.upper()}": str(value) for name, value in settings.__dict__.items()
-    }
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    redis = PrivateRedis()
-    redis.start()
-    yield redis
-    redis.stop()
-
-
-@pytest.fixture
-def make_worker(tmp_path: Path) -> Iterator[Callable[[Settings], WorkerProcess]]:
-    workers: list[WorkerProcess] = []
-
-    def make(settings: Settings) -> WorkerProcess:
-        worker = WorkerProcess(worker_environment(settings), tmp_path / f"worker{len(workers)}.log")
-        workers.append(worker)
-        return worker
-
-    yield make
-    for worker in workers:
-        worker.stop()
-
-
-@pytest.fixture
-def fault_settings(
-    settings: Settings, private_redis: PrivateRedis, engine: Engine
-) -> Iterator[Settings]:
-    """The test database with a private Redis, quick sweeps and a short visibility timeout."""
-    yield replace(
-        settings,
-        redis_url=private_redis.url,
-        sweep_after_seconds=1,
-        sweep_every_seconds=1,
-        visibility_timeout_seconds=3,
-    )
-    truncate_live_tables(engine)
 
 
 def waiting_on_a_lock(engine: Engine) -> bool:

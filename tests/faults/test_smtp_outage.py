@@ -21,8 +21,9 @@ from sqlalchemy.engine import Engine
 from safer_streets.models import ReportStatus
 from safer_streets.settings import Settings
 from safer_streets.web.app import create_app
+from tests.faults.conftest import worker_environment
 from tests.faults.services import PrivateRedis, WorkerProcess, free_port
-from tests.faults.test_faults import REPORT, reference_of, worker_environment
+from tests.faults.test_faults import REPORT, reference_of
 from tests.helpers import Mailbox, truncate_live_tables, wait_for_status
 from workers.queue import SEND_EMAILS, Queues, make_celery
 
