@@ -233,6 +233,11 @@ class User(Base):
 
     partner: Mapped[Partner | None] = relationship()
 
+    @property
+    def display_name(self) -> str:
+        """How colleagues see this person: their name, or their email until they give one."""
+        return self.name or self.email
+
 
 class Priority(enum.StrEnum):
     """How urgently a partner means to act on a report."""
