@@ -88,7 +88,7 @@
   }
 
   var template = document.getElementById("template");
-  var text = document.getElementById("text");
+  var text = document.getElementById("public_update");
   if (template && text) {
     template.addEventListener("change", function () {
       var option = template.options[template.selectedIndex];
