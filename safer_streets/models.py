@@ -270,6 +270,13 @@ class Report(Base):
             "id",
             postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
         ),
+        # The queue's search by words of the description (casework.queues.DESCRIPTION_SEARCH),
+        # as PostgreSQL spells the expression back, so that `alembic check` sees no change.
+        Index(
+            "ix_report_description_search",
+            text("to_tsvector('english'::regconfig, description)"),
+            postgresql_using="gin",
+        ),
         # Distances in metres on the sphere use this index (nearby reports, duplicates).
         Index(
             "ix_report_location_geography",

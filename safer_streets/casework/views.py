@@ -146,7 +146,8 @@ def logout():
 
 def _queue_context(user: User) -> dict[str, Any]:
     return {
-        "choices": queues.filter_choices(db()),
+        "choices": queues.filter_choices(db(), user),
+        "summary": queues.summary,
         "statuses": list(ReportStatus),
         "priorities": list(Priority),
         "sorts": list(queues.Sort),
