@@ -204,7 +204,7 @@ def export():
     except InvalidInput as invalid:
         detail = "; ".join(f"{k}: {v}" for k, v in invalid.field_errors.items())
         return render_template(
-            "error.html", status=422, title="Check the filters", detail=detail
+            "casework/error.html", status=422, title="Check the filters", detail=detail
         ), 422
     owner = user.partner.slug if user.partner else "all-partners"
     filename = f"safer-streets-{owner}-{_now():%Y-%m-%d}.csv"
