@@ -270,7 +270,7 @@ class Report(Base):
             "id",
             postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
         ),
-        # The queue's search by words of the description (casework.queues.DESCRIPTION_SEARCH),
+        # The queue's search by words of the description (casework.queues.search_condition),
         # as PostgreSQL spells the expression back, so that `alembic check` sees no change.
         Index(
             "ix_report_description_search",

@@ -93,10 +93,9 @@ MAX_SEARCH_CHARS = 200
 SUMMARY_CHARS = 80
 # A reference typed any way: "lew 7k3q9", "LEW7K3Q9", "lew-7k3q9 ".
 TYPED_REFERENCE = re.compile(r"^LEW([2-9A-Z]{5})$")
-# The expression the GIN index ix_report_description_search is built on, written the same way
-# so that PostgreSQL can use it.
+# The text-search configuration as the GIN index ix_report_description_search is written
+# (to_tsvector('english'::regconfig, description)), so that PostgreSQL can use it.
 ENGLISH = literal_column("'english'::regconfig")
-DESCRIPTION_SEARCH = func.to_tsvector(ENGLISH, Report.description)
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 _FILTER_MESSAGES = {
     "enum": "is not one of the choices",
@@ -233,11 +232,19 @@ def search_condition(typed: str) -> ColumnElement[bool]:
     if match := TYPED_REFERENCE.match(compact):
         return Report.reference == f"LEW-{match.group(1)}"
     pattern = "%" + re.sub(r"([\\%_])", r"\\\1", typed.strip()) + "%"
+    # The words are matched apart, through the GIN index, and the report tested against the
+    # ids found: inside the OR, PostgreSQL would build every description's vector instead.
+    searched = aliased(Report)
+    by_words = select(searched.id).where(
+        func.to_tsvector(ENGLISH, searched.description).bool_op("@@")(
+            func.websearch_to_tsquery(ENGLISH, typed)
+        )
+    )
     return or_(
         Report.street.ilike(pattern),
         Report.location_text.ilike(pattern),
         Report.postcode.ilike(pattern),
-        DESCRIPTION_SEARCH.bool_op("@@")(func.websearch_to_tsquery(ENGLISH, typed)),
+        Report.id.in_(by_words),
     )
 
 
