@@ -54,6 +54,10 @@ PAGES = {
     "Rushey Green, breached": "/triage?ward=rushey-green&breached=yes",
     "Catford town centre": "/triage?area=catford-town-centre",
     "page 20": "/triage?page=20",
+    # Every bench description has these words: the search's worst case.
+    "search: words, all match": "/triage?q=noticed+home",
+    "search: words, none": "/triage?q=streetlight",
+    "search: street": "/triage?q=Rushey+Road",
 }
 USERS = {
     "SNT sergeant (met-snt-rushey-green)": ("sgt@bench.example", "met-snt-rushey-green"),
@@ -139,9 +143,7 @@ def build_database(reports: int) -> str:
     engine = make_engine(url)
     started = time.perf_counter()
     with session_scope(make_session_factory(engine)) as session:
-        seed.load_wards(session)
-        seed.seed(session)
-        seed.load_areas(session)
+        seed.load_reference_data(session)
         # About half the points in the borough's bounding box fall inside it.
         session.execute(text(LOAD_REPORTS), {"n": int(reports * 2.2), "limit": reports})
         session.execute(text(NOTIFY_PARTNERS))
