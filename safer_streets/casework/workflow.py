@@ -525,17 +525,14 @@ def _plan(session: Session, user: User, report: Report, asked: Inspection) -> _P
     if asked.assignee is not None and asked.assignee.strip() != current_assignee:
         authorise(session, user, report, Action.ASSIGN)
         assignee = asked.assignee.strip()
-        try:
-            chosen = session.get(User, int(assignee)) if assignee else None
-        except ValueError:
-            chosen = None
+        number = whole_number(assignee)
+        chosen = session.get(User, number) if number is not None else None
+        if assignee and chosen is None:
             errors["assignee"] = "choose someone from the list"
-        if chosen is not None and (
+        elif chosen is not None and (
             chosen.partner_id != report.owner_partner_id or not chosen.active
         ):
             errors["assignee"] = "choose an active colleague in the owner partner"
-        elif assignee and chosen is None:
-            errors["assignee"] = "choose someone from the list"
     priority = None
     if asked.priority not in (None, "", report.priority.value):
         authorise(session, user, report, Action.PRIORITY)
@@ -557,8 +554,10 @@ def _plan(session: Session, user: User, report: Report, asked: Inspection) -> _P
     public_text = (asked.public_update or "").strip()
     if not public_text and asked.template_id:
         try:
-            template = template_for(session, user, asked.template_id)
-            public_text = fill_template(template.body, report, user)
+            number = whole_number(asked.template_id)
+            if number is None:
+                raise NotFound("no such response template")
+            public_text = fill_template(template_for(session, user, number).body, report, user)
         except NotFound:
             errors["template"] = "choose one of your partner's templates"
     note_text = (asked.internal_note or "").strip()

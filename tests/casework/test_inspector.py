@@ -142,6 +142,18 @@ def test_a_move_the_workflow_refuses_is_a_conflict_that_keeps_the_input(client, 
     assert report.assigned_to_id is None
 
 
+@pytest.mark.parametrize("assignee", ["99999999999999999999", "²", "someone"])
+def test_an_assignee_out_of_range_is_a_field_error(client, case, assignee):
+    report, _, _ = case
+    response = client.post(
+        f"/triage/reports/{report.reference}/inspect",
+        data={"version": str(report.version_id), "assignee": assignee, "template": "9" * 30},
+    )
+    assert response.status_code == 422
+    assert "choose someone from the list" in response.text
+    assert "choose one of your partner" in response.text
+
+
 def test_closing_without_a_reason_is_refused(client, db_session, case):
     report, _, _ = case
     response = client.post(
