@@ -55,6 +55,10 @@ PAGES = {
     "Rushey Green, breached": "/triage?ward=rushey-green&breached=yes",
     "Catford town centre": "/triage?area=catford-town-centre",
     "page 20": "/triage?page=20",
+    # Every bench description has these words: the search's worst case.
+    "search: words, all match": "/triage?q=noticed+home",
+    "search: words, none": "/triage?q=streetlight",
+    "search: street": "/triage?q=Rushey+Road",
 }
 USERS = {
     "SNT sergeant (met-snt-rushey-green)": ("sgt@bench.example", "met-snt-rushey-green"),

@@ -59,6 +59,7 @@ EXPORT_COLUMNS = (
     "supporters",
     "contact_email",
 )
+PARTNER_WORDS = ("public_update", "acknowledged", "status_changed")
 # Spreadsheet programs run cells that start with these as formulas (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -98,7 +99,9 @@ def _export_query(
         conditions.append(Report.status.in_(statuses))
     public_updates = (
         select(ReportEvent.report_id, func.count().label("n"))
-        .where(ReportEvent.public, ReportEvent.kind == "public_update")
+        # What partners wrote to the resident: updates, and status changes with words
+        # (the inspector form and Open311 status updates put them on the change).
+        .where(ReportEvent.public, ReportEvent.kind.in_(PARTNER_WORDS))
         .group_by(ReportEvent.report_id)
         .subquery()
     )
@@ -132,7 +135,7 @@ def _cells(shown: Disclosure, is_breached: bool, updates: int) -> list[str]:
         str(report.status),
         str(report.priority),
         guard_cell(report.owner.name if report.owner else ""),
-        guard_cell(report.assigned_to.email if report.assigned_to else ""),
+        guard_cell(report.assigned_to.display_name if report.assigned_to else ""),
         _iso(report.acknowledge_due_at),
         _iso(report.resolve_due_at),
         "yes" if is_breached else "no",

@@ -4,6 +4,7 @@ all scoped through ``access``."""
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal_column,
+    or_,
     select,
     text,
 )
@@ -80,7 +83,19 @@ class Assigned(enum.StrEnum):
     UNASSIGNED = "unassigned"
 
 
-STATUS_GROUPS = {"open": OPEN_STATUSES, "closed": frozenset(ReportStatus) - OPEN_STATUSES}
+# "any" says so explicitly now that a queue opens on its open reports.
+STATUS_GROUPS: dict[str, frozenset[ReportStatus] | None] = {
+    "open": OPEN_STATUSES,
+    "closed": frozenset(ReportStatus) - OPEN_STATUSES,
+    "any": None,
+}
+MAX_SEARCH_CHARS = 200
+SUMMARY_CHARS = 80
+# A reference typed any way: "lew 7k3q9", "LEW7K3Q9", "lew-7k3q9 ".
+TYPED_REFERENCE = re.compile(r"^LEW([2-9A-Z]{5})$")
+# The text-search configuration as the GIN index ix_report_description_search is written
+# (to_tsvector('english'::regconfig, description)), so that PostgreSQL can use it.
+ENGLISH = literal_column("'english'::regconfig")
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 _FILTER_MESSAGES = {
     "enum": "is not one of the choices",
@@ -99,7 +114,8 @@ class QueueFilters(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
 
-    status: str | None = Field(default=None, max_length=32)
+    status: str | None = Field(default="open", max_length=32)
+    q: str | None = Field(default=None, max_length=MAX_SEARCH_CHARS)
     category: str | None = Field(default=None, pattern=SLUG_PATTERN)
     ward: str | None = Field(default=None, pattern=SLUG_PATTERN)
     area: str | None = Field(default=None, pattern=SLUG_PATTERN)
@@ -119,9 +135,9 @@ class QueueFilters(BaseModel):
 
     def statuses(self) -> frozenset[ReportStatus] | None:
         """The statuses the status filter selects (``None``: any)."""
-        if self.status is None:
-            return None
-        return STATUS_GROUPS.get(self.status) or frozenset({ReportStatus(self.status)})
+        if self.status is None or self.status in STATUS_GROUPS:
+            return STATUS_GROUPS.get(self.status or "any")
+        return frozenset({ReportStatus(self.status)})
 
     def query_args(self, **changes: Any) -> dict[str, str]:
         """The filters as query-string arguments, e.g. for links to other pages."""
@@ -199,11 +215,37 @@ def queue_conditions(
         )
     if filters.breached:
         conditions.append(sla.breached(now))
+    if filters.q:
+        conditions.append(search_condition(filters.q))
     if filters.assigned is Assigned.ME:
         conditions.append(Report.assigned_to_id == user.id)
     elif filters.assigned is Assigned.UNASSIGNED:
         conditions.append(Report.assigned_to_id.is_(None))
     return conditions
+
+
+def search_condition(typed: str) -> ColumnElement[bool]:
+    """Reports matching what was typed in the queue's search box: a reference written any
+    way, a street, place or postcode, or words of the description (English stemming, so
+    "lights" finds "light"; "quoted phrases" and -exclusions work as on web search engines)."""
+    compact = re.sub(r"[\s-]+", "", typed).upper()
+    if match := TYPED_REFERENCE.match(compact):
+        return Report.reference == f"LEW-{match.group(1)}"
+    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", typed.strip()) + "%"
+    # The words are matched apart, through the GIN index, and the report tested against the
+    # ids found: inside the OR, PostgreSQL would build every description's vector instead.
+    searched = aliased(Report)
+    by_words = select(searched.id).where(
+        func.to_tsvector(ENGLISH, searched.description).bool_op("@@")(
+            func.websearch_to_tsquery(ENGLISH, typed)
+        )
+    )
+    return or_(
+        Report.street.ilike(pattern),
+        Report.location_text.ilike(pattern),
+        Report.postcode.ilike(pattern),
+        Report.id.in_(by_words),
+    )
 
 
 _PRIORITY_RANK = case(
@@ -239,7 +281,8 @@ def _ordered_ids(
     limit: int,
     offset: int = 0,
 ) -> list[int]:
-    """Ids of one stretch of the queue in order (``conditions`` without visibility).
+    """Ids of one stretch of the queue in order (``conditions`` without visibility); a
+    partner's own reports come before those it is only notified of, which it cannot act on.
 
     For a partner the owned and the notified reports are each ordered and cut on their own
     (the first through ``ix_report_owner_created``), then merged: PostgreSQL cannot tell how
@@ -252,13 +295,13 @@ def _ordered_ids(
     if user.active and user.role not in (Role.BOARD, Role.ADMIN) and user.partner_id:
         partner = user.partner_id
         owned = (
-            select(*columns)
+            select(*columns, literal_column("0").label("notified"))
             .where(Report.owner_partner_id == partner, *conditions)
             .order_by(*order)
             .limit(offset + limit)
         )
         notified = (
-            select(*columns)
+            select(*columns, literal_column("1").label("notified"))
             .join(ReportNotifiedPartner, ReportNotifiedPartner.report_id == Report.id)
             .where(
                 ReportNotifiedPartner.partner_id == partner,
@@ -270,10 +313,11 @@ def _ordered_ids(
         )
         merged = owned.union_all(notified).subquery()
         query = select(merged.c.id).order_by(
+            merged.c.notified,
             *(
                 merged.c[f"k{i}"].desc() if descending else merged.c[f"k{i}"].asc()
                 for i, (_, descending) in enumerate(keys)
-            )
+            ),
         )
     else:
         query = select(Report.id).where(visibility(user), *conditions).order_by(*order)
@@ -317,10 +361,52 @@ class QueuePage:
     breaches: dict[int, list[str]] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
+    viewer_partner_id: int | None = None
+
     @property
     def open_count(self) -> int:
         """Reports in any open status, under the other filters."""
         return sum(self.counts.get(s.value, 0) for s in OPEN_STATUSES)
+
+    def shows_due(self, shown: Disclosure) -> bool:
+        """Whether the row shows service-level due times (see ``shows_due``)."""
+        return shows_due(shown.report, self.viewer_partner_id)
+
+    def age(self, shown: Disclosure) -> str | None:
+        """How long ago the report came in, in words, as precisely as the viewer may know."""
+        return age_in_words(shown.created.value, self.now) if shown.created else None
+
+
+def shows_due(report: Report, viewer_partner_id: int | None) -> bool:
+    """Service-level times are the owner's to meet: shown on its open reports (and to the
+    board and administrators, ``viewer_partner_id`` None), never to a notified partner, which
+    cannot acknowledge the report, nor on a closed one."""
+    mine = viewer_partner_id is None or report.owner_partner_id == viewer_partner_id
+    return mine and report.status in OPEN_STATUSES
+
+
+def summary(shown: Disclosure) -> str | None:
+    """The start of the description as the viewer may read it, cut at a word."""
+    words = " ".join((shown.description or "").split())
+    if len(words) <= SUMMARY_CHARS:
+        return words or None
+    return words[:SUMMARY_CHARS].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def age_in_words(then: datetime, now: datetime) -> str:
+    """'just now', '5 minutes ago', '3 hours ago', 'yesterday', '12 days ago', '4 months ago'."""
+    seconds = max(0, (now - then).total_seconds())
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 1:
+        return "just now"
+    for amount, unit in ((minutes, "minute"), (hours, "hour")):
+        if amount < (60 if unit == "minute" else 24):
+            return f"{amount:.0f} {unit}{'s' if amount != 1 else ''} ago"
+    if days < 2:
+        return "yesterday"
+    if days < 60:
+        return f"{days:.0f} days ago"
+    return f"{days // 30:.0f} months ago"
 
 
 def queue(
@@ -373,6 +459,7 @@ def queue(
         )
     }
     rows = disclosures_among_visible(user, (loaded[report_id] for report_id in page_ids))
+    viewer_partner_id = user.partner_id if user.role not in (Role.BOARD, Role.ADMIN) else None
     points = [
         point
         for shown in disclosures_among_visible(user, (loaded[i] for i in map_ids))
@@ -386,8 +473,13 @@ def queue(
         counts=counts,
         filters=filters.model_copy(update={"page": page_number}),
         map_points=points,
-        breaches={shown.report.id: sla.breaches_of(shown.report, now) for shown in rows},
+        breaches={
+            shown.report.id: sla.breaches_of(shown.report, now)
+            for shown in rows
+            if shows_due(shown.report, viewer_partner_id)
+        },
         now=now,
+        viewer_partner_id=viewer_partner_id,
     )
 
 
@@ -419,8 +511,13 @@ def _counts(session: Session, user: User, filters: list[ColumnElement[bool]]) ->
     return {str(status): count for status, count in session.execute(query)}
 
 
-def filter_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
-    """Slugs and names for the queue's filter menus."""
+def filter_choices(session: Session, user: User) -> dict[str, list[tuple[str, str]]]:
+    """Slugs and names for the queue's filter menus; a ward's Safer Neighbourhood Team is
+    offered its own ward only."""
+    wards = select(Ward.slug, Ward.name).where(Ward.active).order_by(Ward.name)
+    ward_code = user.partner.ward_code if user.partner else None
+    if ward_code:
+        wards = wards.where(Ward.code == ward_code)
     return {
         "category": [
             (slug, name)
@@ -428,12 +525,7 @@ def filter_choices(session: Session) -> dict[str, list[tuple[str, str]]]:
                 select(Category.slug, Category.name).order_by(Category.position)
             )
         ],
-        "ward": [
-            (slug, name)
-            for slug, name in session.execute(
-                select(Ward.slug, Ward.name).where(Ward.active).order_by(Ward.name)
-            )
-        ],
+        "ward": [(slug, name) for slug, name in session.execute(wards)],
         "area": [
             (slug, name)
             for slug, name in session.execute(select(Area.slug, Area.name).order_by(Area.name))

@@ -146,7 +146,8 @@ def logout():
 
 def _queue_context(user: User) -> dict[str, Any]:
     return {
-        "choices": queues.filter_choices(db()),
+        "choices": queues.filter_choices(db(), user),
+        "summary": queues.summary,
         "statuses": list(ReportStatus),
         "priorities": list(Priority),
         "sorts": list(queues.Sort),
@@ -203,7 +204,7 @@ def export():
     except InvalidInput as invalid:
         detail = "; ".join(f"{k}: {v}" for k, v in invalid.field_errors.items())
         return render_template(
-            "error.html", status=422, title="Check the filters", detail=detail
+            "casework/error.html", status=422, title="Check the filters", detail=detail
         ), 422
     owner = user.partner.slug if user.partner else "all-partners"
     filename = f"safer-streets-{owner}-{_now():%Y-%m-%d}.csv"
@@ -268,6 +269,7 @@ def _render_report(
     session.commit()  # the access log holds the view even if rendering fails
     report = case.shown.report
     actions = workflow.allowed_actions(session, user, report)
+    seen = whole_number((form or {}).get("seen")) or 0
     context = {
         "case": case,
         "shown": case.shown,
@@ -281,12 +283,14 @@ def _render_report(
         "partners": workflow.reroute_targets(session, report)
         if workflow.Action.REROUTE in actions
         else [],
-        "templates": workflow.templates_for(session, user),
-        "next_statuses": [
-            s
-            for s in ReportStatus
-            if s in workflow.WORKFLOW.get(report.status, ()) and s is not ReportStatus.ACKNOWLEDGED
+        "templates": [
+            (t, workflow.fill_template(t.body, report, user))
+            for t in workflow.templates_for(session, user)
         ],
+        "next_statuses": [s for s in ReportStatus if s in workflow.WORKFLOW.get(report.status, ())],
+        # On a conflict, what others did since the officer opened the page.
+        "changed_since": [e for e in case.history if e.id > seen] if conflict else [],
+        "last_event_id": max((e.id for e in case.history), default=0),
         "priorities": list(Priority),
         "breaches": sla.breaches_of(report, _now()),
         "errors": errors or {},
@@ -330,41 +334,26 @@ def _version(form: Any) -> int | None:
     return whole_number(form.get("version"))
 
 
+def _inspection(form: Any) -> workflow.Inspection:
+    """The inspector form as asked; fields a notified partner's form lacks stay ``None``."""
+    return workflow.Inspection(
+        assignee=form.get("assignee"),
+        priority=form.get("priority"),
+        status=form.get("status"),
+        public_update=form.get("public_update", ""),
+        template_id=form.get("template") or None,
+        internal_note=form.get("internal_note", ""),
+    )
+
+
 def _perform(action: str, report: Any, user: User, form: Any) -> workflow.Outcome:
     session = db()
     version = _version(form)
     now = _now()
     a = workflow.Action
-    if action == a.ACKNOWLEDGE:
-        return workflow.acknowledge(session, user, report, expected_version=version, now=now)
-    if action == a.ASSIGN:
-        return workflow.assign(
-            session, user, report, form.get("assignee"), expected_version=version, now=now
-        )
-    if action == a.PRIORITY:
-        return workflow.set_priority(
-            session, user, report, form.get("priority", ""), expected_version=version, now=now
-        )
-    if action == a.STATUS:
-        return workflow.change_status(
-            session,
-            user,
-            report,
-            form.get("status", ""),
-            note=form.get("note"),
-            public=form.get("public") == "yes",
-            expected_version=version,
-            now=now,
-        )
-    if action == "update":
-        return workflow.add_note(
-            session,
-            user,
-            report,
-            form.get("text"),
-            public=form.get("visibility") == "public",
-            template_id=form.get("template") or None,
-            now=now,
+    if action == "inspect":
+        return workflow.inspect(
+            session, user, report, _inspection(form), expected_version=version, now=now
         )
     if action == a.REROUTE:
         return workflow.reroute(

@@ -17,6 +17,7 @@ overwriting their work (optimistic locking on ``Report.version_id``).
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -381,10 +382,10 @@ def assign(
                 message=f"Reports can only be assigned to people in {owner}.",
             )
         if not assignee.active:
-            raise InvalidInput({"assignee": f"{assignee.email} is deactivated"})
+            raise InvalidInput({"assignee": f"{assignee.display_name} is deactivated"})
     if report.assigned_to_id == (assignee.id if assignee else None):
         raise Conflict(
-            f"{report.reference} is already assigned to {assignee.email}"
+            f"{report.reference} is already assigned to {assignee.display_name}"
             if assignee
             else f"{report.reference} is not assigned to anyone"
         )
@@ -395,11 +396,11 @@ def assign(
         report,
         user,
         "assigned",
-        note=f"Assigned to {assignee.name or assignee.email}" if assignee else "Unassigned",
+        note=f"Assigned to {assignee.display_name}" if assignee else "Unassigned",
         data={"from": previous, "to": assignee.email if assignee else None},
     )
     session.flush()  # now, so that a conflict surfaces inside the action
-    who = assignee.email if assignee else "nobody"
+    who = assignee.display_name if assignee else "nobody"
     return Outcome(f"{report.reference} is assigned to {who}.", event=event)
 
 
@@ -447,14 +448,11 @@ def add_note(
     text: str | None,
     *,
     public: bool = False,
-    template_id: int | str | None = None,
     now: datetime,
     data: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """An internal note for partners, or a public update for the resident's tracking page."""
     authorise(session, user, report, Action.PUBLIC_UPDATE if public else Action.NOTE)
-    if not (text or "").strip() and template_id not in (None, ""):
-        text = template_for(session, user, template_id).body
     text = _note_text(text)
     event = _event(
         session,
@@ -471,6 +469,169 @@ def add_note(
         emails.append(outbox.public_update(session, report, event))
     what = "Public update posted" if public else "Internal note added"
     return Outcome(f"{what} on {report.reference}.", tuple(e for e in emails if e), event)
+
+
+# ---- The inspector form: everything an officer decides about a report, in one submit ------
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What an officer asked for in one submit of the inspector form.
+
+    ``None`` leaves a thing as it is (a notified partner's form has no assignee, priority or
+    status); a value equal to the report's current one changes nothing either. ``assignee``
+    ``""`` means nobody. The public update is the template's text, filled in, when the officer
+    picked a template and left the update box empty.
+    """
+
+    assignee: str | None = None
+    priority: str | None = None
+    status: str | None = None
+    public_update: str = ""
+    template_id: str | None = None
+    internal_note: str = ""
+
+
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def fill_template(body: str, report: Report, user: access.Actor) -> str:
+    """A response template's text with {reference}, {category}, {ward} and {partner} filled
+    in for this report; other braces are left as written."""
+    partner = user.partner or report.owner
+    values = {
+        "reference": report.reference,
+        "category": report.category.name.lower(),
+        "ward": report.ward.name if report.ward else "Lewisham",
+        "partner": partner.name if partner else "Safer Streets Lewisham",
+    }
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), body)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    assignee: str | None
+    priority: Priority | None
+    status: ReportStatus | None
+    public_text: str
+    note_text: str
+
+
+def _plan(session: Session, user: User, report: Report, asked: Inspection) -> _Plan:
+    """Check the whole form before changing anything: every wrong field is named at once."""
+    errors: dict[str, str] = {}
+    current_assignee = str(report.assigned_to_id) if report.assigned_to_id else ""
+    assignee = None
+    if asked.assignee is not None and asked.assignee.strip() != current_assignee:
+        authorise(session, user, report, Action.ASSIGN)
+        assignee = asked.assignee.strip()
+        number = whole_number(assignee)
+        chosen = session.get(User, number) if number is not None else None
+        if assignee and chosen is None:
+            errors["assignee"] = "choose someone from the list"
+        elif chosen is not None and (
+            chosen.partner_id != report.owner_partner_id or not chosen.active
+        ):
+            errors["assignee"] = "choose an active colleague in the owner partner"
+    priority = None
+    if asked.priority not in (None, "", report.priority.value):
+        authorise(session, user, report, Action.PRIORITY)
+        try:
+            priority = Priority(asked.priority)
+        except ValueError:
+            errors["priority"] = "choose low, normal, high or urgent"
+    status = None
+    if asked.status not in (None, "", report.status.value):
+        authorise(session, user, report, Action.STATUS)
+        try:
+            status = ReportStatus(asked.status)
+        except ValueError:
+            errors["status"] = f"unknown status {asked.status!r}"
+        else:
+            # A move the workflow refuses is a clash with the report's state (409), as it is
+            # for every door into the workflow, not a mistake in the form.
+            check_transition(report, status)
+    public_text = (asked.public_update or "").strip()
+    if not public_text and asked.template_id:
+        try:
+            number = whole_number(asked.template_id)
+            if number is None:
+                raise NotFound("no such response template")
+            public_text = fill_template(template_for(session, user, number).body, report, user)
+        except NotFound:
+            errors["template"] = "choose one of your partner's templates"
+    note_text = (asked.internal_note or "").strip()
+    for field_name, text, action in (
+        ("public_update", public_text, Action.PUBLIC_UPDATE),
+        ("internal_note", note_text, Action.NOTE),
+    ):
+        if text:
+            authorise(session, user, report, action)
+        if len(text) > MAX_NOTE_CHARS:
+            errors[field_name] = f"must be at most {MAX_NOTE_CHARS} characters"
+    if status in NEEDS_REASON and not (public_text or note_text):
+        errors["status"] = (
+            f"say why it is {label(status)} in the public update or the internal note"
+        )
+    if not errors and not (assignee is not None or priority or status or public_text or note_text):
+        errors["inspector"] = "change something or write an update first"
+    if errors:
+        raise InvalidInput(errors)
+    return _Plan(assignee, priority, status, public_text, note_text)
+
+
+@optimistic
+def inspect(
+    session: Session,
+    user: User,
+    report: Report,
+    asked: Inspection,
+    *,
+    expected_version: int | None,
+    now: datetime,
+) -> Outcome:
+    """Apply the inspector form: assignment, priority, status, public update and internal
+    note, each recorded as its own history entry, all or nothing; the resident is emailed
+    once, for the public update."""
+    check_version(report, expected_version)
+    plan = _plan(session, user, report, asked)
+    done: list[Outcome] = []
+    # A savepoint, so that a refusal part-way (a concurrent change) leaves nothing applied.
+    with session.begin_nested():
+        if plan.assignee is not None:
+            done.append(assign(session, user, report, plan.assignee, now=now))
+        if plan.priority is not None:
+            done.append(set_priority(session, user, report, plan.priority, now=now))
+        public_text, note_text = plan.public_text, plan.note_text
+        if plan.status is not None:
+            # Words for the resident written with a status change travel on that change, as
+            # a case system's Open311 status update with a description does: one entry, one
+            # email. Closing without action takes its reason from the internal note otherwise.
+            reason, public = "", False
+            if public_text:
+                reason, public, public_text = public_text, True, ""
+            elif plan.status in NEEDS_REASON:
+                reason, note_text = note_text, ""
+            done.append(
+                change_status(
+                    session,
+                    user,
+                    report,
+                    plan.status,
+                    note=reason or None,
+                    public=public,
+                    now=now,
+                )
+            )
+        if public_text:
+            done.append(add_note(session, user, report, public_text, public=True, now=now))
+        if note_text:
+            done.append(add_note(session, user, report, note_text, now=now))
+    return Outcome(
+        " ".join(outcome.message for outcome in done),
+        tuple(email for outcome in done for email in outcome.emails),
+        done[-1].event,
+    )
 
 
 # ---- Re-routing and duplicates -----------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Admin pages: the routing table (list, add, edit, deactivate, history, re-route), the
-abuse list with the reports it holds, and the reports routing set aside (needs attention)."""
+"""Admin pages: the home with counts and links, the routing table (list, add, edit,
+deactivate, history, re-route, try where a report would go), the abuse list with the reports
+it holds, and the reports routing set aside (needs attention)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ from safer_streets.casework import access
 from safer_streets.disclosure import access_log
 from safer_streets.errors import Conflict, InvalidInput
 from safer_streets.intake import abuse, submission
-from safer_streets.models import AbuseEntry, Role
-from safer_streets.routing import quarantine, rerouting
+from safer_streets.models import AbuseEntry, Category, Role
+from safer_streets.routing import overview, quarantine, rerouting, tester
 from safer_streets.routing import rules as routing_rules
+from safer_streets.routing.locate_views import ward_index
+from safer_streets.taxonomy import all_reasons
 from safer_streets.web.clients import client_address
 from safer_streets.web.context import current_user, db, services, show_refused
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 ABUSE_PAGE = "abuse list"
 bp.add_app_template_global(routing_rules.describe_change, "describe_rule_change")
+bp.add_app_template_global(routing_rules.reason_words, "rule_reason_words")
 
 
 @bp.before_request
@@ -28,6 +32,44 @@ def admins_only():
         return redirect(url_for("casework.login", next=request.full_path.rstrip("?")))
     routing_rules.require_admin(current_user())
     return None
+
+
+@bp.get("")
+def home():
+    """Counts that say where to look, and every admin page."""
+    return render_template("admin/home.html", overview=overview.overview(db()))
+
+
+@bp.get("/routing/try")
+def try_routing():
+    """Where would a report go? A point or place, category, time and reasons in; the owner,
+    the notified partners, the reason and the matching rules out. Nothing is created."""
+    session = db()
+    context = {
+        "categories": session.scalars(select(Category).order_by(Category.position)).all(),
+        "reasons": all_reasons(),
+        "args": request.args,
+        "answer": None,
+        "errors": {},
+    }
+    if "category" not in request.args:
+        return render_template("admin/try_routing.html", **context)
+    try:
+        question = tester.parse_question(
+            category=request.args.get("category", ""),
+            lat=request.args.get("lat"),
+            lon=request.args.get("lon"),
+            place=request.args.get("place", ""),
+            at=request.args.get("at"),
+            reasons=request.args.getlist("reason"),
+        )
+        context["answer"] = tester.try_routing(
+            session, question, wards=ward_index(), places=services().places
+        )
+    except InvalidInput as invalid:
+        context["errors"] = invalid.field_errors
+        return render_template("admin/try_routing.html", **context), 422
+    return render_template("admin/try_routing.html", **context)
 
 
 def _render_rule_form(template: str, status: int = 200, **context):

@@ -170,9 +170,10 @@ def local_time(moment: datetime) -> time:
     return moment.astimezone(LONDON).time().replace(tzinfo=None)
 
 
-def _matches(
+def matches(
     rule: Rule, category: str, place: Place, at: time | None, reasons: Collection[str]
 ) -> bool:
+    """Whether a rule applies to a report of this category, place, time of day and reasons."""
     if rule.category not in (None, category):
         return False
     if rule.ward_code is not None and rule.ward_code != place.ward_code:
@@ -199,7 +200,7 @@ def decide(
     reporter did not say, when it was received. Without it no time-of-day rule matches.
     """
     matching = sorted(
-        (r for r in rules if _matches(r, category, place, at, reasons)),
+        (r for r in rules if matches(r, category, place, at, reasons)),
         key=lambda r: (r.rank, r.partner.slug, r.id),
     )
     owners = [r for r in matching if r.role is RuleRole.OWNER]

@@ -21,8 +21,9 @@ LOCATE_PAGE = "locate page"
 WAITING_PAGE = "reports to locate"
 
 
-def _wards() -> WardIndex:
-    """The active wards as an in-memory index, built on first use by this process."""
+def ward_index() -> WardIndex:
+    """The active wards as an in-memory index, built on first use by this process (the
+    locate page and the routing tester share it)."""
     if WARDS_KEY not in current_app.extensions:
         current_app.extensions[WARDS_KEY] = places.load_ward_index(db())
     return current_app.extensions[WARDS_KEY]
@@ -65,7 +66,7 @@ def locate(reference: str):
                 }
                 place = locating.parse_point(point_form["lat"], point_form["lon"])
             decision = locating.locate_report(
-                db(), current_user(), reference, place, wards=_wards(), places=services().places
+                db(), current_user(), reference, place, wards=ward_index(), places=services().places
             )
             db().commit()
             # Back to the list: the report may now belong to a partner whose queue this is not.

@@ -27,7 +27,7 @@ from safer_streets.models import (
     User,
     Ward,
 )
-from safer_streets.taxonomy import invalid_reasons, reasons_for
+from safer_streets.taxonomy import invalid_reasons, reason_labels, reasons_for
 
 MAX_WHY_CHARS = 1000
 PLACES = ("borough", "ward", "area")
@@ -59,6 +59,14 @@ def is_fallback(rule: RoutingRule) -> bool:
         and rule.window_start is None
         and rule.reason is None
     )
+
+
+def reason_words(rule: RoutingRule) -> str | None:
+    """A rule's reason as people say it ("badly lit"), not its stored key ("badly-lit")."""
+    if rule.reason is None:
+        return None
+    labels = reason_labels(rule.category.slug, [rule.reason]) if rule.category else []
+    return labels[0].lower() if labels else rule.reason.replace("-", " ")
 
 
 def format_window(start: time | None, end: time | None) -> str | None:

@@ -185,6 +185,15 @@ def register_error_renderer(app: Flask, path_prefix: str, renderer: ErrorRendere
     app.extensions.setdefault("error_renderers", {})[path_prefix] = renderer
 
 
+# Where partners, the board and administrators work: errors there are staff pages too.
+STAFF_PATHS = ("/triage", "/admin", "/board", "/account")
+
+
+def is_staff_path(path: str) -> bool:
+    """Whether ``path`` is one of the staff pages (``/triage`` and below, and so on)."""
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in STAFF_PATHS)
+
+
 def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
     renderers: dict[str, ErrorRenderer] = current_app.extensions.get("error_renderers", {})
     for prefix, renderer in renderers.items():
@@ -192,7 +201,8 @@ def _render_error(status: int, title: str, detail: str, errors: dict[str, str] |
             return renderer(status, title, detail, errors)
     if wants_json():
         return problem(status, title, detail, errors)
-    html = render_template("error.html", status=status, title=title, detail=detail)
+    page = "casework/error.html" if is_staff_path(request.path) else "error.html"
+    html = render_template(page, status=status, title=title, detail=detail)
     return html, status
 
 

@@ -283,7 +283,7 @@ def test_forms_without_a_csrf_token_are_refused(app, db_session, routed_report):
     client.post(
         "/login", data={"email": "sgt@rg.example", "password": PASSWORD, "csrf_token": token}
     )
-    forged = client.post(f"/triage/reports/{report.reference}/acknowledge", data={})
+    forged = client.post(f"/triage/reports/{report.reference}/inspect", data={})
     assert forged.status_code == 400
     assert "The form expired" in forged.text
 

@@ -65,15 +65,13 @@ def test_a_days_work_in_the_queue(desk, server_url, engine, routed_report, make_
     screenshot(desk, "triage-01-queue-filtered")
 
     desk.get_by_role("link", name=unsafe).click()
-    desk.get_by_role("button", name="Acknowledge").click()
+    desk.get_by_label("Status").select_option(label="Acknowledge")
+    desk.get_by_label("Internal note").fill("Rang the station manager about the underpass")
+    desk.get_by_label("Public update").fill(
+        "We have asked for the underpass lighting to be checked."
+    )
+    desk.get_by_role("button", name="Save changes").click()
     expect(desk.get_by_role("status")).to_contain_text(f"{unsafe} is now acknowledged")
-    desk.get_by_label("Internal note (partners only)").check()
-    desk.get_by_label("Text").fill("Rang the station manager about the underpass")
-    desk.get_by_role("button", name="Add", exact=True).click()
-    desk.get_by_label("Public update").check()
-    desk.get_by_label("Text").fill("We have asked for the underpass lighting to be checked.")
-    desk.get_by_role("button", name="Add", exact=True).click()
-    expect(desk.get_by_role("status")).to_contain_text("Public update posted")
     history = desk.locator(".history")
     expect(history).to_contain_text("Rang the station manager")
     expect(history).to_contain_text("by Sam Officer (Lewisham Council Community Safety)")

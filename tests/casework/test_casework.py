@@ -247,8 +247,13 @@ def test_only_partner_admins_manage_templates_and_staff_use_them(db_session, rou
     with pytest.raises(InvalidInput, match="title"):
         workflow.save_template(db_session, admin, None, "Patrol arranged", "again")
 
-    outcome = workflow.add_note(
-        db_session, sergeant, report, "", public=True, template_id=template.id, now=NOW
+    outcome = workflow.inspect(
+        db_session,
+        sergeant,
+        report,
+        workflow.Inspection(template_id=str(template.id)),
+        expected_version=None,
+        now=NOW,
     )
     assert report.events[-1].note == "Officers will patrol the area this week."
     email = db_session.scalar(select(EmailOutbox).where(EmailOutbox.id == outcome.emails[0]))

@@ -50,12 +50,12 @@ def _request(client, report: Report, original: Report, action: str, colleague_id
     path = f"/triage/reports/{report.reference}"
     version = str(report.version_id)
     forms = {
-        "acknowledge": ("acknowledge", {"version": version}),
-        "assign": ("assign", {"version": version, "assignee": str(colleague_id)}),
-        "priority": ("priority", {"version": version, "priority": "high"}),
-        "status": ("status", {"version": version, "status": "in_progress"}),
-        "note": ("update", {"visibility": "internal", "text": "Patrol passed at 22:00"}),
-        "public_update": ("update", {"visibility": "public", "text": "Officers visited"}),
+        "acknowledge": ("inspect", {"version": version, "status": "acknowledged"}),
+        "assign": ("inspect", {"version": version, "assignee": str(colleague_id)}),
+        "priority": ("inspect", {"version": version, "priority": "high"}),
+        "status": ("inspect", {"version": version, "status": "in_progress"}),
+        "note": ("inspect", {"version": version, "internal_note": "Patrol passed at 22:00"}),
+        "public_update": ("inspect", {"version": version, "public_update": "Officers visited"}),
         "reroute": ("reroute", {"version": version, "partner": "lewisham-asb", "reason": "ASB"}),
         "duplicate": ("duplicate", {"version": version, "original": original.reference}),
     }

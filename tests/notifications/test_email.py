@@ -57,11 +57,15 @@ def test_partner_and_resident_emails_arrive_once_with_links(
     login(sergeant, "sgt@rg.example")
     page = f"/triage/reports/{reference}"
     token = csrf_token(sergeant, page)
-    for visibility, text in (("internal", "Suspect known to us"), ("public", "Officers visited")):
-        response = sergeant.post(
-            f"{page}/update", data={"csrf_token": token, "visibility": visibility, "text": text}
-        )
-        assert response.status_code == 303
+    response = sergeant.post(
+        f"{page}/inspect",
+        data={
+            "csrf_token": token,
+            "internal_note": "Suspect known to us",
+            "public_update": "Officers visited",
+        },
+    )
+    assert response.status_code == 303
 
     (update,) = mailbox.wait_for(lambda m: m["To"] == RESIDENT)
     assert update["Subject"] == f"Update on your report {reference}"

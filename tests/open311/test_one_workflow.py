@@ -1,7 +1,8 @@
 """Triage and Open311 are two doors to one workflow: each action, made by an officer through
-the triage forms and by the same partner's case system through ``servicerequestupdates`` on an
-equivalent report, ends the same way: the same status, the same events, the same email to the
-resident (or none), the same supporters moved, and the same refusals."""
+the inspector form (or the duplicate form) and by the same partner's case system through
+``servicerequestupdates`` on an equivalent report, ends the same way: the same status, the
+same events, the same email to the resident (or none), the same supporters moved, and the
+same refusals."""
 
 from __future__ import annotations
 
@@ -34,12 +35,14 @@ class Step:
 def status(to: str, open311_status: str, reason: str | None = None) -> Step:
     form, update = {"status": to}, {"status": open311_status}
     if reason:
-        form |= {"note": reason, "public": "yes"}
+        form |= {"public_update": reason}
         update["description"] = reason
-    return Step(f"{to}{' with a reason' if reason else ''}", ("status", form), update)
+    return Step(f"{to}{' with a reason' if reason else ''}", ("inspect", form), update)
 
 
-ACKNOWLEDGE = Step("acknowledge", ("acknowledge", {}), {"status": "INVESTIGATING"})
+ACKNOWLEDGE = Step(
+    "acknowledge", ("inspect", {"status": "acknowledged"}), {"status": "INVESTIGATING"}
+)
 IN_PROGRESS = status("in_progress", "IN_PROGRESS", "Patrols booked for Friday night")
 IN_PROGRESS_QUIETLY = status("in_progress", "IN_PROGRESS")
 RESOLVE = status("resolved", "FIXED", "Dispersal order in place; two arrests")
@@ -49,12 +52,12 @@ REFER = status("referred", "INTERNAL_REFERRAL", "Passed to the council's ASB tea
 REFER_WITHOUT_REASON = status("referred", "INTERNAL_REFERRAL")
 REOPEN = Step(
     "reopen",
-    ("status", {"status": "in_progress", "note": "It has started again", "public": "yes"}),
+    ("inspect", {"status": "in_progress", "public_update": "It has started again"}),
     {"status": "REOPEN", "description": "It has started again"},
 )
 PUBLIC_UPDATE = Step(
     "public update",
-    ("update", {"visibility": "public", "text": "Officers visited on Tuesday"}),
+    ("inspect", {"public_update": "Officers visited on Tuesday"}),
     {"status": "OPEN", "description": "Officers visited on Tuesday"},
 )
 DUPLICATE = Step(

@@ -43,11 +43,15 @@ def test_a_stale_form_gets_a_conflict_message_and_keeps_what_was_typed(
     seen_by_first = version_on(first.get(path).text)
     seen_by_second = version_on(second.get(path).text)
 
-    done = first.post(f"{path}/priority", data={"version": seen_by_first, "priority": "urgent"})
+    done = first.post(f"{path}/inspect", data={"version": seen_by_first, "priority": "urgent"})
     assert done.status_code == 303
     clash = second.post(
-        f"{path}/status",
-        data={"version": seen_by_second, "status": "referred", "note": "Passed to the council"},
+        f"{path}/inspect",
+        data={
+            "version": seen_by_second,
+            "status": "referred",
+            "public_update": "Passed to the council",
+        },
     )
 
     assert clash.status_code == 409
@@ -56,6 +60,8 @@ def test_a_stale_form_gets_a_conflict_message_and_keeps_what_was_typed(
         clash.text,
     )
     assert "Passed to the council</textarea>" in clash.text, "nothing typed is lost"
+    assert '<option value="referred" selected>' in clash.text, "nor anything chosen"
+    assert "Priority changed" in clash.text, "the page says what the other officer did"
     assert version_on(clash.text) != seen_by_second, "the retry uses the latest version"
     db_session.expire_all()
     assert report.priority is Priority.URGENT and report.status is ReportStatus.ROUTED

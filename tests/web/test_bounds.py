@@ -179,7 +179,10 @@ def test_a_triage_page_out_of_range_is_explained(client, admin, page):
 def test_a_triage_form_s_odd_version_is_no_version(client, db_session, routed_report, admin):
     report = routed_report(db_session)
     path = f"/triage/reports/{report.reference}"
-    assert client.post(f"{path}/acknowledge", data={"version": "²"}).status_code == 303
+    assert (
+        client.post(f"{path}/inspect", data={"version": "²", "status": "acknowledged"}).status_code
+        == 303
+    )
     response = client.post(
         "/triage/bulk",
         data={"selected": f"{report.reference}@²", "action": "priority", "value": "high"},

@@ -2,6 +2,7 @@
 (function () {
   "use strict";
   var LEWISHAM = [51.445, -0.02];
+  // Keep in step with the legend in css/triage.css (.swatch-*).
   var COLOURS = { routed: "#d4351c", acknowledged: "#f47738", in_progress: "#1d70b8",
     resolved: "#00703c", not_actionable: "#505a5f", referred: "#4c2c92", duplicate: "#505a5f" };
 
@@ -88,7 +89,7 @@
   }
 
   var template = document.getElementById("template");
-  var text = document.getElementById("text");
+  var text = document.getElementById("public_update");
   if (template && text) {
     template.addEventListener("change", function () {
       var option = template.options[template.selectedIndex];

@@ -1,0 +1,54 @@
+"""The administrators' home: how the whole system stands, in counts that say where to look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from safer_streets.models import ApiClient, EmailOutbox, Report, ReportStatus, User
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Counts for the /admin home."""
+
+    reports_by_status: dict[str, int]
+    needs_attention: int
+    held: int
+    outbox_unsent: int
+    api_keys_active: int
+    users_by_role: dict[str, int]
+
+    @property
+    def reports(self) -> int:
+        """Every report, whatever its status."""
+        return sum(self.reports_by_status.values())
+
+
+def overview(session: Session) -> Overview:
+    """Reports by status (those set aside or held among them), unsent emails, active API
+    keys and active accounts by role."""
+    by_status = {
+        str(status): count
+        for status, count in session.execute(
+            select(Report.status, func.count()).group_by(Report.status)
+        )
+    }
+    by_role = {
+        str(role): count
+        for role, count in session.execute(
+            select(User.role, func.count()).where(User.active).group_by(User.role)
+        )
+    }
+    unsent = select(func.count()).select_from(EmailOutbox).where(EmailOutbox.sent_at.is_(None))
+    keys = select(func.count()).select_from(ApiClient).where(ApiClient.revoked_at.is_(None))
+    return Overview(
+        reports_by_status=by_status,
+        needs_attention=by_status.get(ReportStatus.NEEDS_ATTENTION.value, 0),
+        held=by_status.get(ReportStatus.HELD.value, 0),
+        outbox_unsent=session.scalar(unsent) or 0,
+        api_keys_active=session.scalar(keys) or 0,
+        users_by_role=by_role,
+    )
