@@ -20,18 +20,14 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import random
 import statistics
-import subprocess
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import bindparam, delete, insert, select, text
 
-from bench.machine import description
+from bench.results import Baseline, Results
 from geo import DATA_DIR
 from safer_streets import migrate
 from safer_streets.data import seed
@@ -49,7 +45,6 @@ from safer_streets.residents import alerts
 
 SERVER = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432"
 DATABASE_URL = f"{SERVER}/safer_streets_bench_alerts"
-RESULTS = Path(__file__).resolve().parent / "results" / "alerts.json"
 TARGET_S = 1.0
 
 
@@ -132,10 +127,6 @@ def fill(factory, n_subscriptions: int, n_reports: int, now: datetime) -> None:
         connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
 
 
-def summary(values: list[float]) -> dict[str, float]:
-    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
-
-
 def timed_match(factory, now: datetime, statement=None) -> tuple[float, int, float, int]:
     """Seconds to match (and how many report-subscription matches), then to write the emails
     (and how many)."""
@@ -165,7 +156,18 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="3 repetitions")
     args = parser.parse_args()
+    if args.quick:
+        args.repeat = 3
+    results = Results(
+        "alerts",
+        "Matching new reports to area alerts",
+        "One SQL statement joins new public reports to confirmed subscriptions by ward, town"
+        " centre and distance (a bounding-box index, then ST_DWithin on geography), then the"
+        " emails are queued one per subscriber.",
+        args,
+    )
 
     migrate.recreate_database(DATABASE_URL)
     migrate.upgrade(DATABASE_URL)
@@ -187,35 +189,19 @@ def main() -> None:
         assert baseline[0][1] == runs[0][1], "the same matches both ways"
 
     match_s = [run[0] for run in runs]
-    result = {
-        "benchmark": "bench/bench_alerts.py",
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip(),
-        "machine": description(),
-        "arguments": vars(args),
-        "repeat": args.repeat,
-        "target_s": TARGET_S,
-        "matches": runs[0][1],
-        "emails": runs[0][3],
-        "match_s": summary(match_s),
-        "queue_emails_s": summary([run[2] for run in runs]),
-        "baseline_without_reach_index_s": baseline[0][0] if baseline else None,
-        "load_average_1_5_15": os.getloadavg(),
-        "runs": [
-            {"match_s": m, "matches": n, "queue_emails_s": q, "emails": e} for m, n, q, e in runs
-        ],
-    }
-    RESULTS.parent.mkdir(exist_ok=True)
-    with RESULTS.open("w") as out:
-        json.dump(result, out, indent=1)
-    print(
-        f"{args.subscriptions:,} subscriptions x {args.reports:,} reports: "
-        f"{result['matches']:,} matches in {result['match_s']['median']:.3f} s median "
-        f"(target {TARGET_S} s); {result['emails']:,} emails written in "
-        f"{result['queue_emails_s']['median']:.3f} s; load average {os.getloadavg()[0]:.1f}"
+    results.add(
+        f"match {args.reports:,} reports against {args.subscriptions:,} subscriptions",
+        match_s,
+        "s",
+        baseline=Baseline("the same statement without the bounding-box index", [baseline[0][0]])
+        if baseline
+        else None,
+        target=f"under {TARGET_S} s",
+        met=statistics.median(match_s) < TARGET_S,
     )
+    results.add("queue one email per subscriber matched", [run[2] for run in runs], "s")
+    results.note(f"{runs[0][1]:,} report-subscription matches, {runs[0][3]:,} emails.")
+    results.save()
 
 
 if __name__ == "__main__":
