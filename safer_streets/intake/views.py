@@ -36,6 +36,7 @@ from safer_streets.intake.submission import (
 )
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
+from safer_streets.residents import questionnaire
 from safer_streets.taxonomy import reasons_for
 from safer_streets.web.clients import (
     address_supporter,
@@ -334,6 +335,10 @@ def _render_track(
         replyable={e.id for e in workflow.replyable_updates(report)} if reporter else set(),
         may_reopen=workflow.may_reopen(report, now, _reopen_within()),
         reopen_days=services().settings.reopen_within_days,
+        asked=reporter and questionnaire.asked(report),
+        answer_url=url_for("intake.track_answer", reference=report.reference, key=key)
+        if reporter
+        else None,
         new_report_link=_new_report_link(report) if reporter else None,
         form=form or MultiDict(),
         errors=errors or {},
@@ -397,6 +402,39 @@ def track_say(reference: str):
         )
     else:
         flash(gettext("Thank you. The team dealing with your report can now read this."))
+    key = request.args.get(tracking.KEY_PARAMETER)
+    return redirect(url_for("intake.track", reference=report.reference, key=key), code=303)
+
+
+@bp.post("/track/<reference>/answer")
+@limiter.limit(submission_limit)
+@limit_lookups
+def track_answer(reference: str):
+    """The reporter's answer to "is it fixed?", once; "not fixed" reopens a recent fix."""
+    if not is_reporter(reference):
+        raise NotFound(f"no report with reference {reference!r}")
+    session = db()
+    report = tracking.look_up(session, reference, reporter=True).report
+    try:
+        answered = questionnaire.answer(
+            session,
+            report,
+            request.form.get("fixed", ""),
+            request.form.get("words"),
+            now=datetime.now(UTC),
+            reopen_within=_reopen_within(),
+        )
+    except InvalidInput as invalid:
+        session.rollback()
+        shown = tracking.look_up(session, reference, reporter=True)
+        return _render_track(
+            shown, reporter=True, form=request.form, errors=invalid.field_errors
+        ), 422
+    session.commit()
+    if answered.reopened:
+        flash(gettext("Thank you. Your report is open again and the team has been told."))
+    else:
+        flash(gettext("Thank you for your answer."))
     key = request.args.get(tracking.KEY_PARAMETER)
     return redirect(url_for("intake.track", reference=report.reference, key=key), code=303)
 
