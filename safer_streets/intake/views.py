@@ -36,7 +36,7 @@ from safer_streets.intake.submission import (
 )
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
-from safer_streets.residents import questionnaire
+from safer_streets.residents import listing, questionnaire
 from safer_streets.taxonomy import reasons_for
 from safer_streets.web.clients import (
     address_supporter,
@@ -328,6 +328,9 @@ def _render_track(
         report_another=_report_another_link(report),
         photo_url=report_photo_url(report) if shown.shows_photo(report.photo) else None,
         map_tiles_url=services().settings.map_tiles_url,
+        status_words=listing.status_words(
+            report.status, report.owner.name if report.owner else None, gettext
+        ),
         reporter=reporter,
         say_url=url_for("intake.track_say", reference=report.reference, key=key)
         if reporter

@@ -171,3 +171,20 @@ def test_the_forms_need_the_pages_csrf_token(client, app, db_session, routed_rep
     refused = client.post(say_path(settings, report), data={"says": "fixed"})
     assert refused.status_code == 400
     assert events_of(db_session, report, "resident_says_fixed") == []
+
+
+def test_the_status_reads_in_residents_words(app, db_session, routed_report):
+    report = routed_report(db_session, category="fly-tipping")
+    anyone = app.test_client()
+    words = {
+        ReportStatus.ROUTED: f"Sent to {report.owner.name}",
+        ReportStatus.ACKNOWLEDGED: f"Seen by {report.owner.name}",
+        ReportStatus.IN_PROGRESS: "Being dealt with",
+        ReportStatus.RESOLVED: "Fixed / dealt with",
+    }
+    for status, expected in words.items():
+        report.status = status
+        db_session.flush()
+        page = anyone.get(f"/track/{report.reference}").text
+        assert f'status-{status.value}">{html.escape(expected)}<' in page
+        assert ">Routed<" not in page and ">Acknowledged<" not in page
