@@ -26,6 +26,7 @@ from safer_streets.disclosure import policy, tables
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import forms, photos, support, tracking
 from safer_streets.intake.submission import (
+    normalise_reference,
     parse_submission,
     public_categories,
     scoped_idempotency_key,
@@ -288,7 +289,7 @@ def track_lookup():
     """Find a report by the reference a resident was given."""
     reference = request.args.get("reference", "").strip()
     if reference:
-        return redirect(url_for("intake.track", reference=reference.upper()))
+        return redirect(url_for("intake.track", reference=normalise_reference(reference)))
     return render_template("intake/track_lookup.html")
 
 
@@ -354,6 +355,8 @@ def track(reference: str):
     """A report as the public (or, with its private link, its reporter) may see it: status,
     public updates, and its place, time and words at the precision the policy allows. Its
     reporter can also tell the partners more, answer an update, or say whether it is fixed."""
+    if (canonical := normalise_reference(reference)) != reference:
+        return redirect(url_for("intake.track", reference=canonical, **request.args), code=301)
     reporter = is_reporter(reference)
     try:
         shown = tracking.look_up(db(), reference, reporter=reporter)

@@ -188,3 +188,16 @@ def test_the_status_reads_in_residents_words(app, db_session, routed_report):
         page = anyone.get(f"/track/{report.reference}").text
         assert f'status-{status.value}">{html.escape(expected)}<' in page
         assert ">Routed<" not in page and ">Acknowledged<" not in page
+
+
+def test_a_reference_is_found_however_it_was_typed(app, db_session, routed_report):
+    report = routed_report(db_session, category="fly-tipping")
+    code = report.reference.removeprefix("LEW-")
+    anyone = app.test_client()
+    for typed in (f"lew {code.lower()}", f"LEW{code}", f" LEW - {code} ", f"LEW–{code}"):
+        found = anyone.get("/track", query_string={"reference": typed}, follow_redirects=True)
+        assert found.status_code == 200, typed
+        assert f"Report {report.reference}" in found.text
+    direct = anyone.get(f"/track/lew{code.lower()}")
+    assert direct.status_code == 301
+    assert direct.headers["Location"].endswith(f"/track/{report.reference}")
