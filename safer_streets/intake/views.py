@@ -21,6 +21,7 @@ from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from geo.postcodes import neighbouring_councils
 from safer_streets.casework import workflow
 from safer_streets.disclosure import policy, tables
 from safer_streets.errors import InvalidInput, NotFound
@@ -89,6 +90,7 @@ def _render_form(
             promises_of={c.slug: group for group in promise_groups for c in group.categories},
             kept_photo=kept_photo,
             photo_lost=photo_lost,
+            neighbours=neighbouring_councils(errors.get("location_text", "")),
             map_tiles_url=services().settings.map_tiles_url,
         ),
         422 if errors else 200,
