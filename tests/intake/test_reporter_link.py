@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from safer_streets.accounts import users
 from safer_streets.casework.casefile import event_label
 from safer_streets.intake import tracking
-from safer_streets.models import ReportEvent, ReportStatus
+from safer_streets.models import ReportEvent, ReportStatus, Role
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 
 def private_path(settings, report) -> str:
@@ -137,6 +139,11 @@ def test_still_a_problem_reopens_a_recent_fix_through_the_workflow(
     public = app.test_client().get(f"/track/{report.reference}").text
     assert "says it is still a problem" in public and "Back again" not in public
     assert "open again" in client.get(response.headers["Location"]).text
+    # Partners' case systems hear of it as of any other status change, without their words.
+    feed = client.get("/open311/v2/servicerequestupdates.json").get_json()
+    [update] = [u for u in feed if u["service_request_id"] == report.reference][-1:]
+    assert update["status"] == "in_progress"
+    assert "still a problem" in update["description"] and "Back again" not in str(feed)
 
 
 def test_still_a_problem_long_after_the_fix_asks_for_a_new_report(
@@ -201,3 +208,25 @@ def test_a_reference_is_found_however_it_was_typed(app, db_session, routed_repor
     direct = anyone.get(f"/track/lew{code.lower()}")
     assert direct.status_code == 301
     assert direct.headers["Location"].endswith(f"/track/{report.reference}")
+
+
+def test_partners_read_what_the_reporter_said_in_the_reports_history(
+    app, client, db_session, routed_report, settings
+):
+    report = routed_report(db_session)
+    client.post(say_path(settings, report), data={"says": "information", "text": "Blue car again"})
+    client.post(say_path(settings, report), data={"says": "fixed"})
+    staff = app.test_client()
+    users.create_user(
+        db_session,
+        passwords=PASSWORDS,
+        email="pc@rg.example",
+        password=PASSWORD,
+        role=Role.STAFF,
+        partner_slug=report.owner.slug,
+    )
+    db_session.flush()
+    login(staff, "pc@rg.example")
+    page = staff.get(f"/triage/reports/{report.reference}").text
+    assert "The reporter added information" in page and "Blue car again" in page
+    assert "The reporter says it is fixed" in page
