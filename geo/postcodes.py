@@ -106,6 +106,26 @@ NEIGHBOURING_COUNCILS: dict[str, str] = {
 }
 
 
+# The councils that share a land border with Lewisham, and where each takes reports of street
+# problems online (Southwark's go through FixMyStreet, which sends them to the council).
+# Which one a point outside Lewisham is in cannot be told offline without their boundaries,
+# so a refused point is offered all three; a postcode district names its own above.
+NEIGHBOURING_COUNCIL_PAGES = {
+    "Southwark": "https://www.fixmystreet.com/",
+    "Greenwich": "https://fix.royalgreenwich.gov.uk/",
+    "Bromley": "https://fix.bromley.gov.uk/",
+}
+
+
+def neighbouring_councils(message: str) -> list[tuple[str, str]]:
+    """The neighbouring councils (name, reporting page) to offer beside a refusal of a place
+    outside Lewisham: those the refusal names, else all of them; none for other messages."""
+    if "outside Lewisham" not in message and "not a Lewisham postcode" not in message:
+        return []
+    named = [(n, url) for n, url in NEIGHBOURING_COUNCIL_PAGES.items() if n in message]
+    return named or list(NEIGHBOURING_COUNCIL_PAGES.items())
+
+
 class OutsideBorough:
     """Names the neighbouring council for a postcode (or district) that is not in Lewisham."""
 

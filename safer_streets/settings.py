@@ -111,6 +111,13 @@ class Settings:
     # anyone lock its owner out.
     login_limit_per_account: str = "5 per minute; 20 per hour"
     login_limit_per_address: str = "20 per minute; 200 per hour"
+    # A reporter's "still a problem" reopens a resolved report within this many days of its
+    # resolution; later, they are asked to make a new report. Longer than the questionnaire's
+    # wait below, so that its "not fixed" answer can still reopen the report.
+    reopen_within_days: int = 56
+    # "Is it fixed?" is emailed to reporters who gave an email this many days after their
+    # report was resolved.
+    questionnaire_after_days: int = 28
     # Reporters' contact details and photos are removed this long after a report closes.
     retention_days: int = 365
     # Safety board: hotspot runs (permutations and seed are stored with every run), the
@@ -162,6 +169,11 @@ class Settings:
             raise SettingsError(
                 f"{PREFIX}NOMINATIM_USER_AGENT is required with {PREFIX}GEOCODER=nominatim "
                 "(Nominatim's usage policy): e.g. 'safer-streets-lewisham (ops@example.org)'"
+            )
+        if self.questionnaire_after_days >= self.reopen_within_days:
+            raise SettingsError(
+                f"{PREFIX}REOPEN_WITHIN_DAYS must be more than {PREFIX}QUESTIONNAIRE_AFTER_DAYS, "
+                "so that a 'not fixed' answer to the questionnaire can still reopen the report"
             )
         if self.processing_max_attempts < 1:
             raise SettingsError(f"{PREFIX}PROCESSING_MAX_ATTEMPTS must be at least 1")

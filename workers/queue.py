@@ -30,6 +30,7 @@ NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
 EXPIRE_PERSONAL_DATA = "workers.expire_personal_data"
 MATCH_ALERTS = "workers.match_alerts"
 QUEUE_ALERT_DIGESTS = "workers.queue_alert_digests"
+QUEUE_QUESTIONNAIRES = "workers.queue_questionnaires"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ TASK_QUEUES = {
     EXPIRE_PERSONAL_DATA: "slow",
     MATCH_ALERTS: "email",
     QUEUE_ALERT_DIGESTS: "email",
+    QUEUE_QUESTIONNAIRES: "email",
 }
 
 
@@ -132,6 +134,8 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             # subscriptions forgotten.
             "match-alerts": {"task": MATCH_ALERTS, "schedule": 60.0},
             "queue-alert-digests": {"task": QUEUE_ALERT_DIGESTS, "schedule": 3600.0},
+            # "Is it fixed?" to reporters whose reports were resolved some weeks ago.
+            "queue-questionnaires": {"task": QUEUE_QUESTIONNAIRES, "schedule": 3600.0},
             "expire-personal-data": {
                 "task": EXPIRE_PERSONAL_DATA,
                 "schedule": crontab(hour=3, minute=15),

@@ -22,7 +22,7 @@ from safer_streets.models import AlertFrequency
 from safer_streets.notifications import outbox
 from safer_streets.places import Places, load_ward_index
 from safer_streets.privacy import retention
-from safer_streets.residents import alerts
+from safer_streets.residents import alerts, questionnaire
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
 from workers.queue import (
@@ -33,6 +33,7 @@ from workers.queue import (
     PROCESS_REPORTS,
     QUEUE_ALERT_DIGESTS,
     QUEUE_DIGESTS,
+    QUEUE_QUESTIONNAIRES,
     SEND_EMAIL,
     SEND_EMAILS,
     SWEEP_OUTBOX,
@@ -269,6 +270,17 @@ def queue_alert_digests() -> int:
         alerts.match_new_reports(session, now)
         ids = alerts.queue_alert_emails(session, now, AlertFrequency.DAILY)
         alerts.forget_unconfirmed(session, now)
+    _send_later(ids)
+    return len(ids)
+
+
+@shared_task(name=QUEUE_QUESTIONNAIRES, autoretry_for=(OperationalError,), max_retries=3)
+def queue_questionnaires() -> int:
+    """Ask reporters whose reports were resolved some weeks ago whether they are fixed."""
+    ctx = context()
+    after = timedelta(days=ctx.settings.questionnaire_after_days)
+    with session_scope(ctx.session_factory) as session:
+        ids = questionnaire.queue_questionnaires(session, datetime.now(UTC), after=after)
     _send_later(ids)
     return len(ids)
 

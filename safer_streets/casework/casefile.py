@@ -21,6 +21,13 @@ REPORT_PHOTO = "report photo"
 EVENT_LABELS = {
     "photo_approved": "Photo shown to the public",
     "photo_withdrawn": "Photo withdrawn from public view",
+    "resident_information": "The reporter added information",
+    "resident_reply": "The reporter answered a public update",
+    "resident_still_a_problem": "The reporter says it is still a problem",
+    "resident_says_fixed": "The reporter says it is fixed",
+    "reopened_by_resident": "Reopened by the reporter",
+    "questionnaire_sent": "Reporter asked whether it is fixed",
+    "questionnaire_answered": "The reporter answered whether it is fixed",
 }
 
 

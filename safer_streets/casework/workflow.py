@@ -20,7 +20,7 @@ import enum
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -209,7 +209,7 @@ def optimistic(action: Callable[P, R]) -> Callable[P, R]:
 def _event(
     session: Session,
     report: Report,
-    user: access.Actor,
+    user: access.Actor | None,
     kind: str,
     *,
     note: str | None = None,
@@ -218,7 +218,8 @@ def _event(
     to_status: ReportStatus | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> ReportEvent:
-    partner = user.partner.slug if user.partner else None
+    # No user: the reporter, through their private tracking link.
+    partner = user.partner.slug if user is not None and user.partner else None
     event = ReportEvent(
         report_id=report.id,
         actor_id=user.id if isinstance(user, User) else None,
@@ -269,6 +270,19 @@ def check_transition(report: Report, to_status: ReportStatus) -> None:
         )
 
 
+def _move(report: Report, to_status: ReportStatus, now: datetime) -> ReportStatus:
+    """Set a checked status and the times that go with it; returns the status it had."""
+    from_status = report.status
+    report.status = to_status
+    if report.acknowledged_at is None:
+        report.acknowledged_at = now
+    if to_status in CLOSED:
+        report.resolved_at = now
+    elif from_status in CLOSED:
+        report.resolved_at = None  # reopened: the resolve clock runs on from its due time
+    return from_status
+
+
 @optimistic
 def change_status(
     session: Session,
@@ -297,14 +311,7 @@ def change_status(
     text = _note_text(note, required=False)
     if to_status in NEEDS_REASON and not text:
         raise InvalidInput({"note": f"say why it is {label(to_status)}"})
-    from_status = report.status
-    report.status = to_status
-    if report.acknowledged_at is None:
-        report.acknowledged_at = now
-    if to_status in CLOSED:
-        report.resolved_at = now
-    elif from_status in CLOSED:
-        report.resolved_at = None  # reopened: the resolve clock runs on from its due time
+    from_status = _move(report, to_status, now)
     kind = "acknowledged" if to_status is S.ACKNOWLEDGED else "status_changed"
     event = _event(
         session,
@@ -800,6 +807,112 @@ def mark_duplicate(
         (email,) if email else (),
         event,
     )
+
+
+# ---- The reporter, through their private tracking link -----------------------------------
+# Whoever holds the link (``Audience.REPORTER``; the views check it) adds to the report's
+# record as partners do, through the same checks and events, but never changes what the
+# public reads: their words are internal entries for the partners, and only a reopening (a
+# status change) shows on the public record, without their words.
+
+
+class ResidentSays(enum.StrEnum):
+    """What the reporter can tell the partners about their report."""
+
+    INFORMATION = "information"
+    REPLY = "reply"
+    STILL_A_PROBLEM = "still_a_problem"
+    FIXED = "fixed"
+
+
+RESIDENT_EVENT_KINDS = {
+    ResidentSays.INFORMATION: "resident_information",
+    ResidentSays.REPLY: "resident_reply",
+    ResidentSays.STILL_A_PROBLEM: "resident_still_a_problem",
+    ResidentSays.FIXED: "resident_says_fixed",
+}
+REOPENED_BY_RESIDENT = "reopened_by_resident"
+REOPENED_NOTE = "Reopened: the person who reported this says it is still a problem."
+# Words are needed where they are the point; "still a problem" and "fixed" may come alone.
+NEEDS_WORDS = frozenset({ResidentSays.INFORMATION, ResidentSays.REPLY})
+
+
+@dataclass(frozen=True)
+class ResidentOutcome:
+    """What the reporter's message did: the entry it recorded, whether it reopened the report,
+    and whether it came too late to reopen it (the reporter is asked for a new report)."""
+
+    event: ReportEvent
+    reopened: bool = False
+    too_late: bool = False
+
+
+def replyable_updates(report: Report) -> list[ReportEvent]:
+    """The partners' public updates on a report, which its reporter may answer."""
+    return [
+        e
+        for e in report.events
+        if e.public and e.note and e.kind not in {"routed", REOPENED_BY_RESIDENT}
+    ]
+
+
+def may_reopen(report: Report, now: datetime, reopen_within: timedelta) -> bool:
+    """Whether the reporter's "still a problem" would reopen the report now: only a fix, and
+    only for a while; after that it is a new problem, and a new report routes it afresh."""
+    return (
+        report.status is S.RESOLVED
+        and report.resolved_at is not None
+        and now - report.resolved_at <= reopen_within
+    )
+
+
+@optimistic
+def resident_says(
+    session: Session,
+    report: Report,
+    says: ResidentSays | str,
+    text: str | None,
+    *,
+    in_reply_to: int | str | None = None,
+    now: datetime,
+    reopen_within: timedelta,
+    data: Mapping[str, Any] | None = None,
+) -> ResidentOutcome:
+    """Record what the reporter says about their report; "still a problem" on a report
+    resolved within ``reopen_within`` reopens it (to in progress, as a partner would)."""
+    try:
+        says = ResidentSays(says)
+    except ValueError:
+        raise InvalidInput({"says": "choose what you want to tell us"}) from None
+    text = _note_text(text, "text", required=says in NEEDS_WORDS)
+    extra: dict[str, Any] = {"by": "reporter", **(data or {})}
+    if says is ResidentSays.REPLY:
+        answered = {str(e.id): e for e in replyable_updates(report)}.get(str(in_reply_to))
+        if answered is None:
+            raise InvalidInput({"in_reply_to": "choose the update you are answering"})
+        extra["in_reply_to"] = answered.id
+    event = _event(session, report, None, RESIDENT_EVENT_KINDS[says], note=text or None, data=extra)
+    if says is not ResidentSays.STILL_A_PROBLEM or report.status not in CLOSED:
+        session.flush()
+        return ResidentOutcome(event)
+    if not may_reopen(report, now, reopen_within):
+        session.flush()
+        return ResidentOutcome(event, too_late=report.status is S.RESOLVED)
+    check_transition(report, S.IN_PROGRESS)
+    from_status = _move(report, S.IN_PROGRESS, now)
+    _event(
+        session,
+        report,
+        None,
+        REOPENED_BY_RESIDENT,
+        note=REOPENED_NOTE,
+        public=True,
+        from_status=from_status,
+        to_status=S.IN_PROGRESS,
+        data={"by": "reporter"},
+    )
+    session.flush()  # now, so that a conflict surfaces inside the action
+    return ResidentOutcome(event, reopened=True)
 
 
 # ---- Bulk actions ------------------------------------------------------------------------

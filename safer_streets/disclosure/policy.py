@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
+from babel.dates import format_datetime
 from geoalchemy2.shape import to_shape
 
 from geo.snapping import SnapPoints
@@ -219,6 +220,16 @@ class Place:
     lat: float | None = None
 
 
+# Dates on every resident page read as in the UK: "3 December 2026", never "12/3/2026".
+DATE_LOCALE = "en_GB"
+MOMENT_PATTERNS = {
+    TimePrecision.EXACT: "d MMMM y, HH:mm",
+    TimePrecision.HOUR: "d MMMM y, 'around' HH':00'",
+    TimePrecision.DAY: "d MMMM y",
+    TimePrecision.MONTH: "MMMM y",
+}
+
+
 @dataclass(frozen=True)
 class Moment:
     """A time as one audience may see it: truncated to its precision, in London time."""
@@ -227,13 +238,10 @@ class Moment:
     precision: TimePrecision
 
     def __str__(self) -> str:
-        formats = {
-            TimePrecision.EXACT: "%-d %B %Y, %H:%M",
-            TimePrecision.HOUR: "%-d %B %Y, around %H:00",
-            TimePrecision.DAY: "%-d %B %Y",
-            TimePrecision.MONTH: "%B %Y",
-        }
-        return self.value.strftime(formats[self.precision])
+        # Babel's CLDR data, not strftime, whose month names follow the server's C locale.
+        return format_datetime(
+            self.value, MOMENT_PATTERNS[self.precision], tzinfo=LONDON, locale=DATE_LOCALE
+        )
 
 
 def truncate(value: datetime, precision: TimePrecision) -> datetime:

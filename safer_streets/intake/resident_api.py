@@ -6,7 +6,9 @@ import hashlib
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import format_date
 
+from geo.suntimes import LONDON
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import place_search, support
 from safer_streets.web.clients import address_supporter, browser_supporter, verified_client
@@ -67,6 +69,9 @@ def similar_reports():
                     "street": s.street,
                     "distance_m": s.distance_m,
                     "created_at": s.created_at.isoformat(),
+                    # The date in the page's language, from Babel: a browser's own formatting
+                    # gives "12/3/2026" for an English page.
+                    "created_on": format_date(s.created_at.astimezone(LONDON), "d MMMM y"),
                     "supporter_count": s.supporter_count,
                 }
                 for s in found

@@ -449,9 +449,21 @@ def submit_report(
     return session.get_one(Report, receipt.id), created
 
 
+def normalise_reference(text: str) -> str:
+    """A reference as a resident may type or read it out ("lew 7k3q9", "LEW7K3Q9",
+    "LEW–7K3Q9") in the form it is stored ("LEW-7K3Q9"); anything else only upper-cased."""
+    compact = "".join(character for character in text.upper() if character.isalnum())
+    prefix = REFERENCE_PREFIX.rstrip("-")
+    if compact.startswith(prefix) and len(compact) > len(prefix):
+        return REFERENCE_PREFIX + compact[len(prefix) :]
+    return text.strip().upper()
+
+
 def get_report(session: Session, reference: str) -> Report:
-    """The report with this public reference, or ``NotFound``."""
-    report = session.scalar(select(Report).where(Report.reference == reference.strip().upper()))
+    """The report with this public reference (however it was typed), or ``NotFound``."""
+    report = session.scalar(
+        select(Report).where(Report.reference == normalise_reference(reference))
+    )
     if report is None:
         raise NotFound(f"no report with reference {reference!r}")
     return report

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     current_app,
+    flash,
     redirect,
     render_template,
     request,
@@ -20,10 +21,13 @@ from flask_babel import gettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from geo.postcodes import neighbouring_councils
+from safer_streets.casework import workflow
 from safer_streets.disclosure import policy, tables
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.intake import forms, photos, support, tracking
 from safer_streets.intake.submission import (
+    normalise_reference,
     parse_submission,
     public_categories,
     scoped_idempotency_key,
@@ -34,6 +38,7 @@ from safer_streets.intake.submission import (
 )
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
+from safer_streets.residents import listing, questionnaire
 from safer_streets.taxonomy import reasons_for
 from safer_streets.web.clients import (
     address_supporter,
@@ -85,6 +90,7 @@ def _render_form(
             promises_of={c.slug: group for group in promise_groups for c in group.categories},
             kept_photo=kept_photo,
             photo_lost=photo_lost,
+            neighbours=neighbouring_councils(errors.get("location_text", "")),
             map_tiles_url=services().settings.map_tiles_url,
         ),
         422 if errors else 200,
@@ -285,20 +291,35 @@ def track_lookup():
     """Find a report by the reference a resident was given."""
     reference = request.args.get("reference", "").strip()
     if reference:
-        return redirect(url_for("intake.track", reference=reference.upper()))
+        return redirect(url_for("intake.track", reference=normalise_reference(reference)))
     return render_template("intake/track_lookup.html")
 
 
-@bp.get("/track/<reference>")
-@limit_lookups
-def track(reference: str):
-    """A report as the public (or, with its private link, its reporter) may see it: status,
-    public updates, and its place, time and words at the precision the policy allows."""
-    try:
-        shown = tracking.look_up(db(), reference, reporter=is_reporter(reference))
-    except NotFound:
-        return render_template("intake/track_lookup.html", not_found=reference), 404
+def _reopen_within() -> timedelta:
+    return timedelta(days=services().settings.reopen_within_days)
+
+
+def _new_report_link(report: Report) -> str:
+    """The report form for the same problem at the same place, for its reporter only."""
+    args: dict[str, Any] = {"category": report.category.slug}
+    location = policy.reporters_own_point(report)
+    if location is not None:
+        args |= {"lat": f"{location[1]:.6f}", "lon": f"{location[0]:.6f}"}
+    elif report.location_text:
+        args["location_text"] = report.location_text
+    return url_for("intake.report_form", **args)
+
+
+def _render_track(
+    shown: policy.Disclosure,
+    *,
+    reporter: bool,
+    form: MultiDict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> str:
     report, place = shown.report, shown.place
+    now = datetime.now(UTC)
+    key = request.args.get(tracking.KEY_PARAMETER) if reporter else None
     return render_template(
         "intake/track.html",
         report=report,
@@ -310,7 +331,120 @@ def track(reference: str):
         report_another=_report_another_link(report),
         photo_url=report_photo_url(report) if shown.shows_photo(report.photo) else None,
         map_tiles_url=services().settings.map_tiles_url,
+        status_words=listing.status_words(
+            report.status, report.owner.name if report.owner else None, gettext
+        ),
+        reporter=reporter,
+        say_url=url_for("intake.track_say", reference=report.reference, key=key)
+        if reporter
+        else None,
+        replyable={e.id for e in workflow.replyable_updates(report)} if reporter else set(),
+        may_reopen=workflow.may_reopen(report, now, _reopen_within()),
+        reopen_days=services().settings.reopen_within_days,
+        asked=reporter and questionnaire.asked(report),
+        answer_url=url_for("intake.track_answer", reference=report.reference, key=key)
+        if reporter
+        else None,
+        new_report_link=_new_report_link(report) if reporter else None,
+        form=form or MultiDict(),
+        errors=errors or {},
     )
+
+
+@bp.get("/track/<reference>")
+@limit_lookups
+def track(reference: str):
+    """A report as the public (or, with its private link, its reporter) may see it: status,
+    public updates, and its place, time and words at the precision the policy allows. Its
+    reporter can also tell the partners more, answer an update, or say whether it is fixed."""
+    if (canonical := normalise_reference(reference)) != reference:
+        return redirect(url_for("intake.track", reference=canonical, **request.args), code=301)
+    reporter = is_reporter(reference)
+    try:
+        shown = tracking.look_up(db(), reference, reporter=reporter)
+    except NotFound:
+        return render_template("intake/track_lookup.html", not_found=reference), 404
+    return _render_track(shown, reporter=reporter)
+
+
+@bp.post("/track/<reference>/say")
+@limiter.limit(submission_limit)
+@limit_lookups
+def track_say(reference: str):
+    """The reporter adds information, answers a public update, or says "still a problem" (a
+    recent fix is reopened) or "fixed". Only with the private link: by reference alone it is
+    not found, exactly as an unknown reference."""
+    if not is_reporter(reference):
+        raise NotFound(f"no report with reference {reference!r}")
+    session = db()
+    shown = tracking.look_up(session, reference, reporter=True)
+    report = shown.report
+    try:
+        outcome = workflow.resident_says(
+            session,
+            report,
+            request.form.get("says", ""),
+            request.form.get("text"),
+            in_reply_to=request.form.get("in_reply_to"),
+            now=datetime.now(UTC),
+            reopen_within=_reopen_within(),
+            data={"channel": "tracking link"},
+        )
+    except InvalidInput as invalid:
+        session.rollback()
+        shown = tracking.look_up(session, reference, reporter=True)
+        return _render_track(
+            shown, reporter=True, form=request.form, errors=invalid.field_errors
+        ), 422
+    session.commit()
+    if outcome.reopened:
+        flash(gettext("Thank you. Your report is open again and the team has been told."))
+    elif outcome.too_late:
+        flash(
+            gettext(
+                "Thank you: the team has been told. It was dealt with more than %(days)s days "
+                "ago, so please make a new report so that it is looked at again.",
+                days=services().settings.reopen_within_days,
+            ),
+            "too-late",
+        )
+    else:
+        flash(gettext("Thank you. The team dealing with your report can now read this."))
+    key = request.args.get(tracking.KEY_PARAMETER)
+    return redirect(url_for("intake.track", reference=report.reference, key=key), code=303)
+
+
+@bp.post("/track/<reference>/answer")
+@limiter.limit(submission_limit)
+@limit_lookups
+def track_answer(reference: str):
+    """The reporter's answer to "is it fixed?", once; "not fixed" reopens a recent fix."""
+    if not is_reporter(reference):
+        raise NotFound(f"no report with reference {reference!r}")
+    session = db()
+    report = tracking.look_up(session, reference, reporter=True).report
+    try:
+        answered = questionnaire.answer(
+            session,
+            report,
+            request.form.get("fixed", ""),
+            request.form.get("words"),
+            now=datetime.now(UTC),
+            reopen_within=_reopen_within(),
+        )
+    except InvalidInput as invalid:
+        session.rollback()
+        shown = tracking.look_up(session, reference, reporter=True)
+        return _render_track(
+            shown, reporter=True, form=request.form, errors=invalid.field_errors
+        ), 422
+    session.commit()
+    if answered.reopened:
+        flash(gettext("Thank you. Your report is open again and the team has been told."))
+    else:
+        flash(gettext("Thank you for your answer."))
+    key = request.args.get(tracking.KEY_PARAMETER)
+    return redirect(url_for("intake.track", reference=report.reference, key=key), code=303)
 
 
 @bp.app_template_global()

@@ -530,7 +530,7 @@ def compose_alert(session: Session, row: EmailOutbox, settings: Settings) -> out
         return None
     reports = session.scalars(
         select(Report)
-        .options(joinedload(Report.ward))
+        .options(joinedload(Report.ward), joinedload(Report.owner))
         .where(
             Report.id.in_(row.data.get("report_ids", [])),
             Report.status.in_(sorted(status.value for status in PUBLIC_STATUSES)),

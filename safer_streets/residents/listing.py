@@ -8,7 +8,7 @@ The map, the list, the Atom feed and alert emails all read rows made here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,25 +35,44 @@ CLOSED = frozenset(
 # no ward or partner yet, and out-of-area ones are not Lewisham's to show.
 PUBLIC_STATUSES = OPEN | CLOSED
 
-# The status as a resident would say it, not as staff record it.
+
+def _l(message: str) -> str:
+    """Marks a message for translators (``pybabel extract -k _l``); pages translate it when
+    they show it."""
+    return message
+
+
+# The status as a resident would say it, not as staff record it. "%(partner)s" is the partner
+# that has the report, which the public tracking page names too; before routing there is none.
 STATUS_WORDS = {
-    ReportStatus.ROUTED: "Sent to the team that can act",
-    ReportStatus.ACKNOWLEDGED: "Seen by the team",
-    ReportStatus.IN_PROGRESS: "Being dealt with",
-    ReportStatus.RESOLVED: "Fixed",
-    ReportStatus.NOT_ACTIONABLE: "Closed: nothing the team could do",
-    ReportStatus.DUPLICATE: "Closed: already reported",
-    ReportStatus.REFERRED: "Passed to another organisation",
+    ReportStatus.RECEIVED: _l("Received"),
+    ReportStatus.NEEDS_LOCATION: _l("We need to know where this is"),
+    ReportStatus.ROUTED: _l("Sent to %(partner)s"),
+    ReportStatus.ACKNOWLEDGED: _l("Seen by %(partner)s"),
+    ReportStatus.IN_PROGRESS: _l("Being dealt with"),
+    ReportStatus.RESOLVED: _l("Fixed / dealt with"),
+    ReportStatus.NOT_ACTIONABLE: _l("Closed: nothing the team could do"),
+    ReportStatus.DUPLICATE: _l("Closed: already reported"),
+    ReportStatus.REFERRED: _l("Passed to another organisation"),
 }
+# Held and failing reports are the partnership's business: the reporter is told only that
+# their report arrived, never why it waits.
+OTHERWISE = _l("Received")
+NO_PARTNER = _l("the team that can act")
+
 
 # A report shown at ward precision must not be placed more finely by a filter or an alert that
 # tests its exact point (a town centre, a distance): only these precisions take part in those.
 POINT_PRECISIONS = (Location.EXACT.value, Location.SNAPPED.value)
 
 
-def status_words(status: ReportStatus) -> str:
-    """A report's status in residents' words."""
-    return STATUS_WORDS.get(status, "Received")
+def status_words(
+    status: ReportStatus, partner: str | None = None, gettext: Callable[[str], str] = str
+) -> str:
+    """A report's status in residents' words (translated by ``gettext`` where a page has one),
+    naming the partner that has it where the words do."""
+    words = gettext(STATUS_WORDS.get(status, OTHERWISE))
+    return words % {"partner": partner or gettext(NO_PARTNER)} if "%(" in words else words
 
 
 @dataclass(frozen=True)
@@ -251,7 +270,7 @@ def public_row(report: Report) -> Row | None:
         place=shown.place,
         when=str(created) if created else "",
         when_value=created.value if created else None,
-        status=status_words(report.status),
+        status=status_words(report.status, report.owner.name if report.owner else None),
         closed=report.status in CLOSED,
         description=shown.description,
     )
@@ -281,7 +300,7 @@ def page_of_reports(session: Session, filters: Filters, now: datetime) -> Page:
     query = public_reports(filters, now)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     reports = session.scalars(
-        query.options(joinedload(Report.ward))
+        query.options(joinedload(Report.ward), joinedload(Report.owner))
         .offset((filters.page - 1) * PAGE_SIZE)
         .limit(PAGE_SIZE)
     ).all()
@@ -296,6 +315,8 @@ def page_of_reports(session: Session, filters: Filters, now: datetime) -> Page:
 def latest_rows(session: Session, filters: Filters, now: datetime, limit: int = 50) -> list[Row]:
     """The newest public rows for ``filters`` (feeds), whatever page was asked for."""
     reports = session.scalars(
-        public_reports(filters, now).options(joinedload(Report.ward)).limit(limit)
+        public_reports(filters, now)
+        .options(joinedload(Report.ward), joinedload(Report.owner))
+        .limit(limit)
     ).all()
     return rows_of(reports)

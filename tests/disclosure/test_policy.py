@@ -15,6 +15,7 @@ from geo.suntimes import LONDON
 from safer_streets.disclosure.policy import (
     Audience,
     Location,
+    Moment,
     TimePrecision,
     disclose,
     promises,
@@ -244,3 +245,14 @@ def test_no_audience_ever_sees_more_than_its_rules(report, audience):
     if place is not None and place.lon is not None and public:
         exact = (place.lon, place.lat) == CATFORD
         assert exact == (report.category.disclosure_location == "exact")
+
+
+def test_moments_read_as_uk_dates_whatever_the_servers_locale():
+    value = datetime(2026, 3, 12, 19, 5, tzinfo=UTC)
+    words = {p: str(Moment(truncate(value, p), p)) for p in TimePrecision}
+    assert words == {
+        TimePrecision.EXACT: "12 March 2026, 19:05",
+        TimePrecision.HOUR: "12 March 2026, around 19:00",
+        TimePrecision.DAY: "12 March 2026",
+        TimePrecision.MONTH: "March 2026",
+    }

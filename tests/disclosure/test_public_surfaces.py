@@ -185,7 +185,7 @@ def test_a_status_change_without_words_is_an_update_nowhere(client, db_session, 
         "Crew booked for Friday",
     ]
     assert history.count("<li>") == len(mine)
-    assert "In progress" in page
+    assert "Being dealt with" in page
     assert mine[-1]["status"] == "in_progress"
 
 

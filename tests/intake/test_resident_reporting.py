@@ -301,8 +301,11 @@ def test_similar_reports_json_shows_nothing_personal(client, db_session):
         "street",
         "distance_m",
         "created_at",
+        "created_on",
         "supporter_count",
     }
+    # Written by the server in en-GB, never left to the browser ("12/3/2026").
+    assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", found["created_on"])
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -470,6 +473,28 @@ def test_a_photo_is_public_only_while_a_partner_approves_it(client, db_session, 
     ).all()
     assert kinds.count("photo_approved") == 1
     assert "photo_withdrawn" in kinds
+
+
+def test_a_place_outside_lewisham_offers_the_neighbouring_councils(client):
+    point = client.post(
+        "/report", data=form(category="street-lighting", lat="51.5072", lon="-0.1276")
+    )
+    assert point.status_code == 422
+    assert "This point is outside Lewisham" in point.text
+    for council, page in (
+        ("Southwark", "https://www.fixmystreet.com/"),
+        ("Greenwich", "https://fix.royalgreenwich.gov.uk/"),
+        ("Bromley", "https://fix.bromley.gov.uk/"),
+    ):
+        assert f'<a href="{page}">{council} Council: report a problem</a>' in point.text
+
+    postcode = client.post(
+        "/report", data=form(category="street-lighting", lat="", lon="", location_text="SE10 9NF")
+    )
+    assert postcode.status_code == 422
+    assert "in Greenwich" in postcode.text
+    assert "fix.royalgreenwich.gov.uk" in postcode.text
+    assert "fix.bromley.gov.uk" not in postcode.text
 
 
 # --- tracking and confirmation ----------------------------------------------------------------

@@ -28,7 +28,7 @@ def test_the_list_shows_listed_reports_and_never_harassment_or_held(client: Flas
     assert "Harassment" not in html.split('id="results"')[1]
     # Each row: category, place, time in words, status in residents' words, link to tracking.
     assert f'href="/track/{kinds["fly-tipping"].reference}"' in html
-    assert "Sent to the team that can act" in html
+    assert "Sent to Lewisham Council Environment Services" in html
     assert "Routed" not in html.split('id="results"')[1]
 
 

@@ -110,7 +110,7 @@
       details.className = "hint";
       details.textContent = [
         format(text.away, { metres: report.distance_m }),
-        format(text.reported, { date: new Date(report.created_at).toLocaleDateString(document.documentElement.lang) }),
+        format(text.reported, { date: report.created_on }),
         format(text.supporters, { count: report.supporter_count })
       ].join(" · ");
       var button = document.createElement("button");
