@@ -109,7 +109,7 @@ HOTSPOT_COLOURS: dict[str, str] = {
 EMERGING_COLOURS: dict[str, str] = {
     "new": "#1b9e77",
     "intensifying": "#e7298a",
-    "persistent": "#7570b3",
+    "persistent": "#a6761d",
     "diminishing": "#666666",
 }
 # ColorBrewer YlOrBr, five classes: a sequential scale apart from the reds of hot spots.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -231,3 +232,10 @@ def test_wards_with_rates_get_a_rates_layer_with_the_town_centre_caveat():
     )
     assert '"Reports per 1,000 residents"' in script
     assert "Residents are a poor denominator" in script
+
+
+def test_emerging_trend_colours_stand_apart_from_every_other_scheme():
+    others = [c for layer, (_, _, p) in maps.SCHEMES.items() if layer != "emerging" for c in p]
+    for colour in maps.EMERGING_COLOURS.values():
+        nearest = min(math.dist(_hex(colour), _hex(other)) for other in others)
+        assert nearest > 50, colour
