@@ -26,7 +26,8 @@ from flask import (
 
 from geo import maps
 from geo.suntimes import LONDON
-from safer_streets.board import dashboard, exports, map_layers, publishing, query, runs
+from safer_streets import taxonomy
+from safer_streets.board import charts, dashboard, exports, map_layers, publishing, query, runs
 from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.filters import (
     BoardFilters,
@@ -93,6 +94,52 @@ def legend_css():
     response = Response(css, mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
+
+
+def _trend_charts(view: dashboard.TrendView) -> list[charts.TrendFigure]:
+    return charts.trend_figures(
+        [m.strftime("%b %y") for m in view.months],
+        [
+            (now.name, [c.value for c in now.counts], [c.value for c in before.counts])
+            for now, before in zip(view.category_trends, view.previous_category_trends, strict=True)
+        ],
+    )
+
+
+def _reason_rows(filters: BoardFilters) -> list[tuple[str, int | None, int | None]]:
+    """StreetSafe reasons after dark and in daylight, from the run for these filters; small
+    counts withheld outside the board when the run includes sensitive categories."""
+    run = runs.latest_run(db(), filters)
+    if run is None or run.computed_at is None:
+        return []
+    min_count = services().settings.board_min_count
+    withhold = audience_for(current_user()) is not Audience.BOARD and run.summary.get(
+        "includes_sensitive", True
+    )
+    labels = {r.key: r.label for r in taxonomy.all_reasons()}
+
+    def seen(n: int) -> int | None:
+        return None if withhold and 0 < n < min_count else n
+
+    return [
+        (labels.get(r["reason"], r["reason"]), seen(r["after_dark"]), seen(r["daylight"]))
+        for r in run.summary.get("reasons", [])
+    ]
+
+
+def _partner_charts(rows: list[dashboard.PartnerRow]) -> dict[str, charts.BarChart]:
+    return charts.partner_charts(
+        [
+            (
+                p.name,
+                p.median_hours_to_acknowledge,
+                p.median_days_to_resolve,
+                p.acknowledge_breaches,
+                p.resolve_breaches,
+            )
+            for p in rows
+        ]
+    )
 
 
 TABS = (
@@ -166,24 +213,30 @@ def page():
 def trends():
     """Reports per month by category and ward, and by day of the week and hour."""
     min_count = services().settings.board_min_count
-    return _tab(
-        "board/trends.html",
-        "Trends",
-        lambda filters: {
-            "trend_view": dashboard.trends(db(), current_user(), filters, min_count=min_count)
-        },
-    )
+
+    def build(filters: BoardFilters) -> dict[str, Any]:
+        view = dashboard.trends(db(), current_user(), filters, min_count=min_count)
+        reasons = _reason_rows(filters)
+        return {
+            "trend_view": view,
+            "trend_charts": _trend_charts(view),
+            "reasons": reasons,
+            "reason_chart": charts.reason_chart(reasons) if reasons else None,
+        }
+
+    return _tab("board/trends.html", "Trends", build)
 
 
 @bp.get("/board/partners")
 @login_required
 def partners():
     """How each partner responds against its service levels."""
-    return _tab(
-        "board/partners.html",
-        "Partner performance",
-        lambda filters: {"partners": dashboard.partner_performance(db(), filters)},
-    )
+
+    def build(filters: BoardFilters) -> dict[str, Any]:
+        rows = dashboard.partner_performance(db(), filters)
+        return {"partners": rows, "partner_charts": _partner_charts(rows)}
+
+    return _tab("board/partners.html", "Partner performance", build)
 
 
 @bp.get("/board/you-said-we-did")
