@@ -157,6 +157,12 @@ class RunView:
         return sum(v for k, v in self.label_counts.items() if k.startswith("cold"))
 
     @property
+    def data_ends(self) -> datetime | None:
+        """When the run's data ends: reports received after it are not in the run."""
+        ends = self.summary.get("data_ends")
+        return datetime.fromisoformat(ends) if ends else None
+
+    @property
     def correlation(self) -> dict[str, Any]:
         """Reports against recorded crime per ward, as stored with the run."""
         return self.summary.get("correlation") or {"available": False}

@@ -292,6 +292,11 @@ class HotSpotPlace:
     lon: float
     lat: float
 
+    @property
+    def meaning(self) -> str:
+        """What the cell's label means, in words for a board member."""
+        return significance.plain_words(self.label)
+
 
 def top_hotspots(
     session: Session,
