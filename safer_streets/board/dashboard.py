@@ -245,8 +245,8 @@ def _to_run_view(run: HotspotRun | None) -> RunView | None:
 
 
 POPULATION_NOTE = (
-    "The ward figures are counts, and larger wards will have more reports; rates per 1,000 "
-    "residents are not shown here yet."
+    "The ward figures are counts, and larger wards will have more reports; the map's "
+    '"Reports per 1,000 residents" layer shows rates.'
 )
 
 
@@ -572,7 +572,8 @@ def overview(
         previous_total=total(False),
         wards=ward_rows,
         categories=category_rows,
-        crimes=sum(crimes.values()),
+        # The tile follows the ward filter; recorded crime is placed by ward, not town centre.
+        crimes=sum(r.crimes for r in ward_rows if not filters.ward or r.slug == filters.ward),
         crime_months=crime_window,
         point_count=point_count,
         points_allowed=audience is Audience.BOARD and point_count < point_limit,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -254,21 +255,28 @@ def map_layers(
     )
 
 
+def crime_types(session: Session, months: tuple[date, date] | None) -> list[str]:
+    """The police.uk crime types imported for a range of months, e.g. ["Burglary"]."""
+    if months is None:
+        return []
+    types = session.scalars(
+        select(PoliceCrime.crime_type)
+        .where(PoliceCrime.month.between(*months))
+        .distinct()
+        .order_by(PoliceCrime.crime_type)
+    )
+    return [f"{t[:1].upper()}{t[1:]}" for t in types]
+
+
 def crime_label(session: Session, filters: BoardFilters) -> str:
     """What the recorded crime beside these filters is: its types, source and months,
     e.g. "Burglary, police.uk, Feb 2024 to Jan 2025"."""
     months = crime_months(session, filters.date_from, filters.date_to)
     if months is None:
         return "Recorded crime, police.uk (none imported)"
-    types = session.scalars(
-        select(PoliceCrime.crime_type)
-        .where(PoliceCrime.month.between(*months))
-        .distinct()
-        .order_by(PoliceCrime.crime_type)
-    ).all()
-    what = ", ".join(types) if types else "Recorded crime"
+    what = ", ".join(crime_types(session, months)) or "Recorded crime"
     first, last = (m.strftime("%b %Y") for m in months)
-    return f"{what[:1].upper()}{what[1:]}, police.uk, {first} to {last}"
+    return f"{what}, police.uk, {first} to {last}"
 
 
 def _parse_box(box: str) -> tuple[float, float, float, float]:

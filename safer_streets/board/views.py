@@ -199,10 +199,8 @@ def page():
             "overview": overview,
             "hot": hot,
             "urls": _map_urls(filters),
-            "legend": maps.HOTSPOT_COLOURS,
-            "legend_labels": maps.HOTSPOT_LABELS,
-            "emerging_colours": maps.EMERGING_COLOURS,
             "area_links": _area_links(filters, filter_options(db())),
+            "crime_types": map_layers.crime_types(db(), overview.crime_months),
         }
 
     return _tab("board/page.html", "Map and summary", build)
@@ -353,8 +351,7 @@ def pack():
         options=options,
         urls=_map_urls(filters),
         assets=maps.asset_urls(lambda p: url_for("static", filename=p)),
-        legend=maps.HOTSPOT_COLOURS,
-        legend_labels=maps.HOTSPOT_LABELS,
+        crime_types=map_layers.crime_types(db(), overview.crime_months),
         generated=datetime.now(UTC).astimezone(LONDON),
     )
 
