@@ -132,7 +132,7 @@ def bar_chart(
     *,
     unit: str,
     width: float = 640,
-    label_width: float = 190,
+    label_width: float = 200,
     bar_height: float = 14,
     gap: float = 10,
     decimals: int = 0,
