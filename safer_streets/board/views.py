@@ -339,11 +339,17 @@ def pack():
     overview = dashboard.overview(
         db(), user, filters, min_count=min_count, point_limit=settings.board_point_limit
     )
+    trend_view = dashboard.trends(db(), user, filters, min_count=min_count)
+    partners = dashboard.partner_performance(db(), filters)
+    reasons = _reason_rows(filters)
     return render_template(
         "board/pack.html",
         overview=overview,
-        trend_view=dashboard.trends(db(), user, filters, min_count=min_count),
-        partners=dashboard.partner_performance(db(), filters),
+        trend_view=trend_view,
+        trend_charts=_trend_charts(trend_view),
+        reason_chart=charts.reason_chart(reasons) if reasons else None,
+        partners=partners,
+        partner_charts=_partner_charts(partners),
         entries=dashboard.you_said_we_did(
             db(), filters, audience=audience_for(user), min_count=min_count
         ),
