@@ -66,7 +66,7 @@ class Bar:
 
 @dataclass(frozen=True)
 class BarRow:
-    """One category of a bar chart: its label (right-aligned at ``label_x``) and bars."""
+    """One category of a bar chart: its label (baseline at ``label_y``, above) and bars."""
 
     label: str
     label_y: float
@@ -87,6 +87,11 @@ class BarChart:
     ticks: tuple[Tick, ...]
     series: tuple[Series, ...]
     unit: str
+
+    @property
+    def has_values(self) -> bool:
+        """Whether any bar has a value (a chart of nothing but "—" is not worth drawing)."""
+        return any(bar.text != "—" for row in self.rows for bar in row.bars)
 
     def table(self) -> list[tuple[str, ...]]:
         """The chart's numbers as table rows: the label, then each series' value."""
@@ -131,13 +136,15 @@ def bar_chart(
     series: Sequence[Series],
     *,
     unit: str,
-    width: float = 640,
-    label_width: float = 200,
+    width: float = 420,
     bar_height: float = 14,
     gap: float = 10,
     decimals: int = 0,
 ) -> BarChart:
     """Grouped horizontal bars: for each row, one bar per series (None: no bar, "—").
+
+    Each row's label is written above its bars rather than beside them, so that long partner
+    names need no cutting and the bars keep the whole width on a phone.
 
     Parameters
     ----------
@@ -146,20 +153,21 @@ def bar_chart(
     series : sequence of Series
     unit : str
         What the axis counts, shown under it.
-    width, label_width, bar_height, gap : float
+    width, bar_height, gap : float
         Sizes in SVG units; the chart scales to its box, so these set proportions.
     decimals : int
         Decimals of the values written at the bars' ends.
     """
-    left, right, top = label_width, width - 48, 8.0
-    group = bar_height * len(series) + gap
+    label_height = 17.0
+    left, right, top = 10.0, width - 44, 4.0
+    group = label_height + bar_height * len(series) + gap
     bottom = top + group * len(rows)
     finite = [v for _, values in rows for v in values if v is not None]
     ticks = nice_ticks(max(finite, default=0.0))
     scale = (right - left) / ticks[-1]
     out_rows = []
     for index, (label, values) in enumerate(rows):
-        y0 = top + index * group + gap / 2
+        y0 = top + index * group + label_height
         bars = tuple(
             Bar(
                 x=left,
@@ -171,7 +179,7 @@ def bar_chart(
             )
             for k, (s, value) in enumerate(zip(series, values, strict=True))
         )
-        out_rows.append(BarRow(label, y0 + bar_height * len(series) / 2, bars))
+        out_rows.append(BarRow(label, y0 - 5, bars))
     return BarChart(
         width=width,
         height=bottom + 34,

@@ -89,4 +89,6 @@ def test_partner_charts_keep_each_unit_apart():
     assert made["acknowledge"].table() == [("Highways", "20"), ("Police", "—")]
     assert made["resolve"].table() == [("Highways", "3.5"), ("Police", "10.0")]
     assert made["breaches"].table() == [("Highways", "2", "1"), ("Police", "0", "4")]
+    nothing = charts.partner_charts([("Police", None, None, 0, 0)])
+    assert not nothing["acknowledge"].has_values and nothing["breaches"].has_values
     assert "days" in made["resolve"].unit and "hours" in made["acknowledge"].unit

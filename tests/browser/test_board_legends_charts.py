@@ -102,7 +102,8 @@ def test_legends_layout_and_charts(browser, server_url, board_data, viewport):  
     screenshot(page, f"board-trends-{size}")
 
     page.get_by_role("link", name="Partner performance").click()
-    assert _every_chart_has_a_name_and_a_table(page) == 3
+    # Breaches always; median times only once some report has been acknowledged or resolved.
+    assert _every_chart_has_a_name_and_a_table(page) >= 1
     _no_sideways_scroll(page)
     screenshot(page, f"board-partners-{size}")
     assert page.violations == []  # type: ignore[attr-defined]
