@@ -27,6 +27,8 @@ import shapely
 from folium.template import Template
 from shapely.geometry import mapping, shape
 
+from geo.significance import plain_words
+
 __all__ = [
     "DENSITY_COLOURS",
     "EMERGING_COLOURS",
@@ -610,7 +612,7 @@ def _hotspot_layer(cells: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
                 "geometry": cell["geometry"],
                 "properties": {
                     "label": _text(props["label"]),
-                    "meaning": _text(HOTSPOT_LABELS.get(props["label"], props["label"])),
+                    "meaning": _text(plain_words(props["label"])),
                     "reports": "withheld" if count is None else f"{count:,}",
                     "z": f"{props['z']:.2f}",
                     "q": f"{props['q']:.3g}",
@@ -623,7 +625,7 @@ def _hotspot_layer(cells: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
         name=HOTSPOT_LAYER,
         tooltip=folium.GeoJsonTooltip(
             ["meaning", "reports", "z", "q"],
-            aliases=["Cell", "Reports in cell", "Gi* z", "FDR-adjusted p"],
+            aliases=["What it means", "Reports in cell", "Gi* z", "FDR-adjusted p"],
         ),
     )
 

@@ -9,7 +9,7 @@ import pytest
 import shapely
 from shapely.geometry import box, mapping
 
-from geo import maps
+from geo import maps, significance
 from geo.wards import read_wards_geojson
 
 
@@ -239,3 +239,9 @@ def test_emerging_trend_colours_stand_apart_from_every_other_scheme():
     for colour in maps.EMERGING_COLOURS.values():
         nearest = min(math.dist(_hex(colour), _hex(other)) for other in others)
         assert nearest > 50, colour
+
+
+def test_a_hot_spot_s_tooltip_says_what_it_means_in_words():
+    script = maps.map_script(maps.board_map(layers()))
+    assert "What it means" in script
+    assert significance.plain_words("hot-99").split(":")[0].split(";")[0] in script
