@@ -106,9 +106,10 @@ def _trend_charts(view: dashboard.TrendView) -> list[charts.TrendFigure]:
     )
 
 
-def _reason_rows(filters: BoardFilters) -> list[tuple[str, int | None, int | None]]:
-    """StreetSafe reasons after dark and in daylight, from the run for these filters; small
-    counts withheld outside the board when the run includes sensitive categories."""
+def _reason_rows(filters: BoardFilters) -> list[dict[str, Any]]:
+    """StreetSafe reasons after dark, in daylight and in the named town centres, from the run
+    for these filters; small counts withheld outside the board when the run includes
+    sensitive categories."""
     run = runs.latest_run(db(), filters)
     if run is None or run.computed_at is None:
         return []
@@ -122,9 +123,24 @@ def _reason_rows(filters: BoardFilters) -> list[tuple[str, int | None, int | Non
         return None if withhold and 0 < n < min_count else n
 
     return [
-        (labels.get(r["reason"], r["reason"]), seen(r["after_dark"]), seen(r["daylight"]))
+        {
+            "label": labels.get(r["reason"], r["reason"]),
+            "after_dark": seen(r["after_dark"]),
+            "daylight": seen(r["daylight"]),
+            "centres": [seen(r["town_centres"].get(slug, 0)) for slug in runs.NAMED_TOWN_CENTRES],
+        }
         for r in run.summary.get("reasons", [])
     ]
+
+
+def _reason_chart(reasons: list[dict[str, Any]]) -> charts.BarChart | None:
+    rows = [(r["label"], r["after_dark"], r["daylight"]) for r in reasons]
+    return charts.reason_chart(rows) if rows else None
+
+
+def _centre_names() -> list[str]:
+    names = {a.value: a.label for a in filter_options(db()).areas}
+    return [names.get(slug, slug) for slug in runs.NAMED_TOWN_CENTRES]
 
 
 def _partner_charts(rows: list[dashboard.PartnerRow]) -> dict[str, charts.BarChart]:
@@ -219,7 +235,8 @@ def trends():
             "trend_view": view,
             "trend_charts": _trend_charts(view),
             "reasons": reasons,
-            "reason_chart": charts.reason_chart(reasons) if reasons else None,
+            "reason_chart": _reason_chart(reasons),
+            "centre_names": _centre_names(),
         }
 
     return _tab("board/trends.html", "Trends", build)
@@ -347,7 +364,7 @@ def pack():
         overview=overview,
         trend_view=trend_view,
         trend_charts=_trend_charts(trend_view),
-        reason_chart=charts.reason_chart(reasons) if reasons else None,
+        reason_chart=_reason_chart(reasons),
         partners=partners,
         partner_charts=_partner_charts(partners),
         entries=dashboard.you_said_we_did(

@@ -55,6 +55,13 @@ def test_the_trends_tab_charts_streetsafe_reasons_after_dark_and_in_daylight(app
     )
     assert len(rows) == 2
     assert rows[0][1:] == ("7", "0")  # the most given reason first: 7 after dark, none by day
+    centres = page[
+        page.index('id="reasons-centres"') : page.index(
+            "</table>", page.index('id="reasons-centres"')
+        )
+    ]
+    assert "Catford town centre" in centres and "Lewisham town centre" in centres
+    assert re.search(r'Isolated or deserted</th><td class="n">4</td><td class="n">0</td>', centres)
     # One chart per category with reports, this period against the previous one.
     assert 'aria-label="Feeling unsafe in a place: reports a month, this period' in page
     assert page.count('class="chart chart-small"') == 1
