@@ -508,6 +508,20 @@ class MapLegends(folium.MacroElement):
             function update() {
                 items.forEach(function (item) { item.section.hidden = !map.hasLayer(item.layer); });
             }
+            // Counts and rates shade the same wards: showing one hides the other.
+            var exclusive = [{% for layer in this.exclusive %}{{ layer.get_name() }},{% endfor %}];
+            // After the layers control has finished its click: it adds every ticked layer, so
+            // removing the other one during the click would only see it added back.
+            map.on("overlayadd", function (event) {
+                if (exclusive.indexOf(event.layer) < 0) { return; }
+                setTimeout(function () {
+                    exclusive.forEach(function (layer) {
+                        if (layer !== event.layer && map.hasLayer(layer)) {
+                            map.removeLayer(layer);
+                        }
+                    });
+                }, 0);
+            });
             map.on("overlayadd overlayremove", update);
             update();
             {% if this.layers_control %}
@@ -532,10 +546,12 @@ class MapLegends(folium.MacroElement):
         items: Sequence[tuple[folium.map.Layer, Legend]],
         layers_control: folium.LayerControl | None = None,
         host_id: str = "map-legends",
+        exclusive: Sequence[folium.map.Layer] = (),
     ) -> None:
         super().__init__()
         self._name = "MapLegends"
         self.host_id = host_id
+        self.exclusive = list(exclusive)
         self.items = list(items)
         self.layers_control = layers_control
 
@@ -773,7 +789,8 @@ def board_map(
     if layers.areas:
         AreaZoomControl(layers.areas, first=focus_area or "catford-town-centre").add_to(m)
     control = folium.LayerControl(collapsed=False).add_to(m)
-    MapLegends(legends, control).add_to(m)
+    wards = [layer for layer, legend in legends if legend.layer in (WARD_LAYER, RATE_LAYER)]
+    MapLegends(legends, control, exclusive=wards if len(wards) > 1 else ()).add_to(m)
 
     bounds = layers.fit_bounds
     if bounds is None and layers.wards:

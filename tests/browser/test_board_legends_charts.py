@@ -86,10 +86,13 @@ def test_legends_layout_and_charts(browser, server_url, board_data, viewport):  
         label = control.get_by_text(name, exact=True)
         if label.count():
             label.click()
+    rates = page.locator('#map-legends section[data-layer="Reports per 1,000 residents"]')
+    expect(rates).to_be_visible()
+    # Rates replace counts on the wards rather than being drawn over them.
+    expect(page.locator('#map-legends section[data-layer="Reports per ward"]')).to_be_hidden()
+    assert "Reports per ward" not in _layers_on_map(page)
     _every_layer_has_a_visible_legend(page)
-    expect(
-        page.locator('#map-legends section[data-layer="Reports per 1,000 residents"]')
-    ).to_contain_text("poor denominator in town centres")
+    expect(rates).to_contain_text("poor denominator in town centres")
     screenshot(page, f"board-legends-more-{size}")
 
     page.get_by_role("link", name="Trends").click()
