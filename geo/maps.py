@@ -27,22 +27,33 @@ import shapely
 from folium.template import Template
 from shapely.geometry import mapping, shape
 
+from geo.significance import plain_words
+
 __all__ = [
     "DENSITY_COLOURS",
     "EMERGING_COLOURS",
     "HOTSPOT_COLOURS",
     "HOTSPOT_LABELS",
     "MAP_ID",
+    "SCHEMES",
     "VENDOR_CSS",
     "VENDOR_JS",
+    "WARD_COLOURS",
     "AreaZoomControl",
     "BoardLayers",
+    "Legend",
+    "LegendEntry",
+    "MapLegends",
     "RemotePoints",
     "asset_urls",
     "board_map",
     "class_breaks",
+    "emerging_legend",
+    "hotspot_legend",
     "map_script",
     "merge_density_bands",
+    "point_legend",
+    "range_legend",
 ]
 
 # Folium's own names for its default assets, pointed at the vendored copies (paths relative
@@ -67,6 +78,13 @@ TILE_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 )
 MAP_ID = "board"
+WARD_LAYER = "Reports per ward"
+RATE_LAYER = "Reports per 1,000 residents"
+DENSITY_LAYER = "Kernel density (heat)"
+EMERGING_LAYER = "Emerging hot spots"
+HOTSPOT_LAYER = "Hot and cold spots (Gi*, FDR)"
+AREA_LAYER = "Town centres"
+REPORT_LAYER = "Reports (points)"
 """Folium names the map ``map_board``: the page's container element has that id."""
 
 LEWISHAM_CENTRE = (51.445, -0.02)
@@ -88,17 +106,107 @@ HOTSPOT_COLOURS: dict[str, str] = {
     "cold-95": "#67a9cf",
     "cold-99": "#2166ac",
 }
+# ColorBrewer Dark2 (qualitative): none of these hues is a step of the sequential or
+# diverging schemes below, so a trend cell is never read as a count or a hot spot.
 EMERGING_COLOURS: dict[str, str] = {
-    "new": "#7b3294",
-    "intensifying": "#c51b7d",
-    "persistent": "#e08214",
-    "diminishing": "#4d9221",
+    "new": "#1b9e77",
+    "intensifying": "#e7298a",
+    "persistent": "#a6761d",
+    "diminishing": "#666666",
 }
-# ColorBrewer YlOrRd, five classes.
-DENSITY_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
-WARD_COLOURS = ("#f1eef6", "#bdc9e1", "#74a9cf", "#2b8cbe", "#045a8d")
+# ColorBrewer YlOrBr, five classes: a sequential scale apart from the reds of hot spots.
+DENSITY_COLOURS = ("#ffffd4", "#fed98e", "#fe9929", "#d95f0e", "#993404")
+# ColorBrewer Purples, five classes, for reports (and rates) per ward. Not blues: blue on this
+# map means a cold spot.
+WARD_COLOURS = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
 CRIME_COLOUR = "#1b1b1b"
 REPORT_COLOUR = "#0b5c46"
+AREA_COLOUR = "#1d4f91"
+
+SCHEMES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "wards": ("sequential", "ColorBrewer Purples", WARD_COLOURS),
+    "density": ("sequential", "ColorBrewer YlOrBr", DENSITY_COLOURS),
+    "hotspots": ("diverging", "ColorBrewer RdBu", tuple(HOTSPOT_COLOURS.values())),
+    "emerging": ("categorical", "ColorBrewer Dark2", tuple(EMERGING_COLOURS.values())),
+}
+"""Each shaded layer's kind of scheme, its name and its colours, one scheme per layer."""
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    """One swatch of a legend: its colour, its words, and how it is drawn."""
+
+    colour: str
+    label: str
+    shape: str = "box"  # "box" (fill), "line" (dashed outline) or "dot" (point marker)
+
+
+@dataclass(frozen=True)
+class Legend:
+    """What one map layer's colours mean, with the unit its numbers are in."""
+
+    layer: str
+    title: str
+    entries: tuple[LegendEntry, ...]
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The legend as plain data for the map's script."""
+        return {
+            "layer": self.layer,
+            "title": self.title,
+            "note": self.note,
+            "entries": [
+                {"colour": e.colour, "label": e.label, "shape": e.shape} for e in self.entries
+            ],
+        }
+
+
+def range_legend(
+    layer: str,
+    title: str,
+    breaks: Sequence[float],
+    palette: Sequence[str],
+    *,
+    whole: bool = False,
+    empty: str | None = None,
+    note: str = "",
+) -> Legend:
+    """A legend of the classes `class_breaks` made: one entry per class, "low–high".
+
+    With ``whole`` (counts) each class starts one above the previous class's top, so no
+    value is in two classes; ``empty`` names the unshaded class (e.g. "No reports").
+    """
+    colours = _spread(breaks, palette)
+    entries = [LegendEntry("#ffffff", empty)] if empty else []
+    lower = 0.0
+    for index, (upper, colour) in enumerate(zip(breaks, colours, strict=True)):
+        if whole:
+            low = int(np.floor(lower)) + 1 if index else 1
+            high = int(np.floor(upper))
+            text = f"{low:,}" if low >= high else f"{low:,}–{high:,}"
+        else:
+            text = f"{_fmt(lower)}–{_fmt(upper)}"
+        entries.append(LegendEntry(colour, text))
+        lower = upper
+    return Legend(layer, title, tuple(entries), note)
+
+
+def hotspot_legend() -> Legend:
+    """Hot and cold spots: the diverging scheme, hot at the top."""
+    entries = tuple(LegendEntry(HOTSPOT_COLOURS[k], v) for k, v in HOTSPOT_LABELS.items())
+    return Legend(
+        HOTSPOT_LAYER,
+        "Hot and cold spots (Gi*, FDR)",
+        entries,
+        "Unshaded cells are not significant.",
+    )
+
+
+def emerging_legend() -> Legend:
+    """Emerging hot spots: one colour per trend."""
+    entries = tuple(LegendEntry(c, k.capitalize()) for k, c in EMERGING_COLOURS.items())
+    return Legend(EMERGING_LAYER, "Emerging hot spots: trend over the period", entries)
 
 
 @dataclass(frozen=True)
@@ -123,7 +231,14 @@ class BoardLayers:
     fit_bounds : (min_lon, min_lat, max_lon, max_lat) or None
         The view to open on; default the extent of the wards.
     density_unit : str
-        Shown in the density tooltips.
+        Shown in the density tooltips and legend.
+    crime_label : str
+        What the recorded crime layer holds, e.g. "Burglary, police.uk, Feb 2024 to Jan 2025".
+    rate_note : str
+        Shown in the rates legend: why residents are a poor denominator in town centres.
+
+    Ward features may also carry ``rate`` (reports per 1,000 residents) and ``smoothed``;
+    with rates present the map offers a second ward layer shaded by rate.
     """
 
     hotspot_cells: Sequence[Mapping[str, Any]] = ()
@@ -135,6 +250,8 @@ class BoardLayers:
     report_points_url: str | None = None
     fit_bounds: tuple[float, float, float, float] | None = None
     density_unit: str = "reports per km²"
+    crime_label: str = "Recorded crime, police.uk"
+    rate_note: str = ""
 
 
 def class_breaks(values: Iterable[float], classes: int = 5) -> list[float]:
@@ -324,33 +441,180 @@ class AreaZoomControl(folium.MacroElement):
         self.areas = entries
 
 
+class MapLegends(folium.MacroElement):
+    """One legend per layer in a collapsible box, each shown while its layer is on the map.
+
+    The box goes into the page element with id ``host_id`` when there is one, beside the
+    map; otherwise it is a control on the map.
+
+    On a narrow map (a phone) the legend box and the layers control start folded, so that
+    they do not cover the map; each unfolds with a tap.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var narrow = map.getContainer().clientWidth < 600;
+            var items = [{% for layer, legend in this.items %}
+                {layer: {{ layer.get_name() }}, legend: {{ legend.as_dict()|tojson }}},{% endfor %}
+            ];
+            var host = document.getElementById({{ this.host_id|tojson }});
+            function build() {
+                var box = L.DomUtil.create("details", "board-legends");
+                box.open = Boolean(host) || !narrow;
+                L.DomUtil.create("summary", "", box).textContent = "Legend";
+                items.forEach(function (item) {
+                    var section = L.DomUtil.create("section", "board-legend", box);
+                    section.setAttribute("data-layer", item.legend.layer);
+                    L.DomUtil.create("p", "board-legend-title", section).textContent =
+                        item.legend.title;
+                    var list = L.DomUtil.create("ul", "board-legend-list", section);
+                    item.legend.entries.forEach(function (entry) {
+                        var row = L.DomUtil.create("li", "", list);
+                        var swatch = L.DomUtil.create(
+                            "span", "board-swatch board-swatch-" + entry.shape, row);
+                        // CSSOM, not a style attribute: allowed by the page's CSP.
+                        if (entry.shape === "line") {
+                            swatch.style.borderColor = entry.colour;
+                        } else {
+                            swatch.style.backgroundColor = entry.colour;
+                        }
+                        row.appendChild(document.createTextNode(entry.label));
+                    });
+                    if (item.legend.note) {
+                        L.DomUtil.create("p", "board-legend-note", section).textContent =
+                            item.legend.note;
+                    }
+                    item.section = section;
+                });
+                return box;
+            }
+            // Beside the map where the page has room for it (the board page), else on it
+            // (the printed pack).
+            if (host) {
+                host.appendChild(build());
+            } else {
+                var control = L.control({position: "bottomright"});
+                control.onAdd = function () {
+                    var box = build();
+                    L.DomEvent.disableClickPropagation(box);
+                    L.DomEvent.disableScrollPropagation(box);
+                    return box;
+                };
+                control.addTo(map);
+            }
+            function update() {
+                items.forEach(function (item) { item.section.hidden = !map.hasLayer(item.layer); });
+            }
+            // Counts and rates shade the same wards: showing one hides the other.
+            var exclusive = [{% for layer in this.exclusive %}{{ layer.get_name() }},{% endfor %}];
+            // After the layers control has finished its click: it adds every ticked layer, so
+            // removing the other one during the click would only see it added back.
+            map.on("overlayadd", function (event) {
+                if (exclusive.indexOf(event.layer) < 0) { return; }
+                setTimeout(function () {
+                    exclusive.forEach(function (layer) {
+                        if (layer !== event.layer && map.hasLayer(layer)) {
+                            map.removeLayer(layer);
+                        }
+                    });
+                }, 0);
+            });
+            map.on("overlayadd overlayremove", update);
+            update();
+            {% if this.layers_control %}
+            var layers = {{ this.layers_control.get_name() }};
+            if (narrow) {
+                layers.collapse();
+                var toggle = layers.getContainer().querySelector(".leaflet-control-layers-toggle");
+                L.DomEvent.on(toggle, "click", function (event) {
+                    L.DomEvent.preventDefault(event);
+                    layers.expand();
+                });
+                map.on("click", function () { layers.collapse(); });
+            }
+            {% endif %}
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        items: Sequence[tuple[folium.map.Layer, Legend]],
+        layers_control: folium.LayerControl | None = None,
+        host_id: str = "map-legends",
+        exclusive: Sequence[folium.map.Layer] = (),
+    ) -> None:
+        super().__init__()
+        self._name = "MapLegends"
+        self.host_id = host_id
+        self.exclusive = list(exclusive)
+        self.items = list(items)
+        self.layers_control = layers_control
+
+
+def point_legend(layer: str, title: str, colour: str, label: str) -> Legend:
+    """A point layer's legend: one marker, sized by the count at its place."""
+    return Legend(layer, title, (LegendEntry(colour, label, "dot"),), "Larger circles: more.")
+
+
 def _bounds_of(features: Sequence[Mapping[str, Any]]) -> tuple[float, float, float, float]:
     return tuple(shapely.union_all([shape(f["geometry"]) for f in features]).bounds)  # type: ignore[return-value]
 
 
-def _ward_layer(wards: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
-    breaks = class_breaks(f["properties"]["count"] for f in wards)
+def _ward_layer(
+    wards: Sequence[Mapping[str, Any]], *, rates: bool = False, note: str = ""
+) -> tuple[folium.GeoJson, Legend]:
+    key = "rate" if rates else "count"
+    breaks = class_breaks(f["properties"].get(key) for f in wards)
     colours = _spread(breaks, WARD_COLOURS)
     features = []
     for feature in _simplified(wards, 0.00005):
-        count = feature["properties"]["count"]
-        shown = feature["properties"].get("shown") or (
-            "withheld" if count is None else f"{count:,}"
-        )
-        colour = "#ffffff" if not count or not breaks else colours[_class_of(count, breaks)]
-        style = {"fillColor": colour, "color": "#505a5f", "weight": 1, "fillOpacity": 0.55}
-        properties = {
-            "name": _text(feature["properties"]["name"]),
-            "reports": _text(shown),
-            "style": style,
-        }
+        props = feature["properties"]
+        value = props.get(key)
+        count = props["count"]
+        shown = props.get("shown") or ("withheld" if count is None else f"{count:,}")
+        colour = "#ffffff" if not value or not breaks else colours[_class_of(value, breaks)]
+        style = {"fillColor": colour, "color": "#505a5f", "weight": 1, "fillOpacity": 0.6}
+        properties = {"name": _text(props["name"]), "reports": _text(shown), "style": style}
+        if rates:
+            properties["rate"] = "—" if value is None else f"{value:.1f}"
+            smoothed = props.get("smoothed")
+            properties["smoothed"] = "—" if smoothed is None else f"{smoothed:.1f}"
         features.append({**feature, "properties": properties})
-    return folium.GeoJson(
+    if rates:
+        fields, aliases = (
+            ["name", "reports", "rate", "smoothed"],
+            ["Ward", "Reports", "Per 1,000 residents", "Smoothed (empirical Bayes)"],
+        )
+        legend = range_legend(
+            RATE_LAYER,
+            "Reports per 1,000 residents, by ward",
+            breaks,
+            WARD_COLOURS,
+            empty="None or not known",
+            note=note,
+        )
+    else:
+        fields, aliases = ["name", "reports"], ["Ward", "Reports"]
+        legend = range_legend(
+            WARD_LAYER,
+            "Reports per ward (count)",
+            breaks,
+            WARD_COLOURS,
+            whole=True,
+            empty="None (or withheld)",
+        )
+    layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name="Reports per ward",
-        tooltip=folium.GeoJsonTooltip(["name", "reports"], aliases=["Ward", "Reports"]),
-        show=True,
+        name=legend.layer,
+        tooltip=folium.GeoJsonTooltip(fields, aliases=aliases),
+        show=not rates,
     )
+    return layer, legend
 
 
 def _hotspot_layer(cells: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
@@ -364,7 +628,7 @@ def _hotspot_layer(cells: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
                 "geometry": cell["geometry"],
                 "properties": {
                     "label": _text(props["label"]),
-                    "meaning": _text(HOTSPOT_LABELS.get(props["label"], props["label"])),
+                    "meaning": _text(plain_words(props["label"])),
                     "reports": "withheld" if count is None else f"{count:,}",
                     "z": f"{props['z']:.2f}",
                     "q": f"{props['q']:.3g}",
@@ -374,10 +638,10 @@ def _hotspot_layer(cells: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
         )
     return folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name="Hot and cold spots (Gi*, FDR)",
+        name=HOTSPOT_LAYER,
         tooltip=folium.GeoJsonTooltip(
             ["meaning", "reports", "z", "q"],
-            aliases=["Cell", "Reports in cell", "Gi* z", "FDR-adjusted p"],
+            aliases=["What it means", "Reports in cell", "Gi* z", "FDR-adjusted p"],
         ),
     )
 
@@ -396,33 +660,44 @@ def _emerging_layer(cells: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
     ]
     return folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name="Emerging hot spots",
+        name=EMERGING_LAYER,
         tooltip=folium.GeoJsonTooltip(["emerging"], aliases=["Trend"]),
         show=False,
     )
 
 
-def _density_layer(cells: Sequence[Mapping[str, Any]], unit: str) -> folium.GeoJson | None:
+def _density_layer(
+    cells: Sequence[Mapping[str, Any]], unit: str
+) -> tuple[folium.GeoJson, Legend] | None:
     bands = merge_density_bands(cells, unit=unit)
     if not bands:
         return None
-    return folium.GeoJson(
+    breaks = class_breaks(float(c["properties"]["density"]) for c in cells)
+    legend = range_legend(
+        DENSITY_LAYER,
+        f"Kernel density, {unit}",
+        breaks,
+        DENSITY_COLOURS,
+        note="The lowest class is left clear.",
+    )
+    layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": bands},
-        name="Kernel density (heat)",
+        name=DENSITY_LAYER,
         tooltip=folium.GeoJsonTooltip(["band"], aliases=["Density"]),
         show=False,
     )
+    return layer, legend
 
 
 def _area_layer(areas: Sequence[Mapping[str, Any]]) -> folium.GeoJson:
-    style = {"fill": False, "color": "#1d4f91", "weight": 2, "dashArray": "6 4"}
+    style = {"fill": False, "color": AREA_COLOUR, "weight": 2, "dashArray": "6 4"}
     features = [
         {**f, "properties": {"name": _text(f["properties"]["name"]), "style": style}}
         for f in _simplified(areas, 0.00002)
     ]
     return folium.GeoJson(
         {"type": "FeatureCollection", "features": features},
-        name="Town centres",
+        name=AREA_LAYER,
         tooltip=folium.GeoJsonTooltip(["name"], labels=False),
     )
 
@@ -461,36 +736,61 @@ def board_map(
     m.default_css = list(VENDOR_CSS)
     folium.TileLayer(tiles, attr=TILE_ATTRIBUTION, name="OpenStreetMap", max_zoom=19).add_to(m)
 
+    legends: list[tuple[folium.map.Layer, Legend]] = []
     if layers.wards:
-        _ward_layer(layers.wards).add_to(m)
+        legends.append(_ward_layer(layers.wards))
+        if any(f["properties"].get("rate") is not None for f in layers.wards):
+            legends.append(_ward_layer(layers.wards, rates=True, note=layers.rate_note))
     density = _density_layer(layers.density_cells, layers.density_unit)
     if density is not None:
-        density.add_to(m)
+        legends.append(density)
     if layers.emerging_cells:
-        _emerging_layer(layers.emerging_cells).add_to(m)
+        legends.append((_emerging_layer(layers.emerging_cells), emerging_legend()))
     if layers.hotspot_cells:
-        _hotspot_layer(layers.hotspot_cells).add_to(m)
+        legends.append((_hotspot_layer(layers.hotspot_cells), hotspot_legend()))
     if layers.areas:
-        _area_layer(layers.areas).add_to(m)
+        area_legend = Legend(
+            AREA_LAYER, AREA_LAYER, (LegendEntry(AREA_COLOUR, "Town centre boundary", "line"),)
+        )
+        legends.append((_area_layer(layers.areas), area_legend))
     if layers.crime_url:
-        RemotePoints(
+        # Leaflet's layers control writes names as HTML; this one holds imported crime types.
+        crime = RemotePoints(
             layers.crime_url,
-            name="Recorded crime (police.uk)",
+            name=_text(layers.crime_label),
             key="crime",
             colour=CRIME_COLOUR,
             show=False,
-        ).add_to(m)
+        )
+        legends.append(
+            (
+                crime,
+                point_legend(
+                    layers.crime_label,
+                    layers.crime_label,
+                    CRIME_COLOUR,
+                    "Crimes at a police map point",
+                ),
+            )
+        )
     if layers.report_points_url:
-        RemotePoints(
+        points = RemotePoints(
             layers.report_points_url,
-            name="Reports (points)",
+            name=REPORT_LAYER,
             key="reports",
             colour=REPORT_COLOUR,
             show=False,
-        ).add_to(m)
+        )
+        legends.append(
+            (points, point_legend(REPORT_LAYER, REPORT_LAYER, REPORT_COLOUR, "Reports at a place"))
+        )
+    for layer, _ in legends:
+        layer.add_to(m)
     if layers.areas:
         AreaZoomControl(layers.areas, first=focus_area or "catford-town-centre").add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    control = folium.LayerControl(collapsed=False).add_to(m)
+    wards = [layer for layer, legend in legends if legend.layer in (WARD_LAYER, RATE_LAYER)]
+    MapLegends(legends, control, exclusive=wards if len(wards) > 1 else ()).add_to(m)
 
     bounds = layers.fit_bounds
     if bounds is None and layers.wards:

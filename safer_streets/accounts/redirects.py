@@ -18,6 +18,12 @@ def _control(char: str) -> bool:
     return unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp")
 
 
+def landing_endpoint(role: str) -> str:
+    """The page a user lands on after signing in when no page was asked for: the board for
+    board members, whose work is there; the triage queue for everyone else."""
+    return "board.page" if role == "board" else "casework.queue"
+
+
 def safe_next(target: str | None) -> str | None:
     """``target`` as a path on this site to redirect to, or None when it is anything else:
     another site (a scheme, ``//host``, a backslash, which browsers read as a slash), a

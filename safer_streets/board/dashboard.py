@@ -3,10 +3,10 @@ performance and "you said, we did", read from stored runs or counted in SQL."""
 
 from __future__ import annotations
 
-import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from geo.maps import WARD_COLOURS, class_breaks, range_legend
 from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.filters import NOT_PLACED, BoardFilters, month_starts
 from safer_streets.board.query import event_time, filter_conditions, local_time, start_of
@@ -38,6 +39,9 @@ from safer_streets.models import (
 )
 
 # ------------------------------------------------------------------------ dashboard
+
+# The day-by-hour shading: counts, so the board's sequential purples (css: .level-1 to 5).
+PROFILE_SHADES = WARD_COLOURS
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,12 @@ class RunView:
         return sum(v for k, v in self.label_counts.items() if k.startswith("cold"))
 
     @property
+    def data_ends(self) -> datetime | None:
+        """When the run's data ends: reports received after it are not in the run."""
+        ends = self.summary.get("data_ends")
+        return datetime.fromisoformat(ends) if ends else None
+
+    @property
     def correlation(self) -> dict[str, Any]:
         """Reports against recorded crime per ward, as stored with the run."""
         return self.summary.get("correlation") or {"available": False}
@@ -192,17 +202,40 @@ class TrendView:
     profile: list[list[Shown]]
     profile_max: int
     notes: list[str] = field(default_factory=list)
+    # Category trends over the previous period, month for month (same order as
+    # ``category_trends``): the charts set each month beside the same month a period earlier.
+    previous_category_trends: list[Trend] = field(default_factory=list)
 
     @property
     def profile_hours(self) -> range:
         """Hours of the day (columns of the profile)."""
         return range(24)
 
+    @property
+    def profile_breaks(self) -> list[float]:
+        """Upper bounds of the profile's shading classes: quantiles of the non-zero cells,
+        so that one busy hour cannot wash every other hour out to the palest shade."""
+        return class_breaks(c.value for row in self.profile for c in row if c.value)
+
     def profile_level(self, cell: Shown) -> int:
         """Shade 0-5 of a profile cell (for CSS classes; no inline styles under the CSP)."""
-        if cell.value is None or not self.profile_max:
+        breaks = self.profile_breaks
+        if not cell.value or not breaks:
             return 0
-        return min(5, math.ceil(5 * cell.value / self.profile_max))
+        index = min(bisect_left(breaks, cell.value), len(breaks) - 1)
+        # Classes are spread over the five shades as the map spreads them over its palette.
+        return 1 + (round(index * 4 / (len(breaks) - 1)) if len(breaks) > 1 else 4)
+
+    @property
+    def profile_key(self) -> list[tuple[int, str]]:
+        """Each shade of the profile (its level) and the reports it stands for."""
+        legend = range_legend(
+            "profile", "Reports", self.profile_breaks, PROFILE_SHADES, whole=True, empty="None"
+        )
+        return [
+            (0 if e.colour == "#ffffff" else 1 + PROFILE_SHADES.index(e.colour), e.label)
+            for e in legend.entries
+        ]
 
 
 def _to_run_view(run: HotspotRun | None) -> RunView | None:
@@ -212,8 +245,8 @@ def _to_run_view(run: HotspotRun | None) -> RunView | None:
 
 
 POPULATION_NOTE = (
-    "The ward figures are counts, and larger wards will have more reports; rates per 1,000 "
-    "residents are not shown here yet."
+    "The ward figures are counts, and larger wards will have more reports; the map's "
+    '"Reports per 1,000 residents" layer shows rates.'
 )
 
 
@@ -539,7 +572,8 @@ def overview(
         previous_total=total(False),
         wards=ward_rows,
         categories=category_rows,
-        crimes=sum(crimes.values()),
+        # The tile follows the ward filter; recorded crime is placed by ward, not town centre.
+        crimes=sum(r.crimes for r in ward_rows if not filters.ward or r.slug == filters.ward),
         crime_months=crime_window,
         point_count=point_count,
         points_allowed=audience is Audience.BOARD and point_count < point_limit,
@@ -608,16 +642,24 @@ def trends(
         Trend(name, [shown(*_split(counts["ward_month"], (ward_id, m)), **see) for m in months])
         for ward_id, name in wards
     ]
-    category_trends = [
-        Trend(
-            name,
-            [
-                shown(*((0, n) if sensitive else (n, 0)), **see)
-                for n in (sum(_split(counts["category_month"], (cid, m))) for m in months)
-            ],
-        )
-        for cid, name, sensitive in categories
-    ]
+    before_from, before_to = filters.previous()
+    before = _time_counts(session, replace(filters, date_from=before_from, date_to=before_to))
+    before_months = month_starts(before_from, before_to)
+
+    def category_trend(source: dict[tuple[Any, ...], int], in_months: list[date]) -> list[Trend]:
+        return [
+            Trend(
+                name,
+                [
+                    shown(*((0, n) if sensitive else (n, 0)), **see)
+                    for n in (sum(_split(source, (cid, m))) for m in in_months)
+                ],
+            )
+            for cid, name, sensitive in categories
+        ]
+
+    category_trends = category_trend(counts["category_month"], months)
+    previous_category_trends = category_trend(before["category_month"], before_months)
     profile = [
         [shown(*_split(counts["profile"], (d, h)), **see) for h in range(24)] for d in range(7)
     ]
@@ -636,4 +678,5 @@ def trends(
         profile=profile,
         profile_max=max((c.value or 0 for row in profile for c in row), default=0),
         notes=notes,
+        previous_category_trends=previous_category_trends,
     )

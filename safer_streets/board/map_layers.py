@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
@@ -22,6 +23,7 @@ from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.dashboard import RunView, ward_category_counts, ward_total
 from safer_streets.board.exports import guarded_csv
 from safer_streets.board.filters import BoardFilters
+from safer_streets.board.rates import TOWN_CENTRE_CAVEAT, ward_rates
 from safer_streets.board.runs import crime_months, latest_run
 from safer_streets.models import (
     Area,
@@ -198,16 +200,30 @@ def map_layers(
     density = [c.feature() for c in cells if c.density > 0]
 
     counts = ward_category_counts(session, filters)
+    rates = {
+        w.code: w
+        for w in ward_rates(session, filters, audience=audience, min_count=min_count).wards
+    }
     ward_features = []
-    for ward_id, name, geometry in session.execute(
-        select(Ward.id, Ward.name, _geojson(Ward.geom)).where(Ward.active).order_by(Ward.code)
+    for ward_id, code, name, geometry in session.execute(
+        select(Ward.id, Ward.code, Ward.name, _geojson(Ward.geom))
+        .where(Ward.active)
+        .order_by(Ward.code)
     ):
         total = ward_total(counts, ward_id, audience=audience, min_count=min_count)
+        rate = rates.get(code)
         ward_features.append(
             {
                 "type": "Feature",
                 "geometry": json.loads(geometry),
-                "properties": {"name": name, "count": total.value, "shown": str(total)},
+                "properties": {
+                    "name": name,
+                    "count": total.value,
+                    "shown": str(total),
+                    # A rate from a partly withheld count would understate: none is shown.
+                    "rate": rate.rate if rate and not rate.partial else None,
+                    "smoothed": rate.smoothed if rate and not rate.partial else None,
+                },
             }
         )
     areas = [
@@ -234,7 +250,33 @@ def map_layers(
         wards=ward_features,
         areas=areas,
         fit_bounds=_parse_box(focus) if focus else None,
+        crime_label=crime_label(session, filters),
+        rate_note=TOWN_CENTRE_CAVEAT,
     )
+
+
+def crime_types(session: Session, months: tuple[date, date] | None) -> list[str]:
+    """The police.uk crime types imported for a range of months, e.g. ["Burglary"]."""
+    if months is None:
+        return []
+    types = session.scalars(
+        select(PoliceCrime.crime_type)
+        .where(PoliceCrime.month.between(*months))
+        .distinct()
+        .order_by(PoliceCrime.crime_type)
+    )
+    return [f"{t[:1].upper()}{t[1:]}" for t in types]
+
+
+def crime_label(session: Session, filters: BoardFilters) -> str:
+    """What the recorded crime beside these filters is: its types, source and months,
+    e.g. "Burglary, police.uk, Feb 2024 to Jan 2025"."""
+    months = crime_months(session, filters.date_from, filters.date_to)
+    if months is None:
+        return "Recorded crime, police.uk (none imported)"
+    what = ", ".join(crime_types(session, months)) or "Recorded crime"
+    first, last = (m.strftime("%b %Y") for m in months)
+    return f"{what}, police.uk, {first} to {last}"
 
 
 def _parse_box(box: str) -> tuple[float, float, float, float]:
@@ -257,6 +299,11 @@ class HotSpotPlace:
     area: str | None
     lon: float
     lat: float
+
+    @property
+    def meaning(self) -> str:
+        """What the cell's label means, in words for a board member."""
+        return significance.plain_words(self.label)
 
 
 def top_hotspots(

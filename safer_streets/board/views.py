@@ -26,7 +26,8 @@ from flask import (
 
 from geo import maps
 from geo.suntimes import LONDON
-from safer_streets.board import dashboard, exports, map_layers, publishing, query, runs
+from safer_streets import taxonomy
+from safer_streets.board import charts, dashboard, exports, map_layers, publishing, query, runs
 from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.filters import (
     BoardFilters,
@@ -95,6 +96,68 @@ def legend_css():
     return response
 
 
+def _trend_charts(view: dashboard.TrendView) -> list[charts.TrendFigure]:
+    return charts.trend_figures(
+        [m.strftime("%b %y") for m in view.months],
+        [
+            (now.name, [c.value for c in now.counts], [c.value for c in before.counts])
+            for now, before in zip(view.category_trends, view.previous_category_trends, strict=True)
+        ],
+    )
+
+
+def _reason_rows(filters: BoardFilters) -> list[dict[str, Any]]:
+    """StreetSafe reasons after dark, in daylight and in the named town centres, from the run
+    for these filters; small counts withheld outside the board when the run includes
+    sensitive categories."""
+    run = runs.latest_run(db(), filters)
+    if run is None or run.computed_at is None:
+        return []
+    min_count = services().settings.board_min_count
+    withhold = audience_for(current_user()) is not Audience.BOARD and run.summary.get(
+        "includes_sensitive", True
+    )
+    labels = {r.key: r.label for r in taxonomy.all_reasons()}
+
+    def seen(n: int) -> int | None:
+        return None if withhold and 0 < n < min_count else n
+
+    return [
+        {
+            "label": labels.get(r["reason"], r["reason"]),
+            "after_dark": seen(r["after_dark"]),
+            "daylight": seen(r["daylight"]),
+            "centres": [seen(r["town_centres"].get(slug, 0)) for slug in runs.NAMED_TOWN_CENTRES],
+        }
+        for r in run.summary.get("reasons", [])
+    ]
+
+
+def _reason_chart(reasons: list[dict[str, Any]]) -> charts.BarChart | None:
+    rows = [(r["label"], r["after_dark"], r["daylight"]) for r in reasons]
+    return charts.reason_chart(rows) if rows else None
+
+
+def _centre_names() -> list[str]:
+    names = {a.value: a.label for a in filter_options(db()).areas}
+    return [names.get(slug, slug) for slug in runs.NAMED_TOWN_CENTRES]
+
+
+def _partner_charts(rows: list[dashboard.PartnerRow]) -> dict[str, charts.BarChart]:
+    return charts.partner_charts(
+        [
+            (
+                p.name,
+                p.median_hours_to_acknowledge,
+                p.median_days_to_resolve,
+                p.acknowledge_breaches,
+                p.resolve_breaches,
+            )
+            for p in rows
+        ]
+    )
+
+
 TABS = (
     ("board.page", "Map and summary"),
     ("board.trends", "Trends"),
@@ -152,10 +215,8 @@ def page():
             "overview": overview,
             "hot": hot,
             "urls": _map_urls(filters),
-            "legend": maps.HOTSPOT_COLOURS,
-            "legend_labels": maps.HOTSPOT_LABELS,
-            "emerging_colours": maps.EMERGING_COLOURS,
             "area_links": _area_links(filters, filter_options(db())),
+            "crime_types": map_layers.crime_types(db(), overview.crime_months),
         }
 
     return _tab("board/page.html", "Map and summary", build)
@@ -166,24 +227,31 @@ def page():
 def trends():
     """Reports per month by category and ward, and by day of the week and hour."""
     min_count = services().settings.board_min_count
-    return _tab(
-        "board/trends.html",
-        "Trends",
-        lambda filters: {
-            "trend_view": dashboard.trends(db(), current_user(), filters, min_count=min_count)
-        },
-    )
+
+    def build(filters: BoardFilters) -> dict[str, Any]:
+        view = dashboard.trends(db(), current_user(), filters, min_count=min_count)
+        reasons = _reason_rows(filters)
+        return {
+            "trend_view": view,
+            "trend_charts": _trend_charts(view),
+            "reasons": reasons,
+            "reason_chart": _reason_chart(reasons),
+            "centre_names": _centre_names(),
+        }
+
+    return _tab("board/trends.html", "Trends", build)
 
 
 @bp.get("/board/partners")
 @login_required
 def partners():
     """How each partner responds against its service levels."""
-    return _tab(
-        "board/partners.html",
-        "Partner performance",
-        lambda filters: {"partners": dashboard.partner_performance(db(), filters)},
-    )
+
+    def build(filters: BoardFilters) -> dict[str, Any]:
+        rows = dashboard.partner_performance(db(), filters)
+        return {"partners": rows, "partner_charts": _partner_charts(rows)}
+
+    return _tab("board/partners.html", "Partner performance", build)
 
 
 @bp.get("/board/you-said-we-did")
@@ -288,11 +356,17 @@ def pack():
     overview = dashboard.overview(
         db(), user, filters, min_count=min_count, point_limit=settings.board_point_limit
     )
+    trend_view = dashboard.trends(db(), user, filters, min_count=min_count)
+    partners = dashboard.partner_performance(db(), filters)
+    reasons = _reason_rows(filters)
     return render_template(
         "board/pack.html",
         overview=overview,
-        trend_view=dashboard.trends(db(), user, filters, min_count=min_count),
-        partners=dashboard.partner_performance(db(), filters),
+        trend_view=trend_view,
+        trend_charts=_trend_charts(trend_view),
+        reason_chart=_reason_chart(reasons),
+        partners=partners,
+        partner_charts=_partner_charts(partners),
         entries=dashboard.you_said_we_did(
             db(), filters, audience=audience_for(user), min_count=min_count
         ),
@@ -300,8 +374,7 @@ def pack():
         options=options,
         urls=_map_urls(filters),
         assets=maps.asset_urls(lambda p: url_for("static", filename=p)),
-        legend=maps.HOTSPOT_COLOURS,
-        legend_labels=maps.HOTSPOT_LABELS,
+        crime_types=map_layers.crime_types(db(), overview.crime_months),
         generated=datetime.now(UTC).astimezone(LONDON),
     )
 

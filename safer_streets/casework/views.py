@@ -20,7 +20,7 @@ from flask import (
 from flask import session as cookie_session
 
 from safer_streets.accounts import users
-from safer_streets.accounts.redirects import safe_next
+from safer_streets.accounts.redirects import landing_endpoint, safe_next
 from safer_streets.bounds import whole_number
 from safer_streets.casework import access, casefile, queues, sla, workflow
 from safer_streets.casework.export import export_csv
@@ -47,9 +47,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only ever redirect within this site after login; anything else goes to the queue."""
-    return safe_next(target) or url_for("casework.queue")
+def _safe_next(target: str | None, user: User | None = None) -> str:
+    """Only ever redirect within this site after login; anything else goes to the user's
+    landing page (the board for board members), else the queue."""
+    landing = landing_endpoint(user.role.value) if user is not None else "casework.queue"
+    return safe_next(target) or url_for(landing)
 
 
 def _user() -> User:
@@ -73,7 +75,7 @@ def login():
             session, email, request.form.get("password", ""), passwords=services().passwords
         )
         if user is not None:
-            target = _safe_next(request.args.get("next"))
+            target = _safe_next(request.args.get("next"), user)
             if users.has_second_factor(session, user):
                 session.commit()
                 cookie_session.clear()
@@ -115,7 +117,9 @@ def login_code():
             and users.session_generation(session, user) == cookie_session.get("pending_generation")
             and users.verify_second_factor(session, user, code, _now())
         ):
-            target = _safe_next(cookie_session.get("next"))
+            target = safe_next(cookie_session.get("next")) or url_for(
+                landing_endpoint(user.role.value)
+            )
             users.record_sign_in(session, user, _now())
             session.commit()
             sign_in(user)
