@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -39,7 +40,12 @@ def test_around_on_a_phone(phone: Page, server_url: str, public_reports):
     # The borough and ward outlines are drawn, and one pin per placed report.
     expect(phone.locator("#around-map path.leaflet-interactive")).to_have_count(2)
     # The outlines arrive separately (a cached GeoJSON): wait for them rather than race them.
-    phone.wait_for_function("document.querySelectorAll('#around-map svg path').length >= 2 + 20")
+    # (Polled from here: the page's CSP forbids the eval a polling predicate would need.)
+    paths = phone.locator("#around-map svg path")
+    deadline = time.monotonic() + 10
+    while paths.count() < 2 + 20 and time.monotonic() < deadline:
+        phone.wait_for_timeout(100)
+    assert paths.count() >= 2 + 20
     screenshot(phone, "around-phone")
     width = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"scrolls sideways: {width}"
