@@ -22,10 +22,11 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bench.bench_triage_queue import DATABASE, PASSWORD, REDIS, SERVER, build_database
 from bench.results import Baseline, Results
+from safer_streets import migrate
 from safer_streets.casework import workflow
 from safer_streets.models import Partner, Priority, Report, ReportStatus, User
 from safer_streets.settings import Settings
@@ -142,10 +143,7 @@ def main() -> None:
 
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
     if not args.keep:
-        admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+        migrate.drop_database(f"{SERVER}/{DATABASE}")
 
 
 if __name__ == "__main__":

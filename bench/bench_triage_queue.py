@@ -28,7 +28,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select, text
 
 from bench.results import Baseline, Results
 from safer_streets import migrate
@@ -134,12 +134,8 @@ FROM report
 
 def build_database(reports: int) -> str:
     """A fresh scratch database with the schema, the Lewisham seed and ``reports`` reports."""
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    admin.dispose()
     url = f"{SERVER}/{DATABASE}"
+    migrate.recreate_database(url)
     migrate.upgrade(url)
     engine = make_engine(url)
     started = time.perf_counter()
@@ -306,10 +302,7 @@ def main() -> None:
 
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
     if not args.keep:
-        admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        admin.dispose()
+        migrate.drop_database(f"{SERVER}/{DATABASE}")
 
 
 if __name__ == "__main__":

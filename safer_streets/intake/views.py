@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -367,6 +368,14 @@ def track(reference: str):
     return _render_track(shown, reporter=reporter)
 
 
+def _refused_on_track(session: Session, reference: str, invalid: InvalidInput):
+    """The reporter's tracking page again, with what was wrong beside each field and their
+    words kept; nothing of the refused post is stored."""
+    session.rollback()
+    shown = tracking.look_up(session, reference, reporter=True)
+    return _render_track(shown, reporter=True, form=request.form, errors=invalid.field_errors), 422
+
+
 @bp.post("/track/<reference>/say")
 @limiter.limit(submission_limit)
 @limit_lookups
@@ -391,11 +400,7 @@ def track_say(reference: str):
             data={"channel": "tracking link"},
         )
     except InvalidInput as invalid:
-        session.rollback()
-        shown = tracking.look_up(session, reference, reporter=True)
-        return _render_track(
-            shown, reporter=True, form=request.form, errors=invalid.field_errors
-        ), 422
+        return _refused_on_track(session, reference, invalid)
     session.commit()
     if outcome.reopened:
         flash(gettext("Thank you. Your report is open again and the team has been told."))
@@ -433,11 +438,7 @@ def track_answer(reference: str):
             reopen_within=_reopen_within(),
         )
     except InvalidInput as invalid:
-        session.rollback()
-        shown = tracking.look_up(session, reference, reporter=True)
-        return _render_track(
-            shown, reporter=True, form=request.form, errors=invalid.field_errors
-        ), 422
+        return _refused_on_track(session, reference, invalid)
     session.commit()
     if answered.reopened:
         flash(gettext("Thank you. Your report is open again and the team has been told."))
