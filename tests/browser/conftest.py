@@ -68,6 +68,12 @@ def phone(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     assert not violations, f"blocked by the Content-Security-Policy: {violations}"
 
 
+def page_width(page: Page) -> int:
+    """How wide the page lays out once its stylesheets are in, as a reader sees it."""
+    page.wait_for_load_state("load")
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
 def screenshot(page: Page, name: str) -> None:
     """Keep a picture of this step for people reviewing the run."""
     ARTIFACTS.mkdir(exist_ok=True)

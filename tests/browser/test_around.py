@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from safer_streets.db import make_session_factory, session_scope
-from tests.browser.conftest import ARTIFACTS, screenshot
+from tests.browser.conftest import ARTIFACTS, PHONE, page_width, screenshot
 from tests.browser.test_resident_reporting import axe_violations
 
 pytestmark = [pytest.mark.browser]
@@ -47,8 +47,7 @@ def test_around_on_a_phone(phone: Page, server_url: str, public_reports):
         phone.wait_for_timeout(100)
     assert paths.count() >= 2 + 20
     screenshot(phone, "around-phone")
-    width = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"scrolls sideways: {width}"
+    assert page_width(phone) <= PHONE["width"]
 
     # The list works from the keyboard: filters, then each report's link.
     phone.get_by_text("Filter by problem, place, status and time").click()

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import PHONE, screenshot
+from tests.browser.conftest import PHONE, page_width, screenshot
 from tests.browser.test_board import DESKTOP, board_data, sign_in  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
@@ -32,7 +32,7 @@ def _page(browser: Browser, viewport: dict[str, int]) -> Page:
 
 def _no_sideways_scroll(page: Page) -> None:
     # Against the viewport asked for: a phone widens its layout viewport to fit the page.
-    wide = page.evaluate("document.documentElement.scrollWidth")
+    wide = page_width(page)
     assert wide <= page.viewport_size["width"], f"the page is {wide} px wide"
 
 

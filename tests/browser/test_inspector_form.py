@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from safer_streets.db import make_session_factory, session_scope
-from tests.browser.conftest import PHONE, screenshot
+from tests.browser.conftest import PHONE, page_width, screenshot
 from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -37,7 +37,7 @@ def test_one_submit_works_the_report(
         page.get_by_label("Priority").select_option(label="High")
         page.get_by_label("Public update").fill("Officers will patrol Catford Broadway tonight.")
         page.get_by_label("Internal note").fill("Known location, see briefing")
-        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert page_width(page) <= viewport["width"]
         screenshot(page, f"inspector-{viewport['width']}-filled")
         page.get_by_role("button", name="Save changes").click()
 
@@ -51,7 +51,7 @@ def test_one_submit_works_the_report(
         history = page.locator(".history")
         expect(history).to_contain_text("Officers will patrol Catford Broadway tonight.")
         expect(history).to_contain_text("Known location, see briefing")
-        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert page_width(page) <= viewport["width"]
         screenshot(page, f"inspector-{viewport['width']}-saved")
     finally:
         context.close()

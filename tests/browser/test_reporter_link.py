@@ -14,7 +14,7 @@ from safer_streets.db import make_session_factory, session_scope
 from safer_streets.intake import tracking
 from safer_streets.models import Report, ReportEvent, ReportStatus
 from safer_streets.residents import questionnaire
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import PHONE, page_width, screenshot
 from tests.browser.test_resident_reporting import axe_violations
 from tests.helpers import body_of
 from tests.residents.test_alerts import send_all
@@ -54,8 +54,7 @@ def test_the_reporter_tells_the_team_more_and_reopens_a_fix(
     phone.get_by_role("button", name="It is still a problem").click()
     expect(phone.get_by_role("status")).to_contain_text("open again")
     screenshot(phone, "reporter-link-reopened")
-    width = phone.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
-    assert width[0] <= width[1], f"scrolls sideways: {width}"
+    assert page_width(phone) <= PHONE["width"]
     assert axe_violations(phone) == []
 
     with session_scope(make_session_factory(engine)) as session:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.models import Category, Report, ReportPhoto, ReportStatus
-from tests.browser.conftest import ARTIFACTS, PHONE, screenshot
+from tests.browser.conftest import ARTIFACTS, PHONE, page_width, screenshot
 from tests.helpers import wait_for_status
 
 pytestmark = [pytest.mark.browser]
@@ -357,7 +357,7 @@ def test_the_report_page_is_light_and_fits_a_360_pixel_screen(browser, server_ur
             {"total_bytes": total, "limit_bytes": PAGE_WEIGHT_LIMIT, "files": sizes}, indent=2
         )
     )
-    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    scroll_width = page_width(page)
     screenshot(page, "resident-12-360px")
     context.close()
     assert total < PAGE_WEIGHT_LIMIT, sizes

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import page_width, screenshot
 from tests.browser.test_resident_reporting import axe_violations, resident, resident_without_js
 
 pytestmark = [pytest.mark.browser]
@@ -53,6 +53,6 @@ def test_the_privacy_page_reads_on_a_phone(resident: Page, server_url):
     weapons = resident.get_by_role("row", name=re.compile("^Weapons"))
     expect(weapons.get_by_role("cell").first).to_have_text("No")
     # Wide tables scroll inside their own box; the page itself never scrolls sideways.
-    assert resident.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page_width(resident) <= 390
     screenshot(resident, "what-is-public-03-privacy")
     assert not axe_violations(resident)
