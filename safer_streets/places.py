@@ -8,7 +8,7 @@ from functools import cache
 
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from geo.gazetteer import Candidate, Gazetteer, default_gazetteer, is_ambiguous
 from geo.geocoders import Geocoder, NominatimGeocoder, OfflineGeocoder
@@ -55,7 +55,7 @@ def _default_places() -> Places:
 
 def load_ward_index(session: Session) -> WardIndex:
     """The active wards from the database as an in-memory index (build once, reuse)."""
-    wards = session.scalars(select(Ward).where(Ward.active)).all()
+    wards = session.scalars(select(Ward).options(undefer(Ward.geom)).where(Ward.active)).all()
     return WardIndex(WardShape(w.code, w.name, to_shape(w.geom)) for w in wards)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, aliased, joinedload, load_only
 
 from safer_streets.casework import sla
 from safer_streets.casework.access import (
@@ -93,8 +93,7 @@ MAX_SEARCH_CHARS = 200
 SUMMARY_CHARS = 80
 # A reference typed any way: "lew 7k3q9", "LEW7K3Q9", "lew-7k3q9 ".
 TYPED_REFERENCE = re.compile(r"^LEW([2-9A-Z]{5})$")
-# The text-search configuration as the GIN index ix_report_description_search is written
-# (to_tsvector('english'::regconfig, description)), so that PostgreSQL can use it.
+# The text-search configuration Report.search_vector is built with.
 ENGLISH = literal_column("'english'::regconfig")
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,99}$"
 _FILTER_MESSAGES = {
@@ -232,19 +231,11 @@ def search_condition(typed: str) -> ColumnElement[bool]:
     if match := TYPED_REFERENCE.match(compact):
         return Report.reference == f"LEW-{match.group(1)}"
     pattern = "%" + re.sub(r"([\\%_])", r"\\\1", typed.strip()) + "%"
-    # The words are matched apart, through the GIN index, and the report tested against the
-    # ids found: inside the OR, PostgreSQL would build every description's vector instead.
-    searched = aliased(Report)
-    by_words = select(searched.id).where(
-        func.to_tsvector(ENGLISH, searched.description).bool_op("@@")(
-            func.websearch_to_tsquery(ENGLISH, typed)
-        )
-    )
     return or_(
         Report.street.ilike(pattern),
         Report.location_text.ilike(pattern),
         Report.postcode.ilike(pattern),
-        Report.id.in_(by_words),
+        Report.search_vector.bool_op("@@")(func.websearch_to_tsquery(ENGLISH, typed)),
     )
 
 
@@ -444,25 +435,11 @@ def queue(
         page_ids = _ordered_ids(
             session, user, filtering, filters.sort, limit=PAGE_SIZE, offset=offset
         )
-    # The map's stretch holds the page's, except far down the queue: one load serves both.
-    loaded = {
-        report.id: report
-        for report in session.scalars(
-            select(Report)
-            .options(
-                joinedload(Report.category),
-                joinedload(Report.ward),
-                joinedload(Report.owner),
-                joinedload(Report.assigned_to),
-            )
-            .where(Report.id.in_(set(map_ids) | set(page_ids)))
-        )
-    }
-    rows = disclosures_among_visible(user, (loaded[report_id] for report_id in page_ids))
+    rows = disclosures_among_visible(user, _load_rows(session, page_ids))
     viewer_partner_id = user.partner_id if user.role not in (Role.BOARD, Role.ADMIN) else None
     points = [
         point
-        for shown in disclosures_among_visible(user, (loaded[i] for i in map_ids))
+        for shown in disclosures_among_visible(user, _load_map_reports(session, map_ids))
         if (point := MapPoint.of(shown)) is not None
     ]
     return QueuePage(
@@ -481,6 +458,54 @@ def queue(
         now=now,
         viewer_partner_id=viewer_partner_id,
     )
+
+
+def _load_rows(session: Session, ids: list[int]) -> list[Report]:
+    """The page's reports, in order, with everything a row shows."""
+    loaded = {
+        report.id: report
+        for report in session.scalars(
+            select(Report)
+            .options(
+                joinedload(Report.category),
+                joinedload(Report.ward),
+                joinedload(Report.owner),
+                joinedload(Report.assigned_to),
+            )
+            .where(Report.id.in_(ids))
+        )
+    }
+    return [loaded[report_id] for report_id in ids]
+
+
+# What the policy reads to place a report on the map, and the marker's own fields.
+_MAP_COLUMNS = (
+    Report.reference,
+    Report.status,
+    Report.category_id,
+    Report.ward_id,
+    Report.owner_partner_id,
+    Report.location,
+    Report.street,
+)
+
+
+def _load_map_reports(session: Session, ids: list[int]) -> list[Report]:
+    """The map's reports, in order, with only the columns a marker needs: up to 500 whole
+    reports (words, contact, reasons) cost more to load than the rest of the page."""
+    loaded = {
+        report.id: report
+        for report in session.scalars(
+            select(Report)
+            .options(
+                load_only(*_MAP_COLUMNS),
+                joinedload(Report.category),
+                joinedload(Report.ward),
+            )
+            .where(Report.id.in_(ids))
+        )
+    }
+    return [loaded[report_id] for report_id in ids]
 
 
 def _counts(session: Session, user: User, filters: list[ColumnElement[bool]]) -> dict[str, int]:

@@ -147,10 +147,15 @@ HIDDEN = Rules(
 
 def rules_for(category: Category, audience: Audience) -> Rules:
     """The rules one audience follows for one category's reports."""
-    public = CategoryPolicy.of(category)
-    sensitive = category.sensitive
+    return _rules(CategoryPolicy.of(category), category.sensitive, category.public, audience)
+
+
+@cache
+def _rules(public: CategoryPolicy, sensitive: bool, shown: bool, audience: Audience) -> Rules:
+    # Keyed by the category's settings, not the category: a queue or an export asks once per
+    # report, and an administrator's change to a category is a new key, never a stale answer.
     # A sensitive category is never listed in public, whatever profile it was given.
-    listed = public.listed and category.public and not sensitive
+    listed = public.listed and shown and not sensitive
     if audience in (Audience.PUBLIC, Audience.API_CLIENT):
         if not listed:
             return HIDDEN

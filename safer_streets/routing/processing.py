@@ -14,7 +14,7 @@ from shapely.geometry import Point
 from shapely.prepared import PreparedGeometry, prep
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from geo.gazetteer import Candidate, ReverseResult
 from geo.wards import WardIndex, WardShape
@@ -72,7 +72,7 @@ class RoutingData:
             wards.setdefault(code, WardRef(ward_id, code, name))
         areas = tuple(
             (decide.AreaRef(area.slug, area.name), prep(to_shape(area.geom)))
-            for area in session.scalars(select(Area).order_by(Area.id))
+            for area in session.scalars(select(Area).options(undefer(Area.geom)).order_by(Area.id))
         )
         return cls(
             routing_data_version(session),
