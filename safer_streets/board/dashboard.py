@@ -37,6 +37,7 @@ from safer_streets.models import (
     User,
     Ward,
 )
+from safer_streets.residents import questionnaire
 
 # ------------------------------------------------------------------------ dashboard
 
@@ -102,6 +103,16 @@ class PartnerRow:
     resolved_in_time: int
     resolve_breaches: int
     median_days_to_resolve: float | None
+    # Reporters' answers to "is it fixed?" on this partner's reports (residents.questionnaire).
+    answered: int = 0
+    said_fixed: int = 0
+
+    @property
+    def said_fixed_share(self) -> str:
+        """Share of the reporters who answered that said it was fixed, with how many answered."""
+        if not self.answered:
+            return "—"
+        return f"{self.said_fixed / self.answered:.0%} of {self.answered}"
 
     @property
     def acknowledged_in_time_share(self) -> str:
@@ -333,6 +344,7 @@ def partner_performance(session: Session, filters: BoardFilters) -> list[Partner
     hours = lambda a, b: func.extract("epoch", a - b) / 3600.0  # noqa: E731 - local shorthand
     rows = session.execute(
         select(
+            Partner.id,
             Partner.name,
             Partner.hours_to_acknowledge,
             Partner.hours_to_resolve,
@@ -374,9 +386,12 @@ def partner_performance(session: Session, filters: BoardFilters) -> list[Partner
         .group_by(Partner.id)
         .order_by(Partner.name)
     ).all()
+    answers = reporters_answers(session, filters)
     return [
         PartnerRow(
             name=name,
+            answered=answers.get(partner_id, (0, 0))[0],
+            said_fixed=answers.get(partner_id, (0, 0))[1],
             hours_to_acknowledge=sla_ack,
             hours_to_resolve=sla_res,
             reports=n,
@@ -390,6 +405,7 @@ def partner_performance(session: Session, filters: BoardFilters) -> list[Partner
             median_days_to_resolve=None if res_median is None else float(res_median) / 24.0,
         )
         for (
+            partner_id,
             name,
             sla_ack,
             sla_res,
@@ -404,6 +420,20 @@ def partner_performance(session: Session, filters: BoardFilters) -> list[Partner
             res_median,
         ) in rows
     ]
+
+
+def reporters_answers(session: Session, filters: BoardFilters) -> dict[int, tuple[int, int]]:
+    """Per owner partner, of the filtered reports: (reporters who answered "is it fixed?",
+    those who said it was fixed)."""
+    fixed = ReportEvent.data["fixed"].as_boolean()
+    rows = session.execute(
+        select(Report.owner_partner_id, func.count(), func.count().filter(fixed))
+        .join(ReportEvent, ReportEvent.report_id == Report.id)
+        .join(Category, Category.id == Report.category_id)
+        .where(ReportEvent.kind == questionnaire.ANSWERED, *filter_conditions(session, filters))
+        .group_by(Report.owner_partner_id)
+    ).all()
+    return {partner_id: (answered, yes) for partner_id, answered, yes in rows}
 
 
 def you_said_we_did(

@@ -17,13 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import Exists, Integer, and_, exists, func, select
+from sqlalchemy import Exists, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from safer_streets.casework import workflow
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import tracking
-from safer_streets.models import EmailOutbox, Partner, Report, ReportEvent, ReportStatus
+from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportStatus
 from safer_streets.notifications import outbox
 from safer_streets.residents.alerts import EMAIL_TEMPLATES
 from safer_streets.settings import Settings
@@ -144,44 +144,6 @@ def answer(
             data={"channel": "questionnaire"},
         ).reopened
     return Answer(event, reopened)
-
-
-@dataclass(frozen=True)
-class Satisfaction:
-    """One partner's answers to "is it fixed?" on the reports it owns."""
-
-    partner: str
-    answered: int
-    fixed: int
-
-    @property
-    def share_fixed(self) -> float:
-        return self.fixed / self.answered if self.answered else 0.0
-
-
-def satisfaction_by_partner(
-    session: Session, *, since: datetime | None = None, until: datetime | None = None
-) -> list[Satisfaction]:
-    """Per owning partner: how many reporters answered in the period and how many said fixed."""
-    fixed = ReportEvent.data["fixed"].as_boolean()
-    conditions = [ReportEvent.kind == ANSWERED]
-    if since is not None:
-        conditions.append(ReportEvent.at >= since)
-    if until is not None:
-        conditions.append(ReportEvent.at < until)
-    rows = session.execute(
-        select(
-            Partner.name,
-            func.count(ReportEvent.id),
-            func.coalesce(func.sum(fixed.cast(Integer)), 0),
-        )
-        .join(Report, Report.id == ReportEvent.report_id)
-        .join(Partner, Partner.id == Report.owner_partner_id)
-        .where(and_(*conditions))
-        .group_by(Partner.name)
-        .order_by(Partner.name)
-    ).all()
-    return [Satisfaction(name, int(answered), int(yes)) for name, answered, yes in rows]
 
 
 def compose_questionnaire(

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from safer_streets.models import EmailOutbox, ReportEvent, ReportStatus
+from safer_streets.models import EmailOutbox, ReportEvent, ReportStatus, Role
 from safer_streets.residents import questionnaire
 from safer_streets.settings import Settings
-from tests.helpers import Mailbox, body_of
+from tests.helpers import Mailbox, body_of, login
 from tests.residents.test_alerts import send_all
 
 REPORTER = "reporter@example.org"
@@ -115,7 +115,7 @@ def test_a_report_reopened_before_the_email_goes_is_not_asked(
     assert inbox.to(REPORTER) == []
 
 
-def test_satisfaction_per_partner(db_session, routed_report):
+def test_the_board_sees_each_partners_share_said_fixed(app, db_session, routed_report, make_user):
     reports = [
         resolved(db_session, routed_report(db_session, category="fly-tipping"), days_ago=30)
         for _ in range(3)
@@ -126,7 +126,12 @@ def test_satisfaction_per_partner(db_session, routed_report):
         questionnaire.answer(
             db_session, report, fixed, None, now=NOW, reopen_within=timedelta(days=56)
         )
-    [row] = questionnaire.satisfaction_by_partner(db_session)
-    assert row.partner == reports[0].owner.name
-    assert (row.answered, row.fixed) == (3, 2)
-    assert row.share_fixed == pytest.approx(2 / 3)
+    db_session.commit()
+    make_user("board@example.org", None, Role.BOARD)
+    board = app.test_client()
+    login(board, "board@example.org")
+    page = board.get("/board/partners").text.split('id="partner-table"', 1)[1]
+    row = re.search(
+        rf"<th scope=\"row\">{re.escape(reports[0].owner.name)}</th>.*?</tr>", page, re.S
+    )
+    assert row and "67% of 3</td>" in row.group(0)
