@@ -11,8 +11,8 @@ centre) and one with 10,000 as the baseline. Measured:
    kernel density, emerging hot spots, time profile, correlation, and the bulk insert of
    the cells. Baselines in the same run: fetching the same points as rows, and inserting
    the same cells with an executemany INSERT.
-2. The board's map page: bytes transferred (gzip-compressed, as a gzip-enabled server or
-   proxy would send them) and the time until headless Chromium has drawn the map and its
+2. The board's map page: bytes transferred as the app sends them (generated data and static
+   files gzipped, HTML as it is) and the time until headless Chromium has drawn the map and its
    layers (tiles blocked: no internet), against the same page with 10,000 reports.
 
 Numbers print as a table; ``--keep`` leaves the databases for inspection.
@@ -21,7 +21,6 @@ Numbers print as a table; ``--keep`` leaves the databases for inspection.
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import platform
 import sys
@@ -55,7 +54,7 @@ SERVER = os.environ.get(
 )
 BIG, SMALL = "safer_streets_bench_board", "safer_streets_bench_board_small"
 PASSWORD = "bench-password-1"  # a throwaway account in a scratch database
-TARGETS = {"page_gzip_bytes": 1_000_000, "render_s": 3.0}
+TARGETS = {"page_sent_bytes": 1_000_000, "render_s": 3.0}
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -270,13 +269,8 @@ def page_load(base: str, repeat: int) -> dict[str, float]:
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_load_state()
-            sizes: dict[str, int] = {}
-
-            def record(response: Any, sizes: dict[str, int] = sizes) -> None:
-                if response.url.startswith(base) and response.status == 200:
-                    sizes[response.url] = len(gzip.compress(response.body(), 6))
-
-            page.on("response", record)
+            finished: list[Any] = []
+            page.on("requestfinished", finished.append)
             start = time.perf_counter()
             page.goto(f"{base}/board", wait_until="domcontentloaded")
             page.wait_for_selector("#map_board .leaflet-control-layers")
@@ -293,20 +287,27 @@ def page_load(base: str, repeat: int) -> dict[str, float]:
             page.wait_for_selector("#map_board[data-loaded-crime]", state="attached")
             crime_s = time.perf_counter() - tick
             page.wait_for_load_state("networkidle")
+            # The body's bytes as they crossed the wire: compressed where the app compressed
+            # them (generated data and static files), as they are otherwise (HTML pages).
+            sizes: dict[str, int] = {}
+            for request in finished:
+                response = request.response()
+                if request.url.startswith(base) and response and response.status == 200:
+                    sizes[request.url] = request.sizes()["responseBodySize"]
             loads.append(
                 {
                     "render_s": elapsed,
-                    "gzip_bytes": float(sum(sizes.values())),
-                    "html_gzip_bytes": float(
+                    "sent_bytes": float(sum(sizes.values())),
+                    "html_sent_bytes": float(
                         sum(v for k, v in sizes.items() if k.endswith("/board"))
                     ),
-                    "map_js_gzip_bytes": float(
+                    "map_js_sent_bytes": float(
                         sum(v for k, v in sizes.items() if "/board/map.js" in k)
                     ),
                     "requests": float(len(sizes)),
                     "paths": float(paths),
                     "crime_s": crime_s,
-                    "crime_gzip_bytes": float(
+                    "crime_sent_bytes": float(
                         sum(v for k, v in sizes.items() if "/board/crime.geojson" in k)
                     ),
                     "points_layer": float("Reports (points)" in page.content()),
@@ -335,8 +336,9 @@ def record(
         "baselines in the same run: fetching the same points as rows through SQLAlchemy, and "
         "inserting the same cells with an executemany INSERT; the whole run is also compared "
         "with the same run on 10,000 reports. The board's map page in headless Chromium "
-        f"(tiles blocked), median of {args.repeat} cold loads; bytes are gzip-compressed by the "
-        "benchmark itself, as a compressing proxy would send them (the app does not compress).",
+        f"(tiles blocked), median of {args.repeat} cold loads; bytes are the response bodies as "
+        "the app sent them (Chromium's encoded sizes): generated data and static files gzipped "
+        "by the app, HTML pages as they are.",
         args,
     )
     results.add(
@@ -356,12 +358,12 @@ def record(
     results.add("whole run as the worker does it (999 permutations)", [big_run["run_999_s"]], "s")
     big, small = pages["big"], pages["small"]
     results.add(
-        "board page transferred, gzipped by the benchmark",
-        [big["gzip_bytes"]],
+        "board page transferred, as the app sends it",
+        [big["sent_bytes"]],
         "bytes",
-        baseline=Baseline("the same with 10,000 reports", [small["gzip_bytes"]]),
+        baseline=Baseline("the same with 10,000 reports", [small["sent_bytes"]]),
         target="≤ 1 MB",
-        met=big["gzip_bytes"] <= TARGETS["page_gzip_bytes"],
+        met=big["sent_bytes"] <= TARGETS["page_sent_bytes"],
     )
     results.add(
         "board page render in headless Chromium",
@@ -440,13 +442,13 @@ def main() -> int:
     print("|---|---|---|---|---|")
     s, b = pages["small"], pages["big"]
     print(
-        f"| transferred, gzip | {s['gzip_bytes'] / 1024:.0f} KiB "
-        f"| {b['gzip_bytes'] / 1024:.0f} KiB | {b['gzip_bytes'] / s['gzip_bytes']:.2f}× | ≤ 1 MB |"
+        f"| transferred, as sent | {s['sent_bytes'] / 1024:.0f} KiB "
+        f"| {b['sent_bytes'] / 1024:.0f} KiB | {b['sent_bytes'] / s['sent_bytes']:.2f}× | ≤ 1 MB |"
     )
     print(
-        f"| of which the page / map.js | {s['html_gzip_bytes'] / 1024:.0f} / "
-        f"{s['map_js_gzip_bytes'] / 1024:.0f} KiB | {b['html_gzip_bytes'] / 1024:.0f} / "
-        f"{b['map_js_gzip_bytes'] / 1024:.0f} KiB | | |"
+        f"| of which the page / map.js | {s['html_sent_bytes'] / 1024:.0f} / "
+        f"{s['map_js_sent_bytes'] / 1024:.0f} KiB | {b['html_sent_bytes'] / 1024:.0f} / "
+        f"{b['map_js_sent_bytes'] / 1024:.0f} KiB | | |"
     )
     print(
         f"| render until the page has loaded and the map its layers | {s['render_s']:.2f} s "
@@ -454,15 +456,15 @@ def main() -> int:
     )
     print(
         f"| then tick recorded crime: fetch and draw | {s['crime_s']:.2f} s "
-        f"({s['crime_gzip_bytes'] / 1024:.0f} KiB) | {b['crime_s']:.2f} s "
-        f"({b['crime_gzip_bytes'] / 1024:.0f} KiB) | | |"
+        f"({s['crime_sent_bytes'] / 1024:.0f} KiB) | {b['crime_s']:.2f} s "
+        f"({b['crime_sent_bytes'] / 1024:.0f} KiB) | | |"
     )
     print(
         f"| requests / SVG paths drawn / report points offered | {s['requests']:.0f} / "
         f"{s['paths']:.0f} / {'yes' if s['points_layer'] else 'no'} | {b['requests']:.0f} / "
         f"{b['paths']:.0f} / {'yes' if b['points_layer'] else 'no'} | | |"
     )
-    ok = b["gzip_bytes"] <= TARGETS["page_gzip_bytes"] and b["render_s"] < TARGETS["render_s"]
+    ok = b["sent_bytes"] <= TARGETS["page_sent_bytes"] and b["render_s"] < TARGETS["render_s"]
     print(f"\nTargets {'met' if ok else 'NOT met'}.")
     record(args, big_run, small_run, pages)
     if not args.keep:

@@ -1,4 +1,6 @@
-"""How static files travel: gzip-compressed, and cached for a year under versioned URLs.
+"""How responses travel: static files gzip-compressed and cached for a year under versioned
+URLs; generated data (the board's map script, JSON, GeoJSON, feeds, Open311 XML) compressed as
+it is sent.
 
 ``url_for('static', filename=...)`` gains ``?v=<hash of the file>``, so a changed file gets a
 new URL and browsers may keep every version for a year without ever serving a stale one.
@@ -16,11 +18,25 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request, send_from_directory
+from flask_compress import Compress
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
 YEAR_SECONDS = 365 * 24 * 60 * 60
 COMPRESSIBLE = frozenset({"text/css", "text/javascript", "application/javascript", "image/svg+xml"})
+# Generated responses compressed on the way out. Not HTML: its pages carry a CSRF token beside
+# text an attacker can put in a link (filters, search), which is what a compression side channel
+# (BREACH) needs to read the token; none of these types holds a token.
+GENERATED_COMPRESSIBLE = sorted(
+    COMPRESSIBLE
+    | {
+        "application/json",
+        "application/geo+json",
+        "application/atom+xml",
+        "application/xml",
+        "text/xml",
+    }
+)
 
 
 @cache
@@ -70,6 +86,16 @@ def init_app(app: Flask) -> None:
         return response
 
     app.view_functions["static"] = static
+
+    app.config.update(
+        COMPRESS_MIMETYPES=GENERATED_COMPRESSIBLE,
+        COMPRESS_ALGORITHM="gzip",
+        COMPRESS_LEVEL=6,
+        COMPRESS_MIN_SIZE=1000,
+        # A streamed CSV export stays streamed, its memory flat, rather than gathered to compress.
+        COMPRESS_STREAMS=False,
+    )
+    Compress(app)
 
     @app.url_defaults
     def version_static_urls(endpoint: str, values: dict[str, Any]) -> None:

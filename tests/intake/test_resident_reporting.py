@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import io
 import re
 import uuid
@@ -559,6 +560,19 @@ def test_static_files_are_gzipped_and_cached_under_versioned_urls(client):
     plain = client.get(script.group(1), headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers and len(plain.data) > 140_000
     plain.close()
+
+
+def test_generated_data_is_gzipped_but_pages_are_not(client):
+    gzipped = {"Accept-Encoding": "gzip"}
+    data = client.get("/open311/v2/services.json", headers=gzipped)
+    assert data.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in data.headers["Vary"]
+    assert json.loads(gzip.decompress(data.data))[0]["service_code"]
+    # A page holds a CSRF token beside text a link can choose: compressing it would let
+    # response sizes leak the token (BREACH), so pages travel as they are.
+    page = client.get("/report?q=anything", headers=gzipped)
+    assert "Content-Encoding" not in page.headers
+    assert b'name="csrf_token"' in page.data
 
 
 def test_the_page_language_follows_the_browser_among_available_ones(client):
