@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 from bench.machine import cpu_model
 from bench.results import Baseline, Results
-from geo import hotspots, projection
+from geo import density, hotspots, projection
 from geo.suntimes import LONDON
 from geo.wards import Borough, WardIndex
 from safer_streets import migrate
@@ -200,7 +200,7 @@ def pipeline(settings: Settings) -> dict[str, float]:
                 points.lon, points.lat, mask=study_area, p_source="analytical", fdr=True
             )
         )
-        out["kde_s"], density = timed(
+        out["kde_s"], heat = timed(
             lambda: density.kernel_density(points.lon, points.lat, grid=result.grid)
         )
 
@@ -214,7 +214,7 @@ def pipeline(settings: Settings) -> dict[str, float]:
     # Cell storage: COPY (what compute_run does) against an executemany INSERT.
     with session_scope(factory) as session:
         run_id = new_run(factory, 0)
-        rows = list(runs.cell_rows(run_id, result, density, None))
+        rows = list(runs.cell_rows(run_id, result, heat, None))
         out["cells"] = float(len(rows))
         out["store_copy_s"], _ = timed(lambda: runs.store_cells(session, iter(rows)))
         columns = [c.name for c in HotspotCell.__table__.columns]

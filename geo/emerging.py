@@ -11,7 +11,12 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from geo.gistar import getis_ord_gi_star
-from geo.significance import OUTSIDE, classify_hotspots
+from geo.significance import (
+    MIN_CELL_COUNT,
+    MIN_NEIGHBOURHOOD_COUNT,
+    OUTSIDE,
+    classify_hotspots,
+)
 
 EMERGING_CATEGORIES = ("new", "intensifying", "persistent", "diminishing", "none")
 """Emerging-hotspot categories, in the order in which they are tested."""
@@ -200,6 +205,8 @@ def emerging_hotspots(
     persistence: float = 0.9,
     trend_alpha: float = 0.05,
     p_source: Literal["analytical", "auto"] = "analytical",
+    min_count: float = MIN_NEIGHBOURHOOD_COUNT,
+    min_cell_count: float = MIN_CELL_COUNT,
 ) -> EmergingResult:
     """Gi* with FDR for every time window, then `classify_emerging`.
 
@@ -222,10 +229,15 @@ def emerging_hotspots(
         `compute_hotspots` does: windows are short, so counts are low, and there the
         normal approximation turns single reports into "new" hot spots.
 
+    min_count, min_cell_count
+        The minimum counts `compute_hotspots` applies (see `classify_hotspots`), in every
+        window: a window is short, so without them one report in a quiet cell would be a
+        hot spot in it, and the trend built on those windows a "new" one.
+
     Returns
     -------
     EmergingResult
-        Its ``params`` also record ``fdr`` and ``p_source``.
+        Its ``params`` also record ``fdr``, ``p_source`` and the minimum counts.
     """
     counts = np.asarray(window_counts, dtype=np.float64)
     if counts.ndim != 3:
@@ -239,9 +251,19 @@ def emerging_hotspots(
         gi = getis_ord_gi_star(counts[i], kernel, mask=mask, exact=exact)
         zs[i] = gi.z
         if gi.p_exact is not None and gi.exact_direction is not None:
-            bins[i], _, _ = classify_hotspots(gi.exact_direction, gi.p_exact, fdr=fdr)
+            direction, p = gi.exact_direction.astype(np.float64), gi.p_exact
         else:
-            bins[i], _, _ = classify_hotspots(gi.z, gi.p, fdr=fdr)
+            direction, p = gi.z, gi.p
+        bins[i], _, _ = classify_hotspots(
+            direction,
+            p,
+            fdr=fdr,
+            observed=gi.lag,
+            expected=gi.mean * gi.cardinality,
+            min_count=min_count,
+            cell_count=counts[i],
+            min_cell_count=min_cell_count,
+        )
     m = np.ones(counts.shape[1:], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
     result = classify_emerging(
         zs,
@@ -253,4 +275,6 @@ def emerging_hotspots(
     )
     result.params["fdr"] = fdr
     result.params["p_source"] = p_source
+    result.params["min_count"] = min_count
+    result.params["min_cell_count"] = min_cell_count
     return result

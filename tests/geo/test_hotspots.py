@@ -794,11 +794,20 @@ def test_emerging_with_exact_p_values_finds_no_new_hot_spots_in_sparse_noise():
     # One or two reports per window and cell: the normal approximation calls many of them
     # "new" hot spots; the exact conditional-randomisation p-values call none.
     cube = (np.random.default_rng(3).random((6, 40, 40)) < 0.01).astype(float)
-    analytical = emerging.emerging_hotspots(cube)
-    exact = emerging.emerging_hotspots(cube, p_source="auto")
+    analytical = emerging.emerging_hotspots(cube, min_count=0, min_cell_count=0)
+    exact = emerging.emerging_hotspots(cube, p_source="auto", min_count=0, min_cell_count=0)
     assert (analytical.categories == "new").sum() > 10
     assert (exact.categories == "new").sum() == 0
     assert exact.params["p_source"] == "auto"
+
+
+def test_one_report_in_a_window_is_never_a_new_hot_spot():
+    # The same sparse noise under the board's minimum counts: whatever the p-values, a cell
+    # needs two reports of its own and five around it to be hot in a window.
+    cube = (np.random.default_rng(3).random((6, 40, 40)) < 0.01).astype(float)
+    result = emerging.emerging_hotspots(cube)
+    assert (result.categories == "new").sum() == 0
+    assert result.params["min_count"] == significance.MIN_NEIGHBOURHOOD_COUNT
 
 
 def test_emerging_with_exact_p_values_still_finds_planted_trends():
