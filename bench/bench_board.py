@@ -54,7 +54,7 @@ SERVER = os.environ.get(
 )
 BIG, SMALL = "safer_streets_bench_board", "safer_streets_bench_board_small"
 PASSWORD = "bench-password-1"  # a throwaway account in a scratch database
-TARGETS = {"page_sent_bytes": 1_000_000, "render_s": 3.0}
+TARGETS = {"nightly_s": 10.0, "served_s": 2.0, "page_sent_bytes": 1_000_000, "render_s": 3.0}
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -204,12 +204,25 @@ def pipeline(settings: Settings) -> dict[str, float]:
             lambda: density.kernel_density(points.lon, points.lat, grid=result.grid)
         )
 
-    for permutations, key in ((999, "run_999_s"), (0, "run_0_s")):
+    for permutations, key in ((999, "run_999_s"), (99, "run_99_s")):
         run_id = new_run(factory, permutations)
         with session_scope(factory) as session:
             out[key], _ = timed(
                 lambda run_id=run_id: runs.compute_run(session, run_id, study_area=study_area)
             )
+
+    # Every question the partnership asks, as beat queues them at night, one after another
+    # as one worker computes them.
+    with session_scope(factory) as session:
+        nightly = runs.schedule_nightly_runs(
+            session, today=today, permutations=999, seed=1, force=True
+        )
+    started = time.perf_counter()
+    for run_id in nightly:
+        with session_scope(factory) as session:
+            runs.compute_run(session, run_id, study_area=study_area)
+    out["nightly_s"] = time.perf_counter() - started
+    out["nightly_runs"] = float(len(nightly))
 
     # Cell storage: COPY (what compute_run does) against an executemany INSERT.
     with session_scope(factory) as session:
@@ -248,7 +261,7 @@ def serve(settings: Settings) -> tuple[str, Callable[[], None]]:
 
 
 def page_load(base: str, repeat: int) -> dict[str, float]:
-    """Gzipped bytes and render time of /board in headless Chromium, median of cold loads."""
+    """Bytes as sent, server time and render time of /board in headless Chromium (medians)."""
     import re
 
     from playwright.sync_api import sync_playwright
@@ -290,13 +303,20 @@ def page_load(base: str, repeat: int) -> dict[str, float]:
             # The body's bytes as they crossed the wire: compressed where the app compressed
             # them (generated data and static files), as they are otherwise (HTML pages).
             sizes: dict[str, int] = {}
+            served = 0.0
             for request in finished:
                 response = request.response()
                 if request.url.startswith(base) and response and response.status == 200:
                     sizes[request.url] = request.sizes()["responseBodySize"]
+                    if request.url.split("?")[0].endswith(("/board", "/board/map.js")):
+                        # Request sent to the last byte received: the server's time, on
+                        # loopback, for the page and the script that draws its map.
+                        timing = request.timing
+                        served += (timing["responseEnd"] - timing["requestStart"]) / 1000
             loads.append(
                 {
                     "render_s": elapsed,
+                    "served_s": served,
                     "sent_bytes": float(sum(sizes.values())),
                     "html_sent_bytes": float(
                         sum(v for k, v in sizes.items() if k.endswith("/board"))
@@ -356,6 +376,14 @@ def record(
     results.add("bin + Gi* + FDR, 999 permutations, exact p", [big_run["stats_s"]], "s")
     results.add("kernel density", [big_run["kde_s"]], "s")
     results.add("whole run as the worker does it (999 permutations)", [big_run["run_999_s"]], "s")
+    results.add(
+        f"the nightly runs, {int(big_run['nightly_runs'])} filter sets one after another",
+        [big_run["nightly_s"]],
+        "s",
+        baseline=Baseline("the same with 10,000 reports", [small_run["nightly_s"]]),
+        target="≤ 10 s",
+        met=big_run["nightly_s"] <= TARGETS["nightly_s"],
+    )
     big, small = pages["big"], pages["small"]
     results.add(
         "board page transferred, as the app sends it",
@@ -364,6 +392,14 @@ def record(
         baseline=Baseline("the same with 10,000 reports", [small["sent_bytes"]]),
         target="≤ 1 MB",
         met=big["sent_bytes"] <= TARGETS["page_sent_bytes"],
+    )
+    results.add(
+        "board page and its map script served",
+        [big["served_s"]],
+        "s",
+        baseline=Baseline("the same with 10,000 reports", [small["served_s"]]),
+        target="≤ 2 s",
+        met=big["served_s"] <= TARGETS["served_s"],
     )
     results.add(
         "board page render in headless Chromium",
@@ -433,8 +469,8 @@ def main() -> int:
         f"{small_run['run_999_s']:.2f} s | {big_run['run_999_s'] / small_run['run_999_s']:.1f}× |"
     )
     print(
-        f"| whole run, no permutations | {big_run['run_0_s']:.2f} s | 10,000 reports: "
-        f"{small_run['run_0_s']:.2f} s | {big_run['run_0_s'] / small_run['run_0_s']:.1f}× |"
+        f"| whole run, 99 permutations | {big_run['run_99_s']:.2f} s | 10,000 reports: "
+        f"{small_run['run_99_s']:.2f} s | {big_run['run_99_s'] / small_run['run_99_s']:.1f}× |"
     )
     print()
     print(f"## Board map page (/board), median of {args.repeat} cold loads, tiles blocked")

@@ -175,6 +175,10 @@ class Settings:
                 f"{PREFIX}REOPEN_WITHIN_DAYS must be more than {PREFIX}QUESTIONNAIRE_AFTER_DAYS, "
                 "so that a 'not fixed' answer to the questionnaire can still reopen the report"
             )
+        # Busy cells have no exact p-value; their conditional-permutation p cannot go below
+        # 1 / (permutations + 1), so fewer than 99 could never reach 99 % confidence.
+        if self.hotspot_permutations < 99:
+            raise SettingsError(f"{PREFIX}HOTSPOT_PERMUTATIONS must be at least 99")
         if self.processing_max_attempts < 1:
             raise SettingsError(f"{PREFIX}PROCESSING_MAX_ATTEMPTS must be at least 1")
         if self.health_smtp_timeout_seconds <= 0:

@@ -64,3 +64,10 @@ def test_without_a_file_the_secret_is_still_required(tmp_path, monkeypatch):
         pytest.skip("a .env file above the temporary folder")
     with pytest.raises(SettingsError, match="SECRET_KEY is not set"):
         Settings.from_env()
+
+
+def test_too_few_permutations_stop_the_start_with_the_reason():
+    with pytest.raises(SettingsError, match="HOTSPOT_PERMUTATIONS must be at least 99"):
+        Settings.from_env(
+            {"SAFER_STREETS_SECRET_KEY": "x", "SAFER_STREETS_HOTSPOT_PERMUTATIONS": "0"}
+        )
