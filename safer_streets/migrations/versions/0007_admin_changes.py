@@ -24,7 +24,9 @@ def upgrade() -> None:
     op.create_table(
         "admin_change",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.Column(
             "actor_id",
             sa.Integer(),
