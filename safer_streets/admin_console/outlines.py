@@ -32,7 +32,7 @@ class OutlineRefused(InvalidInput):
     """The upload is not an outline the console can use; ``field_errors["file"]`` says why."""
 
     def __init__(self, message: str) -> None:
-        super().__init__({"file": message})
+        super().__init__({"file": message}, message)
 
 
 def _reject_constant(name: str) -> float:
