@@ -31,6 +31,7 @@ from safer_streets.models import (
 KINDS = ("council", "police", "transport", "housing", "fire", "other")
 MAX_NAME_CHARS = 200
 MAX_SLUG_CHARS = 80
+MAX_EMAILS_CHARS = 254
 PARTNER_FIELDS = ("name", "kind", "email", "hours_to_acknowledge", "hours_to_resolve", "why")
 # Paths under /admin/partners/ that a slug must not shadow.
 RESERVED_SLUGS = frozenset({"new"})
@@ -165,20 +166,31 @@ def parse_hours_pair(
     return acknowledge, resolve
 
 
-def parse_email(raw: str, errors: dict[str, str]) -> str | None:
-    """The one address new-report emails go to, or None for no emails."""
-    value = raw.strip()
-    if not value:
+def parse_emails(raw: str, errors: dict[str, str]) -> str | None:
+    """The addresses new-report emails go to, as one "a@x, b@y" To header, or None for none.
+
+    One column holds them (``Partner.email``): the outbox puts it in the To header, and mail
+    goes to every address there.
+    """
+    addresses: list[str] = []
+    for part in re.split(r"[,;\s]+", raw.strip()):
+        if not part:
+            continue
+        try:
+            address = validate_email(part, check_deliverability=False).normalized
+        except EmailNotValidError:
+            errors["email"] = (
+                f"{part[:60]!r} is not an email address: give addresses like "
+                "team@lewisham.example, separated by commas, or leave it empty"
+            )
+            return None
+        if address.lower() not in {known.lower() for known in addresses}:
+            addresses.append(address)
+    joined = ", ".join(addresses)
+    if len(joined) > MAX_EMAILS_CHARS:
+        errors["email"] = f"must be at most {MAX_EMAILS_CHARS} characters in all"
         return None
-    try:
-        checked = validate_email(value, check_deliverability=False)
-    except EmailNotValidError:
-        errors["email"] = "enter one email address like team@lewisham.example, or leave it empty"
-        return None
-    if len(checked.normalized) > 254:
-        errors["email"] = "must be at most 254 characters"
-        return None
-    return checked.normalized
+    return joined or None
 
 
 def _parse_partner_form(form: dict[str, str]) -> tuple[dict[str, Any], str]:
@@ -193,7 +205,7 @@ def _parse_partner_form(form: dict[str, str]) -> tuple[dict[str, Any], str]:
     kind = str(form.get("kind", "")).strip()
     if kind not in KINDS:
         errors["kind"] = "choose what kind of organisation it is"
-    email = parse_email(str(form.get("email", "")), errors)
+    email = parse_emails(str(form.get("email", "")), errors)
     acknowledge, resolve = parse_hours_pair(
         form, "hours_to_acknowledge", "hours_to_resolve", errors, required=False
     )

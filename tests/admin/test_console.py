@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -19,11 +19,13 @@ from safer_streets.models import (
     AdminEntity,
     Area,
     Category,
+    EmailOutbox,
     Partner,
     PartnerSla,
     Role,
     RoutingRule,
 )
+from safer_streets.notifications import outbox
 from tests.helpers import PASSWORD, PASSWORDS, csrf_token, login
 
 OWNER = "lewisham-community-safety"
@@ -554,3 +556,39 @@ def test_a_new_area_may_not_take_an_existing_areas_name(admin, db_session):
     response = upload(admin, feature([CATFORD_SQUARE]), name=existing.name)
     assert response.status_code == 422
     assert "exists already" in response.text
+
+
+def test_new_report_emails_go_to_every_address_a_partner_is_given(
+    admin, db_session, routed_report, settings, mailbox
+):
+    partner = routed_report(db_session).owner
+    form = {
+        "name": partner.name,
+        "kind": partner.kind,
+        "email": "desk@rg.example; Night.Desk@rg.example,desk@rg.example",
+        "hours_to_acknowledge": str(partner.hours_to_acknowledge or ""),
+        "hours_to_resolve": str(partner.hours_to_resolve or ""),
+        "why": "Night desk reads new reports too",
+    }
+    assert post(admin, f"/admin/partners/{partner.slug}", form).status_code == 303
+    db_session.expire_all()
+    assert partner.email == "desk@rg.example, Night.Desk@rg.example"
+
+    mailbox.clear()
+    report = routed_report(db_session)
+    row = db_session.scalar(
+        select(EmailOutbox).where(
+            EmailOutbox.report_id == report.id, EmailOutbox.partner_id == partner.id
+        )
+    )
+    assert outbox.deliver(
+        db_session, row.id, outbox.SmtpMailer.from_settings(settings), settings, datetime.now(UTC)
+    )
+    [message] = mailbox.wait_for(lambda m: report.reference in m["Subject"])
+    assert "desk@rg.example" in message["To"] and "Night.Desk@rg.example" in message["To"]
+
+    refused = post(
+        admin, f"/admin/partners/{partner.slug}", {**form, "email": "desk@, x@y.example"}
+    )
+    assert refused.status_code == 422
+    assert "is not an email address" in refused.text
