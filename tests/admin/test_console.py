@@ -445,7 +445,7 @@ def upload(admin, document, **form):
         environ["wsgi.input"].close()
 
 
-def test_an_uploaded_area_is_drawn_and_routing_rules_can_use_it(admin, db_session):
+def test_an_uploaded_area_is_drawn_and_routing_rules_can_use_it(admin, client, db_session):
     response = upload(admin, {"type": "FeatureCollection", "features": [feature([CATFORD_SQUARE])]})
     assert response.status_code == 303, response.text
     area = db_session.scalar(select(Area).where(Area.slug == "catford-broadway-market"))
@@ -456,6 +456,8 @@ def test_an_uploaded_area_is_drawn_and_routing_rules_can_use_it(admin, db_sessio
     assert "catford-broadway-market" in {f["properties"]["slug"] for f in outlines["features"]}
     page = admin.get("/admin/areas").text
     assert 'data-slug="catford-broadway-market"' in page and "<script>" not in page
+    # Residents may follow a town centre's reports on the public map's place list.
+    assert "Catford Broadway market" in client.get("/around").text
 
     rule = post(
         admin,
