@@ -11,7 +11,7 @@ from safer_streets.admin_console.outlines import MAX_BYTES, MAX_VERTICES
 from safer_streets.casework.sla import MAX_HOURS
 from safer_streets.disclosure.policy import Description, Location, TimePrecision
 from safer_streets.errors import InvalidInput
-from safer_streets.models import AdminEntity, Category
+from safer_streets.models import AdminAction, AdminEntity, Category
 from safer_streets.web.context import current_user, db, services, show_refused
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
@@ -229,7 +229,7 @@ def areas_list():
         except InvalidInput as invalid:
             return show_refused(_areas_page, invalid.field_errors, form=form)
         db().commit()
-        flash(f"{area.name} {'added' if action.value == 'created' else 'replaced'}.")
+        flash(f"{area.name} {'added' if action is AdminAction.CREATED else 'replaced'}.")
         return redirect(url_for("console.areas_list", _anchor=f"area-{area.slug}"), code=303)
     return _areas_page()
 
