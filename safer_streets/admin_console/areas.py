@@ -13,6 +13,7 @@ from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safer_streets.admin_console import audit
@@ -167,11 +168,15 @@ def save_area(
     action = AdminAction.EDITED if area is not None else AdminAction.CREATED
     if area is None:
         area = Area(slug=slug_for(name))
-        session.add(area)
     area.name = name
     area.kind = kind
     area.geom = from_shape(outline, srid=SRID)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(area)
+    except IntegrityError:
+        # Another admin added an area of the same name between the check and the insert.
+        raise InvalidInput({"name": "an area with this name was added just now"}) from None
     after = snapshot(area, outline)
     if before == after:
         raise InvalidInput({"file": "this is the outline, name and kind the area has already"})

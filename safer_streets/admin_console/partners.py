@@ -13,6 +13,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.admin_console import audit
@@ -193,7 +194,13 @@ def parse_emails(raw: str, errors: dict[str, str]) -> str | None:
     return joined or None
 
 
-def _parse_partner_form(form: dict[str, str]) -> tuple[dict[str, Any], str]:
+def kinds(session: Session) -> list[str]:
+    """The kinds a partner may be: the usual ones and any the partners already have."""
+    used = session.scalars(select(Partner.kind).distinct())
+    return sorted(set(KINDS) | set(used))
+
+
+def _parse_partner_form(session: Session, form: dict[str, str]) -> tuple[dict[str, Any], str]:
     errors: dict[str, str] = {}
     name = " ".join(str(form.get("name", "")).split())
     if not name:
@@ -203,7 +210,7 @@ def _parse_partner_form(form: dict[str, str]) -> tuple[dict[str, Any], str]:
     elif not slug_for(name):
         errors["name"] = "must contain letters or digits"
     kind = str(form.get("kind", "")).strip()
-    if kind not in KINDS:
+    if kind not in kinds(session):
         errors["kind"] = "choose what kind of organisation it is"
     email = parse_emails(str(form.get("email", "")), errors)
     acknowledge, resolve = parse_hours_pair(
@@ -250,10 +257,16 @@ def _unique_slug(session: Session, name: str) -> str:
 def create_partner(session: Session, actor: User | None, form: dict[str, str]) -> Partner:
     """A new partner, its slug made from its name (another number added if it is taken)."""
     actor = audit.require_admin(actor)
-    values, why = _parse_partner_form(form)
+    values, why = _parse_partner_form(session, form)
     partner = Partner(slug=_unique_slug(session, values["name"]), **values)
-    session.add(partner)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(partner)
+    except IntegrityError:
+        # Another admin took the slug between the check and the insert.
+        raise InvalidInput(
+            {"name": "a partner with this name was added just now: try again"}
+        ) from None
     audit.record(
         session,
         actor,
@@ -271,7 +284,7 @@ def create_partner(session: Session, actor: User | None, form: dict[str, str]) -
 def edit_partner(session: Session, actor: User | None, slug: str, form: dict[str, str]) -> Partner:
     """Change a partner's name, kind, email or default service levels; never its slug."""
     partner = get_partner(session, actor, slug)
-    values, why = _parse_partner_form(form)
+    values, why = _parse_partner_form(session, form)
     before = snapshot(partner)
     for field, value in values.items():
         setattr(partner, field, value)

@@ -42,7 +42,7 @@ def _new_partner_page(form=None, errors=None, status: int = 200):
         "admin/new_partner.html",
         form=form or {},
         errors=errors or {},
-        kinds=partners.KINDS,
+        kinds=partners.kinds(db()),
         max_hours=MAX_HOURS,
     ), status
 
@@ -84,7 +84,7 @@ def _partner_page(
         remove_errors=remove_errors or {},
         service_levels=partners.service_levels(session, partner),
         categories=session.scalars(select(Category).order_by(Category.position)).all(),
-        kinds=partners.KINDS,
+        kinds=partners.kinds(db()),
         max_hours=MAX_HOURS,
         changes=audit.history(session, current_user(), entity=AdminEntity.PARTNER, key=slug),
     ), status
