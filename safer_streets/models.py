@@ -473,6 +473,50 @@ class RoutingRuleChange(Base):
     actor: Mapped[User | None] = relationship()
 
 
+# ---- The admin console: one history for partners, categories, named areas and service levels
+
+
+class AdminEntity(enum.StrEnum):
+    """What an admin changed on the console's pages."""
+
+    PARTNER = "partner"
+    PARTNER_SLA = "partner_sla"
+    CATEGORY = "category"
+    AREA = "area"
+
+
+class AdminAction(enum.StrEnum):
+    """What happened to it."""
+
+    CREATED = "created"
+    EDITED = "edited"
+    REMOVED = "removed"
+
+
+class AdminChange(Base):
+    """One change an admin made: who, when, why, and the changed fields before and after.
+
+    No foreign key to the thing changed: a removed area or service level keeps its history,
+    found by ``entity`` and ``entity_key`` (a slug, or "partner/category" for a service level).
+    """
+
+    __tablename__ = "admin_change"
+    __table_args__ = (Index("ix_admin_change_entity_at", "entity", "entity_key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    entity: Mapped[AdminEntity] = mapped_column(_status_enum(AdminEntity, "admin_entity"))
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    entity_key: Mapped[str] = mapped_column(String(200))
+    action: Mapped[AdminAction] = mapped_column(_status_enum(AdminAction, "admin_action"))
+    why: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+    actor: Mapped[User] = relationship()
+
+
 # --------------------------------------------------------------------------------------------
 # API clients (Open311 and the JSON API): keys issued by admins, and what each key did.
 # --------------------------------------------------------------------------------------------

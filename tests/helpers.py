@@ -28,6 +28,7 @@ CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_para
 # For accounts a test creates itself, outside the app: hashed as the test app hashes.
 PASSWORDS = Passwords.for_settings(Settings(secret_key="test-secret-key", **CHEAP_ARGON2))
 LIVE_TABLES = (
+    "admin_change",
     "email_outbox",
     "user_security",
     "response_template",

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from safer_streets.models import ApiClient, EmailOutbox, Report, ReportStatus, User
+from safer_streets.models import (
+    AdminChange,
+    ApiClient,
+    Area,
+    Category,
+    EmailOutbox,
+    Partner,
+    Report,
+    ReportStatus,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,10 @@ class Overview:
     outbox_unsent: int
     api_keys_active: int
     users_by_role: dict[str, int]
+    partners: int = 0
+    categories: int = 0
+    areas: int = 0
+    console_changes: int = 0
 
     @property
     def reports(self) -> int:
@@ -29,7 +43,8 @@ class Overview:
 
 def overview(session: Session) -> Overview:
     """Reports by status (those set aside or held among them), unsent emails, active API
-    keys and active accounts by role."""
+    keys, active accounts by role, and how many partners, categories, named areas and console
+    changes there are."""
     by_status = {
         str(status): count
         for status, count in session.execute(
@@ -44,6 +59,10 @@ def overview(session: Session) -> Overview:
     }
     unsent = select(func.count()).select_from(EmailOutbox).where(EmailOutbox.sent_at.is_(None))
     keys = select(func.count()).select_from(ApiClient).where(ApiClient.revoked_at.is_(None))
+
+    def count(model: type) -> int:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
     return Overview(
         reports_by_status=by_status,
         needs_attention=by_status.get(ReportStatus.NEEDS_ATTENTION.value, 0),
@@ -51,4 +70,8 @@ def overview(session: Session) -> Overview:
         outbox_unsent=session.scalar(unsent) or 0,
         api_keys_active=session.scalar(keys) or 0,
         users_by_role=by_role,
+        partners=count(Partner),
+        categories=count(Category),
+        areas=count(Area),
+        console_changes=count(AdminChange),
     )

@@ -61,6 +61,7 @@ def create_app(
 
     from safer_streets.accounts.team_views import bp as team_bp
     from safer_streets.accounts.views import bp as account_bp
+    from safer_streets.admin_console.views import bp as console_bp
     from safer_streets.api.keys_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
     from safer_streets.board.views import bp as board_bp
@@ -96,5 +97,7 @@ def create_app(
         app.register_blueprint(blueprint)
     # Routing administration, and locating reports whose place could not be found.
     app.register_blueprint(admin_bp)
+    # Partners, categories and named areas, on the same /admin pages.
+    app.register_blueprint(console_bp)
     app.register_blueprint(locate_bp)
     return app

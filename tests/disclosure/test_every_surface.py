@@ -39,6 +39,8 @@ NOTIFIED = "met-snt-rushey-green"
 SKIPPED = {
     "static": "the app's own files (CSS, JavaScript, images)",
     "admin.rule": "one routing rule and its history: no report",
+    "console.partner": "one partner, its service levels and their history: no report",
+    "console.category": "one category's settings, its public wording and history: no report",
     "residents.confirm_page": "an alert's signed confirmation link: the subscription, no report",
     "residents.unsubscribe_page": "an alert's signed unsubscribe link: the subscription, no report",
     "accounts.reset_password": "the set-a-new-password form of a reset link",
