@@ -790,9 +790,15 @@ class ResponseTemplate(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), index=True)
     title: Mapped[str] = mapped_column(String(120))
     body: Mapped[str] = mapped_column(Text)
+    # Where it applies: reports of one category (None: any), and the status it is written for
+    # ("resolved": the reply that closes a report; None: any update).
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    status: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+    category: Mapped[Category | None] = relationship()
 
 
 class EmailOutbox(Base):

@@ -15,7 +15,7 @@ from safer_streets.accounts.users import (
     send_reset_link,
     set_case_detail,
 )
-from safer_streets.casework import sla, workflow
+from safer_streets.casework import queues, sla, workflow
 from safer_streets.errors import InvalidInput
 from safer_streets.models import NewReportEmails, Partner
 from safer_streets.notifications import outbox
@@ -126,6 +126,8 @@ def templates(errors: dict[str, str] | None = None, form=None, status=200):
     return render_template(
         "accounts/team/templates.html",
         templates=workflow.templates_for(db(), user),
+        categories=queues.filter_choices(db(), user)["category"],
+        statuses=workflow.TEMPLATE_STATUSES,
         errors=errors or {},
         form=form or {},
         editable=user.role.value == "partner-admin",
@@ -145,6 +147,8 @@ def save_template():
             form.get("id") or None,
             form.get("title", ""),
             form.get("body", ""),
+            category=form.get("category") or None,
+            status=form.get("status") or None,
         )
     except InvalidInput as invalid:
         return show_refused(templates, invalid.field_errors, form=form.to_dict())

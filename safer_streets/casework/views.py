@@ -289,7 +289,7 @@ def _render_report(
         else [],
         "templates": [
             (t, workflow.fill_template(t.body, report, user))
-            for t in workflow.templates_for(session, user)
+            for t in workflow.templates_for(session, user, report)
         ],
         "next_statuses": [s for s in ReportStatus if s in workflow.WORKFLOW.get(report.status, ())],
         # On a conflict, what others did since the officer opened the page.

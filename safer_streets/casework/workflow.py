@@ -24,8 +24,8 @@ from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from geo.suntimes import LONDON
@@ -43,6 +43,7 @@ from safer_streets.errors import (
 from safer_streets.intake import photos
 from safer_streets.models import (
     ApiClient,
+    Category,
     Partner,
     Priority,
     Report,
@@ -982,15 +983,43 @@ def _apply(
 # ---- Response templates ------------------------------------------------------------------
 
 
-def templates_for(session: Session, user: User) -> list[ResponseTemplate]:
-    """The user's partner's response templates."""
+# The statuses a template may be written for: those a partner moves a report to.
+TEMPLATE_STATUSES = (
+    ReportStatus.ACKNOWLEDGED,
+    ReportStatus.IN_PROGRESS,
+    ReportStatus.RESOLVED,
+    ReportStatus.REFERRED,
+    ReportStatus.NOT_ACTIONABLE,
+)
+
+
+def templates_for(
+    session: Session, user: User, report: Report | None = None
+) -> list[ResponseTemplate]:
+    """The user's partner's response templates; for a report, those of its category and those
+    for any category, the report's own first, each group by status then title."""
     if user.partner_id is None:
         return []
+    query = (
+        select(ResponseTemplate)
+        .options(joinedload(ResponseTemplate.category))
+        .where(ResponseTemplate.partner_id == user.partner_id)
+    )
+    if report is not None:
+        query = query.where(
+            or_(
+                ResponseTemplate.category_id.is_(None),
+                ResponseTemplate.category_id == report.category_id,
+            )
+        )
     return list(
         session.scalars(
-            select(ResponseTemplate)
-            .where(ResponseTemplate.partner_id == user.partner_id)
-            .order_by(ResponseTemplate.title)
+            query.order_by(
+                ResponseTemplate.category_id.is_(None),
+                ResponseTemplate.status.is_not(None),
+                ResponseTemplate.status,
+                ResponseTemplate.title,
+            )
         )
     )
 
@@ -1012,11 +1041,26 @@ def _require_partner_admin(user: User) -> None:
 
 
 def save_template(
-    session: Session, user: User, template_id: int | str | None, title: str, body: str
+    session: Session,
+    user: User,
+    template_id: int | str | None,
+    title: str,
+    body: str,
+    *,
+    category: str | None = None,
+    status: str | None = None,
 ) -> ResponseTemplate:
-    """Create or edit one of the partner's response templates."""
+    """Create or edit one of the partner's response templates, for one category (slug) and
+    one status, or any (None or "")."""
     _require_partner_admin(user)
     errors: dict[str, str] = {}
+    category_id = None
+    if category:
+        category_id = session.scalar(select(Category.id).where(Category.slug == category))
+        if category_id is None:
+            errors["category"] = f"no category called {category!r}"
+    if status and status not in {s.value for s in TEMPLATE_STATUSES}:
+        errors["status"] = "choose one of the statuses offered, or any"
     title = (title or "").strip()
     if not title:
         errors["title"] = "give the template a short title"
@@ -1041,6 +1085,8 @@ def save_template(
         session.add(template)
     template.title = title
     template.body = body
+    template.category_id = category_id
+    template.status = status or None
     session.flush()
     return template
 

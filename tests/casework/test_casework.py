@@ -260,6 +260,31 @@ def test_only_partner_admins_manage_templates_and_staff_use_them(db_session, rou
     assert email.recipient == "r@example.org" and email.kind == "public-update"
 
 
+def test_a_report_is_offered_its_categorys_templates_and_the_general_ones(
+    db_session, routed_report
+):
+    report = routed_report(db_session)  # feeling unsafe
+    admin = user(db_session, "admin@rg.example", OWNER, Role.PARTNER_ADMIN)
+    workflow.save_template(db_session, admin, None, "Any", "We have your report {reference}.")
+    workflow.save_template(
+        db_session,
+        admin,
+        None,
+        "Patrols done",
+        "Officers patrolled {ward}.",
+        category=report.category.slug,
+        status="resolved",
+    )
+    workflow.save_template(db_session, admin, None, "Cleared", "Cleared.", category="fly-tipping")
+    offered = [t.title for t in workflow.templates_for(db_session, admin, report)]
+    assert offered == ["Patrols done", "Any"]
+    with pytest.raises(InvalidInput) as refused:
+        workflow.save_template(
+            db_session, admin, None, "Odd", "x", category="no-such", status="received"
+        )
+    assert set(refused.value.field_errors) == {"category", "status"}
+
+
 def test_nearby_and_related_reports(db_session, routed_report):
     report = routed_report(db_session)
     related = routed_report(db_session, lat=51.4460, lon=-0.0207)  # ~90 m north
