@@ -23,6 +23,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.postcodes import neighbouring_councils
+from safer_streets.actions import partner_actions
 from safer_streets.casework import workflow
 from safer_streets.disclosure import policy, tables
 from safer_streets.errors import InvalidInput, NotFound
@@ -347,6 +348,10 @@ def _render_track(
         if reporter
         else None,
         new_report_link=_new_report_link(report) if reporter else None,
+        # Only here, on a page the policy already lets this reader see.
+        partnership_actions=partner_actions.actions_for_report(
+            db(), report, min_count=services().settings.board_min_count
+        ),
         form=form or MultiDict(),
         errors=errors or {},
     )

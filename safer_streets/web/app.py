@@ -61,6 +61,7 @@ def create_app(
 
     from safer_streets.accounts.team_views import bp as team_bp
     from safer_streets.accounts.views import bp as account_bp
+    from safer_streets.actions.views import bp as actions_bp
     from safer_streets.api.keys_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
     from safer_streets.board.views import bp as board_bp
@@ -82,6 +83,7 @@ def create_app(
     for blueprint in (
         public_bp,
         triage_bp,
+        actions_bp,
         api_bp,
         open311_views.bp,
         api_admin_bp,
