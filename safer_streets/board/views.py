@@ -377,6 +377,13 @@ def pack():
             db(), filters, audience=audience_for(user), min_count=min_count
         ),
         hot=map_layers.top_hotspots(db(), user, overview.run, min_count=min_count, filters=filters),
+        partner_actions=partner_actions.actions_between(
+            db(),
+            filters.date_from,
+            filters.date_to,
+            audience=audience_for(user),
+            min_count=min_count,
+        ),
         options=options,
         urls=_map_urls(filters),
         assets=maps.asset_urls(lambda p: url_for("static", filename=p)),

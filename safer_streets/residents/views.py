@@ -28,14 +28,7 @@ def around():
     filters = listing.parse_filters(request.args, choices)
     now = datetime.now(UTC)
     page = listing.page_of_reports(db(), filters, now)
-    actions = partner_actions.public_actions(
-        db(),
-        min_count=services().settings.board_min_count,
-        today=now.astimezone(LONDON).date(),
-        ward_slug=filters.ward.slug if filters.ward else None,
-        area_slug=filters.area.slug if filters.area else None,
-        limit=ACTIONS_SHOWN,
-    )
+    actions = _actions(filters, now, limit=ACTIONS_SHOWN)
     return render_template(
         "residents/around.html",
         choices=choices,
@@ -44,6 +37,20 @@ def around():
         actions=actions,
         day_choices=listing.DAY_CHOICES,
         map_tiles_url=services().settings.map_tiles_url,
+    )
+
+
+def _actions(
+    filters: listing.Filters, now: datetime, *, limit: int
+) -> list[partner_actions.ShownAction]:
+    """Partners' recent actions in the filtered ward or town centre (anywhere without one)."""
+    return partner_actions.public_actions(
+        db(),
+        min_count=services().settings.board_min_count,
+        today=now.astimezone(LONDON).date(),
+        ward_slug=filters.ward.slug if filters.ward else None,
+        area_slug=filters.area.slug if filters.area else None,
+        limit=limit,
     )
 
 
@@ -158,6 +165,7 @@ def unsubscribe(signed: str):
 
 # Feed readers poll; a few minutes in caches spares the database without delaying much.
 FEED_MAX_AGE = 5 * 60
+FEED_ACTIONS = 20
 
 
 @bp.get("/around/feed.atom")
@@ -175,6 +183,7 @@ def feed() -> Response:
         feed_url=base + url_for("residents.feed", **args),
         page_url=base + url_for("residents.around", **args),
         now=now,
+        actions=_actions(filters, now, limit=FEED_ACTIONS),
     )
     response = Response(body, mimetype="application/atom+xml")
     response.cache_control.public = True

@@ -299,3 +299,22 @@ def test_linked_reports_stay_unique(db_session, owner_staff, dealing):
     )
     assert db_session.scalars(select(PartnerAction.id)).all() == [action.id]
     assert len(action.reports) == 1
+
+
+def test_the_board_pack_and_the_feed_carry_actions(client, db_session, routed_report, dealing):
+    harassment = _sensitive_report(db_session, routed_report)
+    staff = _user(db_session, "staff@partner.example", dealing.owner.slug)
+    _publish(db_session, staff, dealing, reports=f"{dealing.reference} {harassment.reference}")
+    ward = _ward_slug(db_session, dealing)
+
+    feed = client.get(f"/around/feed.atom?ward={ward}").text
+    assert "What the partnership did: New lighting on Rushey Green" in feed
+    assert "after 1* report" in feed
+    assert harassment.reference not in feed
+    assert "New lighting" not in client.get("/around/feed.atom?ward=bellingham").text
+
+    _user(db_session, "board@lewisham.example", None, Role.BOARD)
+    login(client, "board@lewisham.example")
+    pack = client.get("/board/pack?period=custom&from=" + DONE.isoformat()).text
+    assert "What partners did" in pack
+    assert "New lighting on Rushey Green" in pack
