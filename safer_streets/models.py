@@ -915,6 +915,8 @@ class AlertDelivery(Base):
         ForeignKey("alert_subscription.id", ondelete="CASCADE"), index=True
     )
     report_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    # Partners' actions published in the subscription's place since the last sweep.
+    action_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list, server_default="{}")
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("email_outbox.id"))
 
@@ -955,6 +957,8 @@ class PartnerAction(Base):
     # A withdrawn action is kept, with who withdrew it and when, but shown nowhere public.
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # When the alert sweep matched it to residents' subscriptions: each action once.
+    swept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     partner: Mapped[Partner] = relationship()
     ward: Mapped[Ward | None] = relationship()

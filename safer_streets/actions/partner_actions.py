@@ -182,13 +182,14 @@ def parse_action(
 # ---- Publishing, changing, withdrawing ---------------------------------------------------
 
 
-def publish(session: Session, user: User | None, data: ActionInput) -> PartnerAction:
+def publish(session: Session, user: User | None, data: ActionInput, now: datetime) -> PartnerAction:
     """Publish an action for the user's partner."""
     author = require_publisher(user)
     assert author.partner_id is not None
     action = PartnerAction(
         partner_id=author.partner_id,
         created_by=author,
+        created_at=now,
         title=data.title,
         body=data.body,
         done_on=data.done_on,
@@ -400,4 +401,14 @@ def actions_for_report(session: Session, report: Report, *, min_count: int) -> l
             select(PartnerActionReport.action_id).where(PartnerActionReport.report_id == report.id)
         )
     )
+    return [_shown(a, BoardAudience.PUBLIC, min_count) for a in session.scalars(query)]
+
+
+def actions_by_id(
+    session: Session, action_ids: Sequence[int], *, min_count: int
+) -> list[ShownAction]:
+    """Some actions as the public sees them, leaving out any withdrawn since (alert emails)."""
+    if not action_ids:
+        return []
+    query = _published().where(PartnerAction.id.in_(action_ids))
     return [_shown(a, BoardAudience.PUBLIC, min_count) for a in session.scalars(query)]

@@ -84,7 +84,7 @@ def create():
         )
     except InvalidInput as invalid:
         return show_refused(_form_page, invalid.field_errors, form=request.form.to_dict())
-    partner_actions.publish(session, user, data)
+    partner_actions.publish(session, user, data, _now())
     session.commit()
     flash("Published. Residents see it on “You said, we did” and on the linked reports.")
     return redirect(url_for("actions.index"), code=303)

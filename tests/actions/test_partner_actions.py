@@ -131,6 +131,7 @@ def test_only_partner_staff_publish(db_session, dealing, role):
             db_session,
             user,
             partner_actions.ActionInput("t", "b", TODAY, (dealing.id,), ward_id=dealing.ward_id),
+            NOW,
         )
 
 
@@ -141,7 +142,7 @@ def _publish(session, user: User, report: Report, **changes: str) -> PartnerActi
     data = partner_actions.parse_action(
         session, user, _form(session, report, **changes), today=TODAY
     )
-    return partner_actions.publish(session, user, data)
+    return partner_actions.publish(session, user, data, NOW)
 
 
 def test_publishing_records_who_and_when(db_session, owner_staff, dealing):

@@ -6,13 +6,15 @@ Create Date: 2026-12-03 21:30:00.000000
 
 ``partner_action`` holds what a partner did in a ward or a named area (title, words, the date
 done), who published, changed and withdrew it, and when; ``partner_action_report`` links it to
-the reports that prompted it.
+the reports that prompted it. Residents' area alerts carry new actions too: an action is
+matched to subscriptions once (``swept_at``), and ``alert_delivery`` gains the actions matched.
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0009"
 down_revision: str | None = "0006"
@@ -41,6 +43,7 @@ def upgrade() -> None:
         sa.Column("updated_by_id", sa.Integer(), nullable=True),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("withdrawn_by_id", sa.Integer(), nullable=True),
+        sa.Column("swept_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("(ward_id IS NULL) <> (area_id IS NULL)", name="action_place"),
         sa.CheckConstraint("char_length(title) BETWEEN 1 AND 120", name="action_title_length"),
         sa.CheckConstraint("char_length(body) BETWEEN 1 AND 2000", name="action_body_length"),
@@ -70,9 +73,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("action_id", "report_id"),
     )
     op.create_index("ix_partner_action_report_report", "partner_action_report", ["report_id"])
+    op.add_column(
+        "alert_delivery",
+        sa.Column(
+            "action_ids", postgresql.ARRAY(sa.Integer()), server_default="{}", nullable=False
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("alert_delivery", "action_ids")
     op.drop_index("ix_partner_action_report_report", table_name="partner_action_report")
     op.drop_table("partner_action_report")
     op.drop_index("ix_partner_action_partner", table_name="partner_action")
