@@ -126,6 +126,24 @@ def home():
     return render_template("intake/home.html")
 
 
+@bp.get("/accessibility")
+def accessibility():
+    """The accessibility statement, in the form UK public-sector sites publish."""
+    return render_template("intake/accessibility.html", settings=services().settings)
+
+
+@bp.get("/contact")
+def contact():
+    """How to reach the partnership, and who to call instead when it cannot help."""
+    return render_template("intake/contact.html", settings=services().settings)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: send them to the SVG icon."""
+    return redirect(url_for("static", filename="img/favicon.svg"), code=301)
+
+
 @bp.get("/report")
 def report_form():
     """The report form, optionally with a category or place already chosen."""
