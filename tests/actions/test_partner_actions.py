@@ -319,3 +319,30 @@ def test_the_board_pack_and_the_feed_carry_actions(client, db_session, routed_re
     pack = client.get("/board/pack?period=custom&from=" + DONE.isoformat()).text
     assert "What partners did" in pack
     assert "New lighting on Rushey Green" in pack
+
+
+def test_a_colleague_changes_an_action_and_the_list_says_who(client, db_session, dealing):
+    staff = _user(db_session, "staff@partner.example", dealing.owner.slug)
+    action = _publish(db_session, staff, dealing)
+    _user(db_session, "colleague@partner.example", dealing.owner.slug, Role.PARTNER_ADMIN)
+    login(client, "colleague@partner.example")
+    form = client.get(f"/triage/actions/{action.id}").text
+    assert dealing.reference in form and "New lighting on Rushey Green" in form
+    changed = _form(db_session, dealing, title="Lighting fixed and patrols")
+    assert client.post(f"/triage/actions/{action.id}", data=changed).status_code == 303
+    listing = client.get("/triage/actions").text
+    assert "Lighting fixed and patrols" in listing
+    assert "by staff@partner.example" in listing and "changed" in listing
+    assert "by colleague@partner.example" in listing
+    refused = client.post(f"/triage/actions/{action.id}", data={**changed, "title": ""})
+    assert refused.status_code == 422 and "Give the action a title" in refused.text
+
+
+def test_another_partners_action_is_not_found(client, db_session, dealing):
+    staff = _user(db_session, "staff@partner.example", dealing.owner.slug)
+    action = _publish(db_session, staff, dealing)
+    _user(db_session, "someone@elsewhere.example", "met-snt-lewisham-central")
+    login(client, "someone@elsewhere.example")
+    assert client.get(f"/triage/actions/{action.id}").status_code == 404
+    assert client.post(f"/triage/actions/{action.id}/withdraw").status_code == 404
+    assert "New lighting" not in client.get("/triage/actions").text
