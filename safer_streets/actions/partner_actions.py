@@ -301,6 +301,7 @@ class ShownAction:
     partner: str
     place: str
     ward_slug: str | None
+    ward_name: str | None
     area_slug: str | None
     # How many reports prompted it, suppressed as the board's counts are.
     reports: Shown
@@ -328,6 +329,7 @@ def _shown(action: PartnerAction, audience: BoardAudience, min_count: int) -> Sh
         partner=action.partner.name,
         place=place,
         ward_slug=action.ward.slug if action.ward is not None else None,
+        ward_name=action.ward.name if action.ward is not None else None,
         area_slug=action.area.slug if action.area is not None else None,
         reports=shown(
             len(action.reports) - sensitive, sensitive, audience=audience, min_count=min_count

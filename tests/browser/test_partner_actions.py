@@ -83,9 +83,19 @@ def test_a_partner_publishes_and_the_reporter_sees_it(
     expect(phone.locator("main")).not_to_contain_text(references[1])
     assert page_width(phone) <= PHONE["width"]
     found["you said, we did"] = axe_violations(phone)
+
+    phone.goto(f"{server_url}/around?ward=rushey-green")
+    actions = phone.locator("#partnership-actions")
+    expect(actions.get_by_role("heading", name=TITLE)).to_be_visible()
+    # The ward it was done in stands out on the map, and the map says why.
+    expect(phone.get_by_text("Wards outlined in green")).to_be_visible()
+    expect(phone.locator('#around-map path[stroke="#0b5c46"]')).to_have_count(1)
+    assert page_width(phone) <= PHONE["width"]
+    screenshot(phone, "actions-03-around")
+    found["around with an action"] = axe_violations(phone)
     for name in ("Accessibility", "Contact us"):
         phone.locator("footer").get_by_role("link", name=name).click()
         assert page_width(phone) <= PHONE["width"]
         found[name] = axe_violations(phone)
-    screenshot(phone, "actions-03-contact")
+    screenshot(phone, "actions-04-contact")
     assert all(not violations for violations in found.values()), found
