@@ -364,7 +364,14 @@ def public_actions(
 ) -> list[ShownAction]:
     """Actions done within the last year, newest first, for a ward (by slug: wards are
     versioned) or a town centre, or everywhere when neither is given."""
-    query = _published().where(PartnerAction.done_on >= today - RECENT)
+    query = _in_place(_published(), ward_slug, area_slug)
+    query = query.where(PartnerAction.done_on >= today - RECENT)
+    return [_shown(a, audience, min_count) for a in session.scalars(query.limit(limit))]
+
+
+def _in_place(
+    query: Select[tuple[PartnerAction]], ward_slug: str | None, area_slug: str | None
+) -> Select[tuple[PartnerAction]]:
     if ward_slug:
         query = query.where(
             PartnerAction.ward_id.in_(select(Ward.id).where(Ward.slug == ward_slug))
@@ -373,14 +380,23 @@ def public_actions(
         query = query.where(
             PartnerAction.area_id.in_(select(Area.id).where(Area.slug == area_slug))
         )
-    return [_shown(a, audience, min_count) for a in session.scalars(query.limit(limit))]
+    return query
 
 
 def actions_between(
-    session: Session, start: date, end: date, *, audience: BoardAudience, min_count: int
+    session: Session,
+    start: date,
+    end: date,
+    *,
+    audience: BoardAudience,
+    min_count: int,
+    ward_slug: str | None = None,
+    area_slug: str | None = None,
 ) -> list[ShownAction]:
-    """Actions done from ``start`` to ``end`` (both inclusive), for the board pack."""
-    query = _published().where(PartnerAction.done_on >= start, PartnerAction.done_on <= end)
+    """Actions done from ``start`` to ``end`` (both inclusive) in a ward or a town centre if
+    given, for the board pack."""
+    query = _in_place(_published(), ward_slug, area_slug)
+    query = query.where(PartnerAction.done_on >= start, PartnerAction.done_on <= end)
     return [_shown(a, audience, min_count) for a in session.scalars(query)]
 
 

@@ -383,6 +383,8 @@ def pack():
             filters.date_to,
             audience=audience_for(user),
             min_count=min_count,
+            ward_slug=filters.ward,
+            area_slug=filters.area,
         ),
         options=options,
         urls=_map_urls(filters),

@@ -319,6 +319,8 @@ def test_the_board_pack_and_the_feed_carry_actions(client, db_session, routed_re
     pack = client.get("/board/pack?period=custom&from=" + DONE.isoformat()).text
     assert "What partners did" in pack
     assert "New lighting on Rushey Green" in pack
+    elsewhere = client.get(f"/board/pack?period=custom&from={DONE.isoformat()}&ward=bellingham")
+    assert "New lighting on Rushey Green" not in elsewhere.text
 
 
 def test_a_colleague_changes_an_action_and_the_list_says_who(client, db_session, dealing):
