@@ -258,6 +258,7 @@ def test_partner_publishes_and_residents_see_it(client, db_session, routed_repor
     assert "New lighting on Rushey Green" in said_did
     # Two reports prompted it; the one harassment report is below the minimum: left out.
     assert "after 1 report*" in said_did
+    assert "* Harassment and weapons reports are counted only where" in said_did
     assert f"/track/{dealing.reference}" in said_did
     assert harassment.reference not in said_did
 
