@@ -12,8 +12,10 @@ so never a real one):
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -85,8 +87,9 @@ def order_problems() -> list[str]:
         return [f"the migrations must form one line with one head, not {sorted(heads)}"]
     problems = []
     oldest_first = reversed(list(script.walk_revisions()))
-    for number, migration in enumerate(oldest_first, start=1):
-        expected = f"{number:04d}"
+    for number, (migration, expected) in enumerate(
+        zip(oldest_first, _revision_ids(), strict=False), start=1
+    ):
         if migration.revision != expected:
             problems.append(f"revision {migration.revision} is number {number}: call it {expected}")
         if not Path(migration.path).name.startswith(f"{migration.revision}_"):
@@ -94,9 +97,18 @@ def order_problems() -> list[str]:
     return problems
 
 
+def _revision_ids() -> Iterator[str]:
+    """0001, 0002, … without the numbers of squashed heads: a database stamped with one of
+    those is restamped, so a new migration by that number would never run there."""
+    for number in itertools.count(1):
+        if f"{number:04d}" not in SQUASHED_HEADS:
+            yield f"{number:04d}"
+
+
 def next_revision_id() -> str:
     """The number the next migration takes."""
-    return f"{len(list(_scripts().walk_revisions())) + 1:04d}"
+    taken = len(list(_scripts().walk_revisions()))
+    return next(itertools.islice(_revision_ids(), taken, None))
 
 
 def _scripts() -> ScriptDirectory:

@@ -971,5 +971,72 @@ class AlertDelivery(Base):
         ForeignKey("alert_subscription.id", ondelete="CASCADE"), index=True
     )
     report_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    # Partners' actions published in the subscription's place since the last sweep.
+    action_ids: Mapped[list[int]] = mapped_column(ARRAY(Integer), default=list, server_default="{}")
     matched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("email_outbox.id"))
+
+
+# ---- "You said, we did": what partners did about residents' reports ----------------------
+
+
+class PartnerAction(Base):
+    """Something a partner did in a ward or a named area, published for residents.
+
+    The title and words are written by staff for the public. The reports that prompted it
+    are linked in ``partner_action_report``; which of them the public may see is for the
+    disclosure policy to answer, never this row.
+    """
+
+    __tablename__ = "partner_action"
+    __table_args__ = (
+        CheckConstraint("(ward_id IS NULL) <> (area_id IS NULL)", name="action_place"),
+        CheckConstraint("char_length(title) BETWEEN 1 AND 120", name="action_title_length"),
+        CheckConstraint("char_length(body) BETWEEN 1 AND 2000", name="action_body_length"),
+        # Public pages list an area's recent actions, newest first.
+        Index("ix_partner_action_ward", "ward_id", desc("done_on")),
+        Index("ix_partner_action_area", "area_id", desc("done_on")),
+        Index("ix_partner_action_partner", "partner_id", desc("done_on")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"))
+    ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    done_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # A withdrawn action is kept, with who withdrew it and when, but shown nowhere public.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # When the alert sweep matched it to residents' subscriptions: each action once.
+    swept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    partner: Mapped[Partner] = relationship()
+    ward: Mapped[Ward | None] = relationship()
+    area: Mapped[Area | None] = relationship()
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
+    reports: Mapped[list[Report]] = relationship(
+        secondary="partner_action_report", order_by="Report.created_at"
+    )
+
+
+class PartnerActionReport(Base):
+    """A report that prompted a partner's action."""
+
+    __tablename__ = "partner_action_report"
+    # Tracking pages look up the actions a report prompted.
+    __table_args__ = (Index("ix_partner_action_report_report", "report_id"),)
+
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_action.id", ondelete="CASCADE"), primary_key=True
+    )
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -81,6 +81,13 @@ class Settings:
     max_description_chars: int = 4000
     max_request_bytes: int = 12 * 1024 * 1024
     celery_queue: str = "safer-streets"
+    # How residents reach the partnership (/contact). The defaults are Lewisham Council's
+    # switchboard and Civic Suite address; set the team's own before going live.
+    contact_email: str = "contact@safer-streets.lewisham.gov.uk"
+    contact_phone: str = "020 8314 6000"
+    contact_address: str = (
+        "Safer Lewisham Partnership, Lewisham Civic Suite, Catford Road, London SE6 4RU"
+    )
     # Outgoing email (partner alerts, digests, resident updates, password resets).
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

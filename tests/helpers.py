@@ -37,6 +37,8 @@ LIVE_TABLES = (
     "alert_delivery",
     "alert_swept_report",
     "alert_subscription",
+    "partner_action_report",
+    "partner_action",
     "report_event",
     "report_notified_partner",
     "report",

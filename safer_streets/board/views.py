@@ -27,6 +27,7 @@ from flask import (
 from geo import maps
 from geo.suntimes import LONDON
 from safer_streets import taxonomy
+from safer_streets.actions import partner_actions
 from safer_streets.board import charts, dashboard, exports, map_layers, publishing, query, runs
 from safer_streets.board.audience import Audience, audience_for
 from safer_streets.board.filters import (
@@ -342,7 +343,12 @@ def publish():
 def published():
     """What residents told us and what partners did about it (public)."""
     summary = publishing.latest_published(db())
-    return render_template("board/published.html", summary=summary)
+    actions = partner_actions.public_actions(
+        db(), min_count=services().settings.board_min_count, today=_today()
+    )
+    return render_template(
+        "board/published.html", summary=summary, places=partner_actions.by_place(actions)
+    )
 
 
 @bp.get("/board/pack")
@@ -371,6 +377,15 @@ def pack():
             db(), filters, audience=audience_for(user), min_count=min_count
         ),
         hot=map_layers.top_hotspots(db(), user, overview.run, min_count=min_count, filters=filters),
+        partner_actions=partner_actions.actions_between(
+            db(),
+            filters.date_from,
+            filters.date_to,
+            audience=audience_for(user),
+            min_count=min_count,
+            ward_slug=filters.ward,
+            area_slug=filters.area,
+        ),
         options=options,
         urls=_map_urls(filters),
         assets=maps.asset_urls(lambda p: url_for("static", filename=p)),

@@ -23,6 +23,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.postcodes import neighbouring_councils
+from safer_streets.actions import partner_actions
 from safer_streets.casework import workflow
 from safer_streets.disclosure import policy, tables
 from safer_streets.errors import InvalidInput, NotFound
@@ -123,6 +124,24 @@ def _take_photo(form_id: str) -> tuple[photos.SanitisedPhoto | None, dict[str, s
 def home():
     """The front page: what Safer Streets is and a way to report."""
     return render_template("intake/home.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    """The accessibility statement, in the form UK public-sector sites publish."""
+    return render_template("intake/accessibility.html", settings=services().settings)
+
+
+@bp.get("/contact")
+def contact():
+    """How to reach the partnership, and who to call instead when it cannot help."""
+    return render_template("intake/contact.html", settings=services().settings)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: send them to the SVG icon."""
+    return redirect(url_for("static", filename="img/favicon.svg"), code=301)
 
 
 @bp.get("/report")
@@ -347,6 +366,10 @@ def _render_track(
         if reporter
         else None,
         new_report_link=_new_report_link(report) if reporter else None,
+        # Only here, on a page the policy already lets this reader see.
+        partnership_actions=partner_actions.actions_for_report(
+            db(), report, min_count=services().settings.board_min_count
+        ),
         form=form or MultiDict(),
         errors=errors or {},
     )

@@ -9,6 +9,8 @@ within a distance of a place, and are emailed through the outbox.
   report is swept once (``alert_swept_report``), so it is matched, and sent, at most once per
   subscription however often the sweep runs; each subscription's matches of a sweep are one
   ``alert_delivery`` row, which records the email that carried them.
+- Partners' "you said, we did" actions are matched the same way, once each, when published
+  (``MATCH_ACTIONS_SQL``), and go out with the next alert or digest.
 - ``queue_alert_emails`` writes one outbox email per subscription for its unsent deliveries: at
   once, or one digest a day. The email is composed at send time from ``disclose(report,
   Audience.PUBLIC)``, so it never shows more than the public list does, even if the policy
@@ -34,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
 
 from geo.suntimes import LONDON
+from safer_streets.actions import partner_actions
 from safer_streets.errors import InvalidInput
 from safer_streets.intake.place_search import check_in_lewisham
 from safer_streets.models import (
@@ -412,15 +415,64 @@ def match_parameters(now: datetime, lookback: timedelta = LOOKBACK) -> dict[str,
     }
 
 
+# Partners' actions published since the last sweep (and not withdrawn) are marked swept, then
+# joined to confirmed subscriptions: a ward subscription by the ward's name (wards are
+# versioned), a town centre by id, a distance when the action's ward or town centre comes
+# within it. Categories chosen narrow it to actions prompted by a report in one of them; only
+# publicly listed categories can be chosen, so nothing follows about any other report.
+MATCH_ACTIONS_SQL = text(
+    """
+    WITH new AS MATERIALIZED (
+        SELECT a.id, a.ward_id, a.area_id, a.created_at
+        FROM partner_action a
+        WHERE a.swept_at IS NULL AND a.withdrawn_at IS NULL AND a.created_at < :now
+    ),
+    swept AS (
+        UPDATE partner_action SET swept_at = :now WHERE id IN (SELECT id FROM new)
+    ),
+    placed AS (
+        SELECT n.id, n.created_at, n.area_id, w.slug AS ward_slug,
+               COALESCE(w.geom, ar.geom) AS geom
+        FROM new n
+        LEFT JOIN ward w ON w.id = n.ward_id
+        LEFT JOIN area ar ON ar.id = n.area_id
+    ),
+    matched AS (
+        SELECT s.id AS subscription_id, p.id AS action_id
+        FROM placed p
+        JOIN alert_subscription s ON s.confirmed_at <= p.created_at
+        LEFT JOIN ward sw ON sw.id = s.ward_id
+        WHERE (
+            (s.kind = 'ward' AND sw.slug = p.ward_slug)
+            OR (s.kind = 'area' AND s.area_id = p.area_id)
+            OR (s.kind = 'distance'
+                AND ST_DWithin(p.geom::geography, s.point::geography, s.radius_m, false))
+        )
+        AND (
+            cardinality(s.category_ids) = 0
+            OR EXISTS (
+                SELECT 1 FROM partner_action_report l JOIN report r ON r.id = l.report_id
+                WHERE l.action_id = p.id AND r.category_id = ANY(s.category_ids)
+            )
+        )
+    )
+    INSERT INTO alert_delivery (subscription_id, report_ids, action_ids)
+    SELECT subscription_id, '{}', array_agg(action_id ORDER BY action_id)
+    FROM matched GROUP BY subscription_id
+    """
+)
+
+
 def match_new_reports(session: Session, now: datetime, lookback: timedelta = LOOKBACK) -> int:
-    """Match the public reports routed since the last sweep to every subscription; returns how
-    many subscriptions have new reports."""
+    """Match the public reports routed, and the partners' actions published, since the last
+    sweep to every subscription; returns how many deliveries that made."""
     # Two sweeps at once (a slow one overtaken by the next) take turns: the second then sees
     # the first's swept reports and skips them.
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SWEEP_LOCK})
     # Compiling the statement (PostgreSQL's JIT) would take longer than running it.
     session.execute(text("SET LOCAL jit = off"))
-    return session.execute(MATCH_SQL, match_parameters(now, lookback)).rowcount
+    reports = session.execute(MATCH_SQL, match_parameters(now, lookback)).rowcount
+    return reports + session.execute(MATCH_ACTIONS_SQL, {"now": now}).rowcount
 
 
 # ---- Writing the emails ----------------------------------------------------------------------
@@ -435,13 +487,14 @@ def queue_alert_emails(session: Session, now: datetime, frequency: AlertFrequenc
     local = now.astimezone(LONDON)
     if frequency is AlertFrequency.DAILY and local.hour < DIGEST_HOUR:
         return []
-    pending: dict[int, tuple[str, list[int], set[int]]] = {}
-    for subscription_id, email, delivery_id, report_ids in session.execute(
+    pending: dict[int, tuple[str, list[int], set[int], set[int]]] = {}
+    for subscription_id, email, delivery_id, report_ids, action_ids in session.execute(
         select(
             AlertDelivery.subscription_id,
             AlertSubscription.email,
             AlertDelivery.id,
             AlertDelivery.report_ids,
+            AlertDelivery.action_ids,
         )
         .join(AlertSubscription, AlertSubscription.id == AlertDelivery.subscription_id)
         .where(
@@ -451,9 +504,12 @@ def queue_alert_emails(session: Session, now: datetime, frequency: AlertFrequenc
         )
         .order_by(AlertDelivery.id)
     ):
-        _email, deliveries, reports = pending.setdefault(subscription_id, (email, [], set()))
+        _email, deliveries, reports, actions = pending.setdefault(
+            subscription_id, (email, [], set(), set())
+        )
         deliveries.append(delivery_id)
         reports.update(report_ids)
+        actions.update(action_ids)
     if not pending:
         return []
     kind = EmailKind.ALERT if frequency is AlertFrequency.IMMEDIATE else EmailKind.DIGEST
@@ -468,9 +524,10 @@ def queue_alert_emails(session: Session, now: datetime, frequency: AlertFrequenc
                 "subscription_id": subscription_id,
                 "delivery_ids": deliveries,
                 "report_ids": sorted(reports),
+                "action_ids": sorted(actions),
             },
         }
-        for subscription_id, (email, deliveries, reports) in pending.items()
+        for subscription_id, (email, deliveries, reports, actions) in pending.items()
     ]
     created = session.execute(
         pg_insert(EmailOutbox)
@@ -538,8 +595,12 @@ def compose_alert(session: Session, row: EmailOutbox, settings: Settings) -> out
         .order_by(Report.created_at.desc(), Report.id.desc())
     ).all()
     rows = rows_of(reports)
-    if not rows:
-        return None  # every report was hidden since (held, moderated away): nothing to say
+    actions = partner_actions.actions_by_id(
+        session, row.data.get("action_ids", []), min_count=settings.board_min_count
+    )
+    if not rows and not actions:
+        # Every report was hidden since (held, moderated away), every action withdrawn.
+        return None
     base = settings.base_url.rstrip("/")
     unsubscribe_link = (
         f"{base}/alerts/unsubscribe/{token(subscription, settings.secret_key, 'unsubscribe')}"
@@ -549,6 +610,7 @@ def compose_alert(session: Session, row: EmailOutbox, settings: Settings) -> out
         subscription=subscription,
         rows=rows[:MAX_REPORTS_PER_EMAIL],
         more=max(0, len(rows) - MAX_REPORTS_PER_EMAIL),
+        actions=actions,
         digest=row.kind == EmailKind.DIGEST,
         base_url=base,
         unsubscribe_link=unsubscribe_link,

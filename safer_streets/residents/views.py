@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
+from geo.suntimes import LONDON
+from safer_streets.actions import partner_actions
 from safer_streets.errors import InvalidInput
 from safer_streets.residents import alerts, boundaries, feeds, listing
 from safer_streets.web.context import db, services
@@ -15,6 +17,8 @@ bp = Blueprint("residents", __name__)
 
 # The outlines change only with a new release; a day in caches keeps the map quick to open.
 OUTLINES_MAX_AGE = 24 * 60 * 60
+# The list is about reports; /you-said-we-did has every action.
+ACTIONS_SHOWN = 5
 
 
 @bp.get("/around")
@@ -22,14 +26,31 @@ def around():
     """Public reports, filtered, as a list that needs no JavaScript and a map that adds pins."""
     choices = listing.Choices.load(db())
     filters = listing.parse_filters(request.args, choices)
-    page = listing.page_of_reports(db(), filters, datetime.now(UTC))
+    now = datetime.now(UTC)
+    page = listing.page_of_reports(db(), filters, now)
+    actions = _actions(filters, now, limit=ACTIONS_SHOWN)
     return render_template(
         "residents/around.html",
         choices=choices,
         filters=filters,
         page=page,
+        actions=actions,
         day_choices=listing.DAY_CHOICES,
         map_tiles_url=services().settings.map_tiles_url,
+    )
+
+
+def _actions(
+    filters: listing.Filters, now: datetime, *, limit: int
+) -> list[partner_actions.ShownAction]:
+    """Partners' recent actions in the filtered ward or town centre (anywhere without one)."""
+    return partner_actions.public_actions(
+        db(),
+        min_count=services().settings.board_min_count,
+        today=now.astimezone(LONDON).date(),
+        ward_slug=filters.ward.slug if filters.ward else None,
+        area_slug=filters.area.slug if filters.area else None,
+        limit=limit,
     )
 
 
@@ -144,6 +165,7 @@ def unsubscribe(signed: str):
 
 # Feed readers poll; a few minutes in caches spares the database without delaying much.
 FEED_MAX_AGE = 5 * 60
+FEED_ACTIONS = 20
 
 
 @bp.get("/around/feed.atom")
@@ -161,6 +183,7 @@ def feed() -> Response:
         feed_url=base + url_for("residents.feed", **args),
         page_url=base + url_for("residents.around", **args),
         now=now,
+        actions=_actions(filters, now, limit=FEED_ACTIONS),
     )
     response = Response(body, mimetype="application/atom+xml")
     response.cache_control.public = True

@@ -61,6 +61,7 @@ def create_app(
 
     from safer_streets.accounts.team_views import bp as team_bp
     from safer_streets.accounts.views import bp as account_bp
+    from safer_streets.actions.views import bp as actions_bp
     from safer_streets.admin_console.views import bp as console_bp
     from safer_streets.api.keys_views import bp as api_admin_bp
     from safer_streets.api.views import bp as api_bp
@@ -83,6 +84,7 @@ def create_app(
     for blueprint in (
         public_bp,
         triage_bp,
+        actions_bp,
         api_bp,
         open311_views.bp,
         api_admin_bp,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 
 import pytest
 from flask import Flask
@@ -24,7 +25,15 @@ from safer_streets.accounts import users
 from safer_streets.db import make_session_factory, session_scope
 from safer_streets.disclosure.policy import Audience, disclose
 from safer_streets.intake import submission
-from safer_streets.models import Partner, Report, ReportEvent, ReportStatus, Role
+from safer_streets.models import (
+    Partner,
+    PartnerAction,
+    Report,
+    ReportEvent,
+    ReportStatus,
+    Role,
+    User,
+)
 from safer_streets.places import Places
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
@@ -48,6 +57,7 @@ SKIPPED = {
     "open311.token": "answers only the reference a client's own POST token stands for",
     "board.cells_csv": "a hotspot run's cell counts, suppressed like every board aggregate",
     "board.cells_geojson": "a hotspot run's cell counts, suppressed like every board aggregate",
+    "actions.edit_page": "the edit form of a partner's own action: staff's words, references",
 }
 # One report per disclosure profile (environmental, safety, private), and one held for review.
 PLANTED = ("fly-tipping", "drug-dealing", "harassment", "street-lighting")
@@ -191,6 +201,29 @@ def _plant(session, places: Places, wards: WardIndex, staff_id: int, number: int
     )
 
 
+def _plant_action(session, staff_id: int, reports: list[Planted]) -> None:
+    """An action prompted by every planted report but the held one, so that the public
+    pages that show actions show links to reports too."""
+    staff = session.get(User, staff_id)
+    linked = session.scalars(
+        select(Report).where(
+            Report.reference.in_([p.reference for p in reports]),
+            Report.status != ReportStatus.HELD,
+        )
+    ).all()
+    action = PartnerAction(
+        partner_id=staff.partner_id,
+        created_by=staff,
+        title="Canaryaction new lighting",
+        body="Six new street lights by the shops.",
+        done_on=date.today(),
+        ward_id=linked[0].ward_id,
+        reports=list(linked),
+    )
+    session.add(action)
+    session.flush()
+
+
 @dataclass
 class Walk:
     reports: list[Planted]
@@ -247,6 +280,7 @@ def walk(settings: Settings, engine: Engine, redis_client, ward_index: WardIndex
                 _plant(session, places, ward_index, ids["owner's staff"], number, category)
                 for number, category in enumerate(PLANTED)
             ]
+            _plant_action(session, ids["owner's staff"], reports)
         pages: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
         for visitor in VISITORS:
             for rule in RULES:
@@ -283,6 +317,20 @@ def test_no_surface_shows_more_than_the_policy_allows(walk: Walk, visitor: str, 
                 if canary in body and name not in planted.allowed[visitor]:
                     leaks.append(f"{url} ({status}) shows {planted.category}'s {name}")
     assert not leaks, "\n".join(leaks)
+
+
+def test_actions_link_only_the_reports_the_public_may_see(walk: Walk):
+    """A partner's action is shown in public, but a report it links to appears only where the
+    policy lists it: never a harassment report, nor one held for review."""
+    hidden = [
+        p.reference
+        for p in walk.reports
+        if p.category == "harassment" or p.reference == walk.reports[HELD].reference
+    ]
+    for endpoint in ("board.published", "residents.around", "residents.feed"):
+        for _url, status, body in walk.pages[("anonymous", endpoint)]:
+            assert status == 200 and "Canaryaction" in body, endpoint
+            assert not [r for r in hidden if r in body], endpoint
 
 
 def test_the_walk_reaches_what_staff_may_see(walk: Walk):

@@ -34,13 +34,23 @@
     return response.ok ? response.json() : null;
   }).then(function (outlines) {
     if (!outlines) { return; }
+    // Wards where a listed partner action was done stand out; the list below says what it was.
+    var acted = {};
+    Array.prototype.forEach.call(document.querySelectorAll("#partnership-actions [data-ward]"), function (item) {
+      acted[item.getAttribute("data-ward")] = true;
+    });
     var layer = L.geoJSON(outlines, {
       interactive: false,
       style: function (feature) {
         var borough = feature.properties.kind === "borough";
+        if (!borough && acted[feature.properties.name]) {
+          return { color: "#0b5c46", weight: 3, fill: true, fillColor: "#0b5c46", fillOpacity: 0.08 };
+        }
         return { color: borough ? "#1b1b1b" : "#505a5f", weight: borough ? 3 : 1, fill: false, dashArray: borough ? null : "4 4" };
       }
     }).addTo(map);
+    var key = document.getElementById("around-map-actions");
+    if (key && Object.keys(acted).length) { key.hidden = false; }
     layer.bringToBack();
     var bounds = pins.length ? L.featureGroup(pins).getBounds().pad(0.2) : layer.getBounds();
     // Not closer than a few streets: the ward outlines stay in view around the pins.
