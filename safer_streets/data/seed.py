@@ -29,7 +29,8 @@ from safer_streets.models import (
     RuleRole,
     Ward,
 )
-from safer_streets.routing.rules import format_window, record_change, snapshot
+from safer_streets.routing.decide import WARD_TEAM
+from safer_streets.routing.rules import WARD_TEAM_CHOICE, format_window, record_change, snapshot
 from safer_streets.taxonomy import invalid_reasons
 
 SEED_DIR = Path(__file__).parent / "defaults"
@@ -127,9 +128,14 @@ class RuleSpec:
             self.area,
             window,
             self.reason,
-            self.partner,
+            WARD_TEAM if self.ward_team else self.partner,
             self.role.value,
         )
+
+    @property
+    def ward_team(self) -> bool:
+        """Whether the rule names the ward's Safer Neighbourhood Team."""
+        return self.partner == WARD_TEAM_CHOICE
 
 
 def _identity(snap: dict[str, Any]) -> tuple[object, ...]:
@@ -156,10 +162,11 @@ def expand_rules(
 ) -> list[RuleSpec]:
     """Expand ``rules.toml`` into one spec per rule row.
 
-    ``wards`` are (code, slug) pairs. In an entry, a partner slug containing ``{ward}`` makes
-    one ward rule per ward; ``areas`` makes one area rule per named area; ``between`` is a
-    local time-of-day window; ``reason`` a reason within the categories. ``owner`` may be left
-    out by an entry that only notifies.
+    ``wards`` are (code, slug) pairs. In an entry, ``{ward-team}`` as a partner names the
+    ward's Safer Neighbourhood Team, in one rule for every ward; a partner slug containing
+    ``{ward}`` makes one ward rule per ward; ``areas`` makes one area rule per named area;
+    ``between`` is a local time-of-day window; ``reason`` a reason within the categories.
+    ``owner`` may be left out by an entry that only notifies.
     """
     specs = [RuleSpec(None, None, None, None, None, data["fallback"], RuleRole.OWNER)]
     for number, entry in enumerate(data["rule"], start=1):
@@ -276,7 +283,7 @@ def seed(session: Session) -> SeedSummary:
     for change in session.scalars(select(RoutingRuleChange)):
         known.update(_identity(s) for s in (change.before, change.after) if s)
     for spec in specs:
-        if spec.partner not in partners:
+        if not spec.ward_team and spec.partner not in partners:
             raise SeedError(f"rules.toml: unknown partner {spec.partner!r}")
         if spec.identity in known:
             continue
@@ -287,7 +294,8 @@ def seed(session: Session) -> SeedSummary:
             window_start=spec.window[0] if spec.window else None,
             window_end=spec.window[1] if spec.window else None,
             reason=spec.reason,
-            partner=partners[spec.partner],
+            partner=None if spec.ward_team else partners[spec.partner],
+            ward_team=spec.ward_team,
             role=spec.role,
             active=True,
         )
