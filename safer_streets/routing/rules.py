@@ -202,9 +202,12 @@ def list_rules(session: Session, actor: User | None, filters: RuleFilter) -> lis
     elif filters.place:
         ward_ids = select(Ward.id).where(Ward.code == filters.place)
         area_ids = select(Area.id).where(Area.slug == filters.place)
+        # A rule naming the ward's team applies in every ward, as the ward's own rows did.
+        in_a_ward = RoutingRule.ward_team & RoutingRule.area_id.is_(None) & ward_ids.exists()
         query = query.where(
             RoutingRule.ward_id.in_(ward_ids.scalar_subquery())
             | RoutingRule.area_id.in_(area_ids.scalar_subquery())
+            | in_a_ward
         )
     rules = list(session.scalars(query).unique())
     return sorted(

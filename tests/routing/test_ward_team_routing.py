@@ -135,6 +135,10 @@ def test_an_admin_adds_a_ward_team_rule_and_its_history_names_the_team(admin, db
     assert (
         "The ward's Safer Neighbourhood Team" in listed and "Any ward, with its own team" in listed
     )
+    in_deptford = admin.get("/admin/routing", query_string={"place": "E05013719"}).text
+    assert f'href="/admin/routing/{rule_id}"' in in_deptford, "a ward's rules include its team's"
+    in_town = admin.get("/admin/routing", query_string={"place": "catford-town-centre"}).text
+    assert f'href="/admin/routing/{rule_id}"' not in in_town
 
     again = admin.post(
         "/admin/routing/new",
