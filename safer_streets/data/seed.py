@@ -282,9 +282,21 @@ def seed(session: Session) -> SeedSummary:
     known = {_identity(snapshot(r)) for r in existing}
     for change in session.scalars(select(RoutingRuleChange)):
         known.update(_identity(s) for s in (change.before, change.after) if s)
+    # Where the table still has (or once had) one row per ward for the wards' teams, which
+    # migration 0008 could not collapse because an admin had changed some of them, a rule for
+    # the ward's team would bring back what the admin changed: those rows stand instead.
+    ward_teams = {slug for slug, partner in partners.items() if partner.ward_code}
+    per_ward = {
+        (category, area, window, reason, role)
+        for category, ward, area, window, reason, partner, role in known
+        if ward is not None and partner in ward_teams
+    }
     for spec in specs:
         if not spec.ward_team and spec.partner not in partners:
             raise SeedError(f"rules.toml: unknown partner {spec.partner!r}")
+        category, _, area, window, reason, _, role = spec.identity
+        if spec.ward_team and (category, area, window, reason, role) in per_ward:
+            continue
         if spec.identity in known:
             continue
         rule = RoutingRule(
