@@ -33,6 +33,7 @@ from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole,
 from safer_streets.taxonomy import all_reasons
 
 WARD_TEAM = "the ward's Safer Neighbourhood Team"
+WARD_TEAM_AS_SUBJECT = WARD_TEAM[0].upper() + WARD_TEAM[1:]
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class Rule:
     def partner_name(self) -> str:
         """Who the rule names: the partner, or the ward's team (resolved or not)."""
         if self.partner is None:
-            return WARD_TEAM[0].upper() + WARD_TEAM[1:]
+            return WARD_TEAM_AS_SUBJECT
         return f"{self.partner.name}, {WARD_TEAM}" if self.ward_team else self.partner.name
 
     @property
@@ -273,7 +274,7 @@ def decide(
     missing = (
         f"{place.ward_name} has no Safer Neighbourhood Team"
         if place.ward_name
-        else "it is in no ward, so has no ward team"
+        else "it is in no Lewisham ward"
     )
     # Only a ward-team rule that would have outranked the owner's rule changed the outcome.
     passed_over = sorted(
@@ -313,8 +314,7 @@ def decide(
     not_notified = [r for r in teamless if r.role is RuleRole.NOTIFIED]
     if not_notified:
         reason += (
-            f" {WARD_TEAM[0].upper()}{WARD_TEAM[1:]} would be notified ({_ids(not_notified)}), "
-            f"but {missing}."
+            f" {WARD_TEAM_AS_SUBJECT} would be notified ({_ids(not_notified)}), but {missing}."
         )
     deciding = (owner_rule, *notified_rules.values())
     return RoutingDecision(

@@ -27,7 +27,7 @@ from safer_streets.models import (
     User,
     Ward,
 )
-from safer_streets.routing.decide import WARD_TEAM
+from safer_streets.routing.decide import WARD_TEAM, WARD_TEAM_AS_SUBJECT
 from safer_streets.taxonomy import invalid_reasons, reason_labels, reasons_for
 
 MAX_WHY_CHARS = 1000
@@ -105,7 +105,7 @@ def partner_key(rule: RoutingRule) -> str:
 def partner_words(rule: RoutingRule) -> str:
     """Who a rule names, as the admin pages show it."""
     if rule.ward_team or rule.partner is None:
-        return WARD_TEAM[0].upper() + WARD_TEAM[1:]
+        return WARD_TEAM_AS_SUBJECT
     return rule.partner.name
 
 

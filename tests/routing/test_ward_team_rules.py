@@ -93,7 +93,11 @@ def test_a_report_in_no_ward_has_no_ward_team():
     assert "outside any Lewisham ward would go to the ward's Safer Neighbourhood Team" in (
         decision.reason
     )
-    assert "it is in no ward" in decision.reason
+    assert decision.reason == (
+        "Drug dealing outside any Lewisham ward would go to the ward's Safer Neighbourhood "
+        "Team (rule 2), but it is in no Lewisham ward, so it goes to Community Safety for "
+        "manual triage."
+    )
 
 
 def test_a_notified_ward_team_is_the_wards_own_or_said_to_be_missing():
