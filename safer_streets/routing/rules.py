@@ -198,7 +198,11 @@ def list_rules(session: Session, actor: User | None, filters: RuleFilter) -> lis
     if filters.role:
         query = query.where(RoutingRule.role == RuleRole(filters.role))
     if filters.place == "borough":
-        query = query.where(RoutingRule.ward_id.is_(None), RoutingRule.area_id.is_(None))
+        # A rule naming the ward's team is a ward rule (see ``decide.Rule.rank``): listed
+        # under each ward rather than here.
+        query = query.where(
+            RoutingRule.ward_id.is_(None), RoutingRule.area_id.is_(None), ~RoutingRule.ward_team
+        )
     elif filters.place:
         ward_ids = select(Ward.id).where(Ward.code == filters.place)
         area_ids = select(Area.id).where(Area.slug == filters.place)
