@@ -104,8 +104,11 @@ SELECT 'LEW-B' || lpad(raw.i::text, 7, '0'), raw.category_id,
        COALESCE(
          (SELECT partner_id FROM routing_rule WHERE role = 'owner'
             AND category_id = raw.category_id AND ward_id = ward.id LIMIT 1),
+         (SELECT team.id FROM routing_rule JOIN partner team ON team.ward_code = ward.code
+            WHERE role = 'owner' AND ward_team AND category_id = raw.category_id
+            ORDER BY team.id LIMIT 1),
          (SELECT partner_id FROM routing_rule WHERE role = 'owner'
-            AND category_id = raw.category_id AND ward_id IS NULL LIMIT 1),
+            AND category_id = raw.category_id AND ward_id IS NULL AND NOT ward_team LIMIT 1),
          (SELECT partner_id FROM routing_rule WHERE role = 'owner' AND category_id IS NULL
             LIMIT 1)),
        (ARRAY['low', 'normal', 'normal', 'normal', 'high', 'urgent'])[1 + raw.i % 6],
@@ -120,10 +123,12 @@ LIMIT :limit
 """
 NOTIFY_PARTNERS = """
 INSERT INTO report_notified_partner (report_id, partner_id)
-SELECT DISTINCT r.id, rule.partner_id FROM report r
+SELECT DISTINCT r.id, COALESCE(rule.partner_id, team.id) FROM report r
 JOIN routing_rule rule ON rule.role = 'notified' AND rule.category_id = r.category_id
   AND (rule.ward_id = r.ward_id OR rule.ward_id IS NULL)
-WHERE rule.partner_id <> r.owner_partner_id
+LEFT JOIN ward ON ward.id = r.ward_id
+LEFT JOIN partner team ON rule.ward_team AND team.ward_code = ward.code
+WHERE COALESCE(rule.partner_id, team.id) <> r.owner_partner_id
 """
 ROUTED_EVENTS = """
 INSERT INTO report_event (report_id, at, kind, from_status, to_status, note, public, data)

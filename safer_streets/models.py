@@ -181,11 +181,14 @@ class RoutingRule(Base):
             "window_end",
             "reason",
             "partner_id",
+            "ward_team",
             "role",
             name="rule_identity",
             postgresql_nulls_not_distinct=True,
         ),
         CheckConstraint("ward_id IS NULL OR area_id IS NULL", name="one_place"),
+        # A rule names one fixed partner or the ward's own team, never both nor neither.
+        CheckConstraint("(partner_id IS NULL) = ward_team", name="one_partner"),
         CheckConstraint(
             "(window_start IS NULL) = (window_end IS NULL) "
             "AND (window_start IS NULL OR window_start <> window_end)",
@@ -196,13 +199,17 @@ class RoutingRule(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
     ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"))
+    # None when the rule names "the ward's Safer Neighbourhood Team" (``ward_team``): one rule
+    # per category then covers every ward, each report going to the partner whose
+    # ``ward_code`` is its ward.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    ward_team: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     role: Mapped[RuleRole] = mapped_column(_status_enum(RuleRole, "rule_role"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     category: Mapped[Category | None] = relationship()
     ward: Mapped[Ward | None] = relationship()
-    partner: Mapped[Partner] = relationship()
+    partner: Mapped[Partner | None] = relationship()
 
     # ---- Conditions beyond category and ward (routing rules editable by admins) ----
     # A named area (town centre, estate, transport hub) instead of a ward.

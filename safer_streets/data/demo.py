@@ -291,6 +291,7 @@ def generate_demo_reports(
     ward_rows = {w.code: w for w in session.scalars(select(Ward).where(Ward.active))}
     partners = {p.id: p for p in session.scalars(select(Partner))}
     decisions: dict[tuple[str, str | None], decide.RoutingDecision] = {}
+    teams = decide.ward_teams(session)
     references = _references(session, count, rng)
 
     rows, plans = [], []
@@ -305,6 +306,7 @@ def generate_demo_reports(
                 category=slug,
                 category_name=categories[slug].name,
                 place=decide.Place(ward.code if ward else None, ward.name if ward else None),
+                teams=teams,
             )
         decision = decisions[key]
         owner = partners[decision.owner.id]

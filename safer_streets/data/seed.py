@@ -29,7 +29,8 @@ from safer_streets.models import (
     RuleRole,
     Ward,
 )
-from safer_streets.routing.rules import format_window, record_change, snapshot
+from safer_streets.routing.decide import WARD_TEAM
+from safer_streets.routing.rules import WARD_TEAM_CHOICE, format_window, record_change, snapshot
 from safer_streets.taxonomy import invalid_reasons
 
 SEED_DIR = Path(__file__).parent / "defaults"
@@ -127,9 +128,14 @@ class RuleSpec:
             self.area,
             window,
             self.reason,
-            self.partner,
+            WARD_TEAM if self.ward_team else self.partner,
             self.role.value,
         )
+
+    @property
+    def ward_team(self) -> bool:
+        """Whether the rule names the ward's Safer Neighbourhood Team."""
+        return self.partner == WARD_TEAM_CHOICE
 
 
 def _identity(snap: dict[str, Any]) -> tuple[object, ...]:
@@ -156,10 +162,11 @@ def expand_rules(
 ) -> list[RuleSpec]:
     """Expand ``rules.toml`` into one spec per rule row.
 
-    ``wards`` are (code, slug) pairs. In an entry, a partner slug containing ``{ward}`` makes
-    one ward rule per ward; ``areas`` makes one area rule per named area; ``between`` is a
-    local time-of-day window; ``reason`` a reason within the categories. ``owner`` may be left
-    out by an entry that only notifies.
+    ``wards`` are (code, slug) pairs. In an entry, ``{ward-team}`` as a partner names the
+    ward's Safer Neighbourhood Team, in one rule for every ward; a partner slug containing
+    ``{ward}`` makes one ward rule per ward; ``areas`` makes one area rule per named area;
+    ``between`` is a local time-of-day window; ``reason`` a reason within the categories.
+    ``owner`` may be left out by an entry that only notifies.
     """
     specs = [RuleSpec(None, None, None, None, None, data["fallback"], RuleRole.OWNER)]
     for number, entry in enumerate(data["rule"], start=1):
@@ -275,9 +282,21 @@ def seed(session: Session) -> SeedSummary:
     known = {_identity(snapshot(r)) for r in existing}
     for change in session.scalars(select(RoutingRuleChange)):
         known.update(_identity(s) for s in (change.before, change.after) if s)
+    # Where the table still has (or once had) one row per ward for the wards' teams, which
+    # migration 0008 could not collapse because an admin had changed some of them, a rule for
+    # the ward's team would bring back what the admin changed: those rows stand instead.
+    ward_teams = {slug for slug, partner in partners.items() if partner.ward_code}
+    per_ward = {
+        (category, area, window, reason, role)
+        for category, ward, area, window, reason, partner, role in known
+        if ward is not None and partner in ward_teams
+    }
     for spec in specs:
-        if spec.partner not in partners:
+        if not spec.ward_team and spec.partner not in partners:
             raise SeedError(f"rules.toml: unknown partner {spec.partner!r}")
+        category, _, area, window, reason, _, role = spec.identity
+        if spec.ward_team and (category, area, window, reason, role) in per_ward:
+            continue
         if spec.identity in known:
             continue
         rule = RoutingRule(
@@ -287,7 +306,8 @@ def seed(session: Session) -> SeedSummary:
             window_start=spec.window[0] if spec.window else None,
             window_end=spec.window[1] if spec.window else None,
             reason=spec.reason,
-            partner=partners[spec.partner],
+            partner=None if spec.ward_team else partners[spec.partner],
+            ward_team=spec.ward_team,
             role=spec.role,
             active=True,
         )

@@ -23,6 +23,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 ABUSE_PAGE = "abuse list"
 bp.add_app_template_global(routing_rules.describe_change, "describe_rule_change")
 bp.add_app_template_global(routing_rules.reason_words, "rule_reason_words")
+bp.add_app_template_global(routing_rules.partner_words, "rule_partner_words")
+bp.add_app_template_global(routing_rules.WARD_TEAM_CHOICE, "WARD_TEAM_CHOICE")
 
 
 @bp.before_request

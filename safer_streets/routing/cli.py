@@ -90,5 +90,5 @@ def try_routing(
     for rule in answer.matching:
         mark = "*" if answer.deciding(rule) else " "
         click.echo(
-            f" {mark} rule {rule.id}: {rule.partner.name}, {rule.role.value}, {rule.explanation}"
+            f" {mark} rule {rule.id}: {rule.partner_name}, {rule.role.value}, {rule.explanation}"
         )

@@ -8,15 +8,21 @@ day, a reason within the category) beats one with fewer, so "drug dealing at nig
 "drug dealing". The owner comes from the most specific matching owner rule; notified partners
 are gathered from every matching notified rule.
 
+A rule may name "the ward's Safer Neighbourhood Team" instead of a partner: it resolves to the
+partner whose ward code is the report's ward (``teams``). In a ward without a team, or outside
+every ward, it does not match, and routing falls through as for any other rule that does not
+match; the reason then says so.
+
 ``decide`` is pure: it sees rules and a report's circumstances, never the database.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Row, Select, or_, select
@@ -25,6 +31,9 @@ from sqlalchemy.orm import Session
 from geo.suntimes import LONDON
 from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole, Ward
 from safer_streets.taxonomy import all_reasons
+
+WARD_TEAM = "the ward's Safer Neighbourhood Team"
+WARD_TEAM_AS_SUBJECT = WARD_TEAM[0].upper() + WARD_TEAM[1:]
 
 
 @dataclass(frozen=True)
@@ -67,17 +76,22 @@ class TimeWindow:
 
 @dataclass(frozen=True)
 class Rule:
-    """A routing rule, detached from the database."""
+    """A routing rule, detached from the database.
+
+    A ward-team rule (``ward_team``) has no ``partner`` until ``resolve`` gives it the team of
+    a report's ward.
+    """
 
     id: int
     category: str | None
     ward_code: str | None
-    partner: PartnerRef
+    partner: PartnerRef | None
     role: RuleRole
     area: AreaRef | None = None
     window: TimeWindow | None = None
     reason: str | None = None
     reason_label: str | None = None
+    ward_team: bool = False
 
     @property
     def scope(self) -> str:
@@ -86,7 +100,14 @@ class Rule:
             return "fallback rule"
         if self.area is not None:
             return "area rule"
-        return "ward rule" if self.ward_code else "borough-wide rule"
+        return "ward rule" if self.ward_code or self.ward_team else "borough-wide rule"
+
+    @property
+    def partner_name(self) -> str:
+        """Who the rule names: the partner, or the ward's team (resolved or not)."""
+        if self.partner is None:
+            return WARD_TEAM_AS_SUBJECT
+        return f"{self.partner.name}, {WARD_TEAM}" if self.ward_team else self.partner.name
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -115,7 +136,11 @@ class Rule:
         elif self.area is not None:
             place = 0
         else:
-            place = 1 if self.ward_code else 2
+            # A ward-team rule ranks as a ward rule, though it names no ward: for each ward it
+            # stands for the row "this ward -> this ward's team" it replaced, which was a ward
+            # rule. Ranked borough-wide, collapsing those rows would hand a category to any
+            # borough-wide owner rule beside them that the ward rows used to beat.
+            place = 1 if self.ward_code or self.ward_team else 2
         extra = (self.window is not None) + (self.reason is not None)
         return place, -extra
 
@@ -139,15 +164,22 @@ class MatchedRule:
     scope: str
     conditions: tuple[str, ...]
 
+    ward_team: bool = False
+
     def as_json(self) -> dict[str, object]:
         """A JSON-ready form for the report's history."""
-        return {
+        found: dict[str, object] = {
             "id": self.id,
             "partner": self.partner,
             "role": self.role,
             "scope": self.scope,
             "conditions": list(self.conditions),
         }
+        # Only when set, so that the stored explanation of every other rule stays as it was
+        # (re-routing compares them).
+        if self.ward_team:
+            found["ward_team"] = True
+        return found
 
 
 @dataclass(frozen=True)
@@ -185,6 +217,28 @@ def matches(
     return rule.reason is None or rule.reason in reasons
 
 
+NO_TEAMS: Mapping[str, PartnerRef] = MappingProxyType({})
+
+
+def resolve(rule: Rule, place: Place, teams: Mapping[str, PartnerRef]) -> Rule | None:
+    """The rule with its partner for this place: a ward-team rule takes the team of the
+    place's ward, or is None when that ward has no team or the place is in no ward."""
+    if not rule.ward_team:
+        return rule
+    team = teams.get(place.ward_code) if place.ward_code else None
+    return None if team is None else replace(rule, partner=team)
+
+
+def _partner(rule: Rule) -> PartnerRef:
+    assert rule.partner is not None, "resolve the rule first"
+    return rule.partner
+
+
+def _ids(rules: Sequence[Rule]) -> str:
+    numbers = ", ".join(str(r.id) for r in rules)
+    return f"rule {numbers}" if len(rules) == 1 else f"rules {numbers}"
+
+
 def decide(
     rules: Iterable[Rule],
     *,
@@ -193,53 +247,97 @@ def decide(
     place: Place,
     at: time | None = None,
     reasons: Collection[str] = (),
+    teams: Mapping[str, PartnerRef] = NO_TEAMS,
 ) -> RoutingDecision:
     """Apply the routing table to one report: pure, deterministic, explained.
 
     ``at`` is the report's local (Europe/London) time of day: when it happened or, when the
     reporter did not say, when it was received. Without it no time-of-day rule matches.
+    ``teams`` maps a ward code to the ward's Safer Neighbourhood Team, for ward-team rules.
     """
-    matching = sorted(
-        (r for r in rules if matches(r, category, place, at, reasons)),
-        key=lambda r: (r.rank, r.partner.slug, r.id),
-    )
+    matching: list[Rule] = []
+    teamless: list[Rule] = []
+    for rule in rules:
+        if matches(rule, category, place, at, reasons):
+            found = resolve(rule, place, teams)
+            if found is None:
+                teamless.append(rule)
+            else:
+                matching.append(found)
+    matching.sort(key=lambda r: (r.rank, _partner(r).slug, r.id))
     owners = [r for r in matching if r.role is RuleRole.OWNER]
     if not owners:
         raise NoFallbackRule("the routing table needs a fallback rule (no category, no ward)")
     owner_rule = owners[0]
+    owner = _partner(owner_rule)
     where = f" in {place.ward_name}" if place.ward_name else " outside any Lewisham ward"
-    if owner_rule.category is None:
+    missing = (
+        f"{place.ward_name} has no Safer Neighbourhood Team"
+        if place.ward_name
+        else "it is in no Lewisham ward"
+    )
+    # Only a ward-team rule that would have outranked the owner's rule changed the outcome.
+    passed_over = sorted(
+        (
+            r
+            for r in teamless
+            if r.role is RuleRole.OWNER and r.rank <= owner_rule.rank and r.category is not None
+        ),
+        key=lambda r: (r.rank, r.id),
+    )
+    if passed_over:
+        handled = (
+            f"{owner.name} for manual triage"
+            if owner_rule.category is None
+            else f"{owner_rule.partner_name} ({owner_rule.explanation})"
+        )
+        reason = (
+            f"{category_name}{where} would go to {WARD_TEAM} ({_ids(passed_over)}), "
+            f"but {missing}, so it goes to {handled}."
+        )
+    elif owner_rule.category is None:
         reason = (
             f"No routing rule covers {category_name.lower()}{where}, so it goes to "
-            f"{owner_rule.partner.name} for manual triage."
+            f"{owner.name} for manual triage."
         )
     else:
         reason = (
-            f"{category_name}{where} goes to {owner_rule.partner.name} ({owner_rule.explanation})."
+            f"{category_name}{where} goes to {owner_rule.partner_name} ({owner_rule.explanation})."
         )
     notified_rules: dict[str, Rule] = {}
     for rule in matching:
-        if rule.role is RuleRole.NOTIFIED and rule.partner.slug != owner_rule.partner.slug:
-            notified_rules.setdefault(rule.partner.slug, rule)
+        if rule.role is RuleRole.NOTIFIED and _partner(rule).slug != owner.slug:
+            notified_rules.setdefault(_partner(rule).slug, rule)
     for rule in notified_rules.values():
-        reason += f" {rule.partner.name} is notified ({rule.explanation})."
+        name = f"{rule.partner_name}," if rule.ward_team else rule.partner_name
+        reason += f" {name} is notified ({rule.explanation})."
+    not_notified = [r for r in teamless if r.role is RuleRole.NOTIFIED]
+    if not_notified:
+        reason += (
+            f" {WARD_TEAM_AS_SUBJECT} would be notified ({_ids(not_notified)}), but {missing}."
+        )
     deciding = (owner_rule, *notified_rules.values())
     return RoutingDecision(
-        owner=owner_rule.partner,
-        notified=tuple(r.partner for r in notified_rules.values()),
+        owner=owner,
+        notified=tuple(_partner(r) for r in notified_rules.values()),
         rule_ids=tuple(r.id for r in deciding),
         reason=reason,
         matched=tuple(
-            MatchedRule(r.id, r.partner.slug, r.role.value, r.scope, r.conditions) for r in deciding
+            MatchedRule(
+                r.id, _partner(r).slug, r.role.value, r.scope, r.conditions, ward_team=r.ward_team
+            )
+            for r in deciding
         ),
     )
 
 
 class RoutingTable:
-    """Rules indexed by category, for deciding many reports against one set of rules."""
+    """Rules indexed by category, for deciding many reports against one set of rules, with
+    each ward's team for the rules that name it."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], teams: Mapping[str, PartnerRef] = NO_TEAMS) -> None:
         self.rules = tuple(rules)
+        self.teams = MappingProxyType(dict(teams))
         by_category: dict[str | None, list[Rule]] = defaultdict(list)
         for rule in self.rules:
             by_category[rule.category].append(rule)
@@ -263,6 +361,22 @@ class RoutingTable:
             place=place,
             at=at,
             reasons=reasons,
+            teams=self.teams,
+        )
+
+    def matching(
+        self, *, category: str, place: Place, at: time | None = None, reasons: Collection[str] = ()
+    ) -> list[Rule]:
+        """Every rule that applies, resolved to this place's ward team where named, most
+        specific first (owners before notified)."""
+        found = (
+            resolve(rule, place, self.teams)
+            for rule in self._by_category.get(category, self._fallback)
+            if matches(rule, category, place, at, reasons)
+        )
+        return sorted(
+            (rule for rule in found if rule is not None),
+            key=lambda r: (r.role is not RuleRole.OWNER, r.rank, _partner(r).slug, r.id),
         )
 
     @property
@@ -274,7 +388,12 @@ class RoutingTable:
 def fallback_partner(rules: Iterable[Rule]) -> PartnerRef:
     """The partner that triages whatever no other rule covers."""
     for rule in rules:
-        if rule.category is None and rule.ward_code is None and rule.role is RuleRole.OWNER:
+        if (
+            rule.category is None
+            and rule.ward_code is None
+            and rule.role is RuleRole.OWNER
+            and rule.partner is not None
+        ):
             return rule.partner
     raise NoFallbackRule("the routing table needs a fallback rule (no category, no ward)")
 
@@ -293,12 +412,15 @@ def to_rule(row: Row[Any], reason_labels: dict[str, str] | None = None) -> Rule:
         id=row.id,
         category=row.category,
         ward_code=row.ward_code,
-        partner=PartnerRef(row.partner_id, row.partner_slug, row.partner_name),
+        partner=None
+        if row.ward_team
+        else PartnerRef(row.partner_id, row.partner_slug, row.partner_name),
         role=row.role,
         area=AreaRef(row.area_slug, row.area_name) if row.area_slug else None,
         window=window,
         reason=row.reason,
         reason_label=labels.get(row.reason) if row.reason else None,
+        ward_team=row.ward_team,
     )
 
 
@@ -311,6 +433,7 @@ def _rule_query() -> Select[Any]:
             RoutingRule.window_start,
             RoutingRule.window_end,
             RoutingRule.reason,
+            RoutingRule.ward_team,
             Category.slug.label("category"),
             Ward.code.label("ward_code"),
             Partner.id.label("partner_id"),
@@ -319,7 +442,7 @@ def _rule_query() -> Select[Any]:
             Area.slug.label("area_slug"),
             Area.name.label("area_name"),
         )
-        .join(Partner, Partner.id == RoutingRule.partner_id)
+        .outerjoin(Partner, Partner.id == RoutingRule.partner_id)
         .outerjoin(Category, Category.id == RoutingRule.category_id)
         .outerjoin(Ward, Ward.id == RoutingRule.ward_id)
         .outerjoin(Area, Area.id == RoutingRule.area_id)
@@ -332,6 +455,20 @@ def active_rules(session: Session) -> list[Rule]:
     """Every active rule: the whole routing table."""
     labels = _reason_labels()
     return [to_rule(row, labels) for row in session.execute(_rule_query())]
+
+
+def ward_teams(session: Session) -> dict[str, PartnerRef]:
+    """Each active ward's Safer Neighbourhood Team by ward code: the partner whose
+    ``ward_code`` it is (the first made, should there ever be two)."""
+    teams: dict[str, PartnerRef] = {}
+    rows = session.execute(
+        select(Partner.ward_code, Partner.id, Partner.slug, Partner.name)
+        .where(Partner.ward_code.in_(select(Ward.code).where(Ward.active)))
+        .order_by(Partner.id)
+    )
+    for code, partner_id, slug, name in rows:
+        teams.setdefault(code, PartnerRef(partner_id, slug, name))
+    return teams
 
 
 def rules_for(

@@ -76,7 +76,7 @@ class RoutingData:
         )
         return cls(
             routing_data_version(session),
-            decide.RoutingTable(decide.active_rules(session)),
+            decide.RoutingTable(decide.active_rules(session), decide.ward_teams(session)),
             wards,
             areas,
             sla.ServiceLevels.load(session),

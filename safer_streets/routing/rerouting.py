@@ -152,7 +152,7 @@ def _key_table(session: Session, keys: _Keys) -> None:
 
 def _decision_table(session: Session, rules: Sequence[decide.Rule], keys: _Keys) -> None:
     """Route each distinct combination once, with ``decide.decide``, into a temp table."""
-    table = decide.RoutingTable(rules)
+    table = decide.RoutingTable(rules, decide.ward_teams(session))
     categories = {c.id: c for c in session.scalars(select(Category))}
     wards = {w.id: w for w in session.scalars(select(Ward))}
     areas = {a.id: decide.AreaRef(a.slug, a.name) for a in session.scalars(select(Area))}

@@ -27,9 +27,13 @@ from safer_streets.models import (
     User,
     Ward,
 )
+from safer_streets.routing.decide import WARD_TEAM, WARD_TEAM_AS_SUBJECT
 from safer_streets.taxonomy import invalid_reasons, reason_labels, reasons_for
 
 MAX_WHY_CHARS = 1000
+# What the rule form and rules.toml give as the partner of a rule naming the ward's team:
+# braces, so that it can never be a partner's slug.
+WARD_TEAM_CHOICE = "{ward-team}"
 PLACES = ("borough", "ward", "area")
 SNAPSHOT_LABELS = {
     "category": "Category",
@@ -85,10 +89,24 @@ def snapshot(rule: RoutingRule) -> dict[str, Any]:
         "area": rule.area.slug if rule.area else None,
         "window": format_window(rule.window_start, rule.window_end),
         "reason": rule.reason,
-        "partner": rule.partner.slug,
+        "partner": partner_key(rule),
         "role": rule.role.value,
         "active": rule.active,
     }
+
+
+def partner_key(rule: RoutingRule) -> str:
+    """Who a rule names, as its history stores it: a partner's slug, or the ward's team."""
+    if rule.ward_team or rule.partner is None:
+        return WARD_TEAM
+    return rule.partner.slug
+
+
+def partner_words(rule: RoutingRule) -> str:
+    """Who a rule names, as the admin pages show it."""
+    if rule.ward_team or rule.partner is None:
+        return WARD_TEAM_AS_SUBJECT
+    return rule.partner.name
 
 
 def record_change(
@@ -171,20 +189,29 @@ def list_rules(session: Session, actor: User | None, filters: RuleFilter) -> lis
         query = query.join(Category, RoutingRule.category_id == Category.id).where(
             Category.slug == filters.category
         )
-    if filters.partner:
+    if filters.partner == WARD_TEAM_CHOICE:
+        query = query.where(RoutingRule.ward_team)
+    elif filters.partner:
         query = query.join(Partner, RoutingRule.partner_id == Partner.id).where(
             Partner.slug == filters.partner
         )
     if filters.role:
         query = query.where(RoutingRule.role == RuleRole(filters.role))
     if filters.place == "borough":
-        query = query.where(RoutingRule.ward_id.is_(None), RoutingRule.area_id.is_(None))
+        # A rule naming the ward's team is a ward rule (see ``decide.Rule.rank``): listed
+        # under each ward rather than here.
+        query = query.where(
+            RoutingRule.ward_id.is_(None), RoutingRule.area_id.is_(None), ~RoutingRule.ward_team
+        )
     elif filters.place:
         ward_ids = select(Ward.id).where(Ward.code == filters.place)
         area_ids = select(Area.id).where(Area.slug == filters.place)
+        # A rule naming the ward's team applies in every ward, as the ward's own rows did.
+        in_a_ward = RoutingRule.ward_team & RoutingRule.area_id.is_(None) & ward_ids.exists()
         query = query.where(
             RoutingRule.ward_id.in_(ward_ids.scalar_subquery())
             | RoutingRule.area_id.in_(area_ids.scalar_subquery())
+            | in_a_ward
         )
     rules = list(session.scalars(query).unique())
     return sorted(
@@ -195,7 +222,7 @@ def list_rules(session: Session, actor: User | None, filters: RuleFilter) -> lis
             r.area.name if r.area else "",
             r.ward.name if r.ward else "",
             r.role is not RuleRole.OWNER,
-            r.partner.slug,
+            r.partner.slug if r.partner else "",
             r.id,
         ),
     )
@@ -239,8 +266,13 @@ class RuleValues:
     window_start: time | None
     window_end: time | None
     reason: str | None
-    partner: Partner
+    partner: Partner | None  # None: the ward's team
     role: RuleRole
+
+    @property
+    def ward_team(self) -> bool:
+        """Whether the rule names the ward's Safer Neighbourhood Team."""
+        return self.partner is None
 
 
 FORM_FIELDS = (
@@ -302,10 +334,20 @@ def parse_rule_form(
     errors: dict[str, str] = {}
     why = _why(form, errors)
 
-    partner = _named(session, form, errors, "partner", Partner.slug, "choose a partner")
+    ward_team = form.get("partner", "").strip() == WARD_TEAM_CHOICE
+    partner = (
+        None
+        if ward_team
+        else _named(session, form, errors, "partner", Partner.slug, "choose a partner")
+    )
 
     if fallback:
         # The fallback rule only names who triages what nothing else covers.
+        if ward_team:
+            errors["partner"] = (
+                "the fallback rule needs one partner: reports in no ward, or in a ward without "
+                "a team, fall back to it"
+            )
         if errors:
             raise InvalidInput(errors)
         assert partner is not None
@@ -355,7 +397,7 @@ def parse_rule_form(
     if errors:
         # In the order the form shows the fields, so the summary reads top to bottom.
         raise InvalidInput(dict(sorted(errors.items(), key=lambda item: _field_position(item[0]))))
-    assert partner is not None
+    assert partner is not None or ward_team
     assert role is not None
     values = RuleValues(category, ward, area, window_start, window_end, reason, partner, role)
     return values, why
@@ -369,6 +411,7 @@ def _apply(rule: RoutingRule, values: RuleValues) -> None:
     rule.window_end = values.window_end
     rule.reason = values.reason
     rule.partner = values.partner
+    rule.ward_team = values.ward_team
     rule.role = values.role
 
 
@@ -385,7 +428,8 @@ def _same_rule(
         equal(RoutingRule.window_start, values.window_start),
         equal(RoutingRule.window_end, values.window_end),
         equal(RoutingRule.reason, values.reason),
-        RoutingRule.partner_id == values.partner.id,
+        equal(RoutingRule.partner_id, values.partner.id if values.partner else None),
+        RoutingRule.ward_team.is_(values.ward_team),
         RoutingRule.role == values.role,
     )
     if other_than is not None:
@@ -493,7 +537,7 @@ def form_from_rule(rule: RoutingRule) -> dict[str, str]:
         "place": place,
         "ward": rule.ward.code if rule.ward else "",
         "area": rule.area.slug if rule.area else "",
-        "partner": rule.partner.slug,
+        "partner": rule.partner.slug if rule.partner else WARD_TEAM_CHOICE,
         "role": rule.role.value,
         "window_start": f"{rule.window_start:%H:%M}" if rule.window_start else "",
         "window_end": f"{rule.window_end:%H:%M}" if rule.window_end else "",

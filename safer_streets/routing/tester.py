@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from geo.suntimes import LONDON
 from geo.wards import WardIndex
 from safer_streets.errors import InvalidInput
-from safer_streets.models import Category, RuleRole
+from safer_streets.models import Category
 from safer_streets.places import Places, confident_match
 from safer_streets.routing import decide
 from safer_streets.routing.processing import RoutingData
@@ -50,6 +50,7 @@ class Answer:
     at: datetime
     reasons: tuple[str, ...]  # in words
     decision: decide.RoutingDecision
+    # A rule naming the ward's team appears with the team it resolved to.
     matching: tuple[decide.Rule, ...]
 
     def deciding(self, rule: decide.Rule) -> bool:
@@ -146,15 +147,11 @@ def try_routing(
         reasons=question.reasons,
     )
     matching = tuple(
-        sorted(
-            (
-                rule
-                for rule in data.table.rules
-                if decide.matches(
-                    rule, category.slug, place, decide.local_time(at), question.reasons
-                )
-            ),
-            key=lambda r: (r.role is not RuleRole.OWNER, r.rank, r.partner.slug, r.id),
+        data.table.matching(
+            category=category.slug,
+            place=place,
+            at=decide.local_time(at),
+            reasons=question.reasons,
         )
     )
     return Answer(

@@ -44,7 +44,10 @@ def test_a_resident_reports_and_the_routed_partner_sees_it(
     screenshot(phone, "foundation-03-partner-queue")
     phone.get_by_role("link", name=reference).click()
     why = phone.get_by_role("definition").filter(has_text="Drug dealing in Rushey Green")
-    expect(why).to_contain_text("Met Police Rushey Green Safer Neighbourhood Team (ward rule)")
+    expect(why).to_contain_text(
+        "Met Police Rushey Green Safer Neighbourhood Team, "
+        "the ward's Safer Neighbourhood Team (ward rule)"
+    )
 
 
 def test_mistakes_are_shown_next_to_their_fields_and_nothing_typed_is_lost(phone, server_url):

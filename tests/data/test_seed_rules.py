@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from safer_streets.data import seed
-from safer_streets.models import Role, RoutingRule, RoutingRuleChange, User
+from safer_streets.models import (
+    Category,
+    Partner,
+    Role,
+    RoutingRule,
+    RoutingRuleChange,
+    RuleRole,
+    User,
+    Ward,
+)
 from safer_streets.routing import rules
 
 
@@ -59,3 +68,31 @@ def test_seeding_again_changes_nothing_and_never_undoes_an_admins_change(db_sess
         select(RoutingRule).where(RoutingRule.partner.has(slug="tfl"))
     ).all()
     assert db_session.get(RoutingRule, lighting.id).active is False
+
+
+def _forget(db_session, rule: RoutingRule) -> None:
+    db_session.execute(delete(RoutingRuleChange).where(RoutingRuleChange.rule_id == rule.id))
+    db_session.delete(rule)
+    db_session.flush()
+
+
+def _weapons_team_rule(db_session) -> RoutingRule | None:
+    return db_session.scalars(
+        select(RoutingRule).where(RoutingRule.ward_team, RoutingRule.category.has(slug="weapons"))
+    ).one_or_none()
+
+
+def test_a_ward_team_rule_is_seeded_unless_per_ward_rows_for_the_teams_stand_instead(db_session):
+    _forget(db_session, _weapons_team_rule(db_session))
+    seed.seed(db_session)
+    assert _weapons_team_rule(db_session) is not None, "seeded again into a table without it"
+
+    # A table the migration could not collapse: an admin had changed some of the ward rows.
+    _forget(db_session, _weapons_team_rule(db_session))
+    weapons = db_session.scalars(select(Category).where(Category.slug == "weapons")).one()
+    for ward in db_session.scalars(select(Ward).where(Ward.active).limit(2)):
+        team = db_session.scalars(select(Partner).where(Partner.ward_code == ward.code)).one()
+        db_session.add(RoutingRule(category=weapons, ward=ward, partner=team, role=RuleRole.OWNER))
+    db_session.flush()
+    seed.seed(db_session)
+    assert _weapons_team_rule(db_session) is None

@@ -48,24 +48,28 @@ def _seed_rules() -> list[Rule]:
         partner_ids.setdefault(slug, 1000 + len(partner_ids))
         return PartnerRef(partner_ids[slug], slug, slug.replace("-", " ").title())
 
-    return [
+    rules = [
         Rule(
             id=number,
             category=spec.category,
             ward_code=spec.ward_code,
-            partner=partner(spec.partner),
+            partner=None if spec.ward_team else partner(spec.partner),
             role=spec.role,
             area=AREAS[spec.area] if spec.area else None,
             window=TimeWindow(*spec.window) if spec.window else None,
             reason=spec.reason,
             reason_label=LABELS.get(spec.reason) if spec.reason else None,
+            ward_team=spec.ward_team,
         )
         for number, spec in enumerate(specs, start=1)
     ]
+    # Each ward's Safer Neighbourhood Team, as partners.toml makes them.
+    teams = {code: partner(f"met-snt-{slugify(name)}") for code, name in WARDS.items()}
+    return rules, teams
 
 
-RULES = _seed_rules()
-TABLE = RoutingTable(RULES)
+RULES, TEAMS = _seed_rules()
+TABLE = RoutingTable(RULES, TEAMS)
 NOON, MIDNIGHT, TEN_PM, SIX_AM = time(12), time(0, 30), time(22), time(6)
 RG, LC, DEP = "E05013730", "E05013727", "E05013719"
 
@@ -193,6 +197,7 @@ CASES = [
 def test_routing_table(category, ward, areas, at, reasons, owner, notified):
     decision = decide(
         RULES,
+        teams=TEAMS,
         category=category,
         category_name=category.replace("-", " ").capitalize(),
         place=Place(ward, WARDS.get(ward), areas),
@@ -217,12 +222,14 @@ def test_routing_table(category, ward, areas, at, reasons, owner, notified):
 def test_the_reason_says_what_went_where_and_by_which_rule():
     decision = decide(
         RULES,
+        teams=TEAMS,
         category="drug-dealing",
         category_name="Drug dealing",
         place=Place("E05013730", "Rushey Green"),
     )
     assert decision.reason.startswith(
-        "Drug dealing in Rushey Green goes to Met Snt Rushey Green (ward rule)."
+        "Drug dealing in Rushey Green goes to Met Snt Rushey Green, "
+        "the ward's Safer Neighbourhood Team (ward rule)."
     )
     assert "Lewisham Community Safety is notified (borough-wide rule)" in decision.reason
 
@@ -230,6 +237,7 @@ def test_the_reason_says_what_went_where_and_by_which_rule():
 def test_the_reason_names_the_area_time_and_reason_conditions_that_matched():
     decision = decide(
         RULES,
+        teams=TEAMS,
         category="feeling-unsafe",
         category_name="Feeling unsafe",
         place=Place(RG, "Rushey Green", (CATFORD_TC,)),
@@ -244,6 +252,7 @@ def test_the_reason_names_the_area_time_and_reason_conditions_that_matched():
     )
     night = decide(
         RULES,
+        teams=TEAMS,
         category="anti-social-behaviour",
         category_name="Anti-social behaviour",
         place=Place(RG, "Rushey Green"),
@@ -262,7 +271,11 @@ def test_the_reason_names_the_area_time_and_reason_conditions_that_matched():
 
 def test_unmatched_reports_go_to_manual_triage_and_say_so():
     decision = decide(
-        RULES, category="noise", category_name="Noise", place=Place("E05013730", "Rushey Green")
+        RULES,
+        teams=TEAMS,
+        category="noise",
+        category_name="Noise",
+        place=Place("E05013730", "Rushey Green"),
     )
     assert decision.owner.slug == "lewisham-community-safety"
     assert "manual triage" in decision.reason
