@@ -27,7 +27,7 @@ def old_database(settings) -> Iterator[str]:
     name = f"{test_url.database}_ward_team_migration"
     url = test_url.set(database=name).render_as_string(hide_password=False)
     migrate.recreate_database(url)
-    migrate.upgrade(url, "0006")
+    migrate.upgrade(url, "0011")
     yield url
     migrate.drop_database(url)
 
@@ -131,7 +131,7 @@ def test_rows_covering_each_ward_with_its_team_become_one_rule(old_database):
     with engine.begin() as connection:
         _old_rows(connection)
         before = _rules(connection)
-    migrate.upgrade(old_database, "0008")
+    migrate.upgrade(old_database, "0012")
     with engine.begin() as connection:
         team_rules = connection.execute(
             text(
@@ -172,7 +172,7 @@ def test_rows_covering_each_ward_with_its_team_become_one_rule(old_database):
         ]
         assert len(changes) == 2 + 6
 
-    command.downgrade(migrate.alembic_config(old_database), "0006")
+    command.downgrade(migrate.alembic_config(old_database), "0011")
     with engine.begin() as connection:
         assert _rules(connection) == before, "back to one row per ward, as they were"
     engine.dispose()

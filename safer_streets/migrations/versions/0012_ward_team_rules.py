@@ -1,7 +1,7 @@
 """A routing rule may name the ward's Safer Neighbourhood Team instead of a fixed partner
 
-Revision ID: 0008
-Revises: 0006
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-03 21:40:00.000000
 
 ``routing_rule.ward_team``: the rule goes to the partner whose ``ward_code`` is the report's
@@ -24,8 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0006"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
