@@ -215,13 +215,27 @@ def register_error_renderer(app: Flask, path_prefix: str, renderer: ErrorRendere
     app.extensions.setdefault("error_renderers", {})[path_prefix] = renderer
 
 
-# Where partners, the board and administrators work: errors there are staff pages too.
-STAFF_PATHS = ("/triage", "/admin", "/board", "/account")
+# Where partners, the board and administrators work (and sign in): errors there are staff
+# pages too.
+STAFF_PATHS = ("/triage", "/admin", "/board", "/account", "/login", "/logout", "/password")
 
 
 def is_staff_path(path: str) -> bool:
     """Whether ``path`` is one of the staff pages (``/triage`` and below, and so on)."""
     return any(path == prefix or path.startswith(prefix + "/") for prefix in STAFF_PATHS)
+
+
+def _staff_error() -> bool:
+    """Whether an error is shown to staff: on a staff page, or to anyone signed in.
+
+    The session cookie is enough to tell, without asking the database: a signed-in member of
+    staff who mistypes an address needs their own navigation, not the residents' banners.
+    """
+    return (
+        is_staff_path(request.path)
+        or g.get("user") is not None
+        or bool(cookie_session.get("user_id"))
+    )
 
 
 def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
@@ -231,7 +245,7 @@ def _render_error(status: int, title: str, detail: str, errors: dict[str, str] |
             return renderer(status, title, detail, errors)
     if wants_json():
         return problem(status, title, detail, errors)
-    page = "casework/error.html" if is_staff_path(request.path) else "error.html"
+    page = "casework/error.html" if _staff_error() else "error.html"
     html = render_template(page, status=status, title=title, detail=detail)
     return html, status
 
