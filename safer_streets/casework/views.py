@@ -170,9 +170,10 @@ def login_enrol():
     """Setting up the authenticator app at sign-in, for an account that must use one: no
     page of the site opens to it before a code from the app is accepted."""
     user = _pending_user("casework.login_enrol", ENROL_MINUTES)
-    if user is None:
-        return _sign_in_again()
     session = db()
+    # Set up meanwhile (in another tab or browser): signing in again asks for its code.
+    if user is None or users.has_second_factor(session, user):
+        return _sign_in_again()
     error = None
     if request.method == "POST":
         try:

@@ -202,3 +202,15 @@ def test_the_app_can_be_set_up_with_the_key_typed_by_hand(client, db_session):
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', client.get("/login/enrol").text)[1]
     code = pyotp.TOTP(secret).now()
     assert client.post("/login/enrol", data={"code": f"{code[:3]} {code[3:]}"}).status_code == 303
+
+
+def test_an_enrolment_page_left_open_after_the_app_was_set_up_elsewhere_starts_again(
+    app, client, db_session
+):
+    make(db_session, "pc@rg.example")
+    client.post("/login", data={"email": "pc@rg.example", "password": PASSWORD})
+    assert client.get("/login/enrol").status_code == 200
+    elsewhere = app.test_client()
+    login(elsewhere, "pc@rg.example")  # sets the app up in another browser
+    stale = client.get("/login/enrol")
+    assert stale.status_code == 303 and stale.headers["Location"].endswith("/login")
