@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bench.bench_triage_queue import DATABASE, PASSWORD, REDIS, SERVER, build_database
+from bench.bench_triage_queue import DATABASE, REDIS, SERVER, build_database, sign_in
 from bench.results import Baseline, Results
 from safer_streets import migrate
 from safer_streets.casework import workflow
@@ -61,7 +61,7 @@ def routed_references(app, count: int) -> list[str]:
 
 def time_inspector(app, references: list[str]) -> list[float]:
     client = app.test_client()
-    client.post("/login", data={"email": SERGEANT, "password": PASSWORD})
+    sign_in(client, SERGEANT)
     samples = []
     for reference in references:
         page = client.get(f"/triage/reports/{reference}").text

@@ -17,7 +17,7 @@ from geo import DATA_DIR, projection
 from geo.suntimes import LONDON
 from geo.wards import WARDS_FILE, Borough
 from safer_streets import migrate
-from safer_streets.accounts import users
+from safer_streets.accounts import two_factor, users
 from safer_streets.api import keys
 from safer_streets.board import runs
 from safer_streets.casework import workflow
@@ -37,6 +37,7 @@ from safer_streets.web.app import create_app
 from safer_streets.web.context import services
 
 DEMO_PASSWORD = "lewisham-demo-2026"  # noqa: S105 - demo logins only, printed for the user
+DEMO_CODE_COMMAND = ".venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{key}').now())\""
 DEMO_USERS = (
     ("snt.rushey-green@demo.safer-streets.test", "met-snt-rushey-green", Role.STAFF),
     ("snt.lewisham-central@demo.safer-streets.test", "met-snt-lewisham-central", Role.STAFF),
@@ -271,9 +272,24 @@ def demo(report_count: int, replace: bool, random_seed: int | None) -> None:
         if not workflow.templates_for(session, lead):
             for title, body in DEMO_TEMPLATES:
                 workflow.save_template(session, lead, None, title, body)
+        # The demo keeps the two-step policy: accounts that must use it get their
+        # authenticator key here, printed with the password, instead of an exemption.
+        keys_by_email: dict[str, str] = {}
+        for email, _partner, _role in DEMO_USERS:
+            user = session.scalars(select(User).where(User.email == email)).one()
+            if two_factor.required_for(session, user, services().two_factor):
+                keys_by_email[email] = users.set_up_authenticator(session, user, datetime.now(UTC))
     click.echo(f"Demo logins (password for all: {DEMO_PASSWORD}):")
     for email, partner_slug, role in DEMO_USERS:
-        click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners'}")
+        key = f"  two-step key {keys_by_email[email]}" if email in keys_by_email else ""
+        click.echo(f"  {email:48} {role.value:14} {partner_slug or 'all partners':28}{key}")
+    if keys_by_email:
+        click.echo(
+            "Accounts with a two-step key (administrators, police teams and owners of sensitive "
+            "categories) also ask for a code: add the key to an authenticator app, or print "
+            "the current code with"
+        )
+        click.echo(f"  {DEMO_CODE_COMMAND.format(key='KEY')}")
     if report_count <= 0:
         return
     with session_scope(services().session_factory) as session:

@@ -161,6 +161,11 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
     argon2_parallelism: int = 4
+    # Two-step sign-in is required of administrators, police partners and partners owning a
+    # sensitive category (safer_streets.accounts.two_factor); these add roles and partner
+    # slugs to those, comma-separated (e.g. "partner-admin" or "tfl,lewisham-asb").
+    two_factor_roles: str = ""
+    two_factor_partners: str = ""
 
     def celery_queues(self) -> tuple[str, str, str]:
         """The routing, email and slow-job queues, named after ``celery_queue`` so that

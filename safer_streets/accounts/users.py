@@ -228,11 +228,40 @@ def begin_totp_enrolment(
     if security.totp_confirmed_at is not None:
         raise NotAllowed("a second factor is already set up; remove it first to replace it")
     security.totp_secret = pyotp.random_base32()
-    uri = pyotp.TOTP(security.totp_secret).provisioning_uri(
-        name=user.email, issuer_name=TOTP_ISSUER
-    )
+    return _enrolment(user, security.totp_secret)
+
+
+def enrolment_at_sign_in(session: Session, user: User) -> TotpEnrolment:
+    """The secret for an account that must use two-step sign-in and has none yet, asked
+    for straight after its password was checked.
+
+    A secret already being set up is shown again rather than replaced, so that reloading
+    the page does not void what the app has just scanned.
+    """
+    security = security_for(session, user)
+    if security.totp_confirmed_at is not None:
+        raise NotAllowed("a second factor is already set up")
+    if not security.totp_secret:
+        security.totp_secret = pyotp.random_base32()
+    return _enrolment(user, security.totp_secret)
+
+
+def set_up_authenticator(session: Session, user: User, now: datetime) -> str:
+    """Give the account a confirmed authenticator secret, or return the one it has: for
+    accounts an operator sets up (the demo logins), whose key is then handed over with the
+    password rather than scanned at the first sign-in."""
+    security = security_for(session, user)
+    if security.totp_confirmed_at is None or not security.totp_secret:
+        security.totp_secret = pyotp.random_base32()
+        security.totp_confirmed_at = now
+        security.totp_last_step = None
+    return security.totp_secret
+
+
+def _enrolment(user: User, secret: str) -> TotpEnrolment:
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=TOTP_ISSUER)
     qr = segno.make(uri, error="m").svg_data_uri(scale=4, border=2)
-    return TotpEnrolment(security.totp_secret, uri, qr)
+    return TotpEnrolment(secret, uri, qr)
 
 
 def _accept_code(security: UserSecurity, code: str, now: datetime) -> bool:
@@ -271,10 +300,22 @@ def verify_second_factor(session: Session, user: User, code: str, now: datetime)
     return _accept_code(security, code, now)
 
 
+TWO_FACTOR_REQUIRED = (
+    "Two-step sign-in is required for your account (administrators, police teams and teams "
+    "handling sensitive reports), so it cannot be turned off."
+)
+
+
 def remove_second_factor(
-    session: Session, user: User, password: str, *, passwords: Passwords
+    session: Session, user: User, password: str, *, passwords: Passwords, required: bool
 ) -> None:
-    """Turn the second factor off; the password is asked again so a stolen session cannot."""
+    """Turn the second factor off; the password is asked again so a stolen session cannot.
+
+    ``required`` says the account must use two-step sign-in (``two_factor.required_for``):
+    it then stays on.
+    """
+    if required:
+        raise NotAllowed(TWO_FACTOR_REQUIRED)
     if not passwords.verify(user.password_hash, password):
         raise InvalidInput({"password": NOT_YOUR_PASSWORD})
     security = security_for(session, user)

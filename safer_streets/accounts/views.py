@@ -15,9 +15,12 @@ from safer_streets.web.context import (
     current_user,
     db,
     login_required,
+    must_use_two_step,
+    note_two_step,
     services,
     show_refused,
     sign_in,
+    signed_in_with_two_step,
 )
 from safer_streets.web.limits import (
     limiter,
@@ -95,6 +98,7 @@ def _security_page(
     return render_template(
         "accounts/security.html",
         has_second_factor=has_second_factor,
+        two_factor_required=must_use_two_step(_signed_in()),
         errors=errors or {},
         form=form,
     ), status
@@ -144,7 +148,7 @@ def change_password():
     except InvalidInput as invalid:
         return _refused(invalid, "password", users.has_second_factor(session, user))
     session.commit()
-    sign_in(user)
+    sign_in(user, two_step=signed_in_with_two_step())
     flash("Your password is changed, and this account is signed out everywhere else.")
     return redirect(url_for("accounts.security"), code=303)
 
@@ -184,6 +188,7 @@ def confirm_two_factor():
     except InvalidInput as invalid:
         return show_refused(_enrol_page, invalid.field_errors, enrolment=None)
     session.commit()
+    note_two_step()
     flash("Two-step sign-in is on: you will be asked for a code each time you sign in.")
     return redirect(url_for("accounts.security"), code=303)
 
@@ -200,6 +205,7 @@ def remove_two_factor():
             _signed_in(),
             request.form.get("password", ""),
             passwords=services().passwords,
+            required=must_use_two_step(_signed_in()),
         )
     except InvalidInput as invalid:
         return _refused(invalid, "two-factor", has_second_factor=True)

@@ -31,6 +31,7 @@ from safer_streets.web.context import (
     current_user,
     db,
     login_required,
+    must_use_two_step,
     services,
     show_refused,
     sign_in,
@@ -41,6 +42,8 @@ from safer_streets.web.limits import sign_in_limits
 bp = Blueprint("casework", __name__)
 
 SECOND_FACTOR_MINUTES = 5
+# Long enough to install an authenticator app on a work phone.
+ENROL_MINUTES = 15
 
 
 def _now() -> datetime:
@@ -63,10 +66,27 @@ def _user() -> User:
 # ---- Signing in --------------------------------------------------------------------------
 
 
+def _await_second_step(user: User, target: str, endpoint: str) -> Response:
+    """Remember, for a few minutes, that this browser gave the account's password; the
+    session is not signed in until the second step (``endpoint``) is done."""
+    session = db()
+    session.commit()
+    cookie_session.clear()
+    cookie_session.update(
+        pending_user_id=user.id,
+        pending_since=_now().timestamp(),
+        pending_generation=users.session_generation(session, user),
+        pending_step=endpoint,
+        next=target,
+    )
+    return redirect(url_for(endpoint), code=303)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @sign_in_limits
 def login():
-    """Sign in with email and password (then a code, for accounts with a second factor)."""
+    """Sign in with email and password, then a code for accounts with a second factor; an
+    account that must use one and has none sets it up first (``accounts.two_factor``)."""
     error = None
     email = request.form.get("email", "")
     if request.method == "POST":
@@ -77,57 +97,97 @@ def login():
         if user is not None:
             target = _safe_next(request.args.get("next"), user)
             if users.has_second_factor(session, user):
-                session.commit()
-                cookie_session.clear()
-                cookie_session.update(
-                    pending_user_id=user.id,
-                    pending_since=_now().timestamp(),
-                    pending_generation=users.session_generation(session, user),
-                    next=target,
-                )
-                return redirect(url_for("casework.login_code"), code=303)
+                return _await_second_step(user, target, "casework.login_code")
+            if must_use_two_step(user):
+                return _await_second_step(user, target, "casework.login_enrol")
             users.record_sign_in(session, user, _now())
             session.commit()
-            sign_in(user)
+            sign_in(user, two_step=False)
             return redirect(target, code=303)
         error = "That email and password do not match an active account."
     status = 401 if error else 200
     return render_template("casework/login.html", error=error, email=email), status
 
 
+def _pending_user(endpoint: str, minutes: int) -> User | None:
+    """The account whose password this browser gave within ``minutes``, on its way to
+    ``endpoint``; ``None`` when there is none, it expired, or the password changed since."""
+    pending = cookie_session.get("pending_user_id")
+    since = cookie_session.get("pending_since", 0)
+    if (
+        not pending
+        or cookie_session.get("pending_step") != endpoint
+        or _now().timestamp() - since > minutes * 60
+    ):
+        return None
+    session = db()
+    user = session.get(User, pending)
+    if (
+        user is None
+        or not user.active
+        # A password change or reset since the first step voids it.
+        or users.session_generation(session, user) != cookie_session.get("pending_generation")
+    ):
+        return None
+    return user
+
+
+def _sign_in_again() -> Response:
+    cookie_session.clear()
+    flash("Please sign in again.")
+    return redirect(url_for("casework.login"), code=303)
+
+
+def _finish_sign_in(user: User) -> Response:
+    target = safe_next(cookie_session.get("next")) or url_for(landing_endpoint(user.role.value))
+    users.record_sign_in(db(), user, _now())
+    db().commit()
+    sign_in(user, two_step=True)
+    return redirect(target, code=303)
+
+
 @bp.route("/login/code", methods=["GET", "POST"])
 @sign_in_limits
 def login_code():
     """The second step for accounts with an authenticator app."""
-    pending = cookie_session.get("pending_user_id")
-    since = cookie_session.get("pending_since", 0)
-    if not pending or _now().timestamp() - since > SECOND_FACTOR_MINUTES * 60:
-        cookie_session.clear()
-        flash("Please sign in again.")
-        return redirect(url_for("casework.login"), code=303)
+    user = _pending_user("casework.login_code", SECOND_FACTOR_MINUTES)
+    if user is None:
+        return _sign_in_again()
     error = None
     if request.method == "POST":
         session = db()
-        user = session.get(User, pending)
-        code = request.form.get("code", "")
-        if (
-            user is not None
-            and user.active
-            # A password change or reset since the first step voids it.
-            and users.session_generation(session, user) == cookie_session.get("pending_generation")
-            and users.verify_second_factor(session, user, code, _now())
-        ):
-            target = safe_next(cookie_session.get("next")) or url_for(
-                landing_endpoint(user.role.value)
-            )
-            users.record_sign_in(session, user, _now())
-            session.commit()
-            sign_in(user)
-            return redirect(target, code=303)
+        if users.verify_second_factor(session, user, request.form.get("code", ""), _now()):
+            return _finish_sign_in(user)
         session.commit()  # a replayed code must stay spent
         error = "That code is not right. Use the current code from your authenticator app."
     status = 401 if error else 200
     return render_template("casework/login_code.html", error=error), status
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@sign_in_limits
+def login_enrol():
+    """Setting up the authenticator app at sign-in, for an account that must use one: no
+    page of the site opens to it before a code from the app is accepted."""
+    user = _pending_user("casework.login_enrol", ENROL_MINUTES)
+    session = db()
+    # Set up meanwhile (in another tab or browser): signing in again asks for its code.
+    if user is None or users.has_second_factor(session, user):
+        return _sign_in_again()
+    error = None
+    if request.method == "POST":
+        try:
+            users.confirm_totp(session, user, request.form.get("code", ""), _now())
+        except InvalidInput as invalid:
+            error = invalid.field_errors.get("code", "that code is not right")
+        else:
+            flash("Two-step sign-in is on: you will be asked for a code each time you sign in.")
+            return _finish_sign_in(user)
+    enrolment = users.enrolment_at_sign_in(session, user)
+    session.commit()
+    page = render_template("casework/login_enrol.html", enrolment=enrolment, error=error)
+    # The page shows the secret: no cache, shared or the browser's, may keep a copy.
+    return page, 401 if error else 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/logout")

@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from safer_streets.accounts import two_factor
 from safer_streets.accounts.passwords import Passwords
 from safer_streets.db import make_engine, make_session_factory
 from safer_streets.places import Places
@@ -48,6 +49,7 @@ def create_app(
         or TaskQueue(make_celery(settings), QueuedMarks.for_settings(settings)),
         places=Places.for_settings(settings),
         passwords=Passwords.for_settings(settings),
+        two_factor=two_factor.policy_from_settings(settings),
     )
     if settings.trusted_proxies:
         n = settings.trusted_proxies

@@ -29,8 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from geo.suntimes import london_time
-from safer_streets.accounts import users
+from safer_streets.accounts import two_factor, users
 from safer_streets.accounts.passwords import Passwords
+from safer_streets.accounts.two_factor import TwoFactorPolicy
 from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
 from safer_streets.places import Places
@@ -49,6 +50,7 @@ class Services:
     task_queue: TaskQueue
     places: Places
     passwords: Passwords
+    two_factor: TwoFactorPolicy
 
 
 def services() -> Services:
@@ -95,6 +97,11 @@ def current_user() -> User | None:
                 idle=timedelta(minutes=settings.session_idle_minutes),
             ),
         )
+        if user is not None and not cookie_session.get("two_step") and must_use_two_step(user):
+            # Signed in without a code, and the account must now use one (the policy or the
+            # routing table changed since): the session ends, and signing in again leads to
+            # the code or to setting the app up.
+            user, ended = None, TWO_STEP_NOW_REQUIRED
         if user is None and cookie_session.get("user_id"):
             cookie_session.clear()
             g.session_ended = ended
@@ -104,8 +111,19 @@ def current_user() -> User | None:
     return g.user
 
 
-def sign_in(user: User) -> None:
-    """Start a fresh session for a user who has proved who they are.
+TWO_STEP_NOW_REQUIRED = (
+    "Two-step sign-in is now required for your account. Sign in again to set it up."
+)
+
+
+def must_use_two_step(user: User) -> bool:
+    """Whether the account must use two-step sign-in (``accounts.two_factor``)."""
+    return two_factor.required_for(db(), user, services().two_factor)
+
+
+def sign_in(user: User, *, two_step: bool) -> None:
+    """Start a fresh session for a user who has proved who they are; ``two_step`` says they
+    gave a code from their authenticator app too.
 
     The session belongs to the account's current generation of sessions, so signing out,
     a password change or reset, or deactivation ends it (``users.end_all_sessions``).
@@ -114,8 +132,20 @@ def sign_in(user: User) -> None:
     generation = users.session_generation(db(), user)
     cookie_session.clear()
     cookie_session.permanent = True
-    cookie_session.update(user_id=user.id, signed_in_at=now, seen_at=now, generation=generation)
+    cookie_session.update(
+        user_id=user.id, signed_in_at=now, seen_at=now, generation=generation, two_step=two_step
+    )
     g.user = user
+
+
+def signed_in_with_two_step() -> bool:
+    """Whether this session's sign-in included a code from the authenticator app."""
+    return bool(cookie_session.get("two_step"))
+
+
+def note_two_step() -> None:
+    """Record that this session has now given a code (the app was just set up with one)."""
+    cookie_session["two_step"] = True
 
 
 def external_url(endpoint: str, **values: Any) -> str:
@@ -185,13 +215,27 @@ def register_error_renderer(app: Flask, path_prefix: str, renderer: ErrorRendere
     app.extensions.setdefault("error_renderers", {})[path_prefix] = renderer
 
 
-# Where partners, the board and administrators work: errors there are staff pages too.
-STAFF_PATHS = ("/triage", "/admin", "/board", "/account")
+# Where partners, the board and administrators work (and sign in): errors there are staff
+# pages too.
+STAFF_PATHS = ("/triage", "/admin", "/board", "/account", "/login", "/logout", "/password")
 
 
 def is_staff_path(path: str) -> bool:
     """Whether ``path`` is one of the staff pages (``/triage`` and below, and so on)."""
     return any(path == prefix or path.startswith(prefix + "/") for prefix in STAFF_PATHS)
+
+
+def _staff_error() -> bool:
+    """Whether an error is shown to staff: on a staff page, or to anyone signed in.
+
+    The session cookie is enough to tell, without asking the database: a signed-in member of
+    staff who mistypes an address needs their own navigation, not the residents' banners.
+    """
+    return (
+        is_staff_path(request.path)
+        or g.get("user") is not None
+        or bool(cookie_session.get("user_id"))
+    )
 
 
 def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
@@ -201,7 +245,7 @@ def _render_error(status: int, title: str, detail: str, errors: dict[str, str] |
             return renderer(status, title, detail, errors)
     if wants_json():
         return problem(status, title, detail, errors)
-    page = "casework/error.html" if is_staff_path(request.path) else "error.html"
+    page = "casework/error.html" if _staff_error() else "error.html"
     html = render_template(page, status=status, title=title, detail=detail)
     return html, status
 

@@ -108,7 +108,9 @@ def account_key() -> str:
     this address."""
     pending = cookie_session.get("pending_user_id")
     email = request.form.get("email", "").strip().lower()
-    account = f"user:{pending}" if pending else f"email:{email}"
+    # A typed email wins: the password form may be sent again while an earlier sign-in
+    # still waits for its code, and is then about the account it names.
+    account = f"email:{email}" if email or not pending else f"user:{pending}"
     return f"{account}|ip:{get_remote_address()}"
 
 

@@ -17,7 +17,7 @@ from safer_streets.accounts.passwords import Passwords
 from safer_streets.models import EmailOutbox, Role, User
 from safer_streets.notifications import outbox
 from safer_streets.settings import Settings
-from tests.helpers import PASSWORD, PASSWORDS, body_of, csrf_token, login
+from tests.helpers import PASSWORD, PASSWORDS, body_of, csrf_token, login, second_step
 
 NEW_PASSWORD = "a much longer new password"
 
@@ -149,7 +149,8 @@ def test_an_expired_reset_link_is_refused(client, db_session, settings):
 
 
 def test_second_factor_enrolment_and_sign_in(client, db_session):
-    make(db_session, "sgt@rg.example")
+    # Highways staff may choose it; police teams must use it (test_two_factor_policy.py).
+    make(db_session, "sgt@rg.example", partner="lewisham-highways")
     login(client, "sgt@rg.example")
     for password in ("", "not my password"):
         refused = client.post("/account/two-factor/start", data={"password": password})
@@ -230,6 +231,7 @@ def test_a_guesser_cannot_lock_the_owner_out_but_its_address_is_slowed(strict_ap
     owner = from_address(strict_app, "192.0.2.11")
     signed_in = owner.post("/login", data={"email": "TARGET@rg.example", "password": PASSWORD})
     assert signed_in.status_code == 303, "the owner signs in from elsewhere"
+    second_step(owner, "target@rg.example", signed_in)
     assert owner.get("/triage").status_code == 200
 
 
@@ -298,6 +300,7 @@ def test_sign_in_only_redirects_within_the_site(client, db_session, target):
         query_string={"next": target},
         data={"email": "sgt@rg.example", "password": PASSWORD},
     )
+    response = second_step(client, "sgt@rg.example", response)
     assert response.headers["Location"] == "/triage"
 
 

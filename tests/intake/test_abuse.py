@@ -9,7 +9,7 @@ from safer_streets.accounts import users
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import abuse
 from safer_streets.models import Report, ReportEvent, ReportStatus, Role
-from tests.helpers import PASSWORD, PASSWORDS
+from tests.helpers import PASSWORD, PASSWORDS, login
 
 REPORT = {
     "category": "fly-tipping",
@@ -60,10 +60,7 @@ def test_an_admin_releases_or_refuses_held_reports_from_the_admin_page(client, d
         role=Role.ADMIN,
         partner_slug=None,
     )
-    assert (
-        client.post("/login", data={"email": "admin@example.org", "password": PASSWORD}).status_code
-        == 303
-    )
+    login(client, "admin@example.org")
 
     page = client.get("/admin/abuse")
     assert first in page.text
@@ -102,7 +99,7 @@ def test_an_admin_adding_a_bad_entry_sees_the_list_again_with_what_is_wrong(clie
         role=Role.ADMIN,
         partner_slug=None,
     )
-    client.post("/login", data={"email": "admin@example.org", "password": PASSWORD})
+    login(client, "admin@example.org")
     page = client.post("/admin/abuse", data={"value": "not an address", "reason": ""})
     assert page.status_code == 422
     assert "not an address" in page.text, "what was typed is kept"

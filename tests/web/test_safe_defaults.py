@@ -112,9 +112,15 @@ def test_every_signed_in_page_and_export_is_no_store(board_member, db_session):
         assert response.headers["Cache-Control"] == "no-store", path
 
 
-def test_the_authenticator_secret_page_is_no_store(client, db_session):
-    make(db_session, "sgt@rg.example")
-    login(client, "sgt@rg.example")
+def test_the_authenticator_secret_pages_are_no_store(client, db_session):
+    make(db_session, "sgt@rg.example")  # a police account: it sets the app up at sign-in
+    client.post("/login", data={"email": "sgt@rg.example", "password": PASSWORD})
+    page = client.get("/login/enrol")
+    assert "totp-secret" in page.text
+    assert page.headers["Cache-Control"] == "no-store"
+
+    make(db_session, "lights@highways.example", partner="lewisham-highways")
+    login(client, "lights@highways.example")
     page = client.post("/account/two-factor/start", data={"password": PASSWORD})
     assert "totp-secret" in page.text
     assert page.headers["Cache-Control"] == "no-store"
