@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from safer_streets.models import Role
 from tests.browser.conftest import screenshot
-from tests.helpers import PASSWORD
+from tests.helpers import sign_in_page
 
 pytestmark = [pytest.mark.browser]
 
@@ -36,9 +36,7 @@ def test_an_admin_uploads_sees_and_removes_an_area(
     make_user("admin@areas.example", None, Role.ADMIN)
     try:
         phone.goto(f"{server_url}/admin/areas")
-        phone.get_by_label("Email").fill("admin@areas.example")
-        phone.get_by_label("Password").fill(PASSWORD)
-        phone.get_by_role("button", name="Sign in").click()
+        sign_in_page(phone, "admin@areas.example")
         expect(phone.get_by_role("heading", name="Named areas", exact=True)).to_be_visible()
 
         phone.get_by_label("Name").fill("Catford market")

@@ -15,7 +15,7 @@ from safer_streets.db import make_session_factory, session_scope
 from safer_streets.intake import tracking
 from tests.browser.conftest import PHONE, page_width, screenshot
 from tests.browser.test_resident_reporting import axe_violations
-from tests.helpers import PASSWORD
+from tests.helpers import sign_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +43,7 @@ def test_a_partner_publishes_and_the_reporter_sees_it(
     make_user(OFFICER, partner, name="Sgt Patel")
 
     desk.goto(f"{server_url}/login")
-    desk.get_by_label("Email").fill(OFFICER)
-    desk.get_by_label("Password").fill(PASSWORD)
-    desk.get_by_role("button", name="Sign in").click()
+    sign_in_page(desk, OFFICER)
     desk.locator("header").get_by_role("link", name="You said, we did").click()
     desk.get_by_role("link", name="Publish an action").click()
 
