@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import json
 import io
+import json
 import re
 import uuid
 
@@ -233,7 +233,11 @@ def test_without_javascript_a_similar_report_is_offered_before_a_new_one(client,
 
 def test_adding_a_voice_counts_once_per_browser_and_records_an_event(app, client, db_session):
     existing = add_routed(db_session)
-    fields = {"reference": existing.reference, "submission_id": str(uuid.uuid4())}
+    fields = {
+        "reference": existing.reference,
+        "submission_id": str(uuid.uuid4()),
+        "details": "shown",
+    }
     first = client.post("/report/support", data=fields)
     again = client.post("/report/support", data=fields)  # a double tap
     # The same browser sending another form (a new one-time id) is still the same supporter.
