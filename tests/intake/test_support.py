@@ -170,6 +170,7 @@ def test_similar_safety_reports_are_offered_at_their_street_point_only(
     # A few metres away is the same public point, so the same report, its distance measured to
     # that point: probing cannot survey where it was made.
     (again,) = offered(CATFORD_BROADWAY[1] + 0.00003)
+
     def placeless(row: dict) -> dict:
         return {**row, "distance_m": None, "words": {**row["words"], "distance": None}}
 
