@@ -308,7 +308,14 @@ def test_similar_reports_json_shows_nothing_personal(client, db_session):
         "created_at",
         "created_on",
         "supporter_count",
+        "words",
     }
+    assert found["words"] == {
+        "reported": "Reported today",
+        "distance": found["words"]["distance"],
+        "supporters": "Nobody has added their voice yet",
+    }
+    assert "0 m" not in found["words"]["distance"]
     # Written by the server in en-GB, never left to the browser ("12/3/2026").
     assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", found["created_on"])
     assert response.headers["Cache-Control"] == "no-store"
