@@ -146,7 +146,8 @@ def forget_supporter_emails(
 
 
 def subject_access_export(session: Session, email: str) -> dict[str, Any]:
-    """Everything held about whoever reported with ``email``, for a subject-access request."""
+    """Everything held about whoever reported, or added their voice, with ``email``, for a
+    subject-access request."""
     email = email.strip().lower()
     reports = session.scalars(
         select(Report)
@@ -180,5 +181,22 @@ def subject_access_export(session: Session, email: str) -> dict[str, Any]:
                 ],
             }
             for r in reports
+        ],
+        # Voices added with this address for a report's updates: only while it is kept.
+        "supported": [
+            {
+                "reference": report.reference,
+                "category": report.category.name,
+                "added": support.created_at.isoformat(),
+                "reasons": list(support.reasons),
+                "occurred_at": support.occurred_at.isoformat() if support.occurred_at else None,
+                "email": support.email,
+            }
+            for support, report in session.execute(
+                select(ReportSupport, Report)
+                .join(Report, Report.id == ReportSupport.report_id)
+                .where(func.lower(ReportSupport.email) == email)
+                .order_by(ReportSupport.created_at, ReportSupport.id)
+            ).all()
         ],
     }

@@ -27,7 +27,7 @@ from safer_streets.intake.support import (
     similar_words,
 )
 from safer_streets.models import EmailOutbox, ReportStatus, ReportSupport, Role
-from safer_streets.privacy.retention import forget_supporter_emails
+from safer_streets.privacy.retention import forget_supporter_emails, subject_access_export
 from safer_streets.settings import Settings
 from tests.helpers import PASSWORD, PASSWORDS, Mailbox, body_of, login
 from tests.residents.test_alerts import send_all
@@ -238,6 +238,44 @@ def test_a_voice_with_reasons_and_an_email_is_counted_as_a_person_on_the_board(
     assert re.search(r'Isolated or deserted</th><td class="n">2</td><td class="n">0</td>', page)
 
 
+def test_without_javascript_what_the_resident_typed_goes_with_their_voice(
+    app, db_session, routed_report
+):
+    report = routed_report(db_session, category="feeling-unsafe")
+    client = app.test_client()
+    typed = {
+        "submission_id": str(uuid.uuid4()),
+        "category": "feeling-unsafe",
+        "lat": "51.4452",
+        "lon": "-0.0207",
+        "description": "Very dark by the bus stop",
+        "reasons": ["isolated"],
+        "when": "now",
+        "updates": "email",
+        "contact_email": SUPPORTER,
+    }
+    page = client.post("/report", data=typed, environ_base={"REMOTE_ADDR": "10.72.0.1"}).text
+    assert "Is this the same? Add your voice instead" in page
+    assert "Reported today" in page and "Nobody has added their voice yet" in page
+    assert " 0 m" not in page and "0 people" not in page
+    assert 'value="isolated" checked' in page and f'value="{SUPPORTER}"' in page
+    # The report's button sends the one form: its reference, and the details shown above it.
+    sent = client.post(
+        "/report/support",
+        data={k: v for k, v in typed.items() if k not in ("description", "lat", "lon")}
+        | {"reference": report.reference, "details": "shown"},
+        environ_base={"REMOTE_ADDR": "10.72.0.1"},
+    )
+    assert sent.status_code == 303
+    person = db_session.scalars(
+        select(ReportSupport).where(
+            ReportSupport.report_id == report.id, ReportSupport.after_dark.is_not(None)
+        )
+    ).one()
+    assert person.reasons == ["isolated"] and person.email == SUPPORTER
+    assert person.occurred_at is None
+
+
 # ---- updates by email -----------------------------------------------------------------------
 
 
@@ -369,6 +407,12 @@ def test_supporters_addresses_are_forgotten_once_their_report_cannot_reopen(
         report.resolved_at = NOW - timedelta(days=days)
     db_session.flush()
 
+    held = subject_access_export(db_session, SUPPORTER.upper())["supported"]
+    assert {row["reference"] for row in held} == {
+        old.reference,
+        recent.reference,
+        still_open.reference,
+    }
     assert forget_supporter_emails(db_session, closed_days=56, now=NOW) == 1
     assert forget_supporter_emails(db_session, closed_days=56, now=NOW) == 0
     kept = dict(
@@ -381,6 +425,8 @@ def test_supporters_addresses_are_forgotten_once_their_report_cannot_reopen(
     assert kept[old.id] is None
     assert kept[recent.id] == SUPPORTER and kept[still_open.id] == SUPPORTER
     assert db_session.scalar(select(EmailOutbox).where(EmailOutbox.key == "supporter-test")) is None
+    held = subject_access_export(db_session, SUPPORTER)["supported"]
+    assert old.reference not in {row["reference"] for row in held}
     # The voice itself stays.
     db_session.refresh(old)
     assert old.supporter_count == 1
