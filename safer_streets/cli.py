@@ -411,7 +411,8 @@ def privacy_group() -> None:
 
 @privacy_group.command("expire")
 def privacy_expire() -> None:
-    """Remove contact details and photos of reports closed longer than the retention period."""
+    """Remove contact details and photos of reports closed longer than the retention period,
+    and supporters' addresses of reports closed longer than they can be reopened."""
     settings = services().settings
     total = 0
     while True:
@@ -422,8 +423,21 @@ def privacy_expire() -> None:
         total += result.reports
         if not result.reports:
             break
+    forgotten = 0
+    while True:
+        with session_scope(services().session_factory) as session:
+            count = retention.forget_supporter_emails(
+                session, closed_days=settings.reopen_within_days, now=datetime.now(UTC)
+            )
+        forgotten += count
+        if not count:
+            break
     days = settings.retention_days
     click.echo(f"Removed personal data from {total} reports (retention {days} days).")
+    click.echo(
+        f"Forgot {forgotten} supporters' addresses of reports closed over "
+        f"{settings.reopen_within_days} days."
+    )
 
 
 @privacy_group.command("export")

@@ -615,6 +615,16 @@ class ReportSupport(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(String(20), default="web")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A supporter is known by several ids, so several rows; what they told us about themselves
+    # is kept on one of them only, so that the board counts each person once. ``after_dark``
+    # is set exactly on that row (from when it happened to them, or when they added their
+    # voice), which is how the board finds it.
+    reasons: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
+    occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    after_dark: Mapped[bool | None] = mapped_column(Boolean)
+    # Where to send this report's public updates; cleared when they stop them, and by
+    # retention once the report has been closed a while (privacy.retention).
+    email: Mapped[str | None] = mapped_column(String(254))
 
 
 # --- Safety board: hotspot runs, recorded crime, published summaries ---------------------------

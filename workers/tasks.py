@@ -23,6 +23,7 @@ from safer_streets.notifications import outbox
 from safer_streets.places import Places, load_ward_index
 from safer_streets.privacy import retention
 from safer_streets.residents import alerts, questionnaire
+from safer_streets.residents import supporters as _supporters  # noqa: F401 - its composer
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
 from workers.queue import (
@@ -323,7 +324,8 @@ def nightly_hotspot_runs() -> int:
 
 @shared_task(name=EXPIRE_PERSONAL_DATA, autoretry_for=(OperationalError,), max_retries=3)
 def expire_personal_data() -> int:
-    """Remove reporters' contact details and photos once the retention period has passed."""
+    """Remove reporters' contact details and photos once the retention period has passed, and
+    supporters' addresses once their report can no longer be reopened."""
     ctx = context()
     total = 0
     while True:
@@ -334,6 +336,17 @@ def expire_personal_data() -> int:
         total += result.reports
         if result.reports == 0:
             break
+    forgotten = 0
+    while True:
+        with session_scope(ctx.session_factory) as session:
+            count = retention.forget_supporter_emails(
+                session, closed_days=ctx.settings.reopen_within_days, now=datetime.now(UTC)
+            )
+        forgotten += count
+        if count == 0:
+            break
     if total:
         logger.info("Removed personal data from %d closed reports", total)
+    if forgotten:
+        logger.info("Forgot %d supporters' addresses of closed reports", forgotten)
     return total

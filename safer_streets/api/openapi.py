@@ -15,10 +15,12 @@ from safer_streets.api import schemas
 from safer_streets.api.keys import KEY_SCHEME
 from safer_streets.bounds import MAX_JSON_BYTES, MAX_JSON_DEPTH
 from safer_streets.intake.submission import ReportSubmission
+from safer_streets.intake.support import MAX_KEY_CHARS, SupportDetails
 
 REF = "#/components/schemas/{model}"
 MODELS: tuple[tuple[type[BaseModel], str], ...] = (
     (ReportSubmission, "validation"),
+    (SupportDetails, "validation"),
     (schemas.ReportCreated, "serialization"),
     (schemas.ReportView, "serialization"),
     (schemas.CategoryView, "serialization"),
@@ -59,6 +61,15 @@ def build_document(server_url: str) -> dict[str, Any]:
         "Idempotent-Replayed": {
             "description": "`true` when an earlier report was returned for the same key.",
             "schema": {"type": "string", "enum": ["true"]},
+        },
+    }
+    support_counted = {
+        "type": "object",
+        "required": ["reference", "supporter_count", "counted"],
+        "properties": {
+            "reference": {"type": "string"},
+            "supporter_count": {"type": "integer", "minimum": 0},
+            "counted": {"type": "boolean"},
         },
     }
     paths: dict[str, Any] = {
@@ -127,6 +138,68 @@ def build_document(server_url: str) -> dict[str, Any]:
                     "200": _json("The report.", _ref(schemas.ReportView)),
                     "403": _problem("The `X-Api-Key` given is not valid or was revoked."),
                     "404": _problem("No report has this reference."),
+                    "429": {**_TOO_MANY, "headers": _RATE_HEADERS},
+                },
+            }
+        },
+        "/api/v1/reports/{reference}/support": {
+            "post": {
+                "operationId": "addSupport",
+                "summary": "Add a voice (+1) to an open report",
+                "description": (
+                    "One voice per address, and per verified API client or browser, whatever "
+                    "`Idempotency-Key`s are sent. The optional body says why it feels unsafe to "
+                    "the supporter (reasons of the report's category), when it happened to them "
+                    "and where to email the report's public updates and resolution; it is kept "
+                    "only when the voice counts. Reports the public may not see one by one are "
+                    "404 as unknown ones are."
+                ),
+                "security": [{}, {"apiKey": []}],
+                "parameters": [
+                    {
+                        "name": "reference",
+                        "in": "path",
+                        "required": True,
+                        "description": "The public reference, e.g. `LEW-7K3Q9`.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "Lets a retry before the browser's cookie was kept count "
+                        "once; decides nothing else.",
+                        "schema": {"type": "string", "maxLength": MAX_KEY_CHARS},
+                    },
+                ],
+                "requestBody": {
+                    "required": False,
+                    "content": {"application/json": {"schema": _ref(SupportDetails)}},
+                },
+                "responses": {
+                    "201": _json("The voice counted.", support_counted),
+                    "200": _json(
+                        "This supporter had already been counted: nothing changed.",
+                        support_counted,
+                        headers={
+                            "Idempotent-Replayed": {
+                                "description": "`true`: an earlier voice stands.",
+                                "schema": {"type": "string", "enum": ["true"]},
+                            }
+                        },
+                    ),
+                    "400": _problem(
+                        f"The body is not valid JSON, is larger than {MAX_JSON_BYTES // 1024} KB "
+                        f"or nests arrays and objects more than {MAX_JSON_DEPTH} levels deep."
+                    ),
+                    "403": _problem("The `X-Api-Key` given is not valid or was revoked."),
+                    "404": _problem("No report the public may see has this reference."),
+                    "409": _problem(
+                        "The report is closed, or its supporters are not public (add a report "
+                        "of your own instead)."
+                    ),
+                    "413": _problem("The body is too large."),
+                    "422": _problem("Some fields are wrong; `errors` names each one."),
                     "429": {**_TOO_MANY, "headers": _RATE_HEADERS},
                 },
             }

@@ -312,9 +312,9 @@ def partner_charts(
 
 
 def reason_chart(rows: Sequence[tuple[str, int, int]]) -> BarChart:
-    """Bars of StreetSafe reasons from (reason, after dark, in daylight)."""
+    """Bars of StreetSafe reasons from (reason, people after dark, people in daylight)."""
     return bar_chart(
         [(reason, [dark, light]) for reason, dark, light in rows],
         [Series("After dark", THIS_PERIOD), Series("In daylight", DAYLIGHT)],
-        unit="reports giving the reason (a report may give several)",
+        unit="people giving the reason: who reported or added their voice",
     )

@@ -22,8 +22,10 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    literal,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -42,7 +44,13 @@ from safer_streets.board.filters import (
     month_starts,
     months_before,
 )
-from safer_streets.board.query import derive_after_dark, event_time, report_conditions, start_of
+from safer_streets.board.query import (
+    derive_after_dark,
+    event_time,
+    local_time,
+    report_conditions,
+    start_of,
+)
 from safer_streets.errors import NotFound
 from safer_streets.models import (
     Area,
@@ -51,6 +59,7 @@ from safer_streets.models import (
     HotspotRun,
     PoliceCrime,
     Report,
+    ReportSupport,
     RunStatus,
     User,
     Ward,
@@ -535,9 +544,29 @@ def previous_period(session: Session, parameters: RunParameters) -> dict[str, An
     return {"from": previous_from.isoformat(), "to": previous_to.isoformat(), "n_points": count}
 
 
+def _supporter_time_conditions(time_of_day: TimeOfDay) -> list[Any]:
+    """The run's time of day applied to a supporter's own time, as it is to a reporter's."""
+    if time_of_day is TimeOfDay.AFTER_DARK:
+        return [ReportSupport.after_dark.is_(True)]
+    if time_of_day is TimeOfDay.DAYLIGHT:
+        return [ReportSupport.after_dark.is_(False)]
+    if time_of_day.hours is not None:
+        start, end = time_of_day.hours
+        moment = func.coalesce(ReportSupport.occurred_at, ReportSupport.created_at)
+        hour = func.extract("hour", local_time(moment))
+        return [hour >= start, hour < end]
+    return []
+
+
 def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[str, Any]]:
-    """Why people feel unsafe: the run's reports per reason, after dark and in daylight, and
-    in the named town centres (a report may give several reasons)."""
+    """Why people feel unsafe: the people giving each reason, after dark and in daylight, and
+    in the named town centres (one may give several reasons).
+
+    People are the run's reporters and those who added their voice to the run's reports, each
+    once: a supporter's reasons and time are their own (``after_dark`` is set on one of their
+    rows only), the place is the report's. ``reports`` stays the number of reports whose
+    reporter gave the reason, as a supporter is not a new report.
+    """
     centres = {
         slug: func.coalesce(
             func.ST_Covers(
@@ -547,20 +576,37 @@ def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[st
         ).label(slug.replace("-", "_"))
         for slug in NAMED_TOWN_CENTRES
     }
-    ticked = (
+    reporters = (
         select(
             func.unnest(Report.reasons).label("reason"),
             Report.after_dark.label("dark"),
+            literal(True).label("reporter"),
             *centres.values(),
         )
         .join(Category, Category.id == Report.category_id)
         .where(*_conditions(session, parameters))
-        .subquery()
     )
+    supporters = (
+        select(
+            func.unnest(ReportSupport.reasons).label("reason"),
+            ReportSupport.after_dark.label("dark"),
+            literal(False).label("reporter"),
+            *centres.values(),
+        )
+        .join(Report, Report.id == ReportSupport.report_id)
+        .join(Category, Category.id == Report.category_id)
+        .where(
+            *_conditions(session, parameters, time_of_day=TimeOfDay.ANY),
+            ReportSupport.after_dark.is_not(None),
+            *_supporter_time_conditions(TimeOfDay(parameters.time_of_day)),
+        )
+    )
+    ticked = union_all(reporters, supporters).subquery()
     rows = session.execute(
         select(
             ticked.c.reason,
             func.count(),
+            func.count().filter(ticked.c.reporter),
             func.count().filter(ticked.c.dark.is_(True)),
             *(func.count().filter(ticked.c[c.name]) for c in centres.values()),
         )
@@ -570,12 +616,13 @@ def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[st
     return [
         {
             "reason": reason,
-            "reports": total,
+            "people": people,
+            "reports": reports,
             "after_dark": dark,
-            "daylight": total - dark,
+            "daylight": people - dark,
             "town_centres": dict(zip(NAMED_TOWN_CENTRES, in_centres, strict=True)),
         }
-        for reason, total, dark, *in_centres in rows
+        for reason, people, reports, dark, *in_centres in rows
     ]
 
 

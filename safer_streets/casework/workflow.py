@@ -329,6 +329,9 @@ def change_status(
     emails = []
     if event.public:
         emails.append(outbox.public_update(session, report, event))
+    # Supporters hear of the resolution even without a note: it is what they asked to know.
+    if event.public or to_status is S.RESOLVED:
+        emails.extend(outbox.supporter_updates(session, report, event))
     return Outcome(
         f"{report.reference} is now {label(to_status)}.", tuple(e for e in emails if e), event
     )
@@ -475,6 +478,7 @@ def add_note(
     emails = []
     if public:
         emails.append(outbox.public_update(session, report, event))
+        emails.extend(outbox.supporter_updates(session, report, event))
     what = "Public update posted" if public else "Internal note added"
     return Outcome(f"{what} on {report.reference}.", tuple(e for e in emails if e), event)
 
@@ -802,10 +806,11 @@ def mark_duplicate(
     )
     session.flush()  # now, so that a conflict surfaces inside the action
     email = outbox.public_update(session, report, event)
+    emails = ((email,) if email else ()) + tuple(outbox.supporter_updates(session, report, event))
     return Outcome(
         f"{report.reference} is a duplicate of {original.reference}; "
         f"{added} supporter{'s' if added != 1 else ''} added to it.",
-        (email,) if email else (),
+        emails,
         event,
     )
 

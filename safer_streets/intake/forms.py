@@ -181,6 +181,25 @@ def to_submission(
     return data, errors
 
 
+def to_support_details(
+    form: PostedForm, now: datetime, gettext: Gettext = untranslated
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A supporter's reasons, "when" and email, from the same fields as the report form's."""
+    data: dict[str, Any] = {"reasons": form.getlist("reasons")}
+    happened, errors = occurred_at(form, now, gettext)
+    if happened is not None:
+        data["occurred_at"] = happened
+    email = form.get("contact_email", "").strip()
+    if form.get("updates") == "email":
+        if email:
+            data["email"] = email
+        else:
+            errors["contact_email"] = gettext(
+                "Enter your email address, or untick “Yes, email me updates”"
+            )
+    return data, errors
+
+
 def _location_message(message: str, gettext: Gettext) -> str:
     if message == "is required" or message.startswith("give a location"):
         return gettext(

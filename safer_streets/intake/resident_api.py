@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from flask_babel import format_date
+from flask_babel import format_date, gettext, ngettext
 
 from geo.suntimes import LONDON
 from safer_streets.errors import InvalidInput
 from safer_streets.intake import place_search, support
 from safer_streets.web.clients import address_supporter, browser_supporter, verified_client
 from safer_streets.web.context import db, services
+from safer_streets.web.json_body import json_body
 from safer_streets.web.limits import limiter, write_limit
 
 bp = Blueprint("resident_api", __name__, url_prefix="/api/v1")
@@ -60,6 +63,7 @@ def similar_reports():
     place_search.check_in_lewisham(services().places, lat, lon)
     category = request.args.get("category", "").strip()
     found = support.similar_open_reports(db(), category_slug=category, lon=lon, lat=lat)
+    today = datetime.now(LONDON).date()
     response = jsonify(
         {
             "reports": [
@@ -73,6 +77,9 @@ def similar_reports():
                     # gives "12/3/2026" for an English page.
                     "created_on": format_date(s.created_at.astimezone(LONDON), "d MMMM y"),
                     "supporter_count": s.supporter_count,
+                    # The row in words, in the page's language: "2 days ago", "about 40 m
+                    # away", "nobody yet", as the page without JavaScript says them.
+                    "words": dataclasses.asdict(support.similar_words(s, today, gettext, ngettext)),
                 }
                 for s in found
             ]
@@ -93,7 +100,9 @@ def _client_fingerprint() -> str:
 @limiter.limit(write_limit)
 def add_support(reference: str):
     """Add a +1 to an open report: once per address, and once per verified API client or
-    browser (its cookie); a repeat answers 200 with ``counted: false``."""
+    browser (its cookie); a repeat answers 200 with ``counted: false``. An optional JSON body
+    gives the supporter's ``reasons``, ``occurred_at`` and ``email`` (``SupportDetails``),
+    kept only when the voice counts."""
     raw = request.headers.get("Idempotency-Key", "").strip()
     if len(raw) > support.MAX_KEY_CHARS:
         message = f"must be at most {support.MAX_KEY_CHARS} characters"
@@ -106,8 +115,17 @@ def add_support(reference: str):
         # so that a retry before the cookie was stored counts once; it decides nothing else.
         supporter = browser_supporter(raw or _client_fingerprint())
     session = db()
+    details = support.NO_DETAILS
+    # The body is optional: a bare POST is a voice and nothing more, as it always was.
+    if request.get_data(cache=True).strip():
+        category = support.supportable(session, reference).report.category.slug
+        details = support.parse_support_details(json_body(), category)
     result = support.add_support(
-        session, reference, supporters=[supporter, address_supporter(client)], source="api"
+        session,
+        reference,
+        supporters=[supporter, address_supporter(client)],
+        source="api",
+        details=details,
     )
     session.commit()
     response = jsonify(

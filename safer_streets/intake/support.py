@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from geo.snapping import MAX_SNAP_DISTANCE_M
+from geo.suntimes import LONDON, is_after_dark
+from safer_streets.bounds import check_occurred_at
 from safer_streets.disclosure.policy import (
     Audience,
     Disclosure,
@@ -22,7 +34,7 @@ from safer_streets.disclosure.policy import (
     rules_for,
     snap_points,
 )
-from safer_streets.errors import Conflict, InvalidInput, NotFound
+from safer_streets.errors import Conflict, InvalidInput, NotFound, plain_field_errors
 from safer_streets.intake import submission
 from safer_streets.intake.similar import nearby_open_reports
 from safer_streets.models import (
@@ -33,6 +45,7 @@ from safer_streets.models import (
     ReportEvent,
     ReportSupport,
 )
+from safer_streets.taxonomy import invalid_reasons
 
 RADIUS_M = 50
 # Two points snapped to the same police.uk map point are within twice its reach of each other.
@@ -54,6 +67,51 @@ class SimilarReport:
     distance_m: int  # to the place as the public sees it, never to the reported spot
     created_at: datetime  # at the precision the public may see
     supporter_count: int
+
+
+@dataclass(frozen=True)
+class SimilarWords:
+    """A similar report's row in words, so that rows that look alike can be told apart."""
+
+    reported: str  # "3 days ago"
+    distance: str  # "about 40 m away"
+    supporters: str  # "2 people have added their voice"
+
+
+def _untranslated_plural(singular: str, plural: str, num: int) -> str:
+    return (singular if num == 1 else plural) % {"num": num}
+
+
+def similar_words(
+    item: SimilarReport,
+    today: date,
+    gettext: Callable[[str], str] = lambda message: message,
+    ngettext: Callable[[str, str, int], str] = _untranslated_plural,
+) -> SimilarWords:
+    """``item`` in the resident's words (``ngettext`` fills in ``num``): days rather than
+    hours, as the public may see only the day a report was made; no "0 m" or "0 people"."""
+    days = (today - item.created_at.astimezone(LONDON).date()).days
+    if days <= 0:
+        reported = gettext("Reported today")
+    elif days == 1:
+        reported = gettext("Reported yesterday")
+    else:
+        reported = ngettext("Reported %(num)s day ago", "Reported %(num)s days ago", days)
+    if item.distance_m == 0:
+        distance = gettext("Here")
+    elif item.distance_m < 10:
+        distance = gettext("Within 10 m")
+    else:
+        distance = gettext("About %(metres)s m away") % {"metres": item.distance_m}
+    if item.supporter_count == 0:
+        supporters = gettext("Nobody has added their voice yet")
+    else:
+        supporters = ngettext(
+            "%(num)s person has added their voice",
+            "%(num)s people have added their voice",
+            item.supporter_count,
+        )
+    return SimilarWords(reported, distance, supporters)
 
 
 def _metres_between(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -122,6 +180,84 @@ def similar_open_reports(
     return similar[:MAX_SUGGESTIONS]
 
 
+class SupportDetails(BaseModel):
+    """What a supporter may tell us about themselves, all optional: the reasons it feels
+    unsafe to them, when it happened to them, and where to send the report's updates."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reasons: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Reasons within the report's category, e.g. `badly-lit` for `feeling-unsafe`.",
+    )
+    occurred_at: datetime | None = Field(
+        default=None,
+        description="When it happened to the supporter (ISO 8601 with time zone), from "
+        "2000-01-01 to a few minutes from now.",
+    )
+    email: EmailStr | None = Field(
+        default=None,
+        description="Where to send this report's public updates and its resolution; never "
+        "shown, and forgotten when they stop them or some weeks after the report closes.",
+    )
+
+    @field_validator("reasons")
+    @classmethod
+    def _no_nul(cls, value: list[str]) -> list[str]:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail on insert.
+        if any("\x00" in reason for reason in value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware_and_past(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("must include a time zone, e.g. 2026-11-24T21:30:00Z")
+        return check_occurred_at(value, now=datetime.now(UTC))
+
+
+NO_DETAILS = SupportDetails()
+_DETAIL_MESSAGES: dict[str, str | None] = {
+    "string_type": "must be text",
+    "extra_forbidden": "is not a recognised field",
+    "datetime_parsing": "must be a date and time in ISO 8601 format",
+    "datetime_from_date_parsing": "must be a date and time in ISO 8601 format",
+    "datetime_type": "must be a date and time in ISO 8601 format",
+    "list_type": "must be a list",
+    "too_long": "has too many items",
+    "string_too_long": "must be at most 40 characters",
+    "value_error": None,
+}
+
+
+def parse_support_details(data: Any, category_slug: str) -> SupportDetails:
+    """Validate what a supporter sent about themselves (a JSON object or form fields mapped
+    onto one), for a report of ``category_slug``; raises ``InvalidInput`` and nothing else."""
+    if data is None:
+        return NO_DETAILS
+    if not isinstance(data, dict):
+        raise InvalidInput({"body": "must be a JSON object"})
+    try:
+        details = SupportDetails.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(
+            plain_field_errors(
+                error,
+                _DETAIL_MESSAGES,
+                whole="body",
+                field_messages={("email", "value_error"): "must be a valid email address"},
+            )
+        ) from None
+    if bad := invalid_reasons(category_slug, details.reasons):
+        raise InvalidInput({"reasons": f"not a reason for this report: {', '.join(bad)}"})
+    # The same reason ticked twice is one reason given.
+    return details.model_copy(update={"reasons": list(dict.fromkeys(details.reasons))})
+
+
 @dataclass(frozen=True)
 class Support:
     """The outcome of adding support: the report and whether this request counted."""
@@ -140,8 +276,34 @@ def client_supporter(client: ApiClient) -> str:
     return f"api-client:{client.id}"
 
 
+def supportable(session: Session, reference: str) -> Disclosure:
+    """The report a resident may add their voice to, as the public sees it.
+
+    A report the public may not see one by one (harassment, weapons, held) is ``NotFound`` as
+    an unknown reference is; one whose supporters the public may not know, or a closed one, is
+    refused.
+    """
+    report = submission.get_report(session, reference)
+    shown = disclose(report, Audience.PUBLIC)
+    if not shown.listed:
+        raise NotFound(f"no report with reference {reference!r}")
+    if shown.supporters is None:
+        raise Conflict(
+            f"{report.category.name} reports cannot be supported: if this happened to you too, "
+            "please make a report of your own"
+        )
+    if report.status not in OPEN_STATUSES:
+        raise Conflict("this report is closed: if the problem is back, please make a new report")
+    return shown
+
+
 def add_support(
-    session: Session, reference: str, *, supporters: Sequence[str], source: str = "web"
+    session: Session,
+    reference: str,
+    *,
+    supporters: Sequence[str],
+    source: str = "web",
+    details: SupportDetails = NO_DETAILS,
 ) -> Support:
     """Record one person's +1 on an open report: it counts only if none of ``supporters`` has
     supported the report before.
@@ -155,23 +317,16 @@ def add_support(
     is raised in SQL, not through the ORM, so a +1 never clashes with a partner's edit under
     optimistic locking.
 
-    A report the public may not see one by one (harassment, weapons, held) is ``NotFound`` as
-    an unknown reference is; one whose supporters the public may not know is refused.
+    Only a ``supportable`` report counts a voice. ``details`` (checked against the report's
+    category) are kept on one of the person's rows only, and only when they count: a repeat
+    neither adds a person nor rewrites one.
     """
     ids = {supporter.strip() for supporter in supporters}
     if not ids or any(not one or len(one) > MAX_KEY_CHARS for one in ids):
         raise InvalidInput({"supporter": f"must be 1 to {MAX_KEY_CHARS} characters"})
-    report = submission.get_report(session, reference)
-    shown = disclose(report, Audience.PUBLIC)
-    if not shown.listed:
-        raise NotFound(f"no report with reference {reference!r}")
-    if shown.supporters is None:
-        raise Conflict(
-            f"{report.category.name} reports cannot be supported: if this happened to you too, "
-            "please make a report of your own"
-        )
-    if report.status not in OPEN_STATUSES:
-        raise Conflict("this report is closed: if the problem is back, please make a new report")
+    report = supportable(session, reference).report
+    if bad := invalid_reasons(report.category.slug, details.reasons):
+        raise InvalidInput({"reasons": f"not a reason for this report: {', '.join(bad)}"})
     inserted = session.scalars(
         insert(ReportSupport)
         .values(
@@ -191,6 +346,13 @@ def add_support(
     # so that the same person is recognised by them too.
     if len(inserted) < len(ids):
         return Support(report, counted=False)
+    person = session.get(ReportSupport, min(inserted))
+    if person is not None:
+        # As the report's own: from when it happened to them, or else from now.
+        person.reasons = list(details.reasons)
+        person.occurred_at = details.occurred_at
+        person.after_dark = is_after_dark(details.occurred_at or datetime.now(UTC))
+        person.email = str(details.email) if details.email else None
     session.execute(
         update(Report)
         .where(Report.id == report.id)

@@ -17,12 +17,13 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.postcodes import neighbouring_councils
+from geo.suntimes import LONDON
 from safer_streets.actions import partner_actions
 from safer_streets.casework import workflow
 from safer_streets.disclosure import policy, tables
@@ -189,9 +190,11 @@ def submit_report():
             session, category_slug=submission.category, lon=point[0], lat=point[1]
         )
         if similar:
+            today = datetime.now(UTC).astimezone(LONDON).date()
             return render_template(
                 "intake/similar.html",
-                similar=similar,
+                similar=[(s, support.similar_words(s, today, gettext, ngettext)) for s in similar],
+                reasons_list=reasons_for(submission.category),
                 form=form,
                 carried=[(n, form.get(n, "")) for n in forms.CARRIED_FIELDS if form.get(n)],
                 reasons=form.getlist("reasons"),
@@ -231,15 +234,53 @@ def upload_too_large(_error: RequestEntityTooLarge):
     return render_template("intake/too_large.html"), 413
 
 
+def _render_support_details(
+    reference: str, form: MultiDict[str, str], errors: dict[str, str], form_id: str
+) -> tuple[str, int]:
+    shown = support.supportable(db(), reference)
+    return (
+        render_template(
+            "intake/support_details.html",
+            shown=shown,
+            reasons_list=reasons_for(shown.report.category.slug),
+            form=form,
+            errors=errors,
+            form_id=form_id,
+        ),
+        422 if errors else 200,
+    )
+
+
 @bp.post("/report/support")
 def add_support():
     """Add the resident's voice (+1) to a similar open report instead of a new one: once per
-    browser and address, however many forms it sends."""
-    reference = request.form.get("reference", "")
-    form_id = forms.form_id(request.form.get("submission_id"))
+    browser and address, however many forms it sends. With their reasons, when it happened to
+    them and an email for updates when they give them; a post that has not shown those fields
+    yet (the report form's panel) shows them first, with what the resident typed there."""
+    form = request.form
+    reference = form.get("reference", "")
+    form_id = forms.form_id(form.get("submission_id"))
+    if form.get("details") != "shown":
+        return _render_support_details(reference, form, {}, form_id)
     session = db()
+    report = support.supportable(session, reference).report
+    data, errors = forms.to_support_details(form, datetime.now(UTC), gettext)
+    details = support.NO_DETAILS
+    try:
+        details = support.parse_support_details(data, report.category.slug)
+    except InvalidInput as invalid:
+        found = {
+            ("contact_email" if k == "email" else k): v for k, v in invalid.field_errors.items()
+        }
+        errors = found | errors
+    if errors:
+        return _render_support_details(
+            reference, form, forms.friendly_errors(errors, form, gettext), form_id
+        )
     supporters = [browser_supporter(form_id), address_supporter(None)]
-    result = support.add_support(session, reference, supporters=supporters, source="web")
+    result = support.add_support(
+        session, reference, supporters=supporters, source="web", details=details
+    )
     session.commit()
     _photo_stash().drop(form_id)
     return redirect(url_for("intake.supported", reference=result.report.reference), code=303)

@@ -38,6 +38,7 @@ from safer_streets.models import (
     PartnerPreference,
     Report,
     ReportEvent,
+    ReportSupport,
     Role,
     User,
 )
@@ -67,6 +68,8 @@ class Kind:
     PUBLIC_UPDATE = "public-update"
     PASSWORD_RESET = "password-reset"  # noqa: S105 - a kind of email, not a password
     ACCOUNT_SETUP = "account-setup"
+    # Composed by residents.supporters, which owns the stop link.
+    SUPPORTER_UPDATE = "supporter-update"
 
 
 # ---- Writing the outbox (inside the caller's transaction) ------------------------------
@@ -174,6 +177,37 @@ def public_update(session: Session, report: Report, event: ReportEvent) -> int |
         recipient=report.contact_email,
         report_id=report.id,
         event_id=event.id,
+    )
+
+
+def supporter_updates(session: Session, report: Report, event: ReportEvent) -> list[int]:
+    """Email a public update or the resolution to everyone who added their voice to the
+    report and left an address for it; one row each, so one stopping stops only theirs."""
+    wanting = session.execute(
+        select(ReportSupport.id, ReportSupport.email).where(
+            ReportSupport.report_id == report.id, ReportSupport.email.is_not(None)
+        )
+    ).all()
+    if not wanting:
+        return []
+    rows = [
+        {
+            "key": f"report:{report.id}:{Kind.SUPPORTER_UPDATE}:{event.id}:{support_id}",
+            "kind": Kind.SUPPORTER_UPDATE,
+            "recipient": email,
+            "report_id": report.id,
+            "event_id": event.id,
+            "data": {"support_id": support_id},
+        }
+        for support_id, email in wanting
+    ]
+    return list(
+        session.scalars(
+            insert(EmailOutbox)
+            .on_conflict_do_nothing(index_elements=[EmailOutbox.key])
+            .returning(EmailOutbox.id),
+            rows,
+        )
     )
 
 

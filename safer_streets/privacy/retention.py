@@ -9,7 +9,14 @@ from typing import Any
 from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportPhoto, ReportStatus
+from safer_streets.models import (
+    EmailOutbox,
+    Report,
+    ReportEvent,
+    ReportPhoto,
+    ReportStatus,
+    ReportSupport,
+)
 from safer_streets.notifications.outbox import Kind
 
 CLOSED_STATUSES = (
@@ -96,8 +103,51 @@ def expire_personal_data(
     return RetentionResult(len(ids), photos or 0)
 
 
+def forget_supporter_emails(
+    session: Session, *, closed_days: int, now: datetime, batch: int = 5000
+) -> int:
+    """Forget the addresses supporters left for a report's updates once it has been closed
+    longer than ``closed_days`` (the reopening window: after it, nothing more is sent), with
+    the emails that held them; returns how many addresses were forgotten.
+
+    The supporter's voice, reasons and time stay: nothing in them identifies anyone.
+    """
+    closed_at = func.coalesce(Report.resolved_at, Report.updated_at)
+    ids = list(
+        session.scalars(
+            select(ReportSupport.id)
+            .join(Report, Report.id == ReportSupport.report_id)
+            .where(
+                ReportSupport.email.is_not(None),
+                Report.status.in_(CLOSED_STATUSES),
+                closed_at < now - func.make_interval(0, 0, 0, closed_days),
+            )
+            .order_by(ReportSupport.id)
+            .limit(batch)
+            .with_for_update(of=ReportSupport, skip_locked=True)
+        )
+    )
+    if not ids:
+        return 0
+    session.execute(
+        delete(EmailOutbox).where(
+            EmailOutbox.kind == Kind.SUPPORTER_UPDATE,
+            EmailOutbox.data["support_id"].as_integer().in_(ids),
+        )
+    )
+    session.execute(
+        update(ReportSupport)
+        .where(ReportSupport.id.in_(ids))
+        .values(email=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+    return len(ids)
+
+
 def subject_access_export(session: Session, email: str) -> dict[str, Any]:
-    """Everything held about whoever reported with ``email``, for a subject-access request."""
+    """Everything held about whoever reported, or added their voice, with ``email``, for a
+    subject-access request."""
     email = email.strip().lower()
     reports = session.scalars(
         select(Report)
@@ -131,5 +181,22 @@ def subject_access_export(session: Session, email: str) -> dict[str, Any]:
                 ],
             }
             for r in reports
+        ],
+        # Voices added with this address for a report's updates: only while it is kept.
+        "supported": [
+            {
+                "reference": report.reference,
+                "category": report.category.name,
+                "added": support.created_at.isoformat(),
+                "reasons": list(support.reasons),
+                "occurred_at": support.occurred_at.isoformat() if support.occurred_at else None,
+                "email": support.email,
+            }
+            for support, report in session.execute(
+                select(ReportSupport, Report)
+                .join(Report, Report.id == ReportSupport.report_id)
+                .where(func.lower(ReportSupport.email) == email)
+                .order_by(ReportSupport.created_at, ReportSupport.id)
+            ).all()
         ],
     }

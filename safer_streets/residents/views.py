@@ -9,7 +9,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from geo.suntimes import LONDON
 from safer_streets.actions import partner_actions
 from safer_streets.errors import InvalidInput
-from safer_streets.residents import alerts, boundaries, feeds, listing
+from safer_streets.residents import alerts, boundaries, feeds, listing, supporters
 from safer_streets.web.context import db, services
 from safer_streets.web.limits import limiter, submission_limit
 
@@ -159,6 +159,26 @@ def unsubscribe(signed: str):
     alerts.unsubscribe(session, signed, services().settings.secret_key)
     session.commit()
     return render_template("residents/alert_unsubscribed.html")
+
+
+@bp.get("/report/support/stop/<signed>")
+def stop_supporter_emails_page(signed: str):
+    """A button to stop a supporter's emails; following the link alone changes nothing (mail
+    scanners follow links)."""
+    found = supporters.supporter_for(db(), signed, services().settings.secret_key)
+    if found is None:
+        return render_template("residents/supporter_stopped.html"), 404
+    return render_template("residents/supporter_stop.html", signed=signed)
+
+
+@bp.post("/report/support/stop/<signed>")
+def stop_supporter_emails(signed: str):
+    """Stop the emails and forget the address. Exempt from CSRF (RFC 8058: mail programs POST
+    here with no page); the signed link is the proof. Done already reads the same."""
+    session = db()
+    supporters.stop(session, signed, services().settings.secret_key)
+    session.commit()
+    return render_template("residents/supporter_stopped.html")
 
 
 # ---- Atom feeds ------------------------------------------------------------------------------

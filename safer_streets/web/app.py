@@ -83,6 +83,7 @@ def create_app(
     csrf.exempt(resident_api_bp)
     # One-click unsubscribe (RFC 8058): mail programs POST with no form; the link is the proof.
     csrf.exempt(residents_views.unsubscribe)
+    csrf.exempt(residents_views.stop_supporter_emails)
     for blueprint in (
         public_bp,
         triage_bp,

@@ -49,7 +49,7 @@ def test_the_trends_tab_charts_streetsafe_reasons_after_dark_and_in_daylight(app
     figure = page[
         page.index('id="reasons-chart"') : page.index("</figure>", page.index('id="reasons-chart"'))
     ]
-    assert 'role="img" aria-label="Reports by reason, after dark and in daylight"' in figure
+    assert 'role="img" aria-label="People by reason, after dark and in daylight"' in figure
     rows = re.findall(
         r'<tr><th scope="row">([^<]+)</th><td class="n">(\d+)</td><td class="n">(\d+)</td>', figure
     )

@@ -246,7 +246,13 @@ def test_the_same_problem_nearby_gets_a_voice_not_a_duplicate(resident, server_u
     expect(prompt).to_be_visible()
     expect(prompt).to_contain_text("Catford Broadway")
     screenshot(resident, "resident-09-is-this-the-same")
+    # What the resident already said goes with their voice, to check and add to.
+    resident.get_by_label("Yes, email me updates").check()
+    resident.get_by_label("Email address").fill("neighbour@example.org")
     prompt.get_by_role("button", name="Add my voice to this report").click()
+    expect(resident.get_by_role("heading", name="Add your voice to this report")).to_be_visible()
+    expect(resident.get_by_label("Email address")).to_have_value("neighbour@example.org")
+    resident.get_by_role("button", name="Add my voice", exact=True).click()
 
     expect(
         resident.get_by_role("heading", name="Thank you, your voice has been added")

@@ -52,6 +52,7 @@ SKIPPED = {
     "console.category": "one category's settings, its public wording and history: no report",
     "residents.confirm_page": "an alert's signed confirmation link: the subscription, no report",
     "residents.unsubscribe_page": "an alert's signed unsubscribe link: the subscription, no report",
+    "residents.stop_supporter_emails_page": "a supporter's signed stop link: a button, no report",
     "accounts.reset_password": "the set-a-new-password form of a reset link",
     "open311.service_definition": "a category's Open311 definition: no report",
     "open311.token": "answers only the reference a client's own POST token stands for",

@@ -233,7 +233,11 @@ def test_without_javascript_a_similar_report_is_offered_before_a_new_one(client,
 
 def test_adding_a_voice_counts_once_per_browser_and_records_an_event(app, client, db_session):
     existing = add_routed(db_session)
-    fields = {"reference": existing.reference, "submission_id": str(uuid.uuid4())}
+    fields = {
+        "reference": existing.reference,
+        "submission_id": str(uuid.uuid4()),
+        "details": "shown",
+    }
     first = client.post("/report/support", data=fields)
     again = client.post("/report/support", data=fields)  # a double tap
     # The same browser sending another form (a new one-time id) is still the same supporter.
@@ -304,7 +308,14 @@ def test_similar_reports_json_shows_nothing_personal(client, db_session):
         "created_at",
         "created_on",
         "supporter_count",
+        "words",
     }
+    assert found["words"] == {
+        "reported": "Reported today",
+        "distance": found["words"]["distance"],
+        "supporters": "Nobody has added their voice yet",
+    }
+    assert "0 m" not in found["words"]["distance"]
     # Written by the server in en-GB, never left to the browser ("12/3/2026").
     assert re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", found["created_on"])
     assert response.headers["Cache-Control"] == "no-store"

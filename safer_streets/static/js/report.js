@@ -109,9 +109,7 @@
       var details = document.createElement("p");
       details.className = "hint";
       details.textContent = [
-        format(text.away, { metres: report.distance_m }),
-        format(text.reported, { date: report.created_on }),
-        format(text.supporters, { count: report.supporter_count })
+        report.words.reported, report.words.distance, report.words.supporters
       ].join(" · ");
       var button = document.createElement("button");
       button.type = "submit";
@@ -128,6 +126,34 @@
     });
     $("similar").hidden = reports.length === 0;
   }
+  // What the resident has typed so far goes with their voice, to check on the next page.
+  var supportForm = $("support-form");
+  var carriedToSupport = ["when", "today_time", "occurred_date", "occurred_time", "updates",
+    "contact_email"];
+  supportForm.addEventListener("submit", function () {
+    Array.prototype.forEach.call(supportForm.querySelectorAll("input[data-carried]"),
+      function (node) { supportForm.removeChild(node); });
+    var chosen = chosenCategory();
+    var shown = chosen && $(chosen.getAttribute("data-reasons") || "");
+    var values = [];
+    if (shown) {
+      Array.prototype.forEach.call(shown.querySelectorAll("input[name='reasons']:checked"),
+        function (box) { values.push(["reasons", box.value]); });
+    }
+    carriedToSupport.forEach(function (name) {
+      var field = form.querySelector("input[name='" + name + "']:checked") ||
+        form.querySelector("input[name='" + name + "']:not([type=radio]):not([type=checkbox])");
+      if (field && field.value) { values.push([name, field.value]); }
+    });
+    values.forEach(function (pair) {
+      var input = document.createElement("input");
+      input.type = "hidden";
+      input.name = pair[0];
+      input.value = pair[1];
+      input.setAttribute("data-carried", "");
+      supportForm.appendChild(input);
+    });
+  });
   function checkSimilar() {
     nearbyChecked.value = "";
     var chosen = chosenCategory();
