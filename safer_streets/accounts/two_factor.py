@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, exists, select, union
 from sqlalchemy.orm import Session
 
-from safer_streets.models import Category, Partner, Role, RoutingRule, RuleRole, User
+from safer_streets.models import Category, Partner, Role, RoutingRule, RuleRole, User, Ward
 from safer_streets.settings import Settings, SettingsError
 
 ROLES_SETTING = "SAFER_STREETS_TWO_FACTOR_ROLES"
@@ -79,7 +79,7 @@ def partners_owning_sensitive_categories(
 ) -> set[int]:
     """The partners (of ``partner_ids``, or all) that own a sensitive category in an active
     routing rule."""
-    query = (
+    sensitive_owner_rules = (
         select(RoutingRule.partner_id)
         .join(Category, Category.id == RoutingRule.category_id)
         .where(
@@ -87,11 +87,19 @@ def partners_owning_sensitive_categories(
             RoutingRule.role == RuleRole.OWNER,
             Category.sensitive.is_(True),
         )
-        .distinct()
+    )
+    named = sensitive_owner_rules.where(RoutingRule.partner_id.is_not(None))
+    # A rule for "the ward's Safer Neighbourhood Team" makes every ward's team an owner.
+    ward_teams = (
+        select(Partner.id)
+        .join(Ward, and_(Ward.code == Partner.ward_code, Ward.active.is_(True)))
+        .where(exists(sensitive_owner_rules.where(RoutingRule.ward_team.is_(True))))
     )
     if partner_ids is not None:
-        query = query.where(RoutingRule.partner_id.in_(list(partner_ids)))
-    return set(session.scalars(query))
+        wanted = list(partner_ids)
+        named = named.where(RoutingRule.partner_id.in_(wanted))
+        ward_teams = ward_teams.where(Partner.id.in_(wanted))
+    return set(session.scalars(union(named, ward_teams)))
 
 
 def partner_requires_two_factor(
