@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from safer_streets.errors import Conflict, InvalidInput, NotFound
@@ -21,6 +22,15 @@ def listed_entry(session: Session, email: str | None) -> AbuseEntry | None:
     email = normalise(email)
     candidates = [email, email.rpartition("@")[2]]
     return session.scalar(select(AbuseEntry).where(AbuseEntry.value.in_(candidates)).limit(1))
+
+
+def listed_entry_id(connection: Session | Connection, email: str | None) -> int | None:
+    """``listed_entry``'s id, on a plain connection as on a session (the intake's path)."""
+    if not email:
+        return None
+    email = normalise(email)
+    candidates = [email, email.rpartition("@")[2]]
+    return connection.scalar(select(AbuseEntry.id).where(AbuseEntry.value.in_(candidates)).limit(1))
 
 
 def add_entry(session: Session, value: str, reason: str, actor: User | None) -> AbuseEntry:

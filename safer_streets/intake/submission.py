@@ -23,6 +23,7 @@ from pydantic import (
 )
 from shapely.geometry import Point
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
@@ -33,6 +34,7 @@ from safer_streets.bounds import check_occurred_at
 from safer_streets.errors import Conflict, InvalidInput, NotFound, plain_field_errors
 from safer_streets.intake import abuse
 from safer_streets.models import (
+    AbuseEntry,
     ApiClient,
     Category,
     Report,
@@ -331,7 +333,7 @@ _RECEIVE = text(
 
 
 def _existing_for_key(
-    session: Session, key: str, digest: str, client: ApiClient | None
+    session: Session | Connection, key: str, digest: str, client: ApiClient | None
 ) -> Receipt | None:
     row = session.execute(
         select(
@@ -372,7 +374,7 @@ def _category_errors(session: Session, submission: ReportSubmission) -> dict[str
 
 
 def receive_report(
-    session: Session,
+    session: Session | Connection,
     submission: ReportSubmission,
     *,
     places: Places,
@@ -391,14 +393,15 @@ def receive_report(
     on the ``submitted`` event. The caller commits, then enqueues processing: never before the
     row exists.
     """
-    digest = fingerprint(submission)
+    # Only a key can be replayed, and only a replay is compared with the first body.
+    digest = fingerprint(submission) if idempotency_key else None
     point, postcode, errors = _place_submission(submission, places, place_now=place_now)
     if errors or invalid_reasons(submission.category, submission.reasons):
-        raise InvalidInput({**_category_errors(session, submission), **errors})
+        raise InvalidInput({**_category_errors(_orm(session), submission), **errors})
     data = dict(attribution or {})
     if client is not None:
         data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
-    listed = abuse.listed_entry(session, submission.contact_email)
+    listed = abuse.listed_entry_id(session, submission.contact_email)
     values = {
         "category": submission.category,
         "description": submission.description,
@@ -426,19 +429,30 @@ def receive_report(
         report_id = session.scalar(_RECEIVE, {**values, "reference": reference})
         if report_id is not None:
             break
-        if idempotency_key and (
-            existing := _existing_for_key(session, idempotency_key, digest, client)
+        if (
+            idempotency_key
+            and digest
+            and (existing := _existing_for_key(session, idempotency_key, digest, client))
         ):
             return existing, False  # a retry, or a concurrent one that won the race
-        if errors := _category_errors(session, submission):
+        if errors := _category_errors(_orm(session), submission):
             raise InvalidInput(errors)
     else:  # pragma: no cover - 5 collisions in a 24-million space
         raise RuntimeError("could not allocate a unique report reference")
     receipt = Receipt(report_id, reference, ReportStatus.RECEIVED)
     if listed is not None:
-        abuse.hold(session, session.get_one(Report, report_id), listed)
+        orm = _orm(session)
+        abuse.hold(orm, orm.get_one(Report, report_id), orm.get_one(AbuseEntry, listed))
         receipt = replace(receipt, status=ReportStatus.HELD)
     return receipt, True
+
+
+def _orm(session: Session | Connection) -> Session:
+    """A session on the caller's transaction, for the rare paths that need the ORM (a refused
+    category, a held report), when the report is stored on a plain connection."""
+    if isinstance(session, Session):
+        return session
+    return Session(bind=session, join_transaction_mode="rollback_only")
 
 
 def submit_report(
