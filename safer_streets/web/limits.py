@@ -296,11 +296,22 @@ class SubmissionLimits:
         return Refusal(limit, max(1, int(ttl)))
 
 
+def _counts_its_own() -> bool:
+    # Flask-Limiter asks its filters before anything else; without this it would resolve, and
+    # parse, every limit that might apply to the view (its blueprint's read limit, for GETs)
+    # on each new report only to find none.
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "counts_own_limits", False)
+
+
+limiter.request_filter(_counts_its_own)
+
+
 def limit_reports(channel: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Limit a view's POSTs per client (``channel``'s rule: "api" or "form") and per area, in
     one Redis round trip; a refusal is a 429 with Retry-After.
 
-    The view is exempt from Flask-Limiter, which would otherwise look for limits of its own.
+    Flask-Limiter leaves the view alone: it has no other limits.
     """
 
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
@@ -315,7 +326,8 @@ def limit_reports(channel: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
                     )
             return view(*args, **kwargs)
 
-        return limiter.exempt(limited)
+        limited.counts_own_limits = True  # type: ignore[attr-defined]
+        return limited
 
     return decorate
 
