@@ -227,12 +227,11 @@ class TaskQueue:
         return True
 
     def _publish_forever(self) -> None:
-        # One producer (one broker connection) for the thread's life, and the queue named
-        # outright: otherwise every message takes a producer from the pool and hands it back,
-        # and its route is looked up again, on the cores that serve requests.
-        queue = self.celery.conf.task_routes[PROCESS_REPORTS]
-        options = {**queue, "retry": True, "retry_policy": PUBLISH_RETRY}
-        producer = None
+        # The queue named outright, so that no message looks its route up again. Each message
+        # still takes a producer from kombu's pool and gives it back: the pool is shared by
+        # every Celery app on the same broker in the process, and a thread holding one for
+        # good would starve the others (the health check's ping).
+        options = {**self.celery.conf.task_routes[PROCESS_REPORTS], "retry": True}
         while True:
             with self._ready:
                 while not self._pending:
@@ -240,18 +239,13 @@ class TaskQueue:
                 batch = self._pending[: self.MAX_BATCH]
                 del self._pending[: self.MAX_BATCH]
             try:
-                if producer is None:
-                    producer = self.celery.producer_pool.acquire(block=True)
                 # A connection Redis dropped (it restarted) is made again at once rather than
                 # the reports waiting for the sweep; this thread is off the request path.
-                self.celery.send_task(PROCESS_REPORTS, args=[batch], producer=producer, **options)
+                self.celery.send_task(
+                    PROCESS_REPORTS, args=[batch], retry_policy=PUBLISH_RETRY, **options
+                )
             except Exception:
                 logger.warning("Could not enqueue %d reports; the sweep will retry", len(batch))
-                if producer is not None:
-                    # Its connection may be the broken part: the next message takes a new one.
-                    with contextlib.suppress(Exception):
-                        producer.release()
-                    producer = None
                 continue
             if self.marks is not None:
                 # Without marks the sweep may enqueue these again: harmless (idempotent).
