@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from safer_streets.errors import Conflict, InvalidInput, NotFound
@@ -13,24 +12,6 @@ from safer_streets.models import AbuseEntry, Report, ReportEvent, ReportStatus, 
 def normalise(value: str) -> str:
     """'  Someone@Example.ORG ' -> 'someone@example.org'; a bare domain stays a domain."""
     return value.strip().lower().lstrip("@")
-
-
-def listed_entry(session: Session, email: str | None) -> AbuseEntry | None:
-    """The entry that lists this email, by the full address or by its domain."""
-    if not email:
-        return None
-    email = normalise(email)
-    candidates = [email, email.rpartition("@")[2]]
-    return session.scalar(select(AbuseEntry).where(AbuseEntry.value.in_(candidates)).limit(1))
-
-
-def listed_entry_id(connection: Session | Connection, email: str | None) -> int | None:
-    """``listed_entry``'s id, on a plain connection as on a session (the intake's path)."""
-    if not email:
-        return None
-    email = normalise(email)
-    candidates = [email, email.rpartition("@")[2]]
-    return connection.scalar(select(AbuseEntry.id).where(AbuseEntry.value.in_(candidates)).limit(1))
 
 
 def add_entry(session: Session, value: str, reason: str, actor: User | None) -> AbuseEntry:
@@ -57,22 +38,6 @@ def remove_entry(session: Session, entry_id: int) -> None:
     if entry is None:
         raise NotFound("no such abuse list entry")
     session.delete(entry)
-    session.flush()
-
-
-def hold(session: Session, report: Report, entry: AbuseEntry) -> None:
-    """Hold a just-submitted report: it is kept but not routed."""
-    report.status = ReportStatus.HELD
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            kind="held",
-            from_status=ReportStatus.RECEIVED,
-            to_status=ReportStatus.HELD,
-            note=f"Held for review: the reporter's address matches the abuse list ({entry.value}).",
-            data={"abuse_entry": entry.id},
-        )
-    )
     session.flush()
 
 
