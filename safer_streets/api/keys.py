@@ -117,13 +117,7 @@ def authenticate(session: Session, key: str | None) -> ApiClient:
     prefix = key_prefix(key)
     client = None
     if prefix is not None:
-        # With its partner: a report or update made with the key names it, and a second
-        # round trip per request for it would be one too many.
-        client = session.scalar(
-            select(ApiClient)
-            .options(joinedload(ApiClient.partner))
-            .where(ApiClient.key_prefix == prefix)
-        )
+        client = session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
     # The comparison runs even for an unknown prefix so timing does not tell which exist.
     expected = client.key_hash if client is not None else _hash("")
     if not hmac.compare_digest(expected, _hash(key.strip())) or client is None:
