@@ -8,7 +8,9 @@ COPY safer_streets ./safer_streets
 COPY geo ./geo
 COPY workers ./workers
 COPY templates ./templates
+COPY gunicorn.conf.py ./
 RUN pip install --editable .
 USER safer
 EXPOSE 5000
-CMD ["gunicorn", "--workers", "4", "--bind", "0.0.0.0:5000", "safer_streets.web.app:create_app()"]
+ENV SAFER_STREETS_WEB_BIND=0.0.0.0:5000
+CMD ["gunicorn", "-c", "gunicorn.conf.py"]

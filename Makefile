@@ -38,6 +38,6 @@ bench:
 	@scripts/setup.sh --browser
 	$(VENV)/python -m bench.run_all
 
-# Smaller sizes and fewer repetitions, without the board and intake benchmarks: ten minutes.
+# Smaller sizes and fewer repetitions, without the board benchmark: ten minutes.
 bench-quick: setup
 	$(VENV)/python -m bench.run_all --quick

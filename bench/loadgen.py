@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+def _done(status: int) -> bool:
+    # A form's POST that worked answers 303 See Other, to its confirmation page.
+    return 200 <= status < 300 or status == 303
 
 
 @dataclass
@@ -27,11 +32,11 @@ class LoadResult:
 
     @property
     def ok(self) -> int:
-        return sum(n for status, n in self.statuses.items() if 200 <= status < 300)
+        return sum(n for status, n in self.statuses.items() if _done(status))
 
     @property
     def failed(self) -> int:
-        return self.errors + sum(n for s, n in self.statuses.items() if not 200 <= s < 300)
+        return self.errors + sum(n for s, n in self.statuses.items() if not _done(s))
 
     def percentile_ms(self, q: float) -> float:
         return (
@@ -92,6 +97,18 @@ def build_request(host: str, path: str, body: bytes, headers: dict[str, str]) ->
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
+def build_get(host: str, path: str, headers: dict[str, str] | None = None) -> bytes:
+    """A raw keep-alive GET."""
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+# A flow is one user's errand of several requests on one connection (a browser filling in a
+# form: GET it, POST it); it returns the status that says how the errand ended.
+Flow = Callable[[Connection, int], Awaitable[int]]
+
+
 async def _send(conn: Connection, raw: bytes, start: float, result: LoadResult) -> None:
     try:
         status = await conn.request(raw)
@@ -150,5 +167,34 @@ async def closed_loop(
         conn.close()
 
     await asyncio.gather(*(client() for _ in range(connections)))
+    result.elapsed_s = time.perf_counter() - t0
+    return result
+
+
+async def closed_loop_flows(
+    host: str, port: int, flow: Flow, connections: int, duration_s: float
+) -> LoadResult:
+    """``connections`` users each running ``flow`` back to back for ``duration_s``; a latency
+    and a status per whole errand."""
+    result = LoadResult()
+    counter = iter(range(10**9))
+    deadline = time.perf_counter() + duration_s
+    t0 = time.perf_counter()
+
+    async def user() -> None:
+        conn = Connection(host, port)
+        while time.perf_counter() < deadline:
+            result.sent += 1
+            start = time.perf_counter()
+            try:
+                status = await flow(conn, next(counter))
+                result.statuses[status] = result.statuses.get(status, 0) + 1
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError):
+                result.errors += 1
+                conn.close()
+            result.latencies_s.append(time.perf_counter() - start)
+        conn.close()
+
+    await asyncio.gather(*(user() for _ in range(connections)))
     result.elapsed_s = time.perf_counter() - t0
     return result

@@ -31,7 +31,7 @@ BENCHMARKS = (
     "chaos",
 )
 # Too long for the ten minutes of a quick run even when made smaller.
-FULL_ONLY = ("board", "intake")
+FULL_ONLY = ("board",)
 # The photo figures also show the code before uploads had a memory budget (README quotes both).
 EXTRA_ARGUMENTS = {"photos": ["--before", "0c4af1a"]}
 

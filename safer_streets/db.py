@@ -25,9 +25,13 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, **kwargs: object) -> Engine:
-    """Create an engine that notices dropped connections (a restarted PostgreSQL)."""
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+def make_engine(url: str, *, pre_ping: bool = True, **kwargs: object) -> Engine:
+    """Create an engine that notices dropped connections (a restarted PostgreSQL).
+
+    Without ``pre_ping`` no connection is tested as it leaves the pool: its user must expect
+    a dropped one and try once more (``safer_streets.web.context.store_in_one_transaction``).
+    """
+    return create_engine(url, pool_pre_ping=pre_ping, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -88,6 +88,13 @@ class Settings:
     contact_address: str = (
         "Safer Lewisham Partnership, Lewisham Civic Suite, Catford Road, London SE6 4RU"
     )
+    # gunicorn (gunicorn.conf.py): processes, threads in each, and the address it listens on.
+    # Each process keeps as many database connections as it has threads and never more, so a
+    # burst queues in gunicorn rather than opening connections PostgreSQL must refuse.
+    web_workers: int = 2
+    web_threads: int = 8
+    web_bind: str = "127.0.0.1:5000"
+    web_access_log: bool = True
     # Outgoing email (partner alerts, digests, resident updates, password resets).
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -222,7 +222,7 @@ def live_app(settings: Settings, engine: Engine, redis_client: redis.Redis) -> I
     """The app on real, committed transactions; report and user rows are removed after."""
     app = create_app(settings)
     yield app
-    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    app.extensions["safer_streets"].dispose()
     truncate_live_tables(engine)
     redis_client.flushdb()
 

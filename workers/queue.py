@@ -227,6 +227,11 @@ class TaskQueue:
         return True
 
     def _publish_forever(self) -> None:
+        # The queue named outright, so that no message looks its route up again. Each message
+        # still takes a producer from kombu's pool and gives it back: the pool is shared by
+        # every Celery app on the same broker in the process, and a thread holding one for
+        # good would starve the others (the health check's ping).
+        options = {**self.celery.conf.task_routes[PROCESS_REPORTS], "retry": True}
         while True:
             with self._ready:
                 while not self._pending:
@@ -237,7 +242,7 @@ class TaskQueue:
                 # A connection Redis dropped (it restarted) is made again at once rather than
                 # the reports waiting for the sweep; this thread is off the request path.
                 self.celery.send_task(
-                    PROCESS_REPORTS, args=[batch], retry=True, retry_policy=PUBLISH_RETRY
+                    PROCESS_REPORTS, args=[batch], retry_policy=PUBLISH_RETRY, **options
                 )
             except Exception:
                 logger.warning("Could not enqueue %d reports; the sweep will retry", len(batch))

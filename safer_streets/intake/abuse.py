@@ -14,15 +14,6 @@ def normalise(value: str) -> str:
     return value.strip().lower().lstrip("@")
 
 
-def listed_entry(session: Session, email: str | None) -> AbuseEntry | None:
-    """The entry that lists this email, by the full address or by its domain."""
-    if not email:
-        return None
-    email = normalise(email)
-    candidates = [email, email.rpartition("@")[2]]
-    return session.scalar(select(AbuseEntry).where(AbuseEntry.value.in_(candidates)).limit(1))
-
-
 def add_entry(session: Session, value: str, reason: str, actor: User | None) -> AbuseEntry:
     """List an email or a domain; the reason is required and kept."""
     value = normalise(value)
@@ -47,22 +38,6 @@ def remove_entry(session: Session, entry_id: int) -> None:
     if entry is None:
         raise NotFound("no such abuse list entry")
     session.delete(entry)
-    session.flush()
-
-
-def hold(session: Session, report: Report, entry: AbuseEntry) -> None:
-    """Hold a just-submitted report: it is kept but not routed."""
-    report.status = ReportStatus.HELD
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            kind="held",
-            from_status=ReportStatus.RECEIVED,
-            to_status=ReportStatus.HELD,
-            note=f"Held for review: the reporter's address matches the abuse list ({entry.value}).",
-            data={"abuse_entry": entry.id},
-        )
-    )
     session.flush()
 
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -23,6 +23,7 @@ from pydantic import (
 )
 from shapely.geometry import Point
 from sqlalchemy import select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
@@ -300,12 +301,15 @@ class Receipt:
     status: ReportStatus
 
 
-# One round trip stores the report and its first event. ON CONFLICT DO NOTHING covers a taken
-# reference and a concurrent retry with the same idempotency key alike: no row comes back and
-# the caller finds out which; an unknown category also inserts nothing (no row to select).
+# One round trip stores the report and its first event, and holds it at once (a second event)
+# when the reporter's email or its domain is on the abuse list. ON CONFLICT DO NOTHING covers a
+# taken reference and a concurrent retry with the same idempotency key alike: no row comes back
+# and the caller finds out which; an unknown category also inserts nothing (no row to select).
 _RECEIVE = text(
     """
-    WITH new AS (
+    WITH listed AS (
+        SELECT id, value FROM abuse_entry WHERE value IN (:listed_email, :listed_domain) LIMIT 1
+    ), new AS (
         INSERT INTO report (
             reference, category_id, description, location, location_text, postcode, reasons,
             occurred_at, after_dark, anonymous, contact_email, contact_name, contact_phone,
@@ -315,23 +319,32 @@ _RECEIVE = text(
                ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326),
                :location_text, :postcode, CAST(:reasons AS varchar(40)[]), :occurred_at,
                :after_dark, :anonymous, :contact_email, :contact_name, :contact_phone,
-               :media_url, :status, :source, :idempotency_key, :fingerprint, :api_client_id,
-               0, 'normal', 1
+               :media_url,
+               CASE WHEN EXISTS (SELECT FROM listed) THEN :held ELSE :status END,
+               :source, :idempotency_key, :fingerprint, :api_client_id, 0, 'normal', 1
         FROM category WHERE category.slug = :category
         ON CONFLICT DO NOTHING
-        RETURNING id
-    ), submitted AS (
-        INSERT INTO report_event (report_id, kind, to_status, public, api_client_id, data)
-        SELECT id, 'submitted', :status, false, :api_client_id, CAST(:event_data AS jsonb)
+        RETURNING id, status
+    ), events AS (
+        INSERT INTO report_event (
+            report_id, kind, from_status, to_status, public, api_client_id, data, note)
+        SELECT id, 'submitted', NULL, :status, false, :api_client_id,
+               CAST(:event_data AS jsonb), NULL
         FROM new
+        UNION ALL
+        SELECT new.id, 'held', :status, :held, false, NULL,
+               jsonb_build_object('abuse_entry', listed.id),
+               'Held for review: the reporter''s address matches the abuse list ('
+               || listed.value || ').'
+        FROM new CROSS JOIN listed
     )
-    SELECT id FROM new
+    SELECT id, status FROM new
     """
 )
 
 
 def _existing_for_key(
-    session: Session, key: str, digest: str, client: ApiClient | None
+    session: Session | Connection, key: str, digest: str, client: ApiClient | None
 ) -> Receipt | None:
     row = session.execute(
         select(
@@ -372,7 +385,7 @@ def _category_errors(session: Session, submission: ReportSubmission) -> dict[str
 
 
 def receive_report(
-    session: Session,
+    session: Session | Connection,
     submission: ReportSubmission,
     *,
     places: Places,
@@ -391,14 +404,15 @@ def receive_report(
     on the ``submitted`` event. The caller commits, then enqueues processing: never before the
     row exists.
     """
-    digest = fingerprint(submission)
+    # Only a key can be replayed, and only a replay is compared with the first body.
+    digest = fingerprint(submission) if idempotency_key else None
     point, postcode, errors = _place_submission(submission, places, place_now=place_now)
     if errors or invalid_reasons(submission.category, submission.reasons):
-        raise InvalidInput({**_category_errors(session, submission), **errors})
+        raise InvalidInput({**_category_errors(_orm(session), submission), **errors})
     data = dict(attribution or {})
     if client is not None:
         data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
-    listed = abuse.listed_entry(session, submission.contact_email)
+    listed = abuse.normalise(str(submission.contact_email)) if submission.contact_email else None
     values = {
         "category": submission.category,
         "description": submission.description,
@@ -420,25 +434,35 @@ def receive_report(
         "fingerprint": digest,
         "api_client_id": client.id if client else None,
         "event_data": json.dumps(data),
+        "held": ReportStatus.HELD.value,
+        # Listed by the full address or by its domain.
+        "listed_email": listed,
+        "listed_domain": listed.rpartition("@")[2] if listed else None,
     }
     for _ in range(5):
         reference = new_reference()
-        report_id = session.scalar(_RECEIVE, {**values, "reference": reference})
-        if report_id is not None:
+        row = session.execute(_RECEIVE, {**values, "reference": reference}).first()
+        if row is not None:
             break
-        if idempotency_key and (
-            existing := _existing_for_key(session, idempotency_key, digest, client)
+        if (
+            idempotency_key
+            and digest
+            and (existing := _existing_for_key(session, idempotency_key, digest, client))
         ):
             return existing, False  # a retry, or a concurrent one that won the race
-        if errors := _category_errors(session, submission):
+        if errors := _category_errors(_orm(session), submission):
             raise InvalidInput(errors)
     else:  # pragma: no cover - 5 collisions in a 24-million space
         raise RuntimeError("could not allocate a unique report reference")
-    receipt = Receipt(report_id, reference, ReportStatus.RECEIVED)
-    if listed is not None:
-        abuse.hold(session, session.get_one(Report, report_id), listed)
-        receipt = replace(receipt, status=ReportStatus.HELD)
-    return receipt, True
+    return Receipt(row.id, reference, ReportStatus(row.status)), True
+
+
+def _orm(session: Session | Connection) -> Session:
+    """A session on the caller's transaction, for the rare path that needs the ORM (a refused
+    category), when the report is stored on a plain connection."""
+    if isinstance(session, Session):
+        return session
+    return Session(bind=session, join_transaction_mode="rollback_only")
 
 
 def submit_report(

@@ -54,7 +54,7 @@ from safer_streets.web.clients import (
 from safer_streets.web.context import db, external_url, services
 from safer_streets.web.limits import (
     limit_lookups,
-    limit_submissions,
+    limit_reports,
     limiter,
     submission_limit,
 )
@@ -159,8 +159,7 @@ def report_form():
 
 
 @bp.post("/report")
-@limiter.limit(submission_limit)
-@limit_submissions
+@limit_reports("form")
 def submit_report():
     """Take a report; errors are shown next to their fields and nothing typed is lost."""
     form = request.form

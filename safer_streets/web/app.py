@@ -42,9 +42,19 @@ def create_app(
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         WTF_CSRF_SSL_STRICT=settings.https,
     )
+    intake_engine = None
+    if session_factory is None:
+        # As many connections as the process has threads, and never more (gunicorn.conf.py).
+        pool = {"pool_size": settings.web_threads, "max_overflow": 0}
+        session_factory = make_session_factory(make_engine(settings.database_url, **pool))
+        # New reports are stored on connections of their own that are not pinged as they leave
+        # the pool: the ping is a round trip on every report, and a connection PostgreSQL
+        # dropped is tried once more instead (context.store_in_one_transaction).
+        intake_engine = make_engine(settings.database_url, pre_ping=False, **pool)
     app.extensions["safer_streets"] = context.Services(
         settings=settings,
-        session_factory=session_factory or make_session_factory(make_engine(settings.database_url)),
+        session_factory=session_factory,
+        intake_engine=intake_engine,
         task_queue=task_queue
         or TaskQueue(make_celery(settings), QueuedMarks.for_settings(settings)),
         places=Places.for_settings(settings),

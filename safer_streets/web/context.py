@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Flask,
@@ -24,7 +24,8 @@ from flask import (
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
@@ -39,6 +40,7 @@ from safer_streets.settings import Settings
 from workers.queue import TaskQueue
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,15 @@ class Services:
     places: Places
     passwords: Passwords
     two_factor: TwoFactorPolicy
+    # Where new reports are stored; None when the caller gave the sessions (tests, on one
+    # transaction), and then reports are stored through this request's session.
+    intake_engine: Engine | None = None
+
+    def dispose(self) -> None:
+        """Close every pooled database connection (tests that build apps of their own)."""
+        self.session_factory.kw["bind"].dispose()
+        if self.intake_engine is not None:
+            self.intake_engine.dispose()
 
 
 def services() -> Services:
@@ -63,6 +74,32 @@ def db() -> Session:
     if "db_session" not in g:
         g.db_session = services().session_factory()
     return g.db_session
+
+
+def store_in_one_transaction(work: Callable[[Connection], T]) -> T:
+    """Run ``work`` on a connection of its own and commit; what it returns.
+
+    The connection was not pinged as it left the pool. If PostgreSQL dropped it since it was
+    last used (a restart), ``work`` failed before anything was committed, and the pool has
+    discarded every connection as old as that one: ``work`` runs once more on a new one.
+    """
+    engine = services().intake_engine
+    if engine is None:
+        session = db()
+        result = work(session.connection())
+        session.commit()
+        return result
+    for attempt in (1, 2):
+        with engine.connect() as connection:
+            try:
+                result = work(connection)
+            except DBAPIError as error:
+                if error.connection_invalidated and attempt == 1:
+                    continue
+                raise
+            connection.commit()
+            return result
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def streaming(chunks: Iterator[str]) -> Iterator[str]:

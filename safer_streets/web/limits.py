@@ -2,28 +2,40 @@
 
 Requests made with an API key that verifies count against that key, wherever they come from;
 all others, including those with a made-up, unknown or revoked key, count against the client's
-address (an IPv6 client by its /64). Limits are read from the settings on each request, so a
-deployment (or a test) tunes them without code. If Redis is unreachable, requests are let
-through rather than refused: losing a report is worse than a burst getting in.
+address (an IPv6 client by its /64). Limits come from the settings, so a deployment (or a
+test) tunes them without code. If Redis is unreachable, requests are let through rather than
+refused: losing a report is worse than a burst getting in.
+
+New reports (the JSON API and the resident form) meet two limits at once, per client and per
+area; ``SubmissionLimits`` checks and counts both in one Redis round trip, with the limits
+parsed when the app starts, as they sit on the busiest write path.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask, Response, g, request
+import redis
+from flask import Flask, Response, current_app, g, request
 from flask import session as cookie_session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import RateLimitItem, parse_many
+from werkzeug.exceptions import TooManyRequests
 
 from safer_streets.errors import BadRequest
-from safer_streets.redis_client import redis_options
+from safer_streets.redis_client import make_redis, redis_options
 from safer_streets.settings import Settings
 from safer_streets.web.clients import client_address, made_here, verified_client_or_none
 from safer_streets.web.context import current_user, services
 from safer_streets.web.json_body import json_body
+
+logger = logging.getLogger(__name__)
 
 
 def rate_limit_key() -> str:
@@ -62,6 +74,17 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
     limiter.init_app(app)
     app.after_request(_retry_after)
+    client = make_redis(settings.redis_url)
+    prefix = f"{settings.celery_queue}-submissions"
+    app.extensions[SUBMISSION_LIMITS] = {
+        channel: SubmissionLimits(
+            client, prefix, channel, per_client=per_client, per_area=settings.area_rate_limit
+        )
+        for channel, per_client in (
+            ("api", settings.api_write_rate_limit),
+            ("form", settings.submission_rate_limit),
+        )
+    }
 
 
 def _retry_after(response: Response) -> Response:
@@ -200,6 +223,115 @@ def area_key() -> str:
 def limit_submissions(view: Callable[P, R]) -> Callable[P, R]:
     """Limit a view's POSTs per area (and the caller is limited per client by its own rule)."""
     return limiter.limit(area_limit, key_func=area_key, methods=["POST"])(view)
+
+
+SUBMISSION_LIMITS = "safer_streets_submission_limits"
+
+# Fixed windows, as Flask-Limiter's default strategy. Every limit is read first and only a
+# request within all of them is counted, so a refused request uses up nothing; being one
+# script, no other request counts in between. Returns {0, 0}, or the refusing limit's
+# position (from 1) and the seconds until its window ends.
+_CHECK_AND_COUNT = """
+for i, key in ipairs(KEYS) do
+    local used = tonumber(redis.call('GET', key) or '0')
+    if used >= tonumber(ARGV[2 * i - 1]) then
+        return {i, redis.call('TTL', key)}
+    end
+end
+for i, key in ipairs(KEYS) do
+    if redis.call('INCR', key) == 1 then
+        redis.call('EXPIRE', key, ARGV[2 * i])
+    end
+end
+return {0, 0}
+"""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Which limit refused a request, and how many seconds until it may try again."""
+
+    limit: RateLimitItem
+    retry_after: int
+
+
+class SubmissionLimits:
+    """A client's limit and an area's limit on new reports, checked and counted together in
+    one Redis round trip (a script Redis keeps, sent by its hash)."""
+
+    def __init__(
+        self, client: redis.Redis, prefix: str, channel: str, *, per_client: str, per_area: str
+    ) -> None:
+        self.prefix = prefix
+        self.channel = channel
+        self.per_client: Sequence[RateLimitItem] = parse_many(per_client)
+        self.per_area: Sequence[RateLimitItem] = parse_many(per_area)
+        self._script = client.register_script(_CHECK_AND_COUNT)
+        limits = (*self.per_client, *self.per_area)
+        self._limits = limits
+        self._arguments = [n for item in limits for n in (item.amount, item.get_expiry())]
+
+    def _keys(self, who: str, area: str) -> list[str]:
+        # The area's count is shared by every channel (scope "area"); the client's per rule.
+        return [
+            f"{self.prefix}/{scope}/{key}/{item.amount}/{item.get_expiry()}"
+            for scope, key, items in (
+                ("client", who, self.per_client),
+                ("area", area, self.per_area),
+            )
+            for item in items
+        ]
+
+    def hit(self, who: str, area: str) -> Refusal | None:
+        """Count one new report from ``who`` about ``area``, or say which limit refuses it.
+
+        With Redis unreachable the report is let through (see the module's docstring).
+        """
+        try:
+            refused, ttl = self._script(keys=self._keys(who, area), args=self._arguments)
+        except redis.RedisError as error:
+            logger.warning("Rate limits unchecked, Redis unavailable: %s", error)
+            return None
+        if not refused:
+            return None
+        limit = self._limits[int(refused) - 1]
+        return Refusal(limit, max(1, int(ttl)))
+
+
+def _counts_its_own() -> bool:
+    # Flask-Limiter asks its filters before anything else; without this it would resolve, and
+    # parse, every limit that might apply to the view (its blueprint's read limit, for GETs)
+    # on each new report only to find none.
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "counts_own_limits", False)
+
+
+limiter.request_filter(_counts_its_own)
+
+
+def limit_reports(channel: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Limit a view's POSTs per client (``channel``'s rule: "api" or "form") and per area, in
+    one Redis round trip; a refusal is a 429 with Retry-After.
+
+    Flask-Limiter leaves the view alone: it has no other limits.
+    """
+
+    def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def limited(*args: P.args, **kwargs: P.kwargs) -> R:
+            if request.method == "POST":
+                limits: SubmissionLimits = current_app.extensions[SUBMISSION_LIMITS][channel]
+                if refusal := limits.hit(rate_limit_key(), area_key()):
+                    raise TooManyRequests(
+                        f"Too many reports: {refusal.limit}. Try again later.",
+                        retry_after=refusal.retry_after,
+                    )
+            return view(*args, **kwargs)
+
+        limited.counts_own_limits = True  # type: ignore[attr-defined]
+        return limited
+
+    return decorate
 
 
 # ---- Look-ups by reference: one allowance shared by every page and API that takes one --------

@@ -66,7 +66,7 @@ def test_stopping_the_mail_server_makes_health_degraded_and_starting_it_makes_it
         assert (body["status"], body["reasons"]) == ("ok", []), body
     finally:
         sink.stop()
-        app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+        app.extensions["safer_streets"].dispose()
 
 
 def test_the_smtp_answer_is_kept_so_a_poller_cannot_hammer_the_mail_server(tmp_path):

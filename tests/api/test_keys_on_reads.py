@@ -124,6 +124,6 @@ def test_a_keyed_request_while_the_database_is_down_is_503(settings, redis_clien
             "/api/v1/reports/LEW-AAAAA", headers={"X-Api-Key": made_up_key()}
         )
     finally:
-        app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+        app.extensions["safer_streets"].dispose()
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"

@@ -297,7 +297,7 @@ def walk(settings: Settings, engine: Engine, redis_client, ward_index: WardIndex
                     )
         yield Walk(reports, pages)
     finally:
-        app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+        app.extensions["safer_streets"].dispose()
         truncate_live_tables(engine)
         redis_client.flushdb()
 

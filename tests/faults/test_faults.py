@@ -57,7 +57,7 @@ def test_a_report_made_while_redis_is_down_is_saved_then_processed_exactly_once(
     wait_for_status(engine, reference, ReportStatus.ROUTED, timeout=60)
     time.sleep(3)  # several more sweeps run: none may route it again
     assert routed_events(engine, reference) == 1
-    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    app.extensions["safer_streets"].dispose()
 
 
 def test_after_redis_restarts_the_next_report_is_queued_at_once_not_left_to_the_sweep(
@@ -74,7 +74,7 @@ def test_after_redis_restarts_the_next_report_is_queued_at_once_not_left_to_the_
     after = reference_of(client.post("/api/v1/reports", json=REPORT))
     wait_for_status(engine, after, ReportStatus.ROUTED, timeout=60)
     assert routed_events(engine, after) == 1
-    client.application.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    client.application.extensions["safer_streets"].dispose()
 
 
 def test_a_worker_killed_mid_task_has_the_task_redelivered_and_routes_once(
@@ -114,7 +114,7 @@ def test_a_worker_killed_mid_task_has_the_task_redelivered_and_routes_once(
             {"ref": reference},
         )
     assert emails == 1, "the owner partner is emailed once, not once per delivery"
-    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    app.extensions["safer_streets"].dispose()
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_postgres_restarted_under_the_app_fails_cleanly_then_resumes_without_a_r
         assert descriptions == ["Sofa", "after"]
         assert conn.scalar(select(func.count()).select_from(Report)) == 2
     private_engine.dispose()
-    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    app.extensions["safer_streets"].dispose()
 
 
 def received_left(engine: Engine) -> int:
@@ -219,4 +219,4 @@ def test_every_report_is_stored_and_routed_once_through_all_three_faults(
     assert outcome.stored == 300
     assert outcome.routed_once == 300
     assert outcome.failures() == []
-    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    app.extensions["safer_streets"].dispose()

@@ -38,25 +38,28 @@ def cluster(
     """Two gunicorn web servers on their own ports and two workers, all one deployment."""
     settings = replace(fault_settings, api_write_rate_limit="5 per minute")
     environment = {**os.environ, **worker_environment(settings)}
-    servers = []
+    servers, ports = [], []
     for n in range(2):
         port = free_port()
+        # Started as the Procfile starts the web: gunicorn.conf.py, told by the settings.
+        served = {
+            "SAFER_STREETS_WEB_BIND": f"127.0.0.1:{port}",
+            "SAFER_STREETS_WEB_WORKERS": "1",
+            "SAFER_STREETS_WEB_THREADS": "4",
+        }
         with (tmp_path / f"web{n}.log").open("wb") as log:
             servers.append(
                 subprocess.Popen(
-                    [
-                        *(sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"),
-                        *("--workers", "1", "--threads", "4"),
-                        "safer_streets.web.app:create_app()",
-                    ],
+                    [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"],
                     cwd=ROOT,
-                    env=environment,
+                    env={**environment, **served},
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
             )
         wait_for_port(port)
-    bases = [f"http://127.0.0.1:{server.args[4].rsplit(':', 1)[1]}" for server in servers]
+        ports.append(port)
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     for base in bases:
         _wait_until_serving(base)
     for _ in range(2):

@@ -171,4 +171,4 @@ def test_with_smtp_down_and_1000_emails_waiting_reports_are_routed_and_the_broke
         for worker in workers:
             worker.stop()
         broker_client.close()
-        app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+        app.extensions["safer_streets"].dispose()

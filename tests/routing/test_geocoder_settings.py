@@ -47,7 +47,7 @@ def test_the_web_and_the_worker_use_the_configured_geocoder():
     app = create_app(settings)
     assert isinstance(app.extensions["safer_streets"].places.geocoder, NominatimGeocoder)
     assert isinstance(WorkerContext(settings).places.geocoder, NominatimGeocoder)
-    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    app.extensions["safer_streets"].dispose()
 
 
 def test_when_nominatim_cannot_be_reached_the_offline_gazetteer_answers():

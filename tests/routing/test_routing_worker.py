@@ -86,7 +86,7 @@ def test_a_report_made_while_the_broker_is_unreachable_is_swept_and_routed_exact
         "/api/v1/reports",
         json={"category": "fly-tipping", **CATFORD_BROADWAY, "description": "Mattresses"},
     )
-    offline.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    offline.extensions["safer_streets"].dispose()
     assert response.status_code == 201
     reference = response.get_json()["reference"]
     time.sleep(0.5)

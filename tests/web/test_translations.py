@@ -64,4 +64,4 @@ def test_a_new_language_is_offered_to_browsers_that_ask_for_it(tmp_path, setting
     assert "Zgłoś problem" in polish.text and "Opuść stronę" in polish.text
     english = client.get("/report", headers={"Accept-Language": "fr, en-GB;q=0.8"})
     assert '<html lang="en"' in english.text and "Report a problem" in english.text
-    app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
+    app.extensions["safer_streets"].dispose()
