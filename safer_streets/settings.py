@@ -154,6 +154,10 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_memory_cost_kib: int = 65536
     argon2_parallelism: int = 4
+    # Offer the pseudo-locale (accented, a third longer) in the language switcher, compiled at
+    # start from messages.pot: for checking that every string is marked and that pages survive
+    # longer languages. On in development and the tests; residents have no use for it.
+    pseudo_locale: bool = False
 
     def celery_queues(self) -> tuple[str, str, str]:
         """The routing, email and slow-job queues, named after ``celery_queue`` so that
