@@ -20,7 +20,7 @@ within a distance of a place, and are emailed through the outbox.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -129,9 +129,17 @@ def parse_radius(raw: str | None) -> int:
     raise InvalidInput({"radius": "Choose a distance from 250 metres to 2 kilometres"})
 
 
-def radius_words(metres: int) -> str:
-    """250 m, 500 m, 1 km, 2 km."""
-    return f"{metres // 1000} km" if metres % 1000 == 0 else f"{metres} m"
+def radius_words(metres: int, gettext: Callable[[str], str] = str) -> str:
+    """250 m, 500 m, 1 km, 2 km (in ``gettext``'s language, whose units may be written
+    otherwise)."""
+    if metres % 1000 == 0:
+        return gettext(_l("%(km)s km")) % {"km": metres // 1000}
+    return gettext(_l("%(metres)s m")) % {"metres": metres}
+
+
+def _l(message: str) -> str:
+    """Marks a message for translators (``pybabel extract -k _l``)."""
+    return message
 
 
 def parse_subscription(

@@ -23,6 +23,7 @@ from flask import (
 )
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -194,7 +195,14 @@ def is_staff_path(path: str) -> bool:
     return any(path == prefix or path.startswith(prefix + "/") for prefix in STAFF_PATHS)
 
 
-def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
+def _render_error(
+    status: int,
+    title: str,
+    detail: str,
+    errors: dict[str, str] | None = None,
+    *,
+    generic: bool = False,
+):
     renderers: dict[str, ErrorRenderer] = current_app.extensions.get("error_renderers", {})
     for prefix, renderer in renderers.items():
         if request.path.startswith(prefix):
@@ -202,7 +210,7 @@ def _render_error(status: int, title: str, detail: str, errors: dict[str, str] |
     if wants_json():
         return problem(status, title, detail, errors)
     page = "casework/error.html" if is_staff_path(request.path) else "error.html"
-    html = render_template(page, status=status, title=title, detail=detail)
+    html = render_template(page, status=status, title=title, detail=detail, generic=generic)
     return html, status
 
 
@@ -243,13 +251,18 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return _render_error(
-            400, "The form expired", "Please go back, reload the page and try again."
+            400,
+            gettext("The form expired"),
+            gettext("Please go back, reload the page and try again."),
         )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         response = app.make_response(
-            _render_error(error.code or 500, error.name, error.description or error.name)
+            # Werkzeug's words are English: the resident's page says it in theirs.
+            _render_error(
+                error.code or 500, error.name, error.description or error.name, generic=True
+            )
         )
         # Keep what the error says about itself, e.g. Allow on 405 and Retry-After on 429.
         for name, value in error.get_headers():

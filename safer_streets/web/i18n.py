@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from babel import Locale
 from flask import Flask, Response, current_app, request
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 
 from geo.suntimes import LONDON
 from safer_streets import pseudo_locale
@@ -136,6 +136,11 @@ def init_app(app: Flask, *, pseudo: bool = False) -> None:
     app.jinja_env.globals.update(
         get_locale=get_locale, text_direction=text_direction, language_choices=language_choices
     )
+    # For words marked elsewhere (category names from the seed, the policy's tables) and for
+    # code that builds words with a gettext function: plain text, which Jinja escapes, where
+    # the template's own ``_`` returns markup, so ``_(variable)`` would not escape the words.
+    app.jinja_env.filters["gettext"] = gettext
+    app.jinja_env.globals["plain_gettext"] = gettext
 
 
 def extract_seed(
