@@ -1,7 +1,7 @@
 """A pseudo-translation of the English catalogue, for finding what is not marked for translation.
 
 Every ASCII letter of a message becomes an accented look-alike and the message grows by about
-a third inside ``[…  ····]``: still readable, yet visibly "translated", and as long as German
+a third inside ``[… ····· ··]``: still readable, yet visibly "translated", and as long as German
 or Polish tend to run, so that a page which only fits in English shows it. Placeholders
 (``%(name)s``, ``%s``, ``{name}``), HTML tags and entities stay exactly as they are, or the
 pages would break for reasons no real translation causes.
@@ -37,7 +37,18 @@ PROTECTED = re.compile(
     r"|&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);"
 )
 PAD = "·"
-_PADDED = re.compile(rf"\A\[(?P<body>.*) {PAD}+\]\Z", re.DOTALL)
+
+
+def padding(length: int) -> str:
+    """``length`` characters of dots in groups of five: a translation's words can wrap, and a
+    run of dots as long as a paragraph's third could not."""
+    return "".join(" " if i % 6 == 5 and i < length - 1 else PAD for i in range(length))
+
+
+def _padding_length(length: int) -> int:
+    # "[", " " and "]" add three; the dots make up the rest of the third, and at least one
+    # stays so that the end of a message is always visible.
+    return max(1, math.ceil(length * 0.3) - 3)
 
 
 def protected_parts(text: str) -> list[str]:
@@ -55,18 +66,21 @@ def pseudo(text: str) -> str:
         body.append(match.group())
         start = match.end()
     body.append(text[start:].translate(_TO_PSEUDO))
-    # "[", " " and "]" add three; the dots make up the rest of the third, and at least one
-    # stays so that the end of a message is always visible.
-    dots = max(1, math.ceil(len(text) * 0.3) - 3)
-    return f"[{''.join(body)} {PAD * dots}]"
+    return f"[{''.join(body)} {padding(_padding_length(len(text)))}]"
 
 
 def unpseudo(text: str) -> str:
     """The English that :func:`pseudo` made ``text`` from (for messages that are English)."""
-    padded = _PADDED.match(text)
-    if not padded:
+    # Letters are replaced one for one, so the English is as long as the body: the one length
+    # whose padding fills the rest is the body's.
+    length = next((n for n in range(len(text)) if n + _padding_length(n) + 3 == len(text)), None)
+    if (
+        length is None
+        or not text.startswith("[")
+        or text[length + 1 :] != (f" {padding(_padding_length(length))}]")
+    ):
         return text
-    body, parts, start = padded["body"], [], 0
+    body, parts, start = text[1 : length + 1], [], 0
     for match in PROTECTED.finditer(body):
         parts.append(body[start : match.start()].translate(_FROM_PSEUDO))
         parts.append(match.group())
@@ -95,12 +109,12 @@ def write_catalogue(pot_path: Path, cache: Path) -> Path:
     """Compile the pseudo-locale from ``pot_path`` under ``cache``; returns the directory to
     add to the translation directories.
 
-    The directory is named after the template's hash, so a changed template gets a fresh
-    catalogue, and several processes starting at once each write theirs whole before renaming
-    it into place.
+    The directory is named after a hash of the template and of this module, so a changed
+    template or translation gets a fresh catalogue, and several processes starting at once
+    each write theirs whole before renaming it into place.
     """
     pot = pot_path.read_bytes()
-    directory = cache / hashlib.sha256(pot).hexdigest()[:16]
+    directory = cache / hashlib.sha256(pot + Path(__file__).read_bytes()).hexdigest()[:16]
     target = directory / LOCALE / "LC_MESSAGES" / "messages.mo"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)

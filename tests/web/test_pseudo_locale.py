@@ -72,3 +72,9 @@ def test_the_catalogue_is_written_once_per_template(tmp_path):
     assert pseudo_locale.write_catalogue(pot, tmp_path / "cache") == first
     pot.write_bytes(b'msgid "Report"\nmsgstr ""\n')
     assert pseudo_locale.write_catalogue(pot, tmp_path / "cache") != first
+
+
+def test_a_long_message_can_wrap_inside_its_padding():
+    padded = pseudo("word " * 60)
+    assert padded.endswith("·]") and "·····" in padded
+    assert "······" not in padded  # groups of five, each a word the line can break after
