@@ -42,7 +42,7 @@ RESIDENT_PAGES = [
 ENGLISH = re.compile(r"[A-Za-z]{2,}")
 # A pseudo-translated message, "[" to " ··]". What is inside it and still English is the value of
 # one of its placeholders (a reference, a partner's name): data, by the message's own say.
-MESSAGE = re.compile(r"\[[^\[]*? ·+\]", re.DOTALL)
+MESSAGE = re.compile(r"\[[^\[]*? ·[· ]*\]", re.DOTALL)
 VISIBLE_ATTRIBUTES = ("alt", "title", "aria-label", "placeholder")
 UNSEEN = {"script", "style", "template"}
 
