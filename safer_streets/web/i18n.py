@@ -88,13 +88,16 @@ def language_name(code: str) -> str:
 
 
 def language_choices() -> list[Language]:
-    """The footer's languages, each a link to this page in it (a plain GET, no JavaScript)."""
+    """The footer's languages, each a link to this page in it (a plain GET, no JavaScript).
+
+    The links are relative, query only: the page's address is not written into it again, so
+    a refusal (404, 429) never shows a reference it was asked about."""
     current = str(get_locale())
     choices = []
     for code in offered_locales():
         args = request.args.copy()
         args[LANGUAGE_COOKIE] = code
-        href = f"{request.script_root}{request.path}?{urlencode(list(args.items(multi=True)))}"
+        href = f"?{urlencode(list(args.items(multi=True)))}"
         tag = code.replace("_", "-")
         choices.append(Language(code, tag, language_name(code), href, code == current))
     return choices
