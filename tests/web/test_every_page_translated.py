@@ -50,9 +50,10 @@ UNSEEN = {"script", "style", "template"}
 def is_data(element: lxml.html.HtmlElement) -> bool:
     """Text that is nobody's to translate: marked ``translate="no"`` (references, street and
     ward names, partners, what residents wrote), in a language of its own (``lang``, as the
-    language switcher's names are), or a ``<time>``, which Babel's locale data formats."""
+    language switcher's names are), a ``<time>``, which Babel's locale data formats, or what
+    the reader typed."""
     return (
-        element.tag == "time"
+        element.tag in ("time", "textarea")  # a textarea holds what the reader typed
         or element.get("translate") == "no"
         or (element.get("lang") is not None and element.tag != "html")
     )
@@ -132,3 +133,21 @@ def test_a_published_summary_is_translated_but_its_wards_and_actions(app, client
     page = client.get("/you-said-we-did").text
     assert "Rushey Green" in page
     assert untranslated(page) == []
+
+
+@pytest.mark.parametrize(
+    ("page", "form"),
+    [
+        ("/report", {}),
+        ("/report", {"category": "fly-tipping", "description": "x" * 100_000}),
+        ("/alerts/new", {"email": "not an address", "where": "distance", "radius": "9"}),
+        ("/alerts/new", {"category": "nope", "frequency": "hourly"}),
+        ("/alerts/new", {"where": "ward"}),
+        ("/alerts/new", {"where": "area"}),
+    ],
+)
+def test_a_refused_form_says_what_is_wrong_in_the_readers_language(page, form, client):
+    client.set_cookie("lang", LOCALE)
+    response = client.post(page, data=form)
+    assert 400 <= response.status_code < 500
+    assert untranslated(response.text) == []
