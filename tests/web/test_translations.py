@@ -124,3 +124,11 @@ def test_the_pseudo_locale_is_offered_only_when_the_settings_say(app_with):
     assert '<html lang="en"' in page
     # English alone: nothing to switch between.
     assert 'class="languages"' not in page
+
+
+def test_the_language_cookie_is_secure_where_the_session_cookie_is(app_with):
+    client = app_with(secure_cookies=True).test_client()
+    response = client.get("/track?lang=en")
+    cookie = response.headers["Set-Cookie"]
+    assert cookie.startswith("lang=en;") and "Secure" in cookie and "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
