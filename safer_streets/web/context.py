@@ -259,9 +259,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         response = app.make_response(
-            # Werkzeug's words are English: the resident's page says it in theirs.
+            # Werkzeug's own words are English: the resident's page says them in theirs. A
+            # description of ours (a limit's, say) is kept.
             _render_error(
-                error.code or 500, error.name, error.description or error.name, generic=True
+                error.code or 500,
+                error.name,
+                error.description or error.name,
+                generic=error.description == type(error).description,
             )
         )
         # Keep what the error says about itself, e.g. Allow on 405 and Retry-After on 429.
