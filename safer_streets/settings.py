@@ -173,6 +173,10 @@ class Settings:
     # slugs to those, comma-separated (e.g. "partner-admin" or "tfl,lewisham-asb").
     two_factor_roles: str = ""
     two_factor_partners: str = ""
+    # Offer the pseudo-locale (accented, a third longer) in the language switcher, compiled at
+    # start from messages.pot: for checking that every string is marked and that pages survive
+    # longer languages. On in development and the tests; residents have no use for it.
+    pseudo_locale: bool = False
 
     def celery_queues(self) -> tuple[str, str, str]:
         """The routing, email and slow-job queues, named after ``celery_queue`` so that

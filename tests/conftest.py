@@ -136,6 +136,7 @@ def settings(smtp_port: int) -> Settings:
         lookup_rate_limit="100000 per minute",
         login_limit_per_account="100000 per minute",
         login_limit_per_address="100000 per minute",
+        pseudo_locale=True,
         **CHEAP_ARGON2,
     )
 

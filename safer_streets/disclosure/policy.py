@@ -24,6 +24,12 @@ from safer_streets import taxonomy
 from safer_streets.models import Category, Report, ReportPhoto, ReportStatus
 
 
+def _l(message: str) -> str:
+    """Marks a message for translators (``pybabel extract -k _l``); pages translate it when
+    they show it, as the README's tables are English."""
+    return message
+
+
 class Audience(enum.Enum):
     """Who is looking at a report."""
 
@@ -43,15 +49,15 @@ class Audience(enum.Enum):
 
 
 AUDIENCE_LABELS = {
-    Audience.PUBLIC: "Anyone (public pages, Open311 and the JSON API without a key)",
-    Audience.API_CLIENT: "An API client with a key of its own",
-    Audience.REPORTER: "The resident who reported it (their private tracking link)",
-    Audience.OWNER_STAFF: "Staff of the partner handling it",
-    Audience.NOTIFIED_STAFF: "Staff of a partner kept informed",
-    Audience.PARTNER_ADMIN: "Administrators of the partner handling it",
-    Audience.BOARD: "Safety board",
-    Audience.BOARD_CASE_DETAIL: "Safety board members allowed case detail",
-    Audience.ADMIN: "System administrators",
+    Audience.PUBLIC: _l("Anyone (public pages, Open311 and the JSON API without a key)"),
+    Audience.API_CLIENT: _l("An API client with a key of its own"),
+    Audience.REPORTER: _l("The resident who reported it (their private tracking link)"),
+    Audience.OWNER_STAFF: _l("Staff of the partner handling it"),
+    Audience.NOTIFIED_STAFF: _l("Staff of a partner kept informed"),
+    Audience.PARTNER_ADMIN: _l("Administrators of the partner handling it"),
+    Audience.BOARD: _l("Safety board"),
+    Audience.BOARD_CASE_DETAIL: _l("Safety board members allowed case detail"),
+    Audience.ADMIN: _l("System administrators"),
 }
 
 PUBLIC_AUDIENCES = frozenset({Audience.PUBLIC, Audience.API_CLIENT, Audience.REPORTER})
@@ -427,39 +433,39 @@ def promises(category: Category) -> list[str]:
     public = rules_for(category, Audience.PUBLIC)
     if not public.listed:
         return [
-            "This report is never shown to the public, on the map, in lists or to other apps.",
-            "Only the police and council teams handling it see it.",
+            _l("This report is never shown to the public, on the map, in lists or to other apps."),
+            _l("Only the police and council teams handling it see it."),
         ]
     place = {
-        Location.EXACT: "The public map shows the spot you choose.",
-        Location.SNAPPED: (
+        Location.EXACT: _l("The public map shows the spot you choose."),
+        Location.SNAPPED: _l(
             "The public map shows the nearest street point police.uk uses, never the exact"
             " spot (or only the ward, if no street point is near)."
         ),
-        Location.WARD: "The public sees only the ward, not the place.",
-        Location.NONE: "The public does not see where it is.",
+        Location.WARD: _l("The public sees only the ward, not the place."),
+        Location.NONE: _l("The public does not see where it is."),
     }[public.location]
     time = {
-        TimePrecision.EXACT: "the date and time you report it",
-        TimePrecision.HOUR: "the date and hour you report it",
-        TimePrecision.DAY: "the day you report it, not the time",
-        TimePrecision.MONTH: "the month you report it, not the day",
+        TimePrecision.EXACT: _l("It shows the date and time you report it."),
+        TimePrecision.HOUR: _l("It shows the date and hour you report it."),
+        TimePrecision.DAY: _l("It shows the day you report it, not the time."),
+        TimePrecision.MONTH: _l("It shows the month you report it, not the day."),
     }[public.time]
     words = {
-        Description.FULL: (
+        Description.FULL: _l(
             "Your description is public, as on FixMyStreet: please leave out names and"
             " anything that identifies you or anyone else."
         ),
-        Description.MODERATED: (
+        Description.MODERATED: _l(
             "Your description stays private unless a partner publishes a checked version"
             " without personal details."
         ),
-        Description.NONE: "Your description is never public.",
+        Description.NONE: _l("Your description is never public."),
     }[public.description]
     return [
         place,
-        f"It shows {time}.",
+        time,
         words,
-        "A photo is public only after a partner has checked and approved it.",
-        "Your email is seen only by the team handling your report.",
+        _l("A photo is public only after a partner has checked and approved it."),
+        _l("Your email is seen only by the team handling your report."),
     ]

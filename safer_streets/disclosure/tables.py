@@ -27,6 +27,12 @@ from safer_streets.disclosure.policy import (
 from safer_streets.models import Category
 
 
+def _l(message: str) -> str:
+    """Marks a message for translators (``pybabel extract -k _l``); pages translate it when
+    they show it, and the README shows the English."""
+    return message
+
+
 @dataclass(frozen=True)
 class PolicyRow:
     """One category's public policy, by name: what the tables are computed from."""
@@ -52,53 +58,53 @@ class Table:
         )
 
 
-NOT_SHOWN = "Not shown"
+NOT_SHOWN = _l("Not shown")
 PLACE = {
-    Location.EXACT: "Exact point",
-    Location.SNAPPED: "Nearest police.uk street point (else the ward)",
-    Location.WARD: "Ward only",
+    Location.EXACT: _l("Exact point"),
+    Location.SNAPPED: _l("Nearest police.uk street point (else the ward)"),
+    Location.WARD: _l("Ward only"),
     Location.NONE: NOT_SHOWN,
 }
 TIME = {
-    TimePrecision.EXACT: "Date and time",
-    TimePrecision.HOUR: "Date and hour",
-    TimePrecision.DAY: "Day",
-    TimePrecision.MONTH: "Month",
+    TimePrecision.EXACT: _l("Date and time"),
+    TimePrecision.HOUR: _l("Date and hour"),
+    TimePrecision.DAY: _l("Day"),
+    TimePrecision.MONTH: _l("Month"),
 }
 WORDS = {
-    Description.FULL: "As written",
-    Description.MODERATED: "Only a partner's checked version",
+    Description.FULL: _l("As written"),
+    Description.MODERATED: _l("Only a partner's checked version"),
     Description.NONE: NOT_SHOWN,
 }
 PHOTO = {
-    Photo.ANY: "Yes",
-    Photo.APPROVED: "Once a partner approves it",
+    Photo.ANY: _l("Yes"),
+    Photo.APPROVED: _l("Once a partner approves it"),
     Photo.NONE: NOT_SHOWN,
 }
 # One column per field of Rules, in its order; a new field without a heading here fails a test.
 RULE_HEADINGS = {
-    "listed": "Shown one by one",
-    "location": "Place",
-    "time": "Time",
-    "description": "Description",
-    "photo": "Photo",
-    "reasons": "Reasons given",
-    "supporters": "Supporters",
-    "contact": "Reporter's contact",
-    "internal_notes": "Internal notes",
-    "internal_routing_reason": "Why it went to its team",
-    "logged": "Each view logged",
+    "listed": _l("Shown one by one"),
+    "location": _l("Place"),
+    "time": _l("Time"),
+    "description": _l("Description"),
+    "photo": _l("Photo"),
+    "reasons": _l("Reasons given"),
+    "supporters": _l("Supporters"),
+    "contact": _l("Reporter's contact"),
+    "internal_notes": _l("Internal notes"),
+    "internal_routing_reason": _l("Why it went to its team"),
+    "logged": _l("Each view logged"),
 }
 
 
 def _yes_no(value: bool) -> str:
-    return "Yes" if value else "No"
+    return _l("Yes") if value else _l("No")
 
 
 def _rule_cell(name: str, rules: Rules) -> str:
     value = getattr(rules, name)
     if name != "listed" and not rules.listed:
-        return NOT_SHOWN if name != "logged" else "No"
+        return NOT_SHOWN if name != "logged" else _l("No")
     if name == "location":
         return PLACE[value]
     if name == "time":
@@ -108,7 +114,7 @@ def _rule_cell(name: str, rules: Rules) -> str:
     if name == "photo":
         return PHOTO[value]
     if name == "internal_routing_reason":
-        return "As staff wrote it" if value else "Category, ward and team only"
+        return _l("As staff wrote it") if value else _l("Category, ward and team only")
     return _yes_no(value)
 
 
@@ -137,7 +143,7 @@ def public_table(rows: Iterable[PolicyRow]) -> Table:
     for row in rows:
         rules = rules_for(as_category(row), Audience.PUBLIC)
         body.append((row.name, *(_rule_cell(name, rules) for name in names)))
-    return Table(("Category", *(RULE_HEADINGS[name] for name in names)), tuple(body))
+    return Table((_l("Category"), *(RULE_HEADINGS[name] for name in names)), tuple(body))
 
 
 def audience_table(row: PolicyRow) -> Table:
@@ -147,7 +153,7 @@ def audience_table(row: PolicyRow) -> Table:
     for audience in Audience:
         rules = rules_for(as_category(row), audience)
         body.append((audience.label, *(_rule_cell(name, rules) for name in names)))
-    return Table(("Who", *(RULE_HEADINGS[name] for name in names)), tuple(body))
+    return Table((_l("Who"), *(RULE_HEADINGS[name] for name in names)), tuple(body))
 
 
 def logged_categories(rows: Iterable[PolicyRow]) -> list[str]:

@@ -22,7 +22,7 @@ within a distance of a place, and are emailed through the outbox.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -110,17 +110,23 @@ class SubscriptionRequest:
     radius_m: int | None = None
 
 
+def _l(message: str) -> str:
+    """Marks a message for translators (``pybabel extract -k _l``); the form's page translates
+    it, and one with a value in it stays English."""
+    return message
+
+
 def parse_email(raw: str | None) -> str:
     """One email address, normalised; ``InvalidInput`` naming ``email`` otherwise."""
     text_value = (raw or "").strip()
     if not text_value:
-        raise InvalidInput({"email": "Enter your email address"})
+        raise InvalidInput({"email": _l("Enter your email address")})
     try:
         checked = validate_email(text_value, check_deliverability=False)
     except EmailNotValidError:
-        raise InvalidInput({"email": "Enter an email address like name@example.com"}) from None
+        raise InvalidInput({"email": _l("Enter an email address like name@example.com")}) from None
     if len(checked.normalized) > 254:
-        raise InvalidInput({"email": "Enter an email address like name@example.com"})
+        raise InvalidInput({"email": _l("Enter an email address like name@example.com")})
     return checked.normalized
 
 
@@ -129,12 +135,15 @@ def parse_radius(raw: str | None) -> int:
     text_value = (raw or "").strip()
     if text_value.isascii() and text_value.isdigit() and int(text_value) in RADIUS_CHOICES:
         return int(text_value)
-    raise InvalidInput({"radius": "Choose a distance from 250 metres to 2 kilometres"})
+    raise InvalidInput({"radius": _l("Choose a distance from 250 metres to 2 kilometres")})
 
 
-def radius_words(metres: int) -> str:
-    """250 m, 500 m, 1 km, 2 km."""
-    return f"{metres // 1000} km" if metres % 1000 == 0 else f"{metres} m"
+def radius_words(metres: int, gettext: Callable[[str], str] = str) -> str:
+    """250 m, 500 m, 1 km, 2 km (in ``gettext``'s language, whose units may be written
+    otherwise)."""
+    if metres % 1000 == 0:
+        return gettext(_l("%(km)s km")) % {"km": metres // 1000}
+    return gettext(_l("%(metres)s m")) % {"metres": metres}
 
 
 def parse_subscription(
@@ -157,12 +166,12 @@ def parse_subscription(
     for slug in dict.fromkeys(categories):
         choice = choices.find("categories", slug)
         if choice is None:
-            errors["category"] = "Choose from the problems listed"
+            errors["category"] = _l("Choose from the problems listed")
             break
         category_ids.append(choice.id)
     frequency = (values.get("frequency") or AlertFrequency.IMMEDIATE.value).strip()
     if frequency not in {f.value for f in AlertFrequency}:
-        errors["frequency"] = "Choose straight away or a daily email"
+        errors["frequency"] = _l("Choose straight away or a daily email")
         frequency = AlertFrequency.IMMEDIATE.value
     where = (values.get("where") or "").strip()
     place: dict[str, Any] = {}
@@ -186,12 +195,12 @@ def _parse_place(
     if where == AlertKind.WARD:
         ward = choices.find("wards", (values.get("ward") or "").strip())
         if ward is None:
-            raise InvalidInput({"ward": "Choose a ward"})
+            raise InvalidInput({"ward": _l("Choose a ward")})
         return {"kind": AlertKind.WARD, "ward_id": ward.id, "place_label": f"{ward.name} ward"}
     if where == AlertKind.AREA:
         area = choices.find("areas", (values.get("area") or "").strip())
         if area is None:
-            raise InvalidInput({"area": "Choose a town centre"})
+            raise InvalidInput({"area": _l("Choose a town centre")})
         return {"kind": AlertKind.AREA, "area_id": area.id, "place_label": area.name}
     if where == AlertKind.DISTANCE:
         errors: dict[str, str] = {}
@@ -213,14 +222,14 @@ def _parse_place(
             "radius_m": radius,
             "place_label": f"{radius_words(radius)} around {label}",
         }
-    raise InvalidInput({"where": "Choose a ward, a town centre or a distance around a place"})
+    raise InvalidInput({"where": _l("Choose a ward, a town centre or a distance around a place")})
 
 
 def _locate(raw: str | None, places: Places) -> tuple[str, float, float]:
     """A postcode, street or place in Lewisham as (label, lon, lat), through the gazetteer."""
     query = (raw or "").strip()
     if not query:
-        raise InvalidInput({"place": "Enter a postcode, street or place in Lewisham"})
+        raise InvalidInput({"place": _l("Enter a postcode, street or place in Lewisham")})
     if len(query) > MAX_PLACE_CHARS:
         raise InvalidInput({"place": f"Use at most {MAX_PLACE_CHARS} characters"})
     candidates = places.gazetteer.search(query, limit=5)
@@ -231,11 +240,11 @@ def _locate(raw: str | None, places: Places) -> tuple[str, float, float]:
             raise InvalidInput(
                 {"place": f"We could not be sure where that is. Did you mean: {names}?"}
             )
-        raise InvalidInput({"place": "We could not find that place in Lewisham"})
+        raise InvalidInput({"place": _l("We could not find that place in Lewisham")})
     try:
         check_in_lewisham(places, match.lat, match.lon)
     except InvalidInput:
-        raise InvalidInput({"place": "That place is not in Lewisham"}) from None
+        raise InvalidInput({"place": _l("That place is not in Lewisham")}) from None
     return match.label, match.lon, match.lat
 
 

@@ -151,17 +151,28 @@ class Filters:
         } | changes
         return {key: value for key, value in args.items() if value is not None}
 
-    def describe(self) -> str:
-        """The filters in words, for headings and feed titles."""
-        parts = [self.category.name if self.category else "Reports"]
+    def describe(self, gettext: Callable[[str], str] = str) -> str:
+        """The filters in words, for headings and feed titles, in ``gettext``'s language. Each
+        filter wraps the words so far in a message of its own, so a translator can put it
+        where their language wants it."""
+        words = gettext(self.category.name) if self.category else gettext(_l("Reports"))
         if self.ward:
-            parts.append(f"in {self.ward.name} ward")
+            words = gettext(_l("%(what)s in %(ward)s ward")) % {
+                "what": words,
+                "ward": self.ward.name,
+            }
         if self.area:
-            parts.append(f"in {self.area.name}")
+            words = gettext(_l("%(what)s in %(area)s")) % {"what": words, "area": self.area.name}
         if self.status:
-            parts.append(f"({self.status})")
-        parts.append(f"from the last {self.days} days")
-        return " ".join(parts)
+            status = {"open": _l("open"), "closed": _l("closed")}.get(self.status, self.status)
+            words = gettext(_l("%(what)s (%(status)s)")) % {
+                "what": words,
+                "status": gettext(status),
+            }
+        return gettext(_l("%(what)s from the last %(days)s days")) % {
+            "what": words,
+            "days": self.days,
+        }
 
 
 def parse_filters(args: Mapping[str, str], choices: Choices) -> Filters:
@@ -249,6 +260,14 @@ class Row:
     status: str
     closed: bool
     description: str | None
+    status_value: ReportStatus | None = None
+    partner: str | None = None
+
+    def status_in(self, gettext: Callable[[str], str]) -> str:
+        """The status in ``gettext``'s language (``status`` is the English)."""
+        if self.status_value is None:
+            return gettext(self.status)
+        return status_words(self.status_value, self.partner, gettext)
 
     @property
     def pin(self) -> tuple[float, float] | None:
@@ -273,6 +292,8 @@ def public_row(report: Report) -> Row | None:
         status=status_words(report.status, report.owner.name if report.owner else None),
         closed=report.status in CLOSED,
         description=shown.description,
+        status_value=report.status,
+        partner=report.owner.name if report.owner else None,
     )
 
 

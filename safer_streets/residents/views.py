@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from geo.suntimes import LONDON
 from safer_streets.actions import partner_actions
@@ -74,7 +75,8 @@ def _alert_form(values: dict[str, str], categories: list[str], errors: dict[str,
         choices=listing.Choices.load(db()),
         values=values,
         chosen=set(categories),
-        errors=errors,
+        # The form's messages are English, marked for translators where they are written.
+        errors={field: gettext(message) for field, message in errors.items()},
         radius_choices=alerts.RADIUS_CHOICES,
         radius_words=alerts.radius_words,
     ), status

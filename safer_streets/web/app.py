@@ -67,7 +67,7 @@ def create_app(
     csrf.init_app(app)
     context.init_app(app)
     limits.init_app(app, settings)
-    i18n.init_app(app)
+    i18n.init_app(app, pseudo=settings.pseudo_locale)
     static_delivery.init_app(app)
     security.init_app(app, settings)
 

@@ -23,6 +23,7 @@ from flask import (
 )
 from flask import session as cookie_session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -275,7 +276,14 @@ def _staff_error() -> bool:
     )
 
 
-def _render_error(status: int, title: str, detail: str, errors: dict[str, str] | None = None):
+def _render_error(
+    status: int,
+    title: str,
+    detail: str,
+    errors: dict[str, str] | None = None,
+    *,
+    generic: bool = False,
+):
     renderers: dict[str, ErrorRenderer] = current_app.extensions.get("error_renderers", {})
     for prefix, renderer in renderers.items():
         if request.path.startswith(prefix):
@@ -283,7 +291,7 @@ def _render_error(status: int, title: str, detail: str, errors: dict[str, str] |
     if wants_json():
         return problem(status, title, detail, errors)
     page = "casework/error.html" if _staff_error() else "error.html"
-    html = render_template(page, status=status, title=title, detail=detail)
+    html = render_template(page, status=status, title=title, detail=detail, generic=generic)
     return html, status
 
 
@@ -324,13 +332,22 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return _render_error(
-            400, "The form expired", "Please go back, reload the page and try again."
+            400,
+            gettext("The form expired"),
+            gettext("Please go back, reload the page and try again."),
         )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         response = app.make_response(
-            _render_error(error.code or 500, error.name, error.description or error.name)
+            # Werkzeug's own words are English: the resident's page says them in theirs. A
+            # description of ours (a limit's, say) is kept.
+            _render_error(
+                error.code or 500,
+                error.name,
+                error.description or error.name,
+                generic=error.description == type(error).description,
+            )
         )
         # Keep what the error says about itself, e.g. Allow on 405 and Retry-After on 429.
         for name, value in error.get_headers():

@@ -304,10 +304,10 @@ def test_the_tracking_page_marks_the_street_point_in_words(client, db_session, r
     report = routed_report(db_session, category="drug-dealing", description=WORDS)
     page = client.get(f"/track/{report.reference}").text
     label = re.search(r'data-label="(On or near [^"]+)"', page).group(1)
-    assert f"<dd>{label}</dd>" in page
+    assert f'<dd translate="no">{label}</dd>' in page
     assert "Example Road" not in page
     day = truncate(report.created_at, TimePrecision.DAY).strftime("%-d %B %Y")
-    assert f"<dd>{day}</dd>" in page
+    assert f">{day}</time></dd>" in page
 
 
 def test_the_tracking_page_has_no_map_at_ward_precision(client, db_session, routed_report):
