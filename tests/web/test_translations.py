@@ -69,7 +69,6 @@ def test_a_new_language_is_offered_to_browsers_that_ask_for_it(tmp_path, setting
     app.extensions["safer_streets"].dispose()
 
 
-
 def test_messages_pot_holds_every_marked_message():
     """The pseudo-locale and translators work from messages.pot: a message marked since the
     last `pybabel extract` would go untranslated."""
