@@ -35,6 +35,8 @@ RESIDENT_PAGES = [
     "/alerts/confirm/not-a-real-link",
     "/you-said-we-did",
     "/privacy",
+    "/contact",
+    "/accessibility",
     "/no-such-page",
 ]
 # Two or more ASCII letters together: the pseudo-locale turns every letter of a message into
