@@ -3,6 +3,7 @@ place statistics from ``geo`` are computed) and stored cell by cell for the boar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -431,6 +432,21 @@ def _correlation(session: Session, points: RunPoints, parameters: RunParameters)
     }
 
 
+@functools.lru_cache(maxsize=4)
+def _cell_polygons(on: grid.Grid, mask: bytes, shape: tuple[int, ...]) -> tuple[str, ...]:
+    """The analysed cells' outlines as EWKT, in ``np.nonzero(mask)`` order.
+
+    Every run on the same grid and study area has the same cells; projecting and formatting
+    their corners took more of a night's runs than the statistics did.
+    """
+    iy, ix = np.nonzero(np.frombuffer(mask, dtype=bool).reshape(shape))
+    rings = np.round(on.cell_polygons_lonlat(iy, ix), 6)
+    return tuple(
+        "SRID=4326;POLYGON((" + ",".join(f"{x:.6f} {y:.6f}" for x, y in ring) + "))"
+        for ring in rings
+    )
+
+
 def cell_rows(
     run_id: int,
     result: hotspots.HotspotResult,
@@ -441,17 +457,16 @@ def cell_rows(
     the run's summary), never the normal approximation, which on sparse counts gives
     p-values like 1e-17 beside a conditional p of 0.004."""
     iy, ix = np.nonzero(result.mask)
-    rings = np.round(result.grid.cell_polygons_lonlat(iy, ix), 6)
+    polygons = _cell_polygons(result.grid, result.mask.tobytes(), result.mask.shape)
     p_sim = result.p_sim_two_sided
     for k in range(iy.size):
         r, c = int(iy[k]), int(ix[k])
-        ring = ",".join(f"{x:.6f} {y:.6f}" for x, y in rings[k])
         trend = str(trends.categories[r, c]) if trends is not None else "none"
         yield (
             run_id,
             r,
             c,
-            f"SRID=4326;POLYGON(({ring}))",
+            polygons[k],
             int(result.counts[r, c]),
             float(result.z[r, c]),
             float(result.p_used[r, c]),
