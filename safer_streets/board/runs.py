@@ -31,7 +31,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from geo import correlation, density, emerging, grid, hotspots, significance, suntimes
+from geo import (
+    correlation,
+    density,
+    emerging,
+    grid,
+    hotspots,
+    projection,
+    significance,
+    suntimes,
+)
 from safer_streets.board.audience import require_board
 from safer_streets.board.filters import (
     ALL_SOURCES,
@@ -284,6 +293,8 @@ class RunPoints:
     epoch_s: np.ndarray
     ward_id: np.ndarray
     sensitive: np.ndarray
+    # British National Grid eastings and northings, when already projected.
+    projected: tuple[np.ndarray, np.ndarray] | None = None
 
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
@@ -627,6 +638,9 @@ class SharedPoints:
     data_ends: datetime
     lon: np.ndarray
     lat: np.ndarray
+    # Projected once for all the runs: each run projected its own points four times.
+    x: np.ndarray
+    y: np.ndarray
     epoch_s: np.ndarray
     ward_id: np.ndarray
     sensitive: np.ndarray
@@ -677,6 +691,7 @@ class SharedPoints:
             epoch_s=self.epoch_s[keep],
             ward_id=self.ward_id[keep],
             sensitive=self.sensitive[keep],
+            projected=(self.x[keep], self.y[keep]),
         )
 
     def previous_period(self, parameters: RunParameters) -> dict[str, Any]:
@@ -752,6 +767,7 @@ def fetch_shared_points(session: Session, date_from: date, date_to: date) -> Sha
         )
     )
     data = _copy_float_columns(session, statement, 8)
+    x, y = projection.to_bng(data[:, 0], data[:, 1])
     centres = _centre_columns()
     ticked = (
         select(
@@ -777,6 +793,8 @@ def fetch_shared_points(session: Session, date_from: date, date_to: date) -> Sha
         data_ends=data_ends,
         lon=data[:, 0],
         lat=data[:, 1],
+        x=x,
+        y=y,
         epoch_s=data[:, 2],
         ward_id=data[:, 3].astype(np.int64),
         sensitive=data[:, 4].astype(bool),
@@ -870,9 +888,14 @@ def compute_run(
         seed=parameters.seed,
         mask=study_area,
         p_source=parameters.p_source,  # type: ignore[arg-type]
+        projected=points.projected,
     )
     heat = density.kernel_density(
-        points.lon, points.lat, grid=result.grid, bandwidth_m=parameters.bandwidth_m
+        points.lon,
+        points.lat,
+        grid=result.grid,
+        bandwidth_m=parameters.bandwidth_m,
+        projected=points.projected,
     )
     date_from = date.fromisoformat(parameters.date_from)
     date_to = date.fromisoformat(parameters.date_to)
@@ -880,7 +903,12 @@ def compute_run(
     if points.lon.size and parameters.windows >= 2:
         windows = _window_index(points.epoch_s, date_from, date_to, parameters.windows)
         counts = grid.bin_points_windows(
-            points.lon, points.lat, windows, parameters.windows, result.grid
+            points.lon,
+            points.lat,
+            windows,
+            parameters.windows,
+            result.grid,
+            projected=points.projected,
         )
         trend = emerging.emerging_hotspots(
             counts, kernel=result.kernel, mask=result.mask, p_source="auto"
