@@ -45,34 +45,58 @@ def exact_conditional_tails(
         special.gammaln(n) - special.gammaln(np.arange(j_max + 1) + 1.0)
     ) - special.gammaln(n - np.arange(j_max + 1.0))
     obs = np.rint(observed_others).astype(np.int64)
-    for k in focal.tolist():
-        h = hist.copy()
-        h[k] -= 1
-        # table[j, s]: number of ways to pick j of the other cells with values summing
-        # to s. Entries stay below C(n - 1, j), far inside float64 range.
-        table = np.zeros((j_max + 1, s_max + 1))
-        table[0, 0] = 1.0
-        for v, hv in zip(values.tolist(), h.tolist(), strict=True):
-            if hv == 0:
-                continue
-            new = table.copy()
-            for a in range(1, min(hv, j_max) + 1):
-                shift = a * v
-                if shift > s_max:
-                    break
-                new[a:, shift:] += special.comb(hv, a) * table[: j_max + 1 - a, : s_max + 1 - shift]
-            table = new
-        prob = table * np.exp(-log_total)[:, None]
-        # Tails are summed from their own end, so small probabilities keep their
-        # relative accuracy (no 1 - x cancellation).
-        at_least = np.cumsum(prob[:, ::-1], axis=1)[:, ::-1]
-        at_most = np.cumsum(prob, axis=1)
-        cells = np.flatnonzero((inverse == k) & (n_others > 0))
-        c = n_others[cells]
-        o = obs[cells]
-        upper[cells] = np.minimum(at_least[c, o], 1.0)
-        lower[cells] = np.minimum(at_most[c, o], 1.0)
+    comb = _CombCache()
+    ways = np.exp(-log_total)[:, None]
+    # table[j, s]: number of ways to pick j of the other cells with values summing to s,
+    # built value by value. Every focal value's table starts with the same values before
+    # it, so that prefix is built once and carried along (the same operations in the same
+    # order as building each table from scratch: the same numbers, in half the time).
+    prefix = np.zeros((j_max + 1, s_max + 1))
+    prefix[0, 0] = 1.0
+    wanted = set(focal.tolist())
+    values_list, hist_list = values.tolist(), hist.tolist()
+    for k, (v_k, h_k) in enumerate(zip(values_list, hist_list, strict=True)):
+        if k in wanted:
+            table = _add_value(prefix, v_k, h_k - 1, j_max, s_max, comb)
+            for v, hv in zip(values_list[k + 1 :], hist_list[k + 1 :], strict=True):
+                table = _add_value(table, v, hv, j_max, s_max, comb)
+            prob = table * ways
+            # Tails are summed from their own end, so small probabilities keep their
+            # relative accuracy (no 1 - x cancellation).
+            at_least = np.cumsum(prob[:, ::-1], axis=1)[:, ::-1]
+            at_most = np.cumsum(prob, axis=1)
+            cells = np.flatnonzero((inverse == k) & (n_others > 0))
+            c = n_others[cells]
+            o = obs[cells]
+            upper[cells] = np.minimum(at_least[c, o], 1.0)
+            lower[cells] = np.minimum(at_most[c, o], 1.0)
+        if k < len(values_list) - 1:
+            prefix = _add_value(prefix, v_k, h_k, j_max, s_max, comb)
     return upper, lower
+
+
+class _CombCache(dict[tuple[int, int], float]):
+    """``special.comb(n, k)`` once per ``(n, k)``: the tables ask for the same few thousand
+    hundreds of thousands of times."""
+
+    def __missing__(self, key: tuple[int, int]) -> float:
+        value = self[key] = float(special.comb(*key))
+        return value
+
+
+def _add_value(
+    table: NDArray[np.float64], v: int, hv: int, j_max: int, s_max: int, comb: _CombCache
+) -> NDArray[np.float64]:
+    """The table after choosing also among ``hv`` cells of value ``v`` (a new array)."""
+    if hv == 0:
+        return table
+    new = table.copy()
+    for a in range(1, min(hv, j_max) + 1):
+        shift = a * v
+        if shift > s_max:
+            break
+        new[a:, shift:] += comb[hv, a] * table[: j_max + 1 - a, : s_max + 1 - shift]
+    return new
 
 
 def _sample_rows_without_replacement(

@@ -138,6 +138,7 @@ def kernel_density(
     bounds: Sequence[float] | None = None,
     clamp_m: tuple[float, float] = (100.0, 400.0),
     truncate: float = 4.0,
+    projected: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
 ) -> DensityResult:
     """Gaussian kernel density of points on a grid, in points per km².
 
@@ -177,7 +178,8 @@ def kernel_density(
     """
     lon = np.asarray(lons, dtype=np.float64).ravel()
     lat = np.asarray(lats, dtype=np.float64).ravel()
-    x, y = to_bng(lon, lat)
+    # ``projected``: ``to_bng(lons, lats)`` when the caller has it already.
+    x, y = to_bng(lon, lat) if projected is None else projected
     finite = np.isfinite(x) & np.isfinite(y)
     if bandwidth_m is None:
         h, h_raw = silverman_bandwidth(x[finite], y[finite], clamp_m=clamp_m)

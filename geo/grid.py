@@ -281,8 +281,10 @@ def bin_points_windows(
     window: ArrayLike,
     n_windows: int,
     grid: Grid,
+    projected: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
 ) -> NDArray[np.int64]:
-    """Count points per time window and grid cell in one pass.
+    """Count points per time window and grid cell in one pass (``projected``: the points'
+    ``to_bng``, when the caller has it).
 
     Parameters
     ----------
@@ -301,7 +303,7 @@ def bin_points_windows(
     ndarray of int64, shape (T, ny, nx)
         Counts per window and cell, the input of `emerging_hotspots`.
     """
-    x, y = to_bng(lons, lats)
+    x, y = to_bng(lons, lats) if projected is None else projected
     iy, ix, inside = grid.cell_index(x, y)
     w = np.asarray(window, dtype=np.int64)
     keep = inside & (w >= 0) & (w < n_windows)

@@ -74,7 +74,7 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
 from geo.gistar import getis_ord_gi_star, neighbourhood_kernel
-from geo.grid import Grid, bin_points, resolve_grid
+from geo.grid import Grid, bin_points, bin_points_bng, resolve_grid
 from geo.significance import MIN_CELL_COUNT, MIN_NEIGHBOURHOOD_COUNT, classify_hotspots
 
 # ----------------------------------------------------------------------------- results
@@ -196,6 +196,7 @@ def compute_hotspots(
     fdr: bool = True,
     min_count: float = MIN_NEIGHBOURHOOD_COUNT,
     min_cell_count: float = MIN_CELL_COUNT,
+    projected: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
 ) -> HotspotResult:
     """Bin points, run Gi*, control the FDR and label hot and cold spots.
 
@@ -275,7 +276,9 @@ def compute_hotspots(
     kernel = neighbourhood_kernel(
         cells=neighbourhood_cells, distance_m=neighbourhood_m, cell_size_m=g.cell_size
     )
-    counts = bin_points(lon, lat, g)
+    # ``projected``: the points' BNG eastings and northings, when the caller has them (the
+    # same numbers ``to_bng`` gives; several runs on one set of points project it once).
+    counts = bin_points(lon, lat, g) if projected is None else bin_points_bng(*projected, g)
     if p_source not in ("auto", "conditional", "exact", "permutation", "analytical"):
         raise ValueError(f"unknown p_source {p_source!r}")
     gi = getis_ord_gi_star(

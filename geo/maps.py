@@ -16,7 +16,9 @@ layers. Two constraints shape it:
 
 from __future__ import annotations
 
+import functools
 import html
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -334,12 +336,19 @@ def _fill(colour: str, opacity: float) -> dict[str, Any]:
 
 
 def _simplified(features: Sequence[Mapping[str, Any]], tolerance: float) -> list[dict[str, Any]]:
-    out = []
-    for feature in features:
-        geometry = shape(feature["geometry"]).simplify(tolerance, preserve_topology=True)
-        geometry = shapely.set_precision(geometry, 1e-6)
-        out.append({**feature, "geometry": mapping(geometry)})
-    return out
+    return [
+        {**feature, "geometry": _simplify(json.dumps(feature["geometry"]), tolerance)}
+        for feature in features
+    ]
+
+
+@functools.lru_cache(maxsize=256)
+def _simplify(geometry: str, tolerance: float) -> dict[str, Any]:
+    """A GeoJSON geometry simplified for the map. Wards and town centres are the same on every
+    map drawn, and simplifying them took a good part of drawing one: each is simplified once.
+    Callers must not change what this returns (it is shared)."""
+    simple = shape(json.loads(geometry)).simplify(tolerance, preserve_topology=True)
+    return mapping(shapely.set_precision(simple, 1e-6))
 
 
 class RemotePoints(folium.map.Layer):

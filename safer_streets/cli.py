@@ -330,9 +330,7 @@ def _compute_nightly_runs(*, force: bool = False) -> None:
         )
         ids = runs.queued_run_ids(session)
     study_area = projection.read_boundary()
-    for run_id in ids:
-        with session_scope(factory) as session:
-            runs.compute_run(session, run_id, study_area=study_area)
+    runs.compute_runs(lambda: session_scope(factory), ids, study_area=study_area)
     click.echo(
         f"Computed {len(ids)} hotspot runs (all categories and each safety category at any time"
         " and after dark; every other category at any time)."

@@ -26,6 +26,7 @@ SEND_EMAILS = "workers.send_emails"
 SWEEP_OUTBOX = "workers.sweep_outbox"
 QUEUE_DIGESTS = "workers.queue_digests"
 COMPUTE_HOTSPOT_RUN = "workers.compute_hotspot_run"
+COMPUTE_HOTSPOT_RUNS = "workers.compute_hotspot_runs"
 NIGHTLY_HOTSPOT_RUNS = "workers.nightly_hotspot_runs"
 EXPIRE_PERSONAL_DATA = "workers.expire_personal_data"
 MATCH_ALERTS = "workers.match_alerts"
@@ -66,6 +67,7 @@ TASK_QUEUES = {
     SWEEP_OUTBOX: "email",
     QUEUE_DIGESTS: "email",
     COMPUTE_HOTSPOT_RUN: "slow",
+    COMPUTE_HOTSPOT_RUNS: "slow",
     NIGHTLY_HOTSPOT_RUNS: "slow",
     EXPIRE_PERSONAL_DATA: "slow",
     MATCH_ALERTS: "email",

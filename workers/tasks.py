@@ -28,6 +28,7 @@ from safer_streets.routing import processing
 from safer_streets.settings import Settings
 from workers.queue import (
     COMPUTE_HOTSPOT_RUN,
+    COMPUTE_HOTSPOT_RUNS,
     EXPIRE_PERSONAL_DATA,
     MATCH_ALERTS,
     NIGHTLY_HOTSPOT_RUNS,
@@ -304,6 +305,27 @@ def compute_hotspot_run(run_id: int) -> bool:
         return False
 
 
+@shared_task(name=COMPUTE_HOTSPOT_RUNS, autoretry_for=(OperationalError,), max_retries=3)
+def compute_hotspot_runs(run_ids: list[int]) -> int:
+    """Compute the nightly runs together (``runs.compute_runs``: their reports are fetched
+    once); a run that cannot be computed is marked failed and the others go on."""
+    ctx = context()
+
+    def failed(run_id: int, error: Exception) -> None:
+        if isinstance(error, OperationalError):
+            raise error
+        logger.error("Hotspot run %s failed", run_id, exc_info=error)
+        with session_scope(ctx.session_factory) as session:
+            runs.mark_run_failed(session, run_id, f"{type(error).__name__}: {error}")
+
+    return runs.compute_runs(
+        lambda: session_scope(ctx.session_factory),
+        run_ids,
+        study_area=ctx.study_area,
+        on_error=failed,
+    )
+
+
 @shared_task(name=NIGHTLY_HOTSPOT_RUNS, autoretry_for=(OperationalError,), max_retries=3)
 def nightly_hotspot_runs() -> int:
     """Queue the nightly runs (``runs.nightly_filters``) and prune old ones."""
@@ -316,8 +338,8 @@ def nightly_hotspot_runs() -> int:
             seed=ctx.settings.hotspot_seed,
         )
         pruned = runs.prune_runs(session)
-    for run_id in ids:
-        current_app.send_task(COMPUTE_HOTSPOT_RUN, args=[run_id])
+    if ids:
+        current_app.send_task(COMPUTE_HOTSPOT_RUNS, args=[ids])
     logger.info("Queued %d nightly hotspot runs; pruned %d old runs", len(ids), pruned)
     return len(ids)
 

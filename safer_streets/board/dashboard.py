@@ -23,7 +23,13 @@ from sqlalchemy.orm import Session
 
 from geo.maps import WARD_COLOURS, class_breaks, range_legend
 from safer_streets.board.audience import Audience, audience_for
-from safer_streets.board.filters import NOT_PLACED, BoardFilters, month_starts
+from safer_streets.board.filters import (
+    ALL_SOURCES,
+    HIDDEN_SOURCES,
+    NOT_PLACED,
+    BoardFilters,
+    month_starts,
+)
 from safer_streets.board.query import event_time, filter_conditions, local_time, start_of
 from safer_streets.board.runs import crime_months, crimes_per_ward, latest_run, pending_run
 from safer_streets.board.suppression import Shown, shown
@@ -198,6 +204,8 @@ class Overview:
     point_count: int
     points_allowed: bool
     notes: list[str] = field(default_factory=list)
+    # Demo and test reports the filters leave out (`query.left_out_sources`).
+    left_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -270,20 +278,35 @@ def _withheld_note(min_count: int) -> str:
 
 def _period_counts(
     session: Session, filters: BoardFilters
-) -> dict[bool, dict[tuple[int | None, int, bool], int]]:
-    """Reports per (ward, category, sensitive) in this period (True) and the one before."""
+) -> tuple[dict[bool, dict[tuple[int | None, int, bool], int]], int]:
+    """Reports per (ward, category, sensitive) in this period (True) and the one before, and
+    the demo and test reports of this period left out (`query.left_out_sources`).
+
+    One pass over the reports: at a million of them each pass is most of the page's time.
+    """
     previous_from, _ = filters.previous()
     current = (event_time() >= start_of(filters.date_from)).label("current")
+    keys: list[Any] = [current, Report.ward_id, Report.category_id, Category.sensitive]
+    overrides: dict[str, Any] = {"date_from": previous_from}
+    if filters.source is None:
+        # Every source, told apart, instead of a second count of the hidden ones.
+        keys.append(Report.source.in_(HIDDEN_SOURCES).label("hidden"))
+        overrides["source"] = ALL_SOURCES
     rows = session.execute(
-        select(current, Report.ward_id, Report.category_id, Category.sensitive, func.count())
+        select(*keys, func.count())
         .join(Category, Category.id == Report.category_id)
-        .where(*filter_conditions(session, filters, date_from=previous_from))
-        .group_by(current, Report.ward_id, Report.category_id, Category.sensitive)
+        .where(*filter_conditions(session, filters, **overrides))
+        .group_by(*keys)
     ).all()
     out: dict[bool, dict[tuple[int | None, int, bool], int]] = {True: {}, False: {}}
-    for is_current, ward_id, category_id, sensitive, n in rows:
+    left_out = 0
+    for is_current, ward_id, category_id, sensitive, *hidden, n in rows:
+        if hidden and hidden[0] is not False:
+            # NULL (no source) is neither shown nor left out, as in the two queries.
+            left_out += n if is_current and hidden[0] else 0
+            continue
         out[bool(is_current)][(ward_id, category_id, sensitive)] = n
-    return out
+    return out, left_out
 
 
 def ward_category_counts(
@@ -514,6 +537,11 @@ def you_said_we_did(
     return [SaidDidWard(name, lines[name], actions.get(name, [])) for name in sorted(lines)]
 
 
+def count_from(counts: Mapping[tuple[int | None, int, bool], int]) -> int:
+    """How many reports `ward_category_counts` counted (what `count_points` would say)."""
+    return sum(counts.values())
+
+
 def count_points(session: Session, filters: BoardFilters) -> int:
     """How many reports the filters select (to decide whether points may be drawn)."""
     return (
@@ -538,7 +566,7 @@ def overview(
     """The map page's figures: one scan of the reports, the stored run, recorded crime."""
     audience = audience_for(user)
     see = {"audience": audience, "min_count": min_count}
-    counts = _period_counts(session, filters)
+    counts, left_out = _period_counts(session, filters)
     wards = session.execute(
         select(Ward.id, Ward.slug, Ward.name).where(Ward.active).order_by(Ward.name)
     ).all()
@@ -608,6 +636,7 @@ def overview(
         point_count=point_count,
         points_allowed=audience is Audience.BOARD and point_count < point_limit,
         notes=notes,
+        left_out=left_out,
     )
 
 

@@ -4,7 +4,7 @@ a run's cells as CSV and GeoJSON."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -190,8 +190,12 @@ def map_layers(
     filters: BoardFilters,
     *,
     min_count: int,
+    counts: Mapping[tuple[int | None, int, bool], int] | None = None,
 ) -> BoardLayers:
-    """The map's layers for a viewer, from the stored run and counts (no statistics)."""
+    """The map's layers for a viewer, from the stored run and counts (no statistics).
+
+    ``counts``: `ward_category_counts` for the filters, when the caller has them already.
+    """
     audience = audience_for(user)
     run = latest_run(session, filters)
     cells = run_cells(session, user, run, min_count=min_count, filters=filters) if run else []
@@ -199,10 +203,20 @@ def map_layers(
     emerging = [c.feature() for c in cells if c.emerging]
     density = [c.feature() for c in cells if c.density > 0]
 
-    counts = ward_category_counts(session, filters)
+    if counts is None:
+        counts = ward_category_counts(session, filters)
+    # Rates count every ward: without a ward or area filter they are the same counts, and a
+    # second pass over the reports would give nothing new.
+    zoomed = filters.ward is not None or filters.area is not None
     rates = {
         w.code: w
-        for w in ward_rates(session, filters, audience=audience, min_count=min_count).wards
+        for w in ward_rates(
+            session,
+            filters,
+            audience=audience,
+            min_count=min_count,
+            counts=None if zoomed else counts,
+        ).wards
     }
     ward_features = []
     for ward_id, code, name, geometry in session.execute(

@@ -3,6 +3,7 @@ smoothed, with the caveats that must be shown beside them."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -60,6 +61,7 @@ def ward_rates(
     audience: Audience,
     min_count: int,
     population: dict[str, int] | None = None,
+    counts: Mapping[tuple[int | None, int, bool], int] | None = None,
 ) -> WardRates:
     """Per-ward report counts, residents, raw and smoothed rates for the filters.
 
@@ -68,9 +70,15 @@ def ward_rates(
     audience may see (`dashboard.ward_total`), so a rate never reveals a withheld count.
     Reports not placed in a ward with a known population are counted in ``not_in_a_ward``
     and in no rate, so the borough rate is the wards' reports over the wards' residents.
+    ``counts``: `dashboard.ward_category_counts` for the filters without ward and area, when
+    the caller has them already.
     """
     residents_by_code = rates.read_ward_population() if population is None else population
-    counts_by_key = ward_category_counts(session, replace(filters, ward=None, area=None))
+    counts_by_key = (
+        ward_category_counts(session, replace(filters, ward=None, area=None))
+        if counts is None
+        else counts
+    )
     wards = [
         (ward_id, code, name, slug)
         for ward_id, code, name, slug in session.execute(

@@ -3,11 +3,14 @@ place statistics from ``geo`` are computed) and stored cell by cell for the boar
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,6 +21,7 @@ from sqlalchemy import (
     Float,
     Integer,
     Select,
+    case,
     cast,
     delete,
     exists,
@@ -29,12 +33,23 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from geo import correlation, density, emerging, grid, hotspots, significance, suntimes
+from geo import (
+    correlation,
+    density,
+    emerging,
+    grid,
+    hotspots,
+    projection,
+    significance,
+    suntimes,
+)
 from safer_streets.board.audience import require_board
 from safer_streets.board.filters import (
+    ALL_SOURCES,
     DEFAULT_CELL_SIZE_M,
     DEFAULT_WINDOWS,
     DEMO_SOURCE,
+    HIDDEN_SOURCES,
     PENDING_RUN_MAX_AGE,
     RUN_RETENTION,
     BoardFilters,
@@ -287,6 +302,8 @@ class RunPoints:
     epoch_s: np.ndarray
     ward_id: np.ndarray
     sensitive: np.ndarray
+    # British National Grid eastings and northings, when already projected.
+    projected: tuple[np.ndarray, np.ndarray] | None = None
 
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
@@ -435,6 +452,21 @@ def _correlation(session: Session, points: RunPoints, parameters: RunParameters)
     }
 
 
+@functools.lru_cache(maxsize=4)
+def _cell_polygons(on: grid.Grid, mask: bytes, shape: tuple[int, ...]) -> tuple[str, ...]:
+    """The analysed cells' outlines as EWKT, in ``np.nonzero(mask)`` order.
+
+    Every run on the same grid and study area has the same cells; projecting and formatting
+    their corners took more of a night's runs than the statistics did.
+    """
+    iy, ix = np.nonzero(np.frombuffer(mask, dtype=bool).reshape(shape))
+    rings = np.round(on.cell_polygons_lonlat(iy, ix), 6)
+    return tuple(
+        "SRID=4326;POLYGON((" + ",".join(f"{x:.6f} {y:.6f}" for x, y in ring) + "))"
+        for ring in rings
+    )
+
+
 def cell_rows(
     run_id: int,
     result: hotspots.HotspotResult,
@@ -445,17 +477,16 @@ def cell_rows(
     the run's summary), never the normal approximation, which on sparse counts gives
     p-values like 1e-17 beside a conditional p of 0.004."""
     iy, ix = np.nonzero(result.mask)
-    rings = np.round(result.grid.cell_polygons_lonlat(iy, ix), 6)
+    polygons = _cell_polygons(result.grid, result.mask.tobytes(), result.mask.shape)
     p_sim = result.p_sim_two_sided
     for k in range(iy.size):
         r, c = int(iy[k]), int(ix[k])
-        ring = ",".join(f"{x:.6f} {y:.6f}" for x, y in rings[k])
         trend = str(trends.categories[r, c]) if trends is not None else "none"
         yield (
             run_id,
             r,
             c,
-            f"SRID=4326;POLYGON(({ring}))",
+            polygons[k],
             int(result.counts[r, c]),
             float(result.z[r, c]),
             float(result.p_used[r, c]),
@@ -567,15 +598,7 @@ def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[st
     rows only), the place is the report's. ``reports`` stays the number of reports whose
     reporter gave the reason, as a supporter is not a new report.
     """
-    centres = {
-        slug: func.coalesce(
-            func.ST_Covers(
-                select(Area.geom).where(Area.slug == slug).scalar_subquery(), Report.location
-            ),
-            False,
-        ).label(slug.replace("-", "_"))
-        for slug in NAMED_TOWN_CENTRES
-    }
+    centres = _centre_columns()
     reporters = (
         select(
             func.unnest(Report.reasons).label("reason"),
@@ -626,11 +649,281 @@ def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[st
     ]
 
 
-def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> bool:
+# Time-of-day choices a shared fetch can tell apart: it holds ``after_dark``, not the hour.
+_SHARED_TIMES = (TimeOfDay.ANY, TimeOfDay.AFTER_DARK, TimeOfDay.DAYLIGHT)
+
+
+def _source_code() -> Any:
+    """0 for a resident's source, 1 + the index in ``HIDDEN_SOURCES`` for demo and test."""
+    return case(*((Report.source == name, k + 1) for k, name in enumerate(HIDDEN_SOURCES)), else_=0)
+
+
+def _centre_columns() -> dict[str, Any]:
+    return {
+        slug: func.coalesce(
+            func.ST_Covers(
+                select(Area.geom).where(Area.slug == slug).scalar_subquery(), Report.location
+            ),
+            False,
+        ).label(slug.replace("-", "_"))
+        for slug in NAMED_TOWN_CENTRES
+    }
+
+
+@dataclass(frozen=True)
+class SharedPoints:
+    """Every counted report of one period and the one before, fetched once for several runs.
+
+    The nightly runs ask about the same period by category, time of day and source; querying
+    a million points for each of them took most of the night's time. Each run's reports are
+    picked from these arrays with the conditions ``report_conditions`` puts in SQL, so a run
+    computed from here stores what it would have stored computed alone.
+    """
+
+    date_from: date
+    date_to: date
+    data_ends: datetime
+    lon: np.ndarray
+    lat: np.ndarray
+    # Projected once for all the runs: each run projected its own points four times.
+    x: np.ndarray
+    y: np.ndarray
+    epoch_s: np.ndarray
+    ward_id: np.ndarray
+    sensitive: np.ndarray
+    category_id: np.ndarray
+    # 1 after dark, 0 in daylight, -1 not known yet.
+    dark: np.ndarray
+    source: np.ndarray
+    category_ids: dict[str, int]
+    # (reason, category id, dark, source, in each named centre, reports), in the database's
+    # order of reasons, for the period only.
+    reason_rows: list[tuple[Any, ...]]
+
+    def covers(self, parameters: RunParameters) -> bool:
+        """Whether this run's reports are all here (same period, a choice told apart here)."""
+        return (
+            parameters.date_from == self.date_from.isoformat()
+            and parameters.date_to == self.date_to.isoformat()
+            and TimeOfDay(parameters.time_of_day) in _SHARED_TIMES
+            and (parameters.source is None or parameters.source in HIDDEN_SOURCES)
+        )
+
+    def _source_wanted(self, parameters: RunParameters) -> int:
+        return 0 if parameters.source is None else 1 + HIDDEN_SOURCES.index(parameters.source)
+
+    def _selected(self, parameters: RunParameters) -> np.ndarray:
+        keep = self.source == self._source_wanted(parameters)
+        if parameters.categories:
+            ids = [self.category_ids[s] for s in parameters.categories if s in self.category_ids]
+            keep &= np.isin(self.category_id, ids)
+        time_of_day = TimeOfDay(parameters.time_of_day)
+        if time_of_day is TimeOfDay.AFTER_DARK:
+            keep &= self.dark == 1
+        elif time_of_day is TimeOfDay.DAYLIGHT:
+            keep &= self.dark == 0
+        return keep
+
+    def _between(self, date_from: date, date_to: date) -> np.ndarray:
+        start = start_of(date_from).timestamp()
+        end = start_of(date_to + timedelta(days=1)).timestamp()
+        return (self.epoch_s >= start) & (self.epoch_s < end)
+
+    def points(self, parameters: RunParameters) -> RunPoints:
+        """What `run_points` returns for this run."""
+        keep = self._selected(parameters) & self._between(self.date_from, self.date_to)
+        return RunPoints(
+            lon=self.lon[keep],
+            lat=self.lat[keep],
+            epoch_s=self.epoch_s[keep],
+            ward_id=self.ward_id[keep],
+            sensitive=self.sensitive[keep],
+            projected=(self.x[keep], self.y[keep]),
+        )
+
+    def previous_period(self, parameters: RunParameters) -> dict[str, Any]:
+        """What `previous_period` returns for this run."""
+        previous_from, previous_to = parameters.filters().previous()
+        keep = self._selected(parameters) & self._between(previous_from, previous_to)
+        return {
+            "from": previous_from.isoformat(),
+            "to": previous_to.isoformat(),
+            "n_points": int(keep.sum()),
+        }
+
+    def reasons(self, parameters: RunParameters) -> list[dict[str, Any]]:
+        """What `reasons_counted` returns for this run."""
+        wanted_source = self._source_wanted(parameters)
+        ids = (
+            {self.category_ids.get(s) for s in parameters.categories}
+            if parameters.categories
+            else None
+        )
+        time_of_day = TimeOfDay(parameters.time_of_day)
+        totals: dict[Any, list[int]] = {}
+        for reason, category_id, dark, source, reporter, *centres, n in self.reason_rows:
+            if source != wanted_source or (ids is not None and category_id not in ids):
+                continue
+            if time_of_day is TimeOfDay.AFTER_DARK and dark != 1:
+                continue
+            if time_of_day is TimeOfDay.DAYLIGHT and dark != 0:
+                continue
+            row = totals.setdefault(reason, [0, 0, 0] + [0] * len(centres))
+            row[0] += n
+            row[1] += n if reporter else 0
+            row[2] += n if dark == 1 else 0
+            for k, inside in enumerate(centres):
+                row[3 + k] += n if inside else 0
+        # As ORDER BY count DESC, reason does.
+        ordered = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
+        return [
+            {
+                "reason": reason,
+                "people": people,
+                "reports": reports,
+                "after_dark": dark,
+                "daylight": people - dark,
+                "town_centres": dict(zip(NAMED_TOWN_CENTRES, in_centres, strict=True)),
+            }
+            for reason, (people, reports, dark, *in_centres) in ordered
+        ]
+
+
+def fetch_shared_points(session: Session, date_from: date, date_to: date) -> SharedPoints:
+    """One period's counted reports (and the previous period's) for `compute_run`'s
+    ``shared``: one binary COPY and one count of reasons instead of three queries a run."""
+    derive_after_dark(session)
+    data_ends = datetime.now(UTC)
+    previous_from, _ = BoardFilters(None, Period.CUSTOM, date_from, date_to).previous()
+    common = {"categories": None, "time_of_day": TimeOfDay.ANY, "source": ALL_SOURCES}
+    statement = (
+        select(
+            cast(func.ST_X(Report.location), Float),
+            cast(func.ST_Y(Report.location), Float),
+            cast(func.extract("epoch", event_time()), Float),
+            cast(func.coalesce(Report.ward_id, -1), Float),
+            cast(cast(Category.sensitive, Integer), Float),
+            cast(Report.category_id, Float),
+            cast(func.coalesce(cast(Report.after_dark, Integer), -1), Float),
+            cast(_source_code(), Float),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(
+            *report_conditions(
+                session, date_from=min(previous_from, date_from), date_to=date_to, **common
+            )
+        )
+    )
+    data = _copy_float_columns(session, statement, 8)
+    x, y = projection.to_bng(data[:, 0], data[:, 1])
+    centres = _centre_columns()
+    in_period = report_conditions(session, date_from=date_from, date_to=date_to, **common)
+    reporters = (
+        select(
+            func.unnest(Report.reasons).label("reason"),
+            Report.category_id.label("category_id"),
+            func.coalesce(cast(Report.after_dark, Integer), -1).label("dark"),
+            _source_code().label("source"),
+            literal(1).label("reporter"),
+            *centres.values(),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .where(*in_period)
+    )
+    # As in `reasons_counted`: each supporter once, with their own reasons and time.
+    supporters = (
+        select(
+            func.unnest(ReportSupport.reasons).label("reason"),
+            Report.category_id.label("category_id"),
+            cast(ReportSupport.after_dark, Integer).label("dark"),
+            _source_code().label("source"),
+            literal(0).label("reporter"),
+            *centres.values(),
+        )
+        .select_from(ReportSupport)
+        .join(Report, Report.id == ReportSupport.report_id)
+        .join(Category, Category.id == Report.category_id)
+        .where(*in_period, ReportSupport.after_dark.is_not(None))
+    )
+    ticked = union_all(reporters, supporters).subquery()
+    keys = [ticked.c.reason, ticked.c.category_id, ticked.c.dark, ticked.c.source]
+    keys += [ticked.c.reporter] + [ticked.c[c.name] for c in centres.values()]
+    reason_rows = [
+        tuple(row)
+        for row in session.execute(select(*keys, func.count()).group_by(*keys).order_by(*keys))
+    ]
+    return SharedPoints(
+        date_from=date_from,
+        date_to=date_to,
+        data_ends=data_ends,
+        lon=data[:, 0],
+        lat=data[:, 1],
+        x=x,
+        y=y,
+        epoch_s=data[:, 2],
+        ward_id=data[:, 3].astype(np.int64),
+        sensitive=data[:, 4].astype(bool),
+        category_id=data[:, 5].astype(np.int64),
+        dark=data[:, 6].astype(np.int64),
+        source=data[:, 7].astype(np.int64),
+        category_ids=dict(session.execute(select(Category.slug, Category.id)).all()),
+        reason_rows=reason_rows,
+    )
+
+
+def compute_runs(
+    sessions: Callable[[], AbstractContextManager[Session]],
+    run_ids: Sequence[int],
+    *,
+    study_area: BaseGeometry,
+    on_error: Callable[[int, Exception], None] | None = None,
+) -> int:
+    """Compute several queued runs (the nightly ones), each in its own transaction, with
+    the reports of their most common period fetched once; how many were computed.
+
+    ``on_error`` is told of a run that failed (and the others go on); without it the error
+    is raised.
+    """
+    with sessions() as session:
+        periods = Counter(
+            (params["date_from"], params["date_to"])
+            for params in session.scalars(
+                select(HotspotRun.parameters).where(
+                    HotspotRun.id.in_(list(run_ids)), HotspotRun.status == RunStatus.QUEUED
+                )
+            )
+        )
+        shared = None
+        if periods:
+            (date_from, date_to), _ = periods.most_common(1)[0]
+            shared = fetch_shared_points(
+                session, date.fromisoformat(date_from), date.fromisoformat(date_to)
+            )
+    computed = 0
+    for run_id in run_ids:
+        try:
+            with sessions() as session:
+                computed += compute_run(session, run_id, study_area=study_area, shared=shared)
+        except Exception as error:
+            if on_error is None:
+                raise
+            on_error(run_id, error)
+    return computed
+
+
+def compute_run(
+    session: Session,
+    run_id: int,
+    *,
+    study_area: BaseGeometry,
+    shared: SharedPoints | None = None,
+) -> bool:
     """Compute a queued run and store its cells; False when there was nothing to do.
 
     The run row is locked for the computation (a second worker skips it), and a run that is
-    already done is left alone, so a redelivered task changes nothing.
+    already done is left alone, so a redelivered task changes nothing. With ``shared``
+    (`fetch_shared_points`) a run it covers takes its reports from there instead of
+    querying them again; the results are the same.
     """
     run = session.scalar(
         select(HotspotRun).where(HotspotRun.id == run_id).with_for_update(skip_locked=True)
@@ -639,10 +932,18 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
         return False
     parameters = RunParameters(**run.parameters)
     session.execute(delete(HotspotCell).where(HotspotCell.run_id == run.id))
-    derive_after_dark(session)
-    # Reports received after this moment are not in the run.
-    data_ends = datetime.now(UTC)
-    points = run_points(session, parameters)
+    if shared is not None and shared.covers(parameters):
+        data_ends = shared.data_ends
+        points = shared.points(parameters)
+        previous = shared.previous_period(parameters)
+        reasons = shared.reasons(parameters)
+    else:
+        derive_after_dark(session)
+        # Reports received after this moment are not in the run.
+        data_ends = datetime.now(UTC)
+        points = run_points(session, parameters)
+        previous = previous_period(session, parameters)
+        reasons = reasons_counted(session, parameters)
     result = hotspots.compute_hotspots(
         points.lon,
         points.lat,
@@ -652,9 +953,14 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
         seed=parameters.seed,
         mask=study_area,
         p_source=parameters.p_source,  # type: ignore[arg-type]
+        projected=points.projected,
     )
     heat = density.kernel_density(
-        points.lon, points.lat, grid=result.grid, bandwidth_m=parameters.bandwidth_m
+        points.lon,
+        points.lat,
+        grid=result.grid,
+        bandwidth_m=parameters.bandwidth_m,
+        projected=points.projected,
     )
     date_from = date.fromisoformat(parameters.date_from)
     date_to = date.fromisoformat(parameters.date_to)
@@ -662,7 +968,12 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
     if points.lon.size and parameters.windows >= 2:
         windows = _window_index(points.epoch_s, date_from, date_to, parameters.windows)
         counts = grid.bin_points_windows(
-            points.lon, points.lat, windows, parameters.windows, result.grid
+            points.lon,
+            points.lat,
+            windows,
+            parameters.windows,
+            result.grid,
+            projected=points.projected,
         )
         trend = emerging.emerging_hotspots(
             counts, kernel=result.kernel, mask=result.mask, p_source="auto"
@@ -692,8 +1003,8 @@ def compute_run(session: Session, run_id: int, *, study_area: BaseGeometry) -> b
             "last_report": event_range[1],
             "data_ends": data_ends.isoformat(),
         },
-        "previous_period": previous_period(session, parameters),
-        "reasons": reasons_counted(session, parameters),
+        "previous_period": previous,
+        "reasons": reasons,
         "n_sensitive": int(points.sensitive.sum()),
         "includes_sensitive": categories is None or bool(sensitive_slugs & set(categories)),
         "cells_stored": stored,

@@ -186,12 +186,9 @@ def _tab(template: str, title: str, build: Callable[[BoardFilters], dict[str, An
     except InvalidInput as invalid:
         context |= {"errors": invalid.field_errors, "form": request.args.to_dict()}
         return render_template(template, **context), 422
-    context |= {
-        "errors": {},
-        "form": filters.query_args(),
-        "left_out": query.left_out_sources(db(), filters),
-        **build(filters),
-    }
+    context |= {"errors": {}, "form": filters.query_args(), **build(filters)}
+    if "left_out" not in context:
+        context["left_out"] = query.left_out_sources(db(), filters)
     return render_template(template, **context)
 
 
@@ -214,6 +211,7 @@ def page():
         )
         return {
             "overview": overview,
+            "left_out": overview.left_out,
             "hot": hot,
             "urls": _map_urls(filters),
             "area_links": _area_links(filters, filter_options(db())),
@@ -280,11 +278,14 @@ def map_script():
     filters, _ = _filters()
     user = current_user()
     settings = services().settings
-    layers = map_layers.map_layers(db(), user, filters, min_count=settings.board_min_count)
+    counts = dashboard.ward_category_counts(db(), filters)
+    layers = map_layers.map_layers(
+        db(), user, filters, min_count=settings.board_min_count, counts=counts
+    )
     urls = _map_urls(filters)
     points_allowed = (
         audience_for(user) is Audience.BOARD
-        and dashboard.count_points(db(), filters) < settings.board_point_limit
+        and dashboard.count_from(counts) < settings.board_point_limit
     )
     layers = replace(
         layers,

@@ -245,3 +245,15 @@ def test_a_hot_spot_s_tooltip_says_what_it_means_in_words():
     script = maps.map_script(maps.board_map(layers()))
     assert "What it means" in script
     assert significance.plain_words("hot-99").split(":")[0].split(";")[0] in script
+
+
+def test_outlines_simplified_once_are_the_ones_simplifying_each_time_gives():
+    wards = layers().wards
+    maps._simplify.cache_clear()
+    first = maps._simplified(wards, 0.00005)
+    again = maps._simplified(wards, 0.00005)
+    assert maps._simplify.cache_info().hits == len(wards)
+    for ward, a, b in zip(wards, first, again, strict=True):
+        simple = shapely.geometry.shape(ward["geometry"]).simplify(0.00005, preserve_topology=True)
+        expected = mapping(shapely.set_precision(simple, 1e-6))
+        assert a == b == {**ward, "geometry": expected}
