@@ -6,15 +6,17 @@ only the fields that changed are kept, and rows outlive what they describe.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from safer_streets.errors import NotAllowed
+from safer_streets.errors import InvalidInput, NotAllowed
 from safer_streets.models import AdminAction, AdminChange, AdminEntity, Role, User
 
 MAX_WHY_CHARS = 1000
+T = TypeVar("T")
 
 ENTITY_WORDS = {
     AdminEntity.PARTNER: "Partner",
@@ -78,6 +80,40 @@ def record(
     session.add(change)
     session.flush()
     return change
+
+
+def apply_edit(
+    session: Session,
+    actor: User | None,
+    target: T,
+    values: dict[str, Any],
+    why: str,
+    *,
+    entity: AdminEntity,
+    key: str,
+    snapshot: Callable[[T], dict[str, Any]],
+) -> T:
+    """Set ``values`` on ``target`` and keep the change with its why; an edit that changes
+    nothing is refused rather than written to the history."""
+    before = snapshot(target)
+    for field, value in values.items():
+        setattr(target, field, value)
+    after = snapshot(target)
+    if after == before:
+        raise InvalidInput({entity.value: "nothing was changed"})
+    session.flush()
+    record(
+        session,
+        require_admin(actor),
+        entity=entity,
+        entity_id=getattr(target, "id", None),
+        key=key,
+        action=AdminAction.EDITED,
+        why=why,
+        before=before,
+        after=after,
+    )
+    return target
 
 
 def describe(change: AdminChange) -> list[tuple[str, Any, Any]]:

@@ -21,7 +21,7 @@ from safer_streets.disclosure.policy import (
     rules_for,
 )
 from safer_streets.errors import InvalidInput, NotFound
-from safer_streets.models import AdminAction, AdminEntity, Category, Report, User
+from safer_streets.models import AdminEntity, Category, Report, User
 
 MAX_NAME_CHARS = 200
 MAX_GROUP_CHARS = 80
@@ -243,22 +243,13 @@ def edit_category(
     """Save the form's values and keep the change, with its why, in the history."""
     category = get_category(session, actor, slug)
     values, why = check_category_form(category, form)
-    before = snapshot(category)
-    for field, value in values.items():
-        setattr(category, field, value)
-    after = snapshot(category)
-    if after == before:
-        raise InvalidInput({"category": "nothing was changed"})
-    session.flush()
-    audit.record(
+    return audit.apply_edit(
         session,
-        audit.require_admin(actor),
+        actor,
+        category,
+        values,
+        why,
         entity=AdminEntity.CATEGORY,
-        entity_id=category.id,
         key=category.slug,
-        action=AdminAction.EDITED,
-        why=why,
-        before=before,
-        after=after,
+        snapshot=snapshot,
     )
-    return category

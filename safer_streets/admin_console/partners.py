@@ -285,25 +285,16 @@ def edit_partner(session: Session, actor: User | None, slug: str, form: dict[str
     """Change a partner's name, kind, email or default service levels; never its slug."""
     partner = get_partner(session, actor, slug)
     values, why = _parse_partner_form(session, form)
-    before = snapshot(partner)
-    for field, value in values.items():
-        setattr(partner, field, value)
-    after = snapshot(partner)
-    if after == before:
-        raise InvalidInput({"partner": "nothing was changed"})
-    session.flush()
-    audit.record(
+    return audit.apply_edit(
         session,
-        audit.require_admin(actor),
+        actor,
+        partner,
+        values,
+        why,
         entity=AdminEntity.PARTNER,
-        entity_id=partner.id,
         key=partner.slug,
-        action=AdminAction.EDITED,
-        why=why,
-        before=before,
-        after=after,
+        snapshot=snapshot,
     )
-    return partner
 
 
 def set_service_level(
