@@ -68,6 +68,17 @@ def check_occurred_at(value: datetime, *, now: datetime) -> datetime:
     return value
 
 
+def stated_occurred_at(value: datetime | None) -> datetime | None:
+    """ "When it happened" as a form or API gives it (a Pydantic validator): with a time zone,
+    and within ``check_occurred_at``'s bounds. Out-of-range times are refused here, on every
+    channel, rather than overflowing when the worker or a page moves them to London time."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone, e.g. 2026-11-24T21:30:00Z")
+    return check_occurred_at(value, now=datetime.now(UTC))
+
+
 def plausible_occurred_at(value: datetime | None, *, received: datetime) -> bool:
     """Whether a stored "when it happened" can be trusted for time-of-day rules: within the
     bounds intake enforces, relative to when the report was received. Reports stored before

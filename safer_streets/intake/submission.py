@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -30,7 +31,7 @@ from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import is_ambiguous
 from geo.postcodes import normalise_postcode, outward_code
 from geo.suntimes import is_after_dark
-from safer_streets.bounds import check_occurred_at
+from safer_streets.bounds import stated_occurred_at
 from safer_streets.errors import Conflict, InvalidInput, NotFound, plain_field_errors
 from safer_streets.intake import abuse
 from safer_streets.models import (
@@ -82,7 +83,7 @@ class ReportSubmission(BaseModel):
         min_length=1,
         json_schema_extra={"maxLength": MAX_DESCRIPTION_CHARS},
     )
-    occurred_at: datetime | None = Field(
+    occurred_at: Annotated[datetime | None, AfterValidator(stated_occurred_at)] = Field(
         default=None,
         description=(
             "When it happened (ISO 8601 with time zone), from 2000-01-01 to a few minutes from now."
@@ -122,17 +123,6 @@ class ReportSubmission(BaseModel):
         if len(value) > MAX_DESCRIPTION_CHARS:
             raise ValueError(f"must be at most {MAX_DESCRIPTION_CHARS} characters")
         return value
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _aware_and_past(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("must include a time zone, e.g. 2026-11-24T21:30:00Z")
-        # Out-of-range times are refused here, on every channel, rather than overflowing
-        # when the worker or a page moves them to London time.
-        return check_occurred_at(value, now=datetime.now(UTC))
 
 
 _PYDANTIC_MESSAGES = {

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from geo.snapping import MAX_SNAP_DISTANCE_M
 from geo.suntimes import LONDON, is_after_dark
-from safer_streets.bounds import check_occurred_at
+from safer_streets.bounds import stated_occurred_at
 from safer_streets.disclosure.policy import (
     Audience,
     Disclosure,
@@ -191,7 +192,7 @@ class SupportDetails(BaseModel):
         max_length=20,
         description="Reasons within the report's category, e.g. `badly-lit` for `feeling-unsafe`.",
     )
-    occurred_at: datetime | None = Field(
+    occurred_at: Annotated[datetime | None, AfterValidator(stated_occurred_at)] = Field(
         default=None,
         description="When it happened to the supporter (ISO 8601 with time zone), from "
         "2000-01-01 to a few minutes from now.",
@@ -209,15 +210,6 @@ class SupportDetails(BaseModel):
         if any("\x00" in reason for reason in value):
             raise ValueError("must not contain NUL characters")
         return value
-
-    @field_validator("occurred_at")
-    @classmethod
-    def _aware_and_past(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("must include a time zone, e.g. 2026-11-24T21:30:00Z")
-        return check_occurred_at(value, now=datetime.now(UTC))
 
 
 NO_DETAILS = SupportDetails()
