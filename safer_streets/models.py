@@ -800,6 +800,20 @@ class PartnerPreference(Base):
     )
 
 
+class SavedView(Base):
+    """A member of staff's named queue filters, one click from the queue page."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="saved_view_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    # The filters as the queue's query string (casework.queues.QueueFilters.query_args).
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class ResponseTemplate(Base):
     """A reply a partner sends often, kept ready for notes and public updates."""
 

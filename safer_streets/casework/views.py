@@ -22,7 +22,7 @@ from flask import session as cookie_session
 from safer_streets.accounts import users
 from safer_streets.accounts.redirects import landing_endpoint, safe_next
 from safer_streets.bounds import whole_number
-from safer_streets.casework import access, casefile, queues, sla, workflow
+from safer_streets.casework import access, casefile, queues, saved_views, sla, workflow
 from safer_streets.casework.export import export_csv
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import Priority, ReportStatus, User
@@ -222,6 +222,7 @@ def _queue_context(user: User) -> dict[str, Any]:
             ReportStatus.NOT_ACTIONABLE,
         ],
         "can_act": user.role.value in ("staff", "partner-admin", "admin"),
+        "saved_views": saved_views.views_for(db(), user),
     }
 
 
@@ -254,6 +255,33 @@ def queue():
         tiles=services().settings.map_tiles_url,
         **_queue_context(user),
     )
+
+
+@bp.post("/triage/views")
+@login_required
+def save_view():
+    """Save the queue's current filters under a name."""
+    session = db()
+    filters = {k: v for k, v in request.form.items() if k not in ("csrf_token", "view_name")}
+    try:
+        view = saved_views.save_view(session, _user(), request.form.get("view_name", ""), filters)
+    except InvalidInput as invalid:
+        flash("View not saved: " + "; ".join(invalid.field_errors.values()), "error")
+        return redirect(url_for("casework.queue", **filters), code=303)
+    session.commit()
+    flash(f"Saved the view “{view.name}”.")
+    return redirect(f"{url_for('casework.queue')}?{view.query}", code=303)
+
+
+@bp.post("/triage/views/<int:view_id>/delete")
+@login_required
+def delete_view(view_id: int):
+    """Forget one of the user's saved views."""
+    session = db()
+    saved_views.delete_view(session, _user(), view_id)
+    session.commit()
+    flash("Saved view deleted.")
+    return redirect(url_for("casework.queue"), code=303)
 
 
 @bp.get("/triage/export.csv")
