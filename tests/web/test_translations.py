@@ -9,8 +9,10 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from sqlalchemy import select
 
 from safer_streets import pseudo_locale
+from safer_streets.models import Category
 from safer_streets.web import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,3 +134,13 @@ def test_the_language_cookie_is_secure_where_the_session_cookie_is(app_with):
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("lang=en;") and "Secure" in cookie and "HttpOnly" in cookie
     assert "SameSite=Lax" in cookie
+
+
+def test_names_from_the_database_are_escaped_when_translated(client, db_session):
+    # Administrators edit category names; a translated name is still text, never markup.
+    category = db_session.scalar(select(Category).where(Category.slug == "fly-tipping"))
+    category.name = "<b>Fly</b>-tipping"
+    db_session.flush()
+    page = client.get("/report").text
+    assert "&lt;b&gt;Fly&lt;/b&gt;-tipping" in page
+    assert "<b>Fly</b>" not in page
