@@ -5,7 +5,6 @@ to add or replace one, remove one nothing depends on. Every change goes into the
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from safer_streets.admin_console import audit
 from safer_streets.admin_console.outlines import describe, parse_outline
+from safer_streets.data.seed import slugify
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.models import (
     SRID,
@@ -51,7 +51,7 @@ class AreaRow:
 
 
 def slug_for(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-")
+    return slugify(name)[:MAX_SLUG_CHARS].strip("-")
 
 
 def snapshot(area: Area, outline: BaseGeometry | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.admin_console import audit
 from safer_streets.casework.sla import MAX_HOURS
+from safer_streets.data.seed import slugify
 from safer_streets.errors import InvalidInput, NotFound
 from safer_streets.models import (
     AdminAction,
@@ -50,7 +51,7 @@ class PartnerRow:
 
 def slug_for(name: str) -> str:
     """'Met SNT: Rushey Green' -> 'met-snt-rushey-green'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:MAX_SLUG_CHARS].strip("-")
+    return slugify(name)[:MAX_SLUG_CHARS].strip("-")
 
 
 def snapshot(partner: Partner) -> dict[str, Any]:
