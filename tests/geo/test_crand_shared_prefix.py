@@ -1,5 +1,5 @@
-"""The exact conditional tails, with their shared prefix, are the straightforward ones to the
-last bit."""
+"""The exact conditional tails, built from shared tables, are the straightforward ones up to
+rounding."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def straightforward(y, n_others, observed_others):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_the_shared_prefix_gives_the_same_tails_bit_for_bit(seed):
+def test_the_shared_tables_give_the_straightforward_tails(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(5, 400))
     # Sparse and clustered counts, with values that occur once (their own table empty).
@@ -64,5 +64,5 @@ def test_the_shared_prefix_gives_the_same_tails_bit_for_bit(seed):
     result = crand.exact_conditional_tails(y, n_others, observed, cost_limit=1e12)
     assert result is not None
     expected = straightforward(y, n_others, observed)
-    np.testing.assert_array_equal(result[0], expected[0])
-    np.testing.assert_array_equal(result[1], expected[1])
+    np.testing.assert_allclose(result[0], expected[0], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(result[1], expected[1], rtol=1e-12, atol=0)
