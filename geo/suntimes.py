@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,6 +25,7 @@ LEWISHAM_LON = -0.0207
 # plus 34' of standard refraction).
 OFFICIAL_ZENITH_DEG = 90.833
 CIVIL_ZENITH_DEG = 96.0
+HOURS_IN_LEAP_YEAR = 366 * 24
 
 
 # ------------------------------------------------------------------------------- time
@@ -67,22 +68,43 @@ def _as_utc_datetime64(timestamps: ArrayLike | Sequence[datetime]) -> NDArray[np
     return out
 
 
-def _london_local(utc: NDArray[np.datetime64]) -> NDArray[np.datetime64]:
-    """UTC ``datetime64[s]`` to Europe/London wall-clock ``datetime64[s]``."""
-    if utc.size == 0:
-        return utc
-    # UK offsets change only on whole UTC hours, so the offset is looked up once per
-    # distinct hour (a few tens of thousands over years) instead of once per timestamp.
-    hours, inverse = np.unique(utc.astype("datetime64[h]"), return_inverse=True)
+def _offsets_s(hours: NDArray[np.datetime64]) -> NDArray[np.int64]:
+    """Europe/London's offset from UTC, in seconds, at each UTC hour given."""
     epoch = hours.astype("datetime64[s]").astype(np.int64).tolist()
-    offsets = np.array(
+    return np.array(
         [
             int(datetime.fromtimestamp(sec, tz=LONDON).utcoffset().total_seconds())  # type: ignore[union-attr]
             for sec in epoch
         ],
         dtype=np.int64,
     )
-    return utc + offsets[inverse.ravel()].astype("timedelta64[s]")
+
+
+@cache
+def _year_offsets_s(year: int) -> NDArray[np.int64]:
+    """`_offsets_s` of every hour of a UTC year, in order."""
+    start = np.datetime64(f"{year}-01-01T00", "h")
+    return _offsets_s(np.arange(start, np.datetime64(f"{year + 1}-01-01T00", "h")))
+
+
+def _london_local(utc: NDArray[np.datetime64]) -> NDArray[np.datetime64]:
+    """UTC ``datetime64[s]`` to Europe/London wall-clock ``datetime64[s]``."""
+    if utc.size == 0:
+        return utc
+    # UK offsets change only on whole UTC hours, so offsets are looked up by hour.
+    hours = utc.astype("datetime64[h]")
+    first, last = (
+        int(h.astype("datetime64[Y]").astype(np.int64)) + 1970 for h in (hours.min(), hours.max())
+    )
+    if (last - first + 1) * HOURS_IN_LEAP_YEAR <= utc.size:
+        # Many timestamps over a few years (the board's runs): every hour of those years,
+        # worked out once a year, indexed directly, costs less than finding the distinct hours.
+        table = np.concatenate([_year_offsets_s(year) for year in range(first, last + 1)])
+        offsets = table[(hours - np.datetime64(f"{first}-01-01T00", "h")).astype(np.int64)]
+    else:
+        distinct, inverse = np.unique(hours, return_inverse=True)
+        offsets = _offsets_s(distinct)[inverse.ravel()]
+    return utc + offsets.astype("timedelta64[s]")
 
 
 def time_profile(timestamps: ArrayLike | Sequence[datetime]) -> NDArray[np.int64]:

@@ -731,6 +731,26 @@ def test_time_profile_across_clock_changes():
 
 
 @pytest.mark.parametrize(
+    ("stamp", "local_hour"),
+    [
+        ("2024-03-31T00:59", 0),  # 00:59 GMT
+        ("2024-03-31T01:00", 2),  # 02:00 BST
+        ("2024-10-27T00:30", 1),  # 01:30 BST
+        ("2024-10-27T01:30", 1),  # 01:30 GMT, the repeated hour
+        ("2024-10-27T02:30", 2),  # 02:30 GMT
+    ],
+)
+def test_time_profile_of_many_reports_reads_the_clock_changes_the_same(stamp, local_hour):
+    # Enough stamps over the year that offsets come from a table of its every hour.
+    wednesday_noon = np.full(20_000, np.datetime64("2024-06-12T11:00", "s"))
+    stamps = np.concatenate([[np.datetime64(stamp, "s")], wednesday_noon])
+    profile = suntimes.time_profile(stamps)
+    assert profile[6, local_hour] == 1
+    assert profile[2, 12] == 20_000
+    assert profile.sum() == 20_001
+
+
+@pytest.mark.parametrize(
     ("day", "sunrise", "sunset"),
     [
         # Published London times (timeanddate.com / HM Nautical Almanac), in UTC:
