@@ -7,7 +7,7 @@ with N reports (default 1,000,000: 90 % uniform over Lewisham, 10 % around Catfo
 centre) and one with 10,000 as the baseline. Measured:
 
 1. The stored-run pipeline the worker runs (``runs.compute_run``): query the points from
-   PostGIS (binary COPY), bin + Gi* + FDR (+ 999 conditional permutations, exact p-values),
+   PostGIS (one binary array), bin + Gi* + FDR (+ 999 conditional permutations, exact p-values),
    kernel density, emerging hot spots, time profile, correlation, and the bulk insert of
    the cells. Baselines in the same run: fetching the same points as rows, and inserting
    the same cells with an executemany INSERT.
@@ -364,7 +364,7 @@ def record(
         args,
     )
     results.add(
-        "query points from PostGIS (binary COPY → numpy)",
+        "query points from PostGIS (one binary float8 array → numpy)",
         [big_run["query_copy_s"]],
         "s",
         baseline=Baseline("rows through SQLAlchemy", [big_run["query_rows_s"]]),
@@ -451,7 +451,7 @@ def main() -> int:
     print("| Step | Time | Baseline (same run) | Ratio |")
     print("|---|---|---|---|")
     print(
-        f"| query points from PostGIS (binary COPY → numpy) | {big_run['query_copy_s']:.2f} s "
+        f"| query points from PostGIS (one binary float8 array → numpy) | {big_run['query_copy_s']:.2f} s "
         f"| rows via SQLAlchemy: {big_run['query_rows_s']:.2f} s "
         f"| {big_run['query_rows_s'] / big_run['query_copy_s']:.1f}× |"
     )
