@@ -596,44 +596,99 @@ def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[st
     rows only), the place is the report's. ``reports`` stays the number of reports whose
     reporter gave the reason, as a supporter is not a new report.
     """
-    centres = _centre_columns()
-    reporters = (
+    rows = _reason_rows(
+        session,
+        reporters=_conditions(session, parameters),
+        supporters=[
+            *_conditions(session, parameters, time_of_day=TimeOfDay.ANY),
+            *_supporter_time_conditions(TimeOfDay(parameters.time_of_day)),
+        ],
+    )
+    return _tally_reasons(rows, parameters, category_ids=None)
+
+
+def _reason_rows(
+    session: Session, *, reporters: Sequence[Any], supporters: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """(reason, category id, dark, source, reporter, in each named centre, people) for the
+    reasons ticked by the reporters and supporters of the reports these conditions select.
+
+    ``dark`` is 1 after dark, 0 in daylight, -1 not known yet; ``source`` is `_source_code`;
+    ``reporter`` is 1 for reporters' reasons, 0 for supporters'. Reports and supports that
+    gave no reason are left out before the town centres are looked up for each reason.
+    """
+    centres = _centre_columns().values()
+    ticked_by_reporters = (
         select(
             func.unnest(Report.reasons).label("reason"),
-            Report.after_dark.label("dark"),
-            literal(True).label("reporter"),
-            *centres.values(),
+            Report.category_id.label("category_id"),
+            func.coalesce(cast(Report.after_dark, Integer), -1).label("dark"),
+            _source_code().label("source"),
+            literal(1).label("reporter"),
+            *centres,
         )
         .join(Category, Category.id == Report.category_id)
-        .where(*_conditions(session, parameters))
+        .where(*reporters, func.cardinality(Report.reasons) > 0)
     )
-    supporters = (
+    ticked_by_supporters = (
         select(
             func.unnest(ReportSupport.reasons).label("reason"),
-            ReportSupport.after_dark.label("dark"),
-            literal(False).label("reporter"),
-            *centres.values(),
+            Report.category_id.label("category_id"),
+            cast(ReportSupport.after_dark, Integer).label("dark"),
+            _source_code().label("source"),
+            literal(0).label("reporter"),
+            *centres,
         )
+        .select_from(ReportSupport)
         .join(Report, Report.id == ReportSupport.report_id)
         .join(Category, Category.id == Report.category_id)
         .where(
-            *_conditions(session, parameters, time_of_day=TimeOfDay.ANY),
+            *supporters,
             ReportSupport.after_dark.is_not(None),
-            *_supporter_time_conditions(TimeOfDay(parameters.time_of_day)),
+            func.cardinality(ReportSupport.reasons) > 0,
         )
     )
-    ticked = union_all(reporters, supporters).subquery()
-    rows = session.execute(
-        select(
-            ticked.c.reason,
-            func.count(),
-            func.count().filter(ticked.c.reporter),
-            func.count().filter(ticked.c.dark.is_(True)),
-            *(func.count().filter(ticked.c[c.name]) for c in centres.values()),
-        )
-        .group_by(ticked.c.reason)
-        .order_by(func.count().desc(), ticked.c.reason)
-    ).all()
+    ticked = union_all(ticked_by_reporters, ticked_by_supporters).subquery()
+    keys = [ticked.c.reason, ticked.c.category_id, ticked.c.dark, ticked.c.source]
+    keys += [ticked.c.reporter] + [ticked.c[c.name] for c in centres]
+    return [
+        tuple(row)
+        for row in session.execute(select(*keys, func.count()).group_by(*keys).order_by(*keys))
+    ]
+
+
+def _tally_reasons(
+    rows: Sequence[tuple[Any, ...]],
+    parameters: RunParameters,
+    *,
+    category_ids: Mapping[str, int] | None,
+) -> list[dict[str, Any]]:
+    """`reasons_counted`'s answer from `_reason_rows`, keeping the rows of this run's source,
+    time of day (after dark or daylight: rows chosen by clock hours are all kept) and, given
+    ``category_ids`` (slug to id), categories; None when the rows hold only those already."""
+    wanted_source = _source_wanted(parameters)
+    ids = (
+        {category_ids.get(s) for s in parameters.categories}
+        if parameters.categories and category_ids is not None
+        else None
+    )
+    time_of_day = TimeOfDay(parameters.time_of_day)
+    totals: dict[Any, list[int]] = {}
+    for reason, category_id, dark, source, reporter, *centres, n in rows:
+        if source != wanted_source or (ids is not None and category_id not in ids):
+            continue
+        if time_of_day is TimeOfDay.AFTER_DARK and dark != 1:
+            continue
+        if time_of_day is TimeOfDay.DAYLIGHT and dark != 0:
+            continue
+        row = totals.setdefault(reason, [0, 0, 0] + [0] * len(centres))
+        row[0] += n
+        row[1] += n if reporter else 0
+        row[2] += n if dark == 1 else 0
+        for k, inside in enumerate(centres):
+            row[3 + k] += n if inside else 0
+    # Most people first, then by reason.
+    ordered = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
     return [
         {
             "reason": reason,
@@ -643,8 +698,13 @@ def reasons_counted(session: Session, parameters: RunParameters) -> list[dict[st
             "daylight": people - dark,
             "town_centres": dict(zip(NAMED_TOWN_CENTRES, in_centres, strict=True)),
         }
-        for reason, people, reports, dark, *in_centres in rows
+        for reason, (people, reports, dark, *in_centres) in ordered
     ]
+
+
+def _source_wanted(parameters: RunParameters) -> int:
+    """The run's source as `_source_code` numbers it."""
+    return 0 if parameters.source is None else 1 + HIDDEN_SOURCES.index(parameters.source)
 
 
 # Time-of-day choices a shared fetch can tell apart: it holds ``after_dark``, not the hour.
@@ -694,8 +754,7 @@ class SharedPoints:
     dark: np.ndarray
     source: np.ndarray
     category_ids: dict[str, int]
-    # (reason, category id, dark, source, in each named centre, reports), in the database's
-    # order of reasons, for the period only.
+    # `_reason_rows` of every report of the period (not the previous one).
     reason_rows: list[tuple[Any, ...]]
 
     def covers(self, parameters: RunParameters) -> bool:
@@ -707,11 +766,8 @@ class SharedPoints:
             and (parameters.source is None or parameters.source in HIDDEN_SOURCES)
         )
 
-    def _source_wanted(self, parameters: RunParameters) -> int:
-        return 0 if parameters.source is None else 1 + HIDDEN_SOURCES.index(parameters.source)
-
     def _selected(self, parameters: RunParameters) -> np.ndarray:
-        keep = self.source == self._source_wanted(parameters)
+        keep = self.source == _source_wanted(parameters)
         if parameters.categories:
             ids = [self.category_ids[s] for s in parameters.categories if s in self.category_ids]
             keep &= np.isin(self.category_id, ids)
@@ -751,40 +807,7 @@ class SharedPoints:
 
     def reasons(self, parameters: RunParameters) -> list[dict[str, Any]]:
         """What `reasons_counted` returns for this run."""
-        wanted_source = self._source_wanted(parameters)
-        ids = (
-            {self.category_ids.get(s) for s in parameters.categories}
-            if parameters.categories
-            else None
-        )
-        time_of_day = TimeOfDay(parameters.time_of_day)
-        totals: dict[Any, list[int]] = {}
-        for reason, category_id, dark, source, reporter, *centres, n in self.reason_rows:
-            if source != wanted_source or (ids is not None and category_id not in ids):
-                continue
-            if time_of_day is TimeOfDay.AFTER_DARK and dark != 1:
-                continue
-            if time_of_day is TimeOfDay.DAYLIGHT and dark != 0:
-                continue
-            row = totals.setdefault(reason, [0, 0, 0] + [0] * len(centres))
-            row[0] += n
-            row[1] += n if reporter else 0
-            row[2] += n if dark == 1 else 0
-            for k, inside in enumerate(centres):
-                row[3 + k] += n if inside else 0
-        # As ORDER BY count DESC, reason does.
-        ordered = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
-        return [
-            {
-                "reason": reason,
-                "people": people,
-                "reports": reports,
-                "after_dark": dark,
-                "daylight": people - dark,
-                "town_centres": dict(zip(NAMED_TOWN_CENTRES, in_centres, strict=True)),
-            }
-            for reason, (people, reports, dark, *in_centres) in ordered
-        ]
+        return _tally_reasons(self.reason_rows, parameters, category_ids=self.category_ids)
 
 
 def fetch_shared_points(session: Session, date_from: date, date_to: date) -> SharedPoints:
@@ -814,42 +837,9 @@ def fetch_shared_points(session: Session, date_from: date, date_to: date) -> Sha
     )
     data = _fetch_float_columns(session, statement, 8)
     x, y = projection.to_bng(data[:, 0], data[:, 1])
-    centres = _centre_columns()
     in_period = report_conditions(session, date_from=date_from, date_to=date_to, **common)
-    reporters = (
-        select(
-            func.unnest(Report.reasons).label("reason"),
-            Report.category_id.label("category_id"),
-            func.coalesce(cast(Report.after_dark, Integer), -1).label("dark"),
-            _source_code().label("source"),
-            literal(1).label("reporter"),
-            *centres.values(),
-        )
-        .join(Category, Category.id == Report.category_id)
-        .where(*in_period)
-    )
-    # As in `reasons_counted`: each supporter once, with their own reasons and time.
-    supporters = (
-        select(
-            func.unnest(ReportSupport.reasons).label("reason"),
-            Report.category_id.label("category_id"),
-            cast(ReportSupport.after_dark, Integer).label("dark"),
-            _source_code().label("source"),
-            literal(0).label("reporter"),
-            *centres.values(),
-        )
-        .select_from(ReportSupport)
-        .join(Report, Report.id == ReportSupport.report_id)
-        .join(Category, Category.id == Report.category_id)
-        .where(*in_period, ReportSupport.after_dark.is_not(None))
-    )
-    ticked = union_all(reporters, supporters).subquery()
-    keys = [ticked.c.reason, ticked.c.category_id, ticked.c.dark, ticked.c.source]
-    keys += [ticked.c.reporter] + [ticked.c[c.name] for c in centres.values()]
-    reason_rows = [
-        tuple(row)
-        for row in session.execute(select(*keys, func.count()).group_by(*keys).order_by(*keys))
-    ]
+    # Each supporter once, with their own reasons and time, as in `reasons_counted`.
+    reason_rows = _reason_rows(session, reporters=in_period, supporters=in_period)
     return SharedPoints(
         date_from=date_from,
         date_to=date_to,
