@@ -477,24 +477,31 @@ def cell_rows(
     iy, ix = np.nonzero(result.mask)
     polygons = _cell_polygons(result.grid, result.mask.tobytes(), result.mask.shape)
     p_sim = result.p_sim_two_sided
-    for k in range(iy.size):
-        r, c = int(iy[k]), int(ix[k])
-        trend = str(trends.categories[r, c]) if trends is not None else "none"
-        yield (
-            run_id,
-            r,
-            c,
-            polygons[k],
-            int(result.counts[r, c]),
-            float(result.z[r, c]),
-            float(result.p_used[r, c]),
-            None if p_sim is None else float(p_sim[r, c]),
-            float(result.q[r, c]),
-            int(result.gi_bin[r, c]),
-            str(result.labels[r, c]),
-            float(heat.density[r, c]),
-            None if trend in ("none", significance.OUTSIDE) else trend,
-        )
+    if trends is None:
+        emerging_labels = [None] * iy.size
+    else:
+        emerging_labels = [
+            None if trend in ("none", significance.OUTSIDE) else trend
+            for trend in trends.categories[iy, ix].tolist()
+        ]
+    # Whole columns to Python values at once: indexing numpy cell by cell cost more than
+    # writing the rows.
+    return zip(
+        [run_id] * iy.size,
+        iy.tolist(),
+        ix.tolist(),
+        polygons,
+        result.counts[iy, ix].astype(np.int64).tolist(),
+        result.z[iy, ix].tolist(),
+        result.p_used[iy, ix].tolist(),
+        [None] * iy.size if p_sim is None else p_sim[iy, ix].tolist(),
+        result.q[iy, ix].tolist(),
+        result.gi_bin[iy, ix].astype(np.int64).tolist(),
+        result.labels[iy, ix].tolist(),
+        heat.density[iy, ix].tolist(),
+        emerging_labels,
+        strict=True,
+    )
 
 
 def store_cells(session: Session, rows: Iterator[tuple[Any, ...]]) -> int:
