@@ -12,7 +12,7 @@ import struct
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -763,6 +763,9 @@ class SharedPoints:
     category_ids: dict[str, int]
     # `_reason_rows` of every report of the period (not the previous one).
     reason_rows: list[tuple[Any, ...]]
+    periods: dict[tuple[date, date], np.ndarray] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def covers(self, parameters: RunParameters) -> bool:
         """Whether this run's reports are all here (same period, a choice told apart here)."""
@@ -786,20 +789,25 @@ class SharedPoints:
         return keep
 
     def _between(self, date_from: date, date_to: date) -> np.ndarray:
-        start = start_of(date_from).timestamp()
-        end = start_of(date_to + timedelta(days=1)).timestamp()
-        return (self.epoch_s >= start) & (self.epoch_s < end)
+        # Every run asks about the same two periods: each is worked out once.
+        if (date_from, date_to) not in self.periods:
+            start = start_of(date_from).timestamp()
+            end = start_of(date_to + timedelta(days=1)).timestamp()
+            self.periods[date_from, date_to] = (self.epoch_s >= start) & (self.epoch_s < end)
+        return self.periods[date_from, date_to]
 
     def points(self, parameters: RunParameters) -> RunPoints:
         """What `run_points` returns for this run."""
-        keep = self._selected(parameters) & self._between(self.date_from, self.date_to)
+        # Positions once, rather than a mask applied to each of seven arrays.
+        in_period = self._between(self.date_from, self.date_to)
+        rows = np.flatnonzero(self._selected(parameters) & in_period)
         return RunPoints(
-            lon=self.lon[keep],
-            lat=self.lat[keep],
-            epoch_s=self.epoch_s[keep],
-            ward_id=self.ward_id[keep],
-            sensitive=self.sensitive[keep],
-            projected=(self.x[keep], self.y[keep]),
+            lon=self.lon[rows],
+            lat=self.lat[rows],
+            epoch_s=self.epoch_s[rows],
+            ward_id=self.ward_id[rows],
+            sensitive=self.sensitive[rows],
+            projected=(self.x[rows], self.y[rows]),
         )
 
     def previous_period(self, parameters: RunParameters) -> dict[str, Any]:
