@@ -9,6 +9,7 @@ Two ways to use the database:
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import socket
@@ -216,6 +217,15 @@ def app(app_with: Callable[..., Flask]) -> Flask:
 def client(app: Flask) -> FlaskClient:
     """A test client for ``app``."""
     return app.test_client()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def collect_garbage_after_each_module() -> Iterator[None]:
+    """A connection left open is reported by psycopg only when the garbage collector finds it,
+    inside whatever runs then: collecting at the end of each module makes a leak fail the
+    module that made it, every run."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture

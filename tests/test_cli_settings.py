@@ -43,6 +43,7 @@ def test_db_create_makes_the_configured_database_once(settings, engine):
         assert again.exit_code == 0, again.output
         assert f"The database {name} exists already." in again.output
     finally:
+        app.extensions["safer_streets"].dispose()
         _drop(server, name)
 
 

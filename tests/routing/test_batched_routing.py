@@ -97,7 +97,7 @@ def _body(message: dict) -> str:
 
 
 def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_waits_in_the_outbox(
-    live_app, celery_app, settings, engine, mailbox, ward_index, redis_client
+    live_app, celery_app, settings, engine, mailbox, ward_index, redis_client, monkeypatch
 ):
     mailbox.clear()
     queues = Queues.for_settings(settings)
@@ -108,12 +108,15 @@ def test_a_routed_batch_emails_each_partner_once_and_a_failed_send_waits_in_the_
     assert len(outbox) == 3
 
     redis_client.delete(*queues.all())
-    refused = tasks.configure(replace(settings, smtp_port=1))  # nothing listens there
+    # The worker's own context is put back afterwards (monkeypatch), so the session's worker
+    # fixture disposes the engine it made, and this one is disposed here.
+    refused = tasks.WorkerContext(replace(settings, smtp_port=1))  # nothing listens there
+    monkeypatch.setattr(tasks, "_context", refused)
     try:
         assert tasks.send_emails(outbox[:1]) == 0
     finally:
         refused.session_factory.kw["bind"].dispose()
-        tasks.configure(settings)
+        monkeypatch.undo()
     assert not any(redis_client.llen(name) for name in queues.all()), (
         "a failed send publishes no retry: the outbox row holds it"
     )
