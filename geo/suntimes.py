@@ -31,12 +31,14 @@ HOURS_IN_LEAP_YEAR = 366 * 24
 # ------------------------------------------------------------------------------- time
 
 
-def london_time(value: datetime | None) -> str:
-    """A moment as people in Lewisham read it, '24 Nov 2026, 10:42'; '—' for none."""
+def london_time(value: datetime | None, pattern: str = "%d %b %Y, %H:%M") -> str:
+    """A moment as people in Lewisham read it, '24 Nov 2026, 10:42' (or in ``pattern``, e.g.
+    "%d %b %Y" for the day alone); '—' for none. Stored moments are UTC: shown without this,
+    every summer time is an hour early."""
     if not value:
         return "—"
     try:
-        return value.astimezone(LONDON).strftime("%d %b %Y, %H:%M")
+        return value.astimezone(LONDON).strftime(pattern)
     except OverflowError:
         # Stored before intake bounded times (year 1): shown as stored, never a 500.
         return value.isoformat(timespec="minutes")

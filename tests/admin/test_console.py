@@ -511,6 +511,14 @@ def test_an_area_used_by_a_rule_cannot_be_removed_but_an_unused_one_can(admin, d
     assert "Pilot over" in admin.get("/admin/changes").text
 
 
+def test_the_changes_page_shows_london_time_in_summer(admin, db_session):
+    assert upload(admin, feature([CATFORD_SQUARE])).status_code == 303
+    (change,) = changes(db_session, AdminEntity.AREA)
+    change.at = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    db_session.commit()
+    assert "01 Jul 2026, 13:00" in admin.get("/admin/changes").text
+
+
 def test_replacing_an_outline_keeps_the_slug_and_records_the_change(admin, db_session):
     existing = db_session.scalar(select(Area).order_by(Area.id).limit(1))
     response = upload(
