@@ -451,7 +451,8 @@ def main() -> int:
     print("| Step | Time | Baseline (same run) | Ratio |")
     print("|---|---|---|---|")
     print(
-        f"| query points from PostGIS (one binary float8 array → numpy) | {big_run['query_copy_s']:.2f} s "
+        "| query points from PostGIS (one binary float8 array → numpy) "
+        f"| {big_run['query_copy_s']:.2f} s "
         f"| rows via SQLAlchemy: {big_run['query_rows_s']:.2f} s "
         f"| {big_run['query_rows_s'] / big_run['query_copy_s']:.1f}× |"
     )
