@@ -135,6 +135,7 @@ def test_a_session_opened_on_one_server_works_on_the_other_and_ends_on_both(
     logout_token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert logout_token
     browser.post(f"{second}/logout", data={"csrf_token": logout_token[1]}, timeout=10)
+    browser.close()
     replayed = requests.get(f"{first}/triage", cookies=captured, allow_redirects=False, timeout=10)
     assert replayed.status_code in (302, 303) and "/login" in replayed.headers["Location"]
 
