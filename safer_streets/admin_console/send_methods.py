@@ -108,7 +108,7 @@ def parse_service_codes(raw: str, known: set[str]) -> dict[str, str]:
             continue
         match = _SERVICE_CODE_LINE.match(line)
         if match is None or not match.group("code"):
-            raise ValueError(f"line {number}: write category = service code, e.g. graffiti = GRF")
+            raise ValueError(f"line {number}: write category = service code, e.g. fly-tipping = FT")
         slug, code = match.group("slug"), match.group("code")
         if slug not in known:
             raise ValueError(f"line {number}: there is no category {slug[:60]!r}")
@@ -178,6 +178,7 @@ def set_send_method(
     current = method_of(session, partner)
     values, why = _parse(session, form, current)
     before = snapshot(current)
+    old_key = current.api_key if current is not None else None
     row = current or PartnerSendMethod(partner_id=partner.id, service_codes={})
     if values["method"] is SendMethod.OPEN311 and row.method is not SendMethod.OPEN311:
         row.open311_since = now
@@ -196,7 +197,7 @@ def set_send_method(
     else:
         row.api_key = None  # a secret no longer needed is not kept
     after = snapshot(row)
-    key_changed = current is not None and values.get("api_key") not in (None, current.api_key)
+    key_changed = old_key is not None and row.api_key not in (None, old_key)
     if after == before and not key_changed:
         raise InvalidInput({"send_method": "nothing was changed"})
     if key_changed and after.get("open311_api_key") == before.get("open311_api_key"):
