@@ -87,7 +87,9 @@ class Open311Client:
                 f"{method} {url}: no answer within {self.timeout_seconds:g} seconds"
             ) from None
         except requests.RequestException as error:
-            raise Open311Error(f"{method} {url}: could not connect ({error})") from None
+            # requests names the URL it tried, query string and all: never the key with it.
+            reason = str(error).replace(self.api_key, "…") if self.api_key else str(error)
+            raise Open311Error(f"{method} {url}: could not connect ({reason[:300]})") from None
         if not 200 <= response.status_code < 300:
             raise Open311Error(
                 f"{method} {url}: HTTP {response.status_code}: {_error_text(response)}",
