@@ -1124,6 +1124,8 @@ class PartnerSendMethod(Base):
     api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
     # When the partner's updates were last read (the next read starts from a little before).
     updates_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the last read of its updates failed (None once one succeeds), for the admin page.
+    updates_error: Mapped[str | None] = mapped_column(Text)
 
     partner: Mapped[Partner] = relationship()
     api_client: Mapped[ApiClient | None] = relationship()

@@ -320,6 +320,8 @@ def read_case_system_updates() -> int:
                 )
         except Open311Error as error:
             logger.warning("Could not read the updates of partner %s: %s", partner_id, error)
+            with session_scope(ctx.session_factory) as session:
+                outbound.record_read_failure(session, partner_id, error)
             continue
         applied += read.applied
         _send_later(list(read.emails))

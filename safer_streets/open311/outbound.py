@@ -397,8 +397,17 @@ def fetch_updates(
         ):
             row.last_update_at = item.updated_datetime
     method.updates_read_at = now
+    method.updates_error = None
     session.flush()
     return ReadUpdates(applied, tuple(emails))
+
+
+def record_read_failure(session: Session, partner_id: int, error: Open311Error) -> None:
+    """Keep why the partner's updates could not be read, for its admin page; the next read
+    still starts from the last good one."""
+    method = session.get(PartnerSendMethod, partner_id)
+    if method is not None:
+        method.updates_error = str(error)[:1000]
 
 
 def _resolve_tokens(session: Session, partner_id: int, client: Open311Client) -> None:

@@ -203,7 +203,15 @@ def test_reports_not_posted_are_listed_with_their_error_and_can_be_retried(
     db_session.add(row)
     db_session.flush()
 
+    method = db_session.get(PartnerSendMethod, snt(db_session).id)
+    method.updates_error = (
+        "GET https://cases.met.example/open311/v2/servicerequestupdates.json: HTTP 502"
+    )
+    db_session.flush()
+
     page = admin.get(PAGE).text
+    assert "Its updates could not be read:" in page
+    assert "servicerequestupdates.json: HTTP 502" in page
     listed = re.search(rf'<tr id="unsent-{row.id}">.*?</tr>', page, flags=re.S).group(0)
     assert report.reference in listed
     assert "unknown service &#39;DRUGS&#39;" in listed

@@ -91,8 +91,8 @@ def test_a_server_that_is_not_there_is_an_error_that_does_not_give_the_key_away(
     with pytest.raises(Open311Error, match="could not connect"):
         client_for("http://127.0.0.1:9/open311/v2", timeout_seconds=1).post_request({})
     # Updates are read with the key in the query string, which requests' message repeats.
+    now = datetime.now(UTC)
     with pytest.raises(Open311Error, match="could not connect") as raised:
-        now = datetime.now(UTC)
         client_for("http://127.0.0.1:9/open311/v2", timeout_seconds=1).updates(now, now)
     assert "servicerequestupdates" in str(raised.value)
     assert "k3y" not in str(raised.value)

@@ -243,3 +243,32 @@ def test_updates_are_made_through_the_workflow_once_and_a_refused_one_is_kept_as
         ).applied
         == 0
     )
+
+
+def test_a_partner_whose_updates_cannot_be_read_is_read_again_from_the_last_good_read(
+    db_session, routed_report, server
+):
+    endpoint, script = server
+    method = make_open311(db_session, endpoint)
+    report = routed_report(db_session, category="drug-dealing")
+    row = queued_row(db_session, report)
+    script.answer(200, [{"service_request_id": "CASE-9"}])
+    now = datetime.now(UTC)
+    assert outbound.send(db_session, row.id, client_for, now)
+    script.answer(200, [])
+    outbound.fetch_updates(db_session, method.partner_id, client_for, now, lookback=LEASE)
+    assert method.updates_read_at == now
+
+    script.status, script.body = 502, b"Bad gateway"
+    later = now + timedelta(minutes=5)
+    with pytest.raises(outbound.Open311Error) as raised:
+        outbound.fetch_updates(db_session, method.partner_id, client_for, later, lookback=LEASE)
+    outbound.record_read_failure(db_session, method.partner_id, raised.value)
+    assert method.updates_read_at == now
+    assert "HTTP 502: Bad gateway" in method.updates_error
+
+    script.answer(200, [])
+    outbound.fetch_updates(db_session, method.partner_id, client_for, later, lookback=LEASE)
+    start = datetime.fromisoformat(script.received[-1][2]["start_date"][0])
+    assert start == (now - LEASE).replace(microsecond=0)
+    assert method.updates_error is None

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("open311_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("api_client_id", sa.Integer(), nullable=True),
         sa.Column("updates_read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updates_error", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "method <> 'open311' OR (endpoint IS NOT NULL AND api_key IS NOT NULL)",
             name="open311_endpoint",
