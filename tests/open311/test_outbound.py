@@ -22,6 +22,8 @@ from safer_streets.models import (
 )
 from safer_streets.notifications import outbox
 from safer_streets.open311 import outbound
+from safer_streets.settings import Settings, SettingsError
+from workers.queue import READ_CASE_SYSTEM_UPDATES, SWEEP_CASE_SYSTEMS, make_celery
 
 SNT = "met-snt-rushey-green"
 LEASE = timedelta(minutes=5)
@@ -272,3 +274,33 @@ def test_a_partner_whose_updates_cannot_be_read_is_read_again_from_the_last_good
     start = datetime.fromisoformat(script.received[-1][2]["start_date"][0])
     assert start == (now - LEASE).replace(microsecond=0)
     assert method.updates_error is None
+
+
+def test_the_sweep_and_the_update_read_run_on_the_beat_at_their_settings():
+    settings = Settings.from_env(
+        {
+            "SAFER_STREETS_SECRET_KEY": "x",
+            "SAFER_STREETS_OPEN311_SWEEP_EVERY_SECONDS": "20",
+            "SAFER_STREETS_OPEN311_UPDATES_EVERY_SECONDS": "120",
+        }
+    )
+    schedule = make_celery(settings).conf.beat_schedule
+    assert schedule["sweep-case-systems"] == {"task": SWEEP_CASE_SYSTEMS, "schedule": 20.0}
+    assert schedule["read-case-system-updates"] == {
+        "task": READ_CASE_SYSTEM_UPDATES,
+        "schedule": 120.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("OPEN311_TIMEOUT_SECONDS", "0", "OPEN311_TIMEOUT_SECONDS must be more than 0"),
+        ("OPEN311_TIMEOUT_SECONDS", "soon", "OPEN311_TIMEOUT_SECONDS must be a number"),
+        ("OPEN311_RETRY_BASE_SECONDS", "0", "OPEN311_RETRY_BASE_SECONDS must be at least 1"),
+        ("OPEN311_UPDATES_LOOKBACK_HOURS", "-1", "must not be negative"),
+    ],
+)
+def test_a_wrong_open311_setting_fails_fast_and_says_which(name, value, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({"SAFER_STREETS_SECRET_KEY": "x", f"SAFER_STREETS_{name}": value})
