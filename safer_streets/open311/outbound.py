@@ -376,8 +376,10 @@ def fetch_updates(
         .where(PartnerSendMethod.partner_id == partner_id)
         .with_for_update(skip_locked=True)
     )
-    if method is None or method.method is not SendMethod.OPEN311 or method.api_client is None:
+    if method is None or method.method is not SendMethod.OPEN311:
         return ReadUpdates(0)  # another worker is reading it, or it changed
+    if method.api_client is None or not method.api_client.active:
+        return ReadUpdates(0)  # an admin revoked its client: nothing is made in its name
     client = client_for(method)
     _resolve_tokens(session, partner_id, client)
     since = method.updates_read_at or method.open311_since or now

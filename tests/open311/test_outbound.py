@@ -304,3 +304,20 @@ def test_the_sweep_and_the_update_read_run_on_the_beat_at_their_settings():
 def test_a_wrong_open311_setting_fails_fast_and_says_which(name, value, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({"SAFER_STREETS_SECRET_KEY": "x", f"SAFER_STREETS_{name}": value})
+
+
+def test_nothing_is_made_in_the_name_of_a_case_system_whose_client_was_revoked(
+    db_session, routed_report, server
+):
+    endpoint, script = server
+    method = make_open311(db_session, endpoint)
+    report = routed_report(db_session, category="drug-dealing")
+    row = queued_row(db_session, report)
+    script.answer(200, [{"service_request_id": "CASE-9"}])
+    now = datetime.now(UTC)
+    assert outbound.send(db_session, row.id, client_for, now)
+    keys.revoke_client(db_session, method.api_client_id, actor=None)
+    script.answer(200, [update("u1", "investigating", "Officers are on it.", now)])
+    read = outbound.fetch_updates(db_session, method.partner_id, client_for, now, lookback=LEASE)
+    assert read.applied == 0
+    assert report.status is ReportStatus.ROUTED
