@@ -321,3 +321,19 @@ def test_nothing_is_made_in_the_name_of_a_case_system_whose_client_was_revoked(
     read = outbound.fetch_updates(db_session, method.partner_id, client_for, now, lookback=LEASE)
     assert read.applied == 0
     assert report.status is ReportStatus.ROUTED
+
+
+def test_a_report_that_cannot_be_turned_into_a_post_ends_up_before_an_admin(
+    db_session, routed_report, server
+):
+    endpoint, _script = server
+    make_open311(db_session, endpoint)
+    report = routed_report(db_session, category="drug-dealing")
+    row = queued_row(db_session, report)
+    now = datetime.now(UTC)
+    for attempt in range(1, outbound.MAX_ATTEMPTS + 1):
+        outbound.record_failure(db_session, row.id, KeyError("ward"), now)
+        assert row.attempts == attempt
+    assert row.last_error == "KeyError: 'ward'"
+    assert outbound.claim_due(db_session, now + timedelta(days=1), lease=LEASE) == []
+    assert outbound.unsent(db_session, row.partner_id) == [row]
