@@ -221,6 +221,8 @@ def send(
         return _set_aside(row, "not sent: the partner no longer takes reports by Open311")
     if report.owner_partner_id != row.partner_id:
         return _set_aside(row, "not sent: re-routed to another partner before it was sent")
+    if report.status not in SENDABLE:
+        return _set_aside(row, f"not sent: closed here ({report.status.value}) before its turn")
     row.attempts += 1
     try:
         posted = client_for(method).post_request(request_fields(report, method))

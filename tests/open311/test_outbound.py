@@ -337,3 +337,16 @@ def test_a_report_that_cannot_be_turned_into_a_post_ends_up_before_an_admin(
     assert row.last_error == "KeyError: 'ward'"
     assert outbound.claim_due(db_session, now + timedelta(days=1), lease=LEASE) == []
     assert outbound.unsent(db_session, row.partner_id) == [row]
+
+
+def test_a_report_closed_here_before_its_post_went_is_not_posted(db_session, routed_report, server):
+    endpoint, script = server
+    make_open311(db_session, endpoint)
+    report = routed_report(db_session, category="drug-dealing")
+    row = queued_row(db_session, report)
+    report.status = ReportStatus.NOT_ACTIONABLE
+    db_session.flush()
+    assert not outbound.send(db_session, row.id, client_for, datetime.now(UTC))
+    assert script.received == []
+    assert row.last_error == "not sent: closed here (not_actionable) before its turn"
+    assert outbound.unsent(db_session, row.partner_id) == [row]
