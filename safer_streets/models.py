@@ -1074,3 +1074,92 @@ class PartnerActionReport(Base):
     report_id: Mapped[int] = mapped_column(
         ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+# ---- Send methods: how a partner receives its reports --------------------------------------
+
+
+class SendMethod(enum.StrEnum):
+    """How routed reports reach a partner."""
+
+    # The outbox emails the partner's address (notifications.outbox).
+    EMAIL = "email"
+    # Posted to the partner's own case system as an Open311 service request (open311.outbound).
+    OPEN311 = "open311"
+
+
+class PartnerSendMethod(Base):
+    """A partner's send method; a partner without a row is emailed.
+
+    The API key is kept in clear, as the SMTP password is kept in the settings: it is sent with
+    every request, so it cannot be hashed. It is never shown back in full, nor kept in the
+    history.
+    """
+
+    __tablename__ = "partner_send_method"
+    __table_args__ = (
+        CheckConstraint(
+            "method <> 'open311' OR (endpoint IS NOT NULL AND api_key IS NOT NULL)",
+            name="open311_endpoint",
+        ),
+    )
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), primary_key=True)
+    method: Mapped[SendMethod] = mapped_column(
+        _status_enum(SendMethod, "send_method"), default=SendMethod.EMAIL
+    )
+    # The GeoReport v2 base URL, e.g. https://cases.example.org/open311/v2 (no trailing slash).
+    endpoint: Mapped[str | None] = mapped_column(String(2048))
+    api_key: Mapped[str | None] = mapped_column(String(200))
+    jurisdiction_id: Mapped[str | None] = mapped_column(String(200))
+    # Our category slug → the partner's service_code, where they differ.
+    service_codes: Mapped[dict[str, str]] = mapped_column(
+        JSONType, default=dict, server_default="{}"
+    )
+    # Reports routed to the partner from this moment are posted: switching a partner to Open311
+    # does not post its whole backlog.
+    open311_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The API client the partner's case system acts as when its updates are read back, so that
+    # they are made and recorded as if it had posted them itself (open311.updates).
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("api_client.id"))
+    # When the partner's updates were last read (the next read starts from a little before).
+    updates_read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the last read of its updates failed (None once one succeeds), for the admin page.
+    updates_error: Mapped[str | None] = mapped_column(Text)
+
+    partner: Mapped[Partner] = relationship()
+    api_client: Mapped[ApiClient | None] = relationship()
+
+
+class Open311Send(Base):
+    """A report to post, or posted, to a partner's case system, and what came of it.
+
+    One row per report and partner, written by the sweep (open311.outbound); it leaves the
+    sweep once sent. A row that failed ``outbound.MAX_ATTEMPTS`` times stays unsent, shown to
+    admins with its error, until one of them retries it.
+    """
+
+    __tablename__ = "open311_send"
+    __table_args__ = (
+        UniqueConstraint("report_id", "partner_id", name="open311_send_once"),
+        Index("ix_open311_send_unsent", "next_attempt_at", postgresql_where="sent_at IS NULL"),
+        Index("ix_open311_send_partner", "partner_id", "service_request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"))
+    # The partner's id for the request, and the token a server may answer with instead.
+    service_request_id: Mapped[str | None] = mapped_column(String(200))
+    token: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # As on the outbox: after a failure, when to try again; after a claim, the claim's lease.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The time of the latest update read back from the partner for this request.
+    last_update_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    report: Mapped[Report] = relationship()
+    partner: Mapped[Partner] = relationship()

@@ -111,6 +111,17 @@ class Settings:
     # this old (its writer enqueued it, unless the broker was down then).
     outbox_sweep_every_seconds: int = 30
     outbox_sweep_after_seconds: int = 300
+    # Partners taking reports by Open311 (their own case systems): each call waits at most
+    # timeout seconds; a failed post is tried again by the sweep after base × 2^(attempts-1)
+    # seconds, at most max; the sweep of unsent posts and the read of updates run this often.
+    # A read starts lookback hours before the last one, for servers that publish an update's
+    # time coarsely (to the day) or late; each update is made once whatever the overlap.
+    open311_timeout_seconds: float = 10.0
+    open311_retry_base_seconds: int = 60
+    open311_retry_max_seconds: int = 3600
+    open311_sweep_every_seconds: int = 30
+    open311_updates_every_seconds: int = 300
+    open311_updates_lookback_hours: int = 24
     # /healthz connects to the SMTP server to see that it answers, for at most this long, and
     # keeps the answer this long, so that a health poller cannot hammer the mail server.
     health_smtp_timeout_seconds: float = 1.0
@@ -208,6 +219,12 @@ class Settings:
             raise SettingsError(f"{PREFIX}HEALTH_SMTP_TIMEOUT_SECONDS must be more than 0")
         if self.health_smtp_cache_seconds < 0:
             raise SettingsError(f"{PREFIX}HEALTH_SMTP_CACHE_SECONDS must not be negative")
+        if self.open311_timeout_seconds <= 0:
+            raise SettingsError(f"{PREFIX}OPEN311_TIMEOUT_SECONDS must be more than 0")
+        if self.open311_retry_base_seconds < 1:
+            raise SettingsError(f"{PREFIX}OPEN311_RETRY_BASE_SECONDS must be at least 1")
+        if self.open311_updates_lookback_hours < 0:
+            raise SettingsError(f"{PREFIX}OPEN311_UPDATES_LOOKBACK_HOURS must not be negative")
         if self.nominatim_timeout_seconds <= 0:
             raise SettingsError(f"{PREFIX}NOMINATIM_TIMEOUT_SECONDS must be more than 0")
         # argon2's own limits, checked here so a bad value stops the start, not a sign-in.

@@ -33,6 +33,8 @@ CHEAP_ARGON2 = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 8, "argon2_para
 PASSWORDS = Passwords.for_settings(Settings(secret_key="test-secret-key", **CHEAP_ARGON2))
 LIVE_TABLES = (
     "admin_change",
+    "open311_send",
+    "partner_send_method",
     "email_outbox",
     "user_security",
     "response_template",

@@ -32,6 +32,9 @@ EXPIRE_PERSONAL_DATA = "workers.expire_personal_data"
 MATCH_ALERTS = "workers.match_alerts"
 QUEUE_ALERT_DIGESTS = "workers.queue_alert_digests"
 QUEUE_QUESTIONNAIRES = "workers.queue_questionnaires"
+SEND_TO_CASE_SYSTEMS = "workers.send_to_case_systems"
+SWEEP_CASE_SYSTEMS = "workers.sweep_case_systems"
+READ_CASE_SYSTEM_UPDATES = "workers.read_case_system_updates"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ TASK_QUEUES = {
     MATCH_ALERTS: "email",
     QUEUE_ALERT_DIGESTS: "email",
     QUEUE_QUESTIONNAIRES: "email",
+    # Posting to partners' case systems is delivery, like email: never in routing's way.
+    SEND_TO_CASE_SYSTEMS: "email",
+    SWEEP_CASE_SYSTEMS: "email",
+    READ_CASE_SYSTEM_UPDATES: "email",
 }
 
 
@@ -123,6 +130,16 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "sweep-outbox": {
                 "task": SWEEP_OUTBOX,
                 "schedule": float(settings.outbox_sweep_every_seconds),
+            },
+            # Posts to partners' case systems that are due (retries after backoff, any the
+            # queue lost, reports re-routed or located by hand), and the updates made there.
+            "sweep-case-systems": {
+                "task": SWEEP_CASE_SYSTEMS,
+                "schedule": float(settings.open311_sweep_every_seconds),
+            },
+            "read-case-system-updates": {
+                "task": READ_CASE_SYSTEM_UPDATES,
+                "schedule": float(settings.open311_updates_every_seconds),
             },
             # Hourly: each digest-choosing partner gets one after 07:00 London time.
             "queue-digests": {"task": QUEUE_DIGESTS, "schedule": 3600.0},
@@ -262,6 +279,16 @@ class TaskQueue:
             logger.warning("Could not enqueue hotspot run %s", run_id)
             return False
         return True
+
+    def send_to_case_systems(self, send_ids: list[int]) -> None:
+        """Ask the worker to post reports to partners' case systems; the sweep catches any
+        not enqueued."""
+        if not send_ids:
+            return
+        try:
+            self.celery.send_task(SEND_TO_CASE_SYSTEMS, args=[list(send_ids)])
+        except Exception:
+            logger.warning("Could not enqueue %d case-system posts; the sweep will", len(send_ids))
 
     def send_emails(self, outbox_ids: list[int] | tuple[int, ...]) -> None:
         """Ask the worker to send outbox emails, as one message; the outbox sweep catches any

@@ -20,6 +20,8 @@ from safer_streets.board import runs
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import AlertFrequency
 from safer_streets.notifications import outbox
+from safer_streets.open311 import outbound
+from safer_streets.open311.client import Open311Error
 from safer_streets.places import Places, load_ward_index
 from safer_streets.privacy import retention
 from safer_streets.residents import alerts, questionnaire
@@ -36,8 +38,11 @@ from workers.queue import (
     QUEUE_ALERT_DIGESTS,
     QUEUE_DIGESTS,
     QUEUE_QUESTIONNAIRES,
+    READ_CASE_SYSTEM_UPDATES,
     SEND_EMAIL,
     SEND_EMAILS,
+    SEND_TO_CASE_SYSTEMS,
+    SWEEP_CASE_SYSTEMS,
     SWEEP_OUTBOX,
     SWEEP_RECEIVED,
     QueuedMarks,
@@ -77,6 +82,17 @@ class WorkerContext:
             "base_seconds": self.settings.email_retry_base_seconds,
             "max_seconds": self.settings.email_retry_max_seconds,
         }
+
+    @cached_property
+    def case_systems(self) -> outbound.ClientFor:
+        """Open311 clients for partners' case systems, with the configured timeout."""
+        return outbound.client_factory(self.settings.open311_timeout_seconds)
+
+    def open311_retry(self) -> outbound.RetryPolicy:
+        """The backoff of failed posts, from the settings."""
+        return outbound.RetryPolicy(
+            self.settings.open311_retry_base_seconds, self.settings.open311_retry_max_seconds
+        )
 
     @cached_property
     def wards(self) -> WardIndex:
@@ -147,6 +163,7 @@ def process_reports(report_ids: list[int]) -> int:
         # Only now are the outbox rows committed; sending never holds up routing.
         with session_scope(ctx.session_factory) as session:
             _send_later(outbox.unsent_ids(session, report_ids=routed))
+        _post_to_case_systems(report_ids=routed)
     return len(routed)
 
 
@@ -235,6 +252,80 @@ def sweep_outbox() -> int:
         )
     _send_later(ids)
     return len(ids)
+
+
+def _post_to_case_systems(report_ids: list[int] | None = None) -> int:
+    """Write the posts due to partners' case systems, lease them and hand them to a worker."""
+    ctx = context()
+    now = datetime.now(UTC)
+    with session_scope(ctx.session_factory) as session:
+        outbound.queue_unsent(session, report_ids=report_ids)
+        ids = outbound.claim_due(
+            session,
+            now,
+            lease=timedelta(seconds=ctx.settings.visibility_timeout_seconds),
+            report_ids=report_ids,
+        )
+    for start in range(0, len(ids), SWEEP_BATCH):
+        current_app.send_task(SEND_TO_CASE_SYSTEMS, args=[ids[start : start + SWEEP_BATCH]])
+    return len(ids)
+
+
+@shared_task(
+    name=SEND_TO_CASE_SYSTEMS, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5
+)
+def send_to_case_systems(send_ids: list[int]) -> int:
+    """Post reports to partners' case systems, each in its own transaction; a failed post
+    records its error and backoff, and the sweep tries it again when it is due."""
+    ctx = context()
+    sent = 0
+    for send_id in send_ids:
+        try:
+            with session_scope(ctx.session_factory) as session:
+                sent += outbound.send(
+                    session, send_id, ctx.case_systems, datetime.now(UTC), ctx.open311_retry()
+                )
+        except OperationalError:
+            raise
+        except Exception as error:
+            logger.exception("Posting case-system row %s failed", send_id)
+            with session_scope(ctx.session_factory) as session:
+                outbound.record_failure(
+                    session, send_id, error, datetime.now(UTC), ctx.open311_retry()
+                )
+    return sent
+
+
+@shared_task(name=SWEEP_CASE_SYSTEMS, autoretry_for=(OperationalError,), max_retries=3)
+def sweep_case_systems() -> int:
+    """Hand the posts that are due to a worker: new ones (a report re-routed or located by
+    hand), retries whose backoff has passed, and any the queue lost."""
+    return _post_to_case_systems()
+
+
+@shared_task(name=READ_CASE_SYSTEM_UPDATES, autoretry_for=(OperationalError,), max_retries=3)
+def read_case_system_updates() -> int:
+    """Read each Open311 partner's updates into its reports' histories; a partner whose server
+    cannot be read is tried at the next run, from where its last good read left off."""
+    ctx = context()
+    lookback = timedelta(hours=ctx.settings.open311_updates_lookback_hours)
+    with session_scope(ctx.session_factory) as session:
+        partner_ids = outbound.open311_partners(session)
+    applied = 0
+    for partner_id in partner_ids:
+        try:
+            with session_scope(ctx.session_factory) as session:
+                read = outbound.fetch_updates(
+                    session, partner_id, ctx.case_systems, datetime.now(UTC), lookback=lookback
+                )
+        except Open311Error as error:
+            logger.warning("Could not read the updates of partner %s: %s", partner_id, error)
+            with session_scope(ctx.session_factory) as session:
+                outbound.record_read_failure(session, partner_id, error)
+            continue
+        applied += read.applied
+        _send_later(list(read.emails))
+    return applied
 
 
 @shared_task(name=QUEUE_DIGESTS, autoretry_for=(OperationalError,), max_retries=3)

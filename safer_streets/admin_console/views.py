@@ -3,15 +3,17 @@ sees of them, named areas and their outlines, and the history of every change. A
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from safer_streets.admin_console import areas, audit, categories, partners
+from safer_streets.admin_console import areas, audit, categories, partners, send_methods
 from safer_streets.admin_console.outlines import MAX_BYTES, MAX_VERTICES
 from safer_streets.casework.sla import MAX_HOURS
 from safer_streets.disclosure.policy import Description, Location, TimePrecision
 from safer_streets.errors import InvalidInput
-from safer_streets.models import AdminAction, AdminEntity, Category
+from safer_streets.models import AdminAction, AdminEntity, Category, SendMethod
 from safer_streets.web.context import current_user, db, services, show_refused
 
 bp = Blueprint("console", __name__, url_prefix="/admin")
@@ -70,10 +72,13 @@ def _partner_page(
     sla_form=None,
     sla_errors=None,
     remove_errors=None,
+    send_form=None,
+    send_errors=None,
     status: int = 200,
 ):
     session = db()
     partner = partners.get_partner(session, current_user(), slug)
+    method = send_methods.method_of(session, partner)
     return render_template(
         "admin/partner.html",
         partner=partner,
@@ -87,6 +92,12 @@ def _partner_page(
         kinds=partners.kinds(db()),
         max_hours=MAX_HOURS,
         changes=audit.history(session, current_user(), entity=AdminEntity.PARTNER, key=slug),
+        send_method=method,
+        send_form=send_methods.form_from_method(method) if send_form is None else send_form,
+        send_errors=send_errors or {},
+        stored_key=send_methods.snapshot(method).get("open311_api_key"),
+        unsent=send_methods.unsent(session, current_user(), slug),
+        max_send_attempts=send_methods.MAX_ATTEMPTS,
     ), status
 
 
@@ -134,6 +145,35 @@ def remove_service_level(slug: str, category: str):
     db().commit()
     flash("Service level removed: the partner's defaults apply to new reports.")
     return redirect(url_for("console.partner", slug=slug, _anchor="service-levels"), code=303)
+
+
+@bp.post("/partners/<slug>/send-method")
+def set_send_method(slug: str):
+    """Choose how the partner receives its reports: email, or its case system by Open311."""
+    form = request.form.to_dict()
+    try:
+        row = send_methods.set_send_method(db(), current_user(), slug, form, datetime.now(UTC))
+    except InvalidInput as invalid:
+        db().rollback()
+        form.pop("api_key", None)  # a key typed in is never sent back in the page
+        return _partner_page(slug, send_form=form, send_errors=invalid.field_errors, status=422)
+    db().commit()
+    if row.method is SendMethod.OPEN311:
+        flash("Send method saved: reports routed from now on are posted to its case system.")
+    else:
+        flash("Send method saved: reports routed from now on are emailed.")
+    return redirect(url_for("console.partner", slug=slug, _anchor="send-method"), code=303)
+
+
+@bp.post("/partners/<slug>/unsent/<int:send_id>/retry")
+def retry_send(slug: str, send_id: int):
+    """Try posting an unsent report to the partner's case system again, now."""
+    row = send_methods.retry(db(), current_user(), slug, send_id)
+    reference = row.report.reference
+    db().commit()
+    services().task_queue.send_to_case_systems([send_id])
+    flash(f"{reference} will be posted again in a moment.")
+    return redirect(url_for("console.partner", slug=slug, _anchor="unsent"), code=303)
 
 
 # ---- categories ----------------------------------------------------------------------------

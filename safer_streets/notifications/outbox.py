@@ -23,7 +23,7 @@ from typing import Any
 
 from itsdangerous import URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
@@ -36,10 +36,12 @@ from safer_streets.models import (
     NewReportEmails,
     Partner,
     PartnerPreference,
+    PartnerSendMethod,
     Report,
     ReportEvent,
     ReportSupport,
     Role,
+    SendMethod,
     User,
 )
 from safer_streets.settings import Settings
@@ -111,6 +113,14 @@ def new_report_emails(session: Session, partner: Partner) -> NewReportEmails:
     return preference.new_report_emails if preference else NewReportEmails.IMMEDIATE
 
 
+def _emailed() -> ColumnElement[bool]:
+    """SQL condition on ``Partner``: new reports reach it by email, its send method unless it
+    chose another (an Open311 partner's reports are posted to its case system instead)."""
+    return ~exists().where(
+        PartnerSendMethod.partner_id == Partner.id, PartnerSendMethod.method != SendMethod.EMAIL
+    )
+
+
 def report_routed(session: Session, report: Report, event: ReportEvent | None = None) -> int | None:
     """Tell the owner partner about a report just routed to it, if it wants it now."""
     if event is None:
@@ -136,7 +146,12 @@ def reports_routed(session: Session, routed: Sequence[tuple[Report, ReportEvent]
         for partner_id, email, choice in session.execute(
             select(Partner.id, Partner.email, PartnerPreference.new_report_emails)
             .outerjoin(PartnerPreference, PartnerPreference.partner_id == Partner.id)
-            .where(Partner.id.in_(owners), Partner.email.is_not(None), Partner.email != "")
+            .where(
+                Partner.id.in_(owners),
+                Partner.email.is_not(None),
+                Partner.email != "",
+                _emailed(),
+            )
         )
         if choice in (None, NewReportEmails.IMMEDIATE)
     }
@@ -235,6 +250,7 @@ def queue_digests(session: Session, now: datetime) -> list[int]:
         .where(
             PartnerPreference.new_report_emails == NewReportEmails.DAILY_DIGEST,
             Partner.email.is_not(None),
+            _emailed(),
         )
         .order_by(Partner.id)
     )

@@ -42,10 +42,10 @@ _UPDATE_PARAMETER = {"note": "description", "original": _DUPLICATE_OF}
 
 # Extended status posted by a partner system → the internal status it moves a report to.
 # OPEN and REOPEN keep an open report as it is and reopen a closed one.
-_REOPEN = "reopen"
+REOPEN = "reopen"
 INCOMING_STATUS: dict[str, ReportStatus | str] = {
-    "open": _REOPEN,
-    "reopen": _REOPEN,
+    "open": REOPEN,
+    "reopen": REOPEN,
     "investigating": ReportStatus.ACKNOWLEDGED,
     "for_triage": ReportStatus.ACKNOWLEDGED,
     "in_progress": ReportStatus.IN_PROGRESS,
@@ -139,7 +139,8 @@ def update_view(event: ReportEvent, shown: Disclosure, status: str | None) -> di
     }
 
 
-def _incoming_status(text: str | None) -> str | ReportStatus:
+def incoming_status(text: str | None) -> str | ReportStatus:
+    """The internal status a case system's extended status stands for, or ``REOPEN``."""
     if not text:
         raise InvalidInput({"status": "is required"})
     key = re.sub(r"[\s-]+", "_", text.strip().lower())
@@ -199,7 +200,7 @@ def post_update(
     errors: dict[str, str] = {}
     target: str | ReportStatus | None = None
     try:
-        target = _incoming_status(form.get("status"))
+        target = incoming_status(form.get("status"))
     except InvalidInput as invalid:
         errors.update(invalid.field_errors)
     media_url = form.get("media_url")
@@ -222,7 +223,7 @@ def post_update(
     if errors:
         raise InvalidInput(errors)
 
-    if target == _REOPEN:
+    if target == REOPEN:
         target = None if report.status in OPEN_STATUSES else ReportStatus.IN_PROGRESS
     author = " ".join(p for p in (form.get("first_name"), form.get("last_name")) if p)
     data = {
@@ -235,7 +236,7 @@ def post_update(
         "author": author or None,
     }
     try:
-        outcome = _apply_update(
+        outcome = apply_update(
             session,
             client,
             report,
@@ -260,7 +261,7 @@ def post_update(
     return PostedUpdate(outcome.event, outcome.emails)
 
 
-def _apply_update(
+def apply_update(
     session: Session,
     client: ApiClient,
     report: Report,
@@ -271,6 +272,9 @@ def _apply_update(
     data: dict[str, Any],
     now: datetime,
 ) -> workflow.Outcome:
+    """Make a case system's update through the workflow: a duplicate, a note when the status
+    does not change, else a status change (``post_update``, and updates read back by
+    ``outbound``)."""
     if target is ReportStatus.DUPLICATE and (original or report.status is not target):
         return workflow.mark_duplicate(
             session, client, report, original or "", note=description, now=now, data=data

@@ -9,9 +9,14 @@ one schema per document checks both formats: element names, nesting and value ty
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -159,3 +164,66 @@ def issue_key(db_session: Session) -> Callable[..., str]:
         return keys.create_client(db_session, name=name, partner_slug=partner, actor=None).key
 
     return issue
+
+
+# ---- A scripted Open311 server, for the client and the send method ----------------------
+
+
+@dataclass
+class Scripted:
+    """What the server answers next, and what it was sent."""
+
+    status: int = 200
+    body: bytes = b"[]"
+    delay: float = 0.0
+    received: list[tuple[str, str, dict[str, list[str]]]] = field(default_factory=list)
+
+    def answer(self, status: int, document: Any) -> None:
+        self.status, self.body = status, json.dumps(document).encode()
+
+
+@pytest.fixture(scope="module")
+def scripted_server() -> Iterator[tuple[str, Scripted]]:
+    """One server for the module (stopping one takes half a second); each test scripts it."""
+    script = Scripted()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode()) if length else {}
+            script.received.append((method, parts.path, {**parse_qs(parts.query), **form}))
+            time.sleep(script.delay)
+            try:
+                self.send_response(script.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(script.body)))
+                self.end_headers()
+                self.wfile.write(script.body)
+            except BrokenPipeError:
+                pass  # the client gave up waiting (the timeout test)
+
+        def do_GET(self) -> None:
+            self._reply("GET")
+
+        def do_POST(self) -> None:
+            self._reply("POST")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}/open311/v2", script
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def server(scripted_server: tuple[str, Scripted]) -> tuple[str, Scripted]:
+    endpoint, script = scripted_server
+    script.status, script.body, script.delay = 200, b"[]", 0.0
+    script.received.clear()
+    return endpoint, script
