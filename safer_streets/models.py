@@ -510,7 +510,8 @@ class RoutingRuleChange(Base):
     actor: Mapped[User | None] = relationship()
 
 
-# ---- The admin console: one history for partners, categories, named areas and service levels
+# ---- The admin console: one history for partners, categories, reasons, named areas and service
+# levels
 
 
 class AdminEntity(enum.StrEnum):
@@ -529,6 +530,9 @@ class AdminAction(enum.StrEnum):
     CREATED = "created"
     EDITED = "edited"
     REMOVED = "removed"
+    # A reason is never removed: retired, it is no longer offered but keeps its label.
+    RETIRED = "retired"
+    RESTORED = "restored"
 
 
 class AdminChange(Base):
