@@ -99,7 +99,7 @@ def test_a_database_with_categories_gets_the_reasons_it_offered_and_they_move_ro
     with engine.begin() as connection:
         connection.execute(
             text(
-                "INSERT INTO category (slug, name, \"group\", description, sensitive,"
+                'INSERT INTO category (slug, name, "group", description, sensitive,'
                 " emergency_notice, public, position) VALUES"
                 " ('feeling-unsafe', 'Feeling unsafe', 'Safety', '', false, false, true, 1),"
                 " ('fly-tipping', 'Fly-tipping', 'Streets', '', false, false, true, 2)"
