@@ -166,6 +166,33 @@ class Category(Base):
     disclosure_description: Mapped[str] = mapped_column(String(16), server_default="none")
 
 
+class CategoryReason(Base):
+    """One answer to StreetSafe's "what makes this place feel unsafe?" within a category.
+
+    The key is stored on reports (``Report.reasons``) and in routing rules, so it never changes
+    once anything uses it; a reason no longer offered is retired, never deleted, so that old
+    reports still show its label.
+    """
+
+    __tablename__ = "reason"
+    __table_args__ = (UniqueConstraint("category_id", "key", name="reason_category_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    # As wide as ``RoutingRule.reason``, which names it.
+    key: Mapped[str] = mapped_column(String(40))
+    label: Mapped[str] = mapped_column(String(200))
+    help: Mapped[str] = mapped_column(Text, default="", server_default="")
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    category: Mapped[Category] = relationship()
+
+
 class RoutingRule(Base):
     """One row of the routing table: who owns or hears about a category, where."""
 
@@ -454,7 +481,7 @@ class RuleChange(enum.StrEnum):
 
 class RoutingDataVersion(Base):
     """One number that database triggers raise whenever rules, wards, areas, partners, service
-    levels or categories change: the worker reloads what routing reads when it moves."""
+    levels, categories or reasons change: the worker reloads what routing reads when it moves."""
 
     __tablename__ = "routing_data_version"
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
@@ -483,7 +510,8 @@ class RoutingRuleChange(Base):
     actor: Mapped[User | None] = relationship()
 
 
-# ---- The admin console: one history for partners, categories, named areas and service levels
+# ---- The admin console: one history for partners, categories, reasons, named areas and service
+# levels
 
 
 class AdminEntity(enum.StrEnum):
@@ -493,6 +521,7 @@ class AdminEntity(enum.StrEnum):
     PARTNER_SLA = "partner_sla"
     CATEGORY = "category"
     AREA = "area"
+    REASON = "reason"
 
 
 class AdminAction(enum.StrEnum):
@@ -501,6 +530,9 @@ class AdminAction(enum.StrEnum):
     CREATED = "created"
     EDITED = "edited"
     REMOVED = "removed"
+    # A reason is never removed: retired, it is no longer offered but keeps its label.
+    RETIRED = "retired"
+    RESTORED = "restored"
 
 
 class AdminChange(Base):

@@ -91,3 +91,36 @@ def test_a_database_at_the_end_of_the_squashed_chain_is_restamped(scratch):
     assert version == _head(), "restamped 0001, then migrated on from there"
     assert "processing_failure" in tables
     migrate.check(scratch)
+
+
+def test_a_database_with_categories_gets_the_reasons_it_offered_and_they_move_routing(scratch):
+    migrate.upgrade(scratch, "0016")
+    engine = create_engine(scratch)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO category (slug, name, "group", description, sensitive,'
+                " emergency_notice, public, position) VALUES"
+                " ('feeling-unsafe', 'Feeling unsafe', 'Safety', '', false, false, true, 1),"
+                " ('fly-tipping', 'Fly-tipping', 'Streets', '', false, false, true, 2)"
+            )
+        )
+    migrate.upgrade(scratch)
+    with engine.begin() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT category.slug, reason.key, reason.label, reason.retired FROM reason"
+                " JOIN category ON category.id = reason.category_id ORDER BY reason.position"
+            )
+        ).all()
+        version = connection.scalar(text("SELECT version FROM routing_data_version"))
+        connection.execute(text("UPDATE reason SET label = 'Poorly lit' WHERE key = 'badly-lit'"))
+        moved = connection.scalar(text("SELECT version FROM routing_data_version"))
+    engine.dispose()
+    assert len(rows) == 11
+    assert rows[0] == ("feeling-unsafe", "badly-lit", "Badly lit", False)
+    assert ("feeling-unsafe", "followed", "I was followed", False) in rows
+    assert {slug for slug, *_ in rows} == {"feeling-unsafe"}
+    assert moved > version, "a changed reason makes the worker reload its routing data"
+    command.downgrade(migrate.alembic_config(scratch), "0016")
+    assert "reason" not in _version_and_tables(scratch)[1]

@@ -23,6 +23,7 @@ ENTITY_WORDS = {
     AdminEntity.PARTNER_SLA: "Service level",
     AdminEntity.CATEGORY: "Category",
     AdminEntity.AREA: "Named area",
+    AdminEntity.REASON: "Reason",
 }
 
 
@@ -130,10 +131,12 @@ def history(
     *,
     entity: AdminEntity | None = None,
     key: str | None = None,
+    entity_id: int | None = None,
     limit: int = 200,
 ) -> list[AdminChange]:
-    """Changes, newest first: all, one kind, or one thing. A partner's history includes its
-    service levels, whose keys start with the partner's slug."""
+    """Changes, newest first: all, one kind, or one thing (by key, or by row for a reason, whose
+    key may change until it is used). A partner's history includes its service levels, whose
+    keys start with the partner's slug."""
     require_admin(actor)
     query = (
         select(AdminChange)
@@ -154,4 +157,6 @@ def history(
             query = query.where(AdminChange.entity == entity)
         if key is not None:
             query = query.where(AdminChange.entity_key == key)
+        if entity_id is not None:
+            query = query.where(AdminChange.entity_id == entity_id)
     return list(session.scalars(query))

@@ -1,5 +1,6 @@
 """The admin console's pages: partners and their service levels, categories and what the public
-sees of them, named areas and their outlines, and the history of every change. Admins only."""
+sees of them, the reasons residents tick, named areas and their outlines, and the history of
+every change. Admins only."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from datetime import UTC, datetime
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from safer_streets.admin_console import areas, audit, categories, partners, send_methods
+from safer_streets.admin_console import (
+    areas,
+    audit,
+    categories,
+    partners,
+    reasons,
+    send_methods,
+)
 from safer_streets.admin_console.outlines import MAX_BYTES, MAX_VERTICES
 from safer_streets.casework.sla import MAX_HOURS
 from safer_streets.disclosure.policy import Description, Location, TimePrecision
@@ -230,6 +238,121 @@ def _preview_category(slug: str, form: dict[str, str]):
     except InvalidInput as invalid:
         return _category_page(slug, form=form, errors=invalid.field_errors, status=422)
     return _category_page(slug, form=form, proposed=categories.preview(found, values))
+
+
+# ---- reasons -------------------------------------------------------------------------------
+
+
+def _reasons_page(form=None, errors=None, status: int = 200):
+    session = db()
+    return render_template(
+        "admin/reasons.html",
+        groups=reasons.list_reasons(session, current_user()),
+        categories=session.scalars(select(Category).order_by(Category.position)).all(),
+        use_words=reasons.use_words,
+        form=form or {},
+        errors=errors or {},
+        max_key=reasons.MAX_KEY_CHARS,
+        max_label=reasons.MAX_LABEL_CHARS,
+        max_help=reasons.MAX_HELP_CHARS,
+        changes=audit.history(session, current_user(), entity=AdminEntity.REASON, limit=50),
+    ), status
+
+
+@bp.route("/reasons", methods=["GET", "POST"])
+def reasons_list():
+    """Every category's reasons, offered and retired, and the form that adds one."""
+    if request.method == "POST":
+        form = request.form.to_dict()
+        try:
+            reason = reasons.create_reason(db(), current_user(), form)
+        except InvalidInput as invalid:
+            return show_refused(_reasons_page, invalid.field_errors, form=form)
+        category, key = reason.category.slug, reason.key
+        db().commit()
+        flash(f"“{reason.label}” is now offered to residents reporting {reason.category.name}.")
+        return redirect(url_for("console.reason", category=category, key=key), code=303)
+    return _reasons_page()
+
+
+def _reason_page(
+    category: str, key: str, *, form=None, errors=None, retire_errors=None, status: int = 200
+):
+    session = db()
+    found = reasons.get_reason(session, current_user(), category, key)
+    use = reasons.use_of(session, found)
+    return render_template(
+        "admin/reason.html",
+        reason=found,
+        use=use,
+        use_words=reasons.use_words(use),
+        form=reasons.form_from_reason(found) if form is None else form,
+        errors=errors or {},
+        retire_errors=retire_errors or {},
+        max_key=reasons.MAX_KEY_CHARS,
+        max_label=reasons.MAX_LABEL_CHARS,
+        max_help=reasons.MAX_HELP_CHARS,
+        changes=audit.history(
+            session, current_user(), entity=AdminEntity.REASON, entity_id=found.id
+        ),
+    ), status
+
+
+@bp.route("/reasons/<category>/<key>", methods=["GET", "POST"])
+def reason(category: str, key: str):
+    """One reason: its words, help text and order (its key while nothing uses it), whether it
+    is offered, and its history."""
+    if request.method == "POST":
+        form = request.form.to_dict()
+        try:
+            saved = reasons.edit_reason(db(), current_user(), category, key, form)
+        except InvalidInput as invalid:
+            return show_refused(
+                _reason_page, invalid.field_errors, category=category, key=key, form=form
+            )
+        key = saved.key
+        db().commit()
+        flash("Reason saved. Residents see the new words at once; reports keep the key.")
+        return redirect(url_for("console.reason", category=category, key=key), code=303)
+    return _reason_page(category, key)
+
+
+@bp.post("/reasons/<category>/<key>/retire")
+def retire_reason(category: str, key: str):
+    """Stop offering a reason; reports that gave it still show it."""
+    return _set_retired(category, key, retired=True)
+
+
+@bp.post("/reasons/<category>/<key>/restore")
+def restore_reason(category: str, key: str):
+    """Offer a retired reason again."""
+    return _set_retired(category, key, retired=False)
+
+
+def _set_retired(category: str, key: str, *, retired: bool):
+    try:
+        reasons.set_retired(
+            db(),
+            current_user(),
+            category,
+            key,
+            retired=retired,
+            why=request.form.get("retire_why", ""),
+        )
+    except InvalidInput as invalid:
+        db().rollback()
+        # The page's edit form has its own "why": this one is named apart.
+        errors = {
+            ("retire_why" if name == "why" else name): message
+            for name, message in invalid.field_errors.items()
+        }
+        return _reason_page(category, key, retire_errors=errors, status=422)
+    db().commit()
+    if retired:
+        flash("Reason retired: residents are no longer offered it; reports that gave it keep it.")
+    else:
+        flash("Reason restored: residents are offered it again.")
+    return redirect(url_for("console.reason", category=category, key=key), code=303)
 
 
 # ---- named areas ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ document cannot drift from what the API accepts and returns.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from safer_streets.disclosure.policy import Disclosure
 from safer_streets.models import Category, ReportStatus
-from safer_streets.taxonomy import reasons_for
+from safer_streets.taxonomy import Reason
 
 ReportStatusName = Literal[tuple(status.value for status in ReportStatus)]  # type: ignore[valid-type]
 
@@ -175,8 +176,8 @@ class CategoryView(_Out):
     reasons: list[ReasonView] = Field(description="Reasons that may be given (often none).")
 
     @classmethod
-    def of(cls, category: Category) -> CategoryView:
-        """The view of a stored category with its reasons from the taxonomy."""
+    def of(cls, category: Category, reasons: Iterable[Reason]) -> CategoryView:
+        """The view of a stored category with the reasons the taxonomy offers for it."""
         return cls(
             slug=category.slug,
             name=category.name,
@@ -184,7 +185,7 @@ class CategoryView(_Out):
             description=category.description,
             sensitive=category.sensitive,
             emergency_notice=category.emergency_notice,
-            reasons=[ReasonView(key=r.key, label=r.label) for r in reasons_for(category.slug)],
+            reasons=[ReasonView(key=r.key, label=r.label) for r in reasons],
         )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, render_template, request
 from markupsafe import Markup, escape
 
-from safer_streets import health
+from safer_streets import health, taxonomy
 from safer_streets.api import openapi
 from safer_streets.api.schemas import CategoryView, ReportView
 from safer_streets.disclosure.access_log import record_views
@@ -112,7 +112,13 @@ def get_report(reference: str):
 def categories():
     """The categories a report can have, in display order."""
     _optional_client()
-    return jsonify([CategoryView.of(c).model_dump(mode="json") for c in public_categories(db())])
+    session = db()
+    return jsonify(
+        [
+            CategoryView.of(c, taxonomy.reasons_for(session, c.slug)).model_dump(mode="json")
+            for c in public_categories(session)
+        ]
+    )
 
 
 def _server_url() -> str:

@@ -118,7 +118,7 @@ def _reason_rows(filters: BoardFilters) -> list[dict[str, Any]]:
     withhold = audience_for(current_user()) is not Audience.BOARD and run.summary.get(
         "includes_sensitive", True
     )
-    labels = {r.key: r.label for r in taxonomy.all_reasons()}
+    labels = {r.key: r.label for r in taxonomy.all_reasons(db())}
 
     def seen(n: int) -> int | None:
         return None if withhold and 0 < n < min_count else n

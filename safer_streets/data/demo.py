@@ -25,6 +25,7 @@ from geo import DATA_DIR
 from geo.projection import to_bng, to_lonlat
 from geo.suntimes import LONDON, after_dark
 from geo.wards import Borough, WardIndex
+from safer_streets import taxonomy
 from safer_streets.board.filters import DEMO_SOURCE
 from safer_streets.intake.submission import REFERENCE_ALPHABET, REFERENCE_PREFIX
 from safer_streets.models import (
@@ -37,7 +38,6 @@ from safer_streets.models import (
     Ward,
 )
 from safer_streets.routing import decide
-from safer_streets.taxonomy import reasons_for
 
 DEMO_PREFIX = "[Demo] "
 DEMO_DAYS = 730
@@ -328,7 +328,7 @@ def generate_demo_reports(
             elif rng.random() < 0.5:
                 status = ReportStatus.IN_PROGRESS
         said = profile.said[int(rng.integers(len(profile.said)))].format(street=street)
-        keys = [r.key for r in reasons_for(slug)]
+        keys = [r.key for r in taxonomy.reasons_for(session, slug)]
         reasons: list[str] = []
         if keys:
             weights = np.array([3.0 if dark[k] and key in DARK_REASONS else 1.0 for key in keys])

@@ -18,10 +18,12 @@ from sqlalchemy.orm import Session
 
 from geo import DATA_DIR
 from geo.wards import WARDS_FILE, read_wards_geojson
+from safer_streets import taxonomy
 from safer_streets.disclosure.policy import CategoryPolicy, Description, Location, TimePrecision
 from safer_streets.models import (
     Area,
     Category,
+    CategoryReason,
     Partner,
     RoutingRule,
     RoutingRuleChange,
@@ -31,7 +33,6 @@ from safer_streets.models import (
 )
 from safer_streets.routing.decide import WARD_TEAM
 from safer_streets.routing.rules import WARD_TEAM_CHOICE, format_window, record_change, snapshot
-from safer_streets.taxonomy import invalid_reasons
 
 SEED_DIR = Path(__file__).parent / "defaults"
 TOWN_CENTRES_FILE = DATA_DIR / "lewisham_town_centres.geojson"
@@ -159,13 +160,15 @@ def expand_rules(
     wards: Sequence[tuple[str, str]],
     areas: Collection[str],
     categories: Collection[str],
+    reasons: Collection[tuple[str, str]] = (),
 ) -> list[RuleSpec]:
     """Expand ``rules.toml`` into one spec per rule row.
 
     ``wards`` are (code, slug) pairs. In an entry, ``{ward-team}`` as a partner names the
     ward's Safer Neighbourhood Team, in one rule for every ward; a partner slug containing
     ``{ward}`` makes one ward rule per ward; ``areas`` makes one area rule per named area;
-    ``between`` is a local time-of-day window; ``reason`` a reason within the categories.
+    ``between`` is a local time-of-day window; ``reason`` a reason within the categories
+    (``reasons`` are the known (category, key) pairs).
     ``owner`` may be left out by an entry that only notifies.
     """
     specs = [RuleSpec(None, None, None, None, None, data["fallback"], RuleRole.OWNER)]
@@ -189,7 +192,7 @@ def expand_rules(
         for category in entry["categories"]:
             if category not in categories:
                 raise SeedError(f"rules.toml rule {number}: unknown category {category!r}")
-            if reason and invalid_reasons(category, [reason]):
+            if reason and (category, reason) not in reasons:
                 raise SeedError(f"rules.toml rule {number}: {reason!r} is not a {category} reason")
             for area in places:
                 for partner, role in assignments:
@@ -254,6 +257,8 @@ def seed(session: Session) -> SeedSummary:
         values.update(profiles[profile])
         categories[slug] = _upsert(session, Category, slug, position=position, **values)
 
+    load_reasons(session, categories)
+
     partner_data = _read("partners.toml")
     partners = {}
     for entry in partner_data["partner"]:
@@ -274,7 +279,11 @@ def seed(session: Session) -> SeedSummary:
 
     areas = {a.slug: a for a in session.scalars(select(Area))}
     specs = expand_rules(
-        _read("rules.toml"), [(w.code, w.slug) for w in wards], set(areas), set(categories)
+        _read("rules.toml"),
+        [(w.code, w.slug) for w in wards],
+        set(areas),
+        set(categories),
+        set(taxonomy.labels_by_key(session)),
     )
     wards_by_code = {w.code: w for w in wards}
     existing = session.scalars(select(RoutingRule)).all()
@@ -323,6 +332,40 @@ def seed(session: Session) -> SeedSummary:
         partners=len(partners),
         rules=session.scalar(select(func.count()).select_from(RoutingRule)) or 0,
     )
+
+
+def load_reasons(session: Session, categories: dict[str, Category]) -> int:
+    """Add the reasons of ``categories.toml`` that the database lacks. One already there is left
+    as it is: an admin may have reworded or retired it, and a seed never undoes that."""
+    existing = {
+        (slug, key)
+        for slug, key in session.execute(
+            select(Category.slug, CategoryReason.key).join(
+                Category, Category.id == CategoryReason.category_id
+            )
+        )
+    }
+    added = 0
+    for position, entry in enumerate(_read("categories.toml").get("reason", [])):
+        slug, key = entry["category"], entry["key"]
+        if slug not in categories:
+            raise SeedError(f"categories.toml: reason {key!r} of unknown category {slug!r}")
+        if (slug, key) in existing:
+            continue
+        session.add(
+            CategoryReason(
+                category=categories[slug],
+                key=key,
+                label=entry["label"],
+                help=entry.get("help", ""),
+                position=position,
+            )
+        )
+        existing.add((slug, key))
+        added += 1
+    session.flush()
+    taxonomy.forget(session)
+    return added
 
 
 def load_reference_data(session: Session) -> SeedSummary:

@@ -17,6 +17,7 @@ from functools import cache
 
 from babel.dates import format_datetime
 from geoalchemy2.shape import to_shape
+from sqlalchemy.orm import Session
 
 from geo.snapping import SnapPoints
 from geo.suntimes import LONDON
@@ -366,7 +367,13 @@ class Disclosure:
         """The StreetSafe reasons the resident gave, in words."""
         if not (self.listed and self.rules.reasons):
             return []
-        return taxonomy.reason_labels(self.report.category.slug, self.report.reasons)
+        if not self.report.reasons:
+            return []
+        session = Session.object_session(self.report)
+        if session is None:
+            # A report not read from the database (a preview) has no stored reasons to name.
+            return []
+        return taxonomy.reason_labels(session, self.report.category.slug, self.report.reasons)
 
     @property
     def supporters(self) -> int | None:

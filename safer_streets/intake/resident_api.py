@@ -119,7 +119,9 @@ def add_support(reference: str):
     # The body is optional: a bare POST is a voice and nothing more, as it always was.
     if request.get_data(cache=True).strip():
         category = support.supportable(session, reference).report.category.slug
-        details = support.parse_support_details(json_body(), category)
+        details = support.parse_support_details(
+            json_body(), support.offered_keys(session, category)
+        )
     result = support.add_support(
         session,
         reference,

@@ -31,6 +31,7 @@ from geo.coordinates import PointRejected, check_point
 from geo.gazetteer import is_ambiguous
 from geo.postcodes import normalise_postcode, outward_code
 from geo.suntimes import is_after_dark
+from safer_streets import taxonomy
 from safer_streets.bounds import stated_occurred_at
 from safer_streets.errors import Conflict, InvalidInput, NotFound, plain_field_errors
 from safer_streets.intake import abuse
@@ -41,7 +42,6 @@ from safer_streets.models import (
     ReportStatus,
 )
 from safer_streets.places import Places, confident_match
-from safer_streets.taxonomy import invalid_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -369,7 +369,7 @@ def _category_errors(session: Session, submission: ReportSubmission) -> dict[str
     category = session.scalar(select(Category).where(Category.slug == submission.category))
     if category is None:
         return {"category": f"unknown category {submission.category!r}"}
-    if bad := invalid_reasons(category.slug, submission.reasons):
+    if bad := taxonomy.invalid_reasons(session, category.slug, submission.reasons):
         return {"reasons": f"not a reason for {category.name.lower()}: {', '.join(bad)}"}
     return {}
 
@@ -397,7 +397,7 @@ def receive_report(
     # Only a key can be replayed, and only a replay is compared with the first body.
     digest = fingerprint(submission) if idempotency_key else None
     point, postcode, errors = _place_submission(submission, places, place_now=place_now)
-    if errors or invalid_reasons(submission.category, submission.reasons):
+    if errors or taxonomy.invalid_reasons(session, submission.category, submission.reasons):
         raise InvalidInput({**_category_errors(_orm(session), submission), **errors})
     data = dict(attribution or {})
     if client is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from geo.snapping import MAX_SNAP_DISTANCE_M
 from geo.suntimes import LONDON, is_after_dark
+from safer_streets import taxonomy
 from safer_streets.bounds import stated_occurred_at
 from safer_streets.disclosure.policy import (
     Audience,
@@ -46,7 +47,6 @@ from safer_streets.models import (
     ReportEvent,
     ReportSupport,
 )
-from safer_streets.taxonomy import invalid_reasons
 
 RADIUS_M = 50
 # Two points snapped to the same police.uk map point are within twice its reach of each other.
@@ -226,9 +226,10 @@ _DETAIL_MESSAGES: dict[str, str | None] = {
 }
 
 
-def parse_support_details(data: Any, category_slug: str) -> SupportDetails:
+def parse_support_details(data: Any, offered: Collection[str]) -> SupportDetails:
     """Validate what a supporter sent about themselves (a JSON object or form fields mapped
-    onto one), for a report of ``category_slug``; raises ``InvalidInput`` and nothing else."""
+    onto one), for a report whose category offers the reason keys ``offered``; raises
+    ``InvalidInput`` and nothing else."""
     if data is None:
         return NO_DETAILS
     if not isinstance(data, dict):
@@ -244,7 +245,7 @@ def parse_support_details(data: Any, category_slug: str) -> SupportDetails:
                 field_messages={("email", "value_error"): "must be a valid email address"},
             )
         ) from None
-    if bad := invalid_reasons(category_slug, details.reasons):
+    if bad := [key for key in details.reasons if key not in offered]:
         raise InvalidInput({"reasons": f"not a reason for this report: {', '.join(bad)}"})
     # The same reason ticked twice is one reason given.
     return details.model_copy(update={"reasons": list(dict.fromkeys(details.reasons))})
@@ -289,6 +290,11 @@ def supportable(session: Session, reference: str) -> Disclosure:
     return shown
 
 
+def offered_keys(session: Session, category_slug: str) -> frozenset[str]:
+    """The reason keys a supporter may give for a report of this category."""
+    return frozenset(r.key for r in taxonomy.reasons_for(session, category_slug))
+
+
 def add_support(
     session: Session,
     reference: str,
@@ -317,7 +323,7 @@ def add_support(
     if not ids or any(not one or len(one) > MAX_KEY_CHARS for one in ids):
         raise InvalidInput({"supporter": f"must be 1 to {MAX_KEY_CHARS} characters"})
     report = supportable(session, reference).report
-    if bad := invalid_reasons(report.category.slug, details.reasons):
+    if bad := taxonomy.invalid_reasons(session, report.category.slug, details.reasons):
         raise InvalidInput({"reasons": f"not a reason for this report: {', '.join(bad)}"})
     inserted = session.scalars(
         insert(ReportSupport)

@@ -24,6 +24,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from geo.postcodes import neighbouring_councils
 from geo.suntimes import LONDON
+from safer_streets import taxonomy
 from safer_streets.actions import partner_actions
 from safer_streets.casework import workflow
 from safer_streets.disclosure import policy, tables
@@ -42,7 +43,6 @@ from safer_streets.intake.submission import (
 from safer_streets.models import Report
 from safer_streets.redis_client import make_redis
 from safer_streets.residents import listing, questionnaire
-from safer_streets.taxonomy import reasons_for
 from safer_streets.web.clients import (
     address_supporter,
     browser_supporter,
@@ -88,7 +88,7 @@ def _render_form(
             errors=errors,
             form_id=form_id,
             categories=categories,
-            reasons_by_category={c.slug: reasons_for(c.slug) for c in categories},
+            reasons_by_category={c.slug: taxonomy.reasons_for(db(), c.slug) for c in categories},
             promise_groups=promise_groups,
             promises_of={c.slug: group for group in promise_groups for c in group.categories},
             kept_photo=kept_photo,
@@ -193,7 +193,7 @@ def submit_report():
             return render_template(
                 "intake/similar.html",
                 similar=[(s, support.similar_words(s, today, gettext, ngettext)) for s in similar],
-                reasons_list=reasons_for(submission.category),
+                reasons_list=taxonomy.reasons_for(session, submission.category),
                 form=form,
                 carried=[(n, form.get(n, "")) for n in forms.CARRIED_FIELDS if form.get(n)],
                 reasons=form.getlist("reasons"),
@@ -241,7 +241,7 @@ def _render_support_details(
         render_template(
             "intake/support_details.html",
             shown=shown,
-            reasons_list=reasons_for(shown.report.category.slug),
+            reasons_list=taxonomy.reasons_for(db(), shown.report.category.slug),
             form=form,
             errors=errors,
             form_id=form_id,
@@ -266,7 +266,9 @@ def add_support():
     data, errors = forms.to_support_details(form, datetime.now(UTC), gettext)
     details = support.NO_DETAILS
     try:
-        details = support.parse_support_details(data, report.category.slug)
+        details = support.parse_support_details(
+            data, support.offered_keys(session, report.category.slug)
+        )
     except InvalidInput as invalid:
         found = {
             ("contact_email" if k == "email" else k): v for k, v in invalid.field_errors.items()

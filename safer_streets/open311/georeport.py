@@ -283,9 +283,9 @@ def discovery(base_url: str, docs_url: str) -> dict[str, Any]:
     }
 
 
-def attributes_for(category_slug: str) -> list[dict[str, Any]]:
+def attributes_for(session: Session, category_slug: str) -> list[dict[str, Any]]:
     """The service definition attributes of a category: its reasons, when it has them."""
-    reasons = taxonomy.reasons_for(category_slug)
+    reasons = taxonomy.reasons_for(session, category_slug)
     if not reasons:
         return []
     return [
@@ -309,7 +309,7 @@ def service_list(session: Session) -> list[dict[str, Any]]:
             "service_code": category.slug,
             "service_name": category.name,
             "description": category.description,
-            "metadata": bool(attributes_for(category.slug)),
+            "metadata": bool(attributes_for(session, category.slug)),
             "type": SERVICE_TYPE,
             "keywords": ", ".join(taxonomy.keywords_for(category.slug)),
             "group": category.group,
@@ -331,7 +331,7 @@ def get_service(session: Session, service_code: str) -> Category:
 def service_definition(session: Session, service_code: str) -> dict[str, Any]:
     """GET services/{service_code}: the category's attributes (empty for most)."""
     category = get_service(session, service_code)
-    return {"service_code": category.slug, "attributes": attributes_for(category.slug)}
+    return {"service_code": category.slug, "attributes": attributes_for(session, category.slug)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -349,7 +349,7 @@ class CreatedRequest:
 
 
 def _submission_data(
-    form: RequestForm, category: Category
+    session: Session, form: RequestForm, category: Category
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Map Open311 parameters onto the JSON API's submission fields; also return what cannot
     be mapped (unknown attributes, an address_id that is not a postcode), by parameter."""
@@ -376,7 +376,7 @@ def _submission_data(
     name = " ".join(part for part in (form.get("first_name"), form.get("last_name")) if part)
     if name:
         data["contact_name"] = name
-    known = {attribute["code"] for attribute in attributes_for(category.slug)}
+    known = {attribute["code"] for attribute in attributes_for(session, category.slug)}
     for code in form.attributes:
         if code not in known:
             errors[f"attribute[{code}]"] = f"is not an attribute of service {category.slug!r}"
@@ -414,7 +414,7 @@ def create_request(
     if service_code is None:
         raise InvalidInput({"service_code": "is required"})
     category = get_service(session, service_code)
-    data, unmapped = _submission_data(form, category)
+    data, unmapped = _submission_data(session, form, category)
     try:
         submission = parse_submission(data)
     except InvalidInput as invalid:

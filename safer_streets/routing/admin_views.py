@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from safer_streets import taxonomy
 from safer_streets.casework import access
 from safer_streets.disclosure import access_log
 from safer_streets.errors import Conflict, InvalidInput
@@ -15,7 +16,6 @@ from safer_streets.models import AbuseEntry, Category, Role
 from safer_streets.routing import overview, quarantine, rerouting, tester
 from safer_streets.routing import rules as routing_rules
 from safer_streets.routing.locate_views import ward_index
-from safer_streets.taxonomy import all_reasons
 from safer_streets.web.clients import client_address
 from safer_streets.web.context import current_user, db, services, show_refused
 
@@ -49,7 +49,7 @@ def try_routing():
     session = db()
     context = {
         "categories": session.scalars(select(Category).order_by(Category.position)).all(),
-        "reasons": all_reasons(),
+        "reasons": [r for r in taxonomy.all_reasons(session) if not r.retired],
         "args": request.args,
         "answer": None,
         "errors": {},
@@ -58,6 +58,7 @@ def try_routing():
         return render_template("admin/try_routing.html", **context)
     try:
         question = tester.parse_question(
+            session,
             category=request.args.get("category", ""),
             lat=request.args.get("lat"),
             lon=request.args.get("lon"),

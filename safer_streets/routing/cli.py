@@ -65,7 +65,7 @@ def try_routing(
     with session_scope(services().session_factory) as session:
         try:
             question = tester.parse_question(
-                category=category, lat=lat, lon=lon, place=place, at=at, reasons=reasons
+                session, category=category, lat=lat, lon=lon, place=place, at=at, reasons=reasons
             )
             answer = tester.try_routing(
                 session, question, wards=load_ward_index(session), places=services().places

@@ -29,8 +29,8 @@ from sqlalchemy import Row, Select, or_, select
 from sqlalchemy.orm import Session
 
 from geo.suntimes import LONDON
+from safer_streets import taxonomy
 from safer_streets.models import Area, Category, Partner, RoutingRule, RuleRole, Ward
-from safer_streets.taxonomy import all_reasons
 
 WARD_TEAM = "the ward's Safer Neighbourhood Team"
 WARD_TEAM_AS_SUBJECT = WARD_TEAM[0].upper() + WARD_TEAM[1:]
@@ -398,13 +398,9 @@ def fallback_partner(rules: Iterable[Rule]) -> PartnerRef:
     raise NoFallbackRule("the routing table needs a fallback rule (no category, no ward)")
 
 
-def _reason_labels() -> dict[str, str]:
-    return {r.key: r.label for r in all_reasons()}
-
-
-def to_rule(row: Row[Any], reason_labels: dict[str, str] | None = None) -> Rule:
-    """A rule as ``decide`` sees it, from a row of ``_rule_query``."""
-    labels = _reason_labels() if reason_labels is None else reason_labels
+def to_rule(row: Row[Any], reason_labels: dict[tuple[str, str], str]) -> Rule:
+    """A rule as ``decide`` sees it, from a row of ``_rule_query``, with its reason in words
+    (``taxonomy.labels_by_key``)."""
     window = None
     if row.window_start is not None and row.window_end is not None:
         window = TimeWindow(row.window_start, row.window_end)
@@ -419,7 +415,7 @@ def to_rule(row: Row[Any], reason_labels: dict[str, str] | None = None) -> Rule:
         area=AreaRef(row.area_slug, row.area_name) if row.area_slug else None,
         window=window,
         reason=row.reason,
-        reason_label=labels.get(row.reason) if row.reason else None,
+        reason_label=reason_labels.get((row.category, row.reason)) if row.reason else None,
         ward_team=row.ward_team,
     )
 
@@ -453,7 +449,7 @@ def _rule_query() -> Select[Any]:
 
 def active_rules(session: Session) -> list[Rule]:
     """Every active rule: the whole routing table."""
-    labels = _reason_labels()
+    labels = taxonomy.labels_by_key(session)
     return [to_rule(row, labels) for row in session.execute(_rule_query())]
 
 
@@ -486,5 +482,5 @@ def rules_for(
         ward_filter,
         area_filter,
     )
-    labels = _reason_labels()
+    labels = taxonomy.labels_by_key(session)
     return [to_rule(row, labels) for row in session.execute(query)]

@@ -12,6 +12,7 @@ from safer_streets.models import (
     ApiClient,
     Area,
     Category,
+    CategoryReason,
     EmailOutbox,
     Partner,
     Report,
@@ -32,6 +33,8 @@ class Overview:
     users_by_role: dict[str, int]
     partners: int = 0
     categories: int = 0
+    # Reasons residents are offered (retired ones are not).
+    reasons: int = 0
     areas: int = 0
     console_changes: int = 0
 
@@ -43,8 +46,8 @@ class Overview:
 
 def overview(session: Session) -> Overview:
     """Reports by status (those set aside or held among them), unsent emails, active API
-    keys, active accounts by role, and how many partners, categories, named areas and console
-    changes there are."""
+    keys, active accounts by role, and how many partners, categories, offered reasons, named
+    areas and console changes there are."""
     by_status = {
         str(status): count
         for status, count in session.execute(
@@ -72,6 +75,10 @@ def overview(session: Session) -> Overview:
         users_by_role=by_role,
         partners=count(Partner),
         categories=count(Category),
+        reasons=session.scalar(
+            select(func.count()).select_from(CategoryReason).where(~CategoryReason.retired)
+        )
+        or 0,
         areas=count(Area),
         console_changes=count(AdminChange),
     )

@@ -96,7 +96,8 @@ class RoutingDataCache:
     """``RoutingData`` kept between batches by a worker process, reloaded when it changed.
 
     Asking costs one small query; the whole load (a few milliseconds) happens only after a
-    rule, ward, area, partner, service level or category changed, however it was changed.
+    rule, ward, area, partner, service level, category or reason changed, however it was
+    changed.
     """
 
     def __init__(self) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
+from safer_streets import taxonomy
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
 from safer_streets.models import (
     Area,
@@ -28,7 +29,6 @@ from safer_streets.models import (
     Ward,
 )
 from safer_streets.routing.decide import WARD_TEAM, WARD_TEAM_AS_SUBJECT
-from safer_streets.taxonomy import invalid_reasons, reason_labels, reasons_for
 
 MAX_WHY_CHARS = 1000
 # What the rule form and rules.toml give as the partner of a rule naming the ward's team:
@@ -69,7 +69,12 @@ def reason_words(rule: RoutingRule) -> str | None:
     """A rule's reason as people say it ("badly lit"), not its stored key ("badly-lit")."""
     if rule.reason is None:
         return None
-    labels = reason_labels(rule.category.slug, [rule.reason]) if rule.category else []
+    session = Session.object_session(rule)
+    labels = (
+        taxonomy.reason_labels(session, rule.category.slug, [rule.reason])
+        if rule.category and session is not None
+        else []
+    )
     return labels[0].lower() if labels else rule.reason.replace("-", " ")
 
 
@@ -328,9 +333,14 @@ def _named(
 
 
 def parse_rule_form(
-    session: Session, form: dict[str, str], *, fallback: bool = False
+    session: Session,
+    form: dict[str, str],
+    *,
+    fallback: bool = False,
+    current_reason: str | None = None,
 ) -> tuple[RuleValues, str]:
-    """Validate a rule form (HTML field names) into rows and the why, or ``InvalidInput``."""
+    """Validate a rule form (HTML field names) into rows and the why, or ``InvalidInput``.
+    A rule may keep the reason it has (``current_reason``) after that reason is retired."""
     errors: dict[str, str] = {}
     why = _why(form, errors)
 
@@ -390,8 +400,14 @@ def parse_rule_form(
             errors["window_end"] = "must differ from the start (leave both empty for all day)"
 
     reason = form.get("reason", "").strip() or None
-    if reason is not None and category is not None and invalid_reasons(category.slug, [reason]):
-        allowed = ", ".join(r.key for r in reasons_for(category.slug)) or "none"
+    if (
+        reason is not None
+        and category is not None
+        and reason != current_reason
+        and taxonomy.invalid_reasons(session, category.slug, [reason])
+    ):
+        offered = taxonomy.reasons_for(session, category.slug)
+        allowed = ", ".join(r.key for r in offered) or "none"
         errors["reason"] = f"not a reason for {category.name.lower()} (reasons: {allowed})"
 
     if errors:
@@ -465,7 +481,9 @@ def edit_rule(
 ) -> RoutingRule:
     """Change a rule from an admin's form, keeping the before and after in its history."""
     rule = get_rule(session, actor, rule_id)
-    values, why = parse_rule_form(session, form, fallback=is_fallback(rule))
+    values, why = parse_rule_form(
+        session, form, fallback=is_fallback(rule), current_reason=rule.reason
+    )
     _refuse_duplicate(session, values, other_than=rule.id)
     before = snapshot(rule)
     _apply(rule, values)
@@ -522,9 +540,9 @@ def rule_choices(session: Session) -> RuleChoices:
         areas=list(session.scalars(select(Area).order_by(Area.name))),
         partners=list(session.scalars(select(Partner).order_by(Partner.name))),
         reasons={
-            c.name: [(r.key, r.label) for r in reasons_for(c.slug)]
+            c.name: [(r.key, r.label) for r in offered]
             for c in categories
-            if reasons_for(c.slug)
+            if (offered := taxonomy.reasons_for(session, c.slug))
         },
     )
 

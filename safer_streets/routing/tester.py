@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from geo.suntimes import LONDON
 from geo.wards import WardIndex
+from safer_streets import taxonomy
 from safer_streets.errors import InvalidInput
 from safer_streets.models import Category
 from safer_streets.places import Places, confident_match
 from safer_streets.routing import decide
 from safer_streets.routing.processing import RoutingData
-from safer_streets.taxonomy import invalid_reasons, reason_labels, reasons_for
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Answer:
 
 
 def parse_question(
+    session: Session,
     *,
     category: str,
     lat: str | float | None = None,
@@ -99,8 +100,8 @@ def parse_question(
     keys = tuple(r.strip() for r in reasons if r and r.strip())
     if not category:
         errors["category"] = "choose a category"
-    elif keys and (wrong := invalid_reasons(category, list(keys))):
-        allowed = ", ".join(r.key for r in reasons_for(category)) or "none"
+    elif keys and (wrong := taxonomy.invalid_reasons(session, category, keys)):
+        allowed = ", ".join(r.key for r in taxonomy.reasons_for(session, category)) or "none"
         errors["reasons"] = (
             f"not reasons for this category: {', '.join(wrong)} (reasons: {allowed})"
         )
@@ -162,7 +163,9 @@ def try_routing(
         ward_name=place.ward_name,
         areas=tuple(area.name for area in place.areas),
         at=at,
-        reasons=tuple(w.lower() for w in reason_labels(category.slug, question.reasons)),
+        reasons=tuple(
+            w.lower() for w in taxonomy.reason_labels(session, category.slug, question.reasons)
+        ),
         decision=decision,
         matching=matching,
     )

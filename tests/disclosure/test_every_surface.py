@@ -50,6 +50,7 @@ SKIPPED = {
     "admin.rule": "one routing rule and its history: no report",
     "console.partner": "one partner, its service levels and their history: no report",
     "console.category": "one category's settings, its public wording and history: no report",
+    "console.reason": "one reason's words, order, use counts and history: no report",
     "residents.confirm_page": "an alert's signed confirmation link: the subscription, no report",
     "residents.unsubscribe_page": "an alert's signed unsubscribe link: the subscription, no report",
     "residents.stop_supporter_emails_page": "a supporter's signed stop link: a button, no report",

@@ -117,13 +117,17 @@ def test_rule_conditions_read_as_words(client, db_session):
     assert "reason: badly lit" in page and "reason: badly-lit" not in page
 
 
-def test_questions_are_checked():
+def test_questions_are_checked(db_session):
     with pytest.raises(InvalidInput) as refused:
-        tester.parse_question(category="", lat="91", reasons=["x"])
+        tester.parse_question(db_session, category="", lat="91", reasons=["x"])
     assert set(refused.value.field_errors) == {"lat", "category"}
     with pytest.raises(InvalidInput, match="reasons"):
-        tester.parse_question(category="drug-dealing", place="Catford", reasons=["badly-lit"])
-    asked = tester.parse_question(category="drug-dealing", place="x", at="2026-12-03T22:30")
+        tester.parse_question(
+            db_session, category="drug-dealing", place="Catford", reasons=["badly-lit"]
+        )
+    asked = tester.parse_question(
+        db_session, category="drug-dealing", place="x", at="2026-12-03T22:30"
+    )
     assert asked.at.utcoffset() is not None, "a wall-clock time is London time"
 
 

@@ -18,7 +18,6 @@ from safer_streets.routing.decide import (
     decide,
     local_time,
 )
-from safer_streets.taxonomy import all_reasons
 
 WARDS = {
     "E05013730": "Rushey Green",
@@ -30,7 +29,11 @@ LEWISHAM_TC = AreaRef("lewisham-town-centre", "Lewisham town centre")
 DEPTFORD_TC = AreaRef("deptford-town-centre", "Deptford town centre")
 AREAS = {a.slug: a for a in (CATFORD_TC, LEWISHAM_TC, DEPTFORD_TC)}
 CATEGORIES = tomllib.loads((SEED_DIR / "categories.toml").read_text())["category"]
-LABELS = {r.key: r.label for r in all_reasons()}
+# The reasons a fresh database is seeded with, by (category, key).
+LABELS = {
+    (r["category"], r["key"]): r["label"]
+    for r in tomllib.loads((SEED_DIR / "categories.toml").read_text())["reason"]
+}
 
 
 def _seed_rules() -> list[Rule]:
@@ -41,6 +44,7 @@ def _seed_rules() -> list[Rule]:
         [(code, slugify(name)) for code, name in WARDS.items()],
         set(AREAS),
         {c["slug"] for c in CATEGORIES},
+        set(LABELS),
     )
     partner_ids: dict[str, int] = {}
 
@@ -58,7 +62,7 @@ def _seed_rules() -> list[Rule]:
             area=AREAS[spec.area] if spec.area else None,
             window=TimeWindow(*spec.window) if spec.window else None,
             reason=spec.reason,
-            reason_label=LABELS.get(spec.reason) if spec.reason else None,
+            reason_label=LABELS.get((spec.category, spec.reason)) if spec.reason else None,
             ward_team=spec.ward_team,
         )
         for number, spec in enumerate(specs, start=1)
