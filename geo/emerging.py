@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from geo.gistar import getis_ord_gi_star, tested_counts
+from geo.gistar import counts_as_tested, getis_ord_gi_star
 from geo.significance import (
     MIN_CELL_COUNT,
     MIN_NEIGHBOURHOOD_COUNT,
@@ -249,7 +249,7 @@ def emerging_hotspots(
     for i in range(counts.shape[0]):
         exact = None if p_source == "auto" else False
         # Spread reports' fractional counts are tested in tenths, as `compute_hotspots` does.
-        tested, unit = tested_counts(counts[i])
+        tested, unit = counts_as_tested(counts[i])
         gi = getis_ord_gi_star(tested, kernel, mask=mask, exact=exact)
         zs[i] = gi.z
         if gi.p_exact is not None and gi.exact_direction is not None:

@@ -24,7 +24,7 @@ from geo.crand import conditional_permutation_counts, exact_conditional_tails
 COUNT_RESOLUTION = 10
 
 
-def tested_counts(counts: ArrayLike) -> tuple[NDArray[np.float64], int]:
+def counts_as_tested(counts: ArrayLike) -> tuple[NDArray[np.float64], int]:
     """Counts as Gi* tests them, and the unit they are in (reports per unit).
 
     Whole counts are returned as they are with unit 1; fractional counts are rounded to

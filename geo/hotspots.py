@@ -34,7 +34,7 @@ What the board calls a *hotspot* is defined here, in one place:
    cluster spread over several cells, where busy cells have busy neighbours, is still found.
 5. A report placed from typed text is spread over the cells of its street or area
    (`grid.Extents`), so counts may be fractional. Gi* is then computed on counts in tenths
-   of a report (`gistar.tested_counts`): the same z and p-values as for the true counts to
+   of a report (`gistar.counts_as_tested`): the same z and p-values as for the true counts to
    within rounding, exact where affordable, conditional permutations otherwise. The minimum
    counts keep meaning whole reports: a neighbourhood of 4.9 reports is short of 5.
 
@@ -78,7 +78,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
-from geo.gistar import getis_ord_gi_star, neighbourhood_kernel, tested_counts
+from geo.gistar import counts_as_tested, getis_ord_gi_star, neighbourhood_kernel
 from geo.grid import Grid, bin_points, bin_points_bng, resolve_grid
 from geo.projection import to_bng
 from geo.significance import MIN_CELL_COUNT, MIN_NEIGHBOURHOOD_COUNT, classify_hotspots
@@ -293,7 +293,7 @@ def compute_hotspots(
     binned = (
         bin_points(lon, lat, g) if projected is None else bin_points_bng(*projected, g, weights)
     )
-    tested, unit = tested_counts(binned)
+    tested, unit = counts_as_tested(binned)
     counts = tested / unit if unit != 1 else binned
     if p_source not in ("auto", "conditional", "exact", "permutation", "analytical"):
         raise ValueError(f"unknown p_source {p_source!r}")
