@@ -130,6 +130,7 @@ def place_by_reporter(
     report = _locked_needing_location(session, report)
     where = _give_place(session, report, place, places, PlacedFrom.REPORTER)
     event = _located_event(report, place, where, actor=None)
+    event.kind = "placed_by_reporter"
     event.to_status = ReportStatus.RECEIVED
     # The reporter's own page shows it; where it was put stays as private as the report.
     event.public = True
