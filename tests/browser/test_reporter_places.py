@@ -49,3 +49,22 @@ def test_the_reporter_taps_the_map_to_place_their_report(
         assert stored.status is ReportStatus.RECEIVED
         assert stored.placed_from == PlacedFrom.REPORTER
         assert stored.location is not None
+
+
+def test_a_typed_street_is_drawn_as_its_outline_not_a_pin(
+    phone: Page, server_url: str, engine, ward_index, places
+):
+    with session_scope(make_session_factory(engine)) as session:
+        submission = parse_submission(
+            {"category": "fly-tipping", "location_text": "Catford Broadway", "description": "Bags"}
+        )
+        report, _ = submit_report(session, submission, places=places)
+        processing.process_reports(session, [report.id], ward_index, places)
+        reference = report.reference
+    phone.goto(f"{server_url}/track/{reference}")
+    expect(phone.get_by_text("Somewhere on Catford Broadway").first).to_be_visible()
+    overlay = phone.locator("#area-map .leaflet-overlay-pane path")
+    expect(overlay).to_have_count(1)
+    # A polygon's path closes; a circle marker's is two arcs.
+    assert overlay.get_attribute("d").rstrip().endswith("z")
+    screenshot(phone, "typed-street-outline")
