@@ -5,9 +5,11 @@ from __future__ import annotations
 from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 
+from safer_streets.accounts import users
 from safer_streets.intake.submission import parse_submission, submit_report
-from safer_streets.models import PlacedFrom, PlaceExtent, ReportEvent, ReportStatus
-from safer_streets.routing import processing
+from safer_streets.models import PlacedFrom, PlaceExtent, ReportEvent, ReportStatus, Role
+from safer_streets.routing import locating, processing
+from tests.helpers import PASSWORD, PASSWORDS
 
 
 def typed(db_session, places, text, **fields):
@@ -68,3 +70,26 @@ def test_text_that_matches_nothing_has_no_place_yet(db_session, wards, places):
     db_session.refresh(report)
     assert report.status is ReportStatus.NEEDS_LOCATION
     assert report.placed_from is None and report.place_extent_id is None
+
+
+def test_staff_locating_by_name_keeps_the_extent_and_says_staff_placed_it(
+    db_session, wards, places
+):
+    report = typed(db_session, places, "by the big tree")
+    processing.process_reports(db_session, [report.id], wards, places)
+    officer = users.create_user(
+        db_session,
+        passwords=PASSWORDS,
+        email="cs@lewisham.example",
+        password=PASSWORD,
+        role=Role.STAFF,
+        partner_slug="lewisham-community-safety",
+    )
+    [street] = locating.candidates(places, "Rushey Green")[:1]
+    locating.locate_report(
+        db_session, officer, report.reference, street, wards=wards, places=places
+    )
+    db_session.refresh(report)
+    assert report.status is ReportStatus.ROUTED
+    assert report.placed_from == PlacedFrom.STAFF
+    assert report.place_extent.label == "Rushey Green"
