@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
-from geo.gistar import getis_ord_gi_star
+from geo.gistar import counts_as_tested, getis_ord_gi_star
 from geo.significance import (
     MIN_CELL_COUNT,
     MIN_NEIGHBOURHOOD_COUNT,
@@ -248,7 +248,9 @@ def emerging_hotspots(
         raise ValueError(f"unknown p_source {p_source!r}")
     for i in range(counts.shape[0]):
         exact = None if p_source == "auto" else False
-        gi = getis_ord_gi_star(counts[i], kernel, mask=mask, exact=exact)
+        # Spread reports' fractional counts are tested in tenths, as `compute_hotspots` does.
+        tested, unit = counts_as_tested(counts[i])
+        gi = getis_ord_gi_star(tested, kernel, mask=mask, exact=exact)
         zs[i] = gi.z
         if gi.p_exact is not None and gi.exact_direction is not None:
             direction, p = gi.exact_direction.astype(np.float64), gi.p_exact
@@ -258,10 +260,10 @@ def emerging_hotspots(
             direction,
             p,
             fdr=fdr,
-            observed=gi.lag,
-            expected=gi.mean * gi.cardinality,
+            observed=gi.lag / unit,
+            expected=gi.mean * gi.cardinality / unit,
             min_count=min_count,
-            cell_count=counts[i],
+            cell_count=tested / unit,
             min_cell_count=min_cell_count,
         )
     m = np.ones(counts.shape[1:], dtype=bool) if mask is None else np.asarray(mask, dtype=bool)

@@ -17,6 +17,13 @@ Confidence scale used by ``Gazetteer.search`` (0..1, comparable across kinds):
 
 So a single confident answer is one with confidence ≥ 0.9; ``is_ambiguous()`` says when the
 runner-up is too close to the top to pick without asking the resident.
+
+Extents: a candidate is one point, but a typed street or place means somewhere in it.
+``Gazetteer.extent()`` gives the ground a street or town centre covers, as far as the shipped
+data knows it: a town centre's GLA boundary, and for a street the shortest lines joining its
+police snap points widened by ``STREET_REACH_M``. The snap points are not centrelines: half
+the streets have all their points within 14 m of each other, so the points alone would say a
+300 m street is a spot.
 """
 
 from __future__ import annotations
@@ -39,8 +46,11 @@ from typing import Any, Literal
 import numpy as np
 import shapely
 from rapidfuzz import fuzz, process
+from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial import cKDTree
-from shapely.geometry import shape
+from scipy.spatial.distance import pdist, squareform
+from shapely.geometry import MultiLineString, shape
+from shapely.geometry.base import BaseGeometry
 
 from geo import DATA_DIR
 from geo.postcodes import (
@@ -50,7 +60,7 @@ from geo.postcodes import (
     normalise_postcode,
     outward_code,
 )
-from geo.projection import transformer_to_bng
+from geo.projection import transformer_to_bng, transformer_to_lonlat
 from geo.wards import WardIndex
 
 log = logging.getLogger(__name__)
@@ -217,6 +227,10 @@ _SAME_STREET_GAP_M = 1500.0
 # boundary is the same place; the town centre answers for both.
 _PLACE_STREET_MERGE_M = 500.0
 _KIND_ORDER = {"place": 0, "street": 1, "postcode": 2}
+# How far from its snap points a street is taken to reach. Police snap points stand for the
+# stretch of street around them; Lewisham's residential streets are mostly 150-400 m long, so
+# "on Catford Broadway" is, as far as the data can tell, within about this of its points.
+STREET_REACH_M = 100.0
 
 # Distances: all points are projected to British National Grid (EPSG:27700) with pyproj and
 # measured there. The grid scale factor in Lewisham is about 0.9998, so grid distances are within
@@ -266,6 +280,11 @@ class Gazetteer:
         st_xy = np.column_stack([st_x, st_y])
         self._street_point_names = [_display_name(s[0]) for s in street_points]
         self._street_tree = cKDTree(st_xy) if len(street_points) else None
+        self._street_xy = st_xy
+        # Label → the snap points of that street, and label → a town centre's boundary: what
+        # ``extent`` draws a candidate's ground from.
+        self._street_members: dict[str, list[int]] = {}
+        self._place_shapes: dict[str, BaseGeometry] = {}
 
         entities: list[_Entity] = []
         keys: dict[str, list[int]] = defaultdict(list)
@@ -352,6 +371,7 @@ class Gazetteer:
             )
             entity_id = len(entities)
             entities.append(_Entity(cand, 1))
+            self._place_shapes[cand.label] = geometry
             names = [sitename]
             # "New Cross and New Cross Gate" is two names residents use separately.
             names += [part.strip() for part in sitename.split(" and ") if part.strip()]
@@ -386,11 +406,15 @@ class Gazetteer:
             raw_label = max(labels, key=lambda s: ("'" in s, labels[s], s))
             label = _display_name(raw_label)
             built: list[Candidate] = []
+            cluster_members: list[list[int]] = []
             for cluster in clusters:
                 idx = [members[j] for j in cluster]
+                cluster_members.append(idx)
                 built.append(self._street_candidate(label, idx, lons, lats, xy, ward_fields))
             if len(built) > 1:
                 built = _qualify_duplicates(built)
+            for cand, idx in zip(built, cluster_members, strict=True):
+                self._street_members[cand.label] = idx
             if key in place_keys:
                 centre = place_keys[key]
                 built = [
@@ -552,6 +576,21 @@ class Gazetteer:
         ranked.sort(key=lambda c: (-c.confidence, _KIND_ORDER[c.kind], c.label))
         return ranked[:limit]
 
+    # ---- extents -----------------------------------------------------------------------
+
+    def extent(self, candidate: Candidate) -> BaseGeometry | None:
+        """The ground a street or town centre covers (WGS84), or None for a postcode, a
+        district or a candidate this gazetteer did not make (a network geocoder's).
+
+        A town centre is its boundary; a street is the shortest lines joining its snap
+        points (its minimum spanning tree) widened by ``STREET_REACH_M``, a polygon.
+        """
+        if candidate.kind == "place":
+            return self._place_shapes.get(candidate.label)
+        if candidate.kind == "street" and candidate.label in self._street_members:
+            return _street_extent(self._street_xy[self._street_members[candidate.label]])
+        return None
+
     # ---- reverse -----------------------------------------------------------------------
 
     def reverse(self, lon: float, lat: float) -> ReverseResult:
@@ -611,6 +650,23 @@ class Gazetteer:
             )
             for k, w in enumerate(ward_idx)
         ]
+
+
+def _street_extent(xy: np.ndarray) -> BaseGeometry:
+    """The snap points' spanning tree widened by ``STREET_REACH_M``, back in WGS84."""
+    points = np.unique(np.round(xy, 1), axis=0)
+    if len(points) == 1:
+        core: BaseGeometry = shapely.Point(points[0])
+    else:
+        tree = minimum_spanning_tree(squareform(pdist(points))).tocoo()
+        core = MultiLineString(
+            [(points[a], points[b]) for a, b in zip(tree.row, tree.col, strict=True)]
+        )
+    to_lonlat = transformer_to_lonlat()
+    widened = core.buffer(STREET_REACH_M, quad_segs=8)
+    return shapely.set_precision(
+        shapely.transform(widened, lambda c: np.column_stack(to_lonlat.transform(*c.T))), 1e-6
+    )
 
 
 def _single_linkage(xy: np.ndarray, gap: float) -> list[list[int]]:

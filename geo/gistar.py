@@ -15,6 +15,28 @@ from geo.crand import conditional_permutation_counts, exact_conditional_tails
 
 # --------------------------------------------------------------------------------- Gi*
 
+# Reports spread over a street's or area's cells make fractional counts. The exact
+# conditional tails need whole numbers, so fractional counts are tested in tenths of a report
+# (rounded to the nearest tenth): Gi*'s z and every conditional p-value are unchanged by
+# scaling all counts alike, so tenths are the same test on counts 0.05 at most from the
+# true ones. Tenths make the exact computation up to a hundred times dearer; where it would
+# pass ``crand.EXACT_COST_LIMIT`` the conditional permutations answer instead.
+COUNT_RESOLUTION = 10
+
+
+def counts_as_tested(counts: ArrayLike) -> tuple[NDArray[np.float64], int]:
+    """Counts as Gi* tests them, and the unit they are in (reports per unit).
+
+    Whole counts are returned as they are with unit 1; fractional counts are rounded to
+    tenths of a report and returned in tenths, unit `COUNT_RESOLUTION`. Divide sums and
+    means of the result by the unit to have reports again.
+    """
+    values = np.asarray(counts, dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    if np.array_equal(finite, np.rint(finite)):
+        return values, 1
+    return np.rint(values * COUNT_RESOLUTION), COUNT_RESOLUTION
+
 
 def neighbourhood_kernel(
     *,

@@ -2,13 +2,19 @@
 on H3 cells).
 
 Grid origins are snapped to multiples of the cell size, so grids built for different runs or
-time windows line up cell for cell. Row 0 is the southernmost row."""
+time windows line up cell for cell. Row 0 is the southernmost row.
+
+A report placed from typed text ("Catford Broadway") is somewhere in a street or area, not at
+its gazetteer point: `Extents` spreads it over the cells its extent covers, with weights
+summing to 1 (by area for an area, by length for a line), so twenty such reports make twenty
+reports' worth of counts across the street's cells rather than one false hot cell. Every
+binning function takes ``weights`` for that."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -16,6 +22,8 @@ from numpy.typing import ArrayLike, NDArray
 from shapely.geometry.base import BaseGeometry
 
 from geo.projection import project_geometry, to_bng, to_lonlat, transformer_to_bng
+
+CellWeights = tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]
 
 # --------------------------------------------------------------------------------- grid
 
@@ -225,7 +233,139 @@ class Grid:
         return np.clip(area / self.cell_size**2, 0.0, 1.0)
 
 
-def bin_points_bng(x: ArrayLike, y: ArrayLike, grid: Grid) -> NDArray[np.int64]:
+# ------------------------------------------------------------------------ extents
+
+
+def cell_weights(extent_bng: BaseGeometry, cell_size: float) -> CellWeights:
+    """The cells an extent covers and its share in each.
+
+    Parameters
+    ----------
+    extent_bng : shapely geometry
+        A polygon, line or points in British National Grid metres.
+    cell_size : float
+        Cell side in metres, of a grid snapped to multiples of it (every `Grid.covering`).
+
+    Returns
+    -------
+    gx, gy : ndarray of int64
+        Snapped column ``floor(x / cell_size)`` and row ``floor(y / cell_size)`` of each
+        covered cell; a grid's own column is ``gx - x0 / cell_size``.
+    weight : ndarray of float64
+        Share of the extent in each cell, summing to 1: by area for a polygon, by length for
+        a line, equal shares among points (also for a line or polygon of no size).
+    """
+    if extent_bng.is_empty:
+        raise ValueError("an empty extent covers no cells")
+    xmin, ymin, xmax, ymax = extent_bng.bounds
+    cols = np.arange(math.floor(xmin / cell_size), math.floor(xmax / cell_size) + 1)
+    rows = np.arange(math.floor(ymin / cell_size), math.floor(ymax / cell_size) + 1)
+    gx, gy = (a.ravel().astype(np.int64) for a in np.meshgrid(cols, rows))
+    measure = None
+    if extent_bng.area > 0 or extent_bng.length > 0:
+        shapely.prepare(extent_bng)
+        boxes = shapely.box(
+            gx * cell_size, gy * cell_size, (gx + 1) * cell_size, (gy + 1) * cell_size
+        )
+        pieces = shapely.intersection(boxes, extent_bng)
+        measure = shapely.area(pieces) if extent_bng.area > 0 else shapely.length(pieces)
+    if measure is None or not measure.sum() > 0:
+        xy = shapely.get_coordinates(extent_bng)
+        px = np.floor(xy[:, 0] / cell_size).astype(np.int64) - cols[0]
+        py = np.floor(xy[:, 1] / cell_size).astype(np.int64) - rows[0]
+        measure = np.bincount(py * cols.size + px, minlength=gx.size).astype(np.float64)
+    keep = measure > 0
+    return gx[keep], gy[keep], measure[keep] / measure[keep].sum()
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """Points to bin with weights: whole reports at their points, and the shares of spread
+    reports at the centres of the cells they cover (WGS84 and British National Grid).
+    ``group`` is carried along (a time window), None when not asked for."""
+
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    weight: NDArray[np.float64]
+    group: NDArray[np.int64] | None
+
+    @property
+    def projected(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """``(x, y)``, as the binning functions take it."""
+        return self.x, self.y
+
+
+@dataclass(frozen=True)
+class Extents:
+    """The extents reports may be spread over, in British National Grid metres, by index.
+
+    Cell weights are worked out once per extent and cell size (``cell_weights``), so the
+    nightly runs, which share a cell size, pay for each street or area once.
+    """
+
+    geometries: tuple[BaseGeometry, ...] = ()
+    _weights: dict[tuple[int, float], CellWeights] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def weights(self, index: int, cell_size: float) -> CellWeights:
+        """``cell_weights`` of extent ``index``."""
+        key = (index, float(cell_size))
+        if key not in self._weights:
+            self._weights[key] = cell_weights(self.geometries[index], cell_size)
+        return self._weights[key]
+
+    def spread(
+        self,
+        lonlat: tuple[ArrayLike, ArrayLike],
+        projected: tuple[ArrayLike, ArrayLike],
+        extent: ArrayLike,
+        cell_size: float,
+        *,
+        group: ArrayLike | None = None,
+    ) -> Pieces:
+        """Reports as `Pieces`: those with ``extent`` < 0 whole at their point (given as
+        ``lonlat`` and ``projected``), the others shared over the cells of
+        ``geometries[extent]``. Reports with the same extent and group are spread together,
+        so the cost is per street, not per report."""
+        lon, lat = (np.asarray(a, dtype=np.float64) for a in lonlat)
+        x, y = (np.asarray(a, dtype=np.float64) for a in projected)
+        index = np.asarray(extent, dtype=np.int64)
+        groups = None if group is None else np.asarray(group, dtype=np.int64)
+        whole = index < 0
+        xs, ys, ws = [x[whole]], [y[whole]], [np.ones(int(whole.sum()))]
+        gs = [] if groups is None else [groups[whole]]
+        if not whole.all():
+            spread_groups = np.zeros(index.size, dtype=np.int64) if groups is None else groups
+            keys = np.column_stack([index[~whole], spread_groups[~whole]])
+            unique, times = np.unique(keys, axis=0, return_counts=True)
+            for (k, g), n in zip(unique.tolist(), times.tolist(), strict=True):
+                gx, gy, w = self.weights(k, cell_size)
+                xs.append((gx + 0.5) * cell_size)
+                ys.append((gy + 0.5) * cell_size)
+                ws.append(w * n)
+                if groups is not None:
+                    gs.append(np.full(gx.size, g, dtype=np.int64))
+        shared_x, shared_y = (
+            np.concatenate(xs[1:] or [np.empty(0)]),
+            np.concatenate(ys[1:] or [np.empty(0)]),
+        )
+        shared_lon, shared_lat = to_lonlat(shared_x, shared_y)
+        return Pieces(
+            np.concatenate([lon[whole], shared_lon]),
+            np.concatenate([lat[whole], shared_lat]),
+            np.concatenate(xs),
+            np.concatenate(ys),
+            np.concatenate(ws),
+            None if groups is None else np.concatenate(gs),
+        )
+
+
+def bin_points_bng(
+    x: ArrayLike, y: ArrayLike, grid: Grid, weights: ArrayLike | None = None
+) -> NDArray[np.int64] | NDArray[np.float64]:
     """Count BNG points per grid cell.
 
     Parameters
@@ -234,10 +374,12 @@ def bin_points_bng(x: ArrayLike, y: ArrayLike, grid: Grid) -> NDArray[np.int64]:
         Eastings and northings in metres.
     grid : Grid
         The grid to count on.
+    weights : array_like, optional
+        Weight of each point (`Pieces.weight`); default 1 each.
 
     Returns
     -------
-    ndarray of int64, shape (ny, nx)
+    ndarray of int64 (float64 with ``weights``), shape (ny, nx)
         Number of points per cell. Points off the grid (or with NaN coordinates) are
         not counted.
     """
@@ -246,6 +388,9 @@ def bin_points_bng(x: ArrayLike, y: ArrayLike, grid: Grid) -> NDArray[np.int64]:
     inside = (fx >= 0) & (fx < grid.nx) & (fy >= 0) & (fy < grid.ny)
     # Truncation equals floor for the non-negative values that remain.
     flat = fy[inside].astype(np.intp) * grid.nx + fx[inside].astype(np.intp)
+    if weights is not None:
+        w = np.asarray(weights, dtype=np.float64)[inside]
+        return np.bincount(flat, weights=w, minlength=grid.nx * grid.ny).reshape(grid.shape)
     counts = np.bincount(flat, minlength=grid.nx * grid.ny)
     return counts.astype(np.int64, copy=False).reshape(grid.shape)
 
@@ -282,9 +427,10 @@ def bin_points_windows(
     n_windows: int,
     grid: Grid,
     projected: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
-) -> NDArray[np.int64]:
+    weights: ArrayLike | None = None,
+) -> NDArray[np.int64] | NDArray[np.float64]:
     """Count points per time window and grid cell in one pass (``projected``: the points'
-    ``to_bng``, when the caller has it).
+    ``to_bng``, when the caller has it; ``weights``: as in `bin_points_bng`).
 
     Parameters
     ----------
@@ -300,7 +446,7 @@ def bin_points_windows(
 
     Returns
     -------
-    ndarray of int64, shape (T, ny, nx)
+    ndarray of int64 (float64 with ``weights``), shape (T, ny, nx)
         Counts per window and cell, the input of `emerging_hotspots`.
     """
     x, y = to_bng(lons, lats) if projected is None else projected
@@ -308,8 +454,12 @@ def bin_points_windows(
     w = np.asarray(window, dtype=np.int64)
     keep = inside & (w >= 0) & (w < n_windows)
     flat = (w[keep] * grid.ny + iy[keep]) * grid.nx + ix[keep]
-    counts = np.bincount(flat, minlength=n_windows * grid.ny * grid.nx)
-    return counts.astype(np.int64, copy=False).reshape(n_windows, grid.ny, grid.nx)
+    shape = (n_windows, grid.ny, grid.nx)
+    if weights is not None:
+        share = np.asarray(weights, dtype=np.float64)[keep]
+        return np.bincount(flat, weights=share, minlength=math.prod(shape)).reshape(shape)
+    counts = np.bincount(flat, minlength=math.prod(shape))
+    return counts.astype(np.int64, copy=False).reshape(shape)
 
 
 def bin_points_h3(

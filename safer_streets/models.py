@@ -128,6 +128,36 @@ class Area(Base):
     geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), deferred=True)
 
 
+class PlaceExtent(Base):
+    """The ground a typed street or place covers, as the gazetteer gave it (``Gazetteer.extent``).
+
+    Reports placed from the same text share one row, so the board spreads them over the same
+    cells by working each extent out once. Rows are never changed: a report keeps the extent it
+    was placed with even if the gazetteer's data moves on (``key`` includes the geometry).
+    """
+
+    __tablename__ = "place_extent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200))
+    geom: Mapped[Any] = mapped_column(
+        Geometry("GEOMETRY", srid=SRID, spatial_index=False), deferred=True
+    )
+
+
+class PlacedFrom(enum.StrEnum):
+    """How a report got its place."""
+
+    PIN = "pin"  # a point the reporter put on the map or typed as coordinates
+    DEVICE = "device"  # the reporter's device location
+    POSTCODE = "postcode"  # a full postcode (Code-Point: a few addresses)
+    TYPED_PLACE = "typed_place"  # a street or place name: somewhere in its extent
+    STAFF = "staff"  # staff located a report whose text could not be placed
+    REPORTER = "reporter"  # the reporter placed it on their tracking page
+
+
 class Partner(Base):
     """An organisation that receives reports: a council team, an SNT, TfL, a landlord."""
 
@@ -335,6 +365,10 @@ class Report(Base):
     )
     location: Mapped[Any | None] = mapped_column(Geometry("POINT", srid=SRID))
     location_text: Mapped[str | None] = mapped_column(String(200))
+    # How ``location`` was found; for a typed street or place ``location`` is only the
+    # gazetteer's point for it and ``place_extent`` where the report may really be.
+    placed_from: Mapped[str | None] = mapped_column(String(16))
+    place_extent_id: Mapped[int | None] = mapped_column(ForeignKey("place_extent.id"))
     occurred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
     contact_email: Mapped[str | None] = mapped_column(String(254))
@@ -405,6 +439,7 @@ class Report(Base):
     )
     api_client: Mapped[ApiClient | None] = relationship(foreign_keys=[api_client_id])
     photo: Mapped[ReportPhoto | None] = relationship(back_populates="report")
+    place_extent: Mapped[PlaceExtent | None] = relationship()
 
 
 class ReportNotifiedPartner(Base):
@@ -709,7 +744,9 @@ class HotspotCell(Base):
     iy: Mapped[int] = mapped_column(Integer, primary_key=True)
     ix: Mapped[int] = mapped_column(Integer, primary_key=True)
     cell: Mapped[Any] = mapped_column(Geometry("POLYGON", srid=SRID, spatial_index=False))
-    count: Mapped[int] = mapped_column(Integer)
+    # Reports in the cell; fractional (tenths) where reports placed from a typed street or
+    # place are spread over its cells.
+    count: Mapped[float] = mapped_column(Float)
     z: Mapped[float] = mapped_column(Float)
     # The p-value the label was decided on, named by the run's ``summary["p_name"]``.
     p: Mapped[float] = mapped_column(Float)

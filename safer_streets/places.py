@@ -3,18 +3,22 @@ shared by intake, routing and the web."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from functools import cache
 
-from geoalchemy2.shape import to_shape
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, undefer
 
 from geo.gazetteer import Candidate, Gazetteer, default_gazetteer, is_ambiguous
 from geo.geocoders import Geocoder, NominatimGeocoder, OfflineGeocoder
 from geo.postcodes import OutsideBorough
 from geo.wards import Borough, WardIndex, WardShape
-from safer_streets.models import Ward
+from safer_streets.models import PlacedFrom, PlaceExtent, Ward
 from safer_streets.settings import Settings
 
 # Below this a typed street or place is not used without a person confirming it.
@@ -64,6 +68,46 @@ def confident_match(candidates: list[Candidate]) -> Candidate | None:
     if candidates and candidates[0].confidence >= CONFIDENT and not is_ambiguous(candidates):
         return candidates[0]
     return None
+
+
+@dataclass(frozen=True)
+class TextPlacement:
+    """How a candidate places a report typed as text: the point stored as its ``location``,
+    how it was placed, and the street's or area's extent when it has one."""
+
+    candidate: Candidate
+    placed_from: PlacedFrom
+    extent: BaseGeometry | None
+
+
+def placement_of(places: Places, candidate: Candidate) -> TextPlacement:
+    """A gazetteer (or geocoder) candidate as a placement: a postcode is a point; a street or
+    place is somewhere in its extent (``Gazetteer.extent``; none for a network geocoder's)."""
+    if candidate.kind == "postcode":
+        return TextPlacement(candidate, PlacedFrom.POSTCODE, None)
+    return TextPlacement(candidate, PlacedFrom.TYPED_PLACE, places.gazetteer.extent(candidate))
+
+
+def store_extent(session: Session | Connection, placement: TextPlacement) -> int | None:
+    """The id of the ``place_extent`` row for a placement's extent (made on first use), or
+    None when it has none. Reports typed as the same place share the row."""
+    if placement.extent is None:
+        return None
+    cand = placement.candidate
+    key = hashlib.sha256(f"{cand.kind}\n{cand.label}\n".encode() + placement.extent.wkb)
+    statement = (
+        insert(PlaceExtent)
+        .values(
+            key=key.hexdigest(),
+            kind=cand.kind,
+            label=cand.label[:200],
+            geom=from_shape(placement.extent, srid=4326),
+        )
+        # A no-op update, so that the existing row's id comes back too.
+        .on_conflict_do_update(index_elements=["key"], set_={"kind": cand.kind})
+        .returning(PlaceExtent.id)
+    )
+    return session.execute(statement).scalar_one()
 
 
 def make_geocoder(settings: Settings, gazetteer: Gazetteer) -> Geocoder:

@@ -74,7 +74,8 @@ class CellRecord:
     iy: int
     ix: int
     geometry: dict[str, Any]
-    count: int
+    # Whole reports, or tenths where reports typed as a street or place were spread over it.
+    count: float
     z: float
     p: float
     p_sim: float | None
@@ -89,7 +90,8 @@ class CellRecord:
         return {
             "iy": self.iy,
             "ix": self.ix,
-            "count": self.count,
+            # 3, not 3.0: most cells hold whole reports.
+            "count": int(self.count) if float(self.count).is_integer() else self.count,
             "z": self.z,
             "p": self.p,
             "p_sim": self.p_sim,

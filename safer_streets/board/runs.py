@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     Float,
@@ -74,6 +75,7 @@ from safer_streets.models import (
     Category,
     HotspotCell,
     HotspotRun,
+    PlaceExtent,
     PoliceCrime,
     Report,
     ReportSupport,
@@ -306,6 +308,21 @@ class RunPoints:
     sensitive: np.ndarray
     # British National Grid eastings and northings, when already projected.
     projected: tuple[np.ndarray, np.ndarray] | None = None
+    # Reports placed from a typed street or place: the index of its extent in ``extents``
+    # (-1 for a report at its point); None when no report has one.
+    extent: np.ndarray | None = None
+    extents: grid.Extents = field(default_factory=grid.Extents)
+
+    def pieces(self, cell_size: float, *, group: np.ndarray | None = None) -> grid.Pieces | None:
+        """The reports with those placed from text spread over their extent's cells
+        (`grid.Extents.spread`); None when every report is at its point, to be binned as
+        points."""
+        if self.extent is None or not (self.extent >= 0).any():
+            return None
+        projected = self.projected or projection.to_bng(self.lon, self.lat)
+        return self.extents.spread(
+            (self.lon, self.lat), projected, self.extent, cell_size, group=group
+        )
 
 
 # array_send's header: dimensions, has-nulls flag, element type, then (size, lower bound) for
@@ -361,18 +378,39 @@ def run_points(session: Session, parameters: RunParameters) -> RunPoints:
             cast(func.extract("epoch", event_time()), Float),
             cast(func.coalesce(Report.ward_id, -1), Float),
             cast(cast(Category.sensitive, Integer), Float),
+            cast(func.coalesce(Report.place_extent_id, -1), Float),
         )
         .join(Category, Category.id == Report.category_id)
         .where(*conditions)
     )
-    data = _fetch_float_columns(session, statement, 5)
+    data = _fetch_float_columns(session, statement, 6)
+    extent, extents = load_extents(session, data[:, 5].astype(np.int64))
     return RunPoints(
         lon=data[:, 0],
         lat=data[:, 1],
         epoch_s=data[:, 2],
         ward_id=data[:, 3].astype(np.int64),
         sensitive=data[:, 4].astype(bool),
+        extent=extent,
+        extents=extents,
     )
+
+
+def load_extents(session: Session, extent_ids: np.ndarray) -> tuple[np.ndarray, grid.Extents]:
+    """The extents these ``place_extent`` ids (-1: none) name, projected, each once; and
+    each report's index among them (-1: none)."""
+    used = np.unique(extent_ids[extent_ids >= 0])
+    if not used.size:
+        return np.full(extent_ids.size, -1, dtype=np.int64), grid.Extents()
+    rows = session.execute(
+        select(PlaceExtent.id, func.ST_AsBinary(PlaceExtent.geom))
+        .where(PlaceExtent.id.in_(used.tolist()))
+        .order_by(PlaceExtent.id)
+    ).all()
+    ids = np.array([row[0] for row in rows], dtype=np.int64)
+    geometries = tuple(projection.project_geometry(shapely.from_wkb(bytes(row[1]))) for row in rows)
+    index = np.where(extent_ids >= 0, np.searchsorted(ids, extent_ids), -1)
+    return index.astype(np.int64), grid.Extents(geometries)
 
 
 def crime_months(session: Session, date_from: date, date_to: date) -> tuple[date, date] | None:
@@ -491,7 +529,8 @@ def cell_rows(
         iy.tolist(),
         ix.tolist(),
         polygons,
-        result.counts[iy, ix].astype(np.int64).tolist(),
+        # Tenths where reports were spread over a street or area: kept, never truncated.
+        result.counts[iy, ix].astype(np.float64).tolist(),
         result.z[iy, ix].tolist(),
         result.p_used[iy, ix].tolist(),
         [None] * iy.size if p_sim is None else p_sim[iy, ix].tolist(),
@@ -763,6 +802,10 @@ class SharedPoints:
     category_ids: dict[str, int]
     # `_reason_rows` of every report of the period (not the previous one).
     reason_rows: list[tuple[Any, ...]]
+    # As in `RunPoints`; one `grid.Extents` for every run, so each extent's cells are worked
+    # out once a night.
+    extent: np.ndarray
+    extents: grid.Extents
     periods: dict[tuple[date, date], np.ndarray] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -808,6 +851,8 @@ class SharedPoints:
             ward_id=self.ward_id[rows],
             sensitive=self.sensitive[rows],
             projected=(self.x[rows], self.y[rows]),
+            extent=self.extent[rows],
+            extents=self.extents,
         )
 
     def previous_period(self, parameters: RunParameters) -> dict[str, Any]:
@@ -842,6 +887,7 @@ def fetch_shared_points(session: Session, date_from: date, date_to: date) -> Sha
             cast(Report.category_id, Float),
             cast(func.coalesce(cast(Report.after_dark, Integer), -1), Float),
             cast(_source_code(), Float),
+            cast(func.coalesce(Report.place_extent_id, -1), Float),
         )
         .join(Category, Category.id == Report.category_id)
         .where(
@@ -850,7 +896,8 @@ def fetch_shared_points(session: Session, date_from: date, date_to: date) -> Sha
             )
         )
     )
-    data = _fetch_float_columns(session, statement, 8)
+    data = _fetch_float_columns(session, statement, 9)
+    extent, extents = load_extents(session, data[:, 8].astype(np.int64))
     x, y = projection.to_bng(data[:, 0], data[:, 1])
     in_period = report_conditions(session, date_from=date_from, date_to=date_to, **common)
     # Each supporter once, with their own reasons and time, as in `reasons_counted`.
@@ -871,6 +918,8 @@ def fetch_shared_points(session: Session, date_from: date, date_to: date) -> Sha
         source=data[:, 7].astype(np.int64),
         category_ids=dict(session.execute(select(Category.slug, Category.id)).all()),
         reason_rows=reason_rows,
+        extent=extent,
+        extents=extents,
     )
 
 
@@ -947,37 +996,56 @@ def compute_run(
         points = run_points(session, parameters)
         previous = previous_period(session, parameters)
         reasons = reasons_counted(session, parameters)
+    # Reports placed from a typed street or place count in the cells of its extent.
+    spread = points.pieces(parameters.cell_size_m)
+    lon, lat = (points.lon, points.lat) if spread is None else (spread.lon, spread.lat)
+    projected = points.projected if spread is None else spread.projected
+    weights = None if spread is None else spread.weight
     result = hotspots.compute_hotspots(
-        points.lon,
-        points.lat,
+        lon,
+        lat,
         cell_size_m=parameters.cell_size_m,
         neighbourhood_cells=parameters.neighbourhood_cells,
         permutations=parameters.permutations,
         seed=parameters.seed,
         mask=study_area,
         p_source=parameters.p_source,  # type: ignore[arg-type]
-        projected=points.projected,
+        projected=projected,
+        weights=weights,
     )
     heat = density.kernel_density(
-        points.lon,
-        points.lat,
+        lon,
+        lat,
         grid=result.grid,
         bandwidth_m=parameters.bandwidth_m,
-        projected=points.projected,
+        projected=projected,
+        weights=weights,
     )
     date_from = date.fromisoformat(parameters.date_from)
     date_to = date.fromisoformat(parameters.date_to)
     trend = None
     if points.lon.size and parameters.windows >= 2:
         windows = _window_index(points.epoch_s, date_from, date_to, parameters.windows)
-        counts = grid.bin_points_windows(
-            points.lon,
-            points.lat,
-            windows,
-            parameters.windows,
-            result.grid,
-            projected=points.projected,
-        )
+        spread_windows = points.pieces(parameters.cell_size_m, group=windows)
+        if spread_windows is None:
+            counts = grid.bin_points_windows(
+                points.lon,
+                points.lat,
+                windows,
+                parameters.windows,
+                result.grid,
+                projected=points.projected,
+            )
+        else:
+            counts = grid.bin_points_windows(
+                spread_windows.lon,
+                spread_windows.lat,
+                spread_windows.group,
+                parameters.windows,
+                result.grid,
+                projected=spread_windows.projected,
+                weights=spread_windows.weight,
+            )
         trend = emerging.emerging_hotspots(
             counts, kernel=result.kernel, mask=result.mask, p_source="auto"
         )

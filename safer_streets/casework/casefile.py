@@ -22,6 +22,7 @@ EVENT_LABELS = {
     "photo_approved": "Photo shown to the public",
     "photo_withdrawn": "Photo withdrawn from public view",
     "resident_information": "The reporter added information",
+    "placed_by_reporter": "Placed on the map by the reporter",
     "resident_reply": "The reporter answered a public update",
     "resident_still_a_problem": "The reporter says it is still a problem",
     "resident_says_fixed": "The reporter says it is fixed",

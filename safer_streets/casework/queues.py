@@ -38,6 +38,7 @@ from safer_streets.models import (
     OPEN_STATUSES,
     Area,
     Category,
+    PlaceExtent,
     Priority,
     Report,
     ReportEvent,
@@ -471,6 +472,7 @@ def _load_rows(session: Session, ids: list[int]) -> list[Report]:
                 joinedload(Report.ward),
                 joinedload(Report.owner),
                 joinedload(Report.assigned_to),
+                _EXTENT,
             )
             .where(Report.id.in_(ids))
         )
@@ -487,7 +489,10 @@ _MAP_COLUMNS = (
     Report.owner_partner_id,
     Report.location,
     Report.street,
+    Report.place_extent_id,
 )
+# A typed street's or place's outline, which the policy shows instead of its point.
+_EXTENT = joinedload(Report.place_extent).undefer(PlaceExtent.geom)
 
 
 def _load_map_reports(session: Session, ids: list[int]) -> list[Report]:
@@ -501,6 +506,7 @@ def _load_map_reports(session: Session, ids: list[int]) -> list[Report]:
                 load_only(*_MAP_COLUMNS),
                 joinedload(Report.category),
                 joinedload(Report.ward),
+                _EXTENT,
             )
             .where(Report.id.in_(ids))
         )

@@ -14,9 +14,11 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from babel.dates import format_datetime
 from geoalchemy2.shape import to_shape
+from shapely.geometry import mapping
 from sqlalchemy.orm import Session
 
 from geo.snapping import SnapPoints
@@ -224,12 +226,15 @@ def snap_points() -> SnapPoints:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a report is, as one audience may see it: a point (None at ward precision)."""
+    """Where a report is, as one audience may see it: a point (None at ward precision), and
+    for a report placed from a typed street or place, where the exact place may be shown,
+    the street's or area's ``outline`` (GeoJSON): it is somewhere in there, not at the point."""
 
     precision: Location
     label: str
     lon: float | None = None
     lat: float | None = None
+    outline: dict[str, Any] | None = None
 
 
 # Dates on every resident page read as in the UK: "3 December 2026", never "12/3/2026".
@@ -308,6 +313,13 @@ class Disclosure:
         ward = report.ward
         if precision is Location.EXACT:
             point = to_shape(report.location)
+            extent = report.place_extent
+            if extent is not None:
+                where = "on" if extent.kind == "street" else "in"
+                outline = mapping(to_shape(extent.geom))
+                return Place(
+                    precision, f"Somewhere {where} {extent.label}", point.x, point.y, outline
+                )
             label = report.street or (ward.name if ward else "Lewisham")
             return Place(precision, label, point.x, point.y)
         if ward is None:

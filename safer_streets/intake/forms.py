@@ -15,6 +15,7 @@ from typing import Any, Protocol, overload
 from geo.suntimes import LONDON
 from safer_streets.bounds import CLOCK_SKEW, TOO_EARLY
 from safer_streets.intake.submission import MAX_DESCRIPTION_CHARS
+from safer_streets.models import PlacedFrom
 
 WHEN_CHOICES = ("now", "today", "other")
 # Every field the form carries between steps (the photo travels separately).
@@ -22,6 +23,7 @@ CARRIED_FIELDS = (
     "category",
     "lat",
     "lon",
+    "point_from",
     "location_text",
     "when",
     "today_time",
@@ -153,6 +155,15 @@ def form_id(raw: str | None) -> str:
         return str(uuid.UUID(raw or ""))
     except ValueError:
         return str(uuid.uuid4())
+
+
+def point_from(form: PostedForm) -> PlacedFrom | None:
+    """Where the form's point came from, as its script recorded it (``point_from``): the
+    device's location, or a suggested place picked from the list; None for anything else,
+    which is taken as a pin."""
+    return {"device": PlacedFrom.DEVICE, "place": PlacedFrom.TYPED_PLACE}.get(
+        form.get("point_from", "")
+    )
 
 
 def to_submission(

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from geo.coordinates import PointRejected, check_point
-from geo.gazetteer import is_ambiguous
+from geo.gazetteer import Candidate, is_ambiguous
 from geo.postcodes import normalise_postcode, outward_code
 from geo.suntimes import is_after_dark
 from safer_streets import taxonomy
@@ -38,10 +38,11 @@ from safer_streets.intake import abuse
 from safer_streets.models import (
     ApiClient,
     Category,
+    PlacedFrom,
     Report,
     ReportStatus,
 )
-from safer_streets.places import Places, confident_match
+from safer_streets.places import Places, confident_match, placement_of, store_extent
 
 logger = logging.getLogger(__name__)
 
@@ -185,10 +186,14 @@ def parse_submission(data: Any) -> ReportSubmission:
     return submission
 
 
+Placed = tuple[Point | None, str | None, dict[str, str], Candidate | None]
+
+
 def _place_submission(
     submission: ReportSubmission, places: Places, *, place_now: bool = False
-) -> tuple[Point | None, str | None, dict[str, str]]:
-    """The point to store (None when the worker must place text) and any location errors.
+) -> Placed:
+    """The point to store (None when the worker must place text), its postcode, any location
+    errors, and the gazetteer candidate the point is when it was placed from text.
 
     With ``place_now`` a street or place is placed here and now, and text that matches nothing
     or several places is refused instead of being left for the worker and triage.
@@ -197,17 +202,17 @@ def _place_submission(
         try:
             check_point(submission.lat, submission.lon, places.borough)
         except PointRejected as rejected:
-            return None, None, {rejected.field: rejected.message}
-        return Point(submission.lon, submission.lat), None, {}
+            return None, None, {rejected.field: rejected.message}, None
+        return Point(submission.lon, submission.lat), None, {}, None
     text = submission.location_text or ""
     postcode = normalise_postcode(text)
     if postcode is None:
         if place_now:
             return _place_text_now(text, places)
-        return None, None, {}  # a street or place: the worker geocodes it
+        return None, None, {}, None  # a street or place: the worker geocodes it
     found = places.gazetteer.lookup_postcode(postcode)
     if found is not None:
-        return Point(found.lon, found.lat), postcode, {}
+        return Point(found.lon, found.lat), postcode, {}, found
     where = places.outside.where_to_report(postcode)
     if where:
         message = f"{postcode} is outside Lewisham, in {where}: please report it to that council"
@@ -216,14 +221,14 @@ def _place_submission(
             f"{postcode} is not a Lewisham postcode: check it, or report to the council "
             "for that area"
         )
-    return None, None, {"location_text": message}
+    return None, None, {"location_text": message}, None
 
 
-def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict[str, str]]:
+def _place_text_now(text: str, places: Places) -> Placed:
     candidates = places.geocoder.search(text)
     best = confident_match(candidates)
     if best is not None:
-        return Point(best.lon, best.lat), None, {}
+        return Point(best.lon, best.lat), None, {}, best
     if len(candidates) > 1 and is_ambiguous(candidates):
         found = "; ".join(c.label for c in candidates[:3])
         message = f"{text!r} could be several places ({found}): give a postcode or a point"
@@ -236,13 +241,55 @@ def _place_text_now(text: str, places: Places) -> tuple[Point | None, None, dict
         message = f"{outward} is outside Lewisham, in {where}: please report it to that council"
     else:
         message = f"could not find {text!r} in Lewisham: give a postcode, a street name or a point"
-    return None, None, {"location_text": message}
+    return None, None, {"location_text": message}, None
 
 
 def submission_point(submission: ReportSubmission, places: Places) -> tuple[float, float] | None:
     """The (lon, lat) a submission will be stored at, when known before the worker runs."""
-    point, _postcode, errors = _place_submission(submission, places)
+    point, _postcode, errors, _found = _place_submission(submission, places)
     return None if point is None or errors else (point.x, point.y)
+
+
+def likely_point(submission: ReportSubmission, places: Places) -> tuple[float, float] | None:
+    """Where a submission will be, as far as can be told now: its point, else the one place
+    its typed street or place confidently matches (where the worker will put it), else None.
+
+    For the "has this already been reported?" check, which a typed street needs as much as
+    a pin: reports typed as the same street are all stored at its gazetteer point.
+    """
+    point = submission_point(submission, places)
+    if point is not None or not submission.location_text:
+        return point
+    best = confident_match(places.geocoder.search(submission.location_text))
+    return None if best is None else (best.lon, best.lat)
+
+
+def _how_placed(
+    session: Session | Connection,
+    submission: ReportSubmission,
+    placed: Placed,
+    places: Places,
+    point_from: PlacedFrom | None,
+) -> tuple[PlacedFrom | None, int | None]:
+    """``placed_from`` and ``place_extent_id`` for a report stored with this placement; none
+    when the worker is to place its text.
+
+    A point comes from a pin unless the form says otherwise: the device's location, or a
+    suggested place picked from the list, which is that place's gazetteer point, so the
+    report is placed from text and keeps the place's extent.
+    """
+    point, _postcode, _errors, found = placed
+    if point is None:
+        return None, None
+    if found is None and point_from is PlacedFrom.TYPED_PLACE and submission.location_text:
+        best = confident_match(places.geocoder.search(submission.location_text))
+        if best is not None and (best.lon, best.lat) == (point.x, point.y):
+            found = best
+    if found is None:
+        device = point_from is PlacedFrom.DEVICE
+        return (PlacedFrom.DEVICE if device else PlacedFrom.PIN), None
+    placement = placement_of(places, found)
+    return placement.placed_from, store_extent(session, placement)
 
 
 def fingerprint(submission: ReportSubmission) -> str:
@@ -301,13 +348,15 @@ _RECEIVE = text(
         SELECT id, value FROM abuse_entry WHERE value IN (:listed_email, :listed_domain) LIMIT 1
     ), new AS (
         INSERT INTO report (
-            reference, category_id, description, location, location_text, postcode, reasons,
+            reference, category_id, description, location, location_text, postcode,
+            placed_from, place_extent_id, reasons,
             occurred_at, after_dark, anonymous, contact_email, contact_name, contact_phone,
             media_url, status, source, idempotency_key, request_fingerprint, api_client_id,
             supporter_count, priority, version_id)
         SELECT :reference, category.id, :description,
                ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326),
-               :location_text, :postcode, CAST(:reasons AS varchar(40)[]), :occurred_at,
+               :location_text, :postcode, :placed_from, CAST(:place_extent_id AS integer),
+               CAST(:reasons AS varchar(40)[]), :occurred_at,
                :after_dark, :anonymous, :contact_email, :contact_name, :contact_phone,
                :media_url,
                CASE WHEN EXISTS (SELECT FROM listed) THEN :held ELSE :status END,
@@ -384,6 +433,7 @@ def receive_report(
     place_now: bool = False,
     client: ApiClient | None = None,
     attribution: dict[str, Any] | None = None,
+    point_from: PlacedFrom | None = None,
 ) -> tuple[Receipt, bool]:
     """Store a new report as ``received`` and return its receipt with whether it was created.
 
@@ -391,14 +441,17 @@ def receive_report(
     report; callers pass keys that clients send through ``scoped_idempotency_key``. With
     ``place_now`` a street or place must be placed at once (see ``_place_submission``). A report
     made with an API key records its ``client``; ``attribution`` (device or account ids) goes
-    on the ``submitted`` event. The caller commits, then enqueues processing: never before the
+    on the ``submitted`` event. ``point_from`` says where a given point came from when the
+    form knows (see ``_how_placed``). The caller commits, then enqueues processing: never before the
     row exists.
     """
     # Only a key can be replayed, and only a replay is compared with the first body.
     digest = fingerprint(submission) if idempotency_key else None
-    point, postcode, errors = _place_submission(submission, places, place_now=place_now)
+    placed = _place_submission(submission, places, place_now=place_now)
+    point, postcode, errors, _found = placed
     if errors or taxonomy.invalid_reasons(session, submission.category, submission.reasons):
         raise InvalidInput({**_category_errors(_orm(session), submission), **errors})
+    placed_from, extent_id = _how_placed(session, submission, placed, places, point_from)
     data = dict(attribution or {})
     if client is not None:
         data.update(api_client=client.name, partner=client.partner.slug if client.partner else None)
@@ -410,6 +463,8 @@ def receive_report(
         "lat": point.y if point is not None else None,
         "location_text": submission.location_text,
         "postcode": postcode,
+        "placed_from": placed_from.value if placed_from else None,
+        "place_extent_id": extent_id,
         "reasons": list(dict.fromkeys(submission.reasons)),
         "occurred_at": submission.occurred_at,
         "after_dark": is_after_dark(submission.occurred_at or datetime.now(UTC)),

@@ -22,27 +22,30 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from geo.gazetteer import Candidate
 from geo.postcodes import neighbouring_councils
 from geo.suntimes import LONDON
 from safer_streets import taxonomy
 from safer_streets.actions import partner_actions
+from safer_streets.bounds import whole_number
 from safer_streets.casework import workflow
 from safer_streets.disclosure import policy, tables
-from safer_streets.errors import InvalidInput, NotFound
+from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.intake import forms, photos, support, tracking
 from safer_streets.intake.submission import (
+    likely_point,
     normalise_reference,
     parse_submission,
     public_categories,
     scoped_idempotency_key,
-    submission_point,
 )
 from safer_streets.intake.submission import (
     submit_report as store_submission,
 )
-from safer_streets.models import Report
+from safer_streets.models import Report, ReportStatus
 from safer_streets.redis_client import make_redis
 from safer_streets.residents import listing, questionnaire
+from safer_streets.routing import locating
 from safer_streets.web.clients import (
     address_supporter,
     browser_supporter,
@@ -183,7 +186,9 @@ def submit_report():
         )
     session = db()
     places = services().places
-    point = submission_point(submission, places)
+    # A typed street is checked at the place it will be stored, as a pin is, with or
+    # without JavaScript.
+    point = likely_point(submission, places)
     if point is not None and form.get("nearby_checked") != "yes":
         similar = support.similar_open_reports(
             session, category_slug=submission.category, lon=point[0], lat=point[1]
@@ -206,6 +211,7 @@ def submit_report():
             submission,
             places=places,
             source="web",
+            point_from=forms.point_from(form),
             # One id per rendered form: a double tap or a resubmitted page makes one report.
             idempotency_key=scoped_idempotency_key(form_id, channel="web", client=None),
         )
@@ -414,7 +420,27 @@ def _render_track(
         ),
         form=form or MultiDict(),
         errors=errors or {},
+        **_placing(report, reporter, key, form),
     )
+
+
+def _placing(
+    report: Report, reporter: bool, key: str | None, form: MultiDict[str, str] | None
+) -> dict[str, Any]:
+    """What the reporter needs to place a report whose typed place could not be found: the
+    places matching what they search for (without JavaScript) and where to send the place.
+    Never by reference alone."""
+    if not (reporter and report.status is ReportStatus.NEEDS_LOCATION):
+        return {"place_url": None}
+    query = (form.get("q") if form else None) or request.args.get("q")
+    searched = query is not None
+    query = query if searched else report.location_text or ""
+    return {
+        "place_url": url_for("intake.track_place", reference=report.reference, key=key),
+        "place_query": query,
+        "place_candidates": locating.candidates(services().places, query) if searched else [],
+        "place_searched": searched,
+    }
 
 
 @bp.get("/track/<reference>")
@@ -509,6 +535,55 @@ def track_answer(reference: str):
         flash(gettext("Thank you. Your report is open again and the team has been told."))
     else:
         flash(gettext("Thank you for your answer."))
+    key = request.args.get(tracking.KEY_PARAMETER)
+    return redirect(url_for("intake.track", reference=report.reference, key=key), code=303)
+
+
+def _reporters_point() -> locating.MapPoint:
+    try:
+        return locating.parse_point(request.form.get("lat", ""), request.form.get("lon", ""))
+    except InvalidInput:
+        message = gettext(
+            "Put a pin on the map where the problem is, or search for a postcode or street "
+            "and choose a place"
+        )
+        raise InvalidInput({"place": message}) from None
+
+
+@bp.post("/track/<reference>/place")
+@limiter.limit(submission_limit)
+@limit_lookups
+def track_place(reference: str):
+    """The reporter puts their report on the map when the place they typed could not be
+    found: a point on the map, or one of the places matching what they typed. Only with the
+    private link; the worker then routes it as any new report."""
+    if not is_reporter(reference):
+        raise NotFound(f"no report with reference {reference!r}")
+    session = db()
+    report = tracking.look_up(session, reference, reporter=True).report
+    places = services().places
+    query = request.form.get("q", "")
+    try:
+        choice = whole_number(request.form.get("choice"))
+        if choice is not None:
+            found = locating.candidates(places, query)
+            if choice >= len(found):
+                raise InvalidInput(
+                    {"choice": gettext("That place is no longer offered: search again")}
+                )
+            place: locating.MapPoint | Candidate = found[choice]
+        else:
+            place = _reporters_point()
+        locating.place_by_reporter(session, report, place, places=places)
+    except InvalidInput as invalid:
+        return _refused_on_track(session, reference, invalid)
+    except Conflict:
+        session.rollback()
+        flash(gettext("Your report already has a place."))
+    else:
+        session.commit()
+        services().task_queue.process_report(report.id)
+        flash(gettext("Thank you. Your report is on the map and is being sent to the right team."))
     key = request.args.get(tracking.KEY_PARAMETER)
     return redirect(url_for("intake.track", reference=report.reference, key=key), code=303)
 

@@ -16,7 +16,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.disclosure.policy import Audience, Location, Place, disclose
-from safer_streets.models import Area, Category, Report, ReportStatus, Ward
+from safer_streets.models import Area, Category, PlaceExtent, Report, ReportStatus, Ward
 
 PAGE_SIZE = 20
 DEFAULT_DAYS = 30
@@ -316,14 +316,20 @@ class Page:
         return max(1, -(-self.total // PAGE_SIZE))
 
 
+# What a row shows, loaded with the page: ward, owner, and a typed place's outline.
+_ROW_LOADS = (
+    joinedload(Report.ward),
+    joinedload(Report.owner),
+    joinedload(Report.place_extent).undefer(PlaceExtent.geom),
+)
+
+
 def page_of_reports(session: Session, filters: Filters, now: datetime) -> Page:
     """The page of public reports ``filters`` ask for."""
     query = public_reports(filters, now)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     reports = session.scalars(
-        query.options(joinedload(Report.ward), joinedload(Report.owner))
-        .offset((filters.page - 1) * PAGE_SIZE)
-        .limit(PAGE_SIZE)
+        query.options(*_ROW_LOADS).offset((filters.page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     ).all()
     return Page(
         rows=rows_of(reports),
@@ -335,9 +341,5 @@ def page_of_reports(session: Session, filters: Filters, now: datetime) -> Page:
 
 def latest_rows(session: Session, filters: Filters, now: datetime, limit: int = 50) -> list[Row]:
     """The newest public rows for ``filters`` (feeds), whatever page was asked for."""
-    reports = session.scalars(
-        public_reports(filters, now)
-        .options(joinedload(Report.ward), joinedload(Report.owner))
-        .limit(limit)
-    ).all()
+    reports = session.scalars(public_reports(filters, now).options(*_ROW_LOADS).limit(limit)).all()
     return rows_of(reports)

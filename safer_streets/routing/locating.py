@@ -21,8 +21,8 @@ from geo.gazetteer import Candidate
 from geo.wards import WardIndex
 from safer_streets.casework import access
 from safer_streets.errors import Conflict, InvalidInput, NotAllowed
-from safer_streets.models import Report, ReportEvent, ReportStatus, Role, User
-from safer_streets.places import Places
+from safer_streets.models import PlacedFrom, Report, ReportEvent, ReportStatus, Role, User
+from safer_streets.places import Places, placement_of, store_extent
 from safer_streets.routing import decide, processing
 
 MAX_QUERY_CHARS = 200
@@ -111,40 +111,94 @@ def locate_report(
     must be inside Lewisham, checked as at submission. The caller commits.
     """
     report = report_to_locate(session, actor, reference)
-    # Lock, then re-check: two partners locating the same report must not both route it.
+    report = _locked_needing_location(session, report)
+    where = _give_place(session, report, place, places, PlacedFrom.STAFF)
+    session.add(_located_event(report, place, where, actor=actor))
+    return processing.route_report(session, report, wards, places, actor=actor)
+
+
+def place_by_reporter(
+    session: Session, report: Report, place: MapPoint | Candidate, *, places: Places
+) -> Report:
+    """The reporter places their own ``needs_location`` report (from their private tracking
+    link): it gets the place, the history says the reporter placed it, and it goes back to
+    ``received`` for the worker to route as any new report. The caller commits, then
+    enqueues its processing.
+
+    ``Conflict`` once it has a place; ``InvalidInput`` for a point outside Lewisham.
+    """
+    report = _locked_needing_location(session, report)
+    where = _give_place(session, report, place, places, PlacedFrom.REPORTER)
+    event = _located_event(report, place, where, actor=None)
+    event.kind = "placed_by_reporter"
+    event.to_status = ReportStatus.RECEIVED
+    # The reporter's own page shows it; where it was put stays as private as the report.
+    event.public = True
+    event.note = "The reporter placed it on the map."
+    event.data["by"] = "reporter"
+    event.data["where"] = where
+    session.add(event)
+    report.status = ReportStatus.RECEIVED
+    report.routing_reason = None
+    session.flush()
+    return report
+
+
+def _locked_needing_location(session: Session, report: Report) -> Report:
+    # Lock, then re-check: two people placing the same report must not both route it.
     report = session.scalars(
         select(Report).where(Report.id == report.id).with_for_update(of=Report)
     ).one()
     session.refresh(report)
     if report.status is not ReportStatus.NEEDS_LOCATION:
         raise Conflict(f"{report.reference} already has a place ({report.status.value})")
+    return report
+
+
+def _give_place(
+    session: Session,
+    report: Report,
+    place: MapPoint | Candidate,
+    places: Places,
+    placed_from: PlacedFrom,
+) -> str:
+    """Set the report's point (and extent, for a street or place picked by name); return
+    where it was put, in words."""
     if not (math.isfinite(place.lat) and math.isfinite(place.lon)):
         raise InvalidInput({"location": "must be a finite point"})
     try:
         check_point(place.lat, place.lon, places.borough)
     except PointRejected as rejected:
         raise InvalidInput({rejected.field: rejected.message}) from None
-    label = place.label if isinstance(place, Candidate) else None
-    where = label or f"{place.lat:.6f}, {place.lon:.6f}"
     report.location = from_shape(Point(place.lon, place.lat), srid=4326)
-    session.add(
-        ReportEvent(
-            report_id=report.id,
-            actor_id=actor.id,
-            kind="located",
-            from_status=ReportStatus.NEEDS_LOCATION,
-            to_status=ReportStatus.NEEDS_LOCATION,
-            note=f"Placed at {where}"
-            + (f" (the resident wrote “{report.location_text}”)" if report.location_text else ""),
-            data={
-                "lon": place.lon,
-                "lat": place.lat,
-                "label": label,
-                "kind": place.kind if isinstance(place, Candidate) else "point",
-            },
-        )
+    report.placed_from = placed_from
+    report.place_extent_id = None
+    if isinstance(place, Candidate):
+        # Picking "Catford Broadway" from a list is as vague as typing it.
+        report.place_extent_id = store_extent(session, placement_of(places, place))
+        return place.label
+    return f"{place.lat:.6f}, {place.lon:.6f}"
+
+
+def _located_event(
+    report: Report, place: MapPoint | Candidate, where: str, *, actor: User | None
+) -> ReportEvent:
+    return ReportEvent(
+        report_id=report.id,
+        actor_id=actor.id if actor else None,
+        kind="located",
+        from_status=ReportStatus.NEEDS_LOCATION,
+        to_status=ReportStatus.NEEDS_LOCATION,
+        note=f"Placed at {where}"
+        + (f" (the resident wrote “{report.location_text}”)" if report.location_text else ""),
+        data={
+            "lon": place.lon,
+            "lat": place.lat,
+            "label": place.label if isinstance(place, Candidate) else None,
+            "kind": place.kind if isinstance(place, Candidate) else "point",
+            "placed_from": report.placed_from,
+        },
     )
-    return processing.route_report(session, report, wards, places, actor=actor)
 
 
 def count_to_locate(session: Session, user: User) -> int:

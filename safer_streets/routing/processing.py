@@ -32,7 +32,7 @@ from safer_streets.models import (
     Ward,
 )
 from safer_streets.notifications import outbox
-from safer_streets.places import Places, confident_match
+from safer_streets.places import Places, confident_match, placement_of, store_extent
 from safer_streets.routing import decide, quarantine
 
 logger = logging.getLogger(__name__)
@@ -267,13 +267,23 @@ def _geocode(
     best = confident_match(candidates)
     if best is None:
         return _needs_location(session, report, candidates, data)
+    placement = placement_of(places, best)
     report.location = from_shape(Point(best.lon, best.lat), srid=4326)
+    report.placed_from = placement.placed_from
+    # A street or area: the point is only its gazetteer point, the extent where it may be.
+    report.place_extent_id = store_extent(session, placement)
+    where = "somewhere in" if placement.extent is not None else "at"
     session.add(
         ReportEvent(
             report_id=report.id,
             kind="geocoded",
-            note=f"Placed “{report.location_text}” at {best.label}",
-            data={"kind": best.kind, "confidence": best.confidence},
+            note=f"Placed “{report.location_text}” {where} {best.label}",
+            data={
+                "kind": best.kind,
+                "confidence": best.confidence,
+                "placed_from": placement.placed_from.value,
+                "extent": report.place_extent_id,
+            },
         )
     )
     return None

@@ -18,9 +18,13 @@
   var rows = document.querySelectorAll("#around-list li[data-lat]");
   Array.prototype.forEach.call(rows, function (row) {
     var link = row.querySelector("a");
-    var pin = L.circleMarker([parseFloat(row.getAttribute("data-lat")), parseFloat(row.getAttribute("data-lon"))], {
-      radius: 8, color: "#083f30", weight: 2, fillColor: "#0b5c46", fillOpacity: 0.8
-    });
+    var outline = row.getAttribute("data-outline");
+    // A report placed from a typed street or place is somewhere in its outline: no pin.
+    var pin = outline
+      ? L.geoJSON(JSON.parse(outline), { style: { color: "#083f30", weight: 2, fillColor: "#0b5c46", fillOpacity: 0.2 } })
+      : L.circleMarker([parseFloat(row.getAttribute("data-lat")), parseFloat(row.getAttribute("data-lon"))], {
+        radius: 8, color: "#083f30", weight: 2, fillColor: "#0b5c46", fillOpacity: 0.8
+      });
     var popup = document.createElement("a");
     popup.href = link.href;
     popup.textContent = link.textContent;

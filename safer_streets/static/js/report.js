@@ -39,6 +39,7 @@
   var placeInput = $("location_text");
   var statusNode = $("location-status");
   var nearbyChecked = $("nearby_checked");
+  var pointFrom = $("point_from");
 
   Array.prototype.forEach.call(document.querySelectorAll(".js-only"), function (node) {
     node.hidden = false;
@@ -194,6 +195,9 @@
 
   function setPoint(lat, lon, options) {
     options = options || {};
+    // Where the point came from: a pin unless the device's location or a picked place (the
+    // server checks a "place" against the typed text).
+    if (!options.typed) { pointFrom.value = options.from || ""; }
     if (!options.typed) {
       latInput.value = Number(lat).toFixed(6);
       lonInput.value = Number(lon).toFixed(6);
@@ -208,6 +212,7 @@
   }
 
   function clearPoint() {
+    pointFrom.value = "";
     latInput.value = "";
     lonInput.value = "";
     if (marker && map) { map.removeLayer(marker); marker = null; }
@@ -258,7 +263,7 @@
     locateButton.addEventListener("click", function () {
       statusNode.textContent = text.finding;
       navigator.geolocation.getCurrentPosition(function (position) {
-        setPoint(position.coords.latitude, position.coords.longitude, { zoom: true });
+        setPoint(position.coords.latitude, position.coords.longitude, { zoom: true, from: "device" });
       }, function () {
         statusNode.textContent = text.locationFailed;
       }, { enableHighAccuracy: true, timeout: 10000, maximumAge: 60000 });
@@ -303,7 +308,7 @@
     placeInput.value = place.label;
     closeList();
     statusNode.textContent = format(text.pinNear, { place: place.label });
-    setPoint(place.lat, place.lon, { zoom: true, describe: false });
+    setPoint(place.lat, place.lon, { zoom: true, describe: false, from: "place" });
   }
   function showSuggestions(results) {
     list.textContent = "";

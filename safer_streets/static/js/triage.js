@@ -66,8 +66,16 @@
     readPoints().forEach(function (p) {
       marker(p, 5).bindPopup(link(p.reference, p.reference)).addTo(small);
     });
-    L.circleMarker(here, { radius: 9, weight: 3, color: "#0b0c0c", fillColor: "#ffdd00", fillOpacity: 1 })
-      .addTo(small);
+    if (reportMap.dataset.outline) {
+      // Placed from a typed street or place: somewhere in its outline, not at a point.
+      var outline = L.geoJSON(JSON.parse(reportMap.dataset.outline), {
+        style: { weight: 3, color: "#0b0c0c", fillColor: "#ffdd00", fillOpacity: 0.3 }
+      }).addTo(small);
+      small.fitBounds(outline.getBounds(), { maxZoom: 17 });
+    } else {
+      L.circleMarker(here, { radius: 9, weight: 3, color: "#0b0c0c", fillColor: "#ffdd00", fillOpacity: 1 })
+        .addTo(small);
+    }
   }
 
   var action = document.getElementById("bulk-action");
