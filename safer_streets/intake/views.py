@@ -15,6 +15,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    send_from_directory,
     url_for,
 )
 from flask_babel import gettext, ngettext
@@ -156,6 +157,20 @@ def report_form():
         }
     )
     return _render_form(form, {}, form_id=forms.form_id(None))
+
+
+@bp.get("/report-worker.js")
+def report_worker() -> Response:
+    """The service worker that lets the report form open with no signal.
+
+    Served from the site's root rather than /static/ so that its scope may cover /report; never
+    cached, so a changed worker reaches phones on their next visit.
+    """
+    static_folder = current_app.static_folder
+    assert static_folder is not None
+    response = send_from_directory(static_folder, "js/report-worker.js", max_age=0)
+    response.cache_control.no_cache = True
+    return response
 
 
 @bp.post("/report")
@@ -319,6 +334,8 @@ def submitted(reference: str):
         # Whether they gave an email is the reporter's business: only the browser that made
         # the report is told what will be emailed.
         emails_expected=made_here(report.reference) and bool(report.contact_email),
+        # The page deletes the draft this browser kept of the report it has just sent.
+        sent_from_here=made_here(report.reference),
         tracking_key=key,
         # Shown in full to be kept (the configured address), followed as a path on this site.
         private_link=external_url("intake.track", reference=report.reference, key=key)
