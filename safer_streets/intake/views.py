@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -15,7 +16,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    send_from_directory,
     url_for,
 )
 from flask_babel import gettext, ngettext
@@ -168,7 +168,8 @@ def report_worker() -> Response:
     """
     static_folder = current_app.static_folder
     assert static_folder is not None
-    response = send_from_directory(static_folder, "js/report-worker.js", max_age=0)
+    script = (Path(static_folder) / "js" / "report-worker.js").read_bytes()
+    response = Response(script, mimetype="text/javascript")
     response.cache_control.no_cache = True
     return response
 
