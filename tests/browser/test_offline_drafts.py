@@ -18,6 +18,7 @@ from tests.browser.conftest import screenshot
 from tests.browser.test_resident_reporting import (
     NEUTRAL_SITE,
     _offline,
+    axe_violations,
     count_reports,
     photo_with_gps,
     report_in_db,
@@ -143,6 +144,7 @@ def test_a_draft_is_restored_after_a_reload_and_can_be_discarded(resident, site)
     assert resident.evaluate("document.getElementById('photo').files[0].name") == "alley.jpg"
     expect(resident.get_by_role("button", name="Send it now")).to_be_hidden()
     screenshot(resident, "draft-01-restored")
+    assert axe_violations(resident) == []
 
     resident.get_by_role("button", name="Discard draft").click()
     expect(notice).to_contain_text("Your draft has been discarded.")
@@ -189,6 +191,7 @@ def test_with_no_signal_the_report_waits_on_the_phone_until_the_resident_sends_i
     expect(send).to_be_visible()
     expect(notice).to_contain_text("You are back online. Your report has not been sent yet")
     screenshot(resident, "draft-03-back-online")
+    assert axe_violations(resident) == []
     resident.wait_for_timeout(1500)
     assert count_reports(engine) == before
 
