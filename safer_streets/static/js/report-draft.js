@@ -136,29 +136,38 @@
   window.addEventListener("offline", offerToSend);
 
   // ---- sending: only when the resident presses Send ----------------------------------------
+  var OFFLINE = new Error("no signal");
+  function ignore() { /* storage unavailable: the form still sends as it always has */ }
   function noSignal() {
     busy = false;
     sendButton.disabled = false;
     draft.state = "waiting";
-    store().catch(function () {});
-    say(text.noSignal, { discard: true, focus: true });
+    store().then(function () {
+      say(text.noSignal, { discard: true, focus: true });
+    }, function () {
+      say(text.noSignalNotKept, { focus: true });
+    });
+  }
+  function submitForm() {
+    // The form's own POST: the browser shows the server's answer (the confirmation, or what to
+    // correct), and the confirmation page deletes the draft (drafts.js).
+    HTMLFormElement.prototype.submit.call(form);
   }
   function send() {
     if (busy) { return; }
     busy = true;
     sendButton.disabled = true;
-    saveNow()
+    saveNow().catch(ignore)
       .then(function () {
-        if (!navigator.onLine) { throw new Error("offline"); }
+        if (!navigator.onLine) { throw OFFLINE; }
         // A fresh page for a fresh CSRF token (the form may have opened from the phone's copy,
         // hours ago); its failing is the surest sign that there is no signal.
         return fetch(config.formUrl, {
           cache: "no-store", credentials: "same-origin", headers: { Accept: "text/html" }
-        });
+        }).then(function (response) {
+          return response.ok ? response.text() : null;
+        }).catch(function () { throw OFFLINE; });
       })
-      .then(function (response) {
-        return response.ok ? response.text() : null;
-      }, function () { throw new Error("offline"); })
       .then(function (html) {
         if (html) {
           var fresh = new DOMParser().parseFromString(html, "text/html");
@@ -171,14 +180,11 @@
         if (draft.submissionId) { form.elements.submission_id.value = draft.submissionId; }
         draft.state = "sending";
         draft.sentAt = Date.now();
-        return saveNow();
+        return saveNow().catch(ignore);
       })
-      .then(function () {
-        // The form's own POST: the browser shows the server's answer (the confirmation, or what
-        // to correct), and the confirmation page deletes the draft (drafts.js).
-        HTMLFormElement.prototype.submit.call(form);
-      })
-      .catch(noSignal);
+      .then(submitForm, function (error) {
+        if (error === OFFLINE) { noSignal(); } else { submitForm(); }
+      });
   }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
