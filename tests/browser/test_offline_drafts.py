@@ -14,7 +14,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import PHONE, screenshot
 from tests.browser.test_resident_reporting import (
     NEUTRAL_SITE,
     _offline,
@@ -288,3 +288,38 @@ def test_the_phone_keeps_only_the_empty_form_and_its_files(resident, site):
     with pytest.raises(PlaywrightError, match="ERR_"):
         resident.goto(f"{site.url}/track")
     site.start()
+
+
+def test_an_answer_lost_on_the_way_back_does_not_make_a_second_report(browser, site, engine):
+    # No service worker here, so that the form's POST can be cut off after the server took it.
+    context = browser.new_context(viewport=PHONE, is_mobile=True, service_workers="block")
+    page = _offline(context.new_page())
+    page.goto(f"{site.url}/report")
+    fill_report(page)
+    before = count_reports(engine)
+
+    def reached_the_server_then_lost(route):
+        route.fetch(max_redirects=0)
+        route.abort("internetdisconnected")
+
+    page.route(
+        f"{site.url}/report",
+        lambda route: (
+            reached_the_server_then_lost(route)
+            if route.request.method == "POST"
+            else route.continue_()
+        ),
+    )
+    page.get_by_role("button", name="Send report").click()
+    with pytest.raises(PlaywrightError, match="ERR_INTERNET_DISCONNECTED"):
+        page.wait_for_url(re.compile(r"/report/LEW-"))  # the browser says there is no internet
+    assert count_reports(engine) == before + 1
+    page.unroute(f"{site.url}/report")
+
+    page.goto(f"{site.url}/report")
+    expect(page.locator("#draft-notice")).to_contain_text("It has not been sent yet")
+    page.get_by_role("button", name="Send it now").click()
+    sent_reference(page)
+    assert count_reports(engine) == before + 1
+    page.wait_for_function("window.saferStreetsDrafts.load().then((draft) => draft === null)")
+    context.close()
