@@ -157,6 +157,21 @@ def test_a_draft_is_restored_after_a_reload_and_can_be_discarded(resident, site)
     expect(notice).to_be_hidden()
 
 
+def test_a_pin_on_the_map_comes_back_with_the_draft(resident, site):
+    resident.goto(f"{site.url}/report")
+    resident.locator("#report-map").click()
+    expect(resident.locator("#location-status")).to_contain_text("Pin placed near")
+    lat = resident.locator("#lat").input_value()
+    lon = resident.locator("#lon").input_value()
+    wait_until_kept(resident, lambda draft: ["lat", lat] in draft["fields"])
+
+    resident.reload()
+    expect(resident.locator("#draft-notice")).to_contain_text("has been restored")
+    expect(resident.locator("#lat")).to_have_value(lat)
+    expect(resident.locator("#lon")).to_have_value(lon)
+    expect(resident.locator("#report-map .leaflet-marker-icon")).to_be_visible()
+
+
 def test_with_no_signal_the_report_waits_on_the_phone_until_the_resident_sends_it(
     resident, site, engine
 ):
