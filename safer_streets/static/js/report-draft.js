@@ -20,7 +20,7 @@
         }).filter(function (url) {
           return new URL(url).origin === location.origin && url.indexOf(config.staticUrl) !== -1;
         });
-        registration.active.postMessage({ keep: { page: config.formUrl, files: files } });
+        registration.active.postMessage({ keep: { files: files } });
       })
       .catch(function () { /* no worker: the form still works online */ });
   }
@@ -109,8 +109,11 @@
       var when = new Date(options.time);
       var time = document.createElement("time");
       time.dateTime = when.toISOString();
-      time.textContent = when.toLocaleString(document.documentElement.lang || undefined, {
-        day: "numeric", month: "long", hour: "2-digit", minute: "2-digit"
+      // As every resident page writes dates: "4 December 2026 at 12:45" in English, UK style.
+      var language = document.documentElement.lang || "en";
+      time.textContent = when.toLocaleString(/^en\b/.test(language) ? "en-GB" : language, {
+        day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit",
+        hour12: false
       });
       message.appendChild(time);
       message.appendChild(document.createTextNode(parts[1]));

@@ -31,11 +31,13 @@ function formPage(request) {
     });
 }
 
-// What the form page says it uses; anything kept from an older version is let go.
-function keep(page, files) {
+// The form page, and the files it says it uses; anything kept from an older version is let go.
+// Whatever the message says, only the form page itself and files under /static/ are kept.
+function keep(files) {
   return caches.open(CACHE).then(function (cache) {
     var wanted = files.filter(function (url) {
-      return new URL(url).origin === self.location.origin;
+      var parsed = new URL(url, self.location.origin);
+      return parsed.origin === self.location.origin && parsed.pathname.indexOf(STATIC_PATH) === 0;
     });
     return cache.keys()
       .then(function (requests) {
@@ -47,7 +49,8 @@ function keep(page, files) {
       })
       .then(function () { return cache.match(FORM_PATH); })
       .then(function (kept) {
-        return kept ? null : fetch(page, { credentials: "same-origin" }).then(function (response) {
+        if (kept) { return null; }
+        return fetch(FORM_PATH, { credentials: "same-origin" }).then(function (response) {
           return keepable(response) ? cache.put(FORM_PATH, response) : null;
         });
       })
@@ -78,7 +81,7 @@ self.addEventListener("activate", function (event) {
 self.addEventListener("message", function (event) {
   var data = event.data || {};
   if (event.origin === self.location.origin && data.keep) {
-    event.waitUntil(keep(data.keep.page, data.keep.files || []).catch(function () {}));
+    event.waitUntil(keep(data.keep.files || []).catch(function () {}));
   }
 });
 
