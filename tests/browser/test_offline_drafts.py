@@ -355,3 +355,17 @@ def test_an_answer_lost_on_the_way_back_does_not_make_a_second_report(browser, s
     assert count_reports(engine) == before + 1
     wait_until_gone(page)
     context.close()
+
+
+def test_back_from_the_confirmation_the_sent_report_is_not_kept(resident, site, engine):
+    resident.goto(f"{site.url}/report")
+    fill_report(resident)
+    resident.get_by_role("button", name="Send report").click()
+    sent_reference(resident)
+    wait_until_gone(resident)
+
+    resident.go_back()
+    expect(resident.get_by_role("heading", name="Report a problem", exact=True)).to_be_visible()
+    expect(resident.get_by_label("What is wrong?")).to_have_value("")
+    expect(resident.get_by_role("button", name="Send it now")).to_be_hidden()
+    assert kept_draft(resident) is None

@@ -38,10 +38,6 @@
   var restoring = true;
   var busy = false;
 
-  function format(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_, key) { return values[key]; });
-  }
-
   // ---- what the form holds ----------------------------------------------------------------
   function fields() {
     var pairs = [];
@@ -81,7 +77,7 @@
   function saveSoon() {
     if (restoring) { return; }
     clearTimeout(saveTimer);
-    saveTimer = setTimeout(function () { store().catch(function () {}); }, 300);
+    saveTimer = setTimeout(function () { store().catch(ignore); }, 300);
   }
   function saveNow() {
     clearTimeout(saveTimer);
@@ -95,7 +91,7 @@
     photoInput.addEventListener("change", function () {
       var file = photoInput.files && photoInput.files[0];
       drafts.savePhoto(file ? { blob: file, name: file.name, type: file.type } : null)
-        .catch(function () {});
+        .catch(ignore);
     });
   }
 
@@ -194,32 +190,49 @@
     send();
   });
   sendButton.addEventListener("click", send);
+  // An empty form again, as the page first came, with nothing kept.
+  function startAfresh() {
+    restoring = true;
+    draft = { state: "editing" };
+    form.reset();
+    form.dispatchEvent(new Event("draftrestored"));
+    restoring = false;
+    notice.hidden = true;
+  }
   discardButton.addEventListener("click", function () {
-    drafts.remove().catch(function () {}).then(function () {
-      restoring = true;
-      draft = { state: "editing" };
-      form.reset();
-      form.dispatchEvent(new Event("draftrestored"));
-      restoring = false;
+    drafts.remove().catch(ignore).then(function () {
+      startAfresh();
       say(text.draftDiscarded, {});
       notice.focus();
     });
   });
 
-  // Back to the form after pressing Send (the Back button): it was not sent.
+  // Back to the form after pressing Send (the Back button): offer it again, unless it was sent
+  // meanwhile (the confirmation deleted it), when the page must not hold on to it either.
   window.addEventListener("pageshow", function (event) {
     if (!event.persisted) { return; }
     busy = false;
     sendButton.disabled = false;
-    if (draft.state === "sending") { draft.state = "waiting"; store().catch(function () {}); }
-    offerToSend();
+    if (draft.state !== "sending") { return; }
+    drafts.load().then(function (kept) {
+      if (!kept) { startAfresh(); return; }
+      draft.state = "waiting";
+      store().catch(ignore);
+      offerToSend();
+    }).catch(ignore);
   });
 
   // ---- opening the form: restore what was kept ---------------------------------------------
   var answeredByServer = Boolean(document.getElementById("error-summary"));
   drafts.load()
     .then(function (kept) {
-      if (!kept) { return null; }
+      if (!kept) {
+        // Back to the form with nothing kept: it was sent or discarded since, so what the
+        // browser put back into the fields from its history must not show again.
+        var navigation = performance.getEntriesByType("navigation")[0];
+        if (navigation && navigation.type === "back_forward") { startAfresh(); }
+        return null;
+      }
       draft = kept;
       var photo = kept.photo;
       delete draft.photo;
