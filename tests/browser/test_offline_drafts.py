@@ -24,6 +24,7 @@ from tests.browser.test_resident_reporting import (
     report_in_db,
     sent_reference,
 )
+from tests.helpers import sign_in_page
 
 pytestmark = [pytest.mark.browser]
 
@@ -90,6 +91,15 @@ def wait_until_kept(page: Page, predicate) -> dict:
             return draft
         page.wait_for_timeout(100)
     raise AssertionError(f"the draft was not kept as expected: {kept_draft(page)}")
+
+
+def kept_paths(page: Page) -> list[str]:
+    """The paths of everything the service worker keeps."""
+    return page.evaluate(
+        """() => caches.keys().then((names) => Promise.all(names.map((name) =>
+          caches.open(name).then((cache) => cache.keys()))))
+        .then((lists) => lists.flat().map((request) => new URL(request.url).pathname))"""
+    )
 
 
 def wait_until_gone(page: Page) -> None:
@@ -297,11 +307,7 @@ def test_the_phone_keeps_only_the_empty_form_and_its_files(resident, site):
     worker_ready(resident)
     resident.goto(f"{site.url}/privacy")
     expect(resident.get_by_role("heading", name="On this phone")).to_be_visible()
-    kept = resident.evaluate(
-        """() => caches.keys().then((names) => Promise.all(names.map((name) =>
-              caches.open(name).then((cache) => cache.keys()))))
-            .then((lists) => lists.flat().map((request) => new URL(request.url).pathname))"""
-    )
+    kept = kept_paths(resident)
     assert "/report" in kept
     assert all(path == "/report" or path.startswith("/static/") for path in kept), kept
     assert any(path.endswith("report-draft.js") for path in kept), kept
@@ -369,3 +375,21 @@ def test_back_from_the_confirmation_the_sent_report_is_not_kept(resident, site, 
     expect(resident.get_by_label("What is wrong?")).to_have_value("")
     expect(resident.get_by_role("button", name="Send it now")).to_be_hidden()
     assert kept_draft(resident) is None
+
+
+def test_the_form_as_a_signed_in_partner_sees_it_is_never_kept(resident, site, make_user):
+    make_user("officer@drafts.example", "lewisham-community-safety", name="Sam Officer")
+    resident.goto(f"{site.url}/login?next=/report")
+    sign_in_page(resident, "officer@drafts.example")
+    expect(resident.get_by_role("heading", name="Report a problem", exact=True)).to_be_visible()
+    resident.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    for _ in range(50):
+        if any(path.endswith("report-draft.js") for path in kept_paths(resident)):
+            break
+        resident.wait_for_timeout(100)
+    resident.reload()  # through the worker this time
+    expect(resident.get_by_role("heading", name="Report a problem", exact=True)).to_be_visible()
+    resident.wait_for_timeout(500)
+    kept = kept_paths(resident)
+    assert any(path.endswith("report-draft.js") for path in kept), kept
+    assert "/report" not in kept, kept
