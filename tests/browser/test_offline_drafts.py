@@ -18,6 +18,7 @@ from tests.browser.conftest import PHONE, screenshot
 from tests.browser.test_resident_reporting import (
     NEUTRAL_SITE,
     _offline,
+    add_routed_report,
     axe_violations,
     count_reports,
     photo_with_gps,
@@ -393,3 +394,23 @@ def test_the_form_as_a_signed_in_partner_sees_it_is_never_kept(resident, site, m
     kept = kept_paths(resident)
     assert any(path.endswith("report-draft.js") for path in kept), kept
     assert "/report" not in kept, kept
+
+
+def test_adding_a_voice_instead_of_a_new_report_ends_the_draft(resident, site, engine):
+    add_routed_report(engine, "fly-tipping", -0.021135, 51.445433)
+    before = count_reports(engine)
+    resident.goto(f"{site.url}/report")
+    resident.get_by_label("Fly-tipping").check()
+    resident.get_by_role("combobox", name="Postcode, street or place").press_sequentially(
+        "Catford Broadw", delay=30
+    )
+    resident.get_by_role("option", name=re.compile("Catford Broadway")).click()
+    wait_until_kept(resident, lambda draft: ["category", "fly-tipping"] in draft["fields"])
+    prompt = resident.get_by_role("region", name="Is this the same? Add your voice instead")
+    prompt.get_by_role("button", name="Add my voice to this report").click()
+    resident.get_by_role("button", name="Add my voice", exact=True).click()
+    expect(
+        resident.get_by_role("heading", name="Thank you, your voice has been added")
+    ).to_be_visible()
+    wait_until_gone(resident)
+    assert count_reports(engine) == before

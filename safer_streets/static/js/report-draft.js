@@ -190,6 +190,16 @@
     send();
   });
   sendButton.addEventListener("click", send);
+  // "Add my voice" instead of a new report: once the voice is added, the draft has done its job
+  // and the next page deletes it, as the confirmation does.
+  var supportForm = document.getElementById("support-form");
+  if (supportForm) {
+    supportForm.addEventListener("submit", function () {
+      draft.state = "sending";
+      draft.sentAt = Date.now();
+      store().catch(ignore);
+    });
+  }
   // An empty form again, as the page first came, with nothing kept.
   function startAfresh() {
     restoring = true;
