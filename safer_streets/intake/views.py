@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -159,6 +160,21 @@ def report_form():
         }
     )
     return _render_form(form, {}, form_id=forms.form_id(None))
+
+
+@bp.get("/report-worker.js")
+def report_worker() -> Response:
+    """The service worker that lets the report form open with no signal.
+
+    Served from the site's root rather than /static/ so that its scope may cover /report; never
+    cached, so a changed worker reaches phones on their next visit.
+    """
+    static_folder = current_app.static_folder
+    assert static_folder is not None
+    script = (Path(static_folder) / "js" / "report-worker.js").read_bytes()
+    response = Response(script, mimetype="text/javascript")
+    response.cache_control.no_cache = True
+    return response
 
 
 @bp.post("/report")
@@ -327,6 +343,8 @@ def submitted(reference: str):
         # Whether they gave an email is the reporter's business: only the browser that made
         # the report is told what will be emailed.
         emails_expected=made_here(report.reference) and bool(report.contact_email),
+        # The page deletes the draft this browser kept of the report it has just sent.
+        sent_from_here=made_here(report.reference),
         tracking_key=key,
         # Shown in full to be kept (the configured address), followed as a path on this site.
         private_link=external_url("intake.track", reference=report.reference, key=key)

@@ -47,3 +47,21 @@ def test_browsers_asking_for_favicon_ico_get_the_icon(client):
     with client.get(response.location) as icon:
         assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
         assert b"<svg" in icon.get_data()
+
+
+def test_the_report_forms_service_worker_is_served_fresh_under_the_sites_policy(client):
+    with client.get("/report-worker.js") as response:
+        assert 'addEventListener("fetch"' in response.text
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert "no-cache" in response.headers["Cache-Control"]
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    form = client.get("/report").text
+    assert '"worker": {"scope": "/report", "url": "/report-worker.js"}' in form
+
+
+def test_the_privacy_page_says_a_draft_is_kept_on_the_phone_until_sent_or_discarded(client):
+    page = client.get("/privacy").text
+    assert 'id="on-this-phone"' in page
+    for words in ("keeps a draft of it on this device", "Discard draft", "Leave this site"):
+        assert words in page, words

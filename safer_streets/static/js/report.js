@@ -24,6 +24,11 @@
       timer = setTimeout(function () { fn.apply(null, args); }, ms);
     };
   }
+  // Values set here rather than typed (the pin, a chosen place) fire no input event: say so,
+  // for the draft kept on the phone (report-draft.js).
+  function changed() {
+    form.dispatchEvent(new Event("reportchange"));
+  }
   function getJSON(url, params, signal) {
     var query = Object.keys(params).map(function (key) {
       return encodeURIComponent(key) + "=" + encodeURIComponent(params[key]);
@@ -188,7 +193,7 @@
         }
         var label = result.body.label;
         statusNode.textContent = label ? format(text.pinNear, { place: label }) : text.pinPlaced;
-        if (label) { placeInput.value = label; }
+        if (label) { placeInput.value = label; changed(); }
       })
       .catch(function () { statusNode.textContent = text.pinPlaced; });
   }
@@ -209,6 +214,7 @@
     }
     if (options.describe !== false) { describePoint(lat, lon); }
     checkSimilar();
+    changed();
   }
 
   function clearPoint() {
@@ -218,6 +224,7 @@
     if (marker && map) { map.removeLayer(marker); marker = null; }
     hideSimilar();
     nearbyChecked.value = "";
+    changed();
   }
 
   function addMarker(here) {
@@ -372,14 +379,23 @@
   });
   placeInput.addEventListener("blur", function () { setTimeout(closeList, 150); });
 
-  // Back to this page (the browser restores what was typed): show the same state again.
-  window.addEventListener("pageshow", function (event) {
-    if (!event.persisted) { return; }
+  // Back to this page (the browser restores what was typed), or a draft restored from the
+  // phone: show the same state again.
+  function resync() {
     syncConditionals("when", "data-when");
     syncConditionals("updates", "data-updates");
     syncCategory();
-    if (typedPoint()) { setPoint(+latInput.value, +lonInput.value, { typed: true, describe: false }); }
+    if (typedPoint()) {
+      setPoint(+latInput.value, +lonInput.value, { zoom: true, typed: true, describe: false });
+    } else if (marker && map) {
+      map.removeLayer(marker);
+      marker = null;
+    }
+  }
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) { resync(); }
   });
+  form.addEventListener("draftrestored", resync);
 
   // ---- photo size, description length ----------------------------------------------------
   var photoInput = $("photo");
