@@ -35,6 +35,8 @@ def test_the_reporter_taps_the_map_to_place_their_report(
     ).to_be_visible()
     button = phone.get_by_role("button", name="Put my report here")
     expect(button).to_be_disabled()
+    # No map tiles in the tests: the borough and its 19 wards are what there is to aim for.
+    expect(phone.locator("#place-map .leaflet-overlay-pane path")).to_have_count(20)
     phone.locator("#place-map").click()  # the middle of the map: central Lewisham
     expect(button).to_be_enabled()
     screenshot(phone, "reporter-places-pin")
@@ -68,3 +70,12 @@ def test_a_typed_street_is_drawn_as_its_outline_not_a_pin(
     # A polygon's path closes; a circle marker's is two arcs.
     assert overlay.get_attribute("d").rstrip().endswith("z")
     screenshot(phone, "typed-street-outline")
+
+
+def test_the_report_form_map_shows_the_borough_and_its_wards_without_tiles(
+    phone: Page, server_url: str
+):
+    phone.goto(server_url + "/report")
+    expect(phone.locator("#report-map .leaflet-overlay-pane path")).to_have_count(20)
+    phone.locator("#report-map").click()  # the outlines never take the tap from the map
+    expect(phone.locator("#report-map .leaflet-marker-icon")).to_have_count(1)

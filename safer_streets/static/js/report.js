@@ -245,6 +245,7 @@
         attribution: "&copy; <a href=\"https://www.openstreetmap.org/copyright\">OpenStreetMap</a>"
       }).addTo(map);
     }
+    if (window.saferStreetsOutlines) { window.saferStreetsOutlines(map, config.outlinesUrl); }
     map.on("click", function (event) { setPoint(event.latlng.lat, event.latlng.lng); });
     if (typedPoint()) {
       setPoint(+latInput.value, +lonInput.value, { zoom: true, typed: true, describe: !placeInput.value });

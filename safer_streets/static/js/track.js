@@ -42,6 +42,9 @@
     form.hidden = false;
     var placeMap = window.L.map(placeNode, { tap: true }).setView(LEWISHAM, 13);
     tiles(placeMap, placeNode);
+    if (window.saferStreetsOutlines) {
+      window.saferStreetsOutlines(placeMap, placeNode.getAttribute("data-outlines"));
+    }
     var lat = document.getElementById("place-lat");
     var lon = document.getElementById("place-lon");
     var button = document.getElementById("place-pin-submit");
