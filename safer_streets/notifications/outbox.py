@@ -18,16 +18,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from pathlib import Path
 from typing import Any
 
 from itsdangerous import URLSafeTimedSerializer
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import ColumnElement, exists, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
-from geo.suntimes import LONDON, london_time
+from geo.suntimes import LONDON
 from safer_streets.disclosure.policy import Audience, disclose, public_routing_reason
 from safer_streets.errors import InvalidInput, NotAllowed
 from safer_streets.intake.tracking import tracking_path
@@ -44,22 +42,14 @@ from safer_streets.models import (
     SendMethod,
     User,
 )
+from safer_streets.notifications.email_text import render_email
+from safer_streets.residents.listing import status_words
 from safer_streets.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "email"
 DIGEST_HOUR = 7  # London time: digests arrive before the working day starts
 MAX_ATTEMPTS = 10
-_templates = Environment(
-    loader=FileSystemLoader(EMAIL_TEMPLATES),
-    undefined=StrictUndefined,
-    autoescape=False,  # noqa: S701 - plain-text email, never HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_templates.filters["london"] = london_time
 
 
 class Kind:
@@ -447,13 +437,6 @@ def register_composer(kind: str, composer: Composer) -> None:
     _composers[kind] = composer
 
 
-def _render(template: str, **context: Any) -> tuple[str, str]:
-    """Render ``email/<template>.txt``: the first line is the subject, the rest the body."""
-    text = _templates.get_template(f"{template}.txt").render(**context)
-    subject, _, body = text.partition("\n")
-    return subject.removeprefix("Subject:").strip(), body.lstrip("\n")
-
-
 def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMessage | None:
     """The message for an outbox row, or ``None`` when it no longer makes sense to send."""
     base = settings.base_url.rstrip("/")
@@ -473,7 +456,7 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
             "owner": report.owner.name if report.owner else "",
             "link": f"{base}/triage/reports/{report.reference}",
         }
-        subject, body = _render("new_report", **context)
+        subject, body = render_email("email/new_report", **context)
     elif row.kind == Kind.PUBLIC_UPDATE:
         report = session.get(Report, row.report_id)
         event = session.get(ReportEvent, row.event_id)
@@ -481,8 +464,9 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
             return None
         # The resident's private link: it opens their report whatever its category.
         link = base + tracking_path(settings.secret_key, report.reference)
-        context |= {"report": report, "event": event, "link": link}
-        subject, body = _render("public_update", **context)
+        status = status_words(report.status, report.owner.name if report.owner else None)
+        context |= {"report": report, "event": event, "link": link, "status": status}
+        subject, body = render_email("email/public_update", **context)
     elif row.kind == Kind.DIGEST:
         partner = session.get(Partner, row.partner_id)
         reports = session.scalars(
@@ -496,7 +480,7 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
             "reports": [ReportForPartner.of(report) for report in reports],
             "day": row.created_at,
         }
-        subject, body = _render("digest", **context)
+        subject, body = render_email("email/digest", **context)
     elif row.kind in TOKEN_PURPOSES:
         user = session.get(User, row.user_id)
         if user is None or not user.active:
@@ -504,7 +488,7 @@ def compose(session: Session, row: EmailOutbox, settings: Settings) -> EmailMess
         token = account_token(user, settings.secret_key, row.kind)
         hours = int(TOKEN_PURPOSES[row.kind].total_seconds() // 3600)
         context |= {"user": user, "link": f"{base}/password/reset/{token}", "hours": hours}
-        subject, body = _render(row.kind.replace("-", "_"), **context)
+        subject, body = render_email("email/" + row.kind.replace("-", "_"), **context)
     else:
         logger.error("Unknown email kind %r in outbox row %s", row.kind, row.id)
         return None

@@ -25,12 +25,10 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, joinedload
@@ -48,6 +46,7 @@ from safer_streets.models import (
     Report,
 )
 from safer_streets.notifications import outbox
+from safer_streets.notifications.email_text import render_email
 from safer_streets.places import Places, confident_match
 from safer_streets.residents.listing import (
     POINT_PRECISIONS,
@@ -71,16 +70,6 @@ MAX_REPORTS_PER_EMAIL = 20
 MAX_PLACE_CHARS = 100
 # The transaction-level advisory lock that serialises alert sweeps (any fixed number will do).
 SWEEP_LOCK = 0x5AFE_A1E7
-
-EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "residents" / "email"
-_templates = Environment(
-    loader=FileSystemLoader(EMAIL_TEMPLATES),
-    undefined=StrictUndefined,
-    autoescape=False,  # noqa: S701 - plain-text email, never HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 class EmailKind:
@@ -559,13 +548,6 @@ def queue_alert_emails(session: Session, now: datetime, frequency: AlertFrequenc
 # ---- Composing the emails at send time (registered with the outbox) ------------------------
 
 
-def _render(template: str, **context: Any) -> tuple[str, str]:
-    """Render ``<template>.txt``: the first line is the subject, the rest the body."""
-    rendered = _templates.get_template(f"{template}.txt").render(**context)
-    subject, _, body = rendered.partition("\n")
-    return subject.removeprefix("Subject:").strip(), body.lstrip("\n")
-
-
 def _subscription(session: Session, row: EmailOutbox) -> AlertSubscription | None:
     return session.get(AlertSubscription, row.data.get("subscription_id"))
 
@@ -580,8 +562,8 @@ def compose_confirmation(
     if row.key != f"{EmailKind.CONFIRM}:{subscription.id}:{subscription.nonce}":
         return None  # a newer confirmation email replaced this one
     base = settings.base_url.rstrip("/")
-    subject, body = _render(
-        "alert_confirm",
+    subject, body = render_email(
+        "residents/email/alert_confirm",
         subscription=subscription,
         link=f"{base}/alerts/confirm/{token(subscription, settings.secret_key, 'confirm')}",
         days=CONFIRM_WITHIN.days,
@@ -614,8 +596,8 @@ def compose_alert(session: Session, row: EmailOutbox, settings: Settings) -> out
     unsubscribe_link = (
         f"{base}/alerts/unsubscribe/{token(subscription, settings.secret_key, 'unsubscribe')}"
     )
-    subject, body = _render(
-        "alert",
+    subject, body = render_email(
+        "residents/email/alert",
         subscription=subscription,
         rows=rows[:MAX_REPORTS_PER_EMAIL],
         more=max(0, len(rows) - MAX_REPORTS_PER_EMAIL),

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import Exists, exists, select
 from sqlalchemy.orm import Session, aliased
 
@@ -25,7 +23,7 @@ from safer_streets.errors import InvalidInput
 from safer_streets.intake import tracking
 from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportStatus
 from safer_streets.notifications import outbox
-from safer_streets.residents.alerts import EMAIL_TEMPLATES
+from safer_streets.notifications.email_text import render_email
 from safer_streets.settings import Settings
 
 EMAIL_KIND = "questionnaire"
@@ -33,22 +31,6 @@ SENT = "questionnaire_sent"
 ANSWERED = "questionnaire_answered"
 # Enough for a day's resolutions in the borough; the beat task runs again the next hour.
 BATCH = 500
-
-
-_templates = Environment(
-    loader=FileSystemLoader(EMAIL_TEMPLATES),
-    undefined=StrictUndefined,
-    autoescape=False,  # noqa: S701 - plain-text email, never HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
-
-def _render(template: str, **context: Any) -> tuple[str, str]:
-    rendered = _templates.get_template(f"{template}.txt").render(**context)
-    subject, _, body = rendered.partition("\n")
-    return subject.removeprefix("Subject:").strip(), body.lstrip("\n")
 
 
 def _has_event(kind: str) -> Exists:
@@ -155,7 +137,7 @@ def compose_questionnaire(
         return None
     base = settings.base_url.rstrip("/")
     link = base + tracking.tracking_path(settings.secret_key, report.reference) + "#is-it-fixed"
-    subject, body = _render("questionnaire", report=report, link=link)
+    subject, body = render_email("residents/email/questionnaire", report=report, link=link)
     return outbox.Composed(subject, body)
 
 

@@ -9,29 +9,18 @@ the report has been closed a while (``privacy.retention``).
 
 from __future__ import annotations
 
-from typing import Any
-
 from itsdangerous import BadSignature, URLSafeSerializer
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from safer_streets.disclosure.policy import Audience, disclose
 from safer_streets.models import EmailOutbox, Report, ReportEvent, ReportStatus, ReportSupport
 from safer_streets.notifications import outbox
-from safer_streets.residents.alerts import EMAIL_TEMPLATES
+from safer_streets.notifications.email_text import render_email
+from safer_streets.residents import listing
 from safer_streets.settings import Settings
 
 EMAIL_KIND = outbox.Kind.SUPPORTER_UPDATE
-
-_templates = Environment(
-    loader=FileSystemLoader(EMAIL_TEMPLATES),
-    undefined=StrictUndefined,
-    autoescape=False,  # noqa: S701 - plain-text email, never HTML
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _serializer(secret_key: str) -> URLSafeSerializer:
@@ -75,12 +64,6 @@ def stop(session: Session, signed: str, secret_key: str) -> bool:
     return True
 
 
-def _render(template: str, **context: Any) -> tuple[str, str]:
-    rendered = _templates.get_template(f"{template}.txt").render(**context)
-    subject, _, body = rendered.partition("\n")
-    return subject.removeprefix("Subject:").strip(), body.lstrip("\n")
-
-
 def compose_supporter_update(
     session: Session, row: EmailOutbox, settings: Settings
 ) -> outbox.Composed | None:
@@ -98,14 +81,14 @@ def compose_supporter_update(
         return None
     base = settings.base_url.rstrip("/")
     stop_link = f"{base}/report/support/stop/{stop_token(support, settings.secret_key)}"
-    subject, body = _render(
-        "supporter_update",
+    subject, body = render_email(
+        "residents/email/supporter_update",
         reference=report.reference,
         category=report.category.name,
         place=shown.place.label if shown.place else None,
         note=event.note if event.public else None,
         resolved=event.to_status == ReportStatus.RESOLVED.value,
-        status=report.status.value.replace("_", " "),
+        status=listing.status_words(report.status, report.owner.name if report.owner else None),
         link=f"{base}/track/{report.reference}",
         stop_link=stop_link,
     )

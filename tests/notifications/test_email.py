@@ -71,6 +71,7 @@ def test_partner_and_resident_emails_arrive_once_with_links(
     assert update["Subject"] == f"Update on your report {reference}"
     assert "Officers visited" in body_of(update)
     assert "Suspect known to us" not in body_of(update)
+    assert "\nStatus: Sent to " in body_of(update), "the status in residents' words, not 'routed'"
     assert f"http://safer-streets.test/track/{reference}" in body_of(update)
 
     tracking = client.get(f"/track/{reference}").text

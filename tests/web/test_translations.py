@@ -22,6 +22,7 @@ def extracted() -> set[str]:
     method_map = [
         ("safer_streets/**.py", "python"),
         ("templates/**.html", "jinja2"),
+        ("templates/**.txt", "jinja2"),
         ("safer_streets/data/defaults/categories.toml", "safer_streets.web.i18n.extract_seed"),
     ]
     return {
@@ -41,6 +42,8 @@ def test_the_public_pages_strings_are_extracted_for_translators():
         "Choose what the problem is",  # Python
         "Harassment of women and girls",  # seed data: categories and reasons
         "Badly lit",
+        "Is it fixed? Your report %(reference)s",  # residents' emails
+        "Stop these emails (one click, no sign-in):",
     ):
         assert text in messages, text
 
