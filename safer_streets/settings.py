@@ -111,6 +111,9 @@ class Settings:
     # this old (its writer enqueued it, unless the broker was down then).
     outbox_sweep_every_seconds: int = 30
     outbox_sweep_after_seconds: int = 300
+    # The queue's stored counts gain a row of changes with every change to a report; they are
+    # summed this often, so that reading a partner's counts reads a few hundred rows.
+    queue_count_compact_every_seconds: int = 300
     # /healthz connects to the SMTP server to see that it answers, for at most this long, and
     # keeps the answer this long, so that a health poller cannot hammer the mail server.
     health_smtp_timeout_seconds: float = 1.0
