@@ -185,6 +185,15 @@ def reuse_database(url: str, reports: int) -> bool:
     return True
 
 
+def prepare_database(reports: int, *, reuse: bool) -> str:
+    """The URL of a database with ``reports`` reports: the kept one when ``reuse`` and it
+    has as many, else made now (and kept under its own name when ``reuse``)."""
+    url = f"{SERVER}/{reused_database(reports) if reuse else DATABASE}"
+    if not (reuse and reuse_database(url, reports)):
+        build_database(url, reports)
+    return url
+
+
 def build_database(url: str, reports: int) -> str:
     """A fresh scratch database with the schema, the Lewisham seed and ``reports`` reports."""
     migrate.recreate_database(url)
@@ -359,10 +368,7 @@ def main() -> None:
         "whole queue is timed once.",
         args,
     )
-    database = reused_database(args.reports) if args.reuse else DATABASE
-    url = f"{SERVER}/{database}"
-    if not (args.reuse and reuse_database(url, args.reports)):
-        build_database(url, args.reports)
+    url = prepare_database(args.reports, reuse=args.reuse)
     app = create_app(Settings(secret_key="bench", database_url=url, redis_url=REDIS))
     app.config["WTF_CSRF_ENABLED"] = False
 
