@@ -215,3 +215,16 @@ def test_search_by_part_of_a_street_uses_its_trigram_index(db_session, routed_re
     sql = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     plan = "\n".join(db_session.scalars(text(f"EXPLAIN {sql}")))
     assert "ix_report_street_trgm" in plan and "ix_report_search_vector" in plan
+
+
+def test_beat_compacts_the_counts_every_five_minutes_on_the_slow_queue(settings):
+    from workers.queue import COMPACT_QUEUE_COUNTS, Queues, make_celery
+
+    celery = make_celery(settings)
+    assert celery.conf.beat_schedule["compact-queue-counts"] == {
+        "task": COMPACT_QUEUE_COUNTS,
+        "schedule": 300.0,
+    }
+    assert celery.conf.task_routes[COMPACT_QUEUE_COUNTS]["queue"] == (
+        Queues.for_settings(settings).slow
+    )
