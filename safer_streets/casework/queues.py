@@ -535,9 +535,9 @@ def _queue_counts(
     status filter selects too.
 
     Filters the stored counts have columns for (status, category, ward) are answered from
-    them, exactly; any other (a search, an area, an age...) is counted up to COUNT_LIMIT, the
-    reports the status filter selects first: when they are more than the limit, so are all
-    the reports, and the tabs need no count of their own.
+    them, exactly; any other (a search, an area, an age...) is counted up to COUNT_LIMIT:
+    once for every status, and again for the selected ones only when there were more than the
+    limit in all (a filter that matches few reports reads them once).
     """
     if not (
         filters.q
@@ -550,17 +550,14 @@ def _queue_counts(
         tabs = counts.stored(
             session, user, category_id=resolved.category_id, ward_id=resolved.ward_id
         )
-        if statuses is None:
-            return tabs, tabs
-        return tabs, counts.Counts({s: n for s, n in tabs.by_status.items() if s in statuses})
-    if statuses is None:
+    else:
         tabs = counts.bounded(session, _visible_statuses(user, filtering))
+    if statuses is None:
         return tabs, tabs
-    selected = [*filtering, Report.status.in_(statuses)]
-    matching = counts.bounded(session, _visible_statuses(user, selected))
-    if matching.capped:
-        return matching, matching
-    return counts.bounded(session, _visible_statuses(user, filtering)), matching
+    if tabs.capped:  # the first reports counted need not be the ones with these statuses
+        selected = [*filtering, Report.status.in_(statuses)]
+        return tabs, counts.bounded(session, _visible_statuses(user, selected))
+    return tabs, counts.Counts({s: n for s, n in tabs.by_status.items() if s in statuses})
 
 
 def _visible_statuses(user: User, filters: list[ColumnElement[bool]]) -> Select[tuple[Any]]:
