@@ -280,6 +280,14 @@ class Report(Base):
             "id",
             postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
         ),
+        # A partner's open reports, newest first: the queue as it opens, read in its order.
+        Index(
+            "ix_report_owner_open_created",
+            "owner_partner_id",
+            desc("created_at"),
+            desc("id"),
+            postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
+        ),
         # The queue's search by words of the description (casework.queues.search_condition).
         Index("ix_report_search_vector", "search_vector", postgresql_using="gin"),
         # ... and by part of a street, place or postcode: trigrams answer ILIKE '%...%'.

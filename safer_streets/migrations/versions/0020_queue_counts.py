@@ -12,6 +12,9 @@ add one row of changes per statement, in the same transaction, so a count is nev
 each other partner notified of it (once, as ``access.visibility`` shows it once) and in the
 borough-wide rows (partner NULL). The table is filled here from the stored reports.
 
+A partner's queue opens on its open reports, newest first: ``ix_report_owner_open_created``
+holds exactly those, in that order, so the first page and the map read no closed report.
+
 Searching for part of a street, place or postcode (``ILIKE '%...%'``) read every report of
 the queue; pg_trgm's GIN indexes find the matches instead.
 """
@@ -105,6 +108,15 @@ TRIGGERS = (
 
 
 def upgrade() -> None:
+    op.create_index(
+        "ix_report_owner_open_created",
+        "report",
+        ["owner_partner_id", sa.text("created_at DESC"), sa.text("id DESC")],
+        postgresql_where=sa.text(
+            "status IN ('acknowledged', 'in_progress', 'needs_attention', 'needs_location', "
+            "'received', 'routed')"
+        ),
+    )
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name in TRIGRAM_COLUMNS:
         op.create_index(
@@ -165,3 +177,4 @@ def downgrade() -> None:
     op.drop_table("queue_count")
     for name in TRIGRAM_COLUMNS:
         op.drop_index(f"ix_report_{name}_trgm", table_name="report")
+    op.drop_index("ix_report_owner_open_created", table_name="report")
