@@ -1,8 +1,10 @@
 """Time the inspector form's submit on a queue of many reports.
 
-Run: .venv/bin/python -m bench.bench_inspector [--reports 100000] [--repeat 30] [--keep]
+Run: .venv/bin/python -m bench.bench_inspector [--reports 1000000] [--repeat 30] [--keep]
+                                              [--reuse]
 
-The scratch database is built as ``bench_triage_queue`` builds it (same variables). Each
+The scratch database is built as ``bench_triage_queue`` builds it (same variables); with
+``--reuse`` it is the queue benchmark's kept database of as many reports. Each
 sample is one POST of the inspector form through the Flask test client on a routed report the
 SNT sergeant's team owns, acknowledging it, setting its priority and writing a public update
 and an internal note: the whole server side (permission, version check, the four changes and
@@ -24,7 +26,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bench.bench_triage_queue import DATABASE, REDIS, SERVER, build_database, sign_in
+from bench.bench_triage_queue import REDIS, prepare_database, sign_in
 from bench.results import Baseline, Results
 from safer_streets import migrate
 from safer_streets.casework import workflow
@@ -105,10 +107,13 @@ def p95(samples: list[float]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=100_000)
+    parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="20,000 reports, 10 submits")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="use (or make and keep) the queue benchmark's"
+    )
     args = parser.parse_args()
     if args.quick:
         args.reports, args.repeat = 20_000, 10
@@ -121,7 +126,7 @@ def main() -> None:
         args,
     )
 
-    url = build_database(args.reports)
+    url = prepare_database(args.reports, reuse=args.reuse)
     app = create_app(Settings(secret_key="bench", database_url=url, redis_url=REDIS))
     app.config["WTF_CSRF_ENABLED"] = False
     references = routed_references(app, 2 * args.repeat + 1)
@@ -142,8 +147,8 @@ def main() -> None:
     results.save()
 
     app.extensions["safer_streets"].session_factory.kw["bind"].dispose()
-    if not args.keep:
-        migrate.drop_database(f"{SERVER}/{DATABASE}")
+    if not (args.keep or args.reuse):
+        migrate.drop_database(url)
 
 
 if __name__ == "__main__":

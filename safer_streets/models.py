@@ -337,8 +337,26 @@ class Report(Base):
             "id",
             postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
         ),
+        # A partner's open reports, newest first: the queue as it opens, read in its order.
+        Index(
+            "ix_report_owner_open_created",
+            "owner_partner_id",
+            desc("created_at"),
+            desc("id"),
+            postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
+        ),
         # The queue's search by words of the description (casework.queues.search_condition).
         Index("ix_report_search_vector", "search_vector", postgresql_using="gin"),
+        # ... and by part of a street, place or postcode: trigrams answer ILIKE '%...%'.
+        *(
+            Index(
+                f"ix_report_{name}_trgm",
+                name,
+                postgresql_using="gin",
+                postgresql_ops={name: "gin_trgm_ops"},
+            )
+            for name in ("street", "location_text", "postcode")
+        ),
         # Distances in metres on the sphere use this index (nearby reports, duplicates).
         Index(
             "ix_report_location_geography",
@@ -450,6 +468,31 @@ class ReportNotifiedPartner(Base):
 
     report_id: Mapped[int] = mapped_column(ForeignKey("report.id"), primary_key=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partner.id"), primary_key=True)
+
+
+class QueueCount(Base):
+    """How many reports a partner's queue holds of one status, category and ward: the queue's
+    counts without counting a million reports on each page.
+
+    Triggers on ``report`` and ``report_notified_partner`` (migration 0020) add a row of
+    changes (``n`` +1 or -1 per report) in the same transaction as each change, so the counts
+    are never behind; ``casework.counts.compact`` sums the rows every few minutes. A report
+    counts once for its owner, once for each other partner notified of it, and once in the
+    borough-wide rows (``partner_id`` NULL) that the board and administrators read. No foreign
+    keys: every change to a report writes here, and the rows are only ever summed.
+    """
+
+    __tablename__ = "queue_count"
+    __table_args__ = (
+        Index("ix_queue_count_partner", "partner_id", "category_id", "ward_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    partner_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[ReportStatus] = mapped_column(_status_enum(ReportStatus, "report_status"))
+    category_id: Mapped[int] = mapped_column(Integer)
+    ward_id: Mapped[int | None] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class ReportEvent(Base):

@@ -122,6 +122,9 @@ class Settings:
     open311_sweep_every_seconds: int = 30
     open311_updates_every_seconds: int = 300
     open311_updates_lookback_hours: int = 24
+    # The queue's stored counts gain a row of changes with every change to a report; they are
+    # summed this often, so that reading a partner's counts reads a few hundred rows.
+    queue_count_compact_every_seconds: int = 300
     # /healthz connects to the SMTP server to see that it answers, for at most this long, and
     # keeps the answer this long, so that a health poller cannot hammer the mail server.
     health_smtp_timeout_seconds: float = 1.0

@@ -35,6 +35,7 @@ QUEUE_QUESTIONNAIRES = "workers.queue_questionnaires"
 SEND_TO_CASE_SYSTEMS = "workers.send_to_case_systems"
 SWEEP_CASE_SYSTEMS = "workers.sweep_case_systems"
 READ_CASE_SYSTEM_UPDATES = "workers.read_case_system_updates"
+COMPACT_QUEUE_COUNTS = "workers.compact_queue_counts"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ TASK_QUEUES = {
     COMPUTE_HOTSPOT_RUNS: "slow",
     NIGHTLY_HOTSPOT_RUNS: "slow",
     EXPIRE_PERSONAL_DATA: "slow",
+    COMPACT_QUEUE_COUNTS: "slow",
     MATCH_ALERTS: "email",
     QUEUE_ALERT_DIGESTS: "email",
     QUEUE_QUESTIONNAIRES: "email",
@@ -155,6 +157,10 @@ def make_celery(settings: Settings, *, include: tuple[str, ...] = ()) -> Celery:
             "queue-alert-digests": {"task": QUEUE_ALERT_DIGESTS, "schedule": 3600.0},
             # "Is it fixed?" to reporters whose reports were resolved some weeks ago.
             "queue-questionnaires": {"task": QUEUE_QUESTIONNAIRES, "schedule": 3600.0},
+            "compact-queue-counts": {
+                "task": COMPACT_QUEUE_COUNTS,
+                "schedule": float(settings.queue_count_compact_every_seconds),
+            },
             "expire-personal-data": {
                 "task": EXPIRE_PERSONAL_DATA,
                 "schedule": crontab(hour=3, minute=15),

@@ -17,6 +17,7 @@ from geo import projection
 from geo.suntimes import LONDON
 from geo.wards import WardIndex
 from safer_streets.board import runs
+from safer_streets.casework import counts
 from safer_streets.db import make_engine, make_session_factory, session_scope
 from safer_streets.models import AlertFrequency
 from safer_streets.notifications import outbox
@@ -29,6 +30,7 @@ from safer_streets.residents import supporters as _supporters  # noqa: F401 - it
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
 from workers.queue import (
+    COMPACT_QUEUE_COUNTS,
     COMPUTE_HOTSPOT_RUN,
     COMPUTE_HOTSPOT_RUNS,
     EXPIRE_PERSONAL_DATA,
@@ -433,6 +435,13 @@ def nightly_hotspot_runs() -> int:
         current_app.send_task(COMPUTE_HOTSPOT_RUNS, args=[ids])
     logger.info("Queued %d nightly hotspot runs; pruned %d old runs", len(ids), pruned)
     return len(ids)
+
+
+@shared_task(name=COMPACT_QUEUE_COUNTS, autoretry_for=(OperationalError,), max_retries=3)
+def compact_queue_counts() -> int:
+    """Sum the queue's stored counts (``counts.compact``); the rows left."""
+    with session_scope(context().session_factory) as session:
+        return counts.compact(session)
 
 
 @shared_task(name=EXPIRE_PERSONAL_DATA, autoretry_for=(OperationalError,), max_retries=3)

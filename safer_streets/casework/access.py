@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import (
     ColumnElement,
     Select,
+    and_,
     exists,
     false,
     literal,
@@ -29,6 +30,7 @@ from safer_streets.errors import NotFound
 from safer_streets.models import (
     ApiClient,
     Category,
+    QueueCount,
     Report,
     ReportNotifiedPartner,
     Role,
@@ -78,6 +80,27 @@ def visibility(user: Actor) -> ColumnElement[bool]:
         ReportNotifiedPartner.partner_id == user.partner_id,
     )
     return or_(Report.owner_partner_id == user.partner_id, notified)
+
+
+def count_scope(user: Actor) -> ColumnElement[bool]:
+    """SQL condition on ``QueueCount``: the rows that count exactly the reports
+    ``visibility(user)`` lets this user read, each once (a partner's row counts what it owns
+    and what it is notified of but does not own)."""
+    if not user.active:
+        return false()
+    role = role_of(user)
+    borough = QueueCount.partner_id.is_(None)
+    if role is Role.ADMIN or (
+        role is Role.BOARD and isinstance(user, User) and user.sees_case_detail
+    ):
+        return borough
+    if role is Role.BOARD:
+        return and_(
+            borough, QueueCount.category_id.in_(select(Category.id).where(~Category.sensitive))
+        )
+    if user.partner_id is None:
+        return false()
+    return QueueCount.partner_id == user.partner_id
 
 
 def visible_reports(user: Actor) -> Select[tuple[Report]]:

@@ -14,6 +14,7 @@ from geoalchemy2 import Geography
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     case,
     cast,
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased, joinedload, load_only
 
-from safer_streets.casework import sla
+from safer_streets.casework import counts, sla
 from safer_streets.casework.access import (
     audience_among_visible,
     disclosures_among_visible,
@@ -50,6 +51,9 @@ from safer_streets.models import (
 )
 
 PAGE_SIZE = 50
+# When more than COUNT_LIMIT reports match, the pages that surely exist: narrower filters
+# find the rest.
+PAGE_LIMIT = counts.COUNT_LIMIT // PAGE_SIZE
 MAP_LIMIT = 500
 NEARBY_METRES = 250
 RELATED_DAYS = 30
@@ -276,44 +280,41 @@ def _ordered_ids(
     """Ids of one stretch of the queue in order (``conditions`` without visibility); a
     partner's own reports come before those it is only notified of, which it cannot act on.
 
-    For a partner the owned and the notified reports are each ordered and cut on their own
-    (the first through ``ix_report_owner_created``), then merged: PostgreSQL cannot tell how
-    selective ``owner OR notified`` is, and guessing half the table it walks the whole
+    For a partner the owned reports are read first, through ``ix_report_owner_created``;
+    the notified ones only when the owned run out before the stretch ends. Ordering what a
+    partner is notified of means reading all of it (thousands of reports for a council team),
+    and a partner that owns many reports seldom pages past them. PostgreSQL cannot tell how
+    selective ``owner OR notified`` is: guessing half the table, it would walk the whole
     ``created_at`` index for a partner that owns one report in fifty.
     """
-    keys = _sort_keys(sort)
-    columns = [Report.id.label("id"), *(key.label(f"k{i}") for i, (key, _) in enumerate(keys))]
     order = queue_order(sort)
-    if user.active and user.role not in (Role.BOARD, Role.ADMIN) and user.partner_id:
-        partner = user.partner_id
-        owned = (
-            select(*columns, literal_column("0").label("notified"))
+    if not (user.active and user.role not in (Role.BOARD, Role.ADMIN) and user.partner_id):
+        query = select(Report.id).where(visibility(user), *conditions).order_by(*order)
+        return list(session.scalars(query.offset(offset).limit(limit)))
+    partner = user.partner_id
+    owned = list(
+        session.scalars(
+            select(Report.id)
             .where(Report.owner_partner_id == partner, *conditions)
             .order_by(*order)
             .limit(offset + limit)
         )
-        notified = (
-            select(*columns, literal_column("1").label("notified"))
-            .join(ReportNotifiedPartner, ReportNotifiedPartner.report_id == Report.id)
-            .where(
-                ReportNotifiedPartner.partner_id == partner,
-                Report.owner_partner_id.is_distinct_from(partner),
-                *conditions,
-            )
-            .order_by(*order)
-            .limit(offset + limit)
+    )
+    if len(owned) == offset + limit:
+        return owned[offset:]
+    notified = session.scalars(
+        select(Report.id)
+        .join(ReportNotifiedPartner, ReportNotifiedPartner.report_id == Report.id)
+        .where(
+            ReportNotifiedPartner.partner_id == partner,
+            Report.owner_partner_id.is_distinct_from(partner),
+            *conditions,
         )
-        merged = owned.union_all(notified).subquery()
-        query = select(merged.c.id).order_by(
-            merged.c.notified,
-            *(
-                merged.c[f"k{i}"].desc() if descending else merged.c[f"k{i}"].asc()
-                for i, (_, descending) in enumerate(keys)
-            ),
-        )
-    else:
-        query = select(Report.id).where(visibility(user), *conditions).order_by(*order)
-    return list(session.scalars(query.offset(offset).limit(limit)))
+        .order_by(*order)
+        .offset(max(0, offset - len(owned)))
+        .limit(offset + limit - max(offset, len(owned)))
+    )
+    return owned[offset:] + list(notified)
 
 
 # ---- The queue ---------------------------------------------------------------------------
@@ -345,15 +346,25 @@ class QueuePage:
 
     rows: list[Disclosure]
     page: int
-    pages: int
+    # None when more than COUNT_LIMIT reports match: paged with Previous and Next only.
+    pages: int | None
     total: int
     counts: dict[str, int]
+    # More than COUNT_LIMIT reports match (``total``) or are in the tabs (``counts``): those
+    # figures count only the first COUNT_LIMIT + 1.
+    total_capped: bool = False
+    counts_capped: bool = False
     filters: QueueFilters = field(default_factory=QueueFilters)
     map_points: list[MapPoint] = field(default_factory=list)
     breaches: dict[int, list[str]] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     viewer_partner_id: int | None = None
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a Next page follows this one."""
+        return self.page < (self.pages if self.pages is not None else PAGE_LIMIT)
 
     @property
     def open_count(self) -> int:
@@ -417,17 +428,19 @@ def queue(
     # These queries touch a few thousand index entries each: starting parallel workers costs
     # more than it saves (measured at 100,000 reports), so this transaction runs them alone.
     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    conditions = queue_conditions(user, filters, resolve_filters(session, filters), now)
+    resolved = resolve_filters(session, filters)
+    conditions = queue_conditions(user, filters, resolved, now)
     filtering = conditions[1:]  # without visibility, which the helpers apply their own way
-    counts = _counts(session, user, filtering)
     statuses = filters.statuses()
+    tabs, matching = _queue_counts(session, user, filters, resolved, filtering, statuses)
     if statuses is not None:
         filtering.append(Report.status.in_(statuses))
-        total = sum(counts.get(s.value, 0) for s in statuses)
+    if matching.capped:
+        pages = None
+        page_number = min(filters.page, PAGE_LIMIT)
     else:
-        total = sum(counts.values())
-    pages = max(1, -(-total // PAGE_SIZE))
-    page_number = min(filters.page, pages)
+        pages = max(1, -(-matching.total // PAGE_SIZE))
+        page_number = min(filters.page, pages)
     offset = (page_number - 1) * PAGE_SIZE
     map_ids = _ordered_ids(session, user, filtering, filters.sort, limit=MAP_LIMIT)
     if offset + PAGE_SIZE <= MAP_LIMIT:
@@ -447,8 +460,10 @@ def queue(
         rows=rows,
         page=page_number,
         pages=pages,
-        total=total,
-        counts=counts,
+        total=matching.total,
+        counts=tabs.by_status,
+        total_capped=matching.capped,
+        counts_capped=tabs.capped,
         filters=filters.model_copy(update={"page": page_number}),
         map_points=points,
         breaches={
@@ -514,11 +529,49 @@ def _load_map_reports(session: Session, ids: list[int]) -> list[Report]:
     return [loaded[report_id] for report_id in ids]
 
 
-def _counts(session: Session, user: User, filters: list[ColumnElement[bool]]) -> dict[str, int]:
-    """Reports per status under the filters (given without the visibility condition).
+def _queue_counts(
+    session: Session,
+    user: User,
+    filters: QueueFilters,
+    resolved: ResolvedFilters,
+    filtering: list[ColumnElement[bool]],
+    statuses: frozenset[ReportStatus] | None,
+) -> tuple[counts.Counts, counts.Counts]:
+    """Counts per status for the tabs (every filter but status), and of the reports the
+    status filter selects too.
 
-    For a partner the owned and the notified reports are counted apart, each through its
-    own index, rather than testing every report against ``owner OR notified``.
+    Filters the stored counts have columns for (status, category, ward) are answered from
+    them, exactly; any other (a search, an area, an age...) is counted up to COUNT_LIMIT:
+    once for every status, and again for the selected ones only when there were more than the
+    limit in all (a filter that matches few reports reads them once).
+    """
+    if not (
+        filters.q
+        or filters.area
+        or filters.priority
+        or filters.age
+        or filters.breached
+        or filters.assigned
+    ):
+        tabs = counts.stored(
+            session, user, category_id=resolved.category_id, ward_id=resolved.ward_id
+        )
+    else:
+        tabs = counts.bounded(session, _visible_statuses(user, filtering))
+    if statuses is None:
+        return tabs, tabs
+    if tabs.capped:  # the first reports counted need not be the ones with these statuses
+        selected = [*filtering, Report.status.in_(statuses)]
+        return tabs, counts.bounded(session, _visible_statuses(user, selected))
+    return tabs, counts.Counts({s: n for s, n in tabs.by_status.items() if s in statuses})
+
+
+def _visible_statuses(user: User, filters: list[ColumnElement[bool]]) -> Select[tuple[Any]]:
+    """The status of each report the user may see under the filters (given without the
+    visibility condition).
+
+    For a partner the owned and the notified reports are read apart, each through its own
+    index, rather than testing every report against ``owner OR notified``.
     """
     if user.active and user.role not in (Role.BOARD, Role.ADMIN) and user.partner_id:
         owned = select(Report.status).where(Report.owner_partner_id == user.partner_id, *filters)
@@ -531,15 +584,8 @@ def _counts(session: Session, user: User, filters: list[ColumnElement[bool]]) ->
                 *filters,
             )
         )
-        both = owned.union_all(notified).subquery()
-        query = select(both.c.status, func.count()).group_by(both.c.status)
-    else:
-        query = (
-            select(Report.status, func.count())
-            .where(visibility(user), *filters)
-            .group_by(Report.status)
-        )
-    return {str(status): count for status, count in session.execute(query)}
+        return owned.union_all(notified)
+    return select(Report.status).where(visibility(user), *filters)
 
 
 def filter_choices(session: Session, user: User) -> dict[str, list[tuple[str, str]]]:

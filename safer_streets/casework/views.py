@@ -22,7 +22,7 @@ from flask import session as cookie_session
 from safer_streets.accounts import users
 from safer_streets.accounts.redirects import landing_endpoint, safe_next
 from safer_streets.bounds import whole_number
-from safer_streets.casework import access, casefile, queues, saved_views, sla, workflow
+from safer_streets.casework import access, casefile, counts, queues, saved_views, sla, workflow
 from safer_streets.casework.export import export_csv
 from safer_streets.errors import Conflict, InvalidInput, NotFound
 from safer_streets.models import Priority, ReportStatus, User
@@ -212,6 +212,7 @@ def _queue_context(user: User) -> dict[str, Any]:
     return {
         "choices": queues.filter_choices(db(), user),
         "summary": queues.summary,
+        "count_limit": counts.COUNT_LIMIT,
         "statuses": list(ReportStatus),
         "priorities": list(Priority),
         "sorts": list(queues.Sort),
