@@ -1,5 +1,5 @@
 """The queue's counts: kept by the database through every change to a report, the same
-reports its list shows and no other, and "more than 10,000" with Previous and Next paging
+reports its list shows and no other, and "more than 2,000" with Previous and Next paging
 where a search or filter matches too many to count."""
 
 from __future__ import annotations
