@@ -362,7 +362,8 @@ def main() -> None:
         f"{args.reports:,} reports; server time of each `/triage` page through the Flask test "
         f"client ({args.repeat} requests each): filters, scoping, counts per status, one page "
         "of rows, the map points and the template. Counts come from the stored `queue_count` "
-        "where they can, else are counted up to 10,000. Baseline in the same run on the same "
+        f"where they can, else are counted up to {counts.COUNT_LIMIT:,}. Baseline in the same "
+        "run on the same "
         "data: the same pages with exact counts and OFFSET paging over `owner OR EXISTS "
         "notified` and the triage and trigram indexes dropped."
         + ("" if args.no_export else " The CSV export of each user's whole queue is timed once."),
