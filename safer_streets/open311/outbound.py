@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.disclosure import access_log
-from safer_streets.disclosure.policy import Audience, disclose
+from safer_streets.disclosure.policy import Audience, Disclosure, disclose
 from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError
 from safer_streets.models import (
     ApiClient,
@@ -161,10 +161,10 @@ def claim_due(
 # ---- What is sent -----------------------------------------------------------------------------
 
 
-def request_fields(report: Report, method: PartnerSendMethod) -> dict[str, str]:
-    """The POST requests parameters for a report: the owner staff's view of it, less contact
-    details, notes and photos (see the module's docstring)."""
-    shown = disclose(report, Audience.OWNER_STAFF)
+def request_fields(shown: Disclosure, method: PartnerSendMethod) -> dict[str, str]:
+    """The POST requests parameters for a report as its owner's staff see it (``shown``), less
+    contact details, notes and photos (see the module's docstring)."""
+    report = shown.report
     slug = report.category.slug
     fields = {"service_code": (method.service_codes or {}).get(slug, slug)}
     place = shown.place
@@ -224,8 +224,9 @@ def send(
     if report.status not in SENDABLE:
         return _set_aside(row, f"not sent: closed here ({report.status.value}) before its turn")
     row.attempts += 1
+    shown = disclose(report, Audience.OWNER_STAFF)
     try:
-        posted = client_for(method).post_request(request_fields(report, method))
+        posted = client_for(method).post_request(request_fields(shown, method))
     except Open311Error as error:
         row.last_error = str(error)[:1000]
         if error.refused:
@@ -260,7 +261,7 @@ def send(
         # What left for the partner's system was the owner staff's view of the report.
         access_log.record_views(
             session,
-            [disclose(report, Audience.OWNER_STAFF)],
+            [shown],
             viewer=client,
             surface=ACCESS_SURFACE,
             address=None,
