@@ -362,7 +362,6 @@ class QueuePage:
     total_capped: bool = False
     counts_capped: bool = False
     filters: QueueFilters = field(default_factory=QueueFilters)
-    map_points: list[MapPoint] = field(default_factory=list)
     breaches: dict[int, list[str]] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -428,16 +427,12 @@ def queue(
     page: int = 1,
     now: datetime | None = None,
 ) -> QueuePage:
-    """The user's queue: filtered, sorted, one page of it, counts per status and map points."""
+    """The user's queue: filtered, sorted, one page of it and counts per status. Its map's
+    markers are a request of their own (``map_points``), made by the map's script."""
     if filters is None:
         filters = QueueFilters(status=status.value if status else None, page=page)
     now = now or datetime.now(UTC)
-    # These queries touch a few thousand index entries each: starting parallel workers costs
-    # more than it saves (measured at 100,000 reports), so this transaction runs them alone.
-    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
-    resolved = resolve_filters(session, filters)
-    conditions = queue_conditions(user, filters, resolved, now)
-    filtering = conditions[1:]  # without visibility, which the helpers apply their own way
+    resolved, filtering = _filtering(session, user, filters, now)
     statuses = filters.statuses()
     tabs, matching = _queue_counts(session, user, filters, resolved, filtering, statuses)
     if statuses is not None:
@@ -449,20 +444,9 @@ def queue(
         pages = max(1, -(-matching.total // PAGE_SIZE))
         page_number = min(filters.page, pages)
     offset = (page_number - 1) * PAGE_SIZE
-    map_ids = _ordered_ids(session, user, filtering, filters.sort, limit=MAP_LIMIT)
-    if offset + PAGE_SIZE <= MAP_LIMIT:
-        page_ids = map_ids[offset : offset + PAGE_SIZE]  # the map's first stretch has the page
-    else:
-        page_ids = _ordered_ids(
-            session, user, filtering, filters.sort, limit=PAGE_SIZE, offset=offset
-        )
+    page_ids = _ordered_ids(session, user, filtering, filters.sort, limit=PAGE_SIZE, offset=offset)
     rows = disclosures_among_visible(user, _load_rows(session, page_ids))
     viewer_partner_id = user.partner_id if user.role not in (Role.BOARD, Role.ADMIN) else None
-    points = [
-        point
-        for shown in disclosures_among_visible(user, _load_map_reports(session, map_ids))
-        if (point := MapPoint.of(shown)) is not None
-    ]
     return QueuePage(
         rows=rows,
         page=page_number,
@@ -472,7 +456,6 @@ def queue(
         total_capped=matching.capped,
         counts_capped=tabs.capped,
         filters=filters.model_copy(update={"page": page_number}),
-        map_points=points,
         breaches={
             shown.report.id: sla.breaches_of(shown.report, now)
             for shown in rows
@@ -481,6 +464,35 @@ def queue(
         now=now,
         viewer_partner_id=viewer_partner_id,
     )
+
+
+def map_points(
+    session: Session, user: User, filters: QueueFilters, *, now: datetime | None = None
+) -> list[MapPoint]:
+    """The first ``MAP_LIMIT`` reports of the filtered queue, in its order, as markers where
+    the viewer may see their place."""
+    _, filtering = _filtering(session, user, filters, now or datetime.now(UTC))
+    statuses = filters.statuses()
+    if statuses is not None:
+        filtering.append(Report.status.in_(statuses))
+    ids = _ordered_ids(session, user, filtering, filters.sort, limit=MAP_LIMIT)
+    return [
+        point
+        for shown in disclosures_among_visible(user, _load_map_reports(session, ids))
+        if (point := MapPoint.of(shown)) is not None
+    ]
+
+
+def _filtering(
+    session: Session, user: User, filters: QueueFilters, now: datetime
+) -> tuple[ResolvedFilters, list[ColumnElement[bool]]]:
+    """The filters resolved against the database, and as conditions without visibility
+    (which the helpers apply their own way)."""
+    # These queries touch a few thousand index entries each: starting parallel workers costs
+    # more than it saves (measured at 100,000 reports), so this transaction runs them alone.
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    resolved = resolve_filters(session, filters)
+    return resolved, queue_conditions(user, filters, resolved, now)[1:]
 
 
 def _load_rows(session: Session, ids: list[int]) -> list[Report]:
@@ -548,9 +560,9 @@ def _queue_counts(
     status filter selects too.
 
     Filters the stored counts have columns for (status, category, ward) are answered from
-    them, exactly; any other (a search, an area, an age...) is counted up to COUNT_LIMIT:
-    once for every status, and again for the selected ones only when there were more than the
-    limit in all (a filter that matches few reports reads them once).
+    them, exactly; any other (a search, an area, an age...) is counted up to COUNT_LIMIT.
+    The selected statuses are counted first: past the limit, the tabs (a wider count) are
+    past it too and show no figures, so the costliest queues are counted once.
     """
     if not (
         filters.q
@@ -563,14 +575,17 @@ def _queue_counts(
         tabs = counts.stored(
             session, user, category_id=resolved.category_id, ward_id=resolved.ward_id
         )
-    else:
-        tabs = counts.bounded(session, _visible_statuses(user, filtering))
+        if statuses is None:
+            return tabs, tabs
+        return tabs, counts.Counts({s: n for s, n in tabs.by_status.items() if s in statuses})
     if statuses is None:
+        tabs = counts.bounded(session, _visible_statuses(user, filtering))
         return tabs, tabs
-    if tabs.capped:  # the first reports counted need not be the ones with these statuses
-        selected = [*filtering, Report.status.in_(statuses)]
-        return tabs, counts.bounded(session, _visible_statuses(user, selected))
-    return tabs, counts.Counts({s: n for s, n in tabs.by_status.items() if s in statuses})
+    selected = [*filtering, Report.status.in_(statuses)]
+    matching = counts.bounded(session, _visible_statuses(user, selected))
+    if matching.capped:
+        return counts.Counts({}, capped=True), matching
+    return counts.bounded(session, _visible_statuses(user, filtering)), matching
 
 
 def _visible_statuses(user: User, filters: list[ColumnElement[bool]]) -> Select[tuple[Any]]:

@@ -4,6 +4,7 @@ render; permission and state checks live in ``queues`` and ``casework``."""
 from __future__ import annotations
 
 import io
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from flask import (
     Blueprint,
     Response,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -256,6 +258,19 @@ def queue():
         tiles=services().settings.map_tiles_url,
         **_queue_context(user),
     )
+
+
+@bp.get("/triage/map.json")
+@login_required
+def queue_map():
+    """The queue's map markers, under the same filters as the page: the map's script asks for
+    them once the page is shown, so the list never waits for five hundred markers."""
+    user = _user()
+    try:
+        points = queues.map_points(db(), user, queues.parse_filters(request.args))
+    except InvalidInput as invalid:
+        return jsonify(error="Check the filters", fields=invalid.field_errors), 422
+    return jsonify(points=[asdict(point) for point in points], limit=queues.MAP_LIMIT)
 
 
 @bp.post("/triage/views")

@@ -62,6 +62,7 @@ def test_a_days_work_in_the_queue(desk, server_url, engine, routed_report, make_
     expect(desk.get_by_role("link", name=unsafe)).to_be_visible()
     expect(desk.get_by_role("link", name=elsewhere)).to_have_count(0)
     expect(desk.locator("#queue-map .leaflet-interactive")).to_have_count(2)
+    expect(desk.locator("#queue-map-hint")).to_be_hidden()  # both of the two are shown
     screenshot(desk, "triage-01-queue-filtered")
 
     desk.get_by_role("link", name=unsafe).click()

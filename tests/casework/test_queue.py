@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,10 +32,12 @@ def sergeant(db_session):
     )
 
 
-def refs(response) -> set[str]:
-    import re
+def in_order(response) -> list[str]:
+    return re.findall(r">(LEW-[2-9A-Z]{5})</a>", response.text)
 
-    return set(re.findall(r">(LEW-[2-9A-Z]{5})</a>", response.text))
+
+def refs(response) -> set[str]:
+    return set(in_order(response))
 
 
 def test_filters_by_ward_area_category_and_assignment(client, db_session, routed_report, sergeant):
@@ -84,10 +87,13 @@ def test_counts_status_filter_sorting_and_pages(client, db_session, routed_repor
     assert len(refs(second)) == 3
     assert refs(page).isdisjoint(refs(second))
     assert refs(client.get("/triage?status=acknowledged")) == {made[0].reference}
-    by_priority = client.get("/triage?sort=priority").text
-    assert by_priority.index(made[1].reference) < by_priority.index(made[2].reference)
-    oldest = client.get("/triage?sort=oldest").text
-    assert oldest.index(made[0].reference) < oldest.index(made[52].reference)
+    by_priority = in_order(client.get("/triage?sort=priority"))
+    assert by_priority[0] == made[1].reference, "the urgent one first"
+    assert by_priority[1:3] == [made[52].reference, made[51].reference], "then newest first"
+    oldest = in_order(client.get("/triage?sort=oldest")) + in_order(
+        client.get("/triage?sort=oldest&page=2")
+    )
+    assert oldest == [report.reference for report in made]
 
 
 def test_breached_filter_shows_missed_service_levels(client, db_session, routed_report, sergeant):
@@ -171,12 +177,31 @@ def test_csv_export_streams_the_filtered_queue_with_contact_only_for_the_owner(
     )
 
 
-def test_the_queue_page_has_a_map_of_the_filtered_reports(
+def test_the_queue_map_has_markers_of_the_filtered_reports_from_its_own_request(
     client, db_session, routed_report, sergeant
 ):
-    report = routed_report(db_session)
+    here = routed_report(db_session)
+    there = routed_report(db_session, **RUSHEY_GREEN_OUTSIDE_CATFORD)
     login(client, sergeant.email)
-    page = client.get("/triage").text
+    page = client.get("/triage?area=catford-town-centre").text
     assert 'id="queue-map"' in page and "vendor/leaflet/leaflet.js" in page
-    assert f'"reference": "{report.reference}"' in page
     assert "tile.openstreetmap.org" in page
+    assert 'data-points="/triage/map.json?area=catford-town-centre"' in page
+
+    markers = client.get("/triage/map.json?area=catford-town-centre")
+    assert markers.headers["Cache-Control"] == "no-store"
+    assert [p["reference"] for p in markers.json["points"]] == [here.reference]
+    assert markers.json["points"][0]["category"] == here.category.name
+    assert markers.json["points"][0]["status"] == "routed"
+    everywhere = client.get("/triage/map.json").json["points"]
+    assert {p["reference"] for p in everywhere} == {here.reference, there.reference}
+
+    wrong = client.get("/triage/map.json?ward=atlantis")
+    assert wrong.status_code == 422 and "ward" in wrong.json["fields"]
+
+
+def test_the_queue_map_is_for_signed_in_staff_only(client, db_session, routed_report):
+    routed_report(db_session)
+    response = client.get("/triage/map.json")
+    assert response.status_code in (302, 303)
+    assert "/login" in response.headers["Location"]

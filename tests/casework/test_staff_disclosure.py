@@ -83,6 +83,7 @@ def test_the_board_does_not_see_sensitive_reports_one_by_one(client, db_session,
 
     assert client.get(f"/triage/reports/{harassment.reference}").status_code == 404
     assert harassment.reference not in client.get("/triage").text
+    assert harassment.reference not in client.get("/triage/map.json").text
     assert harassment.reference not in client.get("/triage/export.csv").text
     assert client.get(f"/triage/reports/{harassment.reference}/photo").status_code == 404
 

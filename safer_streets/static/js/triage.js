@@ -45,17 +45,40 @@
     return a;
   }
 
-  var queueMap = document.getElementById("queue-map");
-  if (queueMap && window.L) {
-    var map = makeMap(queueMap);
-    var points = readPoints();
+  // The queue's markers come from their own request, so the list is shown without waiting.
+  function showQueueMarkers(element, map, points) {
     var bounds = [];
     points.forEach(function (p) {
       marker(p, 6).bindPopup(link(p.reference, p.reference + ": " + p.category)).addTo(map);
       bounds.push([p.lat, p.lon]);
     });
     if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 }); }
-    else { map.setView(LEWISHAM, 12); }
+    var hint = document.getElementById("queue-map-hint");
+    var matching = element.dataset.matching;
+    if (hint && (element.dataset.capped === "yes" || parseInt(element.dataset.total, 10) > points.length)) {
+      hint.textContent = "The map shows " + points.length + " of these " + matching +
+        " reports, the first in this order.";
+      hint.hidden = false;
+    }
+    element.setAttribute("aria-label", "Map of " + points.length + " of these reports");
+  }
+
+  var queueMap = document.getElementById("queue-map");
+  if (queueMap && window.L) {
+    var map = makeMap(queueMap).setView(LEWISHAM, 12);
+    fetch(queueMap.dataset.points, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("status " + response.status); }
+        return response.json();
+      })
+      .then(function (body) { showQueueMarkers(queueMap, map, body.points); })
+      .catch(function () {
+        var hint = document.getElementById("queue-map-hint");
+        if (hint) {
+          hint.textContent = "The markers could not be loaded; the list below is not affected.";
+          hint.hidden = false;
+        }
+      });
   }
 
   var reportMap = document.getElementById("report-map");
