@@ -10,7 +10,9 @@ generate_series, owners and notified partners from the real routing rules). Maki
 takes about five minutes: ``--reuse`` keeps the database (``safer_streets_bench_queue1m``) and
 uses it again on the next run with as many reports, migrated to the current schema first. Each
 page is rendered through the Flask test client, so the time is the whole server side: filters,
-scoping, counts per status, one page of rows, the map points and the template.
+scoping, counts per status, one page of rows and the template; the map's markers, which the
+map's script asks for once the page is shown (``/triage/map.json``), are timed as a request of
+their own.
 
 The named baseline, "exact counts, OFFSET paging, no triage indexes", is measured in the same
 run on the same data: the same pages with every count done the obvious way (one exact
@@ -228,18 +230,21 @@ def build_database(url: str, reports: int) -> str:
 
 
 def time_pages(client, repeat: int) -> dict[str, list[float]]:
-    """Milliseconds per request for every page, after one warm-up request each."""
+    """Milliseconds per request for every page and for its map's markers (the request the
+    map's script makes once the page is shown), after one warm-up request each."""
     timings: dict[str, list[float]] = {}
-    for name, path in PAGES.items():
-        response = client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        samples = []
-        for _ in range(repeat):
-            started = time.perf_counter()
+    for name, page in PAGES.items():
+        markers = page.replace("/triage", "/triage/map.json", 1)
+        for label, path in ((name, page), (f"{name}, map markers", markers)):
             response = client.get(path)
-            samples.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200
-        timings[name] = samples
+            assert response.status_code == 200, (path, response.status_code)
+            samples = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                response = client.get(path)
+                samples.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200
+            timings[label] = samples
     return timings
 
 
@@ -361,10 +366,11 @@ def main() -> None:
         "Partner triage queue",
         f"{args.reports:,} reports; server time of each `/triage` page through the Flask test "
         f"client ({args.repeat} requests each): filters, scoping, counts per status, one page "
-        "of rows, the map points and the template. Counts come from the stored `queue_count` "
-        f"where they can, else are counted up to {counts.COUNT_LIMIT:,}. Baseline in the same "
-        "run on the same "
-        "data: the same pages with exact counts and OFFSET paging over `owner OR EXISTS "
+        "of rows and the template; the map's markers (`/triage/map.json`, up to 500, asked "
+        "for by the map's script once the page is shown) as a request of their own. Counts "
+        "come from the stored `queue_count` where they can, else are counted up to "
+        f"{counts.COUNT_LIMIT:,}. Baseline in the same run on the same data: the same pages "
+        "with exact counts and OFFSET paging over `owner OR EXISTS "
         "notified` and the triage and trigram indexes dropped."
         + ("" if args.no_export else " The CSV export of each user's whole queue is timed once."),
         args,
