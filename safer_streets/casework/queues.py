@@ -283,9 +283,12 @@ def _ordered_ids(
     *,
     limit: int,
     offset: int = 0,
+    few: bool | None = None,
 ) -> list[int]:
     """Ids of one stretch of the queue in order (``conditions`` without visibility); a
     partner's own reports come before those it is only notified of, which it cannot act on.
+    ``few``: whether at most ``COUNT_LIMIT`` reports match, when the caller has counted them
+    (see ``_in_order``).
 
     For a partner the owned reports are read first, through ``ix_report_owner_created``;
     the notified ones only when the owned run out before the stretch ends. Ordering what a
@@ -294,22 +297,15 @@ def _ordered_ids(
     selective ``owner OR notified`` is: guessing half the table, it would walk the whole
     ``created_at`` index for a partner that owns one report in fifty.
     """
-    order = queue_order(sort)
     if not (user.active and user.role not in (Role.BOARD, Role.ADMIN) and user.partner_id):
-        query = select(Report.id).where(visibility(user), *conditions).order_by(*order)
-        return list(session.scalars(query.offset(offset).limit(limit)))
+        query = select(Report.id).where(visibility(user), *conditions)
+        return _in_order(session, query, sort, limit=limit, offset=offset, few=few)
     partner = user.partner_id
-    owned = list(
-        session.scalars(
-            select(Report.id)
-            .where(Report.owner_partner_id == partner, *conditions)
-            .order_by(*order)
-            .limit(offset + limit)
-        )
-    )
+    owned_query = select(Report.id).where(Report.owner_partner_id == partner, *conditions)
+    owned = _in_order(session, owned_query, sort, limit=offset + limit, few=few)
     if len(owned) == offset + limit:
         return owned[offset:]
-    notified = session.scalars(
+    notified_query = (
         select(Report.id)
         .join(ReportNotifiedPartner, ReportNotifiedPartner.report_id == Report.id)
         .where(
@@ -317,11 +313,54 @@ def _ordered_ids(
             Report.owner_partner_id.is_distinct_from(partner),
             *conditions,
         )
-        .order_by(*order)
-        .offset(max(0, offset - len(owned)))
-        .limit(offset + limit - max(offset, len(owned)))
     )
-    return owned[offset:] + list(notified)
+    notified = _in_order(
+        session,
+        notified_query,
+        sort,
+        limit=offset + limit - max(offset, len(owned)),
+        offset=max(0, offset - len(owned)),
+        few=few,
+    )
+    return owned[offset:] + notified
+
+
+def _in_order(
+    session: Session,
+    ids: Select[tuple[int]],
+    sort: Sort,
+    *,
+    limit: int,
+    offset: int = 0,
+    few: bool | None,
+) -> list[int]:
+    """One stretch of ``ids`` (a query of report ids) in the queue's order.
+
+    Where many reports match, walking an index in the queue's order finds a page at once.
+    Where few do, that walk reads the whole index looking for matches that are not there
+    (seconds for a search matching nothing, at a million reports): then the matches are
+    fetched first, unordered through whichever indexes suit the filters, and sorted. When
+    the caller has not counted them (``few`` None), up to ``COUNT_LIMIT`` + 1 are fetched
+    that way and the walk is taken only when there are more.
+    """
+    keys = _sort_keys(sort)
+    if few is not False:
+        matching = ids.add_columns(*(key.label(f"key_{i}") for i, (key, _) in enumerate(keys)))
+        if few is None:
+            matching = matching.limit(counts.COUNT_LIMIT + 1)
+        fetched = matching.cte("matching").prefix_with("MATERIALIZED")
+        order = [
+            fetched.c[f"key_{i}"].desc() if descending else fetched.c[f"key_{i}"].asc()
+            for i, (_, descending) in enumerate(keys)
+        ]
+        rows = session.execute(
+            select(fetched.c.id, func.count().over()).order_by(*order).offset(offset).limit(limit)
+        ).all()
+        # Fewer than all the matches were fetched only when the limit was reached.
+        if few or not rows or rows[0][1] <= counts.COUNT_LIMIT:
+            return [report_id for report_id, _ in rows]
+    ordered = ids.order_by(*queue_order(sort)).offset(offset).limit(limit)
+    return list(session.scalars(ordered))
 
 
 # ---- The queue ---------------------------------------------------------------------------
@@ -444,7 +483,14 @@ def queue(
         pages = max(1, -(-matching.total // PAGE_SIZE))
         page_number = min(filters.page, pages)
     offset = (page_number - 1) * PAGE_SIZE
-    page_ids = _ordered_ids(session, user, filtering, filters.sort, limit=PAGE_SIZE, offset=offset)
+    few = not matching.capped and matching.total <= counts.COUNT_LIMIT
+    page_ids = (
+        _ordered_ids(
+            session, user, filtering, filters.sort, limit=PAGE_SIZE, offset=offset, few=few
+        )
+        if matching.total
+        else []
+    )
     rows = disclosures_among_visible(user, _load_rows(session, page_ids))
     viewer_partner_id = user.partner_id if user.role not in (Role.BOARD, Role.ADMIN) else None
     return QueuePage(

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from safer_streets.accounts import users
-from safer_streets.casework import export, workflow
-from safer_streets.models import Role
+from safer_streets.casework import export, queues, workflow
+from safer_streets.models import Priority, Role
 from tests.helpers import PASSWORD, PASSWORDS, login
 
 NOW = datetime.now(UTC)
@@ -205,3 +205,27 @@ def test_the_queue_map_is_for_signed_in_staff_only(client, db_session, routed_re
     response = client.get("/triage/map.json")
     assert response.status_code in (302, 303)
     assert "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("sort", list(queues.Sort))
+def test_few_matches_are_put_in_the_same_order_as_the_walk_along_the_index(
+    db_session, routed_report, sergeant, sort
+):
+    made = [routed_report(db_session, description=f"Report {i}") for i in range(12)]
+    for i, report in enumerate(made):
+        report.priority = list(Priority)[i % 4]
+        report.supporter_count = i % 3
+        report.created_at = NOW - timedelta(hours=i % 5)  # ties broken by id
+        report.resolve_due_at = NOW + timedelta(hours=(i * 7) % 11)
+    db_session.flush()
+
+    def stretch(few: bool | None, offset: int) -> list[int]:
+        return queues._ordered_ids(db_session, sergeant, [], sort, limit=5, offset=offset, few=few)
+
+    for offset in (0, 5, 10):
+        walked = stretch(False, offset)
+        assert stretch(True, offset) == walked
+        assert stretch(None, offset) == walked
+    assert sorted(stretch(False, 0) + stretch(False, 5) + stretch(False, 10)) == sorted(
+        r.id for r in made
+    )
