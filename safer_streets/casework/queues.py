@@ -368,13 +368,17 @@ def _in_order(
 
 @dataclass(frozen=True)
 class MapPoint:
-    """One filtered report on the queue's map, where the viewer may see its place."""
+    """One filtered report on the queue's map, where the viewer may see its place.
+    ``somewhere``: placed from a typed street or place, so it is somewhere along or in
+    ``place``, not at the marker."""
 
     reference: str
     lat: float
     lon: float
     status: str
     category: str
+    place: str
+    somewhere: bool
 
     @classmethod
     def of(cls, shown: Disclosure) -> MapPoint | None:
@@ -382,7 +386,15 @@ class MapPoint:
         if place is None or place.lat is None or place.lon is None:
             return None
         report = shown.report
-        return cls(report.reference, place.lat, place.lon, str(report.status), report.category.name)
+        return cls(
+            report.reference,
+            place.lat,
+            place.lon,
+            str(report.status),
+            report.category.name,
+            place.label,
+            place.outline is not None,
+        )
 
 
 @dataclass(frozen=True)

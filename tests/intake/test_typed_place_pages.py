@@ -1,5 +1,6 @@
 """Where a report typed as a street is shown: its outline and "somewhere on" the street,
-never a pin at the gazetteer's point, on the tracking page, the staff page and /around."""
+never a pin at the gazetteer's point, on the tracking page, the staff page, the queue's map
+and /around."""
 
 from __future__ import annotations
 
@@ -62,6 +63,10 @@ def test_the_staff_page_draws_the_outline(app, db_session, wards, places):
     assert outline_in(page, "report-map")["type"] == "Polygon"
     assert "the outline is where it may be" in page
 
+    (marker,) = client.get("/triage/map.json").json["points"]
+    assert marker["somewhere"] is True and marker["place"] == "Somewhere on Catford Broadway"
+    assert "Dashed: somewhere on a street or place" in client.get("/triage").text
+
 
 def test_a_pin_is_still_a_pin(client, db_session, wards, places):
     submission = parse_submission(
@@ -71,3 +76,14 @@ def test_a_pin_is_still_a_pin(client, db_session, wards, places):
     processing.process_reports(db_session, [report.id], wards, places)
     page = client.get(f"/track/{report.reference}").text
     assert "Somewhere on" not in page and "data-outline" not in page
+    users.create_user(
+        db_session,
+        passwords=PASSWORDS,
+        email="env@lewisham.example",
+        password=PASSWORD,
+        role=Role.STAFF,
+        partner_slug=report.owner.slug,
+    )
+    login(client, "env@lewisham.example")
+    (marker,) = client.get("/triage/map.json").json["points"]
+    assert marker["somewhere"] is False

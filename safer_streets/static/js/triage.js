@@ -31,10 +31,12 @@
     return map;
   }
 
+  // A report placed from a typed street or place is somewhere along it, not at the marker:
+  // a dashed, paler marker (see the legend).
   function marker(point, radius) {
     return L.circleMarker([point.lat, point.lon], {
-      radius: radius, weight: 2, color: "#0b0c0c",
-      fillColor: COLOURS[point.status] || "#1d70b8", fillOpacity: 0.85
+      radius: radius, weight: 2, color: "#0b0c0c", dashArray: point.somewhere ? "3 3" : null,
+      fillColor: COLOURS[point.status] || "#1d70b8", fillOpacity: point.somewhere ? 0.35 : 0.85
     });
   }
 
@@ -49,7 +51,8 @@
   function showQueueMarkers(element, map, points) {
     var bounds = [];
     points.forEach(function (p) {
-      marker(p, 6).bindPopup(link(p.reference, p.reference + ": " + p.category)).addTo(map);
+      marker(p, 6).bindPopup(link(p.reference, p.reference + ": " + p.category + ", " + p.place))
+        .addTo(map);
       bounds.push([p.lat, p.lon]);
     });
     if (bounds.length) { map.fitBounds(bounds, { padding: [20, 20], maxZoom: 16 }); }
