@@ -71,7 +71,9 @@ class Open311Client:
     def _common(self) -> dict[str, str]:
         return {"jurisdiction_id": self.jurisdiction_id} if self.jurisdiction_id else {}
 
-    def _call(self, method: str, resource: str, **kwargs: Any) -> Any:
+    def _call(
+        self, method: str, resource: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
+    ) -> Any:
         url = self._url(resource)
         http = self.session or requests
         try:
@@ -79,7 +81,7 @@ class Open311Client:
                 method,
                 url,
                 timeout=self.timeout_seconds,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})},
                 **kwargs,
             )
         except requests.Timeout:
@@ -103,10 +105,15 @@ class Open311Client:
                 status=response.status_code,
             ) from None
 
-    def post_request(self, fields: Mapping[str, str | Sequence[str]]) -> PostedRequest:
-        """POST requests.json with the api_key: a new service request."""
+    def post_request(
+        self, fields: Mapping[str, str | Sequence[str]], *, idempotency_key: str | None = None
+    ) -> PostedRequest:
+        """POST requests.json with the api_key: a new service request. With an
+        ``idempotency_key``, a server that honours the ``Idempotency-Key`` header answers a
+        repeated post with the request the first one made."""
         body = {**self._common(), **fields, "api_key": self.api_key}
-        document = self._call("POST", "requests", data=body)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        document = self._call("POST", "requests", data=body, headers=headers)
         item = _first_item(document, "POST requests")
         request_id = _text(item.get("service_request_id"))
         token = _text(item.get("token"))

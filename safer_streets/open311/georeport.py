@@ -402,8 +402,12 @@ def create_request(
     form: RequestForm,
     *,
     places: Places,
+    idempotency_key: str | None = None,
 ) -> CreatedRequest:
     """POST requests: validate as the JSON API does, store the report and issue its token.
+    ``idempotency_key`` (the request's ``Idempotency-Key``, scoped to the client): a client
+    that posts again with the same key and body, not having heard the first answer, is given
+    the first request again, never a second one.
 
     ``NotFound`` for an unknown service; ``InvalidInput`` (in Open311 parameter names)
     for anything else wrong. An ``address_string`` is placed at once: a client hears straight
@@ -434,9 +438,13 @@ def create_request(
             place_now=True,
             client=client,
             attribution=attribution,
+            idempotency_key=idempotency_key,
         )
     except InvalidInput as invalid:
         raise _in_open311_terms(invalid, form) from None
+    if not created:
+        logger.info("Open311 request %s replayed for API client %s", report.reference, client.id)
+        return CreatedRequest(report, created, form.get("account_id"))
     report.open311_token = secrets.token_urlsafe(18)
     session.flush()
     logger.info("Open311 request %s created by API client %s", report.reference, client.id)

@@ -226,7 +226,12 @@ def send(
     row.attempts += 1
     shown = disclose(report, Audience.OWNER_STAFF)
     try:
-        posted = client_for(method).post_request(request_fields(shown, method))
+        # The same key on every attempt of this row: a post whose answer was lost (or whose
+        # commit here failed) is not made twice by a server that honours the header.
+        posted = client_for(method).post_request(
+            request_fields(shown, method),
+            idempotency_key=f"safer-streets-{report.reference}-send-{row.id}",
+        )
     except Open311Error as error:
         row.last_error = str(error)[:1000]
         if error.refused:

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, request
 
+from safer_streets.intake.submission import parse_idempotency_key, scoped_idempotency_key
 from safer_streets.models import ApiClient
 from safer_streets.open311 import georeport, updates
 from safer_streets.open311.render import MIMETYPES, errors_payload, render
@@ -89,15 +90,28 @@ def service_definition(service_code: str, fmt: str):
 @limiter.limit(write_limit)
 @limit_submissions
 def create_request(fmt: str):
-    """Create a service request; needs an api_key."""
+    """Create a service request; needs an api_key. An ``Idempotency-Key`` header (not in
+    GeoReport v2, and ignored by servers that do not know it) makes a repeated post safe."""
     session = db()
     client = required_client()
+    key = parse_idempotency_key(request.headers.get("Idempotency-Key"))
     form = georeport.parse_form(request.form.items(multi=True))
-    result = georeport.create_request(session, client, form, places=services().places)
+    result = georeport.create_request(
+        session,
+        client,
+        form,
+        places=services().places,
+        idempotency_key=scoped_idempotency_key(key, channel="open311", client=client)
+        if key
+        else None,
+    )
     session.commit()
     if result.created:
         services().task_queue.process_report(result.report.id)
-    return respond(fmt, "service_requests", [georeport.created_view(result)])
+    response = respond(fmt, "service_requests", [georeport.created_view(result)])
+    if not result.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @bp.get(f"/requests.{FMT}")

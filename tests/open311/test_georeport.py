@@ -203,6 +203,37 @@ def test_a_request_round_trips_by_id_token_and_list(client, db_session, issue_ke
     }
 
 
+def test_a_post_repeated_with_its_idempotency_key_makes_one_request(client, db_session, issue_key):
+    key = issue_key("Case system")
+
+    def post(idempotency_key: str, description: str = "Light out", api_key: str = key):
+        data = {"service_code": "street-lighting", **CATFORD, "description": description}
+        return client.post(
+            f"{V2}/requests.json",
+            data={**data, "api_key": api_key},
+            headers={"Idempotency-Key": idempotency_key},
+        )
+
+    first = post("send-1")
+    again = post("send-1")
+    assert first.status_code == again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.get_json() == first.get_json(), "the same id and the same token"
+    reference = first.get_json()[0]["service_request_id"]
+    assert db_session.scalars(select(Report.reference).where(Report.source == "open311")).all() == [
+        reference
+    ]
+
+    changed = post("send-1", description="Another light out")
+    assert changed.status_code == 409
+    assert "already used for a different report" in changed.get_json()[0]["description"]
+    other_client = post("send-1", api_key=issue_key("Another app"))
+    assert other_client.status_code == 200
+    assert other_client.get_json()[0]["service_request_id"] != reference
+    assert post("x" * 201).status_code == 400
+
+
 def test_open311_and_the_json_api_validate_alike(client, issue_key):
     """Both doors lead to one validation: the same mistakes are refused with the same words."""
     key = issue_key()

@@ -37,6 +37,7 @@ from safer_streets.models import (
     Role,
     User,
 )
+from safer_streets.open311 import outbound
 from safer_streets.places import Places
 from safer_streets.routing import processing
 from safer_streets.settings import Settings
@@ -209,3 +210,48 @@ def test_a_report_routed_to_an_open311_partner_reaches_its_case_system_and_its_p
             )
         ).all()
         assert len(notes) == 1
+
+
+def test_a_post_whose_answer_was_lost_here_is_not_made_twice_in_the_case_system(
+    engine, make_user, partner_system, routed_report
+):
+    factory = make_session_factory(engine)
+    admin = make_user("admin2@lewisham.example", None, Role.ADMIN)
+    with session_scope(factory) as session:
+        send_methods.set_send_method(
+            session,
+            session.get(User, admin.id),
+            SNT,
+            {
+                "send_method": "open311",
+                "endpoint": partner_system.endpoint,
+                "api_key": partner_system.api_key,
+                "jurisdiction_id": "lewisham.gov.uk",
+                "send_why": "The SNT works its cases in its own system now",
+            },
+            datetime.now(UTC),
+        )
+    with session_scope(factory) as session:
+        report = routed_report(session, description="Dealing from a parked car at night")
+        outbound.queue_unsent(session, report_ids=[report.id])
+        reference = report.reference
+        row_id = session.scalar(select(Open311Send.id).where(Open311Send.report_id == report.id))
+    client_for = outbound.client_factory(5.0)
+
+    # The case system takes the post, but this side never commits that it went (a crash,
+    # a lost connection to the database): the row is still unsent, so it is posted again.
+    with factory() as session:
+        assert outbound.send(session, row_id, client_for, datetime.now(UTC))
+        first = session.get(Open311Send, row_id).service_request_id
+        session.rollback()
+    with session_scope(factory) as session:
+        assert session.get(Open311Send, row_id).sent_at is None
+        assert outbound.send(session, row_id, client_for, datetime.now(UTC))
+        again = session.get(Open311Send, row_id).service_request_id
+
+    assert again == first
+    with session_scope(make_session_factory(partner_system.engine)) as session:
+        theirs = session.scalars(
+            select(Report.reference).where(Report.description.contains(reference))
+        ).all()
+    assert theirs == [first], "one request in the case system, not two"
