@@ -366,6 +366,14 @@ class Report(Base):
         # The reports whose after-dark flag is still to be worked out (board.query
         # .derive_after_dark, before every run): a handful, found without reading the table.
         Index("ix_report_after_dark_unknown", "id", postgresql_where=text("after_dark IS NULL")),
+        # "Notified to this partner", beside the filters' own indexes (casework.queues).
+        Index("ix_report_notified_partner_ids", "notified_partner_ids", postgresql_using="gin"),
+        Index(
+            "ix_report_notified_partner_ids_open",
+            "notified_partner_ids",
+            postgresql_using="gin",
+            postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
+        ),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
     )
 
@@ -400,6 +408,11 @@ class Report(Base):
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     ward_id: Mapped[int | None] = mapped_column(ForeignKey("ward.id"))
     owner_partner_id: Mapped[int | None] = mapped_column(ForeignKey("partner.id"))
+    # The partners in report_notified_partner, sorted: written only by that table's triggers
+    # (migration 0021), read by the queue's SQL, so never loaded with the report.
+    notified_partner_ids: Mapped[list[int]] = mapped_column(
+        ARRAY(Integer), server_default="{}", deferred=True
+    )
     routing_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

@@ -9,6 +9,7 @@ lists. Which of its rows a user reads is decided by ``access.count_scope``, besi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, func, select, text
@@ -27,10 +28,19 @@ COUNT_LIMIT = 2_000
 @dataclass(frozen=True)
 class Counts:
     """Reports per status; ``capped`` when more than ``COUNT_LIMIT`` matched and only the
-    first ``COUNT_LIMIT + 1`` were counted, so the figures are lower bounds."""
+    first ``COUNT_LIMIT + 1`` were counted, so the figures are lower bounds. ``of``: the
+    statuses that were counted (None: every status); the others' figures are unknown."""
 
     by_status: dict[str, int]
     capped: bool = False
+    of: frozenset[str] | None = None
+
+    def figure(self, statuses: Iterable[str]) -> int | None:
+        """How many reports have any of ``statuses``, or None where that was not counted."""
+        wanted = set(statuses)
+        if self.capped or (self.of is not None and not wanted <= self.of):
+            return None
+        return sum(self.by_status.get(status, 0) for status in wanted)
 
     @property
     def total(self) -> int:

@@ -14,7 +14,14 @@ from sqlalchemy.dialects import postgresql
 from safer_streets.accounts import users
 from safer_streets.casework import counts, queues, workflow
 from safer_streets.casework.access import visibility
-from safer_streets.models import Category, Report, ReportNotifiedPartner, Role, Ward
+from safer_streets.models import (
+    Category,
+    Report,
+    ReportNotifiedPartner,
+    ReportStatus,
+    Role,
+    Ward,
+)
 from tests.helpers import PASSWORD, PASSWORDS, login
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -82,6 +89,22 @@ def _assert_counts_are_what_each_may_see(session, viewers) -> None:
         assert _counted(session, user, ward_id=rushey) == _visible(
             session, user, Report.ward_id == rushey
         ), name
+        # What a filtered queue counts, through each report's array of notified partners.
+        listed = counts.bounded(session, queues._visible_statuses(user, []))
+        assert listed.by_status == _visible(session, user), name
+    assert _notified_arrays_disagree(session) == [], "the array is the table's partners"
+
+
+def _notified_arrays_disagree(session) -> list[int]:
+    return list(
+        session.scalars(
+            text(
+                """SELECT r.id FROM report r WHERE r.notified_partner_ids <> ARRAY(
+                       SELECT partner_id FROM report_notified_partner p
+                       WHERE p.report_id = r.id ORDER BY partner_id)"""
+            )
+        )
+    )
 
 
 def test_counts_follow_each_report_through_routing_work_and_closing(
@@ -124,6 +147,18 @@ def test_counts_follow_each_report_through_routing_work_and_closing(
     )
     db_session.expire_all()
     _assert_counts_are_what_each_may_see(db_session, viewers)
+    moved = db_session.execute(
+        text(
+            """UPDATE report_notified_partner SET partner_id = (
+                   SELECT max(id) FROM partner WHERE id NOT IN (
+                       SELECT partner_id FROM report_notified_partner WHERE report_id = :id))
+               WHERE report_id = :id AND partner_id = (
+                   SELECT min(partner_id) FROM report_notified_partner WHERE report_id = :id)"""
+        ),
+        {"id": unsafe.id},
+    )
+    assert moved.rowcount == 1
+    _assert_counts_are_what_each_may_see(db_session, viewers)
 
     before = db_session.scalar(text("SELECT count(*) FROM queue_count"))
     left = counts.compact(db_session)
@@ -131,6 +166,9 @@ def test_counts_follow_each_report_through_routing_work_and_closing(
     _assert_counts_are_what_each_may_see(db_session, viewers)
     assert counts.compact(db_session) == left, "compacting twice changes nothing"
     _assert_counts_are_what_each_may_see(db_session, viewers)
+
+    db_session.execute(text("TRUNCATE report_notified_partner"))
+    assert _notified_arrays_disagree(db_session) == []
 
 
 def test_a_partner_never_counts_a_report_it_cannot_see(client, db_session, routed_report, viewers):
@@ -199,6 +237,28 @@ def test_past_the_count_limit_it_says_more_than_and_pages_with_previous_and_next
 
     few = client.get("/triage?q=shops+3").text
     assert "1</span> report match" in few and "Open (1)" in few, "counted exactly below the limit"
+
+
+def test_under_a_search_only_the_selected_tabs_have_figures(client, db_session, routed_report):
+    sergeant = _user(db_session, "sgt@rg.example", SNT)
+    made = [routed_report(db_session, description=f"Dealing at the shops {i}") for i in range(3)]
+    for report in made[:2]:
+        workflow.acknowledge(db_session, sergeant, report, now=NOW)
+    workflow.change_status(
+        db_session, sergeant, made[0], ReportStatus.RESOLVED, note="Moved on", public=True, now=NOW
+    )
+    db_session.flush()
+    login(client, sergeant.email)
+
+    opened = client.get("/triage?q=shops").text
+    assert "2</span> reports match" in opened
+    assert ">Open (2)</a>" in opened and ">Routed (1)</a>" in opened
+    assert ">Acknowledged (1)</a>" in opened
+    assert ">All</a>" in opened and ">Resolved</a>" in opened, "not counted: no figure"
+
+    everything = client.get("/triage?q=shops&status=any").text
+    assert ">All (3)</a>" in everything and ">Resolved (1)</a>" in everything
+    assert ">Open (2)</a>" in everything
 
 
 def test_search_by_part_of_a_street_uses_its_trigram_index(db_session, routed_report):
