@@ -30,6 +30,18 @@ def outline_in(page: str, element_id: str) -> dict:
     return json.loads(html.unescape(re.search(r'data-outline="([^"]*)"', tag).group(1)))
 
 
+def sign_in_as_its_owners_staff(client, db_session, report) -> None:
+    users.create_user(
+        db_session,
+        passwords=PASSWORDS,
+        email="env@lewisham.example",
+        password=PASSWORD,
+        role=Role.STAFF,
+        partner_slug=report.owner.slug,
+    )
+    login(client, "env@lewisham.example")
+
+
 def test_the_tracking_page_shows_the_streets_outline(client, db_session, wards, places):
     report = typed_and_routed(db_session, wards, places)
     page = client.get(f"/track/{report.reference}").text
@@ -48,16 +60,8 @@ def test_the_public_map_lists_it_with_its_outline(client, db_session, wards, pla
 
 def test_the_staff_page_draws_the_outline(app, db_session, wards, places):
     report = typed_and_routed(db_session, wards, places)
-    users.create_user(
-        db_session,
-        passwords=PASSWORDS,
-        email="env@lewisham.example",
-        password=PASSWORD,
-        role=Role.STAFF,
-        partner_slug=report.owner.slug,
-    )
     client = app.test_client()
-    login(client, "env@lewisham.example")
+    sign_in_as_its_owners_staff(client, db_session, report)
     page = client.get(f"/triage/reports/{report.reference}").text
     assert "Somewhere on Catford Broadway" in page
     assert outline_in(page, "report-map")["type"] == "Polygon"
@@ -76,14 +80,6 @@ def test_a_pin_is_still_a_pin(client, db_session, wards, places):
     processing.process_reports(db_session, [report.id], wards, places)
     page = client.get(f"/track/{report.reference}").text
     assert "Somewhere on" not in page and "data-outline" not in page
-    users.create_user(
-        db_session,
-        passwords=PASSWORDS,
-        email="env@lewisham.example",
-        password=PASSWORD,
-        role=Role.STAFF,
-        partner_slug=report.owner.slug,
-    )
-    login(client, "env@lewisham.example")
+    sign_in_as_its_owners_staff(client, db_session, report)
     (marker,) = client.get("/triage/map.json").json["points"]
     assert marker["somewhere"] is False

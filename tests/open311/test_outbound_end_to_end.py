@@ -111,6 +111,23 @@ def _wait_until_sent(engine: Engine, report_id: int, timeout: float = 20) -> Ope
     pytest.fail(f"report {report_id} was not posted within {timeout}s")
 
 
+def _send_by_open311(session: Session, admin: User, partner_system: PartnerSystem) -> None:
+    """The SNT's send method, set by an admin: posts to the partner's system."""
+    send_methods.set_send_method(
+        session,
+        session.get(User, admin.id),
+        SNT,
+        {
+            "send_method": "open311",
+            "endpoint": partner_system.endpoint,
+            "api_key": partner_system.api_key,
+            "jurisdiction_id": "lewisham.gov.uk",
+            "send_why": "The SNT works its cases in its own system now",
+        },
+        datetime.now(UTC),
+    )
+
+
 def _move_there(session: Session, staff: User, report: Report, status: ReportStatus, note: str):
     workflow.change_status(
         session, staff, report, status, note=note, public=True, now=datetime.now(UTC)
@@ -123,19 +140,7 @@ def test_a_report_routed_to_an_open311_partner_reaches_its_case_system_and_its_p
     factory = make_session_factory(engine)
     admin = make_user("admin@lewisham.example", None, Role.ADMIN)
     with session_scope(factory) as session:
-        send_methods.set_send_method(
-            session,
-            session.get(User, admin.id),
-            SNT,
-            {
-                "send_method": "open311",
-                "endpoint": partner_system.endpoint,
-                "api_key": partner_system.api_key,
-                "jurisdiction_id": "lewisham.gov.uk",
-                "send_why": "The SNT works its cases in its own system now",
-            },
-            datetime.now(UTC),
-        )
+        _send_by_open311(session, admin, partner_system)
         report, _ = submission.submit_report(
             session,
             submission.parse_submission(
@@ -218,19 +223,7 @@ def test_a_post_whose_answer_was_lost_here_is_not_made_twice_in_the_case_system(
     factory = make_session_factory(engine)
     admin = make_user("admin2@lewisham.example", None, Role.ADMIN)
     with session_scope(factory) as session:
-        send_methods.set_send_method(
-            session,
-            session.get(User, admin.id),
-            SNT,
-            {
-                "send_method": "open311",
-                "endpoint": partner_system.endpoint,
-                "api_key": partner_system.api_key,
-                "jurisdiction_id": "lewisham.gov.uk",
-                "send_why": "The SNT works its cases in its own system now",
-            },
-            datetime.now(UTC),
-        )
+        _send_by_open311(session, admin, partner_system)
     with session_scope(factory) as session:
         report = routed_report(session, description="Dealing from a parked car at night")
         outbound.queue_unsent(session, report_ids=[report.id])
