@@ -284,6 +284,9 @@ class Gazetteer:
         # Label → the snap points of that street, and label → a town centre's boundary: what
         # ``extent`` draws a candidate's ground from.
         self._street_members: dict[str, list[int]] = {}
+        # Worked out on first use and kept: a street's extent never changes, and working it
+        # out (a spanning tree, a buffer, a projection) costs about a millisecond a report.
+        self._street_extents: dict[str, BaseGeometry] = {}
         self._place_shapes: dict[str, BaseGeometry] = {}
 
         entities: list[_Entity] = []
@@ -587,8 +590,12 @@ class Gazetteer:
         """
         if candidate.kind == "place":
             return self._place_shapes.get(candidate.label)
-        if candidate.kind == "street" and candidate.label in self._street_members:
-            return _street_extent(self._street_xy[self._street_members[candidate.label]])
+        label = candidate.label
+        if candidate.kind == "street" and label in self._street_members:
+            if label not in self._street_extents:
+                points = self._street_xy[self._street_members[label]]
+                self._street_extents[label] = _street_extent(points)
+            return self._street_extents[label]
         return None
 
     # ---- reverse -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ shared by intake, routing and the web."""
 from __future__ import annotations
 
 import hashlib
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -90,24 +91,34 @@ def placement_of(places: Places, candidate: Candidate) -> TextPlacement:
 
 def store_extent(session: Session | Connection, placement: TextPlacement) -> int | None:
     """The id of the ``place_extent`` row for a placement's extent (made on first use), or
-    None when it has none. Reports typed as the same place share the row."""
+    None when it has none. Reports typed as the same place share the row.
+
+    Read first and written only when new: most typed places were typed before, and neither a
+    write nor a flush of the session's pending changes (the worker's batch of reports, which
+    would then go one UPDATE each) is needed to find them.
+    """
     if placement.extent is None:
         return None
     cand = placement.candidate
-    key = hashlib.sha256(f"{cand.kind}\n{cand.label}\n".encode() + placement.extent.wkb)
-    statement = (
+    key = hashlib.sha256(f"{cand.kind}\n{cand.label}\n".encode() + placement.extent.wkb).hexdigest()
+    find = select(PlaceExtent.id).where(PlaceExtent.key == key)
+    make = (
         insert(PlaceExtent)
         .values(
-            key=key.hexdigest(),
+            key=key,
             kind=cand.kind,
             label=cand.label[:200],
             geom=from_shape(placement.extent, srid=4326),
         )
-        # A no-op update, so that the existing row's id comes back too.
-        .on_conflict_do_update(index_elements=["key"], set_={"kind": cand.kind})
+        .on_conflict_do_nothing(index_elements=["key"])
         .returning(PlaceExtent.id)
     )
-    return session.execute(statement).scalar_one()
+    with session.no_autoflush if isinstance(session, Session) else nullcontext():
+        found = session.execute(find).scalar()
+        if found is None:
+            # Made here, or (None) by a concurrent transaction since the look-up.
+            found = session.execute(make).scalar() or session.execute(find).scalar_one()
+    return found
 
 
 def make_geocoder(settings: Settings, gazetteer: Gazetteer) -> Geocoder:
