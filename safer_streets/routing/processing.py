@@ -12,7 +12,7 @@ import numpy as np
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import Point
 from shapely.prepared import PreparedGeometry, prep
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, undefer
 
@@ -214,6 +214,7 @@ def _process_batch(
     ):
         events[report.id] = _route(session, report, point, placement, data)[1]
     session.flush()
+    _record_notified(session, routable)
     # The partners' emails join the outbox in this transaction; the worker sends them after.
     outbox.reports_routed(
         session,
@@ -347,6 +348,7 @@ def route_report(
     [placement] = _placements([point], wards, places)
     decision, event = _route(session, report, point, placement, RoutingData.load(session), actor)
     session.flush()
+    _record_notified(session, [report])
     outbox.report_routed(session, report, event)
     return decision
 
@@ -392,8 +394,8 @@ def _route(
         session.execute(
             delete(ReportNotifiedPartner).where(ReportNotifiedPartner.report_id == report.id)
         )
-    for partner in decision.notified:
-        session.add(ReportNotifiedPartner(report_id=report.id, partner_id=partner.id))
+    # Stored with the routing UPDATE; the table's rows follow it (``_record_notified``).
+    report.notified_partner_ids = sorted({partner.id for partner in decision.notified})
     event = ReportEvent(
         report_id=report.id,
         actor_id=actor.id if actor else None,
@@ -415,6 +417,22 @@ def _route(
     session.expire(report, ["notified", "owner", "ward"])
     logger.info("Routed report %s to %s", report.reference, decision.owner.slug)
     return decision, event
+
+
+def _record_notified(session: Session, routed: list[Report]) -> None:
+    """The notified partners of reports just routed (and flushed), as rows of
+    ``report_notified_partner``: one statement for the batch. Inserted after the reports'
+    UPDATE, which already holds ``notified_partner_ids``, so the table's triggers (migration
+    0021) find each report's array right and write no report a second time."""
+    rows = [
+        {"report_id": report.id, "partner_id": partner_id}
+        for report in routed
+        for partner_id in report.notified_partner_ids
+    ]
+    if rows:
+        # One multi-row statement, not executemany's one per row: each statement fires the
+        # triggers, which would see a report's partners half inserted.
+        session.execute(insert(ReportNotifiedPartner).values(rows))
 
 
 def stale_received_ids(session: Session, older_than_seconds: int, limit: int = 1000) -> list[int]:
