@@ -308,8 +308,9 @@ def naive_counts(session, user, filters, resolved, filtering, statuses):
     return tabs, counts.Counts({s: n for s, n in tabs.by_status.items() if s in statuses})
 
 
-def naive_ordered_ids(session, user, conditions, sort, *, limit, offset=0):
-    """Baseline: one ordered query over the OR/EXISTS scoping, paged with OFFSET."""
+def naive_ordered_ids(session, user, conditions, sort, *, limit, offset=0, few=None):
+    """Baseline: one ordered query over the OR/EXISTS scoping, paged with OFFSET, however
+    few reports match (``few`` is not used)."""
     query = (
         select(Report.id)
         .where(access.visibility(user), *conditions)
