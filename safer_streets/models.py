@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    and_,
     case,
     column,
     desc,
@@ -372,7 +373,10 @@ class Report(Base):
             "ix_report_notified_partner_ids_open",
             "notified_partner_ids",
             postgresql_using="gin",
-            postgresql_where=column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
+            postgresql_where=and_(
+                column("status").in_(sorted(status.value for status in OPEN_STATUSES)),
+                column("notified_partner_ids") != text("'{}'"),
+            ),
         ),
         CheckConstraint("char_length(description) <= 4000", name="description_length"),
     )

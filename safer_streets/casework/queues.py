@@ -645,6 +645,9 @@ def _notified_not_owned(partner_id: int) -> ColumnElement[bool]:
     intersects it with the filters' indexes instead of joining a quarter of the table."""
     return and_(
         Report.notified_partner_ids.contains([partner_id]),
+        # Implied by the line above; written out so that the index of open reports notified
+        # to someone (``ix_report_notified_partner_ids_open``) can serve this query.
+        Report.notified_partner_ids != text("'{}'"),
         Report.owner_partner_id.is_distinct_from(partner_id),
     )
 
