@@ -38,10 +38,8 @@ from safer_streets.intake.submission import (
     normalise_reference,
     parse_submission,
     public_categories,
+    receive_report,
     scoped_idempotency_key,
-)
-from safer_streets.intake.submission import (
-    submit_report as store_submission,
 )
 from safer_streets.models import Report, ReportStatus
 from safer_streets.redis_client import make_redis
@@ -222,7 +220,7 @@ def submit_report():
                 kept_photo=photo,
             )
     try:
-        report, created = store_submission(
+        receipt, created = receive_report(
             session,
             submission,
             places=places,
@@ -239,14 +237,14 @@ def submit_report():
             kept_photo=photo,
         )
     if created and photo is not None:
-        photos.attach_photo(session, report, photo)
+        photos.attach_photo(session, receipt.id, photo)
     session.commit()
     _photo_stash().drop(form_id)
     if created:
-        services().task_queue.process_report(report.id)
+        services().task_queue.process_report(receipt.id)
     # Only this browser is offered the exact spot again, and its look-ups are not counted.
-    remember_made_here(report.reference)
-    return redirect(url_for("intake.submitted", reference=report.reference), code=303)
+    remember_made_here(receipt.reference)
+    return redirect(url_for("intake.submitted", reference=receipt.reference), code=303)
 
 
 @bp.errorhandler(RequestEntityTooLarge)
