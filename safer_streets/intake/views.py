@@ -161,8 +161,9 @@ _BLANK_FORMS = "safer_streets_blank_report_forms"
 
 @dataclass
 class _BlankForms:
-    version: tuple[int, str] | None = None
-    pages: dict[tuple[str, str], str] = field(default_factory=dict)
+    # By (taxonomy version, language, script root); a page is only ever served to a request
+    # that read the version it is filed under.
+    pages: dict[tuple[tuple[int, str], str, str], str] = field(default_factory=dict)
     csrf_slot: str = field(default_factory=lambda: f"csrf-{secrets.token_hex(16)}")
     form_id_slot: str = field(default_factory=lambda: f"form-{secrets.token_hex(16)}")
 
@@ -170,9 +171,7 @@ class _BlankForms:
 def _blank_form() -> str:
     blank: _BlankForms = current_app.extensions.setdefault(_BLANK_FORMS, _BlankForms())
     version = taxonomy.version(db())
-    if version != blank.version:
-        blank.version, blank.pages = version, {}
-    key = (str(get_locale()), request.script_root)
+    key = (version, str(get_locale()), request.script_root)
     page = blank.pages.get(key)
     if page is None:
         page, _status = _render_form(
@@ -181,7 +180,9 @@ def _blank_form() -> str:
             form_id=blank.form_id_slot,
             csrf_token=lambda: blank.csrf_slot,
         )
-        blank.pages[key] = page
+        # Pages of another version are not asked for again.
+        kept = {k: v for k, v in blank.pages.items() if k[0] == version}
+        blank.pages = {**kept, key: page}
     return page.replace(blank.csrf_slot, generate_csrf()).replace(
         blank.form_id_slot, forms.form_id(None)
     )
