@@ -282,7 +282,9 @@ def submit_report():
     if created and photo is not None:
         photos.attach_photo(session, receipt.id, photo)
     session.commit()
-    _photo_stash().drop(form_id)
+    if photo is not None:
+        # Only a photo this form uploaded or kept can be waiting: most reports have none.
+        _photo_stash().drop(form_id)
     if created:
         services().task_queue.process_report(receipt.id)
     # Only this browser is offered the exact spot again, and its look-ups are not counted.

@@ -115,7 +115,7 @@ def test_a_fake_image_is_refused_next_to_the_photo_field_and_the_rest_is_kept(cl
     assert reports_count(db_session) == before
 
 
-def test_a_good_photo_is_kept_while_another_field_is_corrected(client, db_session):
+def test_a_good_photo_is_kept_while_another_field_is_corrected(client, db_session, redis_client):
     fields = form(category="fly-tipping", description="")
     first = client.post(
         "/report",
@@ -130,6 +130,8 @@ def test_a_good_photo_is_kept_while_another_field_is_corrected(client, db_sessio
     )
     report = by_reference(db_session, reference_of(second))
     assert db_session.scalar(select(ReportPhoto).where(ReportPhoto.report_id == report.id))
+    # Once sent, the photo kept between the steps is not kept any longer.
+    assert not redis_client.exists(f"safer-streets:pending-photo:{fields['submission_id']}")
 
 
 def test_every_mistake_is_listed_and_tied_to_its_field(client):
