@@ -44,6 +44,13 @@ _MEMO = "safer_streets.taxonomy"
 Reader = Session | Connection
 
 
+def version(session: Reader) -> tuple[int, str]:
+    """A stamp that moves whenever a category or a reason changes (the routing data version
+    the tables' triggers raise, with the transaction that last raised it)."""
+    number, xmin = session.execute(_STAMP).one()
+    return number, xmin
+
+
 def all_reasons(session: Reader) -> tuple[Reason, ...]:
     """Every reason of every category, retired ones too, in display order."""
     global _loaded
@@ -51,7 +58,7 @@ def all_reasons(session: Reader) -> tuple[Reason, ...]:
     memo = session.info.get(_MEMO)
     if transaction is not None and memo is not None and memo[0] is transaction:
         return memo[1]
-    stamp = tuple(session.execute(_STAMP).one())
+    stamp = version(session)
     loaded = _loaded
     if loaded is None or loaded[0] != stamp:
         loaded = _loaded = (stamp, _load(session))

@@ -13,6 +13,7 @@ import redis
 from celery import Celery
 from celery.schedules import crontab
 from kombu import Queue
+from kombu.utils.uuid import uuid
 
 from safer_streets.redis_client import make_redis
 from safer_streets.settings import Settings
@@ -252,30 +253,43 @@ class TaskQueue:
         return True
 
     def _publish_forever(self) -> None:
-        # The queue named outright, so that no message looks its route up again. Each message
-        # still takes a producer from kombu's pool and gives it back: the pool is shared by
-        # every Celery app on the same broker in the process, and a thread holding one for
-        # good would starve the others (the health check's ping).
-        options = {**self.celery.conf.task_routes[PROCESS_REPORTS], "retry": True}
-        while True:
-            with self._ready:
-                while not self._pending:
-                    self._ready.wait()
-                batch = self._pending[: self.MAX_BATCH]
-                del self._pending[: self.MAX_BATCH]
-            try:
-                # A connection Redis dropped (it restarted) is made again at once rather than
-                # the reports waiting for the sweep; this thread is off the request path.
-                self.celery.send_task(
-                    PROCESS_REPORTS, args=[batch], retry_policy=PUBLISH_RETRY, **options
+        # Celery's own message, sent to the routing queue named outright on a connection this
+        # thread holds for good. ``send_task`` would also route each message again, take a
+        # producer from the pool kombu shares with every Celery app on the broker (holding one
+        # of those for good starved the health check's ping) and make a result nobody reads:
+        # more work than publishing the message.
+        amqp = self.celery.amqp
+        route = self.celery.conf.task_routes[PROCESS_REPORTS]
+        with self.celery.connection_for_write() as connection:
+            producer = amqp.Producer(connection, auto_declare=False)
+            while True:
+                with self._ready:
+                    while not self._pending:
+                        self._ready.wait()
+                    batch = self._pending[: self.MAX_BATCH]
+                    del self._pending[: self.MAX_BATCH]
+                message = amqp.create_task_message(
+                    uuid(), PROCESS_REPORTS, [batch], {}, reply_to=self.celery.thread_oid
                 )
-            except Exception:
-                logger.warning("Could not enqueue %d reports; the sweep will retry", len(batch))
-                continue
-            if self.marks is not None:
-                # Without marks the sweep may enqueue these again: harmless (idempotent).
-                with contextlib.suppress(redis.RedisError):
-                    self.marks.mark(batch)
+                try:
+                    # A connection Redis dropped (it restarted) is made again at once rather
+                    # than the reports waiting for the sweep; this thread is off the request
+                    # path.
+                    amqp.send_task_message(
+                        producer,
+                        PROCESS_REPORTS,
+                        message,
+                        retry=True,
+                        retry_policy=PUBLISH_RETRY,
+                        **route,
+                    )
+                except Exception:
+                    logger.warning("Could not enqueue %d reports; the sweep will retry", len(batch))
+                    continue
+                if self.marks is not None:
+                    # Without marks the sweep may enqueue these again: harmless (idempotent).
+                    with contextlib.suppress(redis.RedisError):
+                        self.marks.mark(batch)
 
     def compute_hotspot_run(self, run_id: int) -> bool:
         """Ask the worker to compute a queued hotspot run; False when the broker is down."""

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from safer_streets.errors import InvalidInput, NotAllowed, NotFound
@@ -110,6 +110,10 @@ def key_prefix(key: str) -> str | None:
     return match.group("prefix") if match else None
 
 
+# Built once: every request that presents a key runs it.
+_BY_PREFIX = select(ApiClient).where(ApiClient.key_prefix == bindparam("prefix"))
+
+
 def authenticate(session: Session, key: str | None) -> ApiClient:
     """The active client holding ``key``, or ``InvalidApiKey``; records when it was last used."""
     if not key or not key.strip():
@@ -117,7 +121,7 @@ def authenticate(session: Session, key: str | None) -> ApiClient:
     prefix = key_prefix(key)
     client = None
     if prefix is not None:
-        client = session.scalar(select(ApiClient).where(ApiClient.key_prefix == prefix))
+        client = session.scalar(_BY_PREFIX, {"prefix": prefix})
     # The comparison runs even for an unknown prefix so timing does not tell which exist.
     expected = client.key_hash if client is not None else _hash("")
     if not hmac.compare_digest(expected, _hash(key.strip())) or client is None:

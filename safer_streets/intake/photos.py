@@ -374,10 +374,10 @@ def sanitise_photo(data: bytes) -> SanitisedPhoto:
     )
 
 
-def attach_photo(session: Session, report: Report, photo: SanitisedPhoto) -> ReportPhoto:
+def attach_photo(session: Session, report_id: int, photo: SanitisedPhoto) -> ReportPhoto:
     """Store a sanitised photo as the report's photo."""
     row = ReportPhoto(
-        report_id=report.id,
+        report_id=report_id,
         content_type=photo.content_type,
         data=photo.data,
         width=photo.width,

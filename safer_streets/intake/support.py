@@ -19,7 +19,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -132,6 +132,10 @@ def _same_public_point(shown: Disclosure, place: Place, lon: float, lat: float) 
     return here is not None and (here.lon, here.lat) == (place.lon, place.lat)
 
 
+# Built once: the report form asks on every first POST.
+_CATEGORY_BY_SLUG = select(Category).where(Category.slug == bindparam("slug"))
+
+
 def similar_open_reports(
     session: Session, *, category_slug: str, lon: float, lat: float
 ) -> list[SimilarReport]:
@@ -143,7 +147,7 @@ def similar_open_reports(
     Never where the public may not know a report's supporters (harassment, weapons): saying
     "someone reported harassment 20 m from here" would reveal where it was made.
     """
-    category = session.scalar(select(Category).where(Category.slug == category_slug))
+    category = session.scalar(_CATEGORY_BY_SLUG, {"slug": category_slug})
     if category is None or not rules_for(category, Audience.PUBLIC).supporters:
         return []
     exact = rules_for(category, Audience.PUBLIC).location is Location.EXACT

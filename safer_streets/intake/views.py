@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import secrets
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,8 @@ from flask import (
     send_file,
     url_for,
 )
-from flask_babel import gettext, ngettext
+from flask_babel import get_locale, gettext, ngettext
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -38,10 +41,8 @@ from safer_streets.intake.submission import (
     normalise_reference,
     parse_submission,
     public_categories,
+    receive_report,
     scoped_idempotency_key,
-)
-from safer_streets.intake.submission import (
-    submit_report as store_submission,
 )
 from safer_streets.models import Report, ReportStatus
 from safer_streets.redis_client import make_redis
@@ -55,7 +56,7 @@ from safer_streets.web.clients import (
     private_tracking_key,
     remember_made_here,
 )
-from safer_streets.web.context import db, external_url, services
+from safer_streets.web.context import current_user, db, external_url, services
 from safer_streets.web.limits import (
     limit_lookups,
     limit_reports,
@@ -81,6 +82,7 @@ def _render_form(
     form_id: str,
     kept_photo: photos.SanitisedPhoto | None = None,
     photo_lost: bool = False,
+    **context: Any,
 ) -> tuple[str, int]:
     categories = public_categories(db())
     promise_groups = tables.promise_groups(categories)
@@ -99,6 +101,7 @@ def _render_form(
             photo_lost=photo_lost,
             neighbours=neighbouring_councils(errors.get("location_text", "")),
             map_tiles_url=services().settings.map_tiles_url,
+            **context,
         ),
         422 if errors else 200,
     )
@@ -149,9 +152,47 @@ def favicon():
     return redirect(url_for("static", filename="img/favicon.svg"), code=301)
 
 
+# The blank form is the same page for every visitor who is not signed in, in each language,
+# until the categories or their reasons change (which moves ``taxonomy.version``). Rendering
+# it is most of the cost of reporting through the form, so it is rendered once per language and
+# version, and each visitor's CSRF token and form id are written into the slots left for them.
+_BLANK_FORMS = "safer_streets_blank_report_forms"
+
+
+@dataclass
+class _BlankForms:
+    # By (taxonomy version, language, script root); a page is only ever served to a request
+    # that read the version it is filed under.
+    pages: dict[tuple[tuple[int, str], str, str], str] = field(default_factory=dict)
+    csrf_slot: str = field(default_factory=lambda: f"csrf-{secrets.token_hex(16)}")
+    form_id_slot: str = field(default_factory=lambda: f"form-{secrets.token_hex(16)}")
+
+
+def _blank_form() -> str:
+    blank: _BlankForms = current_app.extensions.setdefault(_BLANK_FORMS, _BlankForms())
+    version = taxonomy.version(db())
+    key = (version, str(get_locale()), request.script_root)
+    page = blank.pages.get(key)
+    if page is None:
+        page, _status = _render_form(
+            MultiDict(),
+            {},
+            form_id=blank.form_id_slot,
+            csrf_token=lambda: blank.csrf_slot,
+        )
+        # Pages of another version are not asked for again.
+        kept = {k: v for k, v in blank.pages.items() if k[0] == version}
+        blank.pages = {**kept, key: page}
+    return page.replace(blank.csrf_slot, generate_csrf()).replace(
+        blank.form_id_slot, forms.form_id(None)
+    )
+
+
 @bp.get("/report")
 def report_form():
     """The report form, optionally with a category or place already chosen."""
+    if not request.args and current_user() is None:
+        return _blank_form()
     form = MultiDict(
         {
             name: request.args.get(name, "")
@@ -222,7 +263,7 @@ def submit_report():
                 kept_photo=photo,
             )
     try:
-        report, created = store_submission(
+        receipt, created = receive_report(
             session,
             submission,
             places=places,
@@ -239,14 +280,16 @@ def submit_report():
             kept_photo=photo,
         )
     if created and photo is not None:
-        photos.attach_photo(session, report, photo)
+        photos.attach_photo(session, receipt.id, photo)
     session.commit()
-    _photo_stash().drop(form_id)
+    if photo is not None:
+        # Only a photo this form uploaded or kept can be waiting: most reports have none.
+        _photo_stash().drop(form_id)
     if created:
-        services().task_queue.process_report(report.id)
+        services().task_queue.process_report(receipt.id)
     # Only this browser is offered the exact spot again, and its look-ups are not counted.
-    remember_made_here(report.reference)
-    return redirect(url_for("intake.submitted", reference=report.reference), code=303)
+    remember_made_here(receipt.reference)
+    return redirect(url_for("intake.submitted", reference=receipt.reference), code=303)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from safer_streets.api import keys
 from safer_streets.intake import tracking
 from safer_streets.models import ApiClient
-from safer_streets.web.context import db, services
+from safer_streets.web.context import FORM_MIMETYPES, db, services
 
 # The signed session cookie's entries: this browser as a supporter (see browser_supporter),
 # and the references of the reports it made, newest first (see remember_made_here).
@@ -31,7 +31,11 @@ REMEMBERED_REFERENCES = 10
 def presented_api_key() -> str | None:
     """The API key on this request: ``api_key`` (form or query, as Open311 sends it) or the
     ``X-Api-Key`` header (JSON API)."""
-    return request.headers.get("X-Api-Key") or request.values.get("api_key") or None
+    key = request.headers.get("X-Api-Key") or request.args.get("api_key")
+    if not key and request.method != "GET" and request.mimetype in FORM_MIMETYPES:
+        # Only a form can carry one: a JSON body is never read as a form for it.
+        key = request.form.get("api_key")
+    return key or None
 
 
 def verified_client() -> ApiClient | None:

@@ -22,9 +22,11 @@ from flask import (
     url_for,
 )
 from flask import session as cookie_session
+from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -295,17 +297,41 @@ def _render_error(
     return html, status
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, with its signer made once per key rather than on every
+    request: making one serialises a test value to check its serializer, which cost more than
+    reading a cookie."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = app.extensions.get("safer_streets_session_signer")
+        if made is None or made[0] != keys:
+            made = (keys, super().get_signing_serializer(app))
+            app.extensions["safer_streets_session_signer"] = made
+        return made[1]
+
+
+# Only these bodies are read into ``request.form``; reading any other would parse nothing.
+FORM_MIMETYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def init_app(app: Flask) -> None:
     """Register teardown and error translation."""
+    app.session_interface = SessionCookies()
 
     @app.before_request
     def refuse_nul_characters() -> None:
         # PostgreSQL text cannot hold NUL, and no person types one: refuse it at the edge.
         if "\x00" in request.path:
             raise NotFound("no such page")
-        for name, value in request.values.items(multi=True):
-            if "\x00" in name or "\x00" in value:
-                raise InvalidInput({name.replace("\x00", ""): "must not contain NUL characters"})
+        fields = [request.args]
+        if request.mimetype in FORM_MIMETYPES:
+            fields.append(request.form)
+        for values in fields:
+            for name, value in values.items(multi=True):
+                if "\x00" in name or "\x00" in value:
+                    field = name.replace("\x00", "")
+                    raise InvalidInput({field: "must not contain NUL characters"})
 
     @app.context_processor
     def template_globals() -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from safer_streets import bounds
 
@@ -18,7 +19,11 @@ def json_body() -> Any:
     """
     if "json_body" not in g:
         if request.content_length is not None:
-            # Refused before reading a byte of it.
+            # Refused before reading a byte of it: over the limit on every request, 413 as
+            # anywhere else; over the smaller limit on JSON, 400.
+            limit = request.max_content_length
+            if limit is not None and request.content_length > limit:
+                raise RequestEntityTooLarge()
             bounds.check_json_size(request.content_length)
         g.json_body = bounds.load_json(request.get_data(cache=True))
     return g.json_body

@@ -203,12 +203,13 @@ def area_limit() -> str:
 
 def area_key() -> str:
     """The area a submission is about: its point rounded to 0.01 degrees, else its place text."""
-    data: Any = request.form
     if request.is_json:
         try:
-            data = json_body()
+            data: Any = json_body()
         except BadRequest:
             return "area:unknown"  # the view refuses the body and says why
+    else:
+        data = request.form
     if not isinstance(data, dict) and not hasattr(data, "get"):
         return "area:unknown"
     try:

@@ -26,7 +26,7 @@ from safer_streets.models import (
     ReportSupport,
     Ward,
 )
-from tests.helpers import login
+from tests.helpers import CSRF_TOKEN, login
 
 CATFORD = {"lat": "51.4452", "lon": "-0.0207"}
 
@@ -115,7 +115,7 @@ def test_a_fake_image_is_refused_next_to_the_photo_field_and_the_rest_is_kept(cl
     assert reports_count(db_session) == before
 
 
-def test_a_good_photo_is_kept_while_another_field_is_corrected(client, db_session):
+def test_a_good_photo_is_kept_while_another_field_is_corrected(client, db_session, redis_client):
     fields = form(category="fly-tipping", description="")
     first = client.post(
         "/report",
@@ -130,6 +130,8 @@ def test_a_good_photo_is_kept_while_another_field_is_corrected(client, db_sessio
     )
     report = by_reference(db_session, reference_of(second))
     assert db_session.scalar(select(ReportPhoto).where(ReportPhoto.report_id == report.id))
+    # Once sent, the photo kept between the steps is not kept any longer.
+    assert not redis_client.exists(f"safer-streets:pending-photo:{fields['submission_id']}")
 
 
 def test_every_mistake_is_listed_and_tied_to_its_field(client):
@@ -210,6 +212,34 @@ def test_an_upload_over_the_request_limit_explains_what_to_do(client, app):
 
 
 # --- similar reports and support (+1) ---------------------------------------------------------
+
+
+FORM_ID = re.compile(r'name="submission_id" value="([^"]+)"')
+
+
+def test_each_visitor_gets_a_blank_form_of_their_own_that_follows_category_changes(app, db_session):
+    app.config["WTF_CSRF_ENABLED"] = True
+    first, second = app.test_client(), app.test_client()
+    pages = [first.get("/report").text, second.get("/report").text]
+    tokens = [CSRF_TOKEN.search(page).group(1) for page in pages]
+    ids = [FORM_ID.search(page).group(1) for page in pages]
+    assert tokens[0] != tokens[1] and ids[0] != ids[1]
+    # Each page names its own token and id throughout (the form and the support form).
+    assert all(page.count(token) == 2 for page, token in zip(pages, tokens, strict=True))
+    assert all(page.count(form_id) == 2 for page, form_id in zip(pages, ids, strict=True))
+
+    # One visitor's token is no good to another.
+    fields = form(category="street-lighting", nearby_checked="yes")
+    refused = first.post("/report", data={**fields, "csrf_token": tokens[1]})
+    assert refused.status_code == 400
+    sent = second.post("/report", data={**fields, "csrf_token": tokens[1], "submission_id": ids[1]})
+    assert reference_of(sent)
+
+    # A category renamed by an administrator is on the next visitor's form at once.
+    category = db_session.scalars(select(Category).where(Category.slug == "fly-tipping")).one()
+    category.name = "Dumped rubbish"
+    db_session.flush()
+    assert "Dumped rubbish" in app.test_client().get("/report").text
 
 
 def test_without_javascript_a_similar_report_is_offered_before_a_new_one(client, db_session):
