@@ -42,15 +42,18 @@ _PARTNERS = """ARRAY(SELECT p.partner_id FROM report_notified_partner AS p
 def _rewrite(changed: str) -> str:
     """Set the array of every report with a row in ``changed`` from the table.
 
-    ``= ANY(ARRAY(...))`` so that each report is found by its primary key (a transition
-    table has no statistics: ``IN (...)`` was planned as a scan of every report, 40 ms at a
-    million). Only arrays that differ are written: the worker sets the array in the same
-    UPDATE that routes the report, and a second write would touch every index of the table.
+    Planned at each call (``EXECUTE``): PL/pgSQL would keep the plan of a connection's first
+    call for its whole life, and one made for thousands of changed rows (a bulk re-route)
+    reads every report, which each later one-report change on that connection would then do
+    again. Only arrays that differ are written: the worker sets the array in the same UPDATE
+    that routes the report, and a second write would touch every index of the table.
     """
     return f"""
+        EXECUTE $sql$
         UPDATE report AS r SET notified_partner_ids = {_PARTNERS}
         WHERE r.id = ANY(ARRAY({changed}))
-          AND r.notified_partner_ids IS DISTINCT FROM {_PARTNERS};"""  # noqa: S608 - our names
+          AND r.notified_partner_ids IS DISTINCT FROM {_PARTNERS}
+        $sql$;"""  # noqa: S608 - our names
 
 
 FUNCTIONS = {
