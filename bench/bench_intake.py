@@ -537,7 +537,7 @@ def profile(
     """Sample the app's gunicorn with py-spy under the JSON API mix, worker running."""
     spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
     if spy is None:
-        sys.exit("py-spy is not installed: .venv/bin/pip install py-spy")
+        sys.exit("py-spy is not installed: make setup installs it (the dev extra)")
     raw = Path(args.profile).with_suffix(".raw").resolve()
     raw.parent.mkdir(parents=True, exist_ok=True)
     worker = WorkerProcess(env, ROOT / "var" / "bench-worker.log", concurrency=2)
