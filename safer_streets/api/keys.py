@@ -110,8 +110,13 @@ def key_prefix(key: str) -> str | None:
     return match.group("prefix") if match else None
 
 
-# Built once: every request that presents a key runs it.
-_BY_PREFIX = select(ApiClient).where(ApiClient.key_prefix == bindparam("prefix"))
+# Built once: every request that presents a key runs it. The partner comes in the same query:
+# a report made with the key names it, after the session that loaded the client has closed.
+_BY_PREFIX = (
+    select(ApiClient)
+    .options(joinedload(ApiClient.partner))
+    .where(ApiClient.key_prefix == bindparam("prefix"))
+)
 
 
 def authenticate(session: Session, key: str | None) -> ApiClient:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from safer_streets.api import keys
 from safer_streets.intake import tracking
 from safer_streets.models import ApiClient
-from safer_streets.web.context import FORM_MIMETYPES, db, services
+from safer_streets.web.context import FORM_MIMETYPES, autocommit_session, db, services
 
 # The signed session cookie's entries: this browser as a supporter (see browser_supporter),
 # and the references of the reports it made, newest first (see remember_made_here).
@@ -47,13 +47,16 @@ def verified_client() -> ApiClient | None:
     """
     if "api_client" not in g:
         key = presented_api_key()
-        try:
-            client = keys.authenticate(db(), key) if key else None
-        except keys.InvalidApiKey as refused:
-            g.api_client, g.api_key_refused = None, refused.message
-            raise
-        if client is not None:
-            db().commit()  # last_used_at, also on reads, which commit nothing else
+        client = None
+        if key:
+            try:
+                # last_used_at is written as it is flushed, also on reads, which commit
+                # nothing else.
+                with autocommit_session() as session:
+                    client = keys.authenticate(session, key)
+            except keys.InvalidApiKey as refused:
+                g.api_client, g.api_key_refused = None, refused.message
+                raise
         g.api_client, g.api_key_refused = client, None
     if g.api_key_refused is not None:
         raise keys.InvalidApiKey(g.api_key_refused)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -77,6 +78,24 @@ def db() -> Session:
     if "db_session" not in g:
         g.db_session = services().session_factory()
     return g.db_session
+
+
+@contextmanager
+def autocommit_session() -> Iterator[Session]:
+    """A short session of its own whose statements commit as they run, for a look-up on a hot
+    path (an API key): no BEGIN, COMMIT or ping around it, on the pool new reports use (see
+    ``store_in_one_transaction`` for a connection PostgreSQL dropped). What it loads stays
+    usable after it closes. Without that pool (tests' apps), this request's session, committed.
+    """
+    engine = services().intake_engine
+    if engine is None:
+        yield db()
+        db().commit()
+        return
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with Session(bind=autocommit, expire_on_commit=False) as session:
+        yield session
+        session.commit()
 
 
 def store_in_one_transaction(work: Callable[[Connection], T]) -> T:

@@ -1,14 +1,18 @@
 """The intake's short path keeps its guarantees: a body is fingerprinted only when it can be
 replayed, both submission limits are met in one Redis round trip, a Redis outage lets reports
-in, and a pooled connection PostgreSQL dropped costs a retry, not a report."""
+in, a pooled connection PostgreSQL dropped costs a retry, not a report, and an API key checked
+on a connection of its own still names its partner, records its use and is refused as soon
+as it is revoked."""
 
 from __future__ import annotations
 
 import redis
 from sqlalchemy import select, text
 
+from safer_streets.api import keys
 from safer_streets.api.schemas import ReportCreated
-from safer_streets.models import Report
+from safer_streets.db import make_session_factory, session_scope
+from safer_streets.models import ApiClient, Report
 from safer_streets.redis_client import redis_options
 from safer_streets.web.limits import SubmissionLimits
 from tests.faults.services import free_port
@@ -135,3 +139,44 @@ def test_a_connection_postgresql_dropped_is_replaced_and_the_report_stored(live_
             {"r": response.get_json()["reference"]},
         )
     assert count == 1
+
+
+def _terminate_pooled_connection(live_app, engine) -> None:
+    """End the intake pool's connection as a PostgreSQL restart would, while it waits."""
+    intake_engine = live_app.extensions["safer_streets"].intake_engine
+    with intake_engine.connect() as pooled:
+        pid = pooled.scalar(text("SELECT pg_backend_pid()"))
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+
+def test_a_key_checked_on_its_own_connection_names_its_partner_and_is_refused_once_revoked(
+    live_app, engine
+):
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        issued = keys.create_client(session, name="TfL app", partner_slug="tfl", actor=None)
+    client = live_app.test_client()
+    made = post(client, VALID, **{"X-Api-Key": issued.key})
+    assert made.status_code == 201, made.text
+    with engine.connect() as conn:
+        event = conn.scalar(
+            text(
+                "SELECT e.data FROM report_event e JOIN report r ON r.id = e.report_id"
+                " WHERE r.reference = :r AND e.kind = 'submitted'"
+            ),
+            {"r": made.get_json()["reference"]},
+        )
+        used = conn.scalar(select(ApiClient.last_used_at).where(ApiClient.id == issued.client.id))
+    assert event == {"api_client": "TfL app", "partner": "tfl"}
+    assert used is not None, "the key's use is committed"
+
+    # The pooled connection the key is checked on is dropped: the request still succeeds.
+    _terminate_pooled_connection(live_app, engine)
+    assert post(client, VALID, **{"X-Api-Key": issued.key}).status_code == 201
+
+    with session_scope(factory) as session:
+        keys.revoke_client(session, issued.client.id, actor=None)
+    refused = post(client, VALID, **{"X-Api-Key": issued.key})
+    assert refused.status_code == 403
+    assert refused.get_json()["detail"] == "api_key has been revoked"
