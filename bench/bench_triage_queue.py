@@ -28,7 +28,9 @@ CSV streams, to show it stays flat however many rows there are; ``--no-export`` 
 from __future__ import annotations
 
 import argparse
+import html
 import os
+import re
 import statistics
 import time
 import tracemalloc
@@ -234,7 +236,12 @@ def time_pages(client, repeat: int) -> dict[str, list[float]]:
     map's script makes once the page is shown), after one warm-up request each."""
     timings: dict[str, list[float]] = {}
     for name, page in PAGES.items():
-        markers = page.replace("/triage", "/triage/map.json", 1)
+        # The markers' address as the map's script reads it from the page (``data-points``).
+        shown = client.get(page)
+        assert shown.status_code == 200, (page, shown.status_code)
+        found = re.search(r'data-points="([^"]+)"', shown.text)
+        assert found, f"no map on {page}"
+        markers = html.unescape(found.group(1))
         for label, path in ((name, page), (f"{name}, map markers", markers)):
             response = client.get(path)
             assert response.status_code == 200, (path, response.status_code)

@@ -519,15 +519,23 @@ def queue(
 
 
 def map_points(
-    session: Session, user: User, filters: QueueFilters, *, now: datetime | None = None
+    session: Session,
+    user: User,
+    filters: QueueFilters,
+    *,
+    many: bool = False,
+    now: datetime | None = None,
 ) -> list[MapPoint]:
     """The first ``MAP_LIMIT`` reports of the filtered queue, in its order, as markers where
-    the viewer may see their place."""
+    the viewer may see their place. ``many``: the page counted more than ``COUNT_LIMIT``
+    matches, so the queue's order is walked at once, as the page did, without first fetching
+    ``COUNT_LIMIT`` + 1 of them to find that out (the same markers either way)."""
     _, filtering = _filtering(session, user, filters, now or datetime.now(UTC))
     statuses = filters.statuses()
     if statuses is not None:
         filtering.append(Report.status.in_(statuses))
-    ids = _ordered_ids(session, user, filtering, filters.sort, limit=MAP_LIMIT)
+    few = False if many else None
+    ids = _ordered_ids(session, user, filtering, filters.sort, limit=MAP_LIMIT, few=few)
     return [
         point
         for shown in disclosures_among_visible(user, _load_map_reports(session, ids))

@@ -266,8 +266,10 @@ def queue_map():
     """The queue's map markers, under the same filters as the page: the map's script asks for
     them once the page is shown, so the list never waits for five hundred markers."""
     user = _user()
+    # Set by the page when it counted more than it counts exactly; it only chooses the plan.
+    many = request.args.get("many") == "yes"
     try:
-        points = queues.map_points(db(), user, queues.parse_filters(request.args))
+        points = queues.map_points(db(), user, queues.parse_filters(request.args), many=many)
     except InvalidInput as invalid:
         return jsonify(error="Check the filters", fields=invalid.field_errors), 422
     return jsonify(points=[asdict(point) for point in points], limit=queues.MAP_LIMIT)

@@ -223,6 +223,12 @@ def test_past_the_count_limit_it_says_more_than_and_pages_with_previous_and_next
     assert 'data-matching="more than 5"' in first and 'data-capped="yes"' in first
     markers = client.get("/triage/map.json?q=shops").json["points"]
     assert [p["reference"] for p in markers] == [r.reference for r in reversed(made)]
+    # The page tells its markers' request that it counted more than it counts exactly; the
+    # request then walks the queue's order at once, and the markers are the same.
+    assert "/triage/map.json?many=yes&amp;q=shops" in first
+    walked = client.get("/triage/map.json?many=yes&q=shops").json["points"]
+    assert walked == markers
+    assert "many=yes" not in client.get("/triage?q=shops+3").text
     assert "Page 1<" in first and "Page 1 of" not in first
     assert 'rel="next"' in first and 'rel="prev"' not in first
 
