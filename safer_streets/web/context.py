@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import wraps
+from functools import cached_property, wraps
 from typing import Any, TypeVar
 
 from flask import (
@@ -37,6 +37,7 @@ from geo.suntimes import london_time
 from safer_streets.accounts import two_factor, users
 from safer_streets.accounts.passwords import Passwords
 from safer_streets.accounts.two_factor import TwoFactorPolicy
+from safer_streets.db import make_session_factory
 from safer_streets.errors import InvalidInput, NotFound, SaferStreetsError, ServiceUnavailable
 from safer_streets.models import User
 from safer_streets.places import Places
@@ -60,6 +61,15 @@ class Services:
     # Where new reports are stored; None when the caller gave the sessions (tests, on one
     # transaction), and then reports are stored through this request's session.
     intake_engine: Engine | None = None
+
+    @cached_property
+    def lookup_sessions(self) -> sessionmaker[Session] | None:
+        """Sessions on the intake's pool in autocommit, made once (``autocommit_session``)."""
+        if self.intake_engine is None:
+            return None
+        return make_session_factory(
+            self.intake_engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     def dispose(self) -> None:
         """Close every pooled database connection (tests that build apps of their own)."""
@@ -87,13 +97,12 @@ def autocommit_session() -> Iterator[Session]:
     ``store_in_one_transaction`` for a connection PostgreSQL dropped). What it loads stays
     usable after it closes. Without that pool (tests' apps), this request's session, committed.
     """
-    engine = services().intake_engine
-    if engine is None:
+    sessions = services().lookup_sessions
+    if sessions is None:
         yield db()
         db().commit()
         return
-    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-    with Session(bind=autocommit, expire_on_commit=False) as session:
+    with sessions() as session:
         yield session
         session.commit()
 
